@@ -1,0 +1,1 @@
+"""wangge service: persistence, domain services, HTTP API and CLI."""

@@ -1,0 +1,64 @@
+"""Settings, from environment variables (prefix ``WANGGE_``) or a ``wangge.toml`` file.
+
+Environment variables win over the file. See README "Configuration".
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Read the ``[wangge]`` table of the file named by WANGGE_CONFIG (default ./wangge.toml)."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("WANGGE_CONFIG", "wangge.toml"))
+        if not path.is_file():
+            return {}
+        with path.open("rb") as f:
+            return dict(tomllib.load(f).get("wangge", {}))
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+        return None, field_name, False
+
+
+class Settings(BaseSettings):
+    """wangge configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///wangge.db",
+        description="SQLAlchemy URL: sqlite:///FILE (SpatiaLite) or postgresql+psycopg://...",
+    )
+    storage_srid: Literal[4326, 4490] = Field(
+        4326, description="Lon/lat CRS of stored geometry: 4326 (WGS84) or 4490 (CGCS2000)"
+    )
+    tolerance_m: float = Field(0.5, gt=0, description="Default coverage tolerance in metres")
+    noise_floor_m: float = Field(0.001, gt=0, description="Differences below this are noise")
+    spatialite_path: str | None = Field(
+        None, description="Path of mod_spatialite if it is not on the loader's path"
+    )
+    tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
+    tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

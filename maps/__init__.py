@@ -1,0 +1,1 @@
+"""wangge rendering: web maps and print layouts."""
