@@ -1,0 +1,247 @@
+"""The ``wangge`` command line: thin Typer wrappers around gis/ functions and api/ services.
+
+Exit codes: 0 ok, 1 findings (e.g. a division that does not validate), 2 unusable input.
+Every command that reads coordinates takes ``--input-crs wgs84|cgcs2000|gcj02|bd09``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis.errors import WanggeError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="wangge",
+    help="网格化管理 GIS 系统 / GIS for community grid management.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+
+InputCRS = Annotated[
+    str | None,
+    typer.Option(
+        "--input-crs",
+        help="输入坐标系 wgs84|cgcs2000|gcj02|bd09（默认：文件自带，否则 WGS84）"
+        " / input CRS (default: the file's own, else WGS84)",
+    ),
+]
+CodeField = Annotated[
+    str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
+
+
+def _fail_input(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]输入错误 / bad input:[/] {exc}", highlight=False)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"wangge {package_version('wangge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="版本 / version"),
+    ] = False,
+) -> None:
+    """网格化管理 GIS 系统 / GIS for community grid management."""
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+def _findings_table(findings) -> Table:
+    table = Table(title="校验结果 / validation findings", show_lines=False)
+    for header in (
+        "类型 kind",
+        "级别 severity",
+        "网格 grids",
+        "面积 m²",
+        "长度 m",
+        "宽度 m",
+        "位置 lon,lat",
+        "说明 message",
+    ):
+        table.add_column(header)
+    for row in findings.itertuples():
+        where = row.geometry.representative_point() if row.geometry is not None else None
+        table.add_row(
+            row.kind,
+            row.severity,
+            ",".join(row.grid_codes),
+            _fmt(row.area_m2),
+            _fmt(row.length_m),
+            _fmt(getattr(row, "width_m", float("nan")), 2),
+            f"{where.x:.6f},{where.y:.6f}" if where is not None else "",
+            row.message_zh,
+        )
+    return table
+
+
+@app.command("validate")
+def validate_command(
+    grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
+    boundary: Annotated[
+        Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary file")
+    ],
+    code_field: CodeField = "code",
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0.0, help="容差（米）/ tolerance in metres")
+    ] = 0.5,
+    as_json: JsonFlag = False,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="把问题写成 GeoJSON / write findings as GeoJSON"),
+    ] = None,
+    input_crs: InputCRS = None,
+) -> None:
+    """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
+    from gis.coverage import findings_to_geojson, validate
+    from gis.io import read_layer
+
+    try:
+        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+        boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
+        if code_field not in grid_frame.columns:
+            raise WanggeError(
+                f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
+                f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
+            )
+        with err.status("校验中 / validating…"):
+            findings = validate(
+                grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
+            )
+    except (WanggeError, ValueError) as exc:
+        raise _fail_input(exc) from exc
+
+    collection = findings_to_geojson(findings)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    has_error = bool((findings["severity"] == "error").any()) if len(findings) else False
+    if as_json:
+        payload = {
+            "valid": not has_error,
+            "grids": len(grid_frame),
+            "findings": [f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]],
+        }
+        out.print_json(json.dumps(payload, ensure_ascii=False))
+    else:
+        if len(findings):
+            out.print(_findings_table(findings))
+        counts = findings["kind"].value_counts().to_dict() if len(findings) else {}
+        verdict = "不通过 / INVALID" if has_error else "通过 / VALID"
+        detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "无问题 / no findings"
+        out.print(f"{verdict}: {len(grid_frame)} 个网格 / grids; {detail}")
+    raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)
+
+
+@app.command("assign")
+def assign_command(
+    points: Annotated[Path, typer.Argument(help="点文件（房屋、事件）/ points file")],
+    grids: Annotated[Path, typer.Option("--grids", "-g", help="网格划分文件 / grid division")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="输出文件，格式由扩展名决定 / output file")
+    ],
+    code_field: CodeField = "code",
+    input_crs: InputCRS = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """把点落到网格（空间连接）/ Assign points to grids by spatial join."""
+    from gis.assign import assign_points
+    from gis.io import read_layer, write_layer
+
+    try:
+        point_frame = read_layer(points, input_crs=input_crs, geometry_type="point")
+        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+        if code_field not in grid_frame.columns:
+            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+        with err.status("空间连接中 / joining…"):
+            codes = assign_points(point_frame, grid_frame, grid_id=code_field)
+        result = point_frame.copy()
+        result["grid_code"] = codes.astype(object).where(codes.notna(), None)
+        result["outside"] = codes.isna().to_numpy()
+        written = write_layer(result, out_path)
+    except (WanggeError, ValueError) as exc:
+        raise _fail_input(exc) from exc
+
+    n_out = int(result["outside"].sum())
+    if as_json:
+        out.print_json(
+            json.dumps({"points": len(result), "outside": n_out, "out": str(written)})
+        )
+    else:
+        out.print(
+            f"已分配 / assigned {len(result) - n_out} / {len(result)} 个点 / points;"
+            f" 网格外 / outside: {n_out}; → {written}"
+        )
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("demo")
+def demo_command(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """载入示例社区：入库、校验、空间连接 / Load, validate and join the demo community."""
+    from api.demo import load_demo
+
+    try:
+        summary = load_demo(db_url=db, console=None if as_json else err)
+    except (WanggeError, ValueError) as exc:
+        raise _fail_input(exc) from exc
+    if as_json:
+        out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
+    else:
+        _print_demo_summary(summary)
+    raise typer.Exit(EXIT_OK)
+
+
+def _print_demo_summary(summary: dict[str, Any]) -> None:
+    c = summary["community"]
+    out.print(f"[bold]{c['name']}[/] ({c['code']}) {c['area_m2'] / 1e6:.2f} km² → {summary['db']}")
+    table = Table(title="网格 / grids (current)")
+    for header in ("编码 code", "名称 name", "面积 m²", "户数 households", "房屋 houses", "事件 incidents"):
+        table.add_column(header)
+    for g in summary["grids"]:
+        table.add_row(
+            g["code"], g["name"], _fmt(g["area_m2"], 0), str(g["households"]),
+            str(g["houses"]), str(g["incidents"]),
+        )
+    out.print(table)
+    for name, v in summary["validation"].items():
+        verdict = "通过 / VALID" if v["valid"] else "不通过 / INVALID"
+        kinds = ", ".join(f"{k}={n}" for k, n in v["kinds"].items()) or "无问题 / no findings"
+        out.print(f"校验 / validate [{name}]: {verdict}; {kinds}")
+    for what in ("houses", "incidents"):
+        s = summary[what]
+        out.print(
+            f"{what}: {s['total']} 条, 网格外 / outside {s['outside']},"
+            f" 数据库一致 / database agrees {s['db_agrees']}/{s['total']}"
+        )

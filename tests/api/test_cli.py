@@ -1,0 +1,125 @@
+"""The wangge CLI: exit codes, JSON keys, files written, on the demo community's real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from api.cli import app
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+DEMO = DATA / "demo"
+BOUNDARY = DEMO / "boundary.geojson"
+GRIDS = DEMO / "grids.geojson"
+DEFECTIVE = DEMO / "grids_defective.geojson"
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_validate_valid_division_exits_0_with_no_findings():
+    result = run("validate", GRIDS, "--boundary", BOUNDARY, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["valid"] is True
+    assert payload["findings"] == []
+
+
+def test_validate_defective_division_lists_every_planted_defect(tmp_path):
+    planted = json.loads((DEMO / "defects.json").read_text(encoding="utf-8"))
+    planted = planted["defects"] if isinstance(planted, dict) else planted
+    out = tmp_path / "findings.geojson"
+    result = run("validate", DEFECTIVE, "--boundary", BOUNDARY, "--json", "--out", out)
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert payload["valid"] is False
+    findings = gpd.read_file(out)
+    assert len(findings) == len(payload["findings"]) > 0
+    for defect in planted:
+        point = shapely.Point(defect["lon"], defect["lat"])
+        same_kind = findings[findings["kind"] == defect["kind"]]
+        assert len(same_kind), f"planted {defect['kind']} not reported"
+        # the reported location is the defect itself: it is at (within 1 m of) the planted point
+        near = same_kind[same_kind.to_crs(4549).distance(
+            gpd.GeoSeries([point], crs=4326).to_crs(4549).iloc[0]) < 1.0]
+        assert len(near) >= 1, f"{defect['kind']} at {point.wkt} not located"
+        codes = set(defect.get("grid_codes") or [])
+        if codes:
+            reported = {c for row in near["grid_codes"] for c in str(row).split(",") if c}
+            assert codes <= reported, (defect, reported)
+    # every feature carries kind, grid codes, size in metres and severity, in lon/lat
+    assert {"kind", "grid_codes", "area_m2", "length_m", "severity"} <= set(findings.columns)
+    minx, miny, maxx, maxy = findings.total_bounds
+    assert 121 < minx < maxx < 122 and 31 < miny < maxy < 32
+
+
+def test_validate_table_output_names_kinds_in_both_languages():
+    result = run("validate", DEFECTIVE, "--boundary", BOUNDARY)
+    assert result.exit_code == 1
+    assert "不通过 / INVALID" in result.stdout
+    for kind in ("gap", "overlap", "sliver", "invalid", "outside", "multipart"):
+        assert kind in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("validate", "missing.geojson", "--boundary", BOUNDARY), "missing.geojson"),
+        (("validate", GRIDS, "--boundary", BOUNDARY, "--code-field", "nope"), "nope"),
+        (("validate", GRIDS, "--boundary", BOUNDARY, "--input-crs", "mars"), "mars"),
+        (("assign", DEMO / "houses.csv", "--grids", GRIDS, "--out", "x.unknown"), "unknown"),
+    ],
+)
+def test_bad_input_exits_2_and_says_why(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_validate_points_as_grids_is_bad_input():
+    result = run("validate", DEMO / "houses.csv", "--boundary", BOUNDARY)
+    assert result.exit_code == 2
+
+
+def test_assign_keeps_rows_and_columns_and_adds_grid_code(tmp_path):
+    houses = pd.read_csv(DEMO / "houses.csv")
+    outside = pd.DataFrame(
+        [dict(houses.iloc[0]) | {"house_id": "far-away", "lon": 121.0, "lat": 31.0}]
+    )
+    src = tmp_path / "points.csv"
+    pd.concat([houses, outside], ignore_index=True).to_csv(src, index=False)
+    out = tmp_path / "assigned.geojson"
+    result = run("assign", src, "--grids", GRIDS, "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload == {"points": len(houses) + 1, "outside": 1, "out": str(out)}
+
+    assigned = gpd.read_file(out)
+    assert len(assigned) == len(houses) + 1
+    assert set(houses.columns) - {"lon", "lat"} <= set(assigned.columns)
+    far = assigned[assigned["house_id"] == "far-away"].iloc[0]
+    assert bool(far["outside"]) is True and far["grid_code"] is None
+    inside = assigned[assigned["house_id"] != "far-away"]
+    assert not inside["outside"].any()
+    # independent truth: each house lies in the polygon of the grid it was given
+    grids = gpd.read_file(GRIDS).set_index("code")
+    polys = grids.geometry.loc[inside["grid_code"]].to_numpy()
+    assert shapely.covers(polys, inside.geometry.to_numpy()).all()
+
+
+def test_assign_writes_any_format_from_extension(tmp_path):
+    for ext in ("gpkg", "csv", "xlsx"):
+        out = tmp_path / f"houses.{ext}"
+        result = run("assign", DEMO / "incidents.csv", "--grids", GRIDS, "--out", out)
+        assert result.exit_code == 0, result.output
+        assert out.exists() and out.stat().st_size > 0
