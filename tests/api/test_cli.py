@@ -54,7 +54,7 @@ def test_validate_defective_division_lists_every_planted_defect(tmp_path):
         assert len(near) >= 1, f"{defect['kind']} at {point.wkt} not located"
         codes = set(defect.get("grid_codes") or [])
         if codes:
-            reported = {c for row in near["grid_codes"] for c in str(row).split(",") if c}
+            reported = {str(c) for row in near["grid_codes"] for c in row}
             assert codes <= reported, (defect, reported)
     # every feature carries kind, grid codes, size in metres and severity, in lon/lat
     assert {"kind", "grid_codes", "area_m2", "length_m", "severity"} <= set(findings.columns)

@@ -1,0 +1,718 @@
+"""Read and write GIS layers: GeoJSON, GeoPackage, Shapefile (also zipped), KML, CSV/XLSX points.
+
+:func:`read_layer` always returns lon/lat: EPSG:4490 when the source is CGCS2000-based,
+otherwise EPSG:4326 (a projected source is reprojected to its geographic CRS). Geometries
+come back 2D (a Z coordinate, as KML carries, is dropped). Input that cannot be used raises
+an :class:`~gis.errors.InputError` subclass naming the file, the feature or row (1-based, a
+CSV/XLSX row as a spreadsheet shows it, the header being row 1) and the reason. Geometry that
+reads but is invalid (a self-intersecting ring, a bow-tie) is returned untouched: validation
+reports it, not the reader.
+
+CRS rules: GeoJSON and KML are WGS84 by their specifications; CSV/XLSX lon/lat are WGS84
+unless told; a Shapefile without ``.prj`` (or a GeoPackage layer without a CRS) needs
+``input_crs``. ``input_crs`` ("wgs84", "cgcs2000", "gcj02", "bd09" or an alias accepted by
+:func:`gis.crs.parse_input_crs`) states what the lon/lat in the file really are; GCJ-02 and
+BD-09 are converted to WGS84. It contradicts a file that carries a projected CRS
+(:class:`~gis.errors.CRSMismatchError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+from pyproj import CRS
+
+from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, parse_input_crs, require_crs, to_wgs84
+from gis.errors import (
+    CRSMismatchError,
+    GeometryTypeError,
+    InputError,
+    UnknownCRSError,
+    UnreadableFileError,
+)
+
+__all__ = [
+    "LAT_COLUMN_NAMES",
+    "LON_COLUMN_NAMES",
+    "SUPPORTED_EXTENSIONS",
+    "WKT_COLUMN_NAMES",
+    "read_layer",
+    "write_layer",
+]
+
+GeometryKind = Literal["polygon", "point", "line"]
+
+SUPPORTED_EXTENSIONS = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml", ".csv", ".xlsx")
+"""File name endings :func:`read_layer` reads (``.zip``: a zipped Shapefile); all but
+``.zip`` are also written by :func:`write_layer`."""
+
+LON_COLUMN_NAMES = ("lon", "lng", "longitude", "long", "x", "经度")
+LAT_COLUMN_NAMES = ("lat", "latitude", "y", "纬度")
+WKT_COLUMN_NAMES = ("wkt", "geometry", "geom")
+
+_GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
+    "polygon": ("Polygon", "MultiPolygon"),
+    "point": ("Point", "MultiPoint"),
+    "line": ("LineString", "MultiLineString"),
+}
+_VECTOR_DRIVERS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".kml": "LIBKML",
+}
+_WRITABLE_EXTENSIONS = (*_VECTOR_DRIVERS, ".csv", ".xlsx")
+# Formats whose specification fixes the CRS (WGS84 lon/lat) when the file does not say.
+_WGS84_BY_DEFAULT = (".geojson", ".json", ".kml", ".csv", ".xlsx")
+_SHAPEFILE_FIELD_NAME_MAX_BYTES = 10
+# Columns GDAL's LIBKML reader adds to every KML layer, with the values meaning "not set".
+_KML_HOUSEKEEPING_DEFAULTS: dict[str, tuple] = {
+    "timestamp": (),
+    "begin": (),
+    "end": (),
+    "altitudeMode": (),
+    "tessellate": (-1,),
+    "extrude": (0,),
+    "visibility": (-1,),
+    "drawOrder": (),
+    "icon": (),
+    "snippet": (),
+}
+_PYOGRIO_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.CRSError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+    UnicodeDecodeError,
+    OSError,
+    RuntimeError,
+)
+
+Where = Callable[[int], str]
+
+# GDAL's LIBKML driver maps a field called "name"/"description" (case-insensitively) to the
+# Placemark's <name>/<description>, which then clashes with a user column of that name. While
+# reading or writing KML these point at columns that do not exist, so every attribute is kept
+# as ExtendedData under its own name; a Placemark's own <name>/<description> read back as
+# "Name"/"Description" (when not empty and not clashing).
+_KML_NAME_SENTINEL = "wangge_kml_placemark_name"
+_KML_DESCRIPTION_SENTINEL = "wangge_kml_placemark_description"
+
+
+@contextlib.contextmanager
+def _kml_field_mapping() -> Iterator[None]:
+    keys = ("LIBKML_NAME_FIELD", "LIBKML_DESCRIPTION_FIELD")
+    before = {key: pyogrio.get_gdal_config_option(key) for key in keys}
+    pyogrio.set_gdal_config_options(
+        dict(zip(keys, (_KML_NAME_SENTINEL, _KML_DESCRIPTION_SENTINEL), strict=True))
+    )
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
+def _feature_label(i: int) -> str:
+    return f"要素 {i + 1} / feature {i + 1}"
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def read_layer(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    input_crs: str | None = None,
+    geometry_type: GeometryKind | None = None,
+    encoding: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one layer of a GIS file as a lon/lat GeoDataFrame (EPSG:4490 or EPSG:4326).
+
+    Parameters
+    ----------
+    path
+        A file ending in one of :data:`SUPPORTED_EXTENSIONS`.
+    layer
+        Layer (GeoPackage, KML), sheet (XLSX) or Shapefile name inside a ``.zip``. Needed
+        only when the file holds more than one.
+    input_crs
+        What the file's lon/lat really are: "wgs84", "cgcs2000", "gcj02" or "bd09" (or an
+        alias). GCJ-02/BD-09 are converted to WGS84. Default: the file's own CRS, else WGS84
+        where the format implies it.
+    geometry_type
+        "polygon", "point" or "line": every feature must be of that kind (Multi* included);
+        an empty or missing geometry is the wrong kind too.
+    encoding
+        Text encoding of a Shapefile's .dbf or a CSV. Default: a Shapefile's ``.cpg``, else
+        UTF-8, else GBK; CSV: UTF-8 (with or without BOM), else GBK.
+    lon_col, lat_col
+        CSV/XLSX columns holding lon and lat. Default: found by name, case-insensitive
+        (``lon|lng|longitude|long|x|经度`` and ``lat|latitude|y|纬度``); failing that a
+        ``wkt|geometry|geom`` column of WKT text.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In file order. For a CSV/XLSX point table the lon/lat columns are kept and hold the
+        returned (possibly converted) coordinates. CSV columns are numbers when every value
+        is one, except identifiers (a leading zero, or 11+ digits: grid codes, ID and phone
+        numbers), which stay text. KML attributes are text.
+
+    Raises
+    ------
+    UnreadableFileError
+        Missing file, unknown extension, truncated or unparsable content, a Shapefile part
+        missing, undecodable text.
+    UnknownCRSError, CRSMismatchError, GeometryTypeError, InputError
+        CRS unknown or contradicted; wrong geometry kind; coordinates not numbers, not finite
+        or out of lon/lat range (with a hint when lon and lat look swapped).
+    """
+    path = Path(path)
+    label = str(path)
+    source = parse_input_crs(input_crs) if input_crs is not None else None
+    if geometry_type is not None and geometry_type not in _GEOMETRY_TYPES:
+        raise InputError(
+            f"未知的几何类型 / unknown geometry_type {geometry_type!r}; "
+            f"allowed: {', '.join(_GEOMETRY_TYPES)}"
+        )
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise UnreadableFileError(
+            f"{label}: 不支持的文件格式 / unsupported file type {ext or '(none)'!r}; "
+            f"supported: {' '.join(SUPPORTED_EXTENSIONS)}"
+        )
+    if not path.is_file():
+        raise UnreadableFileError(f"{label}: 文件不存在 / file not found")
+
+    where: Where = _feature_label
+    coordinate_columns: tuple[str, str] | None = None
+    if ext in (".csv", ".xlsx"):
+        gdf, where, coordinate_columns = _read_table(path, ext, layer, encoding, lon_col, lat_col)
+    elif ext == ".zip":
+        gdf = _read_zipped_shapefile(path, layer, encoding)
+    else:
+        gdf = _read_vector(path, label, layer, encoding)
+    if len(gdf):
+        gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
+
+    gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None)
+    _check_coordinates(gdf, label, where)
+    if coordinate_columns is not None:
+        lon_name, lat_name = coordinate_columns
+        gdf[lon_name] = shapely.get_x(np.asarray(gdf.geometry.values))
+        gdf[lat_name] = shapely.get_y(np.asarray(gdf.geometry.values))
+    if geometry_type is not None:
+        _check_geometry_type(gdf, label, geometry_type, where)
+    return gdf
+
+
+def _read_vector(
+    path: Path, label: str, layer: str | None, encoding: str | None
+) -> gpd.GeoDataFrame:
+    ext = path.suffix.lower()
+    if ext == ".shp":
+        _check_shapefile_parts(path, label)
+        if encoding is None:
+            encoding = _shapefile_encoding(path, label)
+    try:
+        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except _PYOGRIO_ERRORS as exc:
+        raise UnreadableFileError(f"{label}: 无法读取 / cannot read: {exc}") from exc
+    if layer is not None and layer not in layers:
+        raise InputError(
+            f"{label}: 没有图层 {layer!r} / no layer {layer!r}; layers: {', '.join(layers)}"
+        )
+    if layer is None and len(layers) > 1:
+        raise InputError(
+            f"{label}: 文件有多个图层，请指定一个 / the file holds several layers, choose one "
+            f"with layer=: {', '.join(layers)}"
+        )
+    chosen = layer if layer is not None else (layers[0] if layers else None)
+    kwargs = {"encoding": encoding} if encoding else {}
+    mapping = _kml_field_mapping() if ext == ".kml" else contextlib.nullcontext()
+    try:
+        with mapping:
+            gdf = pyogrio.read_dataframe(path, layer=chosen, **kwargs)
+    except _PYOGRIO_ERRORS as exc:
+        raise UnreadableFileError(f"{label}: 无法读取 / cannot read: {exc}") from exc
+    if ext == ".kml":
+        gdf = _drop_kml_housekeeping(gdf, chosen or "")
+    for column in gdf.columns:  # GeoJSON arrays come back as numpy arrays: make them lists
+        if (
+            column != gdf.geometry.name
+            and gdf[column].dtype == object
+            and gdf[column].map(lambda v: isinstance(v, np.ndarray)).any()
+        ):
+            gdf[column] = gdf[column].map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
+    return gdf
+
+
+def _drop_kml_housekeeping(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    """Drop the columns GDAL adds to every KML layer when they hold nothing."""
+    drop = []
+    for column, unset in _KML_HOUSEKEEPING_DEFAULTS.items():
+        if column in gdf.columns:
+            values = gdf[column]
+            if (values.isna() | values.isin(unset)).all():
+                drop.append(column)
+    if "id" in gdf.columns:
+        generated = re.compile(rf"^{re.escape(layer)}\.\d+$")
+        if gdf["id"].map(lambda v: v is None or bool(generated.match(str(v)))).all():
+            drop.append("id")
+    for sentinel in (_KML_NAME_SENTINEL, _KML_DESCRIPTION_SENTINEL):
+        if sentinel in gdf.columns and gdf[sentinel].isna().all():
+            drop.append(sentinel)
+    gdf = gdf.drop(columns=drop)
+    taken = {str(c).lower() for c in gdf.columns}
+    renames = {
+        sentinel: plain
+        for sentinel, plain in (
+            (_KML_NAME_SENTINEL, "Name"),
+            (_KML_DESCRIPTION_SENTINEL, "Description"),
+        )
+        if sentinel in gdf.columns and plain.lower() not in taken
+    }
+    return gdf.rename(columns=renames)
+
+
+def _sibling(path: Path, ext: str) -> Path | None:
+    """Return the file beside ``path`` with the same stem and extension ``ext``, any case."""
+    wanted = (path.stem + ext).lower()
+    for candidate in path.parent.iterdir():
+        if candidate.name.lower() == wanted:
+            return candidate
+    return None
+
+
+def _check_shapefile_parts(path: Path, label: str) -> None:
+    for ext in (".shx", ".dbf"):
+        if _sibling(path, ext) is None:
+            raise UnreadableFileError(
+                f"{label}: 缺少 {path.stem}{ext} / missing {path.stem}{ext}; a Shapefile needs "
+                ".shp, .shx and .dbf side by side"
+            )
+
+
+def _shapefile_encoding(path: Path, label: str) -> str | None:
+    """Return None when a .cpg names the encoding (GDAL honours it), else UTF-8 or GBK.
+
+    Without .cpg the .dbf text (field names and records) is tried as UTF-8, then GBK (common
+    for Chinese shapefiles); the .dbf header's language byte is not trusted.
+    """
+    if _sibling(path, ".cpg") is not None:
+        return None
+    dbf = _sibling(path, ".dbf")
+    assert dbf is not None  # checked by _check_shapefile_parts
+    text = _dbf_text_bytes(dbf.read_bytes())
+    for codec in ("utf-8", "gbk"):
+        try:
+            text.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return codec.upper()
+    raise UnreadableFileError(
+        f"{label}: 属性文本既不是 UTF-8 也不是 GBK / the .dbf text is neither UTF-8 nor GBK; "
+        "add a .cpg file naming its encoding or pass encoding="
+    )
+
+
+def _dbf_text_bytes(data: bytes) -> bytes:
+    """Return the field names and record bytes of a dBASE file (everything that is text)."""
+    if len(data) < 32:
+        return b""
+    n_records = int.from_bytes(data[4:8], "little")
+    header_len = int.from_bytes(data[8:10], "little")
+    record_len = int.from_bytes(data[10:12], "little")
+    names = []
+    for start in range(32, max(32, header_len - 1), 32):
+        descriptor = data[start : start + 32]
+        if not descriptor or descriptor[0] == 0x0D:
+            break
+        names.append(descriptor[:11].split(b"\x00", 1)[0])
+    return b"\n".join([*names, data[header_len : header_len + n_records * record_len]])
+
+
+def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None):
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFileError(
+            f"{path}: 不是有效的 zip 文件 / not a valid zip file: {exc}"
+        ) from exc
+    with archive, tempfile.TemporaryDirectory(prefix="wangge-zip-") as tmp:
+        shapefiles = [
+            name
+            for name in archive.namelist()
+            if name.lower().endswith(".shp") and not name.startswith("__MACOSX")
+        ]
+        if layer is not None:
+            shapefiles = [name for name in shapefiles if Path(name).stem == layer]
+        if len(shapefiles) != 1:
+            found = ", ".join(Path(n).stem for n in shapefiles) or "none"
+            raise InputError(
+                f"{path}: zip 内须恰有一个 Shapefile（或用 layer= 指定）/ the zip must hold "
+                f"exactly one Shapefile (or name it with layer=); found: {found}"
+            )
+        try:
+            archive.extractall(tmp)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise UnreadableFileError(f"{path}: 无法解压 / cannot extract: {exc}") from exc
+        inner = Path(tmp) / shapefiles[0]
+        return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding)
+
+
+def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+    encodings = [encoding] if encoding else ["utf-8-sig", "gbk"]
+    for codec in encodings:
+        try:
+            return pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                encoding=codec,
+            )
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError as exc:
+            raise UnreadableFileError(f"{path}: 空文件 / empty file") from exc
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise UnreadableFileError(f"{path}: 无法读取 CSV / cannot read CSV: {exc}") from exc
+    raise UnreadableFileError(
+        f"{path}: 文本既不是 UTF-8 也不是 GBK / text is neither UTF-8 nor GBK; pass encoding="
+    )
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> pd.DataFrame:
+    try:
+        sheets = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise UnreadableFileError(f"{path}: 无法读取 XLSX / cannot read XLSX: {exc}") from exc
+    with sheets:
+        if sheet is not None and sheet not in sheets.sheet_names:
+            raise InputError(
+                f"{path}: 没有工作表 {sheet!r} / no sheet {sheet!r}; "
+                f"sheets: {', '.join(sheets.sheet_names)}"
+            )
+        # dtype=object keeps text cells text ("001" stays "001"); numbers stay numbers.
+        frame = pd.read_excel(sheets, sheet_name=sheet if sheet is not None else 0, dtype=object)
+        return frame.infer_objects()
+
+
+def _looks_like_code(text: pd.Series) -> bool:
+    """True if a column of digits is an identifier: a leading zero, or 11+ digits in a row.
+
+    Grid codes (15 digits), ID numbers (18), phone numbers (11) stay text; quantities and
+    coordinates (which have a decimal point) become numbers.
+    """
+    return bool(text.str.match(r"^[+-]?0\d").any() or text.str.match(r"^\+?\d{11,}$").any())
+
+
+def _infer_csv_numbers(df: pd.DataFrame, skip: set) -> pd.DataFrame:
+    for column in df.columns:
+        if column in skip:
+            continue
+        text = df[column].dropna().str.strip()
+        if text.empty or _looks_like_code(text):
+            continue
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.notna().all():
+            df[column] = pd.to_numeric(df[column].str.strip())
+    return df
+
+
+def _find_column(columns, names: tuple[str, ...]):
+    by_name = {str(c).strip().lower(): c for c in columns}
+    for name in names:
+        if name in by_name:
+            return by_name[name]
+    return None
+
+
+def _parse_coordinate(values: pd.Series, column, label: str, where: Where) -> np.ndarray:
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    numbers = pd.to_numeric(text, errors="coerce")
+    # "nan" parses as NaN, so anything NaN here is missing or not a number.
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        value = text.iloc[i]
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+            reason = "为空 / is empty"
+        else:
+            reason = f"不是数字 / is not a number: {value!r}"
+        raise InputError(f"{label}: {where(i)}: 列 / column {column!r} {reason}")
+    return numbers.to_numpy(dtype=float)
+
+
+def _read_table(
+    path: Path,
+    ext: str,
+    sheet: str | None,
+    encoding: str | None,
+    lon_col: str | None,
+    lat_col: str | None,
+) -> tuple[gpd.GeoDataFrame, Where, tuple[str, str] | None]:
+    label = str(path)
+    df = _read_csv(path, encoding) if ext == ".csv" else _read_xlsx(path, sheet)
+    # Drop blank lines but remember each row's number as a spreadsheet shows it.
+    row_numbers = np.arange(len(df)) + 2
+    keep = df.notna().any(axis=1).to_numpy()
+    df = df.loc[keep].reset_index(drop=True)
+    row_numbers = row_numbers[keep]
+
+    def where(i: int) -> str:
+        return f"第 {row_numbers[i]} 行 / row {row_numbers[i]}"
+
+    for given, what in ((lon_col, "lon_col"), (lat_col, "lat_col")):
+        if given is not None and given not in df.columns:
+            raise InputError(
+                f"{label}: 没有列 {given!r}（{what}）/ no column {given!r} ({what}); "
+                f"columns: {', '.join(map(str, df.columns))}"
+            )
+    lon_name = lon_col if lon_col is not None else _find_column(df.columns, LON_COLUMN_NAMES)
+    lat_name = lat_col if lat_col is not None else _find_column(df.columns, LAT_COLUMN_NAMES)
+    wkt_name = _find_column(df.columns, WKT_COLUMN_NAMES)
+    coordinate_columns = None
+    if lon_name is not None and lat_name is not None:
+        lon = _parse_coordinate(df[lon_name], lon_name, label, where)
+        lat = _parse_coordinate(df[lat_name], lat_name, label, where)
+        geometry = shapely.points(lon, lat)
+        attributes = df
+        coordinate_columns = (lon_name, lat_name)
+        skip = {lon_name, lat_name}
+    elif wkt_name is not None and lon_name is None and lat_name is None:
+        text = df[wkt_name].to_numpy(dtype=object)
+        geometry = shapely.from_wkt(text, on_invalid="ignore")
+        bad = pd.notna(text) & pd.isna(geometry)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{label}: {where(i)}: 列 / column {wkt_name!r} 不是有效的 WKT / is not valid "
+                f"WKT: {str(text[i])[:60]!r}"
+            )
+        attributes = df.drop(columns=[wkt_name])
+        skip = set()
+    else:
+        raise InputError(
+            f"{label}: 找不到经纬度列 / cannot find lon/lat columns (found: "
+            f"{', '.join(map(str, df.columns))}); expected one of {'|'.join(LON_COLUMN_NAMES)} "
+            f"and one of {'|'.join(LAT_COLUMN_NAMES)}, or a WKT column "
+            f"({'|'.join(WKT_COLUMN_NAMES)}); or pass lon_col=/lat_col="
+        )
+    if ext == ".csv":
+        attributes = _infer_csv_numbers(attributes, skip)
+    gdf = gpd.GeoDataFrame(attributes, geometry=geometry, crs=None)
+    return gdf, where, coordinate_columns
+
+
+def _resolve_crs(
+    gdf: gpd.GeoDataFrame, label: str, source: str | None, default_crs: CRS | None
+) -> gpd.GeoDataFrame:
+    file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+    if source is not None:
+        if file_crs is not None and not file_crs.is_geographic:
+            raise CRSMismatchError(
+                f"{label}: 文件自带投影坐标系 {file_crs.name}，与 --input-crs {source} 矛盾 / the "
+                f"file carries the projected CRS {file_crs.name!r} but input_crs={source!r} says "
+                "its coordinates are lon/lat; leave input_crs out to use the file's CRS"
+            )
+        return to_wgs84(gdf, source)
+    if file_crs is None:
+        if default_crs is None:
+            raise UnknownCRSError(
+                f"{label}: 坐标系未知（缺少 .prj 或未定义）/ the CRS is unknown (no .prj or none "
+                "defined); give --input-crs wgs84|cgcs2000|gcj02|bd09 (input_crs=)"
+            )
+        return gdf.set_crs(default_crs)
+    target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
+    if file_crs.equals(target, ignore_axis_order=True):
+        return gdf.set_crs(target, allow_override=True)
+    return gdf.to_crs(target)
+
+
+def _check_coordinates(gdf: gpd.GeoDataFrame, label: str, where: Where) -> None:
+    coords, index = shapely.get_coordinates(np.asarray(gdf.geometry.values), return_index=True)
+    if len(coords) == 0:
+        return
+    lon, lat = coords[:, 0], coords[:, 1]
+    not_finite = ~np.isfinite(coords).all(axis=1)
+    if not_finite.any():
+        k = int(np.argmax(not_finite))
+        raise InputError(
+            f"{label}: {where(int(index[k]))}: 坐标不是有限数 / coordinate is not a finite "
+            f"number: ({lon[k]}, {lat[k]})"
+        )
+    bad_lat = np.abs(lat) > 90.0
+    if bad_lat.any():
+        k = int(np.argmax(bad_lat))
+        hint = (
+            "；经纬度可能填反 / lon and lat look swapped"
+            if abs(lon[k]) <= 90.0 and abs(lat[k]) <= 180.0
+            else "；可能是投影坐标 / these may be projected coordinates"
+        )
+        raise InputError(
+            f"{label}: {where(int(index[k]))}: 纬度超出 ±90 / latitude out of range: "
+            f"({lon[k]}, {lat[k]}){hint}"
+        )
+    bad_lon = np.abs(lon) > 180.0
+    if bad_lon.any():
+        k = int(np.argmax(bad_lon))
+        raise InputError(
+            f"{label}: {where(int(index[k]))}: 经度超出 ±180 / longitude out of range: "
+            f"({lon[k]}, {lat[k]})"
+        )
+
+
+def _check_geometry_type(gdf: gpd.GeoDataFrame, label: str, kind: str, where: Where) -> None:
+    allowed = _GEOMETRY_TYPES[kind]
+    geoms = np.asarray(gdf.geometry.values)
+    missing = pd.isna(geoms) | shapely.is_empty(geoms)
+    types = pd.Series(gdf.geometry.geom_type.to_numpy())
+    bad = missing | ~types.isin(allowed).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        found = "空几何 / empty geometry" if missing[i] else types.iloc[i]
+        raise GeometryTypeError(
+            f"{label}: {where(i)}: 几何类型为 {found}，应为 {'/'.join(allowed)} / geometry is "
+            f"{found}, expected {' or '.join(allowed)} ({int(bad.sum())} of {len(bad)} "
+            "features wrong)"
+        )
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _is_list_like(value) -> bool:
+    return isinstance(value, list | tuple | set | np.ndarray)
+
+
+def _join_lists(df: pd.DataFrame, *, keep_lists: bool = False) -> pd.DataFrame:
+    """Return ``df`` with list-valued cells comma-joined (or, with keep_lists, as lists)."""
+    out = df.copy()
+    for column in out.columns:
+        if column == getattr(out, "_geometry_column_name", None) or out[column].dtype != object:
+            continue
+        if out[column].map(_is_list_like).any():
+            if keep_lists:
+                out[column] = out[column].map(lambda v: list(v) if _is_list_like(v) else v)
+            else:
+                out[column] = out[column].map(
+                    lambda v: ",".join(map(str, v)) if _is_list_like(v) else v
+                )
+    return out
+
+
+def _table_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Attributes plus lon/lat columns (all points) or a ``wkt`` column (anything else)."""
+    geoms = np.asarray(gdf.geometry.values)
+    df = pd.DataFrame(_join_lists(gdf.drop(columns=gdf.geometry.name)))
+    present = geoms[pd.notna(geoms)]
+    if len(present) and (shapely.get_type_id(present) == shapely.GeometryType.POINT).all():
+        lon_name = _find_column(df.columns, LON_COLUMN_NAMES) or "lon"
+        lat_name = _find_column(df.columns, LAT_COLUMN_NAMES) or "lat"
+        df[lon_name] = shapely.get_x(geoms)
+        df[lat_name] = shapely.get_y(geoms)
+    else:
+        wkt_name = _find_column(df.columns, WKT_COLUMN_NAMES) or "wkt"
+        df[wkt_name] = shapely.to_wkt(geoms, rounding_precision=-1)
+    for column in df.columns:  # Excel has no time zones
+        if isinstance(df[column].dtype, pd.DatetimeTZDtype):
+            df[column] = df[column].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    return df
+
+
+def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write ``gdf`` to ``path`` in the format its extension names; return the path.
+
+    GeoJSON (``.geojson``/``.json``) and KML are written in WGS84 lon/lat (RFC 7946, full
+    precision); CSV and XLSX carry WGS84 ``lon``/``lat`` columns when every geometry is a
+    point (an existing lon/lat column, found by the same names :func:`read_layer` looks for,
+    is overwritten) and a ``wkt`` column otherwise. GeoPackage and Shapefile keep the
+    frame's CRS; a Shapefile gets a UTF-8 ``.cpg``. Columns holding lists (e.g.
+    ``grid_codes``) are written comma-joined except in GeoJSON, which has arrays. Parent
+    folders are created; an existing file (or GeoPackage layer) is replaced. ``layer`` names
+    the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
+
+    Raises
+    ------
+    InputError
+        Unknown extension; a Shapefile field name longer than 10 bytes in UTF-8; a frame
+        the format cannot hold (e.g. mixed geometry types in a Shapefile).
+    UnknownCRSError
+        ``gdf`` has no CRS.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in _WRITABLE_EXTENSIONS:
+        raise InputError(
+            f"{path}: 不支持的输出格式 / unsupported output format {ext or '(none)'!r}; "
+            f"use one of {' '.join(_WRITABLE_EXTENSIONS)}"
+        )
+    crs = require_crs(gdf, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ext in (".csv", ".xlsx"):
+        df = _table_frame(gdf if crs.equals(WGS84) else gdf.to_crs(WGS84))
+        if ext == ".csv":
+            df.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel reads it as UTF-8
+        else:
+            df.to_excel(path, index=False, sheet_name=(layer or "Sheet1")[:31], engine="openpyxl")
+        return path
+
+    driver = _VECTOR_DRIVERS[ext]
+    # promote_to_multi=False: a Polygon stays a Polygon beside MultiPolygons (GPKG layers of
+    # mixed types are typed "Geometry"); a Shapefile stores rings and reads back the same.
+    options: dict = {"promote_to_multi": False}
+    if driver in ("GeoJSON", "LIBKML"):
+        out = gdf if crs.equals(WGS84) else gdf.to_crs(WGS84)
+        out = _join_lists(out, keep_lists=driver == "GeoJSON")
+        if driver == "GeoJSON":
+            options["layer_options"] = {"RFC7946": "YES", "COORDINATE_PRECISION": 15}
+    else:
+        out = _join_lists(gdf)
+    if driver == "ESRI Shapefile":
+        too_long = [
+            str(c)
+            for c in out.columns
+            if c != out.geometry.name
+            and len(str(c).encode("utf-8")) > _SHAPEFILE_FIELD_NAME_MAX_BYTES
+        ]
+        if too_long:
+            raise InputError(
+                f"{path}: Shapefile 字段名最长 10 字节 / Shapefile field names are limited to 10 "
+                f"bytes (UTF-8): {', '.join(too_long)}; rename them or write .gpkg"
+            )
+        options["encoding"] = "UTF-8"
+    if driver == "ESRI Shapefile":
+        for ext_part in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+            part = _sibling(path, ext_part) if path.parent.is_dir() else None
+            if part is not None:
+                part.unlink()
+    elif path.exists() and driver != "GPKG":
+        path.unlink()
+    mapping = _kml_field_mapping() if driver == "LIBKML" else contextlib.nullcontext()
+    try:
+        with mapping:
+            pyogrio.write_dataframe(out, path, driver=driver, layer=layer or path.stem, **options)
+    except _PYOGRIO_ERRORS as exc:
+        raise InputError(f"{path}: 无法写入 / cannot write: {exc}") from exc
+    return path
