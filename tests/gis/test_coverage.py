@@ -1,0 +1,467 @@
+"""Tests for gis.coverage: planted defects found with sizes known by construction."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import box
+
+from gis.coverage import (
+    FINDING_COLUMNS,
+    FINDING_KINDS,
+    SEVERITY_BY_KIND,
+    findings_to_geojson,
+    is_valid_division,
+    validate,
+)
+from gis.errors import GeometryTypeError, InputError, UnknownCRSError
+from tests.common import (
+    METRIC_CRS,
+    ORIGIN_M,
+    boundary_frame,
+    cell_m,
+    code,
+    grids_frame,
+    planted_cases,
+    rect_m,
+)
+
+CASES = planted_cases()
+CLEAN = ["clean", "shared_edge", "split_boundary", "donut"]
+DEFECTIVE = sorted(name for name, case in CASES.items() if case.expected)
+LOCATION_TOLERANCE_M = 0.01
+
+
+def _metric(findings: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    return findings.geometry.to_crs(METRIC_CRS)
+
+
+def _errors(findings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return findings[findings["severity"] == "error"]
+
+
+# ----------------------------------------------------------------------------- clean cases
+
+
+@pytest.mark.parametrize("name", CLEAN)
+def test_clean_divisions_have_no_findings(name):
+    case = CASES[name]
+    findings = validate(case.grids, case.boundary)
+    assert findings.empty, findings[["kind", "grid_codes", "message_en"]].to_string()
+    assert list(findings.columns) == [*FINDING_COLUMNS, "geometry"]
+    assert findings.crs == case.grids.crs
+    assert is_valid_division(case.grids, case.boundary)
+
+
+# -------------------------------------------------------------------------- planted cases
+
+
+@pytest.mark.parametrize("name", DEFECTIVE)
+def test_planted_defects_are_found_with_sizes_known_by_construction(name):
+    case = CASES[name]
+    findings = validate(case.grids, case.boundary)
+    errors = _errors(findings)
+    found = Counter((row.kind, tuple(row.grid_codes)) for row in errors.itertuples())
+    wanted = Counter((e.kind, e.grid_codes) for e in case.expected)
+    assert found == wanted, errors[["kind", "grid_codes", "message_en"]].to_string()
+
+    geoms_m = _metric(errors)
+    for expected in case.expected:
+        match = [
+            i
+            for i, row in enumerate(errors.itertuples())
+            if row.kind == expected.kind
+            and tuple(row.grid_codes) == expected.grid_codes
+            and (
+                expected.location_m is None
+                or geoms_m.iloc[i].distance(expected.location_m) < LOCATION_TOLERANCE_M
+            )
+        ]
+        assert len(match) == 1, f"{expected} not located in {errors['message_en'].tolist()}"
+        row = errors.iloc[match[0]]
+        if expected.area_m2 is not None:
+            assert row["area_m2"] == pytest.approx(expected.area_m2, rel=1e-6, abs=1e-3)
+            assert geoms_m.iloc[match[0]].area == pytest.approx(expected.area_m2, rel=1e-6)
+        if expected.width_m is not None:
+            assert row["width_m"] == pytest.approx(expected.width_m, rel=1e-3, abs=1e-3)
+        if expected.length_m is not None:
+            assert row["length_m"] == pytest.approx(expected.length_m, rel=1e-3)
+    assert not is_valid_division(case.grids, case.boundary)
+
+
+@pytest.mark.parametrize("name", DEFECTIVE)
+def test_warnings_are_the_expected_edge_mismatches(name):
+    case = CASES[name]
+    findings = validate(case.grids, case.boundary)
+    warnings = findings[findings["severity"] == "warning"]
+    assert set(warnings["kind"]) <= {"edge_mismatch"}
+    owners = sorted(msg.split(":")[0].removeprefix("grid ") for msg in warnings["message_en"])
+    assert owners == sorted(case.warnings)
+
+
+def test_sliver_dimensions_and_edge_mismatch_lines():
+    case = CASES["gap_0.3m"]
+    findings = validate(case.grids, case.boundary)
+    sliver = findings[findings["kind"] == "sliver"].iloc[0]
+    assert sliver["length_m"] == pytest.approx(40, rel=1e-6)  # half perimeter - width
+    edges = findings[findings["kind"] == "edge_mismatch"]
+    assert (edges["severity"] == "warning").all()
+    assert set(edges.geom_type) <= {"LineString", "MultiLineString"}
+    assert edges["width_m"].to_numpy() == pytest.approx([0.3, 0.3], rel=1e-6)
+    # 001's whole east edge (100 m) and 002's notched west edge (30 + 0.3 + 40 + 0.3 + 30)
+    assert sorted(edges["length_m"]) == pytest.approx([100.0, 100.6], rel=1e-6)
+    metric = _metric(edges)
+    for geom, length in zip(metric, edges["length_m"], strict=True):
+        assert geom.length == pytest.approx(length, rel=1e-6)
+    # with a 0.2 m tolerance the 0.3 m gap is a plain gap, and edges 0.3 m apart are no
+    # longer near-coincident: no edge warning
+    narrow = validate(case.grids, case.boundary, tolerance_m=0.2)
+    assert narrow["kind"].tolist() == ["gap"]
+
+
+def test_invalid_reports_reason_and_crossing_point():
+    case = CASES["bowtie"]
+    findings = validate(case.grids, case.boundary)
+    invalid = findings[findings["kind"] == "invalid"].iloc[0]
+    assert invalid.geometry.geom_type == "Point"
+    assert "Self-intersection" in invalid["message_en"]
+    assert "自相交" in invalid["message_zh"]
+    assert math.isnan(invalid["area_m2"])
+
+
+def test_duplicate_code_location_is_the_grids_holding_it():
+    findings = validate(CASES["duplicate_code"].grids, CASES["duplicate_code"].boundary)
+    (row,) = findings.itertuples()
+    geom = _metric(findings).iloc[0]
+    expected = shapely.union_all([cell_m(4), cell_m(5)])
+    assert shapely.symmetric_difference(geom, expected).area < 1e-3
+    assert "3, 4" in row.message_en  # the rows holding it
+
+
+def test_messages_name_grids_size_and_lon_lat():
+    findings = validate(CASES["overlap"].grids, CASES["overlap"].boundary)
+    row = findings.iloc[0]
+    for grid in row["grid_codes"]:
+        assert grid in row["message_en"] and grid in row["message_zh"]
+    assert "200.0 m²" in row["message_en"] and "重叠" in row["message_zh"]
+    # the lon/lat named in the message lies on the overlap itself
+    lon, lat = map(float, re.search(r"at ([0-9.]+)°E, ([0-9.]+)°N", row["message_en"]).groups())
+    assert f"{lon:.6f}°E, {lat:.6f}°N" in row["message_zh"]
+    assert shapely.Point(lon, lat).distance(findings.geometry.iloc[0]) < 1e-6  # < 0.1 m
+
+
+def test_output_is_in_the_crs_of_the_grids():
+    case = CASES["gap_0.3m"]
+    grids_m = case.grids.to_crs(METRIC_CRS)
+    findings = validate(grids_m, case.boundary)  # boundary stays lon/lat
+    assert findings.crs == grids_m.crs
+    sliver = findings[findings["kind"] == "sliver"]
+    assert sliver.geometry.iloc[0].area == pytest.approx(12.0, rel=1e-6)
+
+
+# --------------------------------------------------------------------------------- noise
+
+
+def _float_edge_division() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
+    """4 × 3 grids whose shared edges are computed twice in float (differing last bits)."""
+    x0, y0 = ORIGIN_M
+    w, h = 100 / 3, 70 / 3
+    polys, mismatches = [], 0
+    for j in range(3):
+        for i in range(4):
+            left = x0 + i * w
+            right = left + w  # the neighbour computes x0 + (i + 1) * w instead
+            bottom = y0 + j * h
+            top = bottom + h
+            mismatches += (right != x0 + (i + 1) * w) + (top != y0 + (j + 1) * h)
+            polys.append(box(left, bottom, right, top))
+    grids = grids_frame([code(k) for k in range(1, 13)], polys)
+    boundary = boundary_frame([box(x0, y0, x0 + 4 * w, y0 + 3 * h)])
+    return grids, boundary, mismatches
+
+
+def test_shared_edges_differing_in_last_bits_are_noise():
+    grids, boundary, mismatches = _float_edge_division()
+    assert mismatches > 0  # the construction really produces differing edges
+    assert validate(grids, boundary).empty
+    # with no noise floor at all the same division is not clean: the test can fail
+    assert not validate(grids, boundary, noise_m=0).empty
+
+
+def _round_trip(frame: gpd.GeoDataFrame, path: Path, decimals: int) -> gpd.GeoDataFrame:
+    frame.to_file(path, driver="GeoJSON", COORDINATE_PRECISION=decimals)
+    return gpd.read_file(path)
+
+
+def _guillotine(rect: tuple[float, float, float, float], cuts: list[float], depth: int = 0):
+    """Split ``rect`` recursively at the fractions in ``cuts`` (alternating axes)."""
+    if not cuts or depth > 6:
+        return [rect]
+    x0, y0, x1, y1 = rect
+    f, rest = cuts[0], cuts[1:]
+    half = len(rest) // 2
+    if (x1 - x0) >= (y1 - y0):
+        x = x0 + f * (x1 - x0)
+        return _guillotine((x0, y0, x, y1), rest[:half], depth + 1) + _guillotine(
+            (x, y0, x1, y1), rest[half:], depth + 1
+        )
+    y = y0 + f * (y1 - y0)
+    return _guillotine((x0, y0, x1, y), rest[:half], depth + 1) + _guillotine(
+        (x0, y, x1, y1), rest[half:], depth + 1
+    )
+
+
+def _t_junction_division() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    x0, y0 = ORIGIN_M
+    rects = _guillotine((x0, y0, x0 + 337.3, y0 + 211.9), [0.37, 0.61, 0.29, 0.53, 0.71, 0.44])
+    grids = grids_frame([code(k) for k in range(len(rects))], [box(*r) for r in rects])
+    return grids, boundary_frame([box(x0, y0, x0 + 337.3, y0 + 211.9)])
+
+
+def test_geojson_round_trip_at_8_decimals_is_noise(tmp_path):
+    # 1e-8 degree is about 1.1 mm of latitude: rounding moves a vertex by at most ~0.7 mm,
+    # below the 1 mm floor, also at T-junctions where a vertex lies on a neighbour's edge
+    grids, boundary = _t_junction_division()
+    assert validate(grids, boundary).empty
+    grids_rt = _round_trip(grids, tmp_path / "g.geojson", 8)
+    boundary_rt = _round_trip(boundary, tmp_path / "b.geojson", 8)
+    moved = shapely.hausdorff_distance(
+        grids.to_crs(METRIC_CRS).geometry.array, grids_rt.to_crs(METRIC_CRS).geometry.array
+    )
+    assert moved.max() > 1e-5  # rounding did move vertices
+    assert validate(grids_rt, boundary_rt).empty
+
+
+def test_geojson_round_trip_at_7_decimals_needs_a_centimetre_floor(tmp_path):
+    # 1e-7 degree is about 1.1 cm: shared vertices round alike, but a vertex lying on a
+    # straight edge of another polygon (a grid corner on the boundary's long edge, a
+    # T-junction) may move off it by up to ~7 mm: millimetre slivers, noise for a 1 cm floor
+    for grids, boundary in [
+        (CASES["clean"].grids, CASES["clean"].boundary),
+        _t_junction_division(),
+    ]:
+        grids_rt = _round_trip(grids, tmp_path / "g.geojson", 7)
+        boundary_rt = _round_trip(boundary, tmp_path / "b.geojson", 7)
+        assert validate(grids_rt, boundary_rt, noise_m=0.01).empty
+        default = validate(grids_rt, boundary_rt)
+        assert (default["width_m"].fillna(0) < 0.01).all()
+        assert set(default["kind"]) <= {"sliver", "overlap", "outside", "edge_mismatch"}
+
+
+@pytest.mark.parametrize(
+    ("gap_m", "noise_m", "found"),
+    [(0.0005, 0.001, False), (0.002, 0.001, True), (0.0005, 0.0001, True)],
+)
+def test_noise_floor_is_the_width_of_a_piece(gap_m, noise_m, found):
+    # a 100 m long gap is noise when it is narrower than noise_m, however long
+    grids = grids_frame(
+        [code(1), code(2)], [rect_m(0, 0, 100, 100), rect_m(100 + gap_m, 0, 200, 100)]
+    )
+    boundary = boundary_frame([rect_m(0, 0, 200, 100)])
+    findings = validate(grids, boundary, noise_m=noise_m)
+    slivers = findings[findings["kind"] == "sliver"]
+    assert len(slivers) == int(found)
+    if found:
+        assert slivers["width_m"].iloc[0] == pytest.approx(gap_m, rel=0.1)
+        assert slivers["area_m2"].iloc[0] == pytest.approx(100 * gap_m, rel=1e-3)
+
+
+# --------------------------------------------------------------------- contract and inputs
+
+
+def test_empty_grids_leave_the_whole_boundary_as_one_gap():
+    boundary = CASES["clean"].boundary
+    grids = gpd.GeoDataFrame({"code": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    findings = validate(grids, boundary)
+    assert findings["kind"].tolist() == ["gap"]
+    assert findings["grid_codes"].iloc[0] == []
+    assert findings["area_m2"].iloc[0] == pytest.approx(300 * 200, rel=1e-6)
+    assert "inside the boundary" in findings["message_en"].iloc[0]
+
+
+@pytest.mark.parametrize("nothing", [None, shapely.Polygon()])
+def test_missing_geometry_is_an_invalid_finding(nothing):
+    geoms = [cell_m(k) for k in range(1, 7)]
+    geoms[3] = nothing
+    grids = grids_frame([code(k) for k in range(1, 7)], geoms)
+    findings = validate(grids, CASES["clean"].boundary)
+    kinds = sorted(zip(findings["kind"], map(tuple, findings["grid_codes"]), strict=True))
+    assert kinds == [
+        ("gap", (code(1), code(5))),  # 004's cell, now covered by nothing
+        ("invalid", (code(4),)),
+    ]
+    invalid = findings[findings["kind"] == "invalid"].iloc[0]
+    assert invalid.geometry is None or invalid.geometry.is_empty
+    assert "row 3" in invalid["message_en"] and "no geometry" in invalid["message_en"]
+    assert findings[findings["kind"] == "gap"]["area_m2"].iloc[0] == pytest.approx(1e4)
+    json.dumps(findings_to_geojson(findings), allow_nan=False)
+
+
+def test_missing_crs_is_refused():
+    case = CASES["clean"]
+    with pytest.raises(UnknownCRSError, match="boundary"):
+        validate(case.grids, case.boundary.set_crs(None, allow_override=True))
+    with pytest.raises(UnknownCRSError, match="grids"):
+        validate(case.grids.set_crs(None, allow_override=True), case.boundary)
+
+
+def test_boundary_as_geoseries_in_another_crs():
+    case = CASES["clean"]
+    assert validate(case.grids, case.boundary.geometry.to_crs(METRIC_CRS)).empty
+
+
+def test_bad_inputs_raise_input_errors():
+    case = CASES["clean"]
+    with pytest.raises(InputError, match="name"):
+        validate(case.grids, case.boundary, code_field="name")
+    lines = case.grids.copy()
+    lines.loc[2, "geometry"] = lines.geometry.iloc[2].boundary
+    with pytest.raises(GeometryTypeError, match=r"\[2\]"):
+        validate(lines, case.boundary)
+    with pytest.raises(InputError, match="boundary"):
+        validate(case.grids, case.boundary.iloc[:0])
+    with pytest.raises(InputError):
+        validate(case.grids, case.boundary, tolerance_m=-1)
+    with pytest.raises(InputError):
+        validate(case.grids, case.boundary, noise_m=1.0, tolerance_m=0.5)
+
+
+def test_codes_read_as_numbers_are_normalised():
+    case = CASES["clean"]
+    grids = case.grids.assign(code=[float(c) for c in case.grids["code"]])
+    grids.loc[5, "code"] = float(code(5))  # duplicate of row 4 once normalised
+    findings = validate(grids, case.boundary)
+    assert findings["kind"].tolist() == ["duplicate_code"]
+    assert findings["grid_codes"].iloc[0] == [code(5), code(5)]
+
+
+# ------------------------------------------------------------------------- output shape
+
+
+def test_findings_to_geojson_is_rfc7946():
+    case = CASES["bowtie"]
+    findings = validate(case.grids.to_crs(METRIC_CRS), case.boundary)  # output CRS metric
+    collection = json.loads(json.dumps(findings_to_geojson(findings), allow_nan=False))
+    assert collection["type"] == "FeatureCollection"
+    assert "crs" not in collection
+    assert len(collection["features"]) == len(findings)
+    for feature, row in zip(collection["features"], findings.itertuples(), strict=True):
+        props = feature["properties"]
+        assert set(props) == set(FINDING_COLUMNS)
+        assert props["kind"] == row.kind and props["grid_codes"] == row.grid_codes
+        assert props["severity"] == SEVERITY_BY_KIND[row.kind]
+        if math.isnan(row.area_m2):
+            assert props["area_m2"] is None
+        geom = shapely.geometry.shape(feature["geometry"])
+        lon_min, lat_min, lon_max, lat_max = geom.bounds
+        assert 121.4 < lon_min <= lon_max < 121.6 and 31.2 < lat_min <= lat_max < 31.3
+        for polygon in shapely.get_parts(geom):
+            if polygon.geom_type == "Polygon":
+                assert polygon.exterior.is_ccw  # RFC 7946 right-hand rule
+    assert findings_to_geojson(validate(case.grids.iloc[:0].copy(), case.boundary))[
+        "features"
+    ]  # the whole boundary as a gap
+
+
+def test_empty_findings_frame_has_the_columns_and_crs():
+    findings = validate(CASES["clean"].grids, CASES["clean"].boundary)
+    assert findings.empty and findings.crs == "EPSG:4326"
+    assert list(findings.columns) == [*FINDING_COLUMNS, "geometry"]
+    assert findings_to_geojson(findings) == {"type": "FeatureCollection", "features": []}
+
+
+def test_order_is_deterministic_and_independent_of_row_order():
+    case = CASES["bowtie"]
+    grids = case.grids.copy()
+    grids.loc[1, "code"] = grids.loc[0, "code"]  # add a duplicate code to the mix
+    first = validate(grids, case.boundary)
+    shuffled = grids.sample(frac=1, random_state=7)
+    again = validate(shuffled, case.boundary)
+    key = ["kind", "area_m2", "severity", "message_en"]
+    assert first["grid_codes"].tolist() == again["grid_codes"].tolist()
+    assert first["kind"].tolist() == again["kind"].tolist()
+    np.testing.assert_allclose(first["area_m2"], again["area_m2"], rtol=1e-9)
+    assert validate(grids, case.boundary)[key].equals(first[key])
+    ranks = [FINDING_KINDS.index(k) for k in first["kind"]]
+    assert ranks == sorted(ranks)
+
+
+def test_findings_with_the_same_grids_are_ordered_north_to_south():
+    holes = [rect_m(145, 180, 155, 190), rect_m(140, 110, 160, 120)]  # north one first
+    grids = grids_frame(
+        [code(k) for k in range(1, 7)],
+        [
+            cell_m(k).difference(shapely.union_all(holes)) if k == 2 else cell_m(k)
+            for k in range(1, 7)
+        ],
+    )
+    findings = validate(grids, CASES["clean"].boundary)
+    assert findings["kind"].tolist() == ["hole", "hole"]
+    assert findings["area_m2"].tolist() == pytest.approx([100.0, 200.0])
+
+
+# --------------------------------------------------------------------- property test
+
+
+@st.composite
+def subdivisions(draw):
+    """A rectangle (metres, EPSG:4549) split by guillotine cuts into rectangles ≥ 2 m."""
+    x0, y0 = ORIGIN_M
+    width = draw(st.floats(20, 400))
+    height = draw(st.floats(20, 400))
+    ox, oy = draw(st.floats(-500, 500)), draw(st.floats(-500, 500))
+    outer = (x0 + ox, y0 + oy, x0 + ox + width, y0 + oy + height)
+    rects = [outer]
+    for _ in range(draw(st.integers(0, 12))):
+        k = draw(st.integers(0, len(rects) - 1))
+        a, b, c, d = rects[k]
+        vertical = draw(st.booleans())
+        f = draw(st.floats(0.15, 0.85))
+        if vertical and c - a >= 4 / 0.15:
+            x = a + f * (c - a)
+            rects[k : k + 1] = [(a, b, x, d), (x, b, c, d)]
+        elif not vertical and d - b >= 4 / 0.15:
+            y = b + f * (d - b)
+            rects[k : k + 1] = [(a, b, c, y), (a, y, c, d)]
+    return outer, rects
+
+
+def _share_an_edge(r, s) -> bool:
+    """Independent truth: two axis-parallel rectangles share a stretch of edge."""
+    touch_x = math.isclose(r[2], s[0], abs_tol=1e-6) or math.isclose(s[2], r[0], abs_tol=1e-6)
+    touch_y = math.isclose(r[3], s[1], abs_tol=1e-6) or math.isclose(s[3], r[1], abs_tol=1e-6)
+    overlap_y = min(r[3], s[3]) - max(r[1], s[1]) > 1e-6
+    overlap_x = min(r[2], s[2]) - max(r[0], s[0]) > 1e-6
+    return (touch_x and overlap_y) or (touch_y and overlap_x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(subdivisions(), st.data())
+def test_random_subdivisions_are_clean_and_a_removed_cell_is_one_gap(division, data):
+    outer, rects = division
+    codes = [f"310109012003{k:03d}" for k in range(len(rects))]
+    grids = grids_frame(codes, [box(*r) for r in rects])
+    boundary = boundary_frame([box(*outer)])
+    findings = validate(grids, boundary)
+    assert findings.empty, findings["message_en"].tolist()
+
+    k = data.draw(st.integers(0, len(rects) - 1))
+    findings = validate(grids.drop(index=k), boundary)
+    assert findings["kind"].tolist() == ["gap"], findings["message_en"].tolist()
+    r = rects[k]
+    # sizes are measured on geometry snapped to a 0.1 mm grid (noise_m / 10)
+    snap_m2 = 1e-4 * 2 * ((r[2] - r[0]) + (r[3] - r[1]))
+    assert findings["area_m2"].iloc[0] == pytest.approx((r[2] - r[0]) * (r[3] - r[1]), abs=snap_m2)
+    assert findings["width_m"].iloc[0] == pytest.approx(min(r[2] - r[0], r[3] - r[1]), rel=1e-3)
+    neighbours = sorted(codes[j] for j, s in enumerate(rects) if j != k and _share_an_edge(r, s))
+    assert findings["grid_codes"].iloc[0] == neighbours
