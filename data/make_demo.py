@@ -587,9 +587,13 @@ def plant_defects(geoms: list, codes: list[str], boundary: Polygon, rng):
     )
     mid = (a + b) / 2
     u = (b - a) / length
-    seg = LineString([mid - 20 * u, mid + 20 * u])
-    spill = seg.buffer(20.0, cap_style="flat").difference(boundary)
-    geoms[k] = shapely.union(geoms[k], spill)
+    out_n = -_toward(boundary, mid, u)
+    # The rectangle reaches 1 m into the grid so the union overlaps by area: a rectangle
+    # merely touching the edge gave parts joined along a float-thin line, which crossed
+    # itself once written in lon/lat.
+    p, q = mid - 20 * u - out_n, mid + 20 * u - out_n
+    geoms[k] = shapely.union(geoms[k], Polygon([p, q, q + 21 * out_n, p + 21 * out_n]))
+    spill = geoms[k].difference(boundary)
     note(
         "outside",
         (k,),
@@ -630,7 +634,7 @@ def plant_defects(geoms: list, codes: list[str], boundary: Polygon, rng):
     geoms[i] = MultiPolygon([geoms[i], piece])
     note(
         "multipart",
-        (i, j),
+        (i,),
         centre,
         area_m2=piece.area,
         description="网格含一块飞地, 位于邻格内部 / a detached part of the grid lies inside "
