@@ -146,7 +146,9 @@ def validate_command(
         payload = {
             "valid": not has_error,
             "grids": len(grid_frame),
-            "findings": [f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]],
+            "findings": [
+                f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]
+            ],
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
@@ -190,9 +192,7 @@ def assign_command(
 
     n_out = int(result["outside"].sum())
     if as_json:
-        out.print_json(
-            json.dumps({"points": len(result), "outside": n_out, "out": str(written)})
-        )
+        out.print_json(json.dumps({"points": len(result), "outside": n_out, "out": str(written)}))
     else:
         out.print(
             f"已分配 / assigned {len(result) - n_out} / {len(result)} 个点 / points;"
@@ -227,18 +227,23 @@ def _print_demo_summary(summary: dict[str, Any]) -> None:
     c = summary["community"]
     out.print(f"[bold]{c['name']}[/] ({c['code']}) {c['area_m2'] / 1e6:.2f} km² → {summary['db']}")
     table = Table(title="网格 / grids (current)")
-    for header in ("编码 code", "名称 name", "面积 m²", "户数 households", "房屋 houses", "事件 incidents"):
+    table.add_column("编码 code", no_wrap=True)
+    for header in ("名称 name", "面积 m²", "户数 households", "房屋 houses", "事件 incidents"):
         table.add_column(header)
     for g in summary["grids"]:
         table.add_row(
-            g["code"], g["name"], _fmt(g["area_m2"], 0), str(g["households"]),
-            str(g["houses"]), str(g["incidents"]),
+            g["code"],
+            g["name"],
+            _fmt(g["area_m2"], 0),
+            str(g["households"]),
+            str(g["houses"]),
+            str(g["incidents"]),
         )
     out.print(table)
     for name, v in summary["validation"].items():
         verdict = "通过 / VALID" if v["valid"] else "不通过 / INVALID"
         kinds = ", ".join(f"{k}={n}" for k, n in v["kinds"].items()) or "无问题 / no findings"
-        out.print(f"校验 / validate [{name}]: {verdict}; {kinds}")
+        out.print(f"校验 / validate ({name}): {verdict}; {kinds}")
     for what in ("houses", "incidents"):
         s = summary[what]
         out.print(

@@ -9,9 +9,9 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -40,7 +40,8 @@ class Settings(BaseSettings):
         "sqlite:///wangge.db",
         description="SQLAlchemy URL: sqlite:///FILE (SpatiaLite) or postgresql+psycopg://...",
     )
-    storage_srid: Literal[4326, 4490] = Field(
+    # env values arrive as strings; the Literal must compare ints
+    storage_srid: Annotated[Literal[4326, 4490], BeforeValidator(int)] = Field(
         4326, description="Lon/lat CRS of stored geometry: 4326 (WGS84) or 4490 (CGCS2000)"
     )
     tolerance_m: float = Field(0.5, gt=0, description="Default coverage tolerance in metres")

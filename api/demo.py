@@ -11,16 +11,17 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from rich.console import Console
-from shapely import MultiPolygon, Polygon
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from api.config import get_settings
-from api.db import dialect
+from api.db.dialect import assign_codes_in_db
 from api.db.engine import init_db, make_engine, session_factory
-from api.db.models import Community, Grid, House, Incident
+from api.db.models import Community, Grid, House, Incident, to_db_geometry
 from gis.assign import assign_points
 from gis.coverage import validate
 from gis.crs import metric_crs
+from gis.errors import InputError
 from gis.io import read_layer
 
 __all__ = ["DEMO_FILES", "load_demo"]
@@ -35,29 +36,32 @@ DEMO_FILES = {
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
 
 
-def _multi(geom) -> MultiPolygon:
-    return MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
-
-
-def _ewkt(geom, srid: int) -> str:
-    return f"SRID={srid};{geom.wkt}"
-
-
 def _read_demo(data_dir: Path) -> dict[str, gpd.GeoDataFrame]:
     frames = {}
     for key, rel in DEMO_FILES.items():
         kind = "point" if rel.endswith(".csv") else "polygon"
         frames[key] = read_layer(data_dir / rel, geometry_type=kind)
+    times = pd.to_datetime(frames["incidents"]["reported_at"], errors="coerce", format="ISO8601")
+    if times.isna().any():
+        row = int(times.isna().to_numpy().argmax()) + 2  # header is line 1
+        raise InputError(
+            f"{data_dir / DEMO_FILES['incidents']}: 第 {row} 行 reported_at 不是 ISO 8601 时间 /"
+            f" row {row}: reported_at is not an ISO 8601 time"
+        )
     return frames
 
 
-def _store(session, frames, codes, srid: int) -> Community:
+def _store(session, frames) -> Community:
+    """Replace the demo community: boundary, the valid division, houses and incidents.
+
+    Only a division that validates is stored; the defective one is validated from its file.
+    Houses and incidents are stored without grid codes: the database assigns them.
+    """
     b = frames["boundary"].iloc[0]
-    old = session.scalars(select(Community).where(Community.code == str(b["code"]))).all()
-    for community in old:
+    for old in session.scalars(select(Community).where(Community.code == str(b["code"]))):
         for model in (Incident, House, Grid):
-            session.execute(delete(model).where(model.community_id == community.id))
-        session.delete(community)
+            session.execute(delete(model).where(model.community_id == old.id))
+        session.delete(old)
     session.flush()
 
     community = Community(
@@ -65,24 +69,21 @@ def _store(session, frames, codes, srid: int) -> Community:
         name=b["name"],
         street_name=b.get("street_name"),
         district_name=b.get("district_name"),
-        geom=_ewkt(_multi(b.geometry), srid),
+        geom=to_db_geometry(b.geometry, multi=True),
     )
     session.add(community)
     session.flush()
-    for division, key in DIVISIONS.items():
-        session.add_all(
-            Grid(
-                community_id=community.id,
-                division=division,
-                code=None if pd.isna(g["code"]) else str(g["code"]),
-                name=g.get("name"),
-                households=int(g["households"]) if pd.notna(g.get("households")) else None,
-                geom=_ewkt(_multi(g.geometry), srid),
-            )
-            for g in frames[key].to_dict("records")
-            if g["geometry"] is not None
+    session.add_all(
+        Grid(
+            community_id=community.id,
+            division="current",
+            code=str(g["code"]),
+            name=g.get("name"),
+            households=int(g["households"]) if pd.notna(g.get("households")) else None,
+            geom=to_db_geometry(g["geometry"], multi=True),
         )
-    h = frames["houses"]
+        for g in frames["grids"].to_dict("records")
+    )
     session.add_all(
         House(
             community_id=community.id,
@@ -96,12 +97,10 @@ def _store(session, frames, codes, srid: int) -> Community:
             house_type=r["house_type"],
             use=r["use"],
             owner=r["owner"],
-            geom=_ewkt(r["geometry"], srid),
-            grid_code=codes["houses"][i],
+            geom=to_db_geometry(r["geometry"]),
         )
-        for i, r in zip(h.index, h.to_dict("records"), strict=True)
+        for r in frames["houses"].to_dict("records")
     )
-    inc = frames["incidents"]
     session.add_all(
         Incident(
             community_id=community.id,
@@ -109,13 +108,24 @@ def _store(session, frames, codes, srid: int) -> Community:
             category_code=str(r["category_code"]),
             reported_at=pd.Timestamp(r["reported_at"]).to_pydatetime(),
             description=r["description"],
-            geom=_ewkt(r["geometry"], srid),
-            grid_code=codes["incidents"][i],
+            geom=to_db_geometry(r["geometry"]),
         )
-        for i, r in zip(inc.index, inc.to_dict("records"), strict=True)
+        for r in frames["incidents"].to_dict("records")
     )
     session.flush()
     return community
+
+
+def _db_agreement(session, community: Community, model, keys: pd.Series, ours: pd.Series) -> int:
+    """Let the database assign grid codes (ST_Covers) and count rows agreeing with gis.assign."""
+    assign_codes_in_db(session, model, division="current", community_id=community.id)
+    key_col = model.house_key if model is House else model.external_id
+    db = dict(
+        session.execute(
+            select(key_col, model.grid_code).where(model.community_id == community.id)
+        ).all()
+    )
+    return sum(db.get(k) == c for k, c in zip(keys.astype(str), ours, strict=True))
 
 
 def load_demo(
@@ -128,7 +138,6 @@ def load_demo(
     """
     settings = get_settings()
     data_dir = Path(data_dir or settings.data_dir)
-    srid = settings.storage_srid
     log = console.print if console is not None else (lambda *a, **k: None)
 
     frames = _read_demo(data_dir)
@@ -146,25 +155,28 @@ def load_demo(
 
     grids = frames["grids"]
     codes = {what: assign_points(frames[what], grids) for what in ("houses", "incidents")}
-    codes = {k: v.astype(object).where(v.notna(), None) for k, v in codes.items()}
 
     engine = make_engine(db_url)
     init_db(engine)
-    Session = session_factory(engine)
-    with Session.begin() as session:
-        community = _store(session, frames, codes, srid)
-        agrees = {}
-        for what, model in (("houses", House), ("incidents", Incident)):
-            db_codes = dialect.grid_codes_by_covers(
-                session, model, community_id=community.id, division="current"
-            )
-            ours = dict(zip(frames[what].index, codes[what], strict=True))
-            keys = frames[what].index
-            ext = frames[what]["house_id" if what == "houses" else "incident_id"].astype(str)
-            agrees[what] = sum(
-                db_codes.get(ext[k]) == ours[k] for k in keys
-            )
-    log(f"入库 / stored in {engine.url.render_as_string(hide_password=True)}")
+    try:
+        with session_factory(engine).begin() as session:
+            community = _store(session, frames)
+            agrees = {
+                what: _db_agreement(session, community, model, frames[what][key], codes[what])
+                for what, model, key in (
+                    ("houses", House, "house_id"),
+                    ("incidents", Incident, "incident_id"),
+                )
+            }
+    except IntegrityError as exc:
+        raise InputError(
+            f"数据违反约束，未写入任何数据 / data violates a constraint, nothing was written:"
+            f" {exc.orig}"
+        ) from exc
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    log(f"入库 / stored in {where}")
 
     metric = metric_crs(frames["boundary"])
     grid_m = grids.to_crs(metric)
@@ -185,7 +197,7 @@ def load_demo(
         )
     b = frames["boundary"].iloc[0]
     return {
-        "db": engine.url.render_as_string(hide_password=True),
+        "db": where,
         "community": {
             "code": str(b["code"]),
             "name": b["name"],

@@ -1,0 +1,33 @@
+"""Storage: SpatiaLite by default, PostGIS by URL; one schema on one ``Base.metadata``."""
+
+from api.db.engine import init_db, is_sqlite, make_engine, normalise_url, session_factory
+from api.db.models import (
+    STORAGE_SRID,
+    Base,
+    Community,
+    Grid,
+    House,
+    Incident,
+    from_db_geometry,
+    to_db_geometry,
+)
+from api.db.spatialite import SpatiaLiteUnavailableError, check_spatialite, load_spatialite
+
+__all__ = [
+    "STORAGE_SRID",
+    "Base",
+    "Community",
+    "Grid",
+    "House",
+    "Incident",
+    "SpatiaLiteUnavailableError",
+    "check_spatialite",
+    "from_db_geometry",
+    "init_db",
+    "is_sqlite",
+    "load_spatialite",
+    "make_engine",
+    "normalise_url",
+    "session_factory",
+    "to_db_geometry",
+]

@@ -1,0 +1,195 @@
+"""Every SQL difference between SpatiaLite and PostGIS, in one place.
+
+The point → grid rule in SQL is the rule of :mod:`gis.assign`: a grid covers a point on its
+edge (``ST_Covers``), and when several grids cover a point the code that sorts first wins
+(``ORDER BY code LIMIT 1``; ``COLLATE "C"`` on PostgreSQL so that the order is code-point
+order, as in Python; SQLite's default BINARY collation already is). Spatial indexes prefilter
+by bounding box: the R*Tree ``idx_<table>_geom`` on SpatiaLite (its float32 boxes are rounded
+outwards, so the inclusive comparison never loses a point on an edge), GiST on PostGIS.
+
+PostGIS answers ``ST_Covers(polygon, point)`` with its own point-in-polygon code rather than
+GEOS; the storage tests check that it agrees with GEOS (shapely, SpatiaLite) on points on
+edges and vertices and on points 1e-13 to 1e-9 degrees either side of an edge.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.db.models import STORAGE_SRID, Base, Grid
+
+__all__ = [
+    "POSTGIS_COVERS",
+    "AssignCounts",
+    "assign_codes_in_db",
+    "database_versions",
+    "ensure_spatial_indexes",
+    "grid_code_at",
+    "spatial_indexes",
+]
+
+# ST_Covers is index-aware on PostGIS: the planner adds the GiST bounding-box test itself.
+POSTGIS_COVERS = "ST_Covers({grid}.geom, {point})"
+
+_GRIDS = Grid.__tablename__
+
+
+class AssignCounts(NamedTuple):
+    """Result of :func:`assign_codes_in_db`: rows given a grid code, rows outside every grid."""
+
+    assigned: int
+    outside: int
+
+
+def _dialect(session: Session | sa.Connection) -> str:
+    return session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+
+
+def _spatialite_covers(grid: str, x: str, y: str, point: str) -> str:
+    return (
+        f"{grid}.id IN (SELECT pkid FROM idx_{_GRIDS}_geom WHERE xmin <= {x} AND xmax >= {x} "
+        f"AND ymin <= {y} AND ymax >= {y}) AND ST_Covers({grid}.geom, {point}) = 1"
+    )
+
+
+def grid_code_at(
+    session: Session, lon: float, lat: float, *, division: str, srid: int = STORAGE_SRID
+) -> str | None:
+    """Return the code of the grid of ``division`` covering (lon, lat), or None (outside).
+
+    Coordinates are in the storage SRID. Same rule as :func:`gis.assign.assign_points`.
+    """
+    session.flush()
+    if _dialect(session) == "sqlite":
+        covers = _spatialite_covers("g", ":x", ":y", "MakePoint(:x, :y, :srid)")
+        order = "g.code"
+    else:
+        covers = POSTGIS_COVERS.format(grid="g", point="ST_SetSRID(ST_MakePoint(:x, :y), :srid)")
+        order = 'g.code COLLATE "C"'
+    sql = sa.text(
+        f"SELECT g.code FROM {_GRIDS} AS g WHERE g.division = :division AND {covers} "
+        f"ORDER BY {order} LIMIT 1"
+    )
+    row = session.execute(
+        sql, {"x": float(lon), "y": float(lat), "srid": int(srid), "division": division}
+    ).first()
+    return None if row is None else row[0]
+
+
+def _point_table(table: str | type | sa.Table) -> sa.Table:
+    if isinstance(table, str):
+        found = Base.metadata.tables.get(table)
+    elif isinstance(table, sa.Table):
+        found = table
+    else:
+        found = getattr(table, "__table__", None)
+    if found is None or not {"geom", "grid_code"} <= set(found.columns.keys()):
+        names = sorted(t.name for t in Base.metadata.tables.values() if "grid_code" in t.columns)
+        raise ValueError(
+            f"表 {table!r} 没有 geom 和 grid_code 列 / table {table!r} has no geom and "
+            f"grid_code columns; expected one of {names}"
+        )
+    return found
+
+
+def assign_codes_in_db(
+    session: Session,
+    table: str | type | sa.Table,
+    *,
+    division: str,
+    community_id: int | None = None,
+) -> AssignCounts:
+    """Set ``grid_code`` of every row of ``table`` (houses, incidents) from grids of ``division``.
+
+    One UPDATE with the rule of :func:`grid_code_at`; rows covered by no grid (and rows
+    without geometry) get NULL. ``community_id`` restricts the rows updated (grids of every
+    community of the division are considered, as in :func:`gis.assign.assign_points`).
+    Loaded ORM objects are expired so that they re-read the new codes.
+    """
+    target = _point_table(table).name
+    session.flush()
+    if _dialect(session) == "sqlite":
+        t = target
+        covers = _spatialite_covers("g", f"ST_X({t}.geom)", f"ST_Y({t}.geom)", f"{t}.geom")
+        order, alias = "g.code", t
+    else:
+        t = "t"
+        covers = POSTGIS_COVERS.format(grid="g", point="t.geom")
+        order, alias = 'g.code COLLATE "C"', f"{target} AS t"
+    where, params = "", {"division": division}
+    if community_id is not None:
+        where, params["community_id"] = f" WHERE {t}.community_id = :community_id", community_id
+    session.execute(
+        sa.text(
+            f"UPDATE {alias} SET grid_code = (SELECT g.code FROM {_GRIDS} AS g "
+            f"WHERE g.division = :division AND {covers} ORDER BY {order} LIMIT 1){where}"
+        ),
+        params,
+    )
+    counts = session.execute(
+        sa.text(f"SELECT count(grid_code), count(*) - count(grid_code) FROM {alias}{where}"),
+        {k: v for k, v in params.items() if k != "division"},
+    ).one()
+    session.expire_all()
+    return AssignCounts(int(counts[0]), int(counts[1]))
+
+
+def spatial_indexes(bind: sa.Connection | Session) -> set[tuple[str, str]]:
+    """Return the (table, geometry column) pairs that have a spatial index, from the catalogue."""
+    if _dialect(bind) == "sqlite":
+        sql = (
+            "SELECT f_table_name, f_geometry_column FROM geometry_columns "
+            "WHERE spatial_index_enabled = 1"
+        )
+    else:
+        sql = (
+            "SELECT c.relname, a.attname FROM pg_index i "
+            "JOIN pg_class ix ON ix.oid = i.indexrelid JOIN pg_am am ON am.oid = ix.relam "
+            "JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+            "WHERE am.amname = 'gist' AND n.nspname = ANY(current_schemas(false))"
+        )
+    return {(str(t), str(c)) for t, c in bind.execute(sa.text(sql)).all()}
+
+
+def ensure_spatial_indexes(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    """Make sure every geometry column with ``spatial_index=True`` has its index.
+
+    SpatiaLite: GeoAlchemy2 runs ``CreateSpatialIndex`` per column during ``create_all``.
+    PostGIS: GeoAlchemy2 relies on ``Index`` objects in the metadata, which its SQLite DDL hook
+    removes from the shared tables once a SpatiaLite schema was created in the same process
+    (tests do both), so create the GiST indexes here, idempotently.
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    from geoalchemy2 import Geometry
+
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, Geometry) and column.type.spatial_index:
+                conn.exec_driver_sql(
+                    f"CREATE INDEX IF NOT EXISTS idx_{table.name}_{column.name} "
+                    f"ON {table.name} USING gist ({column.name})"
+                )
+
+
+def database_versions(bind: sa.Connection | Session) -> dict[str, str]:
+    """Return the versions of the spatial database: SpatiaLite or PostGIS, GEOS, PROJ."""
+    if _dialect(bind) == "sqlite":
+        row = bind.execute(
+            sa.text("SELECT sqlite_version(), spatialite_version(), geos_version(), proj_version()")
+        ).one()
+        keys = ("SQLite", "SpatiaLite", "GEOS", "PROJ")
+    else:
+        row = bind.execute(
+            sa.text(
+                "SELECT current_setting('server_version'), postgis_lib_version(), "
+                "postgis_geos_version(), postgis_proj_version()"
+            )
+        ).one()
+        keys = ("PostgreSQL", "PostGIS", "GEOS", "PROJ")
+    return {k: str(v) for k, v in zip(keys, row, strict=True)}

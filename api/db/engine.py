@@ -1,0 +1,114 @@
+"""Engines and sessions: SpatiaLite file by default, PostGIS by URL (DESIGN.md §3 "Storage").
+
+``make_engine()`` reads ``get_settings().database_url``. SQLite URLs load ``mod_spatialite`` on
+every connection, use WAL and enforce foreign keys; ``postgresql://`` URLs use psycopg 3.
+``init_db(engine)`` creates the spatial metadata (SpatiaLite) or the ``postgis`` extension,
+then every table of ``Base.metadata`` with a spatial index on every geometry column.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db.spatialite import load_spatialite
+
+__all__ = ["init_db", "is_sqlite", "make_engine", "normalise_url", "session_factory"]
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Return ``url`` with psycopg 3 as the PostgreSQL driver (``postgresql://`` → ``+psycopg``)."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgis"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(bind: Engine | sa.Connection | Session) -> bool:
+    """Return True when ``bind`` talks to SQLite/SpatiaLite."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_on_connect(dbapi_conn, connection_record) -> None:
+    load_spatialite(dbapi_conn)
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin):
+    # the module's own implicit BEGIN breaks SAVEPOINT and transactional DDL.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        if not _is_memory(dbapi_conn):
+            cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _is_memory(dbapi_conn) -> bool:
+    row = dbapi_conn.execute("PRAGMA database_list").fetchone()
+    return not row or not row[2]
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
+    """Create an engine for ``url`` (default: ``get_settings().database_url``).
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    if url is None:
+        from api.config import get_settings
+
+        url = get_settings().database_url
+    parsed = normalise_url(url)
+    engine = sa.create_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.name != "postgresql":
+        raise ValueError(
+            f"不支持的数据库 / unsupported database {parsed.drivername!r}: "
+            "use sqlite:///FILE (SpatiaLite) or postgresql+psycopg://... (PostGIS)"
+        )
+    return engine
+
+
+def _init_spatial_metadata(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            if dbapi.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+                # 1 = in a single transaction: seconds instead of minutes.
+                dbapi.execute("SELECT InitSpatialMetaData(1)")
+        finally:
+            raw.close()
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+def init_db(engine: Engine) -> None:
+    """Create the spatial metadata/extension and every table, with spatial indexes.
+
+    Idempotent: existing tables are kept. (Alembic migrations replace this later; everything
+    lives on one ``Base.metadata``.)
+    """
+    from api.db.dialect import ensure_spatial_indexes
+    from api.db.models import Base
+
+    _init_spatial_metadata(engine)
+    with engine.begin() as conn:
+        Base.metadata.create_all(conn)
+        ensure_spatial_indexes(conn, Base.metadata)
+
+
+def session_factory(engine: Engine, **kwargs) -> sessionmaker[Session]:
+    """Return a ``sessionmaker`` bound to ``engine`` (``expire_on_commit=False`` by default)."""
+    kwargs.setdefault("expire_on_commit", False)
+    return sessionmaker(bind=engine, **kwargs)

@@ -1,0 +1,119 @@
+"""`wangge demo` on both databases: load, validate, join, and the database agreeing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.demo import DEMO_FILES, load_demo
+from api.db.engine import make_engine
+from gis.errors import InputError
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.fixture
+def demo_url(db_url, tmp_path):
+    """A database of its own for each demo test: the demo replaces whole communities."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'demo.db'}"
+        return
+    schema = f"demo_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.make_url(db_url)
+    yield url.update_query_dict({"options": f"-csearch_path={schema},public"}).render_as_string(
+        hide_password=False
+    )
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        counts = {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("communities", "grids", "houses", "incidents")
+        }
+    engine.dispose()
+    return counts
+
+
+def test_demo_loads_validates_and_joins(demo_url):
+    summary = load_demo(db_url=demo_url)
+    houses = pd.read_csv(DATA / DEMO_FILES["houses"])
+    incidents = pd.read_csv(DATA / DEMO_FILES["incidents"])
+    grids = gpd.read_file(DATA / DEMO_FILES["grids"])
+
+    assert summary["validation"]["current"]["valid"] is True
+    assert summary["validation"]["current"]["findings"] == 0
+    defective = summary["validation"]["defective"]
+    assert defective["valid"] is False
+    planted = json.loads((DATA / "demo/defects.json").read_text(encoding="utf-8"))["defects"]
+    assert {d["kind"] for d in planted} <= set(defective["kinds"])
+
+    assert summary["houses"] == {"total": len(houses), "outside": 0, "db_agrees": len(houses)}
+    assert summary["incidents"]["db_agrees"] == len(incidents)
+    per_grid = {g["code"]: g for g in summary["grids"]}
+    assert set(per_grid) == set(grids["code"])
+    assert sum(g["houses"] for g in per_grid.values()) == len(houses)
+    assert sum(g["households"] for g in per_grid.values()) == houses["households"].sum()
+    # the file's own household count per grid was computed by the generator independently
+    for code, households in zip(grids["code"], grids["households"], strict=True):
+        assert per_grid[code]["households"] == households
+    assert 1e6 < summary["community"]["area_m2"] < 4e6
+
+    counts = _counts(demo_url)
+    assert counts["grids"] == len(grids)  # only the division that validates is stored
+    assert counts["houses"] == len(houses) and counts["incidents"] == len(incidents)
+
+
+def test_demo_twice_replaces_instead_of_duplicating(demo_url):
+    load_demo(db_url=demo_url)
+    first = _counts(demo_url)
+    load_demo(db_url=demo_url)
+    assert _counts(demo_url) == first
+
+
+def test_demo_failure_writes_nothing(demo_url, tmp_path):
+    load_demo(db_url=demo_url)
+    before = _counts(demo_url)
+    bad = tmp_path / "data"
+    shutil.copytree(DATA, bad)
+    houses = pd.read_csv(bad / DEMO_FILES["houses"], dtype=str)
+    houses.loc[len(houses) - 1, "house_id"] = houses.loc[0, "house_id"]  # duplicate key
+    houses.to_csv(bad / DEMO_FILES["houses"], index=False)
+    with pytest.raises(InputError, match="nothing was written"):
+        load_demo(db_url=demo_url, data_dir=bad)
+    assert _counts(demo_url) == before
+
+
+def test_demo_bad_time_names_the_row(tmp_path):
+    bad = tmp_path / "data"
+    shutil.copytree(DATA, bad)
+    incidents = pd.read_csv(bad / DEMO_FILES["incidents"], dtype=str)
+    incidents.loc[4, "reported_at"] = "yesterday"
+    incidents.to_csv(bad / DEMO_FILES["incidents"], index=False)
+    with pytest.raises(InputError, match="row 6"):
+        load_demo(db_url=f"sqlite:///{tmp_path / 'x.db'}", data_dir=bad)
+
+
+def test_demo_cli_json(tmp_path):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = CliRunner().invoke(app, ["demo", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert {"db", "community", "grids", "validation", "houses", "incidents"} <= set(payload)
+    assert payload["houses"]["db_agrees"] == payload["houses"]["total"]
