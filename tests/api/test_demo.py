@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.demo import DEMO_FILES, load_demo
 from api.db.engine import make_engine
+from api.demo import DEMO_FILES, load_demo
 from gis.errors import InputError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
