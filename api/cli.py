@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from gis.errors import WanggeError
@@ -210,10 +211,25 @@ def demo_command(
     as_json: JsonFlag = False,
 ) -> None:
     """载入示例社区：入库、校验、空间连接 / Load, validate and join the demo community."""
-    from api.demo import load_demo
+    from api.demo import DEMO_STEPS, load_demo
 
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        console=err,
+        disable=as_json,
+    )
     try:
-        summary = load_demo(db_url=db, console=None if as_json else err)
+        with progress:
+            task = progress.add_task("示例社区 / demo community", total=DEMO_STEPS)
+
+            def step(message: str) -> None:
+                if not as_json:
+                    progress.console.print(message)
+                progress.advance(task)
+
+            summary = load_demo(db_url=db, on_step=step)
     except (WanggeError, ValueError) as exc:
         raise _fail_input(exc) from exc
     if as_json:
