@@ -7,16 +7,26 @@ Every command that reads coordinates takes ``--input-crs wgs84|cgcs2000|gcj02|bd
 from __future__ import annotations
 
 import json
-import math
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from api.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CodeField,
+    InputCRS,
+    JsonFlag,
+    err,
+    fail_input,
+    fmt_number,
+    out,
+)
+from api.cli_repair import repair_command
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -28,28 +38,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
-
-InputCRS = Annotated[
-    str | None,
-    typer.Option(
-        "--input-crs",
-        help="输入坐标系 wgs84|cgcs2000|gcj02|bd09（默认：文件自带，否则 WGS84）"
-        " / input CRS (default: the file's own, else WGS84)",
-    ),
-]
-CodeField = Annotated[
-    str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
-
-
-def _fail_input(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]输入错误 / bad input:[/] {exc}", highlight=False)
-    return typer.Exit(EXIT_BAD_INPUT)
 
 
 def _version_callback(value: bool) -> None:
@@ -66,12 +54,6 @@ def main(
     ] = False,
 ) -> None:
     """网格化管理 GIS 系统 / GIS for community grid management."""
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:,.{digits}f}"
 
 
 def _findings_table(findings) -> Table:
@@ -93,9 +75,9 @@ def _findings_table(findings) -> Table:
             row.kind,
             row.severity,
             ",".join(row.grid_codes),
-            _fmt(row.area_m2),
-            _fmt(row.length_m),
-            _fmt(getattr(row, "width_m", float("nan")), 2),
+            fmt_number(row.area_m2),
+            fmt_number(row.length_m),
+            fmt_number(getattr(row, "width_m", float("nan")), 2),
             f"{where.x:.6f},{where.y:.6f}" if where is not None else "",
             row.message_zh,
         )
@@ -136,7 +118,7 @@ def validate_command(
                 grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
             )
     except (WanggeError, ValueError) as exc:
-        raise _fail_input(exc) from exc
+        raise fail_input(exc) from exc
 
     collection = findings_to_geojson(findings)
     if out_path is not None:
@@ -189,7 +171,7 @@ def assign_command(
         result["outside"] = codes.isna().to_numpy()
         written = write_layer(result, out_path)
     except (WanggeError, ValueError) as exc:
-        raise _fail_input(exc) from exc
+        raise fail_input(exc) from exc
 
     n_out = int(result["outside"].sum())
     if as_json:
@@ -200,6 +182,9 @@ def assign_command(
             f" 网格外 / outside: {n_out}; → {written}"
         )
     raise typer.Exit(EXIT_OK)
+
+
+app.command("repair")(repair_command)
 
 
 @app.command("demo")
@@ -231,7 +216,7 @@ def demo_command(
 
             summary = load_demo(db_url=db, on_step=step)
     except (WanggeError, ValueError) as exc:
-        raise _fail_input(exc) from exc
+        raise fail_input(exc) from exc
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     else:
@@ -250,7 +235,7 @@ def _print_demo_summary(summary: dict[str, Any]) -> None:
         table.add_row(
             g["code"],
             g["name"],
-            _fmt(g["area_m2"], 0),
+            fmt_number(g["area_m2"], 0),
             str(g["households"]),
             str(g["houses"]),
             str(g["incidents"]),

@@ -1,8 +1,6 @@
 """``wangge repair``: repair a grid division and log every fix (a thin wrapper of gis.coverage).
 
-Register on the app with ``app.command("repair")(repair_command)``. This module does not
-import :mod:`api.cli` (so ``api.cli`` may import it at the top); the option types and exit
-codes below are the same as there.
+Registered on the app in :mod:`api.cli`; the shared option types are in :mod:`api.cli_common`.
 
 Exit codes: 0 the repaired division validates, 1 it does not (e.g. gaps left by
 ``--max-gap-m2``), 2 unusable input.
@@ -13,44 +11,25 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from api.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CodeField,
+    InputCRS,
+    JsonFlag,
+    err,
+    fail_input,
+    fmt_number,
+    out,
+)
 from gis.errors import WanggeError
 
 __all__ = ["repair_command"]
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
-
-InputCRS = Annotated[
-    str | None,
-    typer.Option(
-        "--input-crs",
-        help="输入坐标系 wgs84|cgcs2000|gcj02|bd09（默认：文件自带，否则 WGS84）"
-        " / input CRS (default: the file's own, else WGS84)",
-    ),
-]
-CodeField = Annotated[
-    str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
-
-
-def _fail_input(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]输入错误 / bad input:[/] {exc}", highlight=False)
-    return typer.Exit(EXIT_BAD_INPUT)
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:,.{digits}f}"
 
 
 def _changes_table(changes) -> Table:
@@ -61,8 +40,8 @@ def _changes_table(changes) -> Table:
         table.add_row(
             row.action,
             ",".join(row.grid_codes),
-            _fmt(row.area_m2),
-            _fmt(row.width_m, 2),
+            fmt_number(row.area_m2),
+            fmt_number(row.width_m, 2),
             f"{row.lon:.6f},{row.lat:.6f}" if math.isfinite(row.lon) else "",
             f"{row.reason_zh} / {row.reason_en}",
         )
@@ -135,7 +114,7 @@ def repair_command(
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(json.dumps(log, ensure_ascii=False), encoding="utf-8")
     except (WanggeError, ValueError) as exc:
-        raise _fail_input(exc) from exc
+        raise fail_input(exc) from exc
 
     errors = findings[findings["severity"] == "error"]
     valid = len(errors) == 0

@@ -126,3 +126,12 @@ def test_assign_writes_any_format_from_extension(tmp_path):
         result = run("assign", DEMO / "incidents.csv", "--grids", GRIDS, "--out", out)
         assert result.exit_code == 0, result.output
         assert out.exists() and out.stat().st_size > 0
+
+
+def test_repair_then_validate_round_trip(tmp_path):
+    repaired, log = tmp_path / "repaired.gpkg", tmp_path / "changes.geojson"
+    result = run("repair", DEFECTIVE, "--boundary", BOUNDARY, "--out", repaired, "--log", log)
+    assert result.exit_code == 0, result.output
+    assert run("validate", repaired, "--boundary", BOUNDARY).exit_code == 0
+    actions = {f["properties"]["action"] for f in json.loads(log.read_text())["features"]}
+    assert {"fill_gap", "resolve_overlap", "clip_outside", "fix_invalid"} <= actions

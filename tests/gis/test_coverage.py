@@ -457,6 +457,11 @@ def test_random_subdivisions_are_clean_and_a_removed_cell_is_one_gap(division, d
 
     k = data.draw(st.integers(0, len(rects) - 1))
     findings = validate(grids.drop(index=k), boundary)
+    # a split line a few cm from the gap's corner leaves a step in the gap's outline, which is
+    # honestly reported as a near-coincident edge: a warning, never an error
+    warnings = findings[findings["severity"] == "warning"]
+    assert set(warnings["kind"]) <= {"edge_mismatch"}, warnings["message_en"].tolist()
+    findings = findings[findings["severity"] == "error"].reset_index(drop=True)
     assert findings["kind"].tolist() == ["gap"], findings["message_en"].tolist()
     r = rects[k]
     # sizes are measured on geometry snapped to a 0.1 mm grid (noise_m / 10)
