@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   libsqlite3-mod-spatialite
   postgresql postgresql-postgis
   fonts-noto-cjk
+  chromium poppler-utils
 )
 
 missing=()

@@ -1,0 +1,545 @@
+"""Printed output: the community's division diagram (整体示意图) and one notice board per grid.
+
+Rendered with matplotlib to vector PDF or to PNG (by the extension of ``out``).
+
+Fonts: Debian's Noto Sans CJK is a CFF-outline ``.ttc`` collection. matplotlib's Type 42 path
+embeds it as a CID font whose CFF data is declared as TrueType (poppler warns "Mismatch between
+font type and embedded font file"; strict viewers and RIPs may refuse it), so the PDF uses Type 3
+fonts (``pdf.fonttype = 3``): each used glyph is embedded as a vector procedure, the text stays
+extractable (ToUnicode), and no font file format is involved. reportlab cannot embed CFF at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager, patheffects
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Polygon, Rectangle
+
+from gis.crs import metric_crs
+from gis.errors import InputError
+from maps.base import OSM_ATTRIBUTION
+from maps.colouring import colour_grids
+from maps.web import TO_FILL, staff_by_grid
+
+__all__ = [
+    "DUTIES",
+    "FLOW_STEPS",
+    "FONT_FAMILY",
+    "PAPER_IN",
+    "print_boards",
+    "print_division",
+]
+
+PAPER_IN: dict[str, tuple[float, float]] = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
+FONT_FAMILY = "Noto Sans CJK SC"
+FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+)
+FLOW_STEPS = ("发现登记", "反馈岗位责任人", "处置/上报", "签收处置", "办结")
+DUTIES = (
+    "基础信息采集与动态更新（人、房、事、物、组织）",
+    "社情民意收集，矛盾纠纷排查调处",
+    "安全隐患巡查、发现与上报",
+    "政策宣传，为居民代办、帮办服务事项",
+    "特殊人群关爱与走访",
+)
+DEFAULT_SOURCE = "社区网格划分数据"
+_ROLE_ORDER = {"网格长": 0, "专职网格员": 1, "网格员": 2, "兼职网格员": 3}
+_HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+_NEIGHBOUR_GREY = "#d9d9d9"
+
+
+@contextmanager
+def _cjk_style() -> Iterator[None]:
+    """Register Noto Sans CJK and set Type 3 PDF fonts for the duration of a print."""
+    found = [f for f in FONT_FILES if Path(f).is_file()]
+    if not found:
+        raise InputError(
+            "找不到 Noto Sans CJK 字体（apt-get install fonts-noto-cjk） / "
+            "Noto Sans CJK not found (apt-get install fonts-noto-cjk)"
+        )
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for path in found:
+        if path not in known:
+            font_manager.fontManager.addfont(path)
+    with matplotlib.rc_context(
+        {
+            "pdf.fonttype": 3,
+            "font.family": [FONT_FAMILY],
+            "axes.unicode_minus": False,
+            "svg.fonttype": "path",
+        }
+    ):
+        yield
+
+
+def _page(paper: str, landscape: bool) -> Figure:
+    if paper not in PAPER_IN:
+        raise InputError(f"纸张必须是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
+    w, h = PAPER_IN[paper]
+    return Figure(figsize=(h, w) if landscape else (w, h))
+
+
+def _format(out: Path) -> str:
+    ext = out.suffix.lower()
+    if ext not in (".pdf", ".png"):
+        raise InputError(f"输出文件须为 .pdf 或 .png / out must end in .pdf or .png: {out}")
+    return ext[1:]
+
+
+def _nice_length(span_m: float) -> float:
+    """A round scale-bar length about a quarter of the span (1, 2, 5 × 10^n metres)."""
+    target = max(span_m / 4, 1e-9)
+    power = 10 ** np.floor(np.log10(target))
+    return float(max(s * power for s in (1, 2, 5) if s * power <= target))
+
+
+def _scale_bar(ax, *, fontsize: float = 8) -> None:
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = _nice_length(x1 - x0)
+    left, base = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0)
+    height = 0.008 * (y1 - y0)
+    for i in range(2):
+        ax.add_patch(
+            Rectangle(
+                (left + i * length / 2, base),
+                length / 2,
+                height,
+                facecolor="black" if i == 0 else "white",
+                edgecolor="black",
+                lw=0.8,
+                zorder=20,
+            )
+        )
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    for x, text in ((left, "0"), (left + length, label)):
+        ax.text(
+            x,
+            base + 2.2 * height,
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+            zorder=20,
+            path_effects=_HALO,
+        )
+
+
+def _north_arrow(ax, *, size: float = 0.06) -> None:
+    x, y = 0.94, 0.90
+    ax.add_patch(
+        Polygon(
+            [(x, y), (x - size / 3, y - size), (x, y - size * 0.75), (x + size / 3, y - size)],
+            closed=True,
+            transform=ax.transAxes,
+            facecolor="black",
+            edgecolor="black",
+            zorder=20,
+        )
+    )
+    ax.text(
+        x,
+        y + 0.01,
+        "北 N",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=20,
+        path_effects=_HALO,
+    )
+
+
+def _metric(frame: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
+    if frame is None or not len(frame):
+        return None
+    return frame.to_crs(crs)
+
+
+def _clip_roads(roads: gpd.GeoDataFrame | None, bounds: tuple[float, ...], crs):
+    roads_m = _metric(roads, crs)
+    if roads_m is None:
+        return None
+    return gpd.clip(roads_m, bounds)
+
+
+def _draw_roads(ax, roads_m: gpd.GeoDataFrame | None) -> None:
+    if roads_m is not None and len(roads_m):
+        roads_m.plot(ax=ax, color="#8c8c8c", linewidth=0.5, zorder=2)
+
+
+def _padded_bounds(geoms: gpd.GeoSeries, pad: float = 0.06) -> tuple[float, float, float, float]:
+    minx, miny, maxx, maxy = geoms.total_bounds
+    dx, dy = (maxx - minx) * pad, (maxy - miny) * pad
+    return (minx - dx, miny - dy, maxx + dx, maxy + dy)
+
+
+def _check_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        text = str(w.message)
+        if "Glyph" in text and "missing" in text:
+            raise InputError(f"字体缺字，打印会出现方框 / glyph missing from the font: {text}")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def print_division(
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    community_name: str,
+    out: str | Path,
+    paper: str = "A4",
+    landscape: bool = False,
+    date: dt.date | str | None = None,
+    source: str = DEFAULT_SOURCE,
+    roads_from_osm: bool = True,
+    code_field: str = "code",
+    dpi: int = 200,
+) -> Path:
+    """Print the community's division diagram (网格划分示意图) to PDF or PNG; return the path.
+
+    The page has a title naming the community, the grids coloured (no two neighbours alike)
+    and labelled with name and code, the boundary, roads when given, a legend, a scale bar, a
+    north arrow (grid north of the local Gauss-Krüger projection), the date and the data source
+    ("© OpenStreetMap contributors" is added when OSM roads are drawn).
+    """
+    out = Path(out)
+    fmt = _format(out)
+    crs = metric_crs(grids)
+    grids_m = grids.to_crs(crs)
+    boundary_m = boundary.to_crs(crs)
+    bounds = _padded_bounds(boundary_m.geometry if len(boundary_m) else grids_m.geometry)
+    roads_m = _clip_roads(roads, bounds, crs)
+    colours = colour_grids(grids)
+    day = date or dt.date.today()
+    sources = [source] + (
+        [f"道路 Roads {OSM_ATTRIBUTION}"]
+        if roads_m is not None and len(roads_m) and roads_from_osm
+        else []
+    )
+    order = np.argsort(grids_m[code_field].astype(str).to_numpy(), kind="stable")
+
+    with _cjk_style(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = _page(paper, landscape)
+        fig.text(
+            0.5,
+            0.965,
+            f"{community_name}网格划分示意图",
+            ha="center",
+            va="top",
+            fontsize=20,
+            weight="bold",
+        )
+        ax = fig.add_axes((0.05, 0.16, 0.9, 0.76) if not landscape else (0.03, 0.10, 0.68, 0.80))
+        ax.set_xlim(bounds[0], bounds[2])
+        ax.set_ylim(bounds[1], bounds[3])
+        _draw_roads(ax, roads_m)
+        grids_m.plot(
+            ax=ax,
+            color=colours.loc[grids_m.index].to_numpy(),
+            edgecolor="#333333",
+            linewidth=0.8,
+            alpha=0.85,
+            zorder=3,
+        )
+        boundary_m.boundary.plot(ax=ax, color="#b2182b", linewidth=2.0, zorder=4)
+        for point, (_, row) in zip(
+            grids_m.geometry.representative_point(), grids_m.iterrows(), strict=True
+        ):
+            ax.text(
+                point.x,
+                point.y,
+                f"{row.get('name', '') or ''}\n{row[code_field]}",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                zorder=10,
+                path_effects=_HALO,
+            )
+        ax.set_aspect("equal")
+        ax.set_xlim(bounds[0], bounds[2])
+        ax.set_ylim(bounds[1], bounds[3])
+        ax.set_axis_off()
+        _scale_bar(ax)
+        _north_arrow(ax)
+        handles = [
+            Patch(
+                facecolor=colours.loc[grids_m.index[i]],
+                edgecolor="#333333",
+                label=f"{grids_m.iloc[i].get('name', '') or ''} {grids_m.iloc[i][code_field]}",
+            )
+            for i in order
+        ]
+        handles.append(
+            Patch(facecolor="none", edgecolor="#b2182b", linewidth=2, label="社区边界 Boundary")
+        )
+        legend_box = (0.5, 0.145) if not landscape else (0.86, 0.5)
+        fig.legend(
+            handles=handles,
+            loc="upper center" if not landscape else "center",
+            bbox_to_anchor=legend_box,
+            ncol=3 if not landscape else 1,
+            fontsize=7,
+            title="图例 Legend",
+            title_fontsize=8,
+            frameon=True,
+        )
+        fig.text(
+            0.02,
+            0.012,
+            f"制图日期 Date: {day}    数据来源 Source: {'；'.join(sources)}",
+            fontsize=7,
+            ha="left",
+            va="bottom",
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format=fmt, dpi=dpi)
+    _check_warnings(caught)
+    return out
+
+
+def _responsible(staff: pd.DataFrame | None, code: str) -> dict[str, Any]:
+    """The grid's first person by role (网格长 first), or 待填 fields."""
+    empty = {"name": TO_FILL, "role": TO_FILL, "number": TO_FILL, "phone": TO_FILL, "photo": None}
+    if staff is None or not len(staff) or "grid_code" not in staff.columns:
+        return empty
+    rows = staff[staff["grid_code"].astype(str) == code]
+    if not len(rows):
+        return empty
+    ranks = rows.get("role", pd.Series("", index=rows.index)).map(
+        lambda r: _ROLE_ORDER.get(str(r), 9)
+    )
+    row = rows.loc[ranks.sort_values(kind="stable").index[0]]
+    phone = staff_by_grid(rows.loc[[row.name]], pd.Series([code]), public=True)["phone"].iloc[0]
+
+    def text(col: str) -> str:
+        value = row.get(col)
+        return TO_FILL if value is None or pd.isna(value) or not str(value).strip() else str(value)
+
+    photo = row.get("photo")
+    photo = Path(str(photo)) if photo is not None and not pd.isna(photo) else None
+    return {
+        "name": text("name"),
+        "role": text("role"),
+        "number": text("number"),
+        "phone": phone,
+        "photo": photo if photo is not None and photo.is_file() else None,
+    }
+
+
+def _flow_chart(fig: Figure, rect: tuple[float, float, float, float]) -> None:
+    ax = fig.add_axes(rect)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    ax.text(0, 0.95, "事件办理流程 Incident service flow", fontsize=10, weight="bold", va="top")
+    n = len(FLOW_STEPS)
+    width = 0.9 / n
+    for i, step in enumerate(FLOW_STEPS):
+        x = 0.02 + i * (1 / n)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, 0.2),
+                width * 0.92,
+                0.4,
+                boxstyle="round,pad=0.01,rounding_size=0.03",
+                facecolor="#e8f1fa",
+                edgecolor="#2166ac",
+                lw=1,
+            )
+        )
+        ax.text(x + width * 0.46, 0.4, step, ha="center", va="center", fontsize=8)
+        if i < n - 1:
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x + width * 0.93, 0.4),
+                    (x + 1 / n - 0.005, 0.4),
+                    arrowstyle="-|>",
+                    mutation_scale=10,
+                    color="#2166ac",
+                )
+            )
+
+
+def _board(
+    fig: Figure,
+    grids_m: gpd.GeoDataFrame,
+    idx: Any,
+    *,
+    colours: pd.Series,
+    boundary_m: gpd.GeoDataFrame | None,
+    roads_m: gpd.GeoDataFrame | None,
+    staff: pd.DataFrame | None,
+    community_name: str,
+    code_field: str,
+    osm_drawn: bool,
+) -> None:
+    row = grids_m.loc[idx]
+    code = str(row[code_field])
+    name = str(row.get("name", "") or "")
+    person = _responsible(staff, code)
+    fig.text(0.5, 0.975, f"{community_name} 网格公示牌", ha="center", va="top", fontsize=14)
+    fig.text(0.5, 0.945, f"{name}", ha="center", va="top", fontsize=22, weight="bold")
+    fig.text(0.5, 0.905, f"网格编码 Grid code: {code}", ha="center", va="top", fontsize=11)
+
+    ax = fig.add_axes((0.06, 0.45, 0.52, 0.43))
+    geom = row.geometry
+    bounds = _padded_bounds(gpd.GeoSeries([geom]), pad=0.35)
+    others = grids_m.drop(index=idx)
+    if roads_m is not None and len(roads_m):
+        gpd.clip(roads_m, bounds).plot(ax=ax, color="#8c8c8c", linewidth=0.5, zorder=2)
+    if len(others):
+        others.plot(ax=ax, color=_NEIGHBOUR_GREY, edgecolor="#999999", linewidth=0.6, zorder=1)
+    gpd.GeoSeries([geom], crs=grids_m.crs).plot(
+        ax=ax, color=colours.loc[idx], edgecolor="#222222", linewidth=1.5, alpha=0.9, zorder=3
+    )
+    if boundary_m is not None:
+        boundary_m.boundary.plot(ax=ax, color="#b2182b", linewidth=1.2, zorder=4)
+    point = geom.representative_point()
+    ax.text(
+        point.x,
+        point.y,
+        f"{name}\n{code}",
+        ha="center",
+        va="center",
+        fontsize=8,
+        zorder=10,
+        path_effects=_HALO,
+    )
+    ax.set_aspect("equal")
+    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_ylim(bounds[1], bounds[3])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _scale_bar(ax, fontsize=7)
+    _north_arrow(ax, size=0.08)
+
+    photo_ax = fig.add_axes((0.64, 0.66, 0.3, 0.22))
+    photo_ax.set_xticks([])
+    photo_ax.set_yticks([])
+    if person["photo"] is not None:
+        photo_ax.imshow(matplotlib.image.imread(person["photo"]))
+    else:
+        photo_ax.text(
+            0.5,
+            0.5,
+            f"照片 Photo\n{TO_FILL}",
+            ha="center",
+            va="center",
+            fontsize=11,
+            transform=photo_ax.transAxes,
+            color="#666666",
+        )
+    lines = [
+        ("网格员 Name", person["name"]),
+        ("职务 Role", person["role"]),
+        ("工号 Number", person["number"]),
+        ("电话 Phone", person["phone"]),
+    ]
+    for i, (label, value) in enumerate(lines):
+        fig.text(0.64, 0.63 - i * 0.035, f"{label}：{value}", fontsize=10, va="top")
+
+    households = row.get("households")
+    households = TO_FILL if households is None or pd.isna(households) else f"{int(households)} 户"
+    area_m2 = float(geom.area)
+    fig.text(0.06, 0.42, "服务范围 Service scope", fontsize=11, weight="bold", va="top")
+    fig.text(
+        0.06,
+        0.39,
+        f"{name}（{code}），面积约 {area_m2 / 10_000:.1f} 公顷，服务户数 {households}",
+        fontsize=9,
+        va="top",
+    )
+    fig.text(0.06, 0.35, "工作职责 Duties", fontsize=11, weight="bold", va="top")
+    for i, duty in enumerate(DUTIES):
+        fig.text(0.07, 0.32 - i * 0.025, f"{i + 1}. {duty}", fontsize=9, va="top")
+    _flow_chart(fig, (0.05, 0.06, 0.9, 0.12))
+    note = "地图：社区网格划分数据" + (f"；道路 {OSM_ATTRIBUTION}" if osm_drawn else "")
+    fig.text(0.06, 0.02, note, fontsize=7, va="bottom")
+
+
+def print_boards(
+    grids: gpd.GeoDataFrame,
+    *,
+    staff: pd.DataFrame | None = None,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    community_name: str,
+    out: str | Path,
+    paper: str = "A4",
+    landscape: bool = False,
+    roads_from_osm: bool = True,
+    code_field: str = "code",
+    dpi: int = 150,
+) -> list[Path]:
+    """Print one notice board (网格公示牌) per grid in grid-code order; return the paths.
+
+    ``out`` ending in ``.pdf`` gives one multi-page PDF; ``.png`` gives one file per grid,
+    ``<stem>-<grid code>.png`` beside ``out``. Each board has the grid's map with its neighbours
+    greyed, its code and name, the responsible person's photo, name, number and (published)
+    phone, the service scope and duties, and the incident service flow chart. A grid without
+    staff still gets its board, with those fields marked 待填.
+
+    ``staff`` columns: grid_code, name, role, phone, phone_published, optional number and photo
+    (a path to an image file).
+    """
+    out = Path(out)
+    fmt = _format(out)
+    if not len(grids):
+        raise InputError("没有网格可打印 / no grids to print")
+    crs = metric_crs(grids)
+    grids_m = grids.to_crs(crs)
+    boundary_m = (
+        None if boundary is None else _metric(gpd.GeoDataFrame(geometry=boundary.geometry), crs)
+    )
+    roads_m = _clip_roads(roads, _padded_bounds(grids_m.geometry, pad=0.3), crs)
+    osm_drawn = roads_m is not None and len(roads_m) > 0 and roads_from_osm
+    colours = colour_grids(grids)
+    order = grids_m.index[np.argsort(grids_m[code_field].astype(str).to_numpy(), kind="stable")]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    kwargs = dict(
+        colours=colours,
+        boundary_m=boundary_m,
+        roads_m=roads_m,
+        staff=staff,
+        community_name=community_name,
+        code_field=code_field,
+        osm_drawn=osm_drawn,
+    )
+    with _cjk_style(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if fmt == "pdf":
+            with PdfPages(out) as pdf:
+                for idx in order:
+                    fig = _page(paper, landscape)
+                    _board(fig, grids_m, idx, **kwargs)
+                    pdf.savefig(fig)
+            paths.append(out)
+        else:
+            for idx in order:
+                fig = _page(paper, landscape)
+                _board(fig, grids_m, idx, **kwargs)
+                path = out.with_name(f"{out.stem}-{grids_m.loc[idx, code_field]}.png")
+                fig.savefig(path, format="png", dpi=dpi)
+                paths.append(path)
+    _check_warnings(caught)
+    return paths

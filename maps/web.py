@@ -1,0 +1,387 @@
+"""Web maps of a division: the grid map, the public/staff division map and the validation map.
+
+Every renderer takes ``m=None`` (make a new map, see :func:`maps.base.base_map`) or adds to the
+map given, reprojects to EPSG:4326 itself, and returns the ``folium.Map``. Call
+:func:`save_html` (or :func:`maps.assets.offline`) to get HTML that needs no CDN.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+import geopandas as gpd
+import pandas as pd
+from branca.element import MacroElement, Template
+
+from gis.errors import InputError
+from maps.assets import offline
+from maps.base import add_osm_attribution, base_map, fit_to, to_map_frame
+from maps.colouring import colour_grids
+
+__all__ = [
+    "FILL_OPACITY",
+    "FINDING_STYLES",
+    "TO_FILL",
+    "add_legend",
+    "grid_labels",
+    "render_division_map",
+    "render_grid_map",
+    "render_validation_map",
+    "save_html",
+    "staff_by_grid",
+]
+
+TO_FILL = "待填"
+FILL_OPACITY = 0.7
+
+# Finding kind -> (colour, label zh, label en). Kinds of gis.coverage.FINDING_KINDS.
+FINDING_STYLES: dict[str, tuple[str, str, str]] = {
+    "gap": ("#d7191c", "空隙", "gap"),
+    "sliver": ("#ff7f00", "细缝", "sliver"),
+    "overlap": ("#7b3294", "重叠", "overlap"),
+    "invalid": ("#000000", "几何无效", "invalid geometry"),
+    "outside": ("#1f78b4", "超出边界", "outside the boundary"),
+    "multipart": ("#e7298a", "多部件", "multipart"),
+    "hole": ("#a6611a", "孔洞", "hole"),
+    "edge_mismatch": ("#ff00ff", "边不重合", "edge mismatch"),
+    "duplicate_code": ("#b2182b", "编码重复", "duplicate code"),
+    "missing_code": ("#4d4d4d", "缺少编码", "missing code"),
+}
+
+
+def _new_or(m: folium.Map | None, tiles: str | None, **kwargs: Any) -> folium.Map:
+    return base_map(tiles, **kwargs) if m is None else m
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "y", "t", "是"}
+    return bool(value) if _text(value) is not None else False
+
+
+def staff_by_grid(
+    staff: pd.DataFrame | None, codes: pd.Series, *, public: bool = True
+) -> pd.DataFrame:
+    """Return one row per grid code: ``person`` (names with roles) and ``phone`` (or 待填).
+
+    ``staff`` has columns grid_code, name, role, phone, phone_published (one row per person; a
+    grid may have several). On a public map a phone is shown only where ``phone_published`` is
+    true ("未公开" otherwise); a grid with no staff gets 待填 in both fields.
+    """
+    out = pd.DataFrame(
+        {"person": TO_FILL, "phone": TO_FILL}, index=pd.Index(codes.astype(str), name="code")
+    )
+    if staff is None or not len(staff):
+        return out
+    missing = {"grid_code", "name"} - set(staff.columns)
+    if missing:
+        raise InputError(
+            f"人员表缺少列 {sorted(missing)} / staff table lacks columns {sorted(missing)}"
+        )
+    for code, rows in staff.groupby(staff["grid_code"].astype(str), sort=False):
+        if code not in out.index:
+            continue
+        people, phones = [], []
+        for row in rows.to_dict("records"):
+            name = _text(row.get("name"))
+            if name is None:
+                continue
+            role = _text(row.get("role"))
+            people.append(f"{name}（{role}）" if role else name)
+            phone = _text(row.get("phone"))
+            if phone is not None and (not public or _truthy(row.get("phone_published"))):
+                phones.append(phone)
+            elif phone is not None:
+                phones.append("未公开")
+        if people:
+            out.loc[code, "person"] = "、".join(people)
+        if phones:
+            out.loc[code, "phone"] = "、".join(phones)
+    return out
+
+
+def grid_labels(frame: gpd.GeoDataFrame, *, code_field: str = "code") -> folium.FeatureGroup:
+    """Return a layer of code + name labels (DivIcon) at each grid's representative point."""
+    layer = folium.FeatureGroup(name="网格标注 Labels", control=True)
+    points = frame.geometry.representative_point()
+    for (_, row), point in zip(frame.iterrows(), points, strict=True):
+        if point is None or point.is_empty:
+            continue
+        code = html.escape(str(row.get(code_field, "")))
+        name = html.escape(str(row.get("name", "") or ""))
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=(
+                    '<div class="wangge-label" style="transform:translate(-50%,-50%);'
+                    "white-space:nowrap;text-align:center;font:12px/1.2 'Noto Sans CJK SC',"
+                    "sans-serif;color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
+                    f'pointer-events:none">{name}<br><small>{code}</small></div>'
+                ),
+                icon_size=(0, 0),
+            ),
+        ).add_to(layer)
+    return layer
+
+
+def add_legend(m: folium.Map, title: str, entries: list[tuple[str, str]]) -> folium.Map:
+    """Add a fixed legend box (HTML) with coloured swatches: ``entries`` = [(colour, label)]."""
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
+        f'vertical-align:middle;border:1px solid #555;background:{colour}"></span>'
+        f"{html.escape(label)}</div>"
+        for colour, label in entries
+    )
+    box = (
+        '<div class="wangge-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;'
+        "background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;"
+        "border-radius:4px;font:12px/1.5 'Noto Sans CJK SC',sans-serif;max-height:60vh;"
+        f'overflow:auto"><b>{html.escape(title)}</b>{rows}</div>'
+    )
+    legend = MacroElement()
+    legend._template = Template("{% macro html(this, kwargs) %}" + box + "{% endmacro %}")
+    m.get_root().add_child(legend)
+    return m
+
+
+def _grid_frame(grids: gpd.GeoDataFrame, m: folium.Map, code_field: str) -> gpd.GeoDataFrame:
+    if code_field not in grids.columns:
+        raise InputError(
+            f"网格图层缺少编码列 {code_field!r} / grids lack the code column {code_field!r}"
+        )
+    frame = to_map_frame(grids, m)
+    cols = [code_field] + [c for c in ("name", "households") if c in frame.columns]
+    return frame[[*cols, "geometry"]].copy()
+
+
+def render_grid_map(
+    grids: gpd.GeoDataFrame,
+    *,
+    m: folium.Map | None = None,
+    tiles: str | None = None,
+    code_field: str = "code",
+    colours: pd.Series | None = None,
+    name: str = "网格 Grids",
+) -> folium.Map:
+    """Draw the grids coloured so that no two neighbours match, with code/name labels."""
+    m = _new_or(m, tiles)
+    frame = _grid_frame(grids, m, code_field)
+    frame["_colour"] = (colours if colours is not None else colour_grids(grids)).loc[frame.index]
+    fields = [c for c in (code_field, "name", "households") if c in frame.columns]
+    aliases = {code_field: "编码 Code", "name": "名称 Name", "households": "户数 Households"}
+    folium.GeoJson(
+        frame,
+        name=name,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_colour"],
+            "color": "#444444",
+            "weight": 1.5,
+            "fillOpacity": FILL_OPACITY,
+        },
+        highlight_function=lambda f: {"weight": 3},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields]),
+    ).add_to(m)
+    grid_labels(frame, code_field=code_field).add_to(m)
+    fit_to(m, frame)
+    return m
+
+
+def render_division_map(
+    grids: gpd.GeoDataFrame,
+    *,
+    staff: pd.DataFrame | None = None,
+    houses: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    m: folium.Map | None = None,
+    tiles: str | None = None,
+    public: bool = True,
+    code_field: str = "code",
+    roads_from_osm: bool = True,
+    tianditu_key: str | None = None,
+) -> folium.Map:
+    """Draw the division: coloured, labelled grids with staff popups, legend and layer control.
+
+    Parameters
+    ----------
+    grids : GeoDataFrame
+        ``code`` (or ``code_field``), optional ``name`` and ``households``.
+    staff : DataFrame, optional
+        grid_code, name, role, phone, phone_published; grids without staff show 待填.
+    houses : GeoDataFrame, optional
+        Points (address, households, …); drawn only when ``public=False`` (signed-in staff).
+        The public map never carries houses, addresses or residents.
+    roads : GeoDataFrame, optional
+        Lines, drawn thin grey; attributed to OpenStreetMap when ``roads_from_osm``.
+    public : bool
+        Public map: published phones only, no house layer.
+    """
+    m = _new_or(m, tiles, tianditu_key=tianditu_key)
+    frame = _grid_frame(grids, m, code_field)
+    colours = colour_grids(grids)
+    info = staff_by_grid(staff, frame[code_field], public=public)
+    frame["_colour"] = colours.loc[frame.index].to_numpy()
+    frame["person"] = info["person"].to_numpy()
+    frame["phone"] = info["phone"].to_numpy()
+    if "households" in frame.columns:
+        frame["households"] = frame["households"].map(lambda v: TO_FILL if _text(v) is None else v)
+    else:
+        frame["households"] = TO_FILL
+    if "name" not in frame.columns:
+        frame["name"] = ""
+
+    if roads is not None and len(roads):
+        road_frame = to_map_frame(roads, m)[["geometry"]]
+        folium.GeoJson(
+            road_frame,
+            name="道路 Roads",
+            style_function=lambda f: {"color": "#9a9a9a", "weight": 1, "fill": False},
+            interactive=False,
+        ).add_to(m)
+        if roads_from_osm:
+            add_osm_attribution(m)
+
+    fields = [code_field, "name", "person", "phone", "households"]
+    aliases = ["编码 Code", "名称 Name", "负责人 Responsible", "电话 Phone", "户数 Households"]
+    folium.GeoJson(
+        frame,
+        name="网格 Grids",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_colour"],
+            "color": "#444444",
+            "weight": 1.5,
+            "fillOpacity": FILL_OPACITY,
+        },
+        highlight_function=lambda f: {"weight": 3},
+        tooltip=folium.GeoJsonTooltip(fields=[code_field, "name"], aliases=aliases[:2]),
+        popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
+    ).add_to(m)
+    grid_labels(frame, code_field=code_field).add_to(m)
+
+    if not public and houses is not None and len(houses):
+        house_frame = to_map_frame(houses, m)
+        layer = folium.FeatureGroup(name="房屋门牌 Houses (staff only)", show=False)
+        label_col = next((c for c in ("address", "house_id") if c in house_frame.columns), None)
+        for (_, row), geom in zip(house_frame.iterrows(), house_frame.geometry, strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            point = geom if geom.geom_type == "Point" else geom.representative_point()
+            text = html.escape(str(row[label_col])) if label_col else ""
+            folium.CircleMarker(
+                [point.y, point.x],
+                radius=3,
+                color="#333333",
+                weight=1,
+                fill=True,
+                fill_color="#ffffff",
+                fill_opacity=1,
+                tooltip=text or None,
+            ).add_to(layer)
+        layer.add_to(m)
+
+    entries = [
+        (colour, f"{row['name']} {row[code_field]}".strip())
+        for (_, row), colour in zip(frame.iterrows(), frame["_colour"], strict=True)
+    ]
+    add_legend(m, "网格 Grids", entries)
+    folium.LayerControl(collapsed=True).add_to(m)
+    fit_to(m, frame)
+    return m
+
+
+def render_validation_map(
+    grids: gpd.GeoDataFrame,
+    findings: gpd.GeoDataFrame,
+    *,
+    m: folium.Map | None = None,
+    tiles: str | None = None,
+    code_field: str = "code",
+) -> folium.Map:
+    """Draw the findings of :func:`gis.coverage.validate` over the division, one style per kind.
+
+    Each finding is clickable: its popup carries ``message_zh`` and ``message_en``; points
+    (invalid spots) are circle markers, lines (edge mismatches) dashed lines.
+    """
+    m = _new_or(m, tiles)
+    frame = _grid_frame(grids, m, code_field)
+    folium.GeoJson(
+        frame,
+        name="网格 Grids",
+        style_function=lambda f: {
+            "fillColor": "#ffffff",
+            "color": "#555555",
+            "weight": 1,
+            "fillOpacity": 0.3,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=[code_field]),
+    ).add_to(m)
+    grid_labels(frame, code_field=code_field).add_to(m)
+
+    found = findings[findings.geometry.notna() & ~findings.geometry.is_empty]
+    found = to_map_frame(found, m) if len(found) else found
+    used: list[tuple[str, str]] = []
+    for kind, rows in found.groupby("kind", sort=False):
+        colour, zh, en = FINDING_STYLES.get(str(kind), ("#333333", str(kind), str(kind)))
+        layer = folium.FeatureGroup(name=f"{zh} {en}")
+        for row in rows.itertuples(index=False):
+            popup = folium.Popup(
+                f"<b>{html.escape(zh)} / {html.escape(en)}</b><br>"
+                f"{html.escape(str(row.message_zh))}<br><i>{html.escape(str(row.message_en))}</i>",
+                max_width=360,
+            )
+            geom = row.geometry
+            for part in getattr(geom, "geoms", [geom]):
+                if part.geom_type == "Point":
+                    folium.CircleMarker(
+                        [part.y, part.x],
+                        radius=8,
+                        color=colour,
+                        weight=3,
+                        fill=True,
+                        fill_opacity=0.6,
+                        popup=popup,
+                    ).add_to(layer)
+            polys_lines = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type != "Point"]
+            if polys_lines:
+                dashed = geom.geom_type in ("LineString", "MultiLineString")
+                folium.GeoJson(
+                    gpd.GeoSeries(polys_lines, crs=found.crs).union_all().__geo_interface__,
+                    style_function=lambda f, c=colour, d=dashed: {
+                        "color": c,
+                        "fillColor": c,
+                        "weight": 4 if d else 2,
+                        "fillOpacity": 0.6,
+                        "dashArray": "6 4" if d else None,
+                    },
+                    popup=popup,
+                ).add_to(layer)
+        layer.add_to(m)
+        used.append((colour, f"{zh} {en} ({len(rows)})"))
+    add_legend(m, "检查结果 Findings", used or [("#ffffff", "无问题 No findings")])
+    folium.LayerControl(collapsed=False).add_to(m)
+    fit_to(m, frame)
+    return m
+
+
+def save_html(
+    m: folium.Map,
+    out: str | Path,
+    *,
+    mode: Literal["inline", "served"] = "inline",
+    base_url: str = "/static/",
+) -> Path:
+    """Write the map as HTML with no CDN links (inline: opens from disk offline); return path."""
+    out = Path(out)
+    offline(m, mode=mode, base_url=base_url)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(m.get_root().render(), encoding="utf-8")
+    return out
