@@ -5,6 +5,7 @@ The whole load is one transaction: a failure leaves the database as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.config import get_settings
 from api.db.dialect import assign_codes_in_db
+from api.db.divisions import put_in_effect
 from api.db.engine import init_db, make_engine, session_factory
-from api.db.models import Community, Grid, House, Incident, to_db_geometry
+from api.db.models import Community, Division, Grid, House, Incident, Street, to_db_geometry
 from gis.assign import assign_points
 from gis.coverage import validate
 from gis.crs import metric_crs
@@ -33,6 +35,7 @@ DEMO_FILES = {
     "houses": "demo/houses.csv",
     "incidents": "demo/incidents.csv",
 }
+DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from this day
 DEMO_STEPS = 4  # read, validate, join, store
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
 
@@ -65,18 +68,36 @@ def _store(session, frames) -> Community:
         session.delete(old)
     session.flush()
 
+    code = str(b["code"])
+    street = session.scalars(select(Street).where(Street.code == code[:9])).first()
+    if street is None:
+        street = Street(
+            code=code[:9], name=b.get("street_name"), district_name=b.get("district_name")
+        )
+        session.add(street)
     community = Community(
-        code=str(b["code"]),
+        code=code,
         name=b["name"],
+        street=street,
         street_name=b.get("street_name"),
         district_name=b.get("district_name"),
         geom=to_db_geometry(b.geometry, multi=True),
     )
     session.add(community)
     session.flush()
+    division = Division(
+        community_id=community.id,
+        label="current",
+        version=1,
+        created_by="wangge demo",
+        note="示例社区网格划分 / demo division",
+    )
+    session.add(division)
+    put_in_effect(session, division, DEMO_EFFECTIVE_FROM)
     session.add_all(
         Grid(
             community_id=community.id,
+            division_id=division.id,
             division="current",
             code=str(g["code"]),
             name=g.get("name"),

@@ -14,6 +14,7 @@ edges and vertices and on points 1e-13 to 1e-9 degrees either side of an edge.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -55,13 +56,42 @@ def _spatialite_covers(grid: str, x: str, y: str, point: str) -> str:
     )
 
 
-def grid_code_at(
-    session: Session, lon: float, lat: float, *, division: str, srid: int = STORAGE_SRID
-) -> str | None:
-    """Return the code of the grid of ``division`` covering (lon, lat), or None (outside).
+def _division_filter(division: str | None, on: dt.date | None) -> tuple[str, dict]:
+    """SQL restricting grids ``g`` to a division label, or to the divisions in effect ``on``."""
+    if (division is None) == (on is None):
+        raise ValueError("给出 division 或 on 之一 / give exactly one of division= and on=")
+    if division is not None:
+        return "g.division = :division", {"division": division}
+    return (
+        "g.division_id IN (SELECT d.id FROM divisions AS d WHERE d.effective_from <= :on "
+        "AND (d.effective_to IS NULL OR d.effective_to > :on))",
+        {"on": on},
+    )
 
-    Coordinates are in the storage SRID. Same rule as :func:`gis.assign.assign_points`.
+
+def _text(sql: str, params: dict) -> sa.TextClause:
+    clause = sa.text(sql)
+    if "on" in params:
+        clause = clause.bindparams(sa.bindparam("on", type_=sa.Date()))
+    return clause
+
+
+def grid_code_at(
+    session: Session,
+    lon: float,
+    lat: float,
+    *,
+    division: str | None = None,
+    on: dt.date | None = None,
+    srid: int = STORAGE_SRID,
+) -> str | None:
+    """Return the code of the grid covering (lon, lat), or None (outside).
+
+    The grids are those of the division labelled ``division``, or (``on=date``) those of the
+    divisions in effect on that date (:mod:`api.db.divisions`). Coordinates are in the storage
+    SRID. Same rule as :func:`gis.assign.assign_points`.
     """
+    which, params = _division_filter(division, on)
     session.flush()
     if _dialect(session) == "sqlite":
         covers = _spatialite_covers("g", ":x", ":y", "MakePoint(:x, :y, :srid)")
@@ -69,12 +99,12 @@ def grid_code_at(
     else:
         covers = POSTGIS_COVERS.format(grid="g", point="ST_SetSRID(ST_MakePoint(:x, :y), :srid)")
         order = 'g.code COLLATE "C"'
-    sql = sa.text(
-        f"SELECT g.code FROM {_GRIDS} AS g WHERE g.division = :division AND {covers} "
-        f"ORDER BY {order} LIMIT 1"
+    sql = _text(
+        f"SELECT g.code FROM {_GRIDS} AS g WHERE {which} AND {covers} ORDER BY {order} LIMIT 1",
+        params,
     )
     row = session.execute(
-        sql, {"x": float(lon), "y": float(lat), "srid": int(srid), "division": division}
+        sql, {"x": float(lon), "y": float(lat), "srid": int(srid), **params}
     ).first()
     return None if row is None else row[0]
 
@@ -99,10 +129,12 @@ def assign_codes_in_db(
     session: Session,
     table: str | type | sa.Table,
     *,
-    division: str,
+    division: str | None = None,
+    on: dt.date | None = None,
     community_id: int | None = None,
 ) -> AssignCounts:
-    """Set ``grid_code`` of every row of ``table`` (houses, incidents) from grids of ``division``.
+    """Set ``grid_code`` of every row of ``table`` (houses, incidents) from grids of ``division``
+    (a label), or of the divisions in effect ``on`` a date (e.g. when a new one takes effect).
 
     One UPDATE with the rule of :func:`grid_code_at`; rows covered by no grid (and rows
     without geometry) get NULL. ``community_id`` restricts the rows updated (grids of every
@@ -110,6 +142,7 @@ def assign_codes_in_db(
     Loaded ORM objects are expired so that they re-read the new codes.
     """
     target = _point_table(table).name
+    which, params = _division_filter(division, on)
     session.flush()
     if _dialect(session) == "sqlite":
         t = target
@@ -119,19 +152,20 @@ def assign_codes_in_db(
         t = "t"
         covers = POSTGIS_COVERS.format(grid="g", point="t.geom")
         order, alias = 'g.code COLLATE "C"', f"{target} AS t"
-    where, params = "", {"division": division}
+    where = ""
     if community_id is not None:
         where, params["community_id"] = f" WHERE {t}.community_id = :community_id", community_id
     session.execute(
-        sa.text(
+        _text(
             f"UPDATE {alias} SET grid_code = (SELECT g.code FROM {_GRIDS} AS g "
-            f"WHERE g.division = :division AND {covers} ORDER BY {order} LIMIT 1){where}"
+            f"WHERE {which} AND {covers} ORDER BY {order} LIMIT 1){where}",
+            params,
         ),
         params,
     )
     counts = session.execute(
         sa.text(f"SELECT count(grid_code), count(*) - count(grid_code) FROM {alias}{where}"),
-        {k: v for k, v in params.items() if k != "division"},
+        {k: v for k, v in params.items() if k not in {"division", "on"}},
     ).one()
     session.expire_all()
     return AssignCounts(int(counts[0]), int(counts[1]))
@@ -159,6 +193,8 @@ def spatial_indexes(bind: sa.Connection | Session) -> set[tuple[str, str]]:
 def ensure_spatial_indexes(conn: sa.Connection, metadata: sa.MetaData) -> None:
     """Make sure every geometry column with ``spatial_index=True`` has its index.
 
+    The migrations create every spatial index (:mod:`api.db.migrations.ddl`); this remains for
+    schemas made with ``metadata.create_all`` (e.g. a scratch database in a test).
     SpatiaLite: GeoAlchemy2 runs ``CreateSpatialIndex`` per column during ``create_all``.
     PostGIS: GeoAlchemy2 relies on ``Index`` objects in the metadata, which its SQLite DDL hook
     removes from the shared tables once a SpatiaLite schema was created in the same process

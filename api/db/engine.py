@@ -3,7 +3,8 @@
 ``make_engine()`` reads ``get_settings().database_url``. SQLite URLs load ``mod_spatialite`` on
 every connection, use WAL and enforce foreign keys; ``postgresql://`` URLs use psycopg 3.
 ``init_db(engine)`` creates the spatial metadata (SpatiaLite) or the ``postgis`` extension,
-then every table of ``Base.metadata`` with a spatial index on every geometry column.
+then runs the Alembic migrations up to the newest revision (:mod:`api.db.migrate`), which build
+every table of ``Base.metadata`` with a spatial index on every geometry column.
 """
 
 from __future__ import annotations
@@ -15,7 +16,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.spatialite import load_spatialite
 
-__all__ = ["init_db", "is_sqlite", "make_engine", "normalise_url", "session_factory"]
+__all__ = [
+    "UnmigratedDatabaseError",
+    "init_db",
+    "is_sqlite",
+    "make_engine",
+    "normalise_url",
+    "session_factory",
+]
+
+
+class UnmigratedDatabaseError(RuntimeError):
+    """The database has wangge tables but no Alembic revision (made before migrations)."""
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -94,18 +106,24 @@ def _init_spatial_metadata(engine: Engine) -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create the spatial metadata/extension and every table, with spatial indexes.
+    """Create the spatial metadata/extension, then migrate the schema to the newest revision.
 
-    Idempotent: existing tables are kept. (Alembic migrations replace this later; everything
-    lives on one ``Base.metadata``.)
+    Idempotent: a database at head is left as it is, an older one is upgraded (in one
+    transaction). A database whose tables were made before migrations existed (no
+    ``alembic_version``) is refused with :class:`UnmigratedDatabaseError`.
     """
-    from api.db.dialect import ensure_spatial_indexes
-    from api.db.models import Base
+    from api.db.migrate import current_revision, upgrade
 
     _init_spatial_metadata(engine)
-    with engine.begin() as conn:
-        Base.metadata.create_all(conn)
-        ensure_spatial_indexes(conn, Base.metadata)
+    with engine.connect() as conn:
+        if current_revision(conn) is None and sa.inspect(conn).has_table("communities"):
+            where = engine.url.render_as_string(hide_password=True)
+            raise UnmigratedDatabaseError(
+                f"数据库 {where} 由旧版本创建，没有迁移记录 / database {where} was created before "
+                "migrations (no alembic_version table): recreate it (e.g. wangge demo into a new "
+                "file) or copy its data into a fresh database"
+            )
+    upgrade(engine)
 
 
 def session_factory(engine: Engine, **kwargs) -> sessionmaker[Session]:

@@ -117,3 +117,26 @@ def test_demo_cli_json(tmp_path):
     payload = json.loads(result.stdout)
     assert {"db", "community", "grids", "validation", "houses", "incidents"} <= set(payload)
     assert payload["houses"]["db_agrees"] == payload["houses"]["total"]
+
+
+def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
+    import datetime as dt
+
+    from api.db.dialect import grid_code_at
+    from api.db.engine import session_factory
+    from api.demo import DEMO_EFFECTIVE_FROM
+
+    load_demo(db_url=demo_url)
+    houses = pd.read_csv(DATA / DEMO_FILES["houses"])
+    first = houses.iloc[0]
+    engine = make_engine(demo_url)
+    with session_factory(engine)() as session:
+        on_day = grid_code_at(session, first["lon"], first["lat"], on=DEMO_EFFECTIVE_FROM)
+        before = grid_code_at(
+            session, first["lon"], first["lat"], on=DEMO_EFFECTIVE_FROM - dt.timedelta(days=1)
+        )
+    engine.dispose()
+    grids = gpd.read_file(DATA / DEMO_FILES["grids"])
+    point = gpd.points_from_xy([first["lon"]], [first["lat"]])[0]
+    assert on_day == min(c for c, g in zip(grids["code"], grids.geometry) if g.covers(point))
+    assert before is None  # no division was in effect before the demo's start date

@@ -1,0 +1,141 @@
+"""Alembic migrations on SpatiaLite and PostGIS: the schema they build equals the models,
+with a spatial index on every geometry column; down to base and up again; legacy refusal."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from geoalchemy2 import Geometry
+
+from api.db.dialect import spatial_indexes
+from api.db.engine import UnmigratedDatabaseError, init_db, make_engine
+from api.db.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    include_object,
+    schema_differences,
+    upgrade,
+)
+from api.db.models import APPEND_ONLY_TABLES, Base
+
+GEOMETRY_COLUMNS = {
+    (t.name, c.name)
+    for t in Base.metadata.tables.values()
+    for c in t.columns
+    if isinstance(c.type, Geometry)
+}
+
+
+@pytest.fixture
+def fresh_engine(db_url, tmp_path):
+    """An engine on an empty database of its own (a file, or a new PostgreSQL schema)."""
+    if db_url.startswith("sqlite"):
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"mig_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.make_url(db_url).update_query_dict({"options": f"-csearch_path={schema},public"})
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+def _our_tables(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names()) & set(Base.metadata.tables)
+
+
+def _registered_geometry_columns(engine) -> set[tuple[str, str]]:
+    """Geometry columns the spatial extension knows about (SpatiaLite / PostGIS catalogue)."""
+    sql = "SELECT f_table_name, f_geometry_column FROM geometry_columns"
+    if engine.dialect.name != "sqlite":
+        sql += " WHERE f_table_schema = ANY(current_schemas(false))"
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(sql).all()
+    return {(str(t).lower(), str(c).lower()) for t, c in rows}
+
+
+def test_upgrade_builds_the_models_schema_with_spatial_indexes(fresh_engine):
+    assert current_revision(fresh_engine) is None
+    init_db(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision() == "0002_registry"
+    assert _our_tables(fresh_engine) == set(Base.metadata.tables)
+    assert schema_differences(fresh_engine) == []
+    with fresh_engine.connect() as conn:
+        assert spatial_indexes(conn) >= GEOMETRY_COLUMNS
+    assert _registered_geometry_columns(fresh_engine) >= GEOMETRY_COLUMNS
+    assert len(GEOMETRY_COLUMNS) == 5  # communities, grids, incidents; houses point + footprint
+
+
+def test_the_comparison_would_see_a_difference(fresh_engine):
+    """schema_differences() == [] means something: a changed model is reported."""
+    init_db(fresh_engine)
+    changed = sa.MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["residents"].append_column(sa.Column("shoe_size", sa.Integer))
+    sa.Table("extra_things", changed, sa.Column("id", sa.Integer, primary_key=True))
+    with fresh_engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        diffs = compare_metadata(context, changed)
+    kinds = {(d[0], getattr(d[1], "name", None) if d[0] == "add_table" else d[3].name)
+             for d in diffs if d[0] in {"add_table", "add_column"}}  # fmt: skip
+    assert kinds == {("add_table", "extra_things"), ("add_column", "shoe_size")}
+
+
+def test_downgrade_to_base_and_upgrade_again(fresh_engine):
+    init_db(fresh_engine)
+    downgrade(fresh_engine, "base")
+    assert current_revision(fresh_engine) is None
+    assert _our_tables(fresh_engine) == set()
+    assert not (_registered_geometry_columns(fresh_engine) & GEOMETRY_COLUMNS)
+    upgrade(fresh_engine, "0001_spatial_base")
+    assert current_revision(fresh_engine) == "0001_spatial_base"
+    assert "residents" not in _our_tables(fresh_engine)
+    assert "grids" in _our_tables(fresh_engine)
+    upgrade(fresh_engine)
+    assert schema_differences(fresh_engine) == []
+    with fresh_engine.connect() as conn:
+        assert spatial_indexes(conn) >= GEOMETRY_COLUMNS
+    # the append-only triggers came back too
+    with fresh_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO audit_log (at, action) VALUES ('2026-01-01', 'read')")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), fresh_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+
+
+def test_init_db_is_idempotent(fresh_engine):
+    init_db(fresh_engine)
+    with fresh_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO streets (code, name) VALUES ('310101002', '外滩街道')")
+    init_db(fresh_engine)
+    with fresh_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM streets").scalar() == 1
+    assert schema_differences(fresh_engine) == []
+
+
+def test_a_database_made_before_migrations_is_refused(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE communities (id INTEGER PRIMARY KEY, code TEXT)")
+    with pytest.raises(UnmigratedDatabaseError, match="alembic_version"):
+        init_db(engine)
+    engine.dispose()
+
+
+def test_append_only_tables_are_the_logs():
+    assert set(APPEND_ONLY_TABLES) == {"audit_log", "change_log"}
