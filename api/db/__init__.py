@@ -51,3 +51,6 @@ __all__ = [
     "session_factory",
     "to_db_geometry",
 ]
+
+# Registers the change-history listener wherever the models are used.
+from api.registry import history as _history  # noqa: E402, F401
