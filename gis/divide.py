@@ -1,0 +1,883 @@
+"""Automatic division of a community into balanced grids (自动划分网格).
+
+:func:`blocks_from_roads` cuts the community boundary into blocks along its road network;
+:func:`divide` counts households per block, splits blocks that alone hold far more than the
+target, and aggregates blocks into contiguous, compact grids whose household counts sit
+near the target.
+
+Everything is computed in metres in :func:`gis.crs.metric_crs` of the boundary; results are
+returned in the boundary's CRS.
+
+Rules decided here (the issue is silent on them)
+------------------------------------------------
+* **Which lines split blocks.** The class of a road is read from ``road_class_field`` if
+  given, else from ``highway`` (OpenStreetMap), else from ``kind`` and ``kind_detail``
+  (vector-tile extracts); a file with none of these has every line splitting. A line
+  whose class is empty (e.g. a railway row of an OSM file with a ``highway`` column) does
+  not split. Rail, subway, tram, ferry, aerialway and not-built roads (``proposed``,
+  ``construction``, ``abandoned``, ``disused``, ``razed``) do not split
+  (:data:`NON_SPLITTING_CLASSES`), nor do tunnels and bridges (a truthy ``tunnel``,
+  ``is_tunnel``, ``bridge`` or ``is_bridge``; ``"no"``, ``"false"``, ``"0"`` are false),
+  unless ``split_classes`` names the class or ``split_tunnels``/``split_bridges`` is set.
+  ``split_classes`` matches any of a row's classes (for vector tiles ``kind`` and
+  ``kind_detail``). ``barriers`` (rivers, walls, fences: lines, or polygons whose outline
+  is used) always split.
+* **Noding.** The boundary outline and the splitting lines (clipped to the boundary grown
+  by 1 m) are noded together with snap rounding on a 1 µm grid
+  (``shapely.union_all(grid_size=1e-6)``) and polygonised; dangles and lines past the
+  boundary drop out, faces outside the boundary (or in its holes) are dropped. The blocks
+  thus tile the boundary exactly: adjacent blocks share identical vertices.
+* **Buildings are never split.** Footprints (the houses when they are polygons, or
+  ``buildings``) that lie in more than one block by more than 0.01 m² each make those
+  blocks one block (the splitting line is ignored where it crosses a building). A
+  footprint crossing the community boundary is only the part inside.
+* **Households.** Point houses: the ``households_field`` of each point summed per block
+  (the block covering it; a point on a shared edge goes to the block listed first, as in
+  :func:`gis.assign.assign_points`); a missing field or an empty value counts one. Footprint
+  houses: each footprint counts for the block holding most of its area. Houses outside
+  the boundary are ignored (counted in the report's attributes).
+* **Oversized blocks.** A block holding more than ``(1 + band) × target`` is cut by
+  straight lines that pass between buildings, never through one (every road class
+  already splits blocks, so a block left oversized has no road crossing it). Candidate
+  lines run at 0°, 45°, 90°, 135° and along/across the block's minimum rotated
+  rectangle; for each direction the footprints (and house points) are projected on the
+  normal, and every gap between their projections (at least 1 m wide; the line runs
+  through its middle) is a candidate. The cut chosen brings one side closest to
+  ``floor(k/2)/k`` of the block's households, ``k = round(households / target)``; ties
+  go to the shorter cut. The pieces are cut again while oversized (bisection). A block
+  with no such gap stays whole and is flagged.
+* **Aggregation.** Blocks are joined when they share an edge longer than 1 cm (rook
+  contiguity from shared boundary length; corner touches do not count), in a
+  :mod:`networkx` graph. Regions grow over that graph deterministically
+  (:func:`_grow_regions`: from the edge of what is left, nearest block to the region's
+  centroid first, up to the target without passing ``(1 + band) × target``), then single
+  boundary blocks move between neighbouring regions while that brings both closer to
+  the band (steepest descent, a region stays connected). PySAL ``spopt``'s
+  ``MaxPHeuristic`` was tried first and dropped: its simulated-annealing loop can cycle
+  without end (it did on the demo community with seed 1), and its objective has no
+  ceiling on households.
+* **Under-filled neighbours.** Afterwards, while two neighbouring grids both hold fewer
+  than ``min_share × target``, the pair whose union is most compact is merged. A grid
+  with no household at all (a park, a campus) goes to the neighbour sharing its longest
+  edge.
+* **Numbering.** Grids are numbered by :func:`gis.codes.spatial_order` (rows north→south,
+  west→east), as codes ``prefix + 001…`` when ``code_prefix`` is given, else ``"001"…``;
+  names ``第N网格``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gis.assign import assign_points
+from gis.codes import make_grid_code, spatial_order
+from gis.crs import metric_crs, require_crs
+from gis.errors import GeometryTypeError, InputError
+
+__all__ = [
+    "NON_SPLITTING_CLASSES",
+    "blocks_from_roads",
+    "divide",
+    "road_splits",
+]
+
+NON_SPLITTING_CLASSES: frozenset[str] = frozenset(
+    {
+        "rail",
+        "railway",
+        "subway",
+        "light_rail",
+        "tram",
+        "monorail",
+        "narrow_gauge",
+        "funicular",
+        "ferry",
+        "aerialway",
+        "proposed",
+        "construction",
+        "abandoned",
+        "disused",
+        "razed",
+    }
+)
+_TUNNEL_FIELDS = ("tunnel", "is_tunnel")
+_BRIDGE_FIELDS = ("bridge", "is_bridge")
+_FALSE_TEXT = frozenset({"", "no", "false", "0", "n", "f", "none", "nan"})
+
+_GRID_SIZE_M = 1e-6  # snap-rounding grid for noding
+_CLIP_MARGIN_M = 1.0  # roads are clipped to the boundary grown by this
+_CUT_AREA_M2 = 0.01  # a footprint is cut when two blocks each hold more than this of it
+_SHARED_EDGE_M = 0.01  # rook contiguity: shared boundary longer than this
+_MIN_GAP_M = 1.0  # a cut between buildings needs a gap at least this wide
+_CUT_OVERSHOOT_M = 1e-3  # a cut line reaches this far past the block it cuts
+
+
+# --- road classes -----------------------------------------------------------------------
+
+
+def _truthy(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_TEXT
+    try:
+        return bool(value) and not pd.isna(value)
+    except (TypeError, ValueError):
+        return bool(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text.lower() if text else None
+
+
+def _class_columns(roads: pd.DataFrame, road_class_field: str | None) -> list[str]:
+    if road_class_field is not None:
+        if road_class_field not in roads.columns:
+            raise InputError(
+                f"道路数据没有字段 {road_class_field!r} / roads have no column "
+                f"{road_class_field!r}; columns: {list(roads.columns)}"
+            )
+        return [road_class_field]
+    if "highway" in roads.columns:
+        return ["highway"]
+    return [c for c in ("kind", "kind_detail") if c in roads.columns]
+
+
+def road_splits(
+    roads: gpd.GeoDataFrame,
+    *,
+    road_class_field: str | None = None,
+    split_classes: Iterable[str] | None = None,
+    split_tunnels: bool = False,
+    split_bridges: bool = False,
+) -> pd.Series:
+    """Return, per road, whether it splits blocks (see the module docstring for the rule).
+
+    >>> from shapely import LineString
+    >>> r = gpd.GeoDataFrame({"highway": ["residential", "footway", None, "residential"],
+    ...                       "tunnel": [None, None, None, "yes"]},
+    ...                      geometry=[LineString([(0, 0), (1, 1)])] * 4, crs=4549)
+    >>> road_splits(r).tolist()
+    [True, True, False, False]
+    >>> r = gpd.GeoDataFrame({"kind": ["major_road", "rail"], "kind_detail": ["primary", None]},
+    ...                      geometry=[LineString([(0, 0), (1, 1)])] * 2, crs=4549)
+    >>> road_splits(r).tolist(), road_splits(r, split_classes=["rail"]).tolist()
+    ([True, False], [False, True])
+    """
+    columns = _class_columns(roads, road_class_field)
+    wanted = None if split_classes is None else {str(c).strip().lower() for c in split_classes}
+    out = np.zeros(len(roads), dtype=bool)
+    for i, row in enumerate(roads[columns].itertuples(index=False) if columns else []):
+        labels = {t for t in (_text(v) for v in row) if t is not None}
+        if wanted is None:
+            out[i] = bool(labels) and not (labels & NON_SPLITTING_CLASSES)
+        else:
+            out[i] = bool(labels & wanted)
+    if not columns:
+        out[:] = wanted is None
+    for fields, allowed in ((_TUNNEL_FIELDS, split_tunnels), (_BRIDGE_FIELDS, split_bridges)):
+        if allowed:
+            continue
+        for field in fields:
+            if field in roads.columns:
+                out &= ~np.array([_truthy(v) for v in roads[field]], dtype=bool)
+    return pd.Series(out, index=roads.index, name="splits")
+
+
+# --- geometry helpers ---------------------------------------------------------------------
+
+
+def _metric_array(frame: gpd.GeoDataFrame | gpd.GeoSeries | None, crs: CRS, what: str):
+    if frame is None:
+        return np.empty(0, dtype=object)
+    require_crs(
+        frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=frame), what
+    )
+    geo = frame.geometry.to_crs(crs).to_numpy()
+    keep = ~(shapely.is_missing(geo) | shapely.is_empty(geo))
+    return geo[keep]
+
+
+def _boundary_m(boundary: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS) -> shapely.Geometry:
+    geoms = _metric_array(boundary, crs, "boundary / 边界")
+    if len(geoms) == 0:
+        raise InputError("边界为空 / boundary is empty: it has no polygon")
+    kinds = set(shapely.get_type_id(geoms).tolist())
+    if not kinds <= {3, 6}:
+        raise GeometryTypeError("边界必须是面 / boundary must be polygons")
+    merged = shapely.union_all(shapely.make_valid(geoms), grid_size=_GRID_SIZE_M)
+    return _polygonal(merged)
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = shapely.get_parts(geom)
+    parts = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
+    return shapely.union_all(parts) if len(parts) else shapely.Polygon()
+
+
+def _as_lines(geoms: np.ndarray) -> np.ndarray:
+    """Lines of ``geoms``: lines as they are, polygon outlines, points dropped."""
+    if len(geoms) == 0:
+        return geoms
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, [3, 6])
+    lines = geoms.copy()
+    lines[polygonal] = shapely.boundary(geoms[polygonal])
+    return lines[np.isin(shapely.get_type_id(lines), [1, 2, 5])]
+
+
+def _faces(boundary_m: shapely.Geometry, lines_m: np.ndarray) -> np.ndarray:
+    """Polygonise ``boundary_m`` with ``lines_m``: faces tiling the boundary exactly."""
+    if len(lines_m):
+        lines_m = shapely.intersection(lines_m, shapely.buffer(boundary_m, _CLIP_MARGIN_M))
+    edges = np.concatenate([[shapely.boundary(boundary_m)], lines_m])
+    noded = shapely.union_all(edges, grid_size=_GRID_SIZE_M)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    if len(faces) == 0:
+        return faces
+    inside = shapely.covered_by(shapely.point_on_surface(faces), boundary_m)
+    return faces[inside & (shapely.area(faces) > 0)]
+
+
+def _merge_groups(faces: np.ndarray, groups: list[list[int]]) -> np.ndarray:
+    """Replace each group of face positions by one face (coverage union)."""
+    merged_away: set[int] = set()
+    out = list(faces)
+    for group in groups:
+        if len(group) < 2:
+            continue
+        first = min(group)
+        out[first] = _single(shapely.coverage_union_all(faces[group]))
+        merged_away.update(g for g in group if g != first)
+    return np.array([f for i, f in enumerate(out) if i not in merged_away], dtype=object)
+
+
+def _single(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = shapely.get_parts(geom)
+    return parts[0] if len(parts) == 1 else geom
+
+
+def _keep_buildings_whole(faces: np.ndarray, footprints: np.ndarray) -> np.ndarray:
+    """Merge faces that share a footprint (each by more than ``_CUT_AREA_M2``)."""
+    if len(footprints) == 0 or len(faces) == 0:
+        return faces
+    tree = shapely.STRtree(faces)
+    fp_pos, face_pos = tree.query(footprints, predicate="intersects")
+    if len(fp_pos) == 0:
+        return faces
+    shared = shapely.area(shapely.intersection(footprints[fp_pos], faces[face_pos]))
+    keep = shared > _CUT_AREA_M2
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(faces)))
+    fp_pos, face_pos = fp_pos[keep], face_pos[keep]
+    for fp in np.unique(fp_pos):
+        holders = face_pos[fp_pos == fp]
+        graph.add_edges_from((int(holders[0]), int(h)) for h in holders[1:])
+    groups = [sorted(c) for c in nx.connected_components(graph) if len(c) > 1]
+    return _merge_groups(faces, groups) if groups else faces
+
+
+# --- houses -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Houses:
+    """Houses in metres: geometries, households, and whether they are footprints."""
+
+    geoms: np.ndarray
+    households: np.ndarray
+    footprints: bool
+
+    @property
+    def points(self) -> np.ndarray:
+        """One point per house (a footprint's point on surface)."""
+        return self.geoms if not self.footprints else shapely.point_on_surface(self.geoms)
+
+
+def _houses_m(
+    houses: gpd.GeoDataFrame, crs: CRS, households_field: str, boundary_m: shapely.Geometry
+) -> _Houses:
+    require_crs(houses, "houses / 房屋")
+    geo = houses.geometry.to_crs(crs).to_numpy()
+    present = ~(shapely.is_missing(geo) | shapely.is_empty(geo))
+    types = set(shapely.get_type_id(geo[present]).tolist())
+    if types <= {0}:
+        footprints = False
+    elif types <= {3, 6}:
+        footprints = True
+    else:
+        raise GeometryTypeError(
+            "房屋必须全是点或全是面 (建筑轮廓) / houses must be all points or all polygons "
+            f"(building footprints); got geometry types {sorted(types)}"
+        )
+    if households_field in houses.columns:
+        values = pd.to_numeric(houses[households_field], errors="coerce")
+        bad = houses[households_field].notna() & values.isna()
+        if bad.any():
+            row = bad.idxmax()
+            raise InputError(
+                f"房屋第 {row!r} 行的户数 {houses[households_field][row]!r} 不是数字 / "
+                f"houses row {row!r}: {households_field} is not a number"
+            )
+        if (values < 0).any():
+            row = (values < 0).idxmax()
+            raise InputError(
+                f"房屋第 {row!r} 行的户数为负 / houses row {row!r}: {households_field} < 0"
+            )
+        households = values.fillna(1.0).to_numpy(dtype=float)
+    else:
+        households = np.ones(len(houses))
+    geo, households = geo[present], households[present]
+    if footprints:
+        geo = shapely.make_valid(geo)
+        geo = np.array([_polygonal(g) for g in shapely.intersection(geo, boundary_m)], dtype=object)
+        keep = ~shapely.is_empty(geo)
+    else:
+        keep = shapely.covered_by(geo, boundary_m)
+    return _Houses(geo[keep], households[keep], footprints)
+
+
+def _households_per_face(faces: np.ndarray, houses: _Houses, crs: CRS) -> np.ndarray:
+    totals = np.zeros(len(faces))
+    if len(houses.geoms) == 0 or len(faces) == 0:
+        return totals
+    if not houses.footprints:
+        blocks = gpd.GeoDataFrame({"block": np.arange(len(faces))}, geometry=faces, crs=crs)
+        pts = gpd.GeoSeries(houses.geoms, crs=crs)
+        block = assign_points(pts, blocks, grid_id="block").to_numpy()
+        hit = pd.notna(block)
+        np.add.at(totals, block[hit].astype(int), houses.households[hit])
+        return totals
+    owner = _footprint_owner(faces, houses.geoms)
+    hit = owner >= 0
+    np.add.at(totals, owner[hit], houses.households[hit])
+    return totals
+
+
+def _footprint_owner(faces: np.ndarray, footprints: np.ndarray) -> np.ndarray:
+    """Position of the face holding most of each footprint's area (-1: none)."""
+    owner = np.full(len(footprints), -1)
+    if len(footprints) == 0 or len(faces) == 0:
+        return owner
+    fp_pos, face_pos = shapely.STRtree(faces).query(footprints, predicate="intersects")
+    if len(fp_pos) == 0:
+        return owner
+    area = shapely.area(shapely.intersection(footprints[fp_pos], faces[face_pos]))
+    order = np.lexsort((face_pos, -area, fp_pos))
+    fp_sorted = fp_pos[order]
+    first = np.r_[True, fp_sorted[1:] != fp_sorted[:-1]]
+    owner[fp_sorted[first]] = face_pos[order][first]
+    return owner
+
+
+# --- splitting oversized blocks -----------------------------------------------------------------
+
+
+def _cut_candidates(
+    face: shapely.Geometry, angle: float, obstacles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (along the normal at ``angle``) of lines through gaps between obstacles."""
+    normal = np.array([math.cos(angle), math.sin(angle)])
+    coords = shapely.get_coordinates(face)
+    proj = coords @ normal
+    lo, hi = proj.min(), proj.max()
+    if len(obstacles):
+        pts, index = shapely.get_coordinates(obstacles, return_index=True)
+        p = pts @ normal
+        starts = np.full(len(obstacles), np.inf)
+        ends = np.full(len(obstacles), -np.inf)
+        np.minimum.at(starts, index, p)
+        np.maximum.at(ends, index, p)
+        order = np.argsort(starts)
+        starts, ends = starts[order], np.maximum.accumulate(ends[order])
+        gap_lo = np.r_[lo, ends]
+        gap_hi = np.r_[starts, hi]
+    else:
+        gap_lo, gap_hi = np.array([lo]), np.array([hi])
+    wide = gap_hi - gap_lo >= _MIN_GAP_M
+    mids = (gap_lo[wide] + gap_hi[wide]) / 2
+    mids = mids[(mids > lo + _MIN_GAP_M / 2) & (mids < hi - _MIN_GAP_M / 2)]
+    return mids, normal
+
+
+def _cut_line(face: shapely.Geometry, offset: float, normal: np.ndarray) -> shapely.Geometry:
+    xmin, ymin, xmax, ymax = shapely.bounds(face)
+    reach = math.hypot(xmax - xmin, ymax - ymin) + 10
+    centre = normal * offset
+    along = np.array([-normal[1], normal[0]])
+    cx, cy = np.array([(xmin + xmax) / 2, (ymin + ymax) / 2])
+    # the point of the line nearest the bbox centre
+    c = np.array([cx, cy])
+    c = c - normal * (c @ normal) + centre
+    line = shapely.LineString([c - along * reach, c + along * reach])
+    return shapely.intersection(line, shapely.buffer(face, _CUT_OVERSHOOT_M))
+
+
+def _pieces(face: shapely.Geometry, line: shapely.Geometry) -> np.ndarray:
+    noded = shapely.union_all([shapely.boundary(face), line], grid_size=_GRID_SIZE_M)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    return faces[shapely.covered_by(shapely.point_on_surface(faces), face)]
+
+
+def _split_oversized(
+    face: shapely.Geometry,
+    item_pts: np.ndarray,
+    item_w: np.ndarray,
+    obstacles: np.ndarray,
+    *,
+    target: float,
+    ceiling: float,
+    depth: int = 0,
+) -> list[shapely.Geometry]:
+    """Cut lines (between obstacles) that bisect ``face`` until no piece is oversized."""
+    inside = shapely.covered_by(item_pts, face) if len(item_pts) else np.zeros(0, bool)
+    pts, w = item_pts[inside], item_w[inside]
+    total = float(w.sum())
+    if total <= ceiling or depth > 12 or len(pts) < 2:
+        return []
+    k = max(2, round(total / target))
+    want = total * (k // 2) / k
+    near = obstacles[shapely.intersects(obstacles, face)] if len(obstacles) else obstacles
+    rect = shapely.oriented_envelope(face)
+    rc = shapely.get_coordinates(rect)
+    axis = math.atan2(rc[1, 1] - rc[0, 1], rc[1, 0] - rc[0, 0]) if len(rc) > 2 else 0.0
+    angles = [0.0, math.pi / 2, math.pi / 4, 3 * math.pi / 4, axis, axis + math.pi / 2]
+    xy = shapely.get_coordinates(pts)
+    best: tuple[float, float, float, np.ndarray] | None = None
+    for angle in angles:
+        mids, normal = _cut_candidates(face, angle, near)
+        if len(mids) == 0:
+            continue
+        proj = xy @ normal
+        for mid in mids:
+            left = float(w[proj < mid].sum())
+            if left <= 0 or left >= total:
+                continue
+            miss = min(abs(left - want), abs(total - left - want))
+            line = _cut_line(face, mid, normal)
+            key = (round(miss, 6), shapely.length(line))
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], mid, normal)
+    if best is None:
+        return []
+    line = _cut_line(face, best[2], best[3])
+    cuts = [line]
+    for piece in _pieces(face, line):
+        cuts += _split_oversized(
+            piece, pts, w, near, target=target, ceiling=ceiling, depth=depth + 1
+        )
+    return cuts
+
+
+# --- adjacency and aggregation -------------------------------------------------------------------
+
+
+def _adjacency(polys: np.ndarray) -> nx.Graph:
+    """Rook contiguity: polygons sharing a boundary longer than ``_SHARED_EDGE_M``."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(polys)))
+    if len(polys) < 2:
+        return graph
+    a, b = shapely.STRtree(polys).query(polys, predicate="touches")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return graph
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(polys[a]), shapely.boundary(polys[b]))
+    )
+    for i, j, length in zip(a, b, shared, strict=True):
+        if length > _SHARED_EDGE_M:
+            graph.add_edge(int(i), int(j), length=float(length))
+    return graph
+
+
+def _grow_regions(
+    polys: np.ndarray, weights: np.ndarray, graph: nx.Graph, target: float, band: float
+) -> np.ndarray:
+    """Region label per block by deterministic region growing over the block graph.
+
+    A region starts at the unassigned block with the fewest unassigned neighbours (ties:
+    :func:`gis.codes.spatial_order`), so growth starts at the edge of what is left and
+    leaves few fragments. It then takes, one at a time, the unassigned neighbouring block
+    whose centroid lies nearest the region's area-weighted centroid, skipping blocks that
+    would lift it above ``(1 + band) × target``, until it holds at least ``target``. When
+    only blocks that overshoot remain, it takes the nearest one if that leaves it closer to
+    the band than stopping would.
+    """
+    n = len(polys)
+    labels = np.full(n, -1)
+    if n == 0:
+        return labels
+    low, high = (1 - band) * target, (1 + band) * target
+    centroids = shapely.get_coordinates(shapely.centroid(polys))
+    areas = shapely.area(polys)
+    rank = np.empty(n, dtype=int)
+    rank[spatial_order(gpd.GeoSeries(polys, crs=3857))] = np.arange(n)
+    unassigned = set(range(n))
+    region = 0
+    while unassigned:
+        seed_block = min(
+            unassigned,
+            key=lambda i: (sum(1 for j in graph.neighbors(i) if j in unassigned), rank[i]),
+        )
+        members = [seed_block]
+        unassigned.discard(seed_block)
+        total = float(weights[seed_block])
+        while total < target:
+            frontier = sorted({j for i in members for j in graph.neighbors(i) if j in unassigned})
+            if not frontier:
+                break
+            mw = areas[members]
+            centre = (centroids[members] * mw[:, None]).sum(axis=0) / max(mw.sum(), 1e-12)
+            dist = np.hypot(*(centroids[frontier] - centre).T)
+            by_distance = [frontier[k] for k in np.lexsort((rank[frontier], dist))]
+            fitting = [j for j in by_distance if total + weights[j] <= high]
+            if fitting:
+                pick = fitting[0]
+            else:
+                pick = by_distance[0]
+                if _band_penalty(total + weights[pick], low, high) >= _band_penalty(
+                    total, low, high
+                ):
+                    break
+            members.append(pick)
+            unassigned.discard(pick)
+            total += float(weights[pick])
+        labels[members] = region
+        region += 1
+    return labels
+
+
+def _band_penalty(households: float, low: float, high: float) -> float:
+    return max(0.0, low - households) ** 2 + max(0.0, households - high) ** 2
+
+
+def _rebalance(
+    weights: np.ndarray,
+    labels: np.ndarray,
+    graph: nx.Graph,
+    low: float,
+    high: float,
+    max_moves: int = 500,
+) -> np.ndarray:
+    """Move single boundary blocks between neighbouring regions while that brings them
+    closer to the band ``[low, high]`` (steepest descent; a region stays contiguous and
+    never loses its last block)."""
+    labels = labels.copy()
+    totals = {int(r): float(weights[labels == r].sum()) for r in np.unique(labels)}
+    edges = sorted((min(i, j), max(i, j)) for i, j in graph.edges())
+    for _ in range(max_moves):
+        candidates = []
+        for i, j in edges:
+            for block, other in ((i, j), (j, i)):
+                a, b = int(labels[block]), int(labels[other])
+                w = float(weights[block])
+                if a == b or w <= 0:
+                    continue
+                before = _band_penalty(totals[a], low, high) + _band_penalty(totals[b], low, high)
+                after = _band_penalty(totals[a] - w, low, high) + _band_penalty(
+                    totals[b] + w, low, high
+                )
+                if before - after > 1e-9:
+                    candidates.append((-(before - after), block, b))
+        moved = False
+        for _gain, block, b in sorted(set(candidates)):
+            a = int(labels[block])
+            rest = [int(k) for k in np.flatnonzero(labels == a) if k != block]
+            if not rest or not nx.is_connected(graph.subgraph(rest)):
+                continue
+            labels[block] = b
+            totals[a] -= float(weights[block])
+            totals[b] += float(weights[block])
+            moved = True
+            break
+        if not moved:
+            break
+    return labels
+
+
+def _polsby_popper(geom: shapely.Geometry) -> float:
+    perimeter = shapely.length(geom)
+    return float(4 * math.pi * shapely.area(geom) / perimeter**2) if perimeter > 0 else 0.0
+
+
+def _merge_underfilled(
+    polys: np.ndarray, weights: np.ndarray, labels: np.ndarray, graph: nx.Graph, low: float
+) -> np.ndarray:
+    """Merge empty regions into a neighbour, then under-filled neighbour pairs."""
+    labels = labels.copy()
+
+    def region_graph() -> tuple[nx.Graph, dict[int, float]]:
+        totals = {int(r): float(weights[labels == r].sum()) for r in np.unique(labels)}
+        rg = nx.Graph()
+        rg.add_nodes_from(totals)
+        for i, j, data in graph.edges(data=True):
+            a, b = int(labels[i]), int(labels[j])
+            if a != b:
+                prev = rg.get_edge_data(a, b, {"length": 0.0})["length"]
+                rg.add_edge(a, b, length=prev + data["length"])
+        return rg, totals
+
+    def union(r: int, s: int) -> shapely.Geometry:
+        return shapely.coverage_union_all(polys[(labels == r) | (labels == s)])
+
+    while True:
+        rg, totals = region_graph()
+        empty = [r for r in sorted(totals) if totals[r] <= 0 and rg.degree(r) > 0]
+        if empty:
+            r = empty[0]
+            s = max(rg.neighbors(r), key=lambda n: (rg[r][n]["length"], -n))
+            labels[labels == r] = s
+            continue
+        pairs = [(r, s) for r, s in rg.edges() if totals[r] < low and totals[s] < low]
+        if not pairs:
+            return labels
+        r, s = max(pairs, key=lambda p: (_polsby_popper(union(*p)), -min(p), -max(p)))
+        labels[labels == max(r, s)] = min(r, s)
+
+
+def divide(
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries,
+    roads: gpd.GeoDataFrame,
+    houses: gpd.GeoDataFrame,
+    *,
+    target_households: float = 300,
+    households_field: str = "households",
+    road_class_field: str | None = None,
+    band: float = 0.2,
+    min_share: float = 0.6,
+    code_prefix: str | None = None,
+    buildings: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    split_classes: Iterable[str] | None = None,
+    split_tunnels: bool = False,
+    split_bridges: bool = False,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Divide ``boundary`` into contiguous grids of about ``target_households`` households.
+
+    Parameters
+    ----------
+    boundary : GeoDataFrame or GeoSeries
+        The community (polygons; several are unioned). Its CRS is the output CRS.
+    roads : GeoDataFrame
+        Road lines (any CRS); see the module docstring for which of them split blocks.
+    houses : GeoDataFrame
+        House points, or building footprints (polygons), with ``households_field`` (a
+        missing field or empty value counts one household per house).
+    target_households : float, default 300
+        Households per grid aimed at.
+    band : float, default 0.2
+        Grids within ``target × (1 ± band)`` are in band; ``(1 - band) × target`` is the
+        max-p floor and ``(1 + band) × target`` the size above which a block is split.
+    min_share : float, default 0.6
+        No two neighbouring grids both hold fewer than ``min_share × target``.
+    code_prefix : str, optional
+        12 digits (division + street + community): codes become 15-digit grid codes.
+    buildings : GeoDataFrame or GeoSeries, optional
+        Building footprints to keep whole when ``houses`` are points.
+    barriers : GeoDataFrame or GeoSeries, optional
+        Rivers, walls, fences: lines (or polygons, by their outline) that always split.
+    split_classes, split_tunnels, split_bridges
+        Override which road lines split blocks (:func:`road_splits`).
+
+    Returns
+    -------
+    grids : GeoDataFrame
+        ``code``, ``name``, ``households``, ``area_m2``, ``polsby_popper``, geometry (in the
+        boundary's CRS), in numbering order.
+    report : DataFrame
+        One row per grid: ``code``, ``name``, ``households``, ``share_of_target``,
+        ``area_m2``, ``polsby_popper``, ``blocks``, ``status`` (``"ok"``, ``"under"`` below
+        the band, ``"over"`` above it; ``"over-unsplittable"`` for a block that holds too
+        many households and has no gap between buildings to cut along). ``report.attrs``
+        holds the totals (houses used, houses outside the boundary, blocks, target).
+    """
+    if not target_households > 0:
+        raise InputError(f"目标户数必须为正 / target_households must be > 0: {target_households}")
+    if not 0 <= band < 1:
+        raise InputError(f"band 必须在 [0, 1) / band must be in [0, 1): {band}")
+    if not 0 <= min_share <= 1:
+        raise InputError(f"min_share 必须在 [0, 1] / min_share must be in [0, 1]: {min_share}")
+    if code_prefix is not None:
+        make_grid_code(code_prefix, 1)  # validates the prefix
+    out_crs = require_crs(
+        boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=boundary),
+        "boundary / 边界",
+    )
+    crs = metric_crs(_frame(boundary))
+    boundary_m = _boundary_m(boundary, crs)
+    ceiling = (1 + band) * target_households
+
+    split = road_splits(
+        roads,
+        road_class_field=road_class_field,
+        split_classes=split_classes,
+        split_tunnels=split_tunnels,
+        split_bridges=split_bridges,
+    ).to_numpy()
+    lines = np.concatenate(
+        [
+            _as_lines(_metric_array(roads.loc[split], crs, "roads / 道路")),
+            _as_lines(_metric_array(barriers, crs, "barriers / 隔断")),
+        ]
+    )
+    house_m = _houses_m(houses, crs, households_field, boundary_m)
+    footprints = house_m.geoms if house_m.footprints else np.empty(0, dtype=object)
+    extra = _metric_array(buildings, crs, "buildings / 建筑")
+    extra = extra[np.isin(shapely.get_type_id(extra), [3, 6])] if len(extra) else extra
+    if len(extra):
+        extra = shapely.intersection(shapely.make_valid(extra), boundary_m)
+        extra = extra[~shapely.is_empty(extra)]
+    footprints = np.concatenate([footprints, extra])
+
+    faces = _keep_buildings_whole(_faces(boundary_m, lines), footprints)
+    weights = _households_per_face(faces, house_m, crs)
+    obstacles = np.concatenate([footprints, house_m.geoms if not house_m.footprints else []])
+    item_pts, item_w = house_m.points, house_m.households
+    cuts: list[shapely.Geometry] = []
+    for face in faces[weights > ceiling]:
+        cuts += _split_oversized(
+            face, item_pts, item_w, obstacles, target=target_households, ceiling=ceiling
+        )
+    if cuts:
+        lines = np.concatenate([lines, np.array(cuts, dtype=object)])
+        faces = _keep_buildings_whole(_faces(boundary_m, lines), footprints)
+        weights = _households_per_face(faces, house_m, crs)
+
+    graph = _adjacency(faces)
+    labels = _grow_regions(faces, weights, graph, target_households, band)
+    labels = _rebalance(weights, labels, graph, (1 - band) * target_households, ceiling)
+    labels = _merge_underfilled(faces, weights, labels, graph, min_share * target_households)
+
+    regions = np.unique(labels)
+    geoms = np.array(
+        [_single(shapely.coverage_union_all(faces[labels == r])) for r in regions], dtype=object
+    )
+    households = np.array([weights[labels == r].sum() for r in regions])
+    n_blocks = np.array([(labels == r).sum() for r in regions])
+    unsplittable = np.array(
+        [bool(((labels == r) & (weights > ceiling)).any()) for r in regions], dtype=bool
+    )
+    grids_m = gpd.GeoDataFrame(
+        {
+            "households": households,
+            "area_m2": shapely.area(geoms),
+            "polsby_popper": [_polsby_popper(g) for g in geoms],
+        },
+        geometry=geoms,
+        crs=crs,
+    )
+    order = spatial_order(grids_m)
+    grids_m = grids_m.iloc[order].reset_index(drop=True)
+    n_blocks, unsplittable = n_blocks[order], unsplittable[order]
+    seq = np.arange(1, len(grids_m) + 1)
+    codes = [make_grid_code(code_prefix, int(s)) if code_prefix else f"{s:03d}" for s in seq]
+    grids_m.insert(0, "code", codes)
+    grids_m.insert(1, "name", [f"第{s}网格" for s in seq])
+    grids = grids_m.to_crs(out_crs)
+
+    low, high = (1 - band) * target_households, ceiling
+    status = np.where(
+        grids_m["households"] > high + 1e-9,
+        np.where(unsplittable, "over-unsplittable", "over"),
+        np.where(grids_m["households"] < low - 1e-9, "under", "ok"),
+    )
+    report = pd.DataFrame(
+        {
+            "code": codes,
+            "name": grids_m["name"],
+            "households": grids_m["households"],
+            "share_of_target": grids_m["households"] / target_households,
+            "area_m2": grids_m["area_m2"],
+            "polsby_popper": grids_m["polsby_popper"],
+            "blocks": n_blocks,
+            "status": status,
+        }
+    )
+    report.attrs.update(
+        {
+            "target_households": target_households,
+            "band": band,
+            "houses_used": len(house_m.geoms),
+            "houses_outside": int(len(houses) - len(house_m.geoms)),
+            "households_total": float(weights.sum()),
+            "blocks": len(faces),
+            "cuts_between_buildings": len(cuts),
+            "metric_crs": crs.to_string(),
+        }
+    )
+    return grids, report
+
+
+def _frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
+    return obj if isinstance(obj, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=obj)
+
+
+def blocks_from_roads(
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries,
+    roads: gpd.GeoDataFrame,
+    *,
+    road_class_field: str | None = None,
+    split_classes: Iterable[str] | None = None,
+    split_tunnels: bool = False,
+    split_bridges: bool = False,
+    buildings: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the blocks into which the splitting roads cut ``boundary`` (boundary's CRS).
+
+    The blocks tile the boundary exactly (no gap, no overlap, identical shared vertices).
+    With ``buildings``, blocks that would cut a footprint are one block. Columns:
+    ``block`` (0, 1, … in :func:`gis.codes.spatial_order`), ``area_m2``, geometry.
+
+    >>> from shapely import LineString, box
+    >>> x, y = 642000, 3459000  # EPSG:4549 (CGCS2000 GK CM 120E), North Bund, Shanghai
+    >>> b = gpd.GeoSeries([box(x, y, x + 100, y + 100)], crs=4549)
+    >>> r = gpd.GeoDataFrame({"highway": ["residential", "footway", "rail"]}, crs=4549,
+    ...     geometry=[LineString([(x + 50, y - 10), (x + 50, y + 110)]),
+    ...               LineString([(x, y + 50), (x + 50, y + 50)]),
+    ...               LineString([(x - 5, y + 20), (x + 105, y + 20)])])
+    >>> blocks_from_roads(b, r)["area_m2"].round(6).tolist()  # 3 blocks; rail does not cut
+    [2500.0, 5000.0, 2500.0]
+    """
+    out_crs = require_crs(_frame(boundary), "boundary / 边界")
+    crs = metric_crs(_frame(boundary))
+    boundary_m = _boundary_m(boundary, crs)
+    split = road_splits(
+        roads,
+        road_class_field=road_class_field,
+        split_classes=split_classes,
+        split_tunnels=split_tunnels,
+        split_bridges=split_bridges,
+    ).to_numpy()
+    lines = np.concatenate(
+        [
+            _as_lines(_metric_array(roads.loc[split], crs, "roads / 道路")),
+            _as_lines(_metric_array(barriers, crs, "barriers / 隔断")),
+        ]
+    )
+    footprints = _metric_array(buildings, crs, "buildings / 建筑")
+    if len(footprints):
+        footprints = shapely.intersection(shapely.make_valid(footprints), boundary_m)
+        footprints = footprints[~shapely.is_empty(footprints)]
+    faces = _keep_buildings_whole(_faces(boundary_m, lines), footprints)
+    blocks = gpd.GeoDataFrame({"area_m2": shapely.area(faces)}, geometry=faces, crs=crs)
+    blocks = blocks.iloc[spatial_order(blocks)].reset_index(drop=True)
+    blocks.insert(0, "block", np.arange(len(blocks)))
+    return blocks.to_crs(out_crs)
