@@ -12,6 +12,7 @@ import itertools
 import math
 import os
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -116,6 +117,35 @@ def db_url(request, tmp_path_factory) -> str:
     if request.param == "spatialite":
         return f"sqlite:///{tmp_path_factory.mktemp('spatialite') / 'wangge.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def fresh_db_url(db_url, tmp_path) -> str:
+    """URL of an empty database of its own, on the engine of ``db_url``.
+
+    SpatiaLite: a new file. PostGIS: a new database (with the postgis extension) on the same
+    server, dropped afterwards; a schema would not do, as ``public`` stays on the search path
+    and its tables (``alembic_version`` among them) would show through.
+    """
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    server = sa.make_url(db_url)
+    admin = sa.create_engine(
+        server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = server.set(database=name)
+    setup = sa.create_engine(url.set(drivername="postgresql+psycopg"))
+    with setup.begin() as conn:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    setup.dispose()
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

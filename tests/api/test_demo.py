@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,22 +21,9 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 @pytest.fixture
-def demo_url(db_url, tmp_path):
+def demo_url(fresh_db_url):
     """A database of its own for each demo test: the demo replaces whole communities."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'demo.db'}"
-        return
-    schema = f"demo_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(db_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.make_url(db_url)
-    yield url.update_query_dict({"options": f"-csearch_path={schema},public"}).render_as_string(
-        hide_password=False
-    )
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    return fresh_db_url
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -138,5 +124,7 @@ def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
     engine.dispose()
     grids = gpd.read_file(DATA / DEMO_FILES["grids"])
     point = gpd.points_from_xy([first["lon"]], [first["lat"]])[0]
-    assert on_day == min(c for c, g in zip(grids["code"], grids.geometry) if g.covers(point))
+    assert on_day == min(
+        c for c, g in zip(grids["code"], grids.geometry, strict=True) if g.covers(point)
+    )
     assert before is None  # no division was in effect before the demo's start date

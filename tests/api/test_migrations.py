@@ -3,8 +3,6 @@ with a spatial index on every geometry column; down to base and up again; legacy
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -32,24 +30,11 @@ GEOMETRY_COLUMNS = {
 
 
 @pytest.fixture
-def fresh_engine(db_url, tmp_path):
-    """An engine on an empty database of its own (a file, or a new PostgreSQL schema)."""
-    if db_url.startswith("sqlite"):
-        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"mig_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(db_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.make_url(db_url).update_query_dict({"options": f"-csearch_path={schema},public"})
-    engine = make_engine(url)
+def fresh_engine(fresh_db_url):
+    """An engine on an empty database of its own."""
+    engine = make_engine(fresh_db_url)
     yield engine
     engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 def _our_tables(engine) -> set[str]:
