@@ -53,4 +53,4 @@ __all__ = [
 ]
 
 # Registers the change-history listener wherever the models are used.
-from api.registry import history as _history  # noqa: E402, F401
+from api.registry import history as _history  # noqa: F401
