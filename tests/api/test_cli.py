@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -135,3 +136,27 @@ def test_repair_then_validate_round_trip(tmp_path):
     assert run("validate", repaired, "--boundary", BOUNDARY).exit_code == 0
     actions = {f["properties"]["action"] for f in json.loads(log.read_text())["features"]}
     assert {"fill_gap", "resolve_overlap", "clip_outside", "fix_invalid"} <= actions
+
+
+def test_divide_demo_gives_a_valid_map_ready_division(tmp_path):
+    out = tmp_path / "divided.geojson"
+    osm = DEMO / "osm_bund.gpkg"
+    result = run(
+        "divide", "--boundary", BOUNDARY, "--roads", osm, "--roads-layer", "roads",
+        "--houses", DEMO / "houses.csv", "--buildings", osm, "--buildings-layer", "buildings",
+        "--code-prefix", "310101002005", "--out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    summary = json.loads(result.stdout)
+    assert summary["valid"] is True
+    assert result.exit_code == (0 if summary["in_band"] == summary["grids"] else 1)
+    grids = gpd.read_file(out)
+    assert run("validate", out, "--boundary", BOUNDARY).exit_code == 0
+    assert grids["households"].sum() == pd.read_csv(DEMO / "houses.csv")["households"].sum()
+    assert grids["code"].str.startswith("310101002005").all() and grids["code"].is_unique
+    # map-ready: neighbours (sharing an edge) never share a fill colour
+    metric = grids.to_crs(4549)
+    for i, j in zip(*np.triu_indices(len(grids), 1), strict=True):
+        shared = metric.geometry[i].boundary.intersection(metric.geometry[j].boundary).length
+        if shared > 1.0:
+            assert grids["fill"][i] != grids["fill"][j]
