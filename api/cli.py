@@ -26,6 +26,7 @@ from api.cli_common import (
     fmt_number,
     out,
 )
+from api.cli_deadline import deadline_command
 from api.cli_divide import divide_command
 from api.cli_repair import repair_command
 from gis.errors import WanggeError
@@ -187,6 +188,7 @@ def assign_command(
 
 app.command("repair")(repair_command)
 app.command("divide")(divide_command)
+app.command("deadline")(deadline_command)
 
 
 @app.command("demo")

@@ -732,11 +732,46 @@ DESCRIPTIONS = {
 }
 
 
+# The second-level categories of the foundation's table (the demo's incidents draw from these).
+FOUNDATION_CODES = (
+    "0101",
+    "0102",
+    "0201",
+    "0202",
+    "0301",
+    "0302",
+    "0303",
+    "0304",
+    "0305",
+    "0306",
+    "0307",
+    "0401",
+    "0402",
+    "0501",
+    "0502",
+    "0503",
+    "0504",
+    "0505",
+    "0506",
+    "0507",
+    "0601",
+    "0602",
+    "0603",
+    "0604",
+    "0605",
+    "0606",
+    "0607",
+)
+
+
 def make_incidents(
     boundary: Polygon, houses: gpd.GeoDataFrame, categories: pd.DataFrame, rng, n: int = N_INCIDENTS
 ) -> pd.DataFrame:
     """Seeded incidents: ~60 % around four hot spots, the rest spread over the community."""
     subs = categories[categories["parent"] != ""]
+    # the demo draws from the foundation's categories only, so that extending the table
+    # does not change the demo's incidents
+    subs = subs[subs["code"].isin(FOUNDATION_CODES)]
     codes = subs["code"].to_numpy()
     weight = np.array([3.0 if c[:2] in {"03", "06"} else 1.0 for c in codes])
     weight /= weight.sum()

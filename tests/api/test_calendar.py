@@ -39,6 +39,30 @@ NATIONAL_DAY = {
     2025: (D(2025, 10, 1), D(2025, 10, 8), [D(2025, 9, 28), D(2025, 10, 11)]),
     2026: (D(2026, 10, 1), D(2026, 10, 7), [D(2026, 9, 20), D(2026, 10, 10)]),
 }
+# every holiday of each notice: days off (first, last) and make-up working days
+NOTICES = {
+    2024: (
+        [(D(2024, 1, 1),) * 2, (D(2024, 2, 10), D(2024, 2, 17)), (D(2024, 4, 4), D(2024, 4, 6)),
+         (D(2024, 5, 1), D(2024, 5, 5)), (D(2024, 6, 10),) * 2, (D(2024, 9, 15), D(2024, 9, 17)),
+         (D(2024, 10, 1), D(2024, 10, 7))],
+        [D(2024, 2, 4), D(2024, 2, 18), D(2024, 4, 7), D(2024, 4, 28), D(2024, 5, 11),
+         D(2024, 9, 14), D(2024, 9, 29), D(2024, 10, 12)],
+    ),
+    2025: (
+        [(D(2025, 1, 1),) * 2, (D(2025, 1, 28), D(2025, 2, 4)), (D(2025, 4, 4), D(2025, 4, 6)),
+         (D(2025, 5, 1), D(2025, 5, 5)), (D(2025, 5, 31), D(2025, 6, 2)),
+         (D(2025, 10, 1), D(2025, 10, 8))],
+        [D(2025, 1, 26), D(2025, 2, 8), D(2025, 4, 27), D(2025, 9, 28), D(2025, 10, 11)],
+    ),
+    2026: (
+        [(D(2026, 1, 1), D(2026, 1, 3)), (D(2026, 2, 15), D(2026, 2, 23)),
+         (D(2026, 4, 4), D(2026, 4, 6)), (D(2026, 5, 1), D(2026, 5, 5)),
+         (D(2026, 6, 19), D(2026, 6, 21)), (D(2026, 9, 25), D(2026, 9, 27)),
+         (D(2026, 10, 1), D(2026, 10, 7))],
+        [D(2026, 1, 4), D(2026, 2, 14), D(2026, 2, 28), D(2026, 5, 9), D(2026, 9, 20),
+         D(2026, 10, 10)],
+    ),
+}  # fmt: skip
 HOLIDAY_NAMES = {"元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节"}
 
 
@@ -46,10 +70,12 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=k) for k in range((last - first).days + 1)]
 
 
-def _expected(day: date, off: tuple[date, date], makeup: list[date]) -> bool:
+def _expected(day: date) -> bool:
+    """Working or not, from the notice of ``day``'s year alone."""
+    off, makeup = NOTICES[day.year]
     if day in makeup:
         return True
-    if off[0] <= day <= off[1]:
+    if any(first <= day <= last for first, last in off):
         return False
     return day.weekday() < 5
 
@@ -61,7 +87,7 @@ def test_holiday_weeks_follow_the_notices(table, year):
     # three weeks around the holiday, make-up days included
     window = _days(min([first, *makeup]) - timedelta(days=3), max([last, *makeup]) + timedelta(3))
     for day in window:
-        assert is_working_day(day) is _expected(day, (first, last), makeup), day
+        assert is_working_day(day) is _expected(day), day
     assert all(day.weekday() >= 5 for day in makeup)  # make-up days are weekends
 
 
@@ -73,6 +99,12 @@ def test_2025_spring_festival_and_national_day_spelled_out():
     assert is_working_day(D(2025, 9, 28)) and is_working_day(D(2025, 10, 11))
     assert not is_working_day(D(2025, 10, 12))  # the Sunday after is an ordinary Sunday
     assert default_calendar().holiday_name(D(2025, 10, 6)) == "中秋节 / Mid-autumn Festival"
+
+
+@pytest.mark.parametrize("year", [2024, 2025, 2026])
+def test_every_day_of_the_year_follows_its_notice(year):
+    for day in _days(D(year, 1, 1), D(year, 12, 31)):
+        assert is_working_day(day) is _expected(day), day
 
 
 def test_every_year_has_its_seven_holidays_and_weekend_makeup_days():
