@@ -28,6 +28,7 @@ from api.cli_common import (
 )
 from api.cli_deadline import deadline_command
 from api.cli_divide import divide_command
+from api.cli_geocode import geocode_command, geocode_eval_command
 from api.cli_patrol import patrol_app
 from api.cli_repair import repair_command
 from gis.errors import WanggeError
@@ -190,6 +191,8 @@ def assign_command(
 app.command("repair")(repair_command)
 app.command("divide")(divide_command)
 app.command("deadline")(deadline_command)
+app.command("geocode")(geocode_command)
+app.command("geocode-eval")(geocode_eval_command)
 app.add_typer(patrol_app, name="patrol", help="巡查轨迹 / patrol logs")
 
 

@@ -1,0 +1,496 @@
+"""Normalise and parse Chinese addresses (for :mod:`gis.geocode`).
+
+:func:`normalise` puts an address into one canonical spelling so that the gazetteer and the
+input can be compared as strings:
+
+* Unicode NFKC (full-width digits, letters, spaces and punctuation to half-width), letters
+  upper-cased, every white-space removed (``虎丘 路1号`` = ``虎丘路1号``);
+* traditional characters to simplified (OpenCC ``t2s``: ``圓明園路7號`` → ``圆明园路7号``);
+* ``#`` → ``号``; brackets of every kind to ``()``; dashes to ``-``;
+* Chinese numerals to digits **where they are numbers**, i.e. a run of numerals followed by
+  a number marker (号 弄 栋 幢 座 楼 层 单元 室 户 路 街 巷): ``三号楼`` → ``3号楼``,
+  ``十二栋`` → ``12栋``, ``一百零五号`` → ``105号``, ``一〇五号`` → ``105号`` (digit by
+  digit when the run has no 十/百/千), ``中山东一路`` → ``中山东1路``. Numerals elsewhere
+  (``十六铺``) are left alone. Road names go through the same function, so ``中山东1路`` and
+  ``中山东一路`` compare equal.
+
+:func:`parse_address` splits a normalised address into administrative prefix, road, lane
+(弄), door-plate number (号), building (号楼/栋/幢/座), unit (单元), floor (楼/层/F), room
+(室/户, or bare digits after the door plate) and notes (bracketed text and trailing remarks),
+keeping ``12号`` (a door plate) apart from ``12弄`` (a lane) and ``12号楼`` (a building).
+Given the road names of a gazetteer it finds the road by those names (also written without
+``路``: ``汉口15号``); without them, by the generic pattern ``…路|街|大道|弄|巷``, or an
+estate name ``…小区|花园|新村|公寓|大厦|家园|苑`` (which then stands in the road's place:
+``阳光花园3号楼2单元502室``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+__all__ = [
+    "ADMIN_LEVELS",
+    "AdminToken",
+    "ParsedAddress",
+    "build_road_forms",
+    "chinese_to_int",
+    "is_placeholder",
+    "normalise",
+    "parse_address",
+    "road_short_forms",
+    "split_admin_prefix",
+]
+
+ADMIN_LEVELS = ("country", "province", "city", "district", "street", "community")
+"""Administrative levels of a prefix, coarse to fine."""
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
+_NUMERAL_RUN = re.compile(
+    r"[零〇一二两三四五六七八九十百千]+(?=号|弄|栋|幢|座|楼|层|单元|室|户|路|街|巷)"
+)
+_BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"})
+_DASHES = str.maketrans({"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"})
+_WHITESPACE = re.compile(r"\s+")
+_PLACEHOLDERS = frozenset(
+    {"", "无", "空", "不详", "未知", "暂无", "同上", "略", "-", "/", "NA", "N/A", "NULL", "NONE"}
+)
+
+
+def chinese_to_int(numerals: str) -> int:
+    """Return the integer a run of Chinese numerals writes.
+
+    A run without 十/百/千 is read digit by digit (``一〇五`` → 105, as plates are read
+    out); otherwise positionally (``一百零五`` → 105, ``十二`` → 12, via ``cn2an``).
+
+    >>> [chinese_to_int(s) for s in ("一百零五", "一〇五", "十", "两")]
+    [105, 105, 10, 2]
+    """
+    if not numerals:
+        raise ValueError("empty numeral run")
+    if not any(unit in numerals for unit in "十百千"):
+        return int("".join(str(_DIGITS[ch]) for ch in numerals))
+    import cn2an  # imported lazily: ~80 ms
+
+    return int(cn2an.cn2an(numerals.replace("〇", "零"), "normal"))
+
+
+def _numeral_to_digits(match: re.Match) -> str:
+    try:
+        return str(chinese_to_int(match.group(0)))
+    except (ValueError, KeyError):  # not a well-formed number (e.g. 十十): leave the text
+        return match.group(0)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=65536)
+def normalise(text: str) -> str:
+    """Return ``text`` in canonical spelling (see the module docstring); '' for None.
+
+    >>> normalise(" 上海市 黄浦区　九江路１２號（近路口） ")
+    '上海市黄浦区九江路12号(近路口)'
+    >>> normalise("中山东一路一〇五号三号楼二单元五〇二室")
+    '中山东1路105号3号楼2单元502室'
+    >>> normalise("十六铺码头")
+    '十六铺码头'
+    """
+    if text is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = _WHITESPACE.sub("", text)
+    if not text:
+        return ""
+    text = _t2s().convert(text)
+    text = text.translate(_BRACKETS).translate(_DASHES).replace("#", "号").upper()
+    return _NUMERAL_RUN.sub(_numeral_to_digits, text)
+
+
+def is_placeholder(text: str) -> bool:
+    """Return True for an empty value or a placeholder such as 不详, 同上, ``/``, 无."""
+    return normalise(text).strip(",.;:、。?!？！") in _PLACEHOLDERS or not any(
+        ch.isalnum() for ch in normalise(text)
+    )
+
+
+# --- administrative prefix ---------------------------------------------------------------
+
+_ADMIN_SUFFIX = re.compile(
+    r"^(?P<name>[^\W\d_]{1,7}?(?P<suffix>特别行政区|自治区|自治州|自治县|新区|地区|街道|"
+    r"居委会|社区|省|市|区|县|旗|盟|镇|乡|村))"
+)
+_SUFFIX_LEVEL = {
+    "特别行政区": "province",
+    "自治区": "province",
+    "省": "province",
+    "市": "city",
+    "自治州": "city",
+    "地区": "city",
+    "盟": "city",
+    "新区": "district",
+    "区": "district",
+    "县": "district",
+    "自治县": "district",
+    "旗": "district",
+    "街道": "street",
+    "镇": "street",
+    "乡": "street",
+    "社区": "community",
+    "村": "community",
+    "居委会": "community",
+}
+_COUNTRY = ("中华人民共和国", "中国")
+_SEPARATORS = ",，、;；:：.。/-|"
+_POSTCODE = re.compile(r"^\d{6}(?!\d)")
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """One administrative name read from an address prefix.
+
+    ``name`` is canonical (an alias such as ``沪`` or ``黄浦`` resolved to ``上海市`` or
+    ``黄浦区``); ``written`` is the text as found; ``typo`` is True when a known misspelling
+    was resolved (``黄埔区`` → ``黄浦区``).
+    """
+
+    level: str
+    name: str
+    written: str
+    typo: bool = False
+
+
+def split_admin_prefix(
+    prefix: str, aliases: dict[str, tuple[str, str, bool]] | None = None
+) -> tuple[list[AdminToken], str]:
+    """Split a normalised prefix into administrative names; return them and any leftover.
+
+    ``aliases`` maps a written form to ``(level, canonical name, is_typo)`` (a gazetteer
+    builds it from its own addresses). Known aliases are tried first (longest first), then a
+    name ending in an administrative suffix (省, 市, 区, 县, 街道, 镇, 社区, …); a postcode
+    (six digits) and separators are skipped. The leftover is the text from the first piece
+    that is neither (empty when the whole prefix was read).
+
+    >>> tokens, rest = split_admin_prefix("中国江西省九江市浔阳区")
+    >>> [(t.level, t.name) for t in tokens], rest
+    ([('country', '中国'), ('province', '江西省'), ('city', '九江市'), ('district', '浔阳区')], '')
+    >>> split_admin_prefix("北京")[1]
+    '北京'
+    """
+    aliases = aliases or {}
+    ordered = sorted(aliases, key=len, reverse=True)
+    tokens: list[AdminToken] = []
+    i = 0
+    while i < len(prefix):
+        if prefix[i] in _SEPARATORS:
+            i += 1
+            continue
+        rest = prefix[i:]
+        postcode = _POSTCODE.match(rest)
+        if postcode:
+            i += postcode.end()
+            continue
+        country = next((c for c in _COUNTRY if rest.startswith(c)), None)
+        if country:
+            tokens.append(AdminToken("country", "中国", country))
+            i += len(country)
+            continue
+        alias = next((a for a in ordered if rest.startswith(a)), None)
+        if alias:
+            level, name, typo = aliases[alias]
+            tokens.append(AdminToken(level, name, alias, typo))
+            i += len(alias)
+            continue
+        generic = _ADMIN_SUFFIX.match(rest)
+        if generic:
+            name = generic.group("name")
+            tokens.append(AdminToken(_SUFFIX_LEVEL[generic.group("suffix")], name, name))
+            i += len(name)
+            continue
+        return tokens, rest
+    return tokens, ""
+
+
+# --- road names ----------------------------------------------------------------------------
+
+_ROAD_SUFFIXES = ("大道", "公路", "路", "街", "弄", "巷", "道")
+_GENERIC_ROAD = re.compile(r"(?P<road>[^\W\d_]{1,10}?\d{0,2}(?:大道|公路|路|街|弄|巷|道))")
+_GENERIC_ESTATE = re.compile(r"(?P<estate>[^\W\d_]{1,10}?(?:小区|花园|新村|公寓|大厦|家园|苑))")
+_DIRECTIONS = "东西南北中"
+
+
+def _road_suffix(name: str) -> str:
+    return next((s for s in _ROAD_SUFFIXES if name.endswith(s) and len(name) > len(s)), "")
+
+
+def road_short_forms(road: str) -> set[str]:
+    """Return the shorter names a road of several sections is also called by.
+
+    A direction (东西南北中) or section number just before the suffix, or a leading 南/北,
+    is dropped: ``四川中路`` → ``四川路``; ``中山东1路`` → ``中山东路``, ``中山路``;
+    ``南苏州路`` → ``苏州路``. Such a short name is ambiguous: the gazetteer cannot tell
+    which section is meant. ``road`` is normalised.
+
+    >>> sorted(road_short_forms("中山东1路"))
+    ['中山东路', '中山路']
+    >>> sorted(road_short_forms("南苏州路")), road_short_forms("九江路")
+    (['苏州路'], set())
+    """
+    suffix = _road_suffix(road)
+    if not suffix:
+        return set()
+    stem = road[: -len(suffix)]
+    stems = {stem}
+    frontier = [stem]
+    while frontier:
+        current = frontier.pop()
+        if current[-1].isdigit():
+            shorter = current.rstrip("0123456789")
+        elif current[-1] in _DIRECTIONS:
+            shorter = current[:-1]
+        else:
+            continue
+        if len(shorter) >= 2 and shorter not in stems:
+            stems.add(shorter)
+            frontier.append(shorter)
+    if stem[0] in "南北" and len(stem) >= 3 and stem[-1] not in _DIRECTIONS:
+        stems.add(stem[1:])
+    stems.discard(stem)
+    return {s + suffix for s in stems}
+
+
+def _road_aliases(road: str) -> list[str]:
+    """Return the written forms that name ``road`` (normalised): itself, and without 路/街."""
+    suffix = _road_suffix(road)
+    forms = [road]
+    if suffix in ("路", "街") and len(road) - len(suffix) >= 2 and not road[-2].isdigit():
+        forms.append(road[: -len(suffix)])
+    return forms
+
+
+# --- the parts after the road ----------------------------------------------------------------
+
+_LANE_NUMBER = re.compile(r"^(?P<lane>\d+)弄(?:(?P<number>\d+)号(?!楼))?")
+_NUMBER = re.compile(r"^(?P<number>\d+)号(?!楼)")
+_BARE_NUMBER = re.compile(r"^(?P<number>\d+)(?![\d号弄栋幢座单元楼层室户F])")
+_BUILDING = re.compile(r"^(?P<building>\d+|[A-Z])(?:号楼|栋|幢|座)")
+_UNIT = re.compile(r"^(?P<unit>\d+)单元")
+_FLOOR = re.compile(r"^(?P<floor>\d+)(?:楼|层|F)")
+_ROOM = re.compile(r"^-?(?P<room>\d{1,5})(?:室|户|房|号)?(?!\d)")
+_NOTE = re.compile(r"\(([^()]*)\)?")
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    """The parts of an address; every part is normalised text or None.
+
+    ``road`` is the road as written (normalised), or the estate (小区/花园/苑…) when the
+    address names no road; the geocoder reports the gazetteer's own
+    spelling separately. ``lane`` is a 弄 number and ``number`` a 号 number: ``36弄8号`` has
+    both, ``36弄`` only a lane. ``note`` joins bracketed notes and trailing remarks;
+    ``leftover`` is prefix text that is not an administrative name (e.g. ``北京`` before a
+    road, or a name). ``road_alias`` is True when the road was written without 路/街 and
+    ``bare_number`` when the door-plate number came without 号.
+    """
+
+    raw: str
+    normalised: str
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    road: str | None = None
+    lane: str | None = None
+    number: str | None = None
+    building: str | None = None
+    unit: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    note: str | None = None
+    leftover: str | None = None
+    road_alias: bool = False
+    bare_number: bool = False
+    admin: tuple[AdminToken, ...] = field(default=(), repr=False)
+    trailing_admin: tuple[AdminToken, ...] = field(default=(), repr=False)
+
+    @property
+    def has_doorplate(self) -> bool:
+        """True when a door-plate number (号, possibly inside a lane) was given."""
+        return self.number is not None
+
+
+def build_road_forms(roads: Iterable[str]) -> dict[str, str]:
+    """Map every written form of the ``roads`` (normalised; also without 路/街) to the road."""
+    forms: dict[str, str] = {}
+    for road in roads:
+        key = normalise(road)
+        for form in _road_aliases(key):
+            forms.setdefault(form, key)
+    return forms
+
+
+def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, str, bool] | None:
+    """Return (start, end, road, via_alias) of the road occurrence to use, or None.
+
+    A full name counts anywhere; a name written without 路/街 only when a digit follows. The
+    first occurrence followed by a number wins (longest at the same place), else the first.
+    """
+    found = []
+    for form, road in road_forms.items():
+        start = text.find(form)
+        while start >= 0:
+            end = start + len(form)
+            alias = form != road
+            followed_by_number = end < len(text) and text[end].isdigit()
+            if not alias or followed_by_number:
+                found.append((not followed_by_number, start, -len(form), end, road, alias))
+            start = text.find(form, start + 1)
+    if not found:
+        return None
+    _, start, _, end, road, alias = min(found)
+    return start, end, road, alias
+
+
+def _parse_tail(tail: str) -> dict:
+    """Parse what follows the road: lane, number, building, unit, floor, room, remark."""
+    parts: dict = {}
+    rest = tail.lstrip(_SEPARATORS)
+    lane = _LANE_NUMBER.match(rest)
+    if lane:
+        parts["lane"] = lane.group("lane")
+        if lane.group("number"):
+            parts["number"] = lane.group("number")
+        rest = rest[lane.end() :]
+    else:
+        number = _NUMBER.match(rest) or _BARE_NUMBER.match(rest)
+        if number:
+            parts["number"] = number.group("number")
+            parts["bare_number"] = not number.group(0).endswith("号")
+            rest = rest[number.end() :]
+    for name, pattern in (("building", _BUILDING), ("unit", _UNIT), ("floor", _FLOOR)):
+        rest = rest.lstrip("-")
+        match = pattern.match(rest)
+        if match:
+            parts[name] = match.group(name)
+            rest = rest[match.end() :]
+    if ("number" in parts or "building" in parts) and (room := _ROOM.match(rest)):
+        parts["room"] = room.group("room")
+        rest = rest[room.end() :]
+    parts["remark"] = rest.strip(_SEPARATORS) or None
+    return parts
+
+
+def _generic_road(body: str, aliases) -> tuple[list[AdminToken], str | None, str, str]:
+    """Find a road by the generic pattern after the administrative prefix.
+
+    When the prefix reader took the start of a road name for a place (``沙市路``: 沙市 looks
+    like a city), the last prefix names are given back to the road, one at a time.
+    """
+    tokens, rest = split_admin_prefix(body, aliases)
+    for keep in range(len(tokens), -1, -1):
+        text = "".join(t.written for t in tokens[keep:]) + rest
+        generic = _GENERIC_ROAD.match(text) or _GENERIC_ESTATE.match(text)
+        if generic:
+            return tokens[:keep], generic.group(0), "", text[generic.end() :]
+    return tokens, None, "", rest
+
+
+def parse_address(
+    text: str,
+    *,
+    roads: Iterable[str] | None = None,
+    aliases: dict[str, tuple[str, str, bool]] | None = None,
+    forms: dict[str, str] | None = None,
+) -> ParsedAddress:
+    """Parse an address into its parts.
+
+    Parameters
+    ----------
+    text
+        The address as written (any width, traditional or simplified, spaces anywhere).
+    roads
+        Known road names (a gazetteer's). The road is found by these names first (also
+        written without 路/街 before a number); without them, or when none occurs, by the
+        generic pattern ``…路|街|大道|公路|弄|巷|道`` after the administrative prefix.
+    aliases
+        Administrative aliases for :func:`split_admin_prefix`.
+    forms
+        ``road_forms(roads)`` computed once, instead of ``roads`` (for many look-ups).
+
+    Examples
+    --------
+    >>> p = parse_address("上海市黄浦区九江路36弄8号（近路口）")
+    >>> p.city, p.district, p.road, p.lane, p.number, p.note
+    ('上海市', '黄浦区', '九江路', '36', '8', '近路口')
+    >>> p = parse_address("九江路12号楼")
+    >>> p.number, p.building
+    (None, '12')
+    >>> p = parse_address("侯家路8号2号楼4单元1103室")
+    >>> p.number, p.building, p.unit, p.room
+    ('8', '2', '4', '1103')
+    """
+    raw = "" if text is None else str(text)
+    normalised = normalise(raw)
+    notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
+    body = _NOTE.sub("", normalised)
+    postcode = _POSTCODE.match(body)
+    if postcode:
+        body = body[postcode.end() :]
+
+    road_forms = forms if forms is not None else build_road_forms(roads or ())
+    hit = _find_known_road(body, road_forms) if road_forms else None
+    road_alias = False
+    if hit is not None:
+        start, end, road, road_alias = hit
+        prefix, tail = body[:start], body[end:]
+        tokens, leftover = split_admin_prefix(prefix, aliases)
+    else:
+        tokens, road, leftover, tail = _generic_road(body, aliases)
+
+    parts = _parse_tail(tail) if (road is not None or tail) else {}
+    remark = parts.pop("remark", None)
+    trailing: list[AdminToken] = []
+    if remark:
+        trailing_tokens, trailing_rest = split_admin_prefix(remark, aliases)
+        if not trailing_rest:
+            trailing = trailing_tokens
+        else:
+            notes.append(remark)
+    if road is None and parts.get("number") is not None:
+        # a number with no road is no door plate ("12号"): keep it as a note
+        notes.append(f"{parts.pop('number')}号")
+
+    by_level: dict[str, str] = {}
+    for token in tokens:
+        by_level.setdefault(token.level, token.name)
+    return ParsedAddress(
+        raw=raw,
+        normalised=normalised,
+        province=by_level.get("province"),
+        city=by_level.get("city"),
+        district=by_level.get("district"),
+        street=by_level.get("street"),
+        community=by_level.get("community"),
+        road=road,
+        lane=parts.get("lane"),
+        number=parts.get("number"),
+        building=parts.get("building"),
+        unit=parts.get("unit"),
+        floor=parts.get("floor"),
+        room=parts.get("room"),
+        note="; ".join(notes) or None,
+        leftover=leftover or None,
+        road_alias=road_alias,
+        bare_number=bool(parts.get("bare_number")),
+        admin=tuple(tokens),
+        trailing_admin=tuple(trailing),
+    )

@@ -1,0 +1,141 @@
+"""`wangge geocode` and `wangge geocode-eval`, registered on a fresh Typer app."""
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from api.cli_geocode import geocode_command, geocode_eval_command
+
+ROOT = Path(__file__).resolve().parents[2]
+HOUSES = ROOT / "data" / "demo" / "houses.csv"
+GRIDS = ROOT / "data" / "demo" / "grids.geojson"
+CASES = ROOT / "tests" / "gis" / "geocode_cases.csv"
+
+app = typer.Typer()
+app.command("geocode")(geocode_command)
+app.command("geocode-eval")(geocode_eval_command)
+runner = CliRunner()
+
+ADDRESSES = ["上海市黄浦区九江路1号", "四川路12号", "", "九江路12弄", "北京市东城区永安路11号"]
+
+
+@pytest.fixture()
+def table(tmp_path) -> Path:
+    path = tmp_path / "addresses.csv"
+    pd.DataFrame({"编号": range(1, 6), "地址": ADDRESSES}).to_csv(path, index=False)
+    return path
+
+
+def test_geocode_csv_to_csv_keeps_every_row(table, tmp_path):
+    out = tmp_path / "result.csv"
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(table),
+            "--column",
+            "地址",
+            "--gazetteer",
+            str(HOUSES),
+            "--grids",
+            str(GRIDS),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(written["编号"]) == ["1", "2", "3", "4", "5"]
+    assert list(written["match_level"]) == ["doorplate", "none", "none", "road", "none"]
+    houses = pd.read_csv(HOUSES)
+    first = houses[houses["address"] == "上海市黄浦区九江路1号"].iloc[0]
+    assert float(written.loc[0, "lon"]) == pytest.approx(first["lon"])
+    assert written.loc[0, "grid_code"] != ""
+    assert json.loads(written.loc[1, "candidates"])
+    assert "doorplate" in result.output
+
+
+def test_geocode_json_summary_and_geojson(table, tmp_path):
+    out = tmp_path / "result.geojson"
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(table),
+            "--column",
+            "地址",
+            "--gazetteer",
+            str(HOUSES),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["rows"] == 5
+    assert summary["by_level"] == {"doorplate": 1, "road": 1, "none": 3}
+    assert summary["ambiguous"] == 1
+    assert summary["unmatched"] == 2
+    frame = gpd.read_file(out)
+    assert len(frame) == 5
+    assert frame.geometry.notna().sum() == 2
+
+
+def test_geocode_xlsx_in_and_out(tmp_path):
+    source = tmp_path / "addresses.xlsx"
+    pd.DataFrame({"地址": ADDRESSES[:2]}).to_excel(source, index=False)
+    out = tmp_path / "result.xlsx"
+    result = runner.invoke(
+        app,
+        ["geocode", str(source), "--column", "地址", "--gazetteer", str(HOUSES), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_excel(out)["match_level"]) == ["doorplate", "none"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--db", "sqlite:///x.db"], "not yet available"),
+        ([], "no gazetteer"),
+        (["--gazetteer", str(HOUSES), "--address-column", "地址"], "地址"),
+    ],
+)
+def test_geocode_bad_input_exits_2(table, tmp_path, extra, message):
+    result = runner.invoke(
+        app, ["geocode", str(table), "--column", "地址", "--out", str(tmp_path / "o.csv"), *extra]
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_geocode_missing_column_exits_2(table, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "geocode",
+            str(table),
+            "--column",
+            "address",
+            "--gazetteer",
+            str(HOUSES),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_geocode_eval_prints_the_report(tmp_path):
+    result = runner.invoke(app, ["geocode-eval", str(CASES), "--gazetteer", str(HOUSES), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["meets_targets"] is True
+    assert report["levels"]["doorplate"]["precision"] >= 0.98
