@@ -29,6 +29,7 @@ from api.cli_common import (
 from api.cli_deadline import deadline_command
 from api.cli_divide import divide_command
 from api.cli_geocode import geocode_command, geocode_eval_command
+from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
 from api.cli_repair import repair_command
 from gis.errors import WanggeError
@@ -194,6 +195,8 @@ app.command("deadline")(deadline_command)
 app.command("geocode")(geocode_command)
 app.command("geocode-eval")(geocode_eval_command)
 app.add_typer(patrol_app, name="patrol", help="巡查轨迹 / patrol logs")
+app.command("map")(map_command)
+app.command("print")(print_command)
 
 
 @app.command("demo")
@@ -202,9 +205,18 @@ def demo_command(
         str | None,
         typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir", help="地图与打印件目录 / folder for maps and printouts (default out/demo)"
+        ),
+    ] = Path("out/demo"),
+    no_maps: Annotated[
+        bool, typer.Option("--no-maps", help="不生成地图与打印件 / skip maps and printouts")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """载入示例社区：入库、校验、空间连接 / Load, validate and join the demo community."""
+    """载入示例社区：入库、校验、连接、出图 / Load, validate, join and map the demo community."""
     from api.demo import DEMO_STEPS, load_demo
 
     progress = Progress(
@@ -216,14 +228,15 @@ def demo_command(
     )
     try:
         with progress:
-            task = progress.add_task("示例社区 / demo community", total=DEMO_STEPS)
+            total = DEMO_STEPS + (0 if no_maps else 1)
+            task = progress.add_task("示例社区 / demo community", total=total)
 
             def step(message: str) -> None:
                 if not as_json:
                     progress.console.print(message)
                 progress.advance(task)
 
-            summary = load_demo(db_url=db, on_step=step)
+            summary = load_demo(db_url=db, on_step=step, out_dir=None if no_maps else out_dir)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if as_json:
@@ -234,6 +247,7 @@ def demo_command(
 
 
 def _print_demo_summary(summary: dict[str, Any]) -> None:
+    """The demo's summary: community, grids, validation, joins, and the files written."""
     c = summary["community"]
     out.print(f"[bold]{c['name']}[/] ({c['code']}) {c['area_m2'] / 1e6:.2f} km² → {summary['db']}")
     table = Table(title="网格 / grids (current)")
@@ -260,3 +274,13 @@ def _print_demo_summary(summary: dict[str, Any]) -> None:
             f"{what}: {s['total']} 条, 网格外 / outside {s['outside']},"
             f" 数据库一致 / database agrees {s['db_agrees']}/{s['total']}"
         )
+    names = {
+        "division_map": "网格划分图 / division map",
+        "validation_map": "校验图 / validation map",
+        "incident_heatmap": "事件热力图 / incident heat-map",
+        "incident_hotspots": "事件热点 / incident hot-spots",
+        "division_diagram": "网格示意图（打印）/ division diagram (print)",
+        "boards": "网格公示牌（打印）/ notice boards (print)",
+    }
+    for key, path in summary.get("outputs", {}).items():
+        out.print(f"{names.get(key, key)}: {path}", highlight=False)

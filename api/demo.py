@@ -15,11 +15,29 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from api.community_data import read_community
 from api.config import get_settings
 from api.db.dialect import assign_codes_in_db
 from api.db.divisions import put_in_effect
 from api.db.engine import init_db, make_engine, session_factory
-from api.db.models import Community, Division, Grid, House, Incident, Street, to_db_geometry
+from api.db.models import (
+    Community,
+    Division,
+    Grid,
+    House,
+    Incident,
+    Staff,
+    StaffGrid,
+    Street,
+    to_db_geometry,
+)
+from api.map_outputs import (
+    write_boards,
+    write_division_diagram,
+    write_division_map,
+    write_incident_map,
+    write_validation_map,
+)
 from gis.assign import assign_points
 from gis.coverage import validate
 from gis.crs import metric_crs
@@ -37,11 +55,13 @@ DEMO_FILES = {
 }
 DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from this day
 DEMO_STEPS = 4  # read, validate, join, store
+STAFF_FILE = "demo/staff.csv"
+ROADS_FILE, ROADS_LAYER = "demo/osm_bund.gpkg", "roads"
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
 
 
 def _read_demo(data_dir: Path) -> dict[str, gpd.GeoDataFrame]:
-    frames = {}
+    frames: dict[str, Any] = {"staff": pd.read_csv(data_dir / STAFF_FILE, dtype=str)}
     for key, rel in DEMO_FILES.items():
         kind = "point" if rel.endswith(".csv") else "polygon"
         frames[key] = read_layer(data_dir / rel, geometry_type=kind)
@@ -63,6 +83,7 @@ def _store(session, frames) -> Community:
     """
     b = frames["boundary"].iloc[0]
     for old in session.scalars(select(Community).where(Community.code == str(b["code"]))):
+        session.execute(delete(Staff).where(Staff.community_id == old.id))
         for model in (Incident, House, Grid):
             session.execute(delete(model).where(model.community_id == old.id))
         session.delete(old)
@@ -134,6 +155,20 @@ def _store(session, frames) -> Community:
         )
         for r in frames["incidents"].to_dict("records")
     )
+    for r in frames["staff"].to_dict("records"):
+        person = Staff(
+            name=r["name"],
+            role=r["role"],
+            community_id=community.id,
+            phone=r["phone"],
+            phone_published=str(r["phone_published"]).lower() == "true",
+            duties=r["duties"],
+        )
+        person.grids = [
+            StaffGrid(grid_code=code, community_id=community.id)
+            for code in str(r["grid_codes"]).split(",")
+        ]
+        session.add(person)
     session.flush()
     return community
 
@@ -150,15 +185,37 @@ def _db_agreement(session, community: Community, model, keys: pd.Series, ours: p
     return sum(db.get(k) == c for k, c in zip(keys.astype(str), ours, strict=True))
 
 
+def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, Path]:
+    """Draw and print the stored demo community (read back from the database)."""
+    code = str(frames["boundary"].iloc[0]["code"])
+    with session_factory(engine)() as session:
+        data = read_community(session, code)
+    roads = read_layer(data_dir / ROADS_FILE, layer=ROADS_LAYER)
+    validation, _ = write_validation_map(
+        frames["grids_defective"], frames["boundary"], out_dir / "validation.html"
+    )
+    return {
+        "division_map": write_division_map(data, out_dir / "division.html", roads=roads),
+        "validation_map": validation,
+        "incident_heatmap": write_incident_map(data, out_dir / "incidents.html"),
+        "incident_hotspots": write_incident_map(data, out_dir / "hotspots.html", kind="hotspots"),
+        "division_diagram": write_division_diagram(data, out_dir / "division.pdf", roads=roads),
+        "boards": write_boards(data, out_dir / "boards.pdf", roads=roads)[0],
+    }
+
+
 def load_demo(
     *,
     db_url: str | None = None,
     data_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Load the demo community into ``db_url`` (default: the configured database).
 
-    ``on_step`` is called with a message after each of the :data:`DEMO_STEPS` steps.
+    ``on_step`` is called with a message after each of the :data:`DEMO_STEPS` steps (one
+    more when ``out_dir`` is given: the maps and printouts written there, read back from the
+    database).
     Returns a summary: community, per-grid counts, validation of both divisions, and how
     many house/incident grid codes the database's own ST_Covers agrees with.
     """
@@ -185,25 +242,30 @@ def load_demo(
 
     engine = make_engine(db_url)
     init_db(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    outputs: dict[str, Path] = {}
     try:
-        with session_factory(engine).begin() as session:
-            community = _store(session, frames)
-            agrees = {
-                what: _db_agreement(session, community, model, frames[what][key], codes[what])
-                for what, model, key in (
-                    ("houses", House, "house_id"),
-                    ("incidents", Incident, "incident_id"),
-                )
-            }
-    except IntegrityError as exc:
-        raise InputError(
-            f"数据违反约束，未写入任何数据 / data violates a constraint, nothing was written:"
-            f" {exc.orig}"
-        ) from exc
+        try:
+            with session_factory(engine).begin() as session:
+                community = _store(session, frames)
+                agrees = {
+                    what: _db_agreement(session, community, model, frames[what][key], codes[what])
+                    for what, model, key in (
+                        ("houses", House, "house_id"),
+                        ("incidents", Incident, "incident_id"),
+                    )
+                }
+        except IntegrityError as exc:
+            raise InputError(
+                f"数据违反约束，未写入任何数据 / data violates a constraint, nothing was written:"
+                f" {exc.orig}"
+            ) from exc
+        log(f"入库 / stored in {where}")
+        if out_dir is not None:
+            outputs = _write_outputs(engine, frames, data_dir, Path(out_dir))
+            log(f"地图与打印件 / maps and printouts → {out_dir}")
     finally:
         engine.dispose()
-    where = engine.url.render_as_string(hide_password=True)
-    log(f"入库 / stored in {where}")
 
     metric = metric_crs(frames["boundary"])
     grid_m = grids.to_crs(metric)
@@ -237,6 +299,7 @@ def load_demo(
             "outside": int(houses["grid_code"].isna().sum()),
             "db_agrees": agrees["houses"],
         },
+        "outputs": {name: str(path) for name, path in outputs.items()},
         "incidents": {
             "total": len(incidents),
             "outside": int(incidents["grid_code"].isna().sum()),

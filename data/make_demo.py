@@ -830,6 +830,41 @@ def fake_names(rng, n: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- demo
+STAFF_WITHOUT_RECORD = 2  # the last grids by code get no staff: their boards show 待填
+POLICE_GRIDS = 6  # one community police officer serves this many grids
+
+
+def make_staff(codes: list[str], rng) -> pd.DataFrame:
+    """Fictional staff: a grid leader and a full-time worker per grid, police shared by grids.
+
+    Phones are fictional (138 0000 xxxx). The last :data:`STAFF_WITHOUT_RECORD` grids have
+    nobody recorded yet, as in a community still filling its register.
+    """
+    staffed = codes[: len(codes) - STAFF_WITHOUT_RECORD]
+    names = iter(fake_names(rng, 3 * len(codes)))
+    rows = []
+
+    def person(role: str, duties: str, grid_codes: list[str]) -> None:
+        rows.append(
+            {
+                "staff_id": f"S{len(rows) + 1:03d}",
+                "name": next(names),
+                "role": role,
+                "phone": f"1380000{len(rows) + 1:04d}",
+                "phone_published": role != "grid_police",
+                "duties": duties,
+                "grid_codes": ",".join(grid_codes),
+            }
+        )
+
+    for code in staffed:
+        person("grid_leader", "网格第一责任人，统筹网格内各项工作", [code])
+        person("grid_worker", "入户登记、巡查（每周不少于15小时）、信息采集与上报", [code])
+    for k in range(0, len(staffed), POLICE_GRIDS):
+        person("grid_police", "治安、流动人口与重点人员管理", staffed[k : k + POLICE_GRIDS])
+    return pd.DataFrame(rows)
+
+
 def _to_lonlat(geoms, crs: CRS) -> np.ndarray:
     return gpd.GeoSeries(geoms, crs=crs).to_crs(WGS84).values
 
@@ -964,6 +999,10 @@ def build_demo(out: Path, seed: int = SEED, osm_clip: Path | None = None) -> dic
     inc = pd.DataFrame(inc.drop(columns="geometry"))
     inc["lon"], inc["lat"] = np.round(shapely.get_x(ill), 8), np.round(shapely.get_y(ill), 8)
     inc.to_csv(out / "incidents.csv", index=False, encoding="utf-8", lineterminator="\n")
+
+    # staff.csv: a separate stream of random numbers, so the files above do not change
+    staff = make_staff(sorted(grids["code"]), np.random.default_rng(seed + 3))
+    staff.to_csv(out / "staff.csv", index=False, encoding="utf-8", lineterminator="\n")
 
     return {
         "metric_crs": crs.to_epsg(),

@@ -128,3 +128,22 @@ def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
         c for c, g in zip(grids["code"], grids.geometry, strict=True) if g.covers(point)
     )
     assert before is None  # no division was in effect before the demo's start date
+
+
+def test_demo_writes_its_maps_and_printouts(tmp_path):
+    from maps.assets import remote_links
+
+    out = tmp_path / "out"
+    summary = load_demo(db_url=f"sqlite:///{tmp_path / 'demo.db'}", out_dir=out)
+    outputs = {k: Path(v) for k, v in summary["outputs"].items()}
+    assert set(outputs) == {
+        "division_map", "validation_map", "incident_heatmap", "incident_hotspots",
+        "division_diagram", "boards",
+    }  # fmt: skip
+    assert all(p.parent == out and p.stat().st_size > 0 for p in outputs.values())
+    html = outputs["division_map"].read_text(encoding="utf-8")
+    assert remote_links(html) == [] and "© OpenStreetMap contributors" in html
+    # the validation map shows the planted defects of the defective division
+    validation = outputs["validation_map"].read_text(encoding="utf-8")
+    planted = json.loads((DATA / "demo/defects.json").read_text(encoding="utf-8"))["defects"]
+    assert all(d["kind"] in validation for d in planted)

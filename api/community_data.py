@@ -1,0 +1,141 @@
+"""Read one community out of the database as GeoDataFrames, for maps, printouts and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.db.divisions import division_in_effect
+from api.db.models import (
+    Community,
+    Grid,
+    House,
+    Incident,
+    Staff,
+    StaffGrid,
+    from_db_geometry,
+)
+from api.registry.codes import code_table
+from gis.errors import InputError
+
+__all__ = ["CommunityData", "find_community", "read_community"]
+
+
+@dataclass(frozen=True)
+class CommunityData:
+    """A community with its division in effect, houses, incidents and staff (lon/lat)."""
+
+    code: str
+    name: str
+    boundary: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame  # code, name, households, geometry
+    houses: gpd.GeoDataFrame  # house_key, address, households, grid_code, geometry
+    incidents: pd.DataFrame  # external_id, category_code, reported_at, lon, lat, grid_code
+    staff: pd.DataFrame  # grid_code, name, role, phone, phone_published, duties (one per grid)
+    division_label: str | None
+
+
+def find_community(session: Session, community: str) -> Community:
+    """Return the community whose 12-digit code or name is ``community``, or raise InputError."""
+    found = session.scalars(
+        sa.select(Community).where(sa.or_(Community.code == community, Community.name == community))
+    ).all()
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        known = session.scalars(sa.select(Community.name).order_by(Community.code)).all()
+        raise InputError(
+            f"没有社区 {community!r} / no community {community!r}; known: {', '.join(known) or '-'}"
+        )
+    raise InputError(f"社区名 {community!r} 不唯一，请用编码 / ambiguous name, use the code")
+
+
+def _frame(rows: list[dict], geom_key: str, columns: list[str], srid: int) -> gpd.GeoDataFrame:
+    geoms = [from_db_geometry(r.pop(geom_key)) for r in rows]
+    return gpd.GeoDataFrame(rows, columns=columns, geometry=geoms, crs=srid)
+
+
+def read_community(session: Session, community: str, *, on: dt.date | None = None) -> CommunityData:
+    """Read ``community`` (code or name) with the division in effect ``on`` (default today)."""
+    c = find_community(session, community)
+    srid = Community.geom.type.srid
+    boundary = gpd.GeoDataFrame(
+        {"code": [c.code], "name": [c.name]}, geometry=[from_db_geometry(c.geom)], crs=srid
+    )
+    division = division_in_effect(session, c.id, on)
+    grid_rows = (
+        session.execute(
+            sa.select(Grid.code, Grid.name, Grid.households, Grid.geom)
+            .where(Grid.division_id == division.id)
+            .order_by(Grid.code)
+        )
+        .mappings()
+        .all()
+        if division is not None
+        else []
+    )
+    grids = _frame([dict(r) for r in grid_rows], "geom", ["code", "name", "households"], srid)
+    house_rows = session.execute(
+        sa.select(House.house_key, House.address, House.households, House.grid_code, House.geom)
+        .where(House.community_id == c.id)
+        .order_by(House.id)
+    ).mappings()
+    houses = _frame(
+        [dict(r) for r in house_rows],
+        "geom",
+        ["house_key", "address", "households", "grid_code"],
+        srid,
+    )
+    inc_rows = session.execute(
+        sa.select(
+            Incident.external_id,
+            Incident.category_code,
+            Incident.reported_at,
+            Incident.grid_code,
+            Incident.geom,
+        )
+        .where(Incident.community_id == c.id)
+        .order_by(Incident.id)
+    ).mappings()
+    inc = _frame(
+        [dict(r) for r in inc_rows],
+        "geom",
+        ["external_id", "category_code", "reported_at", "grid_code"],
+        srid,
+    )
+    incidents = pd.DataFrame(inc.drop(columns="geometry"))
+    incidents["lon"], incidents["lat"] = inc.geometry.x, inc.geometry.y
+    staff_rows = session.execute(
+        sa.select(
+            StaffGrid.grid_code,
+            Staff.name,
+            Staff.role,
+            Staff.phone,
+            Staff.phone_published,
+            Staff.duties,
+        )
+        .join(Staff, Staff.id == StaffGrid.staff_id)
+        .where(StaffGrid.community_id == c.id, Staff.active.is_(True))
+        .order_by(StaffGrid.grid_code, Staff.id)
+    ).mappings()
+    staff = pd.DataFrame(
+        [dict(r) for r in staff_rows],
+        columns=["grid_code", "name", "role", "phone", "phone_published", "duties"],
+    )
+    roles = code_table("staff_role")
+    staff["role"] = staff["role"].map(lambda r: roles.name_zh(r) if r in roles.codes else r)
+    return CommunityData(
+        code=c.code,
+        name=c.name,
+        boundary=boundary,
+        grids=grids,
+        houses=houses,
+        incidents=incidents,
+        staff=staff,
+        division_label=division.label if division is not None else None,
+    )

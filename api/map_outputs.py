@@ -1,0 +1,142 @@
+"""Maps and printouts of a stored community: the glue between the database and ``maps/``.
+
+Used by ``wangge map``, ``wangge print`` and ``wangge demo``. Every function returns the
+path(s) written. Web maps are self-contained HTML (no CDN, no server needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+
+from api.community_data import CommunityData
+from gis.coverage import validate
+from maps.hotspots import hotspots, render_hotspot_map
+from maps.incidents import (
+    count_per_grid,
+    filter_incidents,
+    render_incident_choropleth,
+    render_incident_heatmap,
+)
+from maps.print import print_boards, print_division
+from maps.web import render_division_map, render_validation_map, save_html
+
+__all__ = [
+    "IncidentMapKind",
+    "write_boards",
+    "write_division_diagram",
+    "write_division_map",
+    "write_incident_map",
+    "write_validation_map",
+]
+
+IncidentMapKind = Literal["heatmap", "choropleth", "hotspots"]
+
+
+def write_division_map(
+    data: CommunityData,
+    out: Path,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    public: bool = True,
+    tiles: str | None = None,
+) -> Path:
+    """The division map; houses only on the staff map (``public=False``)."""
+    m = render_division_map(
+        data.grids,
+        staff=data.staff,
+        houses=None if public else data.houses,
+        roads=roads,
+        public=public,
+        tiles=tiles,
+    )
+    return save_html(m, out)
+
+
+def write_validation_map(
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame,
+    out: Path,
+    *,
+    code_field: str = "code",
+    tolerance_m: float = 0.5,
+    tiles: str | None = None,
+) -> tuple[Path, gpd.GeoDataFrame]:
+    """The findings of ``validate`` over the division; returns the path and the findings."""
+    findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
+    m = render_validation_map(grids, findings, code_field=code_field, tiles=tiles)
+    return save_html(m, out), findings
+
+
+def write_incident_map(
+    data: CommunityData,
+    out: Path,
+    *,
+    kind: IncidentMapKind = "heatmap",
+    category: str | None = None,
+    period: tuple[Any, Any] | None = None,
+    time_slider: bool = False,
+    tiles: str | None = None,
+) -> Path:
+    """A heat-map, a choropleth of counts per grid, or Gi* hot-spots of the incidents."""
+    if kind == "heatmap":
+        m = render_incident_heatmap(
+            data.incidents,
+            grids=data.grids,
+            category=category,
+            period=period,
+            time_slider=time_slider,
+            tiles=tiles,
+        )
+    else:
+        chosen = filter_incidents(data.incidents, category=category, period=period)
+        if kind == "choropleth":
+            m = render_incident_choropleth(
+                count_per_grid(chosen, data.grids), data.grids, tiles=tiles
+            )
+        else:
+            m = render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids, tiles=tiles)
+    return save_html(m, out)
+
+
+def write_division_diagram(
+    data: CommunityData,
+    out: Path,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    paper: str = "A4",
+    landscape: bool = False,
+) -> Path:
+    """The community's division diagram (整体示意图), PDF or PNG by extension."""
+    return print_division(
+        data.grids,
+        data.boundary,
+        roads=roads,
+        community_name=data.name,
+        out=out,
+        paper=paper,
+        landscape=landscape,
+    )
+
+
+def write_boards(
+    data: CommunityData,
+    out: Path,
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    paper: str = "A4",
+    landscape: bool = False,
+) -> list[Path]:
+    """One notice board per grid in code order (one PDF, or one PNG per grid)."""
+    return print_boards(
+        data.grids,
+        staff=data.staff,
+        boundary=data.boundary,
+        roads=roads,
+        community_name=data.name,
+        out=out,
+        paper=paper,
+        landscape=landscape,
+    )

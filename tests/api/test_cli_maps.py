@@ -1,0 +1,114 @@
+"""Maps and printouts of a stored community: read back from the database, drawn, printed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.community_data import read_community
+from api.db.engine import make_engine, session_factory
+from api.demo import load_demo
+from maps.assets import remote_links
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('maps') / 'demo.db'}"
+    load_demo(db_url=url)
+    return url
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_read_community_gives_what_was_stored(fresh_db_url):
+    load_demo(db_url=fresh_db_url)
+    engine = make_engine(fresh_db_url)
+    with session_factory(engine)() as session:
+        data = read_community(session, "外滩源社区")
+        by_code = read_community(session, "310101002005")
+    engine.dispose()
+    grids = gpd.read_file(DATA / "demo/grids.geojson")
+    staff = pd.read_csv(DATA / "demo/staff.csv", dtype=str)
+    assert data.code == by_code.code == "310101002005"
+    assert sorted(data.grids["code"]) == sorted(grids["code"])
+    assert len(data.houses) == len(pd.read_csv(DATA / "demo/houses.csv"))
+    assert data.houses["grid_code"].notna().all()
+    assert len(data.incidents) == len(pd.read_csv(DATA / "demo/incidents.csv"))
+    # one staff row per (person, grid served); roles read as their Chinese names
+    expected = sum(len(codes.split(",")) for codes in staff["grid_codes"])
+    assert len(data.staff) == expected
+    assert set(data.staff["role"]) == {"网格长", "专职网格员", "网格警员（社区民警）"}
+    areas = data.grids.to_crs(4549).area.sum()
+    assert areas == pytest.approx(data.boundary.to_crs(4549).area.sum(), rel=1e-9)
+
+
+def test_map_division_is_offline_and_public(demo_db, tmp_path):
+    out = tmp_path / "division.html"
+    result = run("map", "division", "--community", "外滩源社区", "--db", demo_db, "--out", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert remote_links(html) == []
+    grids = gpd.read_file(DATA / "demo/grids.geojson")
+    assert all(code in html for code in grids["code"])
+    houses = pd.read_csv(DATA / "demo/houses.csv")
+    assert not any(address in html for address in houses["address"])  # public map: no houses
+    staff_view = tmp_path / "staff.html"
+    result = run(
+        "map", "division", "-c", "外滩源社区", "--db", demo_db, "--out", staff_view, "--staff-view"
+    )
+    assert result.exit_code == 0
+    assert houses["address"].iloc[0] in staff_view.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("style", ["heatmap", "choropleth", "hotspots"])
+def test_map_incidents_each_style(demo_db, tmp_path, style):
+    out = tmp_path / f"{style}.html"
+    result = run(
+        "map", "incidents", "-c", "310101002005", "--db", demo_db, "--out", out,
+        "--style", style, "--category", "03", "--from", "2026-08-01", "--to", "2026-11-01",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert remote_links(out.read_text(encoding="utf-8")) == []
+
+
+def test_map_bad_input_exits_2(demo_db, tmp_path):
+    out = tmp_path / "x.html"
+    result = run("map", "division", "-c", "nowhere", "--db", demo_db, "--out", out)
+    assert result.exit_code == 2 and "nowhere" in result.stderr
+    result = run("map", "incidents", "-c", "外滩源社区", "--db", demo_db, "--out", out,
+                 "--from", "yesterday")  # fmt: skip
+    assert result.exit_code == 2 and "--from" in result.stderr
+    assert not out.exists()
+
+
+def test_print_division_pdf_has_the_chinese_title(demo_db, tmp_path):
+    out = tmp_path / "division.pdf"
+    result = run("print", "division", "-c", "外滩源社区", "--db", demo_db, "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["out"] == [str(out)]
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    assert "外滩源社区" in text and "OpenStreetMap" not in text  # no OSM roads drawn here
+
+
+def test_print_boards_png_one_file_per_grid(demo_db, tmp_path):
+    out = tmp_path / "board.png"
+    result = run("print", "boards", "-c", "外滩源社区", "--db", demo_db, "--out", out,
+                 "--paper", "A3", "--landscape", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)["out"]
+    grids = gpd.read_file(DATA / "demo/grids.geojson")
+    assert [Path(p).name for p in written] == [f"board-{c}.png" for c in sorted(grids["code"])]
+    assert all(re.fullmatch(r"board-\d{15}\.png", Path(p).name) for p in written)
