@@ -132,6 +132,7 @@ def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
 
 def test_demo_writes_its_maps_and_printouts(tmp_path):
     from maps.assets import remote_links
+    from maps.web import FINDING_STYLES
 
     out = tmp_path / "out"
     summary = load_demo(db_url=f"sqlite:///{tmp_path / 'demo.db'}", out_dir=out)
@@ -146,4 +147,4 @@ def test_demo_writes_its_maps_and_printouts(tmp_path):
     # the validation map shows the planted defects of the defective division
     validation = outputs["validation_map"].read_text(encoding="utf-8")
     planted = json.loads((DATA / "demo/defects.json").read_text(encoding="utf-8"))["defects"]
-    assert all(d["kind"] in validation for d in planted)
+    assert all(FINDING_STYLES[d["kind"]][2] in validation for d in planted)
