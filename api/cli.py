@@ -27,7 +27,7 @@ from api.cli_common import (
     out,
 )
 from api.cli_deadline import deadline_command
-from api.cli_divide import divide_command
+from api.cli_divide import balance_command, divide_command
 from api.cli_geocode import geocode_command, geocode_eval_command
 from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
@@ -191,6 +191,7 @@ def assign_command(
 
 app.command("repair")(repair_command)
 app.command("divide")(divide_command)
+app.command("balance")(balance_command)
 app.command("deadline")(deadline_command)
 app.command("geocode")(geocode_command)
 app.command("geocode-eval")(geocode_eval_command)

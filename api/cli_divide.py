@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -159,3 +160,83 @@ def divide_command(
             f" ({target}±{band:.0%}); → {written}"
         )
     raise typer.Exit(EXIT_OK if valid and in_band.all() else EXIT_FINDINGS)
+
+
+def balance_command(
+    grids: Annotated[
+        Path | None, typer.Argument(help="网格划分文件（或用 --community）/ grids file")
+    ] = None,
+    houses: Annotated[
+        Path | None, typer.Option("--houses", help="房屋点或轮廓 / house points or footprints")
+    ] = None,
+    community: Annotated[
+        str | None,
+        typer.Option("--community", "-c", help="库中社区（编码或名称）/ stored community"),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")] = None,
+    code_field: Annotated[str, typer.Option("--code-field", help="网格编码字段")] = "code",
+    households_field: Annotated[
+        str, typer.Option("--households-field", help="户数字段 / households field")
+    ] = "households",
+    target: Annotated[int, typer.Option("--target", min=1, help="目标户数 / target")] = 300,
+    band: Annotated[float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / band")] = 0.2,
+    report_path: Annotated[
+        Path | None, typer.Option("--out", help="报告 CSV/XLSX / write the report")
+    ] = None,
+    input_crs: InputCRS = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """网格均衡报告：户数、人口、面积、紧凑度、人员 / Balance report of a division."""
+    from gis.balance import balance_report
+    from gis.io import read_layer, write_layer
+
+    try:
+        if (grids is None) == (community is None):
+            raise WanggeError("请给出网格文件或 --community 之一 / give GRIDS or --community")
+        staff = None
+        if community is not None:
+            from api.cli_maps import _read
+
+            data = _read(db, community)
+            grid_frame, house_frame, staff = data.grids, data.houses, data.staff
+            code_field = "code"
+        else:
+            grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+            house_frame = read_layer(houses, input_crs=input_crs) if houses else None
+        report = balance_report(
+            grid_frame,
+            houses=house_frame,
+            staff=staff,
+            code_field=code_field,
+            households_field=households_field,
+            target=target,
+            band=band,
+        )
+        if report_path is not None:
+            write_layer(report, report_path)
+    except (WanggeError, ValueError) as exc:
+        raise fail_input(exc) from exc
+
+    if as_json:
+        payload = {
+            "grids": json.loads(report.to_json(orient="records", force_ascii=False)),
+            "totals": {k: v for k, v in report.attrs.items() if k != "metric_crs"},
+        }
+        out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        table = Table(title=f"网格均衡 / balance (目标 target {target}±{band:.0%})")
+        table.add_column("编码 code", no_wrap=True)
+        for header in ("户数", "人口", "面积 m²", "紧凑度", "人员 staff", "状态 flag"):
+            table.add_column(header)
+        for row in report.itertuples():
+            residents = (
+                "" if row.residents is None or str(row.residents) == "<NA>" else row.residents
+            )
+            table.add_row(
+                str(row.code), fmt_number(row.households, 0), residents,
+                fmt_number(row.area_m2, 0), f"{row.compactness:.2f}", row.staff or "待填",
+                f"{_STATUS_ZH.get(row.flag, row.flag)} / {row.flag}",
+            )  # fmt: skip
+        out.print(table)
+    flagged = (report["flag"] != "ok").any()
+    raise typer.Exit(EXIT_FINDINGS if flagged else EXIT_OK)

@@ -160,3 +160,27 @@ def test_divide_demo_gives_a_valid_map_ready_division(tmp_path):
         shared = metric.geometry[i].boundary.intersection(metric.geometry[j].boundary).length
         if shared > 1.0:
             assert grids["fill"][i] != grids["fill"][j]
+
+
+def test_balance_report_from_files(tmp_path):
+    out = tmp_path / "balance.csv"
+    result = run(
+        "balance", GRIDS, "--houses", DEMO / "houses.csv", "--target", "450", "--band", "0.2",
+        "--out", out, "--json",
+    )  # fmt: skip
+    payload = json.loads(result.stdout)
+    houses = pd.read_csv(DEMO / "houses.csv")
+    per_grid = {g["code"]: g for g in payload["grids"]}
+    assert sum(g["households"] for g in per_grid.values()) == houses["households"].sum()
+    grids = gpd.read_file(GRIDS)
+    for code, households in zip(grids["code"], grids["households"], strict=True):
+        assert per_grid[code]["households"] == households
+        expected = "ok" if 360 <= households <= 540 else ("under" if households < 360 else "over")
+        assert per_grid[code]["flag"] == expected
+    assert result.exit_code == (0 if all(g["flag"] == "ok" for g in per_grid.values()) else 1)
+    assert len(pd.read_csv(out)) == len(grids)
+
+
+def test_balance_needs_grids_or_community():
+    result = run("balance")
+    assert result.exit_code == 2 and "--community" in result.stderr
