@@ -57,6 +57,19 @@ def _report_table(report) -> Table:
     return table
 
 
+def _write_table(table: pd.DataFrame, path: Path) -> Path:
+    """Write a plain table as CSV (UTF-8 with BOM, for Excel) or XLSX, by extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix == ".xlsx":
+        table.to_excel(path, index=False)
+    else:
+        raise WanggeError(f"{path}: 报告只能是 .csv 或 .xlsx / report must be .csv or .xlsx")
+    return path
+
+
 def divide_command(
     boundary: Annotated[
         Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary")
@@ -134,7 +147,7 @@ def divide_command(
         grids["stroke"] = "#333333"
         written = write_layer(grids, out_path)
         if report_path is not None:
-            write_layer(report, report_path)
+            _write_table(report, report_path)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -188,7 +201,7 @@ def balance_command(
 ) -> None:
     """网格均衡报告：户数、人口、面积、紧凑度、人员 / Balance report of a division."""
     from gis.balance import balance_report
-    from gis.io import read_layer, write_layer
+    from gis.io import read_layer
 
     try:
         if (grids is None) == (community is None):
@@ -213,7 +226,7 @@ def balance_command(
             band=band,
         )
         if report_path is not None:
-            write_layer(report, report_path)
+            _write_table(report, report_path)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -229,9 +242,7 @@ def balance_command(
         for header in ("户数", "人口", "面积 m²", "紧凑度", "人员 staff", "状态 flag"):
             table.add_column(header)
         for row in report.itertuples():
-            residents = (
-                "" if row.residents is None or str(row.residents) == "<NA>" else row.residents
-            )
+            residents = "" if pd.isna(row.residents) else str(row.residents)
             table.add_row(
                 str(row.code), fmt_number(row.households, 0), residents,
                 fmt_number(row.area_m2, 0), f"{row.compactness:.2f}", row.staff or "待填",
