@@ -2,7 +2,8 @@
 
 Thin wrappers of :mod:`gis.geocode` and :mod:`gis.geocode_eval`; registered on the app in
 :mod:`api.cli`. Exit codes: 0 ok (``geocode-eval``: targets met), 1 ``geocode-eval`` targets
-not met, 2 unusable input (also ``--db``, not available yet, and no gazetteer given).
+not met, 2 unusable input (also when no gazetteer is given: ``--gazetteer FILE`` or the door
+plates of a database with ``--db URL``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,24 @@ def _write(result: pd.DataFrame, path: Path, crs) -> None:
         write_layer(frame, path)
 
 
+def _from_database(db: str, community: str | None):
+    """Door plates (of one community or all) and the grids in effect today, from ``db``."""
+    from api.community_data import read_door_plates, read_grids_in_effect
+    from api.db.engine import init_db, make_engine, session_factory
+
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        with session_factory(engine)() as session:
+            plates = read_door_plates(session, community)
+            grids = read_grids_in_effect(session)
+    finally:
+        engine.dispose()
+    if plates.empty:
+        raise InputError(f"{db}: 库中没有门牌 / the database holds no door plates")
+    return plates, grids
+
+
 def geocode_command(
     addresses: Annotated[Path, typer.Argument(help="地址表 .xlsx/.csv / address table")],
     column: Annotated[str, typer.Option("--column", help="地址列名 / column holding addresses")],
@@ -123,7 +142,12 @@ def geocode_command(
     ] = None,
     code_field: CodeField = "code",
     db: Annotated[
-        str | None, typer.Option("--db", help="从数据库读取门牌 / door plates from a database")
+        str | None,
+        typer.Option("--db", help="从数据库读取门牌与网格 / door plates and grids from a database"),
+    ] = None,
+    community: Annotated[
+        str | None,
+        typer.Option("--community", help="只用此社区的门牌 / only this community's door plates"),
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX 工作表 / XLSX sheet")] = None,
     input_crs: InputCRS = None,
@@ -133,17 +157,10 @@ def geocode_command(
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
     from gis.io import read_layer
 
-    if db is not None:
+    if gazetteer is None and db is None:
         err.print(
-            "--db：从数据库读取门牌暂不支持，请用 --gazetteer 文件 / reading door plates from "
-            "the database is not yet available; give --gazetteer FILE",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
-    if gazetteer is None:
-        err.print(
-            "请用 --gazetteer 指定门牌库文件 / no gazetteer: give --gazetteer FILE (a point file "
-            "with an address field)",
+            "请用 --gazetteer 指定门牌库文件，或用 --db 读取库中门牌 / no gazetteer: give "
+            "--gazetteer FILE (a point file with an address field) or --db URL",
             highlight=False,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -160,8 +177,14 @@ def geocode_command(
                 f"{' '.join(_OUTPUT_EXTENSIONS)}"
             )
         with err.status("读取门牌库 / reading the gazetteer…"):
-            gaz = Gazetteer.from_file(gazetteer, address_column=address_column, input_crs=input_crs)
             grid_frame = None
+            if gazetteer is not None:
+                gaz = Gazetteer.from_file(
+                    gazetteer, address_column=address_column, input_crs=input_crs
+                )
+            else:
+                plates, grid_frame = _from_database(db, community)
+                gaz = Gazetteer.from_frame(plates, address_column="address")
             if grids is not None:
                 grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
                 if code_field not in grid_frame.columns:
@@ -189,7 +212,7 @@ def geocode_command(
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
-    summary = summarise(result, CONFIDENCE_THRESHOLD, with_grids=grids is not None)
+    summary = summarise(result, CONFIDENCE_THRESHOLD, with_grids=grid_frame is not None)
     summary["gazetteer_skipped_rows"] = len(gaz.skipped)
     summary["out"] = str(out_path)
     if as_json:

@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.db.divisions import division_in_effect
+from api.db.divisions import division_in_effect, divisions_in_effect
 from api.db.models import (
     Community,
     Grid,
@@ -23,7 +23,13 @@ from api.db.models import (
 from api.registry.codes import code_table
 from gis.errors import InputError
 
-__all__ = ["CommunityData", "find_community", "read_community"]
+__all__ = [
+    "CommunityData",
+    "find_community",
+    "read_community",
+    "read_door_plates",
+    "read_grids_in_effect",
+]
 
 
 @dataclass(frozen=True)
@@ -139,3 +145,28 @@ def read_community(session: Session, community: str, *, on: dt.date | None = Non
         staff=staff,
         division_label=division.label if division is not None else None,
     )
+
+
+def read_door_plates(session: Session, community: str | None = None) -> gpd.GeoDataFrame:
+    """Door plates (houses with an address) as points, of one community or of all."""
+    query = sa.select(House.house_key, House.address, House.community_id, House.geom).where(
+        House.address.is_not(None), House.geom.is_not(None)
+    )
+    if community is not None:
+        query = query.where(House.community_id == find_community(session, community).id)
+    rows = [dict(r) for r in session.execute(query.order_by(House.id)).mappings()]
+    return _frame(rows, "geom", ["house_key", "address", "community_id"], House.geom.type.srid)
+
+
+def read_grids_in_effect(session: Session, on: dt.date | None = None) -> gpd.GeoDataFrame:
+    """The grids of every community's division in effect ``on`` (default today)."""
+    ids = [d.id for d in divisions_in_effect(session, on)]
+    rows = [
+        dict(r)
+        for r in session.execute(
+            sa.select(Grid.code, Grid.name, Grid.community_id, Grid.geom)
+            .where(Grid.division_id.in_(ids))
+            .order_by(Grid.code)
+        ).mappings()
+    ]
+    return _frame(rows, "geom", ["code", "name", "community_id"], Grid.geom.type.srid)

@@ -102,12 +102,13 @@ def test_geocode_xlsx_in_and_out(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--db", "sqlite:///x.db"], "not yet available"),
+        (["--db", "sqlite:///{tmp}/empty.db"], "no door plates"),
         ([], "no gazetteer"),
         (["--gazetteer", str(HOUSES), "--address-column", "地址"], "地址"),
     ],
 )
 def test_geocode_bad_input_exits_2(table, tmp_path, extra, message):
+    extra = [e.format(tmp=tmp_path) for e in extra]
     result = runner.invoke(
         app, ["geocode", str(table), "--column", "地址", "--out", str(tmp_path / "o.csv"), *extra]
     )
@@ -139,3 +140,31 @@ def test_geocode_eval_prints_the_report(tmp_path):
     report = json.loads(result.output)
     assert report["meets_targets"] is True
     assert report["levels"]["doorplate"]["precision"] >= 0.98
+
+
+def test_geocode_from_the_database_door_plates_and_grids(fresh_db_url, tmp_path):
+    from api.demo import load_demo
+
+    load_demo(db_url=fresh_db_url)
+    houses = pd.read_csv(HOUSES)
+    sample = houses.sample(20, random_state=3)
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"地址": sample["address"].str.replace("上海市黄浦区", "", regex=False)}).to_csv(
+        source, index=False
+    )
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["geocode", str(source), "--column", "地址", "--db", fresh_db_url, "--out", str(out),
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out, dtype={"grid_code": str})
+    assert (got["match_level"] == "doorplate").all()
+    assert got["lon"].to_numpy() == pytest.approx(sample["lon"].to_numpy())
+    # the grid comes from the division in effect in the database: the house's own grid
+    grids = gpd.read_file(ROOT / "data/demo/grids.geojson")
+    points = gpd.GeoSeries(gpd.points_from_xy(sample["lon"], sample["lat"]), crs=4326)
+    expected = [min(c for c, g in zip(grids["code"], grids.geometry, strict=True) if g.covers(p))
+                for p in points]  # fmt: skip
+    assert got["grid_code"].tolist() == expected
