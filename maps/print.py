@@ -38,6 +38,8 @@ __all__ = [
     "FLOW_STEPS",
     "FONT_FAMILY",
     "PAPER_IN",
+    "check_glyph_warnings",
+    "cjk_style",
     "print_boards",
     "print_division",
 ]
@@ -63,7 +65,7 @@ _NEIGHBOUR_GREY = "#d9d9d9"
 
 
 @contextmanager
-def _cjk_style() -> Iterator[None]:
+def cjk_style() -> Iterator[None]:
     """Register Noto Sans CJK and set Type 3 PDF fonts for the duration of a print."""
     found = [f for f in FONT_FILES if Path(f).is_file()]
     if not found:
@@ -188,7 +190,8 @@ def _padded_bounds(geoms: gpd.GeoSeries, pad: float = 0.06) -> tuple[float, floa
     return (minx - dx, miny - dy, maxx + dx, maxy + dy)
 
 
-def _check_warnings(caught: list[warnings.WarningMessage]) -> None:
+def check_glyph_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Raise InputError if matplotlib warned of a missing glyph (text would print as boxes)."""
     for w in caught:
         text = str(w.message)
         if "Glyph" in text and "missing" in text:
@@ -234,7 +237,7 @@ def print_division(
     )
     order = np.argsort(grids_m[code_field].astype(str).to_numpy(), kind="stable")
 
-    with _cjk_style(), warnings.catch_warnings(record=True) as caught:
+    with cjk_style(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig = _page(paper, landscape)
         fig.text(
@@ -310,7 +313,7 @@ def print_division(
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format=fmt, dpi=dpi)
-    _check_warnings(caught)
+    check_glyph_warnings(caught)
     return out
 
 
@@ -525,7 +528,7 @@ def print_boards(
         code_field=code_field,
         osm_drawn=osm_drawn,
     )
-    with _cjk_style(), warnings.catch_warnings(record=True) as caught:
+    with cjk_style(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if fmt == "pdf":
             with PdfPages(out) as pdf:
@@ -541,5 +544,5 @@ def print_boards(
                 path = out.with_name(f"{out.stem}-{grids_m.loc[idx, code_field]}.png")
                 fig.savefig(path, format="png", dpi=dpi)
                 paths.append(path)
-    _check_warnings(caught)
+    check_glyph_warnings(caught)
     return paths
