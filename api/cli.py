@@ -31,7 +31,9 @@ from api.cli_divide import balance_command, divide_command
 from api.cli_geocode import geocode_command, geocode_eval_command
 from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
+from api.cli_registry import register as register_registry_commands
 from api.cli_repair import repair_command
+from api.cli_server import register as register_server_commands
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -198,6 +200,8 @@ app.command("geocode-eval")(geocode_eval_command)
 app.add_typer(patrol_app, name="patrol", help="巡查轨迹 / patrol logs")
 app.command("map")(map_command)
 app.command("print")(print_command)
+register_server_commands(app)
+register_registry_commands(app)
 
 
 @app.command("demo")

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     spatialite_path: str | None = Field(
         None, description="Path of mod_spatialite if it is not on the loader's path"
     )
+    secret_key: str | None = Field(
+        None, description="Key signing API tokens; unset: a random key per process"
+    )
+    token_ttl_minutes: int = Field(480, gt=0, description="Lifetime of an API token")
+    max_body_mb: float = Field(20.0, gt=0, description="Largest request body accepted (413 above)")
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

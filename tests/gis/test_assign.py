@@ -272,3 +272,188 @@ def test_demo_division_bulk_single_and_brute_force_agree():
     # every vertex of the division belongs to some grid
     assert bulk.iloc[300:].notna().all()
     assert isinstance(bulk, pd.Series)
+
+
+# --------------------------------------------------------------------------- the fast path
+# GridIndex answers from a raster of the grids where no edge is near, with an exact
+# orientation test where one straight edge splits a cell, and with GEOS elsewhere. These tests
+# compare it with the plain rule evaluated grid by grid with shapely.covers.
+
+
+def _truth(geoms, codes, xy) -> list[str | None]:
+    out = []
+    for x, y in xy:
+        point = shapely.Point(x, y)
+        covering = [c for c, g in zip(codes, geoms, strict=True) if shapely.covers(g, point)]
+        out.append(min(covering) if covering else None)
+    return out
+
+
+def _check_fast_path(geoms, codes, xy, crs=METRIC_EPSG):
+    grids = gpd.GeoDataFrame({"code": codes}, geometry=list(geoms), crs=crs)
+    truth = _truth(geoms, codes, xy)
+    index = GridIndex(grids)
+    points = gpd.GeoSeries(shapely.points(xy), crs=crs)
+    assert index.assign(points).tolist() == truth
+    assert index.locate_many(xy[:, 0], xy[:, 1]).tolist() == truth
+    assert [index.locate(x, y) for x, y in xy] == truth
+
+
+def _points_on_and_near(geoms, rng, n_random: int) -> np.ndarray:
+    """Random points, every vertex, points at 1/4, 1/2, 3/4 of edges, and 1-ulp neighbours."""
+    coords = shapely.get_coordinates(shapely.get_rings(shapely.get_parts(geoms)))
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    pad = 0.1 * max(xmax - xmin, ymax - ymin)
+    random_xy = np.column_stack(
+        [
+            rng.uniform(xmin - pad, xmax + pad, n_random),
+            rng.uniform(ymin - pad, ymax + pad, n_random),
+        ]
+    )
+    a, b = coords[:-1], coords[1:]
+    t = rng.choice([0.25, 0.5, 0.75], len(a))[:, None]
+    on_edges = a + t * (b - a)
+    near = on_edges + np.nextafter(on_edges, np.inf) - on_edges  # one ulp up and right
+    return np.vstack([random_xy, coords, on_edges, near])
+
+
+@st.composite
+def _jittered_lattice(draw):
+    nx, ny = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    seed = draw(st.integers(0, 2**32 - 1))
+    dyadic = draw(st.booleans())  # dyadic vertices: edge midpoints lie exactly on the edges
+    rng = np.random.default_rng(seed)
+    origin = draw(st.sampled_from([(0.0, 0.0), (450_000.0, 3_457_000.0), (121.47, 31.23)]))
+    cell = 150.0 if origin[0] > 1000 else (1.0 if origin[0] == 0 else 0.0015)
+    gx, gy = np.meshgrid(np.arange(nx + 1) * cell, np.arange(ny + 1) * cell)
+    gx = gx + rng.uniform(-0.3, 0.3, gx.shape) * cell
+    gy = gy + rng.uniform(-0.3, 0.3, gy.shape) * cell
+    gx, gy = gx + origin[0], gy + origin[1]
+    if dyadic:
+        q = 2.0 ** np.floor(np.log2(cell / 64))
+        gx, gy = np.round(gx / q) * q, np.round(gy / q) * q
+    cells = [
+        shapely.Polygon(
+            [(gx[r, c], gy[r, c]), (gx[r, c + 1], gy[r, c + 1]),
+             (gx[r + 1, c + 1], gy[r + 1, c + 1]), (gx[r + 1, c], gy[r + 1, c])]
+        )
+        for r in range(ny) for c in range(nx)
+    ]  # fmt: skip
+    codes = list(draw(st.permutations([f"3101{i:03d}" for i in range(len(cells))])))
+    return np.array(cells, dtype=object), codes, seed
+
+
+@settings(max_examples=60, deadline=None)
+@given(_jittered_lattice())
+def test_property_fast_path_equals_covers_on_jittered_lattices(case):
+    geoms, codes, seed = case
+    xy = _points_on_and_near(geoms, np.random.default_rng(seed), 60)
+    _check_fast_path(geoms, codes, xy)
+
+
+@st.composite
+def _voronoi(draw):
+    n = draw(st.integers(2, 30))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    scale = draw(st.sampled_from([1.0, 1000.0, 0.01]))
+    offset = draw(st.sampled_from([0.0, 450_000.0, 121.0]))
+    sites = shapely.multipoints(rng.uniform(0, 1, (n, 2)) * scale + offset)
+    frame = shapely.box(offset, offset, offset + scale, offset + scale)
+    cells = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    cells = cells[~shapely.is_empty(cells)]
+    codes = [f"{i:03d}" for i in rng.permutation(len(cells))]
+    return cells, codes, seed
+
+
+@settings(max_examples=40, deadline=None)
+@given(_voronoi())
+def test_property_fast_path_equals_covers_on_voronoi_divisions(case):
+    geoms, codes, seed = case
+    xy = _points_on_and_near(geoms, np.random.default_rng(seed), 80)
+    _check_fast_path(geoms, codes, xy)
+
+
+def test_fast_path_with_overlaps_holes_and_multipolygons():
+    ring_with_hole = shapely.Polygon(
+        shapely.box(0, 0, 10, 10).exterior.coords, [shapely.box(3, 3, 6, 6).exterior.coords[::-1]]
+    )
+    geoms = np.array(
+        [
+            ring_with_hole,
+            shapely.box(3, 3, 6, 6),  # fills the hole exactly
+            shapely.box(8, 8, 14, 14),  # overlaps the first grid
+            shapely.MultiPolygon([shapely.box(10, 0, 12, 2), shapely.box(12, 2, 14, 4)]),
+            shapely.Polygon([(20, 0), (24, 4), (24, 0), (20, 4)]),  # bow-tie (invalid)
+        ],
+        dtype=object,
+    )
+    codes = ["5", "4", "1", "3", "2"]
+    rng = np.random.default_rng(5)
+    xy = _points_on_and_near(geoms, rng, 400)
+    _check_fast_path(geoms, codes, xy)
+    big = gpd.GeoDataFrame({"code": codes}, geometry=list(geoms), crs=METRIC_EPSG)
+    many = rng.uniform(-1, 25, (25_000, 2))  # enough points for assign_points' raster path
+    pts = gpd.GeoSeries(shapely.points(many), crs=METRIC_EPSG)
+    sample = rng.choice(len(many), 300, replace=False)
+    result = assign_points(pts, big)
+    assert result.iloc[sample].tolist() == _truth(geoms, codes, many[sample])
+
+
+def test_single_path_handles_nan_inf_and_far_points():
+    index = GridIndex(_two_squares(["a", "b"]))
+    for x, y in [(np.nan, 0.5), (np.inf, 0.5), (0.5, -np.inf), (1e300, 1e300), (-5, 0.5)]:
+        assert index.locate(x, y) is None
+    assert index.locate_many([np.nan, 0.5], [0.5, np.nan]).tolist() == [None, None]
+
+
+_coordinate = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 0.1, 0.3, 121.47, 3.0e6])
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_coordinate, min_size=6, max_size=6), st.sampled_from([0.0, 0.25, 0.5, 1 / 3]))
+def test_orientation_sign_is_exact(coords, t):
+    from fractions import Fraction
+
+    from gis.assign import orientation_sign
+
+    ax, ay, bx, by, px, py = coords
+    cases = [(px, py), (ax + t * (bx - ax), ay + t * (by - ay))]  # the second often on a→b
+    for qx, qy in cases:
+        sign, exact = orientation_sign(*(np.array([v]) for v in (ax, ay, bx, by, qx, qy)))
+        F = Fraction
+        det = (F(ax) - F(qx)) * (F(by) - F(qy)) - (F(ay) - F(qy)) * (F(bx) - F(qx))
+        if exact[0]:
+            assert sign[0] == (det > 0) - (det < 0)
+
+
+def test_fast_paths_are_taken_on_a_clean_division():
+    # not a speed test: most boundary cells must be split by one edge (exact orientation
+    # path) and cells round a vertex must know it, else every edge point would go to GEOS
+    rng = np.random.default_rng(2)
+    gx, gy = np.meshgrid(np.arange(11) * 150.0, np.arange(11) * 150.0)
+    gx = gx + rng.uniform(-30, 30, gx.shape) + 450_000
+    gy = gy + rng.uniform(-30, 30, gy.shape) + 3_457_000
+    cells = [
+        shapely.Polygon([(gx[r, c], gy[r, c]), (gx[r, c + 1], gy[r, c + 1]),
+                         (gx[r + 1, c + 1], gy[r + 1, c + 1]), (gx[r + 1, c], gy[r + 1, c])])
+        for r in range(10) for c in range(10)
+    ]  # fmt: skip
+    grids = gpd.GeoDataFrame({"code": [f"{i:03d}" for i in range(100)]}, geometry=cells, crs=4549)
+    raster = GridIndex(grids)._raster
+    assert raster.simple.mean() > 0.5
+    assert (raster.vertex_answer < 100).sum() >= 81  # at least one cell per inner vertex
+    from gis.assign import orientation_sign
+
+    a, b = np.array([gx[3, 3], gy[3, 3]]), np.array([gx[3, 4], gy[3, 4]])
+    mid = (a + b) / 2
+    sign, exact = orientation_sign(*(np.array([v]) for v in (*a, *b, *mid)))
+    assert exact.all()
+    from fractions import Fraction as F
+
+    (ax, ay), (bx, by), (px, py) = (map(F, v) for v in (a, b, mid))
+    det = (ax - px) * (by - py) - (ay - py) * (bx - px)
+    assert sign[0] == (det > 0) - (det < 0)

@@ -1,0 +1,170 @@
+"""The web service: ``create_app(db_url=None) -> FastAPI`` (OpenAPI at ``/docs``).
+
+The lifespan opens the database (SpatiaLite file by default, PostGIS by URL), creating and
+migrating it (:func:`api.db.engine.init_db`). Routers: ``/auth``, ``/communities``, ``/grids``
+(public list and locate), ``/houses``, ``/residents``, ``/staff``, ``/users``,
+``/access-requests``, ``/audit``, ``/divisions`` (public validate), ``/ogc`` (OGC API –
+Features), ``/health``. Request bodies over ``max_body_bytes`` get a 413 before they are read
+whole. Errors are ``{"detail": ...}`` (:mod:`api.errors`).
+
+The signing key of tokens comes from ``secret_key=``, else ``WANGGE_SECRET_KEY``, else a
+random key per process (tokens then end with the process).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.config import get_settings
+from api.db.engine import init_db, make_engine, session_factory
+from api.errors import install_error_handlers
+from api.routes import (
+    access,
+    auth,
+    communities,
+    divisions,
+    grids,
+    health,
+    houses,
+    ogc,
+    residents,
+    staff,
+    users,
+)
+from api.security import LoginThrottle, new_secret_key
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # = the default of WANGGE_MAX_BODY_MB
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def _reply(self):
+        mib = self.max_bytes / 1024 / 1024
+        return JSONResponse(
+            {"detail": f"请求体过大（上限 {mib:g} MiB）/ body too large (limit {mib:g} MiB)"},
+            status_code=413,
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reply()(scope, receive, send)
+            return
+        seen = 0
+        started = replied = False
+
+        async def counting_receive():
+            nonlocal seen, replied
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    if not started and not replied:
+                        replied = True
+                        await self._reply()(scope, receive, send)
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if replied:  # the 413 has gone out: whatever the app answers is dropped
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started and not replied:
+                await self._reply()(scope, receive, send)
+
+
+def create_app(
+    db_url: str | None = None,
+    *,
+    secret_key: str | None = None,
+    token_ttl: dt.timedelta | None = None,
+    max_body_bytes: int | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    throttle: LoginThrottle | None = None,
+) -> FastAPI:
+    """Return the wangge API for the database at ``db_url`` (default: the configured one).
+
+    ``secret_key``, ``token_ttl`` and ``max_body_bytes`` default to the settings
+    (``WANGGE_SECRET_KEY``, ``WANGGE_TOKEN_TTL_MINUTES``, ``WANGGE_MAX_BODY_MB``; without a
+    key, a random one per process, so tokens die with it). ``clock`` (UTC now) decides token
+    expiry and access-request expiry; ``throttle`` slows repeated failed sign-ins; both are
+    injectable for tests.
+    """
+    settings = get_settings()
+    if token_ttl is None:
+        token_ttl = dt.timedelta(minutes=settings.token_ttl_minutes)
+    if max_body_bytes is None:
+        max_body_bytes = int(settings.max_body_mb * 1024 * 1024)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(db_url)
+        init_db(engine)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="wangge 网格化管理 API",
+        description="社区网格化管理：网格、房屋、人口、工作人员、隐私与审计 / community grid "
+        "management: grids, houses, residents, staff, privacy and audit.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.secret_key = secret_key or settings.secret_key or new_secret_key()
+    app.state.token_ttl = token_ttl
+    app.state.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+    app.state.throttle = throttle or LoginThrottle()
+    install_error_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "服务器内部错误 / internal server error"}, status_code=500)
+
+    for module in (
+        auth,
+        health,
+        communities,
+        grids,
+        houses,
+        residents,
+        staff,
+        users,
+        access,
+        divisions,
+        ogc,
+    ):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app

@@ -1,0 +1,221 @@
+"""``wangge template | import | export``: registry spreadsheets in and out of the database.
+
+Registered on the app with :func:`register`. Exit codes: ``template`` and ``export`` 0 ok,
+2 bad input; ``import`` 0 every row imported, 1 rows rejected (nothing written unless
+``--only-good-rows``, then the good rows are), 2 unusable file, unknown community or a
+database error (nothing written). Every command taking ``--db`` creates and migrates the
+database when it does not exist yet.
+"""
+
+from __future__ import annotations
+
+import enum
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    InputCRS,
+    JsonFlag,
+    err,
+    fail_input,
+    out,
+)
+from gis.errors import WanggeError
+
+__all__ = ["export_command", "import_command", "register", "template_command"]
+
+
+class RegisterKind(enum.StrEnum):
+    """What a registry spreadsheet holds."""
+
+    houses = "houses"
+    residents = "residents"
+    staff = "staff"
+
+
+class ExportLayer(enum.StrEnum):
+    """What ``wangge export`` writes."""
+
+    grids = "grids"
+    houses = "houses"
+    incidents = "incidents"
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+]
+CommunityOption = Annotated[
+    str, typer.Option("--community", help="社区编码（12 位）/ community code (12 digits)")
+]
+
+
+def _open_engine(db: str | None):
+    from api.db.engine import init_db, make_engine
+
+    engine = make_engine(db)
+    init_db(engine)
+    return engine
+
+
+def template_command(
+    kind: Annotated[RegisterKind, typer.Argument(help="houses|residents|staff")],
+    out_path: Annotated[Path, typer.Option("--out", help="模板文件 .xlsx / template file")],
+    as_json: JsonFlag = False,
+) -> None:
+    """写出空白导入模板（中文表头、说明、下拉选项）/ Write the blank import template."""
+    from api.registry.templates import COLUMNS, write_template
+
+    try:
+        written = write_template(kind.value, out_path)
+    except (WanggeError, ValueError, OSError) as exc:
+        raise fail_input(exc) from exc
+    headers = [c.header_zh for c in COLUMNS[kind.value]]
+    if as_json:
+        out.print_json(
+            json.dumps({"kind": kind.value, "out": str(written), "columns": headers},
+                       ensure_ascii=False)
+        )  # fmt: skip
+    else:
+        out.print(f"模板 / template {kind.value}: {'、'.join(headers)} → {written}")
+    raise typer.Exit(EXIT_OK)
+
+
+def _errors_table(errors, limit: int = 50) -> Table:
+    table = Table(title="被拒绝的行 / rejected rows")
+    for header in ("行 row", "列 column", "值 value", "原因 reason"):
+        table.add_column(header)
+    for e in errors[:limit]:
+        table.add_row(
+            str(e.row), e.column, "" if e.value is None else str(e.value),
+            f"{e.reason_zh} / {e.reason_en}",
+        )  # fmt: skip
+    return table
+
+
+def import_command(
+    kind: Annotated[RegisterKind, typer.Argument(help="houses|residents|staff")],
+    file: Annotated[Path, typer.Argument(help="XLSX/CSV 文件 / XLSX or CSV file")],
+    community: CommunityOption,
+    only_good_rows: Annotated[
+        bool,
+        typer.Option("--only-good-rows", help="只导入无误的行 / import the good rows only"),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="逐行报告 .xlsx|.csv / per-row report file"),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="记入变更历史的操作人 / who acts (change history)"),
+    ] = None,
+    db: DbOption = None,
+    input_crs: InputCRS = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """批量导入房屋、人口、人员（一个事务）/ Bulk import houses, residents or staff."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.db.engine import session_factory
+    from api.db.models import User
+    from api.registry.history import set_actor
+    from api.registry.importer import import_file, write_report
+
+    username = user or getpass.getuser()
+    engine = None
+    try:
+        engine = _open_engine(db)
+        with session_factory(engine).begin() as session:
+            user_id = session.scalar(sa.select(User.id).where(User.username == username))
+            set_actor(session, user_id=user_id, username=username)
+            with err.status("导入中 / importing…"):
+                result = import_file(
+                    session, kind.value, file, community=community,
+                    only_good_rows=only_good_rows, input_crs=input_crs,
+                )  # fmt: skip
+        if report is not None:
+            write_report(result, report)
+    except (WanggeError, ValueError, OSError) as exc:
+        raise fail_input(exc) from exc
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        err.print(
+            f"[bold red]数据库错误，未写入任何数据 / database error, nothing written:[/] {reason}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+    if as_json:
+        payload = result.as_dict() | {"report": None if report is None else str(report)}
+        out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        if result.errors:
+            out.print(_errors_table(result.errors))
+        rejected = len(result.rejected_rows)
+        if result.errors and not only_good_rows:
+            verdict = "有错误，未导入 / rows rejected, nothing imported"
+        else:
+            verdict = f"已导入 / imported {result.imported}"
+        out.print(
+            f"{kind.value}: {result.rows} 行 / rows, 拒绝 / rejected {rejected}; {verdict}"
+            + (f"; 无网格 / no grid {result.outside}" if kind.value == "houses" else "")
+        )
+        if result.ignored_columns:
+            out.print(f"未识别的列（忽略）/ ignored columns: {', '.join(result.ignored_columns)}")
+    raise typer.Exit(EXIT_FINDINGS if result.errors else EXIT_OK)
+
+
+def export_command(
+    layer: Annotated[ExportLayer, typer.Argument(help="grids|houses|incidents")],
+    community: CommunityOption,
+    out_path: Annotated[
+        Path, typer.Option("--out", help=".gpkg|.shp|.xlsx|.geojson 输出文件 / output file")
+    ],
+    division: Annotated[
+        str | None,
+        typer.Option("--division", help="网格划分标签（默认今天生效的）/ division label"),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """导出网格、房屋、事件 / Export grids, houses or incidents (GPKG, SHP, XLSX, GeoJSON)."""
+    from api.db.engine import session_factory
+    from api.registry.exporter import export_layer
+
+    engine = None
+    try:
+        engine = _open_engine(db)
+        with session_factory(engine)() as session:
+            result = export_layer(
+                session, layer.value, out_path, community=community, division=division
+            )
+    except (WanggeError, ValueError, OSError) as exc:
+        raise fail_input(exc) from exc
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        which = f" ({result.division})" if result.division else ""
+        out.print(f"{layer.value}{which}: {result.rows} 条 / rows → {result.path}")
+    raise typer.Exit(EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``template``, ``import`` and ``export`` to ``app``."""
+    app.command("template")(template_command)
+    app.command("import")(import_command)
+    app.command("export")(export_command)

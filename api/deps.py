@@ -1,0 +1,116 @@
+"""Typed dependencies of the routes: ``SessionDep``, ``CurrentUser``, ``require_role()``.
+
+The application keeps its session factory, clock and security settings on ``app.state``
+(:mod:`api.app`); these dependencies read them from the request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db.models import Role, User
+from api.errors import Forbidden, Unauthorized
+from api.registry.history import set_actor
+from api.security import TokenError, decode_access_token
+
+__all__ = [
+    "ApiState",
+    "CurrentUser",
+    "Now",
+    "OptionalUser",
+    "SessionDep",
+    "get_current_user",
+    "get_optional_user",
+    "get_session",
+    "oauth2_scheme",
+    "require_role",
+]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+class ApiState:
+    """What the routes need from ``app.state``."""
+
+    def __init__(self, request: Request) -> None:
+        self.state = request.app.state
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.state.clock()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; closed (uncommitted work rolled back) at the end."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now(request: Request) -> dt.datetime:
+    """The application's clock (UTC, timezone-aware); tests move it."""
+    return request.app.state.clock()
+
+
+Now = Annotated[dt.datetime, Depends(get_now)]
+
+
+def _user_from_token(request: Request, session: Session, token: str) -> User:
+    try:
+        claims = decode_access_token(
+            token, secret=request.app.state.secret_key, now=request.app.state.clock()
+        )
+    except TokenError as exc:
+        raise Unauthorized(str(exc)) from exc
+    user = session.scalars(select(User).where(User.username == claims["sub"])).first()
+    if user is None or not user.active:
+        raise Unauthorized("用户不存在或已停用 / user unknown or deactivated")
+    set_actor(session, user_id=user.id, username=user.username)
+    return user
+
+
+def get_optional_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User | None:
+    """The signed-in user, or None without a token (a bad token is still a 401)."""
+    return None if token is None else _user_from_token(request, session, token)
+
+
+def get_current_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The signed-in user; 401 without a valid token."""
+    if token is None:
+        raise Unauthorized("需要登录 / not authenticated: send a bearer token from /auth/token")
+    return _user_from_token(request, session, token)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def require_role(*roles: Role | str) -> Callable[..., User]:
+    """Dependency: the signed-in user, if their role is one of ``roles`` (admin always is).
+
+    Use as ``user: Annotated[User, Depends(require_role(Role.PLANNER))]``; 403 otherwise.
+    """
+    allowed = {str(r) for r in roles} | {Role.ADMIN.value}
+
+    def dependency(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden(
+                f"角色 {user.role} 无权执行此操作 / role {user.role} may not do this; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+        return user
+
+    return dependency

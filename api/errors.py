@@ -1,0 +1,153 @@
+"""Errors of the web API: domain errors carry their HTTP status; one handler renders them.
+
+Every error answer is ``{"detail": "中文 / English"}`` (a field-by-field ``errors`` list may
+follow). Nothing the caller can cause becomes a 500: request validation errors are 422 with
+the field and the reason, gis :class:`~gis.errors.InputError` is 422 (an unreadable file 400),
+a database constraint violation is 409, an oversized body 413 (:mod:`api.app`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis.errors import InputError, UnreadableFileError
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "Unprocessable",
+    "field_errors",
+    "install_error_handlers",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A domain error with an HTTP status and a message for the caller (``detail``)."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail, self.errors, self.headers = detail, errors, headers
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class Unauthorized(ApiError):
+    """401: no token, a bad token, an expired token, or a wrong password."""
+
+    status_code = 401
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+
+
+def field_errors(errors) -> Unprocessable:
+    """Return a 422 for a list of :class:`api.registry.validators.FieldError`."""
+    detail = "; ".join(e.message for e in errors)
+    return Unprocessable(
+        f"数据无效 / invalid data: {detail}",
+        errors=[
+            {"field": e.field, "reason_zh": e.reason_zh, "reason_en": e.reason_en} for e in errors
+        ],
+    )
+
+
+def _body(detail: str, errors: list | None = None) -> dict[str, Any]:
+    return {"detail": detail} if errors is None else {"detail": detail, "errors": errors}
+
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    items = []
+    for error in exc.errors():
+        where = _location(tuple(error.get("loc", ())))
+        if error.get("type") == "json_invalid":
+            reason = f"JSON 格式错误 / malformed JSON ({error.get('ctx', {}).get('error', '')})"
+        else:
+            reason = error.get("msg", "invalid")
+        items.append({"field": where, "reason_en": reason})
+    text = "; ".join(f"{i['field']}: {i['reason_en']}" for i in items)
+    return f"请求无效 / invalid request: {text}", items
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error as ``{"detail": ...}``."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            _body(exc.detail, exc.errors), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, items = _validation_detail(exc)
+        return JSONResponse(_body(detail, items), status_code=422)
+
+    @app.exception_handler(UnreadableFileError)
+    async def _unreadable(request: Request, exc: UnreadableFileError) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=400)
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse(_body(str(exc)), status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return JSONResponse(
+            _body(f"与已有数据冲突 / conflicts with existing data: {reason}"), status_code=409
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            _body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

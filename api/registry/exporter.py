@@ -1,0 +1,251 @@
+"""Export a community's grids, houses and incidents to GeoPackage, Shapefile, XLSX and GeoJSON.
+
+Layers (one row per record, ordered by grid code / record id, geometry in the storage CRS;
+GeoJSON and XLSX in WGS84 lon/lat as :func:`gis.io.write_layer` writes them):
+
+- ``grids``: the division in effect today, or the one labelled ``division``: code, name,
+  households, division label, version, effective dates (ISO text), area in m² (computed in the
+  metric CRS of :func:`gis.crs.metric_crs`); polygons.
+- ``houses``: the registry fields (owner included; residents are not exported here) and the
+  grid code; points (a house without a point has no geometry).
+- ``incidents``: id, category code, report time (UTC, ISO 8601 text), description, grid
+  code; points.
+
+Field names are the field names in GeoPackage and GeoJSON. XLSX uses the Chinese headers
+(houses: those of :mod:`api.registry.templates`, so an exported sheet can be imported again)
+with ``经度``/``纬度`` columns for points and a ``wkt`` column for grids. A Shapefile limits
+field names to 10 bytes: :data:`SHAPEFILE_FIELD_NAMES` is the documented short-name mapping
+(names not listed are already short enough), and the ``.cpg`` says UTF-8.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.db.divisions import division_in_effect
+from api.db.models import STORAGE_SRID, Division, Grid, House, Incident, from_db_geometry
+from api.registry.importer import community_by_code
+from api.registry.templates import COLUMNS
+from gis.crs import metric_crs
+from gis.errors import InputError
+from gis.io import write_layer
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "EXPORT_LAYERS",
+    "SHAPEFILE_FIELD_NAMES",
+    "XLSX_HEADERS",
+    "ExportResult",
+    "export_layer",
+    "grids_frame",
+    "houses_frame",
+    "incidents_frame",
+]
+
+EXPORT_LAYERS = ("grids", "houses", "incidents")
+EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".geojson")
+
+SHAPEFILE_FIELD_NAMES: dict[str, dict[str, str]] = {
+    "grids": {"effective_from": "eff_from", "effective_to": "eff_to"},
+    "houses": {"floor_area_m2": "area_m2"},
+    "incidents": {
+        "external_id": "ext_id",
+        "category_code": "category",
+        "reported_at": "reported",
+        "description": "descr",
+    },
+}
+"""Shapefile field name (≤ 10 bytes) of each exported field longer than that, per layer."""
+
+XLSX_HEADERS: dict[str, dict[str, str]] = {
+    "grids": {
+        "code": "网格编码",
+        "name": "网格名称",
+        "households": "户数",
+        "division": "划分",
+        "version": "版本",
+        "effective_from": "生效日期",
+        "effective_to": "失效日期",
+        "area_m2": "面积(m²)",
+    },
+    "houses": {c.field: c.header_zh for c in COLUMNS["houses"] if c.field not in ("lon", "lat")}
+    | {"grid_code": "网格编码"},
+    "incidents": {
+        "external_id": "事件编号",
+        "category_code": "类别代码",
+        "reported_at": "上报时间",
+        "description": "描述",
+        "grid_code": "网格编码",
+    },
+}
+"""Chinese XLSX header of each exported field, per layer."""
+
+_HOUSE_FIELDS = (
+    "house_key", "address", "road", "number", "building", "households", "floor_area_m2",
+    "house_type", "use", "owner", "grid_code",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was exported: layer, community, division (grids), rows, file written."""
+
+    layer: str
+    community: str
+    rows: int
+    path: Path
+    division: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "layer": self.layer,
+            "community": self.community,
+            "division": self.division,
+            "rows": self.rows,
+            "out": str(self.path),
+        }
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _frame(records: list[dict], geoms: list, columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    df = pd.DataFrame.from_records(records, columns=list(columns))
+    for name in ("households", "version"):
+        if name in df.columns:
+            df[name] = df[name].astype("Int64")
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=STORAGE_SRID)
+
+
+def grids_frame(
+    session: Session, community_id: int, *, division: str | None = None
+) -> tuple[gpd.GeoDataFrame, Division]:
+    """Return the grids of the division in effect today (or labelled ``division``)."""
+    if division is None:
+        record = division_in_effect(session, community_id)
+        if record is None:
+            raise InputError(
+                "社区今天没有生效的网格划分，请用 --division 指定 / the community has no division "
+                "in effect today; name one with --division"
+            )
+    else:
+        record = session.scalars(
+            sa.select(Division).where(
+                Division.community_id == community_id, Division.label == division
+            )
+        ).first()
+        if record is None:
+            labels = session.scalars(
+                sa.select(Division.label)
+                .where(Division.community_id == community_id)
+                .order_by(Division.version)
+            ).all()
+            raise InputError(
+                f"没有划分 {division!r} / no division {division!r}; "
+                f"known: {', '.join(labels) or 'none'}"
+            )
+    grids = session.scalars(
+        sa.select(Grid).where(Grid.division_id == record.id).order_by(Grid.code)
+    ).all()
+    columns = ("code", "name", "households", "division", "version", "effective_from",
+               "effective_to", "area_m2")  # fmt: skip
+    records = [
+        {
+            "code": g.code,
+            "name": g.name,
+            "households": g.households,
+            "division": record.label,
+            "version": record.version,
+            "effective_from": _iso(record.effective_from),
+            "effective_to": _iso(record.effective_to),
+        }
+        for g in grids
+    ]
+    frame = _frame(records, [from_db_geometry(g.geom) for g in grids], columns)
+    if len(frame):
+        frame["area_m2"] = frame.to_crs(metric_crs(frame)).area.to_numpy()
+    else:
+        frame["area_m2"] = pd.Series(dtype=float)
+    return frame, record
+
+
+def houses_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
+    """Return the houses of the community (registry fields, owner, grid code; points)."""
+    houses = session.scalars(
+        sa.select(House).where(House.community_id == community_id).order_by(House.id)
+    ).all()
+    records = [{k: getattr(h, k) for k in _HOUSE_FIELDS} for h in houses]
+    return _frame(records, [from_db_geometry(h.geom) for h in houses], _HOUSE_FIELDS)
+
+
+def incidents_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
+    """Return the incidents of the community (report time as UTC ISO 8601 text; points)."""
+    incidents = session.scalars(
+        sa.select(Incident).where(Incident.community_id == community_id).order_by(Incident.id)
+    ).all()
+    columns = ("external_id", "category_code", "reported_at", "description", "grid_code")
+    records = [
+        {
+            "external_id": i.external_id,
+            "category_code": i.category_code,
+            "reported_at": _iso(i.reported_at),
+            "description": i.description,
+            "grid_code": i.grid_code,
+        }
+        for i in incidents
+    ]
+    return _frame(records, [from_db_geometry(i.geom) for i in incidents], columns)
+
+
+def export_layer(
+    session: Session,
+    layer: str,
+    path: str | Path,
+    *,
+    community: str,
+    division: str | None = None,
+) -> ExportResult:
+    """Write ``layer`` (grids, houses, incidents) of the community with code ``community`` to
+    ``path`` (.gpkg, .shp, .xlsx, .geojson, by extension); return what was written.
+
+    Raises :class:`~gis.errors.InputError` for an unknown layer, format, community or division.
+    """
+    if layer not in EXPORT_LAYERS:
+        raise InputError(
+            f"未知图层 / unknown layer {layer!r}; expected one of {', '.join(EXPORT_LAYERS)}"
+        )
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in EXPORT_FORMATS:
+        raise InputError(
+            f"{path}: 不支持的导出格式 / unsupported export format {ext or '(none)'!r}; "
+            f"use one of {' '.join(EXPORT_FORMATS)}"
+        )
+    if division is not None and layer != "grids":
+        raise InputError("--division 只用于导出网格 / --division applies to grids only")
+    record = community_by_code(session, community)
+    label = None
+    if layer == "grids":
+        frame, div = grids_frame(session, record.id, division=division)
+        label = div.label
+    elif layer == "houses":
+        frame = houses_frame(session, record.id)
+    else:
+        frame = incidents_frame(session, record.id)
+    out = frame
+    if ext == ".shp":
+        out = frame.rename(columns=SHAPEFILE_FIELD_NAMES[layer])
+    elif ext == ".xlsx":
+        out = frame.rename(columns=XLSX_HEADERS[layer])
+        if layer != "grids":
+            out["经度"], out["纬度"] = float("nan"), float("nan")  # filled by write_layer
+    written = write_layer(out, path, layer=layer)
+    return ExportResult(layer, record.code, len(frame), written, label)

@@ -1,0 +1,1 @@
+"""One router per resource (mounted by :func:`api.app.create_app`)."""

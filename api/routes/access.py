@@ -1,0 +1,118 @@
+"""Access requests (查阅申请) to unmasked resident data, their approval, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+
+from api.db.models import AuditLog, User
+from api.deps import CurrentUser, Now, SessionDep, require_role
+from api.schemas import (
+    AccessDecision,
+    AccessRequestCreate,
+    AccessRequestPublic,
+    AuditPublic,
+    ListOf,
+)
+from api.services import privacy
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["access"])
+Approver = Annotated[User, Depends(require_role(*privacy.APPROVERS))]
+AuditReader = Annotated[User, Depends(require_role(*privacy.AUDIT_READERS))]
+
+
+@router.post("/access-requests", response_model=AccessRequestPublic, status_code=201)
+def create_access_request(
+    session: SessionDep, user: CurrentUser, now: Now, body: AccessRequestCreate
+):
+    """申请查阅完整居民信息 / Request unmasked access to a resident, house or grid."""
+    request = privacy.request_access(session, user=user, now=now, **body.model_dump())
+    session.commit()
+    return request
+
+
+@router.get("/access-requests", response_model=ListOf[AccessRequestPublic])
+def read_access_requests(
+    session: SessionDep,
+    user: CurrentUser,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """查阅申请（审批人看全部，其他人看自己的）/ Access requests (approvers: all; else own)."""
+    rows, count = privacy.list_access_requests(
+        session, user=user, status=status, limit=limit, offset=offset
+    )
+    return {"data": rows, "count": count}
+
+
+@router.post("/access-requests/{request_id}/approve", response_model=AccessRequestPublic)
+def approve_access_request(
+    session: SessionDep,
+    approver: Approver,
+    now: Now,
+    request_id: int,
+    body: AccessDecision | None = None,
+):
+    """批准（限时）/ Approve a request, valid for ``valid_hours``."""
+    body = body or AccessDecision()
+    request = privacy.decide_access(
+        session,
+        approver=approver,
+        request_id=request_id,
+        approve=True,
+        valid_hours=body.valid_hours,
+        note=body.note,
+        now=now,
+    )
+    session.commit()
+    return request
+
+
+@router.post("/access-requests/{request_id}/reject", response_model=AccessRequestPublic)
+def reject_access_request(
+    session: SessionDep,
+    approver: Approver,
+    now: Now,
+    request_id: int,
+    body: AccessDecision | None = None,
+):
+    """驳回 / Reject a request."""
+    request = privacy.decide_access(
+        session,
+        approver=approver,
+        request_id=request_id,
+        approve=False,
+        note=None if body is None else body.note,
+        now=now,
+    )
+    session.commit()
+    return request
+
+
+@router.get("/audit", response_model=ListOf[AuditPublic])
+def read_audit_log(
+    session: SessionDep,
+    user: AuditReader,
+    action: str | None = None,
+    table_name: str | None = None,
+    record_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """审计日志（只增不改）/ The append-only audit log (auditor, admin)."""
+    query = sa.select(AuditLog)
+    for column, value in (
+        (AuditLog.action, action),
+        (AuditLog.table_name, table_name),
+        (AuditLog.record_id, record_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(AuditLog.id).limit(limit).offset(offset)).all()
+    return {"data": rows, "count": count}

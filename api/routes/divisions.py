@@ -1,0 +1,125 @@
+"""Divisions: public validation of a proposed division; planners store one (JSON or files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
+
+from api.db.models import Division, Role, User
+from api.deps import Now, SessionDep, require_role
+from api.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
+from api.services.divisions import check_division, load_division
+from api.services.geojson import frame_from_geojson
+from gis.io import read_layer
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/divisions", tags=["divisions"])
+Planner = Annotated[User, Depends(require_role(Role.PLANNER))]
+
+
+@router.post("/validate")
+def validate_division(body: ValidateRequest) -> dict[str, Any]:
+    """校验网格划分（公开）/ Validate a division: findings as a FeatureCollection.
+
+    The properties are those of ``wangge validate --out``; an empty collection is clean.
+    """
+    grids = frame_from_geojson(body.grids, what="grids", input_crs=body.input_crs)
+    boundary = frame_from_geojson(body.boundary, what="boundary", input_crs=body.input_crs)
+    findings, _, _ = check_division(
+        grids, boundary, code_field=body.code_field, tolerance_m=body.tolerance_m
+    )
+    return findings
+
+
+@router.get("", response_model=ListOf[DivisionPublic])
+def read_divisions(
+    session: SessionDep,
+    user: Planner,
+    community_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """划分版本列表 / Division versions (planner)."""
+    query = sa.select(Division)
+    if community_id is not None:
+        query = query.where(Division.community_id == community_id)
+    count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Division.id).limit(limit).offset(offset)).all()
+    return {"data": rows, "count": count}
+
+
+def _stored(session, result: dict[str, Any]) -> JSONResponse:
+    if not result["stored"]:
+        session.rollback()
+        return JSONResponse(
+            {
+                "detail": "划分未通过校验，未入库（可用 force）/ the division does not "
+                f"validate and was not stored (use force): {result['kinds']}",
+                "findings": result["findings"],
+            },
+            status_code=422,
+        )
+    session.commit()
+    return JSONResponse(result, status_code=201)
+
+
+@router.post("", status_code=201)
+def load_division_json(session: SessionDep, user: Planner, now: Now, body: DivisionLoad):
+    """入库一个网格划分 / Store a division (GeoJSON), in effect from ``effective_date``."""
+    grids = frame_from_geojson(body.grids, what="grids", input_crs=body.input_crs)
+    boundary = frame_from_geojson(body.boundary, what="boundary", input_crs=body.input_crs)
+    result = load_division(
+        session,
+        grids=grids,
+        boundary=boundary,
+        community=body.community,
+        code_field=body.code_field,
+        effective_date=body.effective_date,
+        tolerance_m=body.tolerance_m,
+        force=body.force,
+        actor=user.username,
+        today=now.date(),
+    )
+    return _stored(session, result)
+
+
+@router.post("/files", status_code=201)
+def load_division_files(
+    session: SessionDep,
+    user: Planner,
+    now: Now,
+    grids: Annotated[UploadFile, File(description="网格文件（gis.io 可读格式）/ grids file")],
+    boundary: Annotated[UploadFile, File(description="社区边界文件 / boundary file")],
+    community: Annotated[str, Form(min_length=1)],
+    code_field: Annotated[str, Form()] = "code",
+    effective_date: Annotated[dt.date | None, Form()] = None,
+    force: Annotated[bool, Form()] = False,
+    input_crs: Annotated[str | None, Form()] = None,
+):
+    """上传文件入库划分 / Store a division from uploaded files (GeoJSON, GPKG, zipped SHP...)."""
+    with tempfile.TemporaryDirectory() as folder:
+        frames = []
+        for upload, kind in ((grids, "grids"), (boundary, "boundary")):
+            name = Path(upload.filename or kind).name or kind
+            path = Path(folder) / f"{kind}_{name}"
+            path.write_bytes(upload.file.read())
+            frames.append(read_layer(path, input_crs=input_crs, geometry_type="polygon"))
+    result = load_division(
+        session,
+        grids=frames[0],
+        boundary=frames[1],
+        community=community,
+        code_field=code_field,
+        effective_date=effective_date,
+        force=force,
+        actor=user.username,
+        today=now.date(),
+    )
+    return _stored(session, result)

@@ -1,0 +1,99 @@
+"""Grids (网格): public list, read and locate; planners rename and set household counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.db.divisions import in_effect_clause
+from api.db.models import Community, Division, Grid, Role, User
+from api.deps import Now, SessionDep, require_role
+from api.schemas import GridUpdate, LocateResult
+from api.services import crud
+from api.services.features import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    bbox_clause,
+    grid_feature,
+    page,
+    parse_bbox,
+)
+from api.services.locate import locate
+
+__all__ = ["grids_query", "router"]
+
+router = APIRouter(prefix="/grids", tags=["grids"])
+Planner = Annotated[User, Depends(require_role(Role.PLANNER))]
+CRS_NAMES = "wgs84|cgcs2000|gcj02|bd09"
+
+
+def grids_query(day: dt.date, *, community_id: int | None = None, bbox=None) -> sa.Select:
+    """Grids of the divisions in effect on ``day`` (with division and community)."""
+    query = (
+        sa.select(Grid, Division, Community)
+        .join(Division, Grid.division_id == Division.id)
+        .join(Community, Grid.community_id == Community.id)
+        .where(in_effect_clause(day))
+    )
+    if community_id is not None:
+        query = query.where(Grid.community_id == community_id)
+    if bbox is not None:
+        query = query.where(bbox_clause(Grid.geom, bbox))
+    return query
+
+
+@router.get("")
+def read_grids(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    community_id: int | None = None,
+    date: Annotated[dt.date | None, Query(description="YYYY-MM-DD, default today")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (lon/lat)")] = None,
+    limit: Annotated[int, Query(ge=1, description=f"capped at {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """网格（公开）/ Grids of the divisions in effect on a date, as a FeatureCollection."""
+    query = grids_query(date or now.date(), community_id=community_id, bbox=parse_bbox(bbox))
+    return page(
+        session,
+        query,
+        key=Grid.id,
+        limit=limit,
+        offset=offset,
+        url=request.url,
+        to_feature=grid_feature,
+    )
+
+
+@router.get("/locate", response_model=LocateResult)
+def grid_at_point(
+    session: SessionDep,
+    now: Now,
+    lon: Annotated[float, Query(ge=-180, le=180, description="经度 / longitude")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="纬度 / latitude")],
+    crs: Annotated[str, Query(description=CRS_NAMES)] = "wgs84",
+    date: Annotated[dt.date | None, Query(description="YYYY-MM-DD, default today")] = None,
+) -> dict[str, Any]:
+    """点落在哪个网格（公开）/ Which grid owns a point (same rule as gis.assign)."""
+    return locate(session, lon=lon, lat=lat, crs=crs, day=date or now.date())
+
+
+@router.get("/{grid_id}")
+def read_grid(session: SessionDep, grid_id: int) -> dict[str, Any]:
+    """一个网格（公开）/ One grid (any division version) as a Feature."""
+    grid = crud.get_or_404(session, Grid, grid_id, ("网格", "grid"))
+    return grid_feature(grid, grid.division_record, grid.community)
+
+
+@router.patch("/{grid_id}")
+def update_grid(session: SessionDep, user: Planner, grid_id: int, body: GridUpdate):
+    """修改网格名称、户数 / Rename a grid or set its household count (planner)."""
+    grid = crud.get_or_404(session, Grid, grid_id, ("网格", "grid"))
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(grid, key, value)
+    session.commit()
+    return grid_feature(grid, grid.division_record, grid.community)

@@ -1,0 +1,190 @@
+"""Validate a division and store it: the service behind ``POST /divisions`` and
+``wangge load division``.
+
+:func:`load_division` validates the grids against the boundary (:func:`gis.coverage.validate`),
+refuses a division with errors unless ``force``, finds the community by name (creating it when
+new: its 12-digit code is the boundary's ``code`` property, else the common prefix of the
+15-digit grid codes), stores the grids as the community's next division version, puts it in
+effect from ``effective_date`` (closing the one it replaces) and, when that date has come,
+re-assigns the community's houses to the new grids. One transaction: the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from api.db.dialect import assign_codes_in_db
+from api.db.divisions import put_in_effect
+from api.db.models import Community, Division, Grid, House, Street, from_db_geometry, to_db_geometry
+from gis.coverage import findings_to_geojson, validate
+from gis.errors import InputError
+
+__all__ = ["check_division", "load_division"]
+
+
+def check_division(
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame,
+    *,
+    code_field: str = "code",
+    tolerance_m: float = 0.5,
+) -> tuple[dict[str, Any], bool, dict[str, int]]:
+    """Validate; return (findings FeatureCollection, valid, counts per kind)."""
+    if code_field not in grids.columns:
+        fields = [c for c in grids.columns if c != grids.geometry.name]
+        raise InputError(
+            f"网格没有编码字段 {code_field!r} / grids have no code field {code_field!r}; "
+            f"fields: {', '.join(map(str, fields)) or '(none)'}"
+        )
+    findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
+    valid = not bool((findings["severity"] == "error").any()) if len(findings) else True
+    kinds = {str(k): int(v) for k, v in findings["kind"].value_counts().sort_index().items()}
+    return findings_to_geojson(findings), valid, kinds
+
+
+def _community_code(grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, code_field: str) -> str:
+    if "code" in boundary.columns:
+        codes = {str(c) for c in boundary["code"].dropna()}
+        if len(codes) == 1 and len(code := codes.pop()) == 12 and code.isdigit():
+            return code
+    prefixes = {str(c)[:12] for c in grids[code_field]}
+    if len(prefixes) == 1 and all(len(str(c)) == 15 for c in grids[code_field]):
+        prefix = prefixes.pop()
+        if prefix.isdigit():
+            return prefix
+    raise InputError(
+        "新社区需要 12 位社区编码：边界的 code 属性，或网格 15 位编码的共同前缀 / a new "
+        "community needs its 12-digit code: the boundary's 'code' property, or the common "
+        "prefix of 15-digit grid codes"
+    )
+
+
+def _find_community(session: Session, name: str) -> Community | None:
+    found = session.scalars(sa.select(Community).where(Community.name == name)).all()
+    if len(found) > 1:
+        raise InputError(
+            f"有 {len(found)} 个名为 {name!r} 的社区 / {len(found)} communities are named "
+            f"{name!r}; codes: {', '.join(c.code for c in found)}"
+        )
+    return found[0] if found else None
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def load_division(
+    session: Session,
+    *,
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame,
+    community: str,
+    code_field: str = "code",
+    effective_date: dt.date | None = None,
+    tolerance_m: float = 0.5,
+    force: bool = False,
+    actor: str | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Validate and store a division; return what changed (see the module docstring).
+
+    The result has ``stored`` (False when refused: errors found and not ``force``), ``valid``,
+    ``kinds`` (findings per kind), ``findings`` (FeatureCollection), and when stored
+    ``community`` (id, code, name, created), ``division`` (id, label, version,
+    effective_from), ``replaced`` (label, effective_to) or None, ``grids`` (count) and
+    ``houses`` (assigned, outside) or None when the division is not in effect yet.
+    Raises :class:`~gis.errors.InputError` for unusable input.
+    """
+    today = today or dt.date.today()
+    effective_date = effective_date or today
+    grids = grids.to_crs(4326) if grids.crs is not None else grids
+    boundary = boundary.to_crs(4326) if boundary.crs is not None else boundary
+    findings, valid, kinds = check_division(
+        grids, boundary, code_field=code_field, tolerance_m=tolerance_m
+    )
+    result: dict[str, Any] = {"valid": valid, "kinds": kinds, "findings": findings}
+    if not valid and not force:
+        return result | {"stored": False}
+    codes = grids[code_field]
+    if codes.isna().any() or (codes.astype(str).str.strip() == "").any():
+        raise InputError(f"有网格缺少编码 / a grid has no {code_field!r}")
+    if codes.astype(str).duplicated().any():
+        dup = sorted(set(codes.astype(str)[codes.astype(str).duplicated()]))
+        raise InputError(f"网格编码重复 / duplicate grid codes: {', '.join(dup)}")
+
+    record = _find_community(session, community)
+    created = record is None
+    outline = shapely.union_all(boundary.geometry.to_numpy())
+    if created:
+        code = _community_code(grids, boundary, code_field)
+        street = session.scalars(sa.select(Street).where(Street.code == code[:9])).first()
+        record = Community(
+            code=code, name=community, street=street, geom=to_db_geometry(outline, multi=True)
+        )
+        session.add(record)
+        session.flush()
+    else:
+        old = from_db_geometry(record.geom)
+        if old is None or not old.equals(outline):
+            record.geom = to_db_geometry(outline, multi=True)
+    version = (
+        session.scalar(
+            sa.select(sa.func.max(Division.version)).where(Division.community_id == record.id)
+        )
+        or 0
+    ) + 1
+    division = Division(
+        community_id=record.id,
+        label=f"v{version}",
+        version=version,
+        created_by=actor,
+        note=None if valid else "forced / 强制入库（校验未通过）",
+    )
+    session.add(division)
+    replaced = put_in_effect(session, division, effective_date)
+    names = grids["name"] if "name" in grids.columns else [None] * len(grids)
+    households = grids["households"] if "households" in grids.columns else [None] * len(grids)
+    session.add_all(
+        Grid(
+            community_id=record.id,
+            division_id=division.id,
+            division=division.label,
+            code=str(code),
+            name=None if name is None or pd.isna(name) else str(name),
+            households=_optional_int(h),
+            geom=to_db_geometry(geom, multi=True),
+        )
+        for code, name, h, geom in zip(codes, names, households, grids.geometry, strict=True)
+    )
+    session.flush()
+    houses = None
+    if effective_date <= today:
+        counts = assign_codes_in_db(session, House, on=today, community_id=record.id)
+        houses = {"assigned": counts.assigned, "outside": counts.outside}
+    return result | {
+        "stored": True,
+        "community": {
+            "id": record.id,
+            "code": record.code,
+            "name": record.name,
+            "created": created,
+        },
+        "division": {
+            "id": division.id,
+            "label": division.label,
+            "version": version,
+            "effective_from": effective_date.isoformat(),
+        },
+        "replaced": None
+        if replaced is None
+        else {"label": replaced.label, "effective_to": replaced.effective_to.isoformat()},
+        "grids": len(grids),
+        "houses": houses,
+    }

@@ -1,0 +1,164 @@
+"""Divisions: public validation (same findings as gis.coverage), bad input, oversized bodies,
+and storing a division through the API (then locate answers from it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+
+from api.db.models import Role
+from gis.coverage import findings_to_geojson, validate
+from tests.api.routes.conftest import add_users
+
+DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
+
+
+def _fc(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _boundary() -> dict:
+    return _fc(DEMO / "boundary.geojson")["features"][0]
+
+
+def test_validate_defective_division_matches_gis_validate(api):
+    body = {"grids": _fc(DEMO / "grids_defective.geojson"), "boundary": _boundary()}
+    r = api.client.post("/divisions/validate", json=body)
+    assert r.status_code == 200, r.text
+    expected = findings_to_geojson(
+        validate(
+            gpd.read_file(DEMO / "grids_defective.geojson"),
+            gpd.read_file(DEMO / "boundary.geojson"),
+        )
+    )
+    got = r.json()
+    assert got["type"] == "FeatureCollection"
+    assert [f["properties"] for f in got["features"]] == [
+        f["properties"] for f in expected["features"]
+    ]
+    assert len(got["features"]) > 0
+    clean = api.client.post(
+        "/divisions/validate", json={"grids": _fc(DEMO / "grids.geojson"), "boundary": _boundary()}
+    )
+    assert clean.json()["features"] == []
+
+
+def test_validate_bad_input_is_4xx_with_a_clear_message(api):
+    grids = _fc(DEMO / "grids.geojson")
+    points = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "1"},
+                "geometry": {"type": "Point", "coordinates": [121.48, 31.23]},
+            }
+        ],
+    }
+    cases = [
+        ({"grids": points, "boundary": _boundary()}, "Point"),
+        ({"grids": grids, "boundary": _boundary(), "code_field": "nope"}, "nope"),
+        (
+            {
+                "grids": grids,
+                "boundary": {
+                    "type": "Feature",
+                    "geometry": {"type": "Polygon", "coordinates": "x"},
+                },
+            },
+            "boundary",
+        ),
+        ({"grids": grids, "boundary": _boundary(), "tolerance_m": -1}, "tolerance_m"),
+        ({"grids": {"type": "FeatureCollection"}, "boundary": _boundary()}, "features"),
+    ]
+    for body, word in cases:
+        r = api.client.post("/divisions/validate", json=body)
+        assert r.status_code == 422, (word, r.text)
+        assert word in r.json()["detail"], (word, r.json())
+    broken = api.client.post(
+        "/divisions/validate", content=b'{"grids": [', headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422 and "JSON" in broken.json()["detail"]
+
+
+def test_oversized_body_is_413_and_nothing_is_written(fresh_db_url, make_api):
+    add_users(fresh_db_url, {"pl": (Role.PLANNER, [])})
+    api = make_api(fresh_db_url, max_body_bytes=20_000)
+    token = api.as_("pl")
+    before = api.count("grids", "divisions", "communities")
+    big = json.dumps(
+        {"grids": _fc(DEMO / "grids.geojson"), "boundary": _boundary(), "community": "外滩源社区"}
+    ).encode()
+    assert len(big) > 20_000
+    r = api.client.post(
+        "/divisions", content=big, headers={**token, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: counted while streamed
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192]
+
+    r = api.client.post(
+        "/divisions", content=chunks(), headers={**token, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    files = {"grids": ("grids.geojson", big), "boundary": ("b.geojson", b"{}")}
+    r = api.client.post(
+        "/divisions/files", headers=token, files=files, data={"community": "外滩源社区"}
+    )
+    assert r.status_code == 413
+    assert api.count("grids", "divisions", "communities") == before
+
+
+def test_store_division_via_api_then_locate(fresh_db_url, make_api):
+    add_users(fresh_db_url, {"pl": (Role.PLANNER, []), "gw": (Role.GRID_WORKER, [])})
+    api = make_api(fresh_db_url)
+    body = {
+        "grids": _fc(DEMO / "grids.geojson"),
+        "boundary": _boundary(),
+        "community": "外滩源社区",
+        "effective_date": "2026-01-01",
+    }
+    assert api.client.post("/divisions", json=body, headers=api.as_("gw")).status_code == 403
+    assert api.client.post("/divisions", json=body).status_code == 401
+    # a defective division is refused (422 with the findings) and writes nothing
+    before = api.count("grids", "divisions", "communities")
+    bad = body | {"grids": _fc(DEMO / "grids_defective.geojson")}
+    r = api.client.post("/divisions", json=bad, headers=api.as_("pl"))
+    assert r.status_code == 422 and r.json()["findings"]["features"], r.text
+    assert api.count("grids", "divisions", "communities") == before
+    r = api.client.post("/divisions", json=body, headers=api.as_("pl"))
+    assert r.status_code == 201, r.text
+    result = r.json()
+    assert result["community"] == {
+        "id": result["community"]["id"],
+        "code": "310101002005",
+        "name": "外滩源社区",
+        "created": True,
+    }
+    assert result["division"]["version"] == 1 and result["grids"] == 12
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    p = grids.geometry.iloc[2].representative_point()
+    assert (
+        api.client.get("/grids/locate", params={"lon": p.x, "lat": p.y}).json()["grid_code"]
+        == grids["code"].iloc[2]
+    )
+    # uploading files: a second version replaces the first from a later date
+    files = {
+        "grids": ("grids.geojson", (DEMO / "grids.geojson").read_bytes()),
+        "boundary": ("boundary.geojson", (DEMO / "boundary.geojson").read_bytes()),
+    }
+    r = api.client.post(
+        "/divisions/files",
+        headers=api.as_("pl"),
+        files=files,
+        data={"community": "外滩源社区", "effective_date": "2026-03-01"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["replaced"] == {"label": "v1", "effective_to": "2026-03-01"}
+    assert r.json()["community"]["created"] is False
+    listed = api.client.get("/divisions", headers=api.as_("pl")).json()
+    assert [d["version"] for d in listed["data"]] == [1, 2]
