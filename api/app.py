@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.config import get_settings
 from api.db.engine import init_db, make_engine, session_factory
@@ -29,15 +30,18 @@ from api.routes import (
     auth,
     communities,
     divisions,
+    geocode,
     grids,
     health,
     houses,
+    maps,
     ogc,
     residents,
     staff,
     users,
 )
 from api.security import LoginThrottle, new_secret_key
+from maps.assets import STATIC_DIR
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
 
@@ -164,7 +168,11 @@ def create_app(
         access,
         divisions,
         ogc,
+        maps,
+        geocode,
     ):
         app.include_router(module.router)
+    # Leaflet and plugins for the served maps and pages: no CDN on government intranets
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     return app

@@ -20,9 +20,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.db.dialect import assign_codes_in_db
 from api.db.divisions import put_in_effect
-from api.db.models import Community, Division, Grid, House, Street, from_db_geometry, to_db_geometry
+from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
+from api.registry.reassign import reassign_houses
 from gis.coverage import findings_to_geojson, validate
 from gis.errors import InputError
 
@@ -166,8 +166,14 @@ def load_division(
     session.flush()
     houses = None
     if effective_date <= today:
-        counts = assign_codes_in_db(session, House, on=today, community_id=record.id)
-        houses = {"assigned": counts.assigned, "outside": counts.outside}
+        # through the ORM, so that every house whose grid changes has it in its history
+        moved = reassign_houses(session, record, today)
+        total = moved.unchanged + len(moved.changed)
+        houses = {
+            "assigned": total - moved.outside,
+            "outside": moved.outside,
+            "changed": len(moved.changed),
+        }
     return result | {
         "stored": True,
         "community": {

@@ -1,0 +1,96 @@
+"""Web maps served by the API: the division, its validation, and incident maps (HTML).
+
+The pages use the Leaflet assets the app serves under ``/static/`` (no CDN). The public
+division map never carries houses; signed-in staff add ``?staff=true`` for the house layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from api.community_data import read_community
+from api.deps import OptionalUser, SessionDep
+from api.errors import Forbidden
+from maps.assets import offline
+from maps.hotspots import hotspots, render_hotspot_map
+from maps.incidents import (
+    count_per_grid,
+    filter_incidents,
+    render_incident_choropleth,
+    render_incident_heatmap,
+)
+from maps.web import render_division_map, render_validation_map
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+STATIC_URL = "/static/"
+
+
+def _page(m) -> HTMLResponse:
+    """The map as a page whose asset links point at the app's ``/static/`` copies."""
+    offline(m, mode="served", base_url=STATIC_URL)
+    return HTMLResponse(m.get_root().render())
+
+
+@router.get("/division/{community}", response_class=HTMLResponse)
+def division_map(
+    community: str,
+    session: SessionDep,
+    user: OptionalUser,
+    staff: Annotated[bool, Query(description="工作人员视图（含房屋）/ staff view")] = False,
+    date: Annotated[dt.date | None, Query(description="划分生效日期 / division on date")] = None,
+) -> HTMLResponse:
+    """网格划分图 / The division map of a community (public; houses for signed-in staff)."""
+    if staff and user is None:
+        raise Forbidden("房屋图层需要登录 / the house layer needs a signed-in user")
+    data = read_community(session, community, on=date)
+    m = render_division_map(
+        data.grids, staff=data.staff, houses=data.houses if staff else None, public=not staff
+    )
+    return _page(m)
+
+
+@router.get("/validation/{community}", response_class=HTMLResponse)
+def validation_map(
+    community: str,
+    session: SessionDep,
+    date: Annotated[dt.date | None, Query(description="划分生效日期 / division on date")] = None,
+) -> HTMLResponse:
+    """校验图 / The findings of validate over the division in effect."""
+    from gis.coverage import validate
+
+    data = read_community(session, community, on=date)
+    return _page(render_validation_map(data.grids, validate(data.grids, data.boundary)))
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_map(
+    session: SessionDep,
+    community: Annotated[str, Query(description="社区编码或名称 / community")],
+    category: Annotated[str | None, Query(description="类别编码 / category code")] = None,
+    date_from: Annotated[dt.date | None, Query(alias="from", description="起始 / from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="截止（不含）/ to")] = None,
+    style: Annotated[
+        Literal["heatmap", "choropleth", "hotspots"], Query(description="样式 / style")
+    ] = "heatmap",
+) -> HTMLResponse:
+    """事件热力图、分级图或热点 / Incident heat-map, counts per grid, or Gi* hot-spots."""
+    data = read_community(session, community)
+    period = (date_from, date_to) if date_from or date_to else None
+    if style == "heatmap":
+        m = render_incident_heatmap(
+            data.incidents, grids=data.grids, category=category, period=period
+        )
+    else:
+        chosen = filter_incidents(data.incidents, category=category, period=period)
+        if style == "choropleth":
+            m = render_incident_choropleth(count_per_grid(chosen, data.grids), data.grids)
+        else:
+            m = render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids)
+    return _page(m)

@@ -1,0 +1,111 @@
+"""Maps served by the API, and geocoding from the stored door plates, on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from maps.assets import STATIC_DIR, remote_links
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "demo"
+HOUSES = pd.read_csv(DATA / "houses.csv")
+GRIDS = gpd.read_file(DATA / "grids.geojson")
+
+
+def _grid_of(lon: float, lat: float) -> str | None:
+    point = shapely.Point(lon, lat)
+    covering = sorted(
+        c for c, g in zip(GRIDS["code"], GRIDS.geometry, strict=True) if g.covers(point)
+    )
+    return covering[0] if covering else None
+
+
+def test_division_map_is_served_with_local_assets(api):
+    response = api.client.get("/maps/division/外滩源社区")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert remote_links(html) == []
+    assert all(code in html for code in GRIDS["code"])
+    assert not any(address in html for address in HOUSES["address"])
+    # every asset the page links is served by the app
+    for url in ("/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css"):
+        assert url in html
+        served = api.client.get(url)
+        assert served.status_code == 200
+        assert served.content == (STATIC_DIR / url.removeprefix("/static/")).read_bytes()
+
+
+def test_house_layer_only_for_signed_in_staff(api):
+    assert api.client.get("/maps/division/外滩源社区", params={"staff": "true"}).status_code == 403
+    response = api.client.get(
+        "/maps/division/外滩源社区", params={"staff": "true"}, headers=api.as_("planner")
+    )
+    assert response.status_code == 200
+    assert HOUSES["address"].iloc[0] in response.text
+
+
+@pytest.mark.parametrize("style", ["heatmap", "choropleth", "hotspots"])
+def test_incident_maps(api, style):
+    response = api.client.get(
+        "/maps/incidents",
+        params={"community": "310101002005", "style": style, "category": "03",
+                "from": "2026-08-01", "to": "2026-11-01"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert remote_links(response.text) == []
+
+
+def test_maps_bad_input_is_4xx(api):
+    assert api.client.get("/maps/division/nowhere").status_code in (404, 422)
+    response = api.client.get("/maps/incidents", params={"community": "外滩源社区", "from": "x"})
+    assert response.status_code == 422
+    response = api.client.get("/maps/incidents", params={"community": "外滩源社区", "style": "3d"})
+    assert response.status_code == 422
+
+
+def test_geocode_one_address_gives_the_door_plate_and_its_grid(api):
+    sample = HOUSES.sample(8, random_state=11)
+    for row in sample.itertuples():
+        written = row.address.replace("上海市黄浦区", "黄浦区 ")
+        response = api.client.get("/geocode", params={"address": written})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["match_level"] == "doorplate" and body["confident"] is True
+        assert (body["lon"], body["lat"]) == pytest.approx((row.lon, row.lat))
+        assert body["grid_code"] == _grid_of(row.lon, row.lat)
+        assert "owner" not in body
+
+
+def test_geocode_unknown_and_contradicting_addresses_do_not_match(api):
+    for address in ("北京市东城区九江路1号", "南京西路100号", "随便写写"):
+        body = api.client.get("/geocode", params={"address": address}).json()
+        assert body["match_level"] == "none" and body["lon"] is None and body["confident"] is False
+
+
+def test_geocode_batch_needs_sign_in_and_keeps_order(api):
+    addresses = [*HOUSES["address"].head(5), "不存在的地址"]
+    assert api.client.post("/geocode/batch", json={"addresses": addresses}).status_code == 401
+    response = api.client.post(
+        "/geocode/batch", json={"addresses": addresses}, headers=api.as_("grid_worker")
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 6
+    assert [r["matched_address"] for r in body["data"][:5]] == list(HOUSES["address"].head(5))
+    assert body["data"][5]["match_level"] == "none"
+    assert body["by_level"] == {"doorplate": 5, "none": 1}
+
+
+def test_reverse_geocode(api):
+    row = HOUSES.iloc[10]
+    body = api.client.get("/geocode/reverse", params={"lon": row.lon, "lat": row.lat}).json()
+    assert body["door_plates"][0]["address"] == row.address
+    assert body["door_plates"][0]["distance_m"] == pytest.approx(0, abs=0.01)
+    assert body["grid_code"] == _grid_of(row.lon, row.lat)
+    assert all(p["distance_m"] <= 50 for p in body["door_plates"])
+    assert api.client.get("/geocode/reverse", params={"lon": 121.5, "lat": 95}).status_code == 422
