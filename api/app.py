@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from api.config import get_settings
 from api.db.engine import init_db, make_engine, session_factory
 from api.errors import install_error_handlers
+from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
     auth,
@@ -34,8 +35,11 @@ from api.routes import (
     grids,
     health,
     houses,
+    incidents,
     maps,
     ogc,
+    open311,
+    planner,
     residents,
     staff,
     users,
@@ -112,6 +116,7 @@ def create_app(
     max_body_bytes: int | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     throttle: LoginThrottle | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -119,13 +124,16 @@ def create_app(
     (``WANGGE_SECRET_KEY``, ``WANGGE_TOKEN_TTL_MINUTES``, ``WANGGE_MAX_BODY_MB``; without a
     key, a random one per process, so tokens die with it). ``clock`` (UTC now) decides token
     expiry and access-request expiry; ``throttle`` slows repeated failed sign-ins; both are
-    injectable for tests.
+    injectable for tests. ``limits`` (default: the settings) bounds hostile input: JSON depth,
+    vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
     """
     settings = get_settings()
     if token_ttl is None:
         token_ttl = dt.timedelta(minutes=settings.token_ttl_minutes)
+    if limits is None:
+        limits = Limits.from_settings(settings)
     if max_body_bytes is None:
-        max_body_bytes = int(settings.max_body_mb * 1024 * 1024)
+        max_body_bytes = limits.max_body_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -170,9 +178,16 @@ def create_app(
         ogc,
         maps,
         geocode,
+        planner,
+        incidents,
+        open311,
     ):
         app.include_router(module.router)
     # Leaflet and plugins for the served maps and pages: no CDN on government intranets
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # the last added runs first: body size, then JSON depth/NaN and bounds, then the clock
+    app.add_middleware(RequestTimeout, timeout_s=limits.request_timeout_s)
+    app.add_middleware(RequestLimits, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.state.limits = limits
     return app
