@@ -162,3 +162,43 @@ def test_store_division_via_api_then_locate(fresh_db_url, make_api):
     assert r.json()["community"]["created"] is False
     listed = api.client.get("/divisions", headers=api.as_("pl")).json()
     assert [d["version"] for d in listed["data"]] == [1, 2]
+
+
+def test_locate_follows_a_new_division_in_the_same_process(demo_api):
+    """The in-memory locate index is rebuilt when a new division takes effect."""
+    import datetime as dt
+
+    from gis.edit import merge_grids
+
+    api = demo_api
+    add_users(api.url, {"pl2": (Role.PLANNER, [])})
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    a, b = _adjacent_pair(grids)
+    point = grids.geometry[grids["code"] == a].iloc[0].representative_point()
+    params = {"lon": point.x, "lat": point.y}
+    assert api.client.get("/grids/locate", params=params).json()["grid_code"] == a
+
+    merged = merge_grids(grids, [b, a], keep_code=b)
+    body = {
+        "grids": json.loads(merged.to_json()),
+        "boundary": _boundary(),
+        "community": "外滩源社区",
+        "effective_date": dt.date.today().isoformat(),
+    }
+    r = api.client.post("/divisions", json=body, headers=api.as_("pl2"))
+    assert r.status_code == 201, r.text
+    assert api.client.get("/grids/locate", params=params).json()["grid_code"] == b
+    # the day before, the old division still answers
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    old = api.client.get("/grids/locate", params=params | {"date": yesterday}).json()
+    assert old["grid_code"] == a
+
+
+def _adjacent_pair(grids: gpd.GeoDataFrame) -> tuple[str, str]:
+    metric = grids.to_crs(4549)
+    for i in range(len(grids)):
+        for j in range(i + 1, len(grids)):
+            shared = metric.geometry[i].boundary.intersection(metric.geometry[j].boundary)
+            if shared.length > 10:
+                return grids["code"][i], grids["code"][j]
+    raise AssertionError("no adjacent grids")
