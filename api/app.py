@@ -28,6 +28,7 @@ from api.errors import install_error_handlers
 from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
+    assessment,
     auth,
     communities,
     divisions,
@@ -39,6 +40,7 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    patrol,
     planner,
     residents,
     staff,
@@ -181,6 +183,8 @@ def create_app(
         planner,
         incidents,
         open311,
+        patrol,
+        assessment,
     ):
         app.include_router(module.router)
     # Leaflet and plugins for the served maps and pages: no CDN on government intranets

@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from api.cli_assess import register as register_assess_commands
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -29,6 +30,7 @@ from api.cli_common import (
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
 from api.cli_geocode import geocode_command, geocode_eval_command
+from api.cli_incidents import register as register_incident_commands
 from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
 from api.cli_registry import register as register_registry_commands
@@ -202,6 +204,8 @@ app.command("map")(map_command)
 app.command("print")(print_command)
 register_server_commands(app)
 register_registry_commands(app)
+register_assess_commands(app)
+register_incident_commands(app)
 
 
 @app.command("demo")

@@ -35,6 +35,41 @@ patrol_app = typer.Typer(
 )
 
 
+def _hours_from_db(
+    db: str, path: Path, fixes, worker_name: str, *, store: bool, options: dict
+) -> dict:
+    from api.db.engine import init_db, make_engine, session_factory
+    from api.services.patrol import find_worker, patrol_hours, report_dict, store_track
+
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        with session_factory(engine)() as session:
+            worker = find_worker(session, worker_name)
+            with err.status("计算中 / computing…"):
+                days, weeks = patrol_hours(session, worker, fixes, **options)
+            if store:
+                record, created = store_track(
+                    session, worker, file_name=path.name, content=path.read_bytes(),
+                    track=fixes, days=days, uploaded_by="wangge patrol hours",
+                )  # fmt: skip
+                session.commit()
+                if created:
+                    err.print(
+                        f"已存入 / stored track {record.id} ({len(days)} 条日记录 / day rows)",
+                        highlight=False,
+                    )
+                else:
+                    err.print(
+                        f"同一文件已存过，未重复记时 / this file is already stored as track "
+                        f"{record.id}; nothing added",
+                        highlight=False,
+                    )
+    finally:
+        engine.dispose()
+    return report_dict(days, weeks)
+
+
 def _days_table(report: dict, worker: str) -> Table:
     table = Table(title=f"{worker}: 每日网格内时长 / hours inside grids per day")
     for header in ("日期 date", "网格 grid", "小时 hours"):
@@ -82,43 +117,53 @@ def hours_command(
         float,
         typer.Option("--max-accuracy-m", min=0.0, help="精度上限（米）/ worst accuracy kept, m"),
     ] = DEFAULT_MAX_ACCURACY_M,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="轨迹与每日时长入库（需 --db）/ store the track and its hours (needs --db)",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """每个网格每天的巡查时长，每周不足 15 小时标出 / Hours per grid per day, weeks under 15 h.
 
     The grids are all those in --grids FILE (the worker's grids), or the worker's grids in
-    the registry (--db).
+    the registry (--db): the grid codes of the user (user_grids) or staff member
+    (staff_grids) named by --worker, with the geometry of the division in effect on each
+    day. --store (with --db) records the track and its hours (the same file once per worker);
+    what was stored is said on stderr, so --json stays the report alone.
     """
     from gis.io import read_layer
     from gis.patrol import patrol_report, read_track
 
-    if db is not None:
+    if db is not None and grids is not None:
         err.print(
-            "输入错误 / bad input: --db 暂不支持（登记库尚未接入），请用 --grids FILE / "
-            "--db is not yet available (the registry is not connected); use --grids FILE",
+            "输入错误 / bad input: --grids 与 --db 只能选一个 / give --grids FILE or --db URL, "
+            "not both",
             highlight=False,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    if grids is None:
+    if grids is None and db is None:
         err.print(
             "输入错误 / bad input: 需要 --grids FILE 或 --db URL / give --grids FILE or --db URL",
             highlight=False,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
+    options = {"max_speed_kmh": max_speed_kmh, "max_accuracy_m": max_accuracy_m,
+               "max_gap_s": max_gap_s}  # fmt: skip
     try:
         fixes = read_track(track, gcj02=gcj02)
-        grid_frame = read_layer(grids, geometry_type="polygon")
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-        with err.status("计算中 / computing…"):
-            report = patrol_report(
-                fixes,
-                grid_frame,
-                code_field=code_field,
-                max_speed_kmh=max_speed_kmh,
-                max_accuracy_m=max_accuracy_m,
-                max_gap_s=max_gap_s,
-            )
+        if db is not None:
+            report = _hours_from_db(db, track, fixes, worker, store=store, options=options)
+        else:
+            if store:
+                raise WanggeError("--store 需要 --db / --store needs --db")
+            grid_frame = read_layer(grids, geometry_type="polygon")
+            if code_field not in grid_frame.columns:
+                raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+            with err.status("计算中 / computing…"):
+                report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 

@@ -41,6 +41,15 @@ class RegisterKind(enum.StrEnum):
     staff = "staff"
 
 
+class TemplateKind(enum.StrEnum):
+    """What ``wangge template`` writes: a registry spreadsheet, or the assessment's field check."""
+
+    houses = "houses"
+    residents = "residents"
+    staff = "staff"
+    field_check = "field-check"
+
+
 class ExportLayer(enum.StrEnum):
     """What ``wangge export`` writes."""
 
@@ -67,18 +76,23 @@ def _open_engine(db: str | None):
 
 
 def template_command(
-    kind: Annotated[RegisterKind, typer.Argument(help="houses|residents|staff")],
+    kind: Annotated[TemplateKind, typer.Argument(help="houses|residents|staff|field-check")],
     out_path: Annotated[Path, typer.Option("--out", help="模板文件 .xlsx / template file")],
     as_json: JsonFlag = False,
 ) -> None:
-    """写出空白导入模板（中文表头、说明、下拉选项）/ Write the blank import template."""
-    from api.registry.templates import COLUMNS, write_template
+    """写出空白导入模板（中文表头、说明、下拉选项）/ Write the blank import template.
+
+    ``field-check``: the monthly assessment's field-check workbook (sheets 房屋, 人口,
+    特殊人群: the registry's fields), filled on the spot and read by ``wangge assess score``.
+    """
+    from api.registry.templates import COLUMNS, FIELD_CHECK, FIELD_CHECK_SHEETS, write_template
 
     try:
         written = write_template(kind.value, out_path)
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
-    headers = [c.header_zh for c in COLUMNS[kind.value]]
+    kinds = list(FIELD_CHECK_SHEETS) if kind.value == FIELD_CHECK else [kind.value]
+    headers = [c.header_zh for k in kinds for c in COLUMNS[k]]
     if as_json:
         out.print_json(
             json.dumps({"kind": kind.value, "out": str(written), "columns": headers},

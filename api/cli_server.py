@@ -262,11 +262,14 @@ class TargetNotEmptyError(WanggeError, ValueError):
 def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dict[str, int]:
     """Copy every table of the schema from ``source_url`` to ``target_url``; return row counts.
 
-    The target is created and migrated when missing and must hold no rows. Tables go in
+    The target is created and migrated when missing and must hold no rows, except in the
+    code tables the migrations fill (:data:`api.db.migrate.SEEDED_TABLES`), which take the
+    source's rows. Tables go in
     dependency order (parents first) in one transaction on the target; geometry is copied as
     EWKB (SRID kept); the append-only audit and change logs are copied too (inserts only).
     On PostgreSQL the id sequences are then set past the largest id.
     """
+    from api.db.migrate import SEEDED_TABLES
     from api.db.models import Base
 
     source_engine, _ = _open(source_url)
@@ -278,13 +281,18 @@ def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dic
             busy = [
                 t.name
                 for t in tables
-                if dst.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                if t.name not in SEEDED_TABLES
+                and dst.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
             ]
             if busy:
                 raise TargetNotEmptyError(
                     f"目标数据库非空 / target database is not empty: {', '.join(busy)} hold rows;"
                     " copy into a new, empty database"
                 )
+            # tables the migrations fill (code tables) take the source's rows instead
+            for table in reversed(tables):
+                if table.name in SEEDED_TABLES:
+                    dst.execute(sa.delete(table))
             with source_engine.connect() as src:
                 for table in tables:
                     pk = list(table.primary_key.columns)

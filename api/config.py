@@ -58,6 +58,22 @@ class Settings(BaseSettings):
     )
     token_ttl_minutes: int = Field(480, gt=0, description="Lifetime of an API token")
     max_body_mb: float = Field(20.0, gt=0, description="Largest request body accepted (413 above)")
+    max_vertices: int = Field(
+        100_000, gt=0, description="Most vertices in one geometry (API and file readers; 422 above)"
+    )
+    max_json_depth: int = Field(
+        32, gt=0, description="Deepest nesting of arrays/objects in a JSON body (422 above)"
+    )
+    max_upload_rows: int = Field(
+        100_000, gt=0, description="Most rows (features) in one uploaded or imported file"
+    )
+    max_unzipped_mb: float = Field(
+        200.0, gt=0, description="Most bytes a zip upload (zipped SHP, XLSX) may expand to"
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Longest time a request may take (504 after it)"
+    )
+    photo_dir: Path = Field(Path("photos"), description="Folder for incident photos")
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

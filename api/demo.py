@@ -31,6 +31,7 @@ from api.db.models import (
     Street,
     to_db_geometry,
 )
+from api.incident_demo import run_demo_workflow
 from api.map_outputs import (
     write_boards,
     write_division_diagram,
@@ -55,6 +56,7 @@ DEMO_FILES = {
 }
 DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from this day
 DEMO_STEPS = 4  # read, validate, join, store
+DEMO_SEED = 20261101  # the incident workflow run (api.incident_demo)
 STAFF_FILE = "demo/staff.csv"
 ROADS_FILE, ROADS_LAYER = "demo/osm_bund.gpkg", "roads"
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
@@ -255,6 +257,7 @@ def load_demo(
                         ("incidents", Incident, "incident_id"),
                     )
                 }
+                workflow = run_demo_workflow(session, seed=DEMO_SEED, community_id=community.id)
         except IntegrityError as exc:
             raise InputError(
                 f"数据违反约束，未写入任何数据 / data violates a constraint, nothing was written:"
@@ -304,5 +307,6 @@ def load_demo(
             "total": len(incidents),
             "outside": int(incidents["grid_code"].isna().sum()),
             "db_agrees": agrees["incidents"],
+            "workflow": workflow,
         },
     }

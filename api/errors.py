@@ -3,7 +3,8 @@
 Every error answer is ``{"detail": "中文 / English"}`` (a field-by-field ``errors`` list may
 follow). Nothing the caller can cause becomes a 500: request validation errors are 422 with
 the field and the reason, gis :class:`~gis.errors.InputError` is 422 (an unreadable file 400),
-a database constraint violation is 409, an oversized body 413 (:mod:`api.app`).
+a database constraint violation is 409, an oversized body 413 (:mod:`api.app`), a number the
+database cannot hold (an offset past 64 bits) 422.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import InputError, UnreadableFileError
@@ -117,8 +118,41 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return f"请求无效 / invalid request: {text}", items
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "title": "Detail", "description": "中文 / English"},
+        "errors": {
+            "type": "array",
+            "title": "Errors",
+            "description": "field by field (422)",
+            "items": {"type": "object", "additionalProperties": True},
+        },
+    },
+}
+"""The shape of every error answer, declared in the OpenAPI schema for 422 (issue 11)."""
+
+
+def _declare_error_shape(app: FastAPI) -> None:
+    """Make the schema's 422 answer (FastAPI's ``HTTPValidationError``) the real error shape."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error as ``{"detail": ...}``."""
+    _declare_error_shape(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -138,6 +172,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse(_body(str(exc)), status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # an integer past the database's 64 bits (an offset, an id): the caller's doing
+        return JSONResponse(_body(f"数值超出范围 / number out of range: {exc}"), status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return JSONResponse(_body(f"数值无效或超出范围 / invalid value: {reason}"), status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

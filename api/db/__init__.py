@@ -52,5 +52,28 @@ __all__ = [
     "to_db_geometry",
 ]
 
+from api.db.models_assessment import (
+    AssessmentDeptScore,
+    AssessmentPoint,
+    AssessmentSample,
+    PatrolDay,
+    PatrolTrack,
+    WorkLog,
+)
+from api.db.models_incidents import ApiKey, IncidentCategory, IncidentEvent, IncidentPhoto
+
+__all__ += [
+    "ApiKey",
+    "AssessmentDeptScore",
+    "AssessmentPoint",
+    "AssessmentSample",
+    "IncidentCategory",
+    "IncidentEvent",
+    "IncidentPhoto",
+    "PatrolDay",
+    "PatrolTrack",
+    "WorkLog",
+]
+
 # Registers the change-history listener wherever the models are used.
-from api.registry import history as _history  # noqa: F401
+from api.registry import history as _history  # noqa: E402, F401

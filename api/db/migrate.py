@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "SEEDED_TABLES",
     "alembic_config",
     "current_revision",
     "downgrade",
@@ -31,6 +32,9 @@ __all__ = [
     "schema_differences",
     "upgrade",
 ]
+
+# Tables the migrations fill with rows (code tables), not empty on a fresh database.
+SEEDED_TABLES = frozenset({"incident_categories"})
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -307,6 +307,7 @@ class Incident(Base):
         UniqueConstraint("community_id", "external_id", name="uq_incidents_community_external"),
         Index("ix_incidents_grid_code", "grid_code"),
         Index("ix_incidents_category_reported", "category_code", "reported_at"),
+        Index("ix_incidents_state_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -319,6 +320,23 @@ class Incident(Base):
     description: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(_geometry("POINT"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
+    # workflow (issue 8, migration 0003; see api/services/incidents.py and docs/workflow.md)
+    state: Mapped[str] = mapped_column(
+        String(16), default="registered", server_default="registered"
+    )
+    severity: Mapped[str] = mapped_column(String(8), default="general", server_default="general")
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handler_post: Mapped[str | None] = mapped_column(String(32))
+    handler_staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    handler_user_id: Mapped[int | None] = mapped_column(Integer)
+    escalated_to: Mapped[str | None] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    reporter_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Resident(Base):
@@ -415,6 +433,7 @@ class Staff(Base):
     phone_published: Mapped[bool] = mapped_column(Boolean, default=True)
     duties: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    post: Mapped[str | None] = mapped_column(String(32))  # 岗位 of a post_staff (城建管理岗...)
 
     grids: Mapped[list[StaffGrid]] = relationship(cascade="all, delete-orphan")
     grid_codes: AssociationProxy[list[str]] = association_proxy(
@@ -636,3 +655,9 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
         record.community = community_key
     session.add(record)
     return record
+
+
+# The patrol-log and assessment tables (issue 10) and the incident tables (issue 8: history,
+# photos, categories, API keys) live on the same metadata.
+from api.db import models_assessment as _models_assessment  # noqa: E402, F401
+from api.db import models_incidents as _models_incidents  # noqa: E402, F401

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from api.config import get_settings
 from api.db.divisions import division_in_effect
 from api.db.models import (
     STORAGE_SRID,
@@ -51,6 +53,7 @@ from api.registry.validators import FieldError, clean_house, clean_resident, cle
 from gis.assign import assign_points
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
+from gis.io import check_zip_expansion, get_read_limits
 
 __all__ = [
     "ImportResult",
@@ -154,7 +157,24 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _read_csv_rows(path: Path, encoding: str | None) -> list[list[Any]]:
+def _bounded_rows(path: Path, rows: Iterable, max_rows: int) -> list[list[Any]]:
+    """The rows as lists; refuse more than ``max_rows`` non-blank rows after the first."""
+    out: list[list[Any]] = []
+    filled = 0
+    for r in rows:
+        row = list(r)
+        out.append(row)
+        if any(_cell(v) is not None for v in row):
+            filled += 1
+            if filled > max_rows + 1:  # the header row is not a data row
+                raise InputError(
+                    f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; "
+                    "split the file (bound: WANGGE_MAX_UPLOAD_ROWS)"
+                )
+    return out
+
+
+def _read_csv_rows(path: Path, encoding: str | None, max_rows: int) -> list[list[Any]]:
     data = path.read_bytes()
     for codec in [encoding] if encoding else ["utf-8-sig", "gbk"]:
         try:
@@ -162,7 +182,7 @@ def _read_csv_rows(path: Path, encoding: str | None) -> list[list[Any]]:
         except (UnicodeDecodeError, LookupError):
             continue
         try:
-            return [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+            return _bounded_rows(path, csv.reader(io.StringIO(text, newline="")), max_rows)
         except csv.Error as exc:
             raise UnreadableFileError(f"{path}: 无法读取 CSV / cannot read CSV: {exc}") from exc
     raise UnreadableFileError(
@@ -170,34 +190,43 @@ def _read_csv_rows(path: Path, encoding: str | None) -> list[list[Any]]:
     )
 
 
-def _read_xlsx_rows(path: Path, kind: str) -> list[list[Any]]:
+def _read_xlsx_rows(path: Path, kind: str, max_rows: int) -> list[list[Any]]:
     try:
+        with zipfile.ZipFile(path) as archive:
+            check_zip_expansion(archive, str(path), max_bytes=get_read_limits().max_unzipped_bytes)
         wb = load_workbook(path, read_only=True, data_only=True)
+    except InputError:
+        raise
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise UnreadableFileError(f"{path}: 无法读取 XLSX / cannot read XLSX: {exc}") from exc
     try:
         name = DATA_SHEET[kind] if DATA_SHEET[kind] in wb.sheetnames else wb.sheetnames[0]
-        return [list(r) for r in wb[name].iter_rows(values_only=True)]
+        return _bounded_rows(path, wb[name].iter_rows(values_only=True), max_rows)
     finally:
         wb.close()
 
 
 def read_table(
-    path: str | Path, kind: str, *, encoding: str | None = None
+    path: str | Path, kind: str, *, encoding: str | None = None, max_rows: int | None = None
 ) -> tuple[list[SourceRow], list[str]]:
     """Read the data rows of an XLSX/CSV register of ``kind``; return (rows, ignored headers).
 
     The first row is the header; it is mapped with :func:`~api.registry.templates.header_map`.
     Blank rows are skipped (the others keep the numbers a spreadsheet shows). XLSX: the sheet
     named as in the template (:data:`~api.registry.templates.DATA_SHEET`), else the first.
+    More than ``max_rows`` data rows (default the setting ``max_upload_rows``) is refused
+    while reading, before the rest of the file is read; an XLSX whose zip would expand past
+    :attr:`gis.io.ReadLimits.max_unzipped_bytes` is refused before it is opened.
 
     Raises
     ------
     UnreadableFileError
         Missing file, not XLSX/CSV, unreadable or undecodable content, no header row.
     InputError
-        A required column missing, or two columns meaning the same field.
+        A required column missing, or two columns meaning the same field; too many rows.
     """
+    if max_rows is None:
+        max_rows = get_settings().max_upload_rows
     path = Path(path)
     headers_of = header_map(kind)
     ext = path.suffix.lower()
@@ -207,7 +236,10 @@ def read_table(
         )
     if not path.is_file():
         raise UnreadableFileError(f"{path}: 文件不存在 / file not found")
-    raw = _read_csv_rows(path, encoding) if ext == ".csv" else _read_xlsx_rows(path, kind)
+    if ext == ".csv":
+        raw = _read_csv_rows(path, encoding, max_rows)
+    else:
+        raw = _read_xlsx_rows(path, kind, max_rows)
     header_index = next(
         (i for i, r in enumerate(raw) if any(_cell(v) is not None for v in r)), None
     )

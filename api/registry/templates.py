@@ -1,5 +1,9 @@
 """The columns of the registry's spreadsheets: one source of truth for template, import, export.
 
+The monthly assessment's field-check workbook (``wangge template field-check``) uses the same
+columns: :data:`FIELD_CHECK_SHEETS` names its three data sheets (house fields, population
+fields, special-status items), each a kind of :data:`COLUMNS`.
+
 Staff keep their registers in spreadsheets with Chinese headers. :data:`COLUMNS` lists, per
 kind (``houses``, ``residents``, ``staff``), each column: the Chinese header, the field it
 fills (the model / validator key), whether it is required, its type, its code table and an
@@ -12,7 +16,7 @@ English header or field name); the exporter uses the same headers in XLSX.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +30,8 @@ from api.registry.codes import code_table
 __all__ = [
     "COLUMNS",
     "DATA_SHEET",
+    "FIELD_CHECK",
+    "FIELD_CHECK_SHEETS",
     "KINDS",
     "TEMPLATE_ROWS",
     "Column",
@@ -37,7 +43,16 @@ __all__ = [
 ]
 
 ColumnType = Literal[
-    "text", "number", "int", "date", "code", "phone", "id_number", "bool", "grid_codes"
+    "text",
+    "number",
+    "int",
+    "date",
+    "code",
+    "phone",
+    "id_number",
+    "bool",
+    "grid_codes",
+    "special_item",
 ]
 KINDS = ("houses", "residents", "staff")
 DATA_SHEET = {"houses": "房屋", "residents": "人口", "staff": "人员"}
@@ -55,6 +70,7 @@ _TYPE_ZH = {
     "id_number": "18 位身份证号码（文本）",
     "bool": "是/否",
     "grid_codes": "15 位网格编码，多个用逗号分隔",
+    "special_item": "特殊人群类别的项目名称（中文或字段名）",
 }
 
 
@@ -142,6 +158,43 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }  # fmt: skip
 
+# --------------------------------------------------------------------------- field check
+
+FIELD_CHECK = "field-check"
+"""The kind of the assessment's field-check workbook (several data sheets)."""
+FIELD_CHECK_SHEETS = {
+    "field_check_houses": "房屋",
+    "field_check_residents": "人口",
+    "field_check_specials": "特殊人群",
+}
+"""Data sheets of the field-check workbook: kind of :data:`COLUMNS` → sheet name."""
+
+_FIELD_KEY = Column("house_key", "房屋编号", "house id", required=True, example="H00001",
+                    note_zh="抽中样本点的房屋编号（见 wangge assess draw）")  # fmt: skip
+_HOUSE_FIELDS = ("address", "owner", "floor_area_m2", "house_type", "use")
+_PERSON_SKIP = ("door_plate",)
+COLUMNS["field_check_houses"] = (
+    _FIELD_KEY,
+    *(replace(c, required=False) for c in COLUMNS["houses"] if c.field in _HOUSE_FIELDS),
+    Column("residents_checked", "人口已核查", "residents checked", "bool", example="是",
+           note_zh="是 = 已核查人口（无人口行 = 无人居住）；否 = 未核查；空 = 有人口行即已核查"),
+)  # fmt: skip
+COLUMNS["field_check_residents"] = (
+    _FIELD_KEY,
+    *(replace(c, required=c.field == "name") for c in COLUMNS["residents"]
+      if c.field not in _PERSON_SKIP),
+)  # fmt: skip
+COLUMNS["field_check_specials"] = (
+    _FIELD_KEY,
+    Column("name", "姓名", "name", required=True, example="李四", note_zh="人口表中的姓名"),
+    Column("category", "特殊人群类别", "special-status category", "code", required=True,
+           code_table="special_status", example="残疾人"),
+    Column("item", "项目", "item", "special_item", example="",
+           note_zh="该类别的字段名称；空 = 只核对有无此类别"),
+    Column("value", "值", "value", example=""),
+)  # fmt: skip
+DATA_SHEET.update(FIELD_CHECK_SHEETS)
+
 
 def _check_kind(kind: str) -> tuple[Column, ...]:
     if kind not in COLUMNS:
@@ -193,39 +246,71 @@ def _allowed_values(col: Column) -> list[str]:
 
 
 def write_template(kind: str, path: str | Path) -> Path:
-    """Write the blank XLSX template of ``kind`` (houses, residents, staff); return the path.
+    """Write the blank XLSX template of ``kind`` (houses, residents, staff, field-check).
 
-    Sheets: the data sheet (:data:`DATA_SHEET`, header row only, frozen), 说明 (each column:
+    Sheets: the data sheet (:data:`DATA_SHEET`, header row only, frozen; for
+    :data:`FIELD_CHECK` the three sheets of :data:`FIELD_CHECK_SHEETS`), 说明 (each column:
     header, field, required, type, allowed values, example, note) and 代码 (the code tables
     the drop-downs list, Chinese names). Enumerations get drop-downs, required headers are
-    bold red, ID numbers, phones and codes are text cells.
+    bold red, ID numbers, phones and codes are text cells. Returns the path.
     """
-    columns = _check_kind(kind)
+    kinds = list(FIELD_CHECK_SHEETS) if kind == FIELD_CHECK else [kind]
+    sheets = [(k, _check_kind(k)) for k in kinds]
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise ValueError(f"{path}: 模板须为 .xlsx / the template must be an .xlsx file")
     wb = Workbook()
-    ws = wb.active
-    ws.title = DATA_SHEET[kind]
+    data_sheets = [wb.active]
+    data_sheets[0].title = DATA_SHEET[kinds[0]]
+    data_sheets += [wb.create_sheet(DATA_SHEET[k]) for k in kinds[1:]]
     help_ws = wb.create_sheet("说明")
     codes_ws = wb.create_sheet("代码")
 
     # code-table sheet: one column per enumeration, used by the drop-downs
     lists: dict[str, str] = {}
-    for col in columns:
-        values = _allowed_values(col)
-        if not values:
-            continue
-        j = len(lists) + 1
-        letter = get_column_letter(j)
-        codes_ws.cell(row=1, column=j, value=col.header_zh).font = Font(bold=True)
-        for i, value in enumerate(values, start=2):
-            codes_ws.cell(row=i, column=j, value=value)
-        codes_ws.column_dimensions[letter].width = 24
-        lists[col.field] = (
-            f"{quote_sheetname(codes_ws.title)}!${letter}$2:${letter}${len(values) + 1}"
-        )
+    for _, columns in sheets:
+        for col in columns:
+            values = _allowed_values(col)
+            if not values or col.field in lists:
+                continue
+            j = len(lists) + 1
+            letter = get_column_letter(j)
+            codes_ws.cell(row=1, column=j, value=col.header_zh).font = Font(bold=True)
+            for i, value in enumerate(values, start=2):
+                codes_ws.cell(row=i, column=j, value=value)
+            codes_ws.column_dimensions[letter].width = 24
+            lists[col.field] = (
+                f"{quote_sheetname(codes_ws.title)}!${letter}$2:${letter}${len(values) + 1}"
+            )
 
+    for ws, (_, columns) in zip(data_sheets, sheets, strict=True):
+        _fill_data_sheet(ws, columns, lists)
+
+    help_headers = ("列名", "字段 field", "必填 required", "类型 type", "允许值 allowed",
+                    "示例 example", "说明 note")  # fmt: skip
+    for j, text in enumerate(help_headers, start=1):
+        help_ws.cell(row=1, column=j, value=text).font = Font(bold=True)
+    i = 2
+    for k, columns in sheets:
+        for col in columns:
+            allowed = _allowed_values(col)
+            shown = "、".join(allowed[:60]) + ("……" if len(allowed) > 60 else "")
+            header = col.header_zh if len(sheets) == 1 else f"{DATA_SHEET[k]}：{col.header_zh}"
+            row = (header, col.field, "是" if col.required else "否", _TYPE_ZH[col.type],
+                   shown, col.example, col.note_zh)  # fmt: skip
+            for j, value in enumerate(row, start=1):
+                cell = help_ws.cell(row=i, column=j, value=value)
+                cell.number_format = "@"
+            i += 1
+    for letter, width in zip("ABCDEFG", (16, 24, 10, 26, 60, 26, 40), strict=True):
+        help_ws.column_dimensions[letter].width = width
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def _fill_data_sheet(ws, columns: tuple[Column, ...], lists: dict[str, str]) -> None:
+    """Header row, column formats and drop-downs of one data sheet."""
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for j, col in enumerate(columns, start=1):
         letter = get_column_letter(j)
@@ -252,21 +337,3 @@ def write_template(kind: str, path: str | Path) -> Path:
             dv.add(cells)
             ws.add_data_validation(dv)
     ws.freeze_panes = "A2"
-
-    help_headers = ("列名", "字段 field", "必填 required", "类型 type", "允许值 allowed",
-                    "示例 example", "说明 note")  # fmt: skip
-    for j, text in enumerate(help_headers, start=1):
-        help_ws.cell(row=1, column=j, value=text).font = Font(bold=True)
-    for i, col in enumerate(columns, start=2):
-        allowed = _allowed_values(col)
-        shown = "、".join(allowed[:60]) + ("……" if len(allowed) > 60 else "")
-        row = (col.header_zh, col.field, "是" if col.required else "否", _TYPE_ZH[col.type],
-               shown, col.example, col.note_zh)  # fmt: skip
-        for j, value in enumerate(row, start=1):
-            cell = help_ws.cell(row=i, column=j, value=value)
-            cell.number_format = "@"
-    for letter, width in zip("ABCDEFG", (16, 24, 10, 26, 60, 26, 40), strict=True):
-        help_ws.column_dimensions[letter].width = width
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api.community_data import read_community
 from api.deps import OptionalUser, SessionDep
-from api.errors import Forbidden
+from api.errors import Forbidden, NotFound
 from maps.assets import offline
 from maps.hotspots import hotspots, render_hotspot_map
 from maps.incidents import (
@@ -30,6 +30,17 @@ __all__ = ["router"]
 router = APIRouter(prefix="/maps", tags=["maps"])
 
 STATIC_URL = "/static/"
+
+
+def _with_grids(session, community: str, on: dt.date | None):
+    """The community's data; 404 when no division is in effect on the day (nothing to draw)."""
+    data = read_community(session, community, on=on)
+    if data.grids.empty:
+        raise NotFound(
+            f"社区 {community} 在该日没有生效的网格划分 / community {community!r} has no "
+            "division in effect on that day"
+        )
+    return data
 
 
 def _page(m) -> HTMLResponse:
@@ -49,7 +60,7 @@ def division_map(
     """网格划分图 / The division map of a community (public; houses for signed-in staff)."""
     if staff and user is None:
         raise Forbidden("房屋图层需要登录 / the house layer needs a signed-in user")
-    data = read_community(session, community, on=date)
+    data = _with_grids(session, community, date)
     m = render_division_map(
         data.grids, staff=data.staff, houses=data.houses if staff else None, public=not staff
     )
@@ -65,7 +76,7 @@ def validation_map(
     """校验图 / The findings of validate over the division in effect."""
     from gis.coverage import validate
 
-    data = read_community(session, community, on=date)
+    data = _with_grids(session, community, date)
     return _page(render_validation_map(data.grids, validate(data.grids, data.boundary)))
 
 

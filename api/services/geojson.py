@@ -13,6 +13,7 @@ import geopandas as gpd
 import shapely
 import shapely.geometry
 
+from api.limits import check_geojson_geometry
 from gis.crs import WGS84, parse_input_crs, to_wgs84
 from gis.errors import GeometryTypeError, InputError
 
@@ -39,6 +40,7 @@ def geometry_from_geojson(
         obj = obj.get("geometry")
     if not isinstance(obj, Mapping) or "type" not in obj:
         raise InputError(f"{what}: 不是 GeoJSON 几何 / not a GeoJSON geometry or Feature")
+    check_geojson_geometry(obj, what=what)  # vertex bound, finite lon/lat in range (issue 11)
     try:
         geom = shapely.geometry.shape(obj)
     except Exception as exc:  # shapely raises several types for malformed coordinates

@@ -1,0 +1,223 @@
+"""Who may call each endpoint: the declared policy, and ``docs/auth.md`` generated from it.
+
+:data:`POLICY` names, for every (method, path) of the app, who passes the gate: ``PUBLIC``
+(anyone, no token), ``SIGNED_IN`` (any role; 401 without a token), ``API_KEY`` (an Open311
+API key in the request; a bearer token does not help), or a set of roles (admin is always
+allowed; other roles 403, no token 401). Notes give the finer rules applied inside (own
+grids, masking, approvals). The test ``tests/api/test_auth_table.py`` checks that every route
+of the app has a row and every row holds against the running app, and that
+``docs/auth.md`` is what :func:`render` writes; regenerate it with
+``python -m api.auth_table > docs/auth.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from api.db.models import Role
+
+__all__ = ["API_KEY", "CALLERS", "POLICY", "PUBLIC", "SIGNED_IN", "Access", "app_routes", "render"]
+
+PUBLIC, SIGNED_IN, API_KEY = "public", "signed_in", "api_key"
+ANONYMOUS = "anonymous"
+CALLERS = (ANONYMOUS, *(r.value for r in Role))
+"""Columns of the table: no token, then each role."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who passes the gate of one endpoint (see the module docstring), and finer rules."""
+
+    who: str | frozenset[str]
+    note: str = ""
+
+    def allows(self, caller: str) -> bool:
+        """True if ``caller`` (a role or ``anonymous``) passes the gate."""
+        if self.who == PUBLIC:
+            return True
+        if self.who in (SIGNED_IN,):
+            return caller != ANONYMOUS
+        if self.who == API_KEY:
+            return False  # without the key nobody does
+        return caller == Role.ADMIN.value or caller in self.who
+
+
+def _roles(*roles: Role) -> frozenset[str]:
+    return frozenset(r.value for r in roles) | {Role.ADMIN.value}
+
+
+P, GW, PS, CH, SD, AU = (
+    Role.PLANNER,
+    Role.GRID_WORKER,
+    Role.POST_STAFF,
+    Role.COMMUNITY_HEAD,
+    Role.STREET_DEPT,
+    Role.AUDITOR,
+)
+_PLANNER = _roles(P)
+_HOUSE_WRITERS = _roles(GW, CH)
+_RESIDENT_READERS = _roles(GW, PS, CH, SD)
+_APPROVERS = _roles(CH, SD)
+_OWN_GRIDS = "grid workers: their own grids only (403 outside)"
+_MASKED = "ID number, phone, name masked unless an approved access request covers the record"
+
+POLICY: dict[tuple[str, str], Access] = {
+    ("POST", "/auth/token"): Access(PUBLIC, "failed sign-ins per username slowed (backoff)"),
+    ("GET", "/auth/me"): Access(SIGNED_IN),
+    ("GET", "/health"): Access(PUBLIC),
+    ("GET", "/communities"): Access(SIGNED_IN),
+    ("GET", "/communities/{community_id}"): Access(SIGNED_IN),
+    ("POST", "/communities"): Access(_PLANNER),
+    ("PATCH", "/communities/{community_id}"): Access(_PLANNER),
+    ("GET", "/grids"): Access(PUBLIC),
+    ("GET", "/grids/locate"): Access(PUBLIC),
+    ("GET", "/grids/{grid_id}"): Access(PUBLIC),
+    ("PATCH", "/grids/{grid_id}"): Access(_PLANNER),
+    ("GET", "/houses"): Access(SIGNED_IN, _OWN_GRIDS),
+    ("GET", "/houses/{house_id}"): Access(SIGNED_IN, _OWN_GRIDS),
+    ("GET", "/houses/{house_id}/history"): Access(SIGNED_IN, _OWN_GRIDS),
+    ("POST", "/houses"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("PATCH", "/houses/{house_id}"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("DELETE", "/houses/{house_id}"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("GET", "/residents"): Access(_RESIDENT_READERS, f"{_OWN_GRIDS}; {_MASKED}"),
+    ("GET", "/residents/{resident_id}"): Access(_RESIDENT_READERS, f"{_OWN_GRIDS}; {_MASKED}"),
+    ("POST", "/residents"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("PATCH", "/residents/{resident_id}"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("DELETE", "/residents/{resident_id}"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("GET", "/residents/{resident_id}/history"): Access(_RESIDENT_READERS, _OWN_GRIDS),
+    ("GET", "/residents/{resident_id}/special-statuses"): Access(_RESIDENT_READERS, _OWN_GRIDS),
+    ("POST", "/residents/{resident_id}/special-statuses"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("GET", "/staff"): Access(SIGNED_IN),
+    ("GET", "/staff/{staff_id}"): Access(SIGNED_IN),
+    ("POST", "/staff"): Access(_roles(CH)),
+    ("PATCH", "/staff/{staff_id}"): Access(_roles(CH)),
+    ("DELETE", "/staff/{staff_id}"): Access(_roles(CH)),
+    ("GET", "/users"): Access(_roles()),
+    ("POST", "/users"): Access(_roles()),
+    ("PATCH", "/users/{user_id}"): Access(_roles()),
+    ("POST", "/access-requests"): Access(SIGNED_IN, "the request is audited"),
+    ("GET", "/access-requests"): Access(SIGNED_IN, "approvers see all, others their own"),
+    ("POST", "/access-requests/{request_id}/approve"): Access(
+        _APPROVERS, "not one's own request; audited"
+    ),
+    ("POST", "/access-requests/{request_id}/reject"): Access(_APPROVERS, "audited"),
+    ("GET", "/audit"): Access(_roles(AU)),
+    ("POST", "/divisions/validate"): Access(PUBLIC),
+    ("GET", "/divisions"): Access(_PLANNER),
+    ("POST", "/divisions"): Access(_PLANNER),
+    ("POST", "/divisions/files"): Access(_PLANNER),
+    ("GET", "/ogc/"): Access(PUBLIC),
+    ("GET", "/ogc/conformance"): Access(PUBLIC),
+    ("GET", "/ogc/collections"): Access(PUBLIC),
+    ("GET", "/ogc/collections/{collection_id}"): Access(PUBLIC),
+    ("GET", "/ogc/collections/{collection_id}/items"): Access(
+        PUBLIC, "grids public; houses: signed in (401 without a token), own grids"
+    ),
+    ("GET", "/ogc/collections/{collection_id}/items/{fid}"): Access(
+        PUBLIC, "grids public; houses: signed in (401 without a token), own grids"
+    ),
+    ("GET", "/maps/division/{community}"): Access(PUBLIC, "staff phone numbers need sign-in"),
+    ("GET", "/maps/validation/{community}"): Access(PUBLIC),
+    ("GET", "/maps/incidents"): Access(PUBLIC, "locations and categories only"),
+    ("GET", "/geocode"): Access(PUBLIC),
+    ("POST", "/geocode/batch"): Access(SIGNED_IN),
+    ("GET", "/geocode/reverse"): Access(PUBLIC),
+    ("GET", "/planner/{community}"): Access(PUBLIC, "the page; its data calls need a planner"),
+    ("GET", "/planner/{community}/data"): Access(_PLANNER),
+    ("POST", "/planner/{community}/validate"): Access(_PLANNER),
+    ("POST", "/planner/{community}/repair"): Access(_PLANNER),
+    ("POST", "/planner/{community}/divide"): Access(_PLANNER),
+    ("POST", "/planner/{community}/edit/split"): Access(_PLANNER),
+    ("POST", "/planner/{community}/edit/merge"): Access(_PLANNER),
+    ("POST", "/planner/{community}/edit/move-boundary"): Access(_PLANNER),
+    ("POST", "/planner/{community}/save"): Access(_PLANNER),
+    ("GET", "/planner/{community}/versions"): Access(_PLANNER),
+    ("GET", "/planner/{community}/versions/{version}"): Access(_PLANNER),
+    ("POST", "/planner/{community}/versions/{version}/restore"): Access(_PLANNER),
+    ("POST", "/incidents"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("GET", "/incidents"): Access(SIGNED_IN, "each role sees its own scope"),
+    ("GET", "/incidents/inbox"): Access(SIGNED_IN, "what waits for the caller's role"),
+    ("GET", "/incidents/summary"): Access(SIGNED_IN),
+    ("GET", "/incidents/stats"): Access(SIGNED_IN),
+    ("GET", "/incidents/{incident_id}"): Access(SIGNED_IN, "within the caller's scope"),
+    ("GET", "/incidents/{incident_id}/history"): Access(SIGNED_IN, "within the caller's scope"),
+    ("POST", "/incidents/{incident_id}/transitions"): Access(
+        SIGNED_IN, "the workflow decides which role may take which step (403 otherwise)"
+    ),
+    ("POST", "/incidents/{incident_id}/photos"): Access(SIGNED_IN, "within the caller's scope"),
+    ("GET", "/incidents/{incident_id}/photos/{photo_id}"): Access(
+        PUBLIC, "Open311 media_url; ids must match"
+    ),
+    ("GET", "/open311/v2/services.json"): Access(PUBLIC),
+    ("GET", "/open311/v2/services/{code}.json"): Access(PUBLIC),
+    ("GET", "/open311/v2/requests.json"): Access(PUBLIC, "no personal data of reporters"),
+    ("GET", "/open311/v2/requests/{request_id}.json"): Access(PUBLIC),
+    ("POST", "/open311/v2/requests.json"): Access(API_KEY, "api_key of an Open311 client"),
+    ("POST", "/patrol/tracks"): Access(_roles(GW, CH, SD), "grid workers: their own tracks"),
+    ("GET", "/patrol/workers/{worker}"): Access(_roles(GW, CH, SD), "grid workers: themselves"),
+    ("POST", "/patrol/work-log"): Access(_roles(GW, CH, SD), "grid workers: their own log"),
+    ("POST", "/assessment/draws"): Access(_roles(SD)),
+    ("PUT", "/assessment/department-scores"): Access(_roles(SD)),
+    ("POST", "/assessment/field-data"): Access(_roles(SD)),
+    ("POST", "/assessment/points"): Access(_roles(SD)),
+    ("GET", "/assessment/results"): Access(_roles(CH, SD)),
+    ("GET", "/assessment/report"): Access(_roles(CH, SD), "ID and phone numbers masked"),
+    ("GET", "/dashboard/data"): Access(_roles(CH, SD)),
+    ("GET", "/dashboard"): Access(PUBLIC, "the page; its data call needs a role"),
+}
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves through its API routes (HEAD and docs left out)."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        for method in sorted(context.methods or ()):
+            if method != "HEAD":
+                found.append((method, context.path))
+    return found
+
+
+def _cell(access: Access, caller: str) -> str:
+    if access.allows(caller):
+        return "✓"
+    if access.who == API_KEY:
+        return "key"
+    return "401" if caller == ANONYMOUS else "403"
+
+
+def render(app: FastAPI) -> str:
+    """The Markdown of ``docs/auth.md``: one row per route of ``app``, in the app's order.
+
+    A route without a :data:`POLICY` row is shown with ``?`` cells (and fails the test).
+    """
+    lines = [
+        "# Who may call what / 接口权限表",
+        "",
+        "Generated by `python -m api.auth_table > docs/auth.md` from the declared policy",
+        "(`api/auth_table.py`); `tests/api/test_auth_table.py` checks every row against the",
+        "running app and fails on a route without a row.",
+        "",
+        "✓ allowed · 401 no token (or a bad or expired one) · 403 signed in with another role ·",
+        "key: an Open311 `api_key` is needed. Admin passes every gate. Tokens expire after",
+        "`WANGGE_TOKEN_TTL_MINUTES`. Notes are finer rules applied after the gate.",
+        "",
+        "| method | path | " + " | ".join(CALLERS) + " | notes |",
+        "|---|---|" + "---|" * len(CALLERS) + "---|",
+    ]
+    for method, path in app_routes(app):
+        access = POLICY.get((method, path))
+        cells = ["?"] * len(CALLERS) if access is None else [_cell(access, c) for c in CALLERS]
+        note = "" if access is None else access.note
+        lines.append(f"| {method} | `{path}` | " + " | ".join(cells) + f" | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - the generator
+    from api.app import create_app
+
+    print(render(create_app("sqlite:///:memory:")), end="")

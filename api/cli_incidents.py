@@ -1,0 +1,181 @@
+"""``wangge incidents inbox|stats|summary`` and ``wangge open311 key create``.
+
+:func:`register` adds them to the main Typer app. Exit codes: 0 ok, 2 bad input (unknown
+user, bad time, bad grouping).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+
+from api.cli_common import EXIT_OK, JsonFlag, fail_input, out
+from gis.errors import WanggeError
+
+__all__ = ["register"]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+]
+
+incidents_app = typer.Typer(
+    help="事件 / incidents: inbox, statistics, daily summary",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+open311_app = typer.Typer(help="Open311 GeoReport v2", no_args_is_help=True, rich_markup_mode=None)
+key_app = typer.Typer(help="API 密钥 / API keys", no_args_is_help=True, rich_markup_mode=None)
+open311_app.add_typer(key_app, name="key")
+
+
+def _session(db: str | None):
+    from api.db.engine import init_db, make_engine, session_factory
+
+    engine = make_engine(db)
+    init_db(engine)
+    return engine, session_factory(engine)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    from api.errors import ApiError
+
+    if isinstance(exc, ApiError):
+        return fail_input(exc.detail)  # type: ignore[arg-type]
+    return fail_input(exc)
+
+
+@incidents_app.command("inbox")
+def inbox_command(
+    user: Annotated[str, typer.Option("--user", help="用户名 / username")],
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """我的待办（逾期在前，按期限排序）/ A user's queue: overdue first, then by deadline."""
+    from api.errors import ApiError
+    from api.services.incidents import find_user, inbox
+
+    engine, sessions = _session(db)
+    try:
+        with sessions() as session:
+            items = inbox(session, find_user(session, user))
+    except (ApiError, WanggeError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps({"user": user, "count": len(items), "data": items}))
+        raise typer.Exit(EXIT_OK)
+    out.print(f"{user}: {len(items)} 项待办 / items", highlight=False)
+    for d in items:
+        flag = "逾期/OVERDUE" if d["overdue"] else ("将到期/due soon" if d["due_soon"] else "")
+        out.print(
+            f"#{d['id']}\t{d['state']}\t{d['severity']}\t{d['category_code']}\t"
+            f"{d['grid_code']}\tdue {d['due_at']}\t{flag}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@incidents_app.command("stats")
+def stats_command(
+    by: Annotated[str, typer.Option("--by", help="grid,category,community")] = "grid",
+    start: Annotated[str | None, typer.Option("--from", help="ISO 8601 (含 / inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="ISO 8601 (不含 / exclusive)")] = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """统计：件数、处理时长中位数、按时办结率 / counts, median handling time, on-time share."""
+    from api.services.incidents import GROUP_COLUMNS, statistics_table
+
+    engine, sessions = _session(db)
+    try:
+        with sessions() as session:
+            rows = statistics_table(
+                session, by=tuple(b.strip() for b in by.split(",")), start=start, end=end
+            )
+    except WanggeError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps({"by": by.split(","), "data": rows}))
+        raise typer.Exit(EXIT_OK)
+    for r in rows:
+        share = r["on_time_share"]
+        median = r["median_handling_hours"]
+        keys = " ".join(str(r[GROUP_COLUMNS[b.strip()]]) for b in by.split(","))
+        out.print(
+            f"{keys}\tcount {r['count']}\topen {r['open']}\tresolved {r['resolved']}\t"
+            f"median {'' if median is None else f'{median:.1f} h'}\t"
+            f"on time {'' if share is None else f'{share:.0%}'}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@incidents_app.command("summary")
+def summary_command(
+    day: Annotated[str | None, typer.Option("--day", help="YYYY-MM-DD（默认今天）")] = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """每日汇总（各社区）/ Daily summary per community."""
+    from api.incidents.deadlines import SHANGHAI
+    from api.services.incidents import daily_summary
+
+    try:
+        when = dt.date.fromisoformat(day) if day else dt.datetime.now(SHANGHAI).date()
+    except ValueError as exc:
+        raise fail_input(exc) from exc
+    engine, sessions = _session(db)
+    try:
+        with sessions() as session:
+            rows = daily_summary(session, when)
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps({"day": when.isoformat(), "data": rows}))
+        raise typer.Exit(EXIT_OK)
+    for r in rows:
+        out.print(
+            f"{r['community_code']} {r['community_name']}\treported {r['reported']}\t"
+            f"resolved {r['resolved']}\topen {r['open']}\toverdue {r['overdue']}\t"
+            f"due soon {r['due_soon']}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@key_app.command("create")
+def key_create_command(
+    name: Annotated[str, typer.Argument(help="密钥名称 / key name")],
+    db: DbOption = None,
+) -> None:
+    """新建 Open311 API 密钥（最后一行即密钥，只显示一次）/ Create an API key (last line)."""
+    from api.errors import ApiError
+    from api.services.incidents import create_api_key
+
+    engine, sessions = _session(db)
+    try:
+        with sessions.begin() as session:
+            key = create_api_key(session, name)
+    except (ApiError, WanggeError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    out.print(
+        f"已创建 API 密钥 {name}（只显示这一次）/ created API key {name} (shown only once):",
+        highlight=False,
+        markup=False,
+    )
+    print(key)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``incidents inbox|stats|summary`` and ``open311 key create`` to ``app``."""
+    app.add_typer(incidents_app, name="incidents")
+    app.add_typer(open311_app, name="open311")

@@ -1,0 +1,92 @@
+"""ORM models of the incident workflow (migration 0003): history, photos, categories, API keys.
+
+The workflow columns of an incident itself (state, severity, due time, handler, version...)
+are on :class:`api.db.models.Incident`. ``incident_events`` is append-only: the database
+refuses UPDATE, and DELETE while the incident exists (see the migration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db.models import Base, UTCDateTime, utc_now
+
+__all__ = [
+    "INCIDENT_APPEND_ONLY_TABLES",
+    "ApiKey",
+    "IncidentCategory",
+    "IncidentEvent",
+    "IncidentPhoto",
+]
+
+INCIDENT_APPEND_ONLY_TABLES = ("incident_events",)
+
+
+class IncidentEvent(Base):
+    """One step of an incident's history: who (user id, username, role), when, from → to,
+    the action, a note and (for ``reject``) the reason. ``seq`` runs 1, 2, 3... per incident
+    without gaps (``seq`` = the incident's version after the step)."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (UniqueConstraint("incident_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentPhoto(Base):
+    """A photo of an incident: the stored file's path (under the photo folder), type, size
+    and SHA-256."""
+
+    __tablename__ = "incident_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    uploaded_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class IncidentCategory(Base):
+    """A category of the incident taxonomy (``data/codes/incident_categories.csv``, loaded by
+    the migration): two levels, default severity, handling post, GB/T 30428.2-style class."""
+
+    __tablename__ = "incident_categories"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(8))
+    post: Mapped[str | None] = mapped_column(String(32))
+    gbt_class: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """An Open311 API key: its name and the SHA-256 of the key (the key is shown once)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

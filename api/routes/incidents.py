@@ -1,0 +1,295 @@
+"""Incidents (事件): report, read, history, transitions, photos, inbox, overdue, statistics.
+
+Every route needs a signed-in user. Reporting is for grid workers, community heads and
+admins; transitions follow the state machine of :mod:`api.incidents.workflow` (illegal → 409,
+role not allowed → 403, reject without reason → 422), and a concurrent change → 409.
+Photos: JPEG, PNG or WebP (checked by their first bytes), at most :data:`PHOTO_MAX_BYTES`,
+stored under ``app.state.photo_dir`` (else the ``WANGGE_PHOTO_DIR`` setting, ./photos) as
+``<incident id>/<sha256>.<ext>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.community_data import find_community
+from api.config import get_settings
+from api.db.models import Incident, Role, User
+from api.db.models_incidents import IncidentPhoto
+from api.deps import CurrentUser, Now, SessionDep, require_role
+from api.errors import NotFound, PayloadTooLarge, Unprocessable
+from api.services import incidents as svc
+from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
+from api.services.locate import to_storage_lonlat
+
+__all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+Reporter = Annotated[User, Depends(require_role(Role.GRID_WORKER, Role.COMMUNITY_HEAD))]
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+class IncidentIn(BaseModel):
+    """A report: category, description, a point (lon/lat, with its CRS) or an address."""
+
+    category_code: str = Field(..., min_length=2, max_length=8)
+    description: str | None = Field(None, max_length=4000)
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = Field("storage", description="wgs84|cgcs2000|gcj02|bd09|storage")
+    address: str | None = Field(None, max_length=200)
+    community: str | None = Field(None, description="社区编码或名称 / community code or name")
+    reported_at: dt.datetime | None = Field(
+        None, description="ISO 8601; without an offset read as Asia/Shanghai; default now"
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+class TransitionIn(BaseModel):
+    """One step: the action, a note, a reason (reject), the escalation target, a version."""
+
+    action: str
+    note: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000)
+    to: str | None = Field(None, description="escalate: community_head | street_dept")
+    version: int | None = Field(None, description="版本（乐观锁）/ version last seen")
+
+
+def _get(session, incident_id: int) -> Incident:
+    found = session.get(Incident, incident_id)
+    if found is None:
+        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+    return found
+
+
+def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str, Any]:
+    photos = list(
+        session.scalars(
+            sa.select(IncidentPhoto)
+            .where(IncidentPhoto.incident_id == incident.id)
+            .order_by(IncidentPhoto.id)
+        )
+    )
+    return svc.incident_dict(
+        incident, now=now, role=user.role, events=svc.history(session, incident.id), photos=photos
+    )
+
+
+@router.post("", status_code=201)
+def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: Now):
+    """上报事件 / Report an incident (point or address): grid, handler and deadline assigned."""
+    lon, lat = body.lon, body.lat
+    if lon is not None and lat is not None and body.crs != "storage":
+        lon, lat = to_storage_lonlat(lon, lat, body.crs)
+    incident = svc.report_incident(
+        session,
+        category_code=body.category_code,
+        actor=svc.actor_of(user),
+        description=body.description,
+        lon=lon,
+        lat=lat,
+        address=body.address,
+        community=body.community,
+        reported_at=body.reported_at or now,
+        note=body.note,
+    )
+    session.commit()
+    return _full(session, incident, user, now)
+
+
+@router.get("")
+def list_incidents(
+    session: SessionDep,
+    user: CurrentUser,
+    now: Now,
+    state: str | None = None,
+    community: str | None = None,
+    grid_code: str | None = None,
+    category_code: str | None = None,
+    overdue: bool | None = None,
+    due_soon: bool | None = None,
+    limit: Annotated[int, Query(ge=1, description=f"capped at {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """事件列表 / Incidents, filtered; ``overdue``/``due_soon`` select open items by deadline."""
+    query = sa.select(Incident)
+    if state:
+        query = query.where(Incident.state.in_(state.split(",")))
+    if community:
+        query = query.where(Incident.community_id == find_community(session, community).id)
+    if grid_code:
+        query = query.where(Incident.grid_code == grid_code)
+    if category_code:
+        query = query.where(Incident.category_code == category_code)
+    open_ = Incident.state.in_(svc.OPEN_STATES)
+    if overdue is not None:
+        late = sa.and_(open_, Incident.due_at < now)
+        query = query.where(late if overdue else sa.not_(late))
+    if due_soon is not None:
+        soon = sa.and_(open_, Incident.due_at >= now, Incident.due_at <= now + svc.DUE_SOON_WITHIN)
+        query = query.where(soon if due_soon else sa.not_(soon))
+    count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    limit = min(limit, MAX_LIMIT)
+    order = (Incident.due_at, Incident.id) if overdue or due_soon else (Incident.id,)
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset))
+    return {"data": [svc.incident_dict(r, now=now, role=user.role) for r in rows], "count": count}
+
+
+@router.get("/inbox")
+def read_inbox(session: SessionDep, user: CurrentUser, now: Now) -> dict[str, Any]:
+    """我的待办 / The signed-in user's queue: overdue first, then by deadline."""
+    items = svc.inbox(session, user, now=now)
+    return {"data": items, "count": len(items)}
+
+
+@router.get("/summary")
+def read_daily_summary(
+    session: SessionDep, user: CurrentUser, now: Now, day: dt.date | None = None
+) -> dict[str, Any]:
+    """每日汇总 / Per-community summary of one day (default today, Asia/Shanghai)."""
+    from api.incidents.deadlines import SHANGHAI
+
+    day = day or now.astimezone(SHANGHAI).date()
+    rows = svc.daily_summary(session, day, now=now)
+    return {"data": rows, "count": len(rows)}
+
+
+@router.get("/stats")
+def read_statistics(
+    session: SessionDep,
+    user: CurrentUser,
+    now: Now,
+    by: Annotated[str, Query(description="grid,category,community (comma list)")] = "grid",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    community: str | None = None,
+) -> dict[str, Any]:
+    """统计 / Counts, median handling time and on-time share per grid / category / window."""
+    community_id = find_community(session, community).id if community else None
+    rows = svc.statistics_table(
+        session,
+        by=tuple(b.strip() for b in by.split(",") if b.strip()),
+        start=start,
+        end=end,
+        community_id=community_id,
+        now=now,
+    )
+    return {"data": rows, "count": len(rows)}
+
+
+@router.get("/{incident_id}")
+def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
+    """事件详情（含处理记录）/ One incident with its history, photos and allowed actions."""
+    return _full(session, _get(session, incident_id), user, now)
+
+
+@router.get("/{incident_id}/history")
+def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """处理记录 / The append-only history of an incident."""
+    _get(session, incident_id)
+    events = [svc.event_dict(e) for e in svc.history(session, incident_id)]
+    return {"data": events, "count": len(events)}
+
+
+@router.post("/{incident_id}/transitions")
+def take_transition(
+    incident_id: int, body: TransitionIn, session: SessionDep, user: CurrentUser, now: Now
+):
+    """流转 / Take an action (feed_back, start, escalate, receive, resolve, close, reject)."""
+    incident = svc.transition(
+        session,
+        incident_id,
+        body.action,
+        svc.actor_of(user),
+        note=body.note,
+        reason=body.reason,
+        to=body.to,
+        expected_version=body.version,
+        at=now,
+    )
+    return _full(session, incident, user, now)
+
+
+def photo_dir(request: Request) -> Path:
+    """Folder of the stored photos (``app.state.photo_dir``, else ``WANGGE_PHOTO_DIR``)."""
+    folder = getattr(request.app.state, "photo_dir", None) or get_settings().photo_dir
+    return Path(folder)
+
+
+def _sniff(head: bytes) -> str | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@router.post("/{incident_id}/photos", status_code=201)
+async def upload_photo(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="JPEG/PNG/WebP")],
+) -> dict[str, Any]:
+    """上传照片 / Attach a photo (JPEG, PNG or WebP, at most 10 MiB)."""
+    _get(session, incident_id)
+    data = await file.read(PHOTO_MAX_BYTES + 1)
+    if len(data) > PHOTO_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"照片超过 {PHOTO_MAX_BYTES // 1024 // 1024} MiB / photo larger than "
+            f"{PHOTO_MAX_BYTES // 1024 // 1024} MiB"
+        )
+    kind = _sniff(data[:16])
+    if kind is None:
+        raise Unprocessable(
+            f"照片 {file.filename!r} 不是 JPEG、PNG 或 WebP 图像 / photo {file.filename!r} is "
+            "not a JPEG, PNG or WebP image"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    relative = Path(str(incident_id)) / f"{digest}{PHOTO_TYPES[kind]}"
+    target = photo_dir(request) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.write_bytes(data)
+    photo = IncidentPhoto(
+        incident_id=incident_id,
+        path=relative.as_posix(),
+        content_type=kind,
+        size_bytes=len(data),
+        sha256=digest,
+        uploaded_by=user.username,
+    )
+    session.add(photo)
+    session.commit()
+    return {
+        "id": photo.id,
+        "content_type": kind,
+        "size_bytes": len(data),
+        "sha256": digest,
+        "url": f"/incidents/{incident_id}/photos/{photo.id}",
+    }
+
+
+@router.get("/{incident_id}/photos/{photo_id}")
+def read_photo(incident_id: int, photo_id: int, request: Request, session: SessionDep):
+    """照片文件（公开，供 Open311 media_url）/ The photo file (public: Open311 media_url)."""
+    photo = session.get(IncidentPhoto, photo_id)
+    if photo is None or photo.incident_id != incident_id:
+        raise NotFound(f"照片 {photo_id} 不存在 / photo {photo_id} not found")
+    path = photo_dir(request) / photo.path
+    if not path.exists():
+        raise NotFound(f"照片文件缺失 / photo file missing: {photo.path}")
+    return FileResponse(path, media_type=photo.content_type)
