@@ -40,6 +40,7 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    pages,
     patrol,
     planner,
     residents,
@@ -185,6 +186,7 @@ def create_app(
         open311,
         patrol,
         assessment,
+        pages,
     ):
         app.include_router(module.router)
     # Leaflet and plugins for the served maps and pages: no CDN on government intranets

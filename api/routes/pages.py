@@ -1,0 +1,129 @@
+"""The staff and public web pages (issue 12): ``/app/...`` for staff, ``/public`` for everyone.
+
+Every page is one HTML shell (``maps/static/app/app.html``) with one plain JS file and one CSS
+file (no build step), Leaflet served from ``/static/vendor/`` (no CDN). The pages hold no data:
+the JS signs in through ``POST /auth/token``, keeps the token in ``localStorage`` and calls
+the JSON API with it, so each page shows exactly what the API lets the signed-in role see.
+
+- ``/app/``: sign-in, then the role's home (links to the pages the role uses);
+- ``/app/worker``: grid worker — my grids on a map, register a resident (errors beside each
+  field), report an incident (category, description, a tap on the map, GPS or an address),
+  my reports;
+- ``/app/inbox``: the signed-in user's queue (overdue first, then by deadline);
+- ``/app/incident/{id}``: one incident with map, history and the actions the role may take;
+- ``/public``: no sign-in — an address or a tap on the map gives the grid, its code and name
+  and its published staff contacts; never any resident or house data.
+
+``/app/codes`` gives the enumerations the forms offer (code tables and incident categories).
+The ``data-testid`` attributes are listed in ``docs/pages.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.deps import SessionDep
+from api.registry.codes import code_table
+from api.services.incidents import list_categories
+from maps.assets import STATIC_DIR
+
+__all__ = ["FORM_CODE_TABLES", "PAGES", "PAGE_TEMPLATE", "router"]
+
+router = APIRouter(tags=["pages"])
+
+PAGE_TEMPLATE = STATIC_DIR / "app" / "app.html"
+PAGES = ("home", "worker", "inbox", "incident", "public")
+FORM_CODE_TABLES = (
+    "gender",
+    "ethnicity",
+    "education",
+    "relation_to_householder",
+    "marital_status",
+    "political_status",
+    "population_type",
+    "staff_role",
+)
+# each page's part of the shell: <!--page:NAME--> ... <!--/page:NAME-->
+_SECTION = re.compile(r"<!--page:(\w+)-->.*?<!--/page:\1-->\n?", re.S)
+_TITLES = {
+    "home": "网格化管理 · 登录",
+    "worker": "网格员工作台",
+    "inbox": "待办事件",
+    "incident": "事件详情",
+    "public": "我家归哪个网格",
+}
+
+
+def _render(request: Request, page: str, *, incident_id: int | None = None) -> HTMLResponse:
+    root = request.scope.get("root_path", "").rstrip("/")
+    config = {"root": root, "page": page, "incident": incident_id}
+    # JSON inside a <script>: "</" must not end the element
+    config_json = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    html = PAGE_TEMPLATE.read_text(encoding="utf-8")
+    keep = {"public"} if page == "public" else {"login", page}
+    html = _SECTION.sub(lambda m: m.group(0) if m.group(1) in keep else "", html)
+    html = html.replace("{{ROOT}}", root).replace("{{TITLE}}", _TITLES[page])
+    html = html.replace("{{PAGE}}", page).replace("{{CONFIG_JSON}}", config_json)
+    return HTMLResponse(html)
+
+
+@router.get("/app", include_in_schema=False)
+def app_root(request: Request) -> RedirectResponse:
+    """``/app`` → ``/app/``."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    return RedirectResponse(f"{root}/app/", status_code=307)
+
+
+@router.get("/app/", response_class=HTMLResponse)
+def home_page(request: Request) -> HTMLResponse:
+    """登录与首页 / Sign-in and the home page of each role."""
+    return _render(request, "home")
+
+
+@router.get("/app/worker", response_class=HTMLResponse)
+def worker_page(request: Request) -> HTMLResponse:
+    """网格员工作台 / Grid worker: my grids, register residents, report incidents."""
+    return _render(request, "worker")
+
+
+@router.get("/app/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request) -> HTMLResponse:
+    """待办事件 / The signed-in user's incident queue."""
+    return _render(request, "inbox")
+
+
+@router.get("/app/incident/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: int) -> HTMLResponse:
+    """事件详情与流转 / One incident: map, history, the actions the role may take."""
+    return _render(request, "incident", incident_id=incident_id)
+
+
+@router.get("/public", response_class=HTMLResponse)
+def public_page(request: Request) -> HTMLResponse:
+    """公众查询（无需登录）/ Public: which grid and who looks after an address or a point."""
+    return _render(request, "public")
+
+
+@router.get("/app/codes")
+def form_codes(session: SessionDep) -> dict[str, Any]:
+    """表单代码表 / Enumerations of the forms: code tables and incident categories (public)."""
+    tables = {
+        name: [{"code": r["code"], "name_zh": r["name_zh"]} for r in code_table(name).rows]
+        for name in FORM_CODE_TABLES
+    }
+    categories = [
+        {
+            "code": c.code,
+            "name_zh": c.name_zh,
+            "parent": c.parent,
+            "severity": c.severity,
+            "post": c.post,
+        }
+        for c in list_categories(session)
+    ]
+    return {"tables": tables, "incident_categories": categories}
