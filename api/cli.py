@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from api.cli_assess import register as register_assess_commands
+from api.cli_backup import register as register_backup_commands
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -63,6 +64,9 @@ def main(
     ] = False,
 ) -> None:
     """网格化管理 GIS 系统 / GIS for community grid management."""
+    from api.limits import apply_cli_limits
+
+    apply_cli_limits()
 
 
 def _findings_table(findings) -> Table:
@@ -206,6 +210,7 @@ register_server_commands(app)
 register_registry_commands(app)
 register_assess_commands(app)
 register_incident_commands(app)
+register_backup_commands(app)
 
 
 @app.command("demo")

@@ -14,6 +14,14 @@ unless told; a Shapefile without ``.prj`` (or a GeoPackage layer without a CRS) 
 :func:`gis.crs.parse_input_crs`) states what the lon/lat in the file really are; GCJ-02 and
 BD-09 are converted to WGS84. It contradicts a file that carries a projected CRS
 (:class:`~gis.errors.CRSMismatchError`).
+
+Bounds (:class:`ReadLimits`, defaults 100,000 vertices per geometry, 100,000 features or rows
+per file, 200 MiB expanded per zip): a file over one is refused with an
+:class:`~gis.errors.InputError` naming the feature and the bound, before the expensive work.
+A zip's members are checked against their declared sizes before anything is expanded, and
+the extraction stops at the bound whatever the headers say. The bounds in force are a
+context variable: :func:`use_read_limits` (a block), :func:`set_read_limits` (the rest of the
+context, e.g. a CLI process), or ``limits=`` per call.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -48,7 +58,12 @@ __all__ = [
     "LON_COLUMN_NAMES",
     "SUPPORTED_EXTENSIONS",
     "WKT_COLUMN_NAMES",
+    "ReadLimits",
+    "check_zip_expansion",
+    "get_read_limits",
     "read_layer",
+    "set_read_limits",
+    "use_read_limits",
     "write_layer",
 ]
 
@@ -131,6 +146,112 @@ def _feature_label(i: int) -> str:
     return f"要素 {i + 1} / feature {i + 1}"
 
 
+# --- bounds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what a reader accepts (hostile or accidental bombs are refused early)."""
+
+    max_vertices: int = 100_000
+    """Most coordinates in one geometry (all rings and parts together)."""
+    max_rows: int = 100_000
+    """Most features (vector files) or data rows (CSV/XLSX) in one file."""
+    max_unzipped_bytes: int = 200 * 1024 * 1024
+    """Most bytes the members read from one zip (zipped SHP, XLSX) may expand to."""
+
+
+_READ_LIMITS: ContextVar[ReadLimits | None] = ContextVar("wangge_read_limits", default=None)
+
+
+def get_read_limits() -> ReadLimits:
+    """Return the bounds in force in this context (the defaults unless set)."""
+    return _READ_LIMITS.get() or ReadLimits()
+
+
+def set_read_limits(limits: ReadLimits) -> None:
+    """Put ``limits`` in force for the rest of this context (e.g. a CLI process)."""
+    _READ_LIMITS.set(limits)
+
+
+@contextlib.contextmanager
+def use_read_limits(limits: ReadLimits) -> Iterator[ReadLimits]:
+    """Put ``limits`` in force inside the ``with`` block (one request, one test)."""
+    token = _READ_LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _READ_LIMITS.reset(token)
+
+
+def _too_many_rows(label: str, n: int | str, max_rows: int) -> InputError:
+    return InputError(
+        f"{label}: 行数/要素数 {n} 超过上限 {max_rows:,} / more than {max_rows:,} rows or "
+        f"features ({n}); split the file (bound: max_rows, WANGGE_MAX_UPLOAD_ROWS)"
+    )
+
+
+def _check_vertices(gdf: gpd.GeoDataFrame, label: str, where: Where, max_vertices: int) -> None:
+    if not len(gdf):
+        return
+    counts = shapely.get_num_coordinates(np.asarray(gdf.geometry.values))
+    over = counts > max_vertices
+    if over.any():
+        i = int(np.argmax(over))
+        raise InputError(
+            f"{label}: {where(i)}: 几何有 {int(counts[i]):,} 个顶点，超过上限 {max_vertices:,} / "
+            f"geometry has {int(counts[i]):,} vertices, more than the bound of {max_vertices:,}; "
+            "simplify it (bound: max_vertices, WANGGE_MAX_VERTICES)"
+        )
+
+
+def check_zip_expansion(
+    archive: zipfile.ZipFile, label: str, *, max_bytes: int, members: list[str] | None = None
+) -> int:
+    """Return the declared expanded size of ``members`` (default all); refuse over ``max_bytes``.
+
+    Nothing is expanded: the sizes come from the zip's directory. Python's zip reader never
+    yields more than a member's declared size, so a lying header cannot get past it either.
+
+    Raises
+    ------
+    InputError
+        The members would expand to more than ``max_bytes`` (a zip bomb, or just too big).
+    """
+    infos = archive.infolist() if members is None else [archive.getinfo(m) for m in members]
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        mib = max_bytes / 1024 / 1024
+        raise InputError(
+            f"{label}: 解压后 {total:,} 字节，超过上限 {mib:g} MiB / the zip expands to {total:,} "
+            f"bytes, more than the bound of {mib:g} MiB (bound: max_unzipped_bytes, "
+            "WANGGE_MAX_UNZIPPED_MB); refused without expanding it"
+        )
+    return total
+
+
+def _extract_bounded(
+    archive: zipfile.ZipFile, members: list[str], folder: Path, label: str, max_bytes: int
+) -> None:
+    """Extract ``members`` into ``folder``, stopping at ``max_bytes`` written in all."""
+    budget = max_bytes
+    root = folder.resolve()
+    for name in members:
+        target = (folder / name).resolve()
+        if root not in target.parents:  # "../x" or an absolute name: never outside the folder
+            raise UnreadableFileError(f"{label}: zip 内路径非法 / unsafe path in zip: {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(name) as src, target.open("wb") as dst:
+            while chunk := src.read(1024 * 1024):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise InputError(
+                        f"{label}: 解压超过上限 / the zip expands past the bound of "
+                        f"{max_bytes / 1024 / 1024:g} MiB; refused"
+                    )
+                dst.write(chunk)
+
+
 # --- reading ---------------------------------------------------------------------------
 
 
@@ -143,6 +264,7 @@ def read_layer(
     encoding: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one layer of a GIS file as a lon/lat GeoDataFrame (EPSG:4490 or EPSG:4326).
 
@@ -167,6 +289,9 @@ def read_layer(
         CSV/XLSX columns holding lon and lat. Default: found by name, case-insensitive
         (``lon|lng|longitude|long|x|经度`` and ``lat|latitude|y|纬度``); failing that a
         ``wkt|geometry|geom`` column of WKT text.
+    limits
+        Bounds on features/rows, vertices per geometry and zip expansion; default those in
+        force (:func:`get_read_limits`).
 
     Returns
     -------
@@ -183,8 +308,10 @@ def read_layer(
         missing, undecodable text.
     UnknownCRSError, CRSMismatchError, GeometryTypeError, InputError
         CRS unknown or contradicted; wrong geometry kind; coordinates not numbers, not finite
-        or out of lon/lat range (with a hint when lon and lat look swapped).
+        or out of lon/lat range (with a hint when lon and lat look swapped); more features,
+        rows or vertices than ``limits`` allow, or a zip expanding past them.
     """
+    limits = limits or get_read_limits()
     path = Path(path)
     label = str(path)
     source = parse_input_crs(input_crs) if input_crs is not None else None
@@ -205,11 +332,16 @@ def read_layer(
     where: Where = _feature_label
     coordinate_columns: tuple[str, str] | None = None
     if ext in (".csv", ".xlsx"):
-        gdf, where, coordinate_columns = _read_table(path, ext, layer, encoding, lon_col, lat_col)
+        gdf, where, coordinate_columns = _read_table(
+            path, ext, layer, encoding, lon_col, lat_col, limits
+        )
     elif ext == ".zip":
-        gdf = _read_zipped_shapefile(path, layer, encoding)
+        gdf = _read_zipped_shapefile(path, layer, encoding, limits)
     else:
-        gdf = _read_vector(path, label, layer, encoding)
+        gdf = _read_vector(path, label, layer, encoding, limits)
+    if len(gdf) > limits.max_rows:  # a driver that could not count before reading
+        raise _too_many_rows(label, len(gdf), limits.max_rows)
+    _check_vertices(gdf, label, where, limits.max_vertices)
     if len(gdf):
         gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
 
@@ -225,7 +357,7 @@ def read_layer(
 
 
 def _read_vector(
-    path: Path, label: str, layer: str | None, encoding: str | None
+    path: Path, label: str, layer: str | None, encoding: str | None, limits: ReadLimits
 ) -> gpd.GeoDataFrame:
     ext = path.suffix.lower()
     if ext == ".shp":
@@ -250,6 +382,9 @@ def _read_vector(
     mapping = _kml_field_mapping() if ext == ".kml" else contextlib.nullcontext()
     try:
         with mapping:
+            n_features = pyogrio.read_info(path, layer=chosen, **kwargs)["features"]
+            if n_features > limits.max_rows:  # -1 when the driver cannot tell cheaply
+                raise _too_many_rows(label, n_features, limits.max_rows)
             gdf = pyogrio.read_dataframe(path, layer=chosen, **kwargs)
     except _PYOGRIO_ERRORS as exc:
         raise UnreadableFileError(f"{label}: 无法读取 / cannot read: {exc}") from exc
@@ -350,7 +485,7 @@ def _dbf_text_bytes(data: bytes) -> bytes:
     return b"\n".join([*names, data[header_len : header_len + n_records * record_len]])
 
 
-def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None):
+def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None, limits: ReadLimits):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -371,26 +506,38 @@ def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None):
                 f"{path}: zip 内须恰有一个 Shapefile（或用 layer= 指定）/ the zip must hold "
                 f"exactly one Shapefile (or name it with layer=); found: {found}"
             )
+        # only the parts of that Shapefile (same folder and stem), within the bound
+        stem = Path(shapefiles[0]).with_suffix("").as_posix().lower()
+        parts = [
+            name
+            for name in archive.namelist()
+            if not name.endswith("/") and Path(name).with_suffix("").as_posix().lower() == stem
+        ]
+        check_zip_expansion(archive, str(path), max_bytes=limits.max_unzipped_bytes, members=parts)
         try:
-            archive.extractall(tmp)
+            _extract_bounded(archive, parts, Path(tmp), str(path), limits.max_unzipped_bytes)
         except (zipfile.BadZipFile, OSError) as exc:
             raise UnreadableFileError(f"{path}: 无法解压 / cannot extract: {exc}") from exc
         inner = Path(tmp) / shapefiles[0]
-        return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding)
+        return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding, limits)
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, encoding: str | None, max_rows: int) -> pd.DataFrame:
     encodings = [encoding] if encoding else ["utf-8-sig", "gbk"]
     for codec in encodings:
         try:
-            return pd.read_csv(
+            frame = pd.read_csv(
                 path,
                 dtype=str,
                 keep_default_na=False,
                 na_values=[""],
                 skip_blank_lines=False,
                 encoding=codec,
+                nrows=max_rows + 1,  # one past the bound tells there are too many
             )
+            if len(frame) > max_rows:
+                raise _too_many_rows(str(path), f"> {max_rows:,}", max_rows)
+            return frame
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError as exc:
@@ -402,7 +549,39 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     )
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> pd.DataFrame:
+def _count_xlsx_rows(path: Path, sheet: str | None, limits: ReadLimits) -> None:
+    """Refuse an XLSX over the row bound (or expanding past the zip bound) before reading it."""
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_zip_expansion(archive, str(path), max_bytes=limits.max_unzipped_bytes)
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFileError(f"{path}: 无法读取 XLSX / cannot read XLSX: {exc}") from exc
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise UnreadableFileError(f"{path}: 无法读取 XLSX / cannot read XLSX: {exc}") from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            return  # the reader names the missing sheet
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        declared = ws.max_row  # from the <dimension> element; may be missing or generous
+        if declared is not None and declared - 1 <= limits.max_rows:
+            return
+        n = -1  # the header row
+        for row in ws.iter_rows(values_only=True):
+            if any(v is not None for v in row):
+                n += 1
+                if n > limits.max_rows:
+                    raise _too_many_rows(str(path), f"> {limits.max_rows:,}", limits.max_rows)
+    finally:
+        book.close()
+
+
+def _read_xlsx(path: Path, sheet: str | None, limits: ReadLimits) -> pd.DataFrame:
+    _count_xlsx_rows(path, sheet, limits)
     try:
         sheets = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
@@ -471,9 +650,13 @@ def _read_table(
     encoding: str | None,
     lon_col: str | None,
     lat_col: str | None,
+    limits: ReadLimits,
 ) -> tuple[gpd.GeoDataFrame, Where, tuple[str, str] | None]:
     label = str(path)
-    df = _read_csv(path, encoding) if ext == ".csv" else _read_xlsx(path, sheet)
+    if ext == ".csv":
+        df = _read_csv(path, encoding, limits.max_rows)
+    else:
+        df = _read_xlsx(path, sheet, limits)
     # Drop blank lines but remember each row's number as a spreadsheet shows it.
     row_numbers = np.arange(len(df)) + 2
     keep = df.notna().any(axis=1).to_numpy()

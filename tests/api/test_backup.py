@@ -167,12 +167,6 @@ def test_spatialite_backup_is_consistent_while_another_connection_writes(cli, tm
     assert n0 + 1 <= n_busy <= n_end  # a committed state between the start and the end
 
 
-@pytest.mark.xfail(
-    reason="copy_database (wangge db copy) refuses a migrated target since migration 0003 seeds "
-    "incident_categories; fails until db copy skips rows seeded by migrations",
-    raises=AssertionError,
-    strict=False,
-)
 def test_spatialite_backup_restores_into_postgis(cli, tmp_path, postgres_url):
     source = f"sqlite:///{tmp_path / 'src.db'}"
     add_users(source, {"ada": (Role.ADMIN, [])})
