@@ -51,6 +51,15 @@ here (the issue is silent on them):
 * **Order.** Kind in :data:`FINDING_KINDS` order, then ``grid_codes``, then position of the
   defect, north to south then west to east.
 * **Empty grids.** With no grid at all, the whole boundary is one ``gap``.
+
+Speed (issue 6 part 3) comes from doing the expensive work only where a defect can be, with
+the same answers: polygons are snapped by rounding their vertices where that is what
+``set_precision`` gives; edge segments are matched exactly by hashing, so GEOS's coverage
+check runs only on grids with an unmatched segment and their neighbours; the union of the
+grids with no invalid edge is built from their unmatched segments; overlaps are
+intersected only for pairs with a flagged grid; widths of small convex pieces are solved
+exactly (GEOS's search, which the widths above are within tolerance of, on the others).
+``tests/gis/_reference_validate.py`` keeps the straightforward version to compare with.
 """
 
 from __future__ import annotations
@@ -211,15 +220,17 @@ def validate(
         raise InputError("边界为空 / boundary is empty: it has no polygon")
     _check_polygonal(boundary_in, boundary_missing, boundary.index, "boundary / 边界")
 
-    metric = metric_crs(grids, _as_frame(boundary))
+    metric = _metric_crs(grids, _as_frame(boundary))
     labels, code_missing = _code_labels(grids[code_field], grids.index)
-    geoms_m = _geometry_array(grids.geometry.to_crs(metric))
+    geoms_m = _geometry_array(grids.geometry.to_crs(metric))  # the same array if same CRS
 
     valid_in = shapely.is_valid(geoms_in) & ~missing
     grid_size_m = noise_m / 10
-    work = _repaired(geoms_m, missing, grid_size_m)
+    rings: dict[str, np.ndarray] = {}
+    valid_m = valid_in if geoms_m is geoms_in else None
+    work = _repaired(geoms_m, missing, grid_size_m, valid_m, rings)
     boundary_m = _union_polygonal(_geometry_array(boundary.geometry.to_crs(metric)), grid_size_m)
-    ctx = _Context(work, labels, noise_m, tolerance_m)
+    ctx = _Context(work, labels, noise_m, tolerance_m, rings)
 
     findings: list[_Finding] = []
     findings += _gaps_and_holes(ctx, boundary_m)
@@ -330,15 +341,16 @@ def _check_polygonal(geoms: np.ndarray, missing: np.ndarray, index: pd.Index, wh
 
 def _code_labels(codes: pd.Series, index: pd.Index) -> tuple[list[str], np.ndarray]:
     """Return one label per grid (its code, or ``#<index label>``) and the missing-code mask."""
-    labels: list[str] = []
-    missing = np.zeros(len(codes), dtype=bool)
-    for i, (value, label) in enumerate(zip(codes.to_numpy(), index, strict=True)):
-        text = _code_text(value)
-        if text is None:
-            missing[i] = True
-            text = f"#{label}"
-        labels.append(text)
-    return labels, missing
+    values = codes.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # all text
+        texts = [value.strip() for value in values]
+        missing = np.array([not text for text in texts], dtype=bool)
+    else:
+        texts = [_code_text(v) or "" for v in values]
+        missing = np.array([not t for t in texts], dtype=bool)
+    for i in np.flatnonzero(missing):
+        texts[i] = f"#{index[i]}"
+    return texts, missing
 
 
 def _code_text(value: Any) -> str | None:
@@ -359,6 +371,45 @@ def _union_polygonal(geoms: np.ndarray, grid_size_m: float) -> shapely.Geometry:
     return _polygonal(union)
 
 
+def _metric_crs(grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> CRS:
+    """:func:`gis.crs.metric_crs` of the grids and the boundary, without projecting every grid.
+
+    ``metric_crs`` decides from the centre of the lon/lat extent. For many projected grids the
+    extent is bracketed instead: the lon/lat of the vertices of the outermost grids lie
+    inside it, the densified projected bounding box encloses it. When every centre the
+    brackets allow gives the same answer, that is the answer; otherwise (a centre near a
+    zone edge) the grids are projected as ``metric_crs`` does.
+    """
+    crs = require_crs(grids, "grids / 网格")
+    geoms = _geometry_array(grids.geometry)
+    if crs.is_geographic or len(geoms) < 1000 or not np.isfinite(grids.total_bounds).all():
+        return metric_crs(grids, boundary)
+    # any vertices bound the extent from inside: take those of the outermost grids
+    x0, y0, x1, y1 = shapely.bounds(geoms).T
+    outermost = [np.nanargmin(d) for d in (x0, y0, -x1, -y1, x0 + y0, x0 - y1, y0 - x1, -x1 - y1)]
+    extreme = shapely.get_coordinates(geoms[outermost])
+    x0, y0, x1, y1 = np.nanmin(x0), np.nanmin(y0), np.nanmax(x1), np.nanmax(y1)
+    frame = shapely.segmentize(shapely.box(x0, y0, x1, y1), max(x1 - x0, y1 - y0) / 100)
+    # geopandas caches its transformers: the boundary goes the same way in metric_crs
+    lonlat = gpd.GeoSeries([shapely.multipoints(extreme), frame], crs=crs).to_crs(WGS84)
+    lon, lat = shapely.get_coordinates(lonlat.iloc[0]).T
+    outer = lonlat.iloc[1].bounds
+    margin = 1e-6  # degrees; the densified box edges are far closer than that
+    low = np.array([outer[0] - margin, outer[1] - margin, lon.max(), lat.max()])
+    high = np.array([lon.min(), lat.min(), outer[2] + margin, outer[3] + margin])
+    if not (np.isfinite(low).all() and np.isfinite(high).all()) or (high - low).max() > 1e-3:
+        return metric_crs(grids, boundary)
+    answers = []
+    for lon_side in (low, high):  # the centre is monotone in each bound: its corners suffice
+        for lat_side in (low, high):
+            corners = shapely.points([[lon_side[0], lat_side[1]], [lon_side[2], lat_side[3]]])
+            proxy = gpd.GeoDataFrame(geometry=corners, crs=WGS84)
+            answers.append(metric_crs(proxy, boundary))
+    if any(answer != answers[0] for answer in answers):
+        return metric_crs(grids, boundary)
+    return answers[0]
+
+
 def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the non-empty Polygon parts of ``geoms`` and the index of their geometry."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
@@ -373,24 +424,121 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.MultiPolygon(list(parts)) if len(parts) else shapely.Polygon()
 
 
-def _repaired(geoms_m: np.ndarray, missing: np.ndarray, grid_size_m: float) -> np.ndarray:
+def _repaired(
+    geoms_m: np.ndarray,
+    missing: np.ndarray,
+    grid_size_m: float,
+    valid_m: np.ndarray | None = None,
+    rings: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """Metric geometries made valid (polygonal parts) and snapped to ``grid_size_m``.
 
     Missing geometries become None. Snapping to a grid far below the noise floor makes
     vertices that differ only in their last bits identical again (file and projection
-    round trips), so that most noise never reaches the overlay.
+    round trips), so that most noise never reaches the overlay. ``valid_m`` is
+    ``shapely.is_valid(geoms_m)`` when already known; ``rings``, if given, receives the
+    clockwise rings of the polygons :func:`_snapped` rounded directly (``index`` into the
+    result, ``coords``, ``owner`` into ``index``).
     """
     work = geoms_m.copy()
     work[missing] = None
-    broken = ~missing & ~shapely.is_valid(work)
+    valid = shapely.is_valid(work) if valid_m is None else valid_m
+    broken = ~missing & ~valid
     for i in np.flatnonzero(broken):
         work[i] = _polygonal(shapely.make_valid(work[i], method="structure", keep_collapsed=False))
     if grid_size_m > 0:
-        present = ~missing
-        work[present] = shapely.set_precision(work[present], grid_size_m)
-        for i in np.flatnonzero(present):
-            work[i] = _polygonal(work[i])
+        present = np.flatnonzero(~missing)
+        work[present] = _snapped(work[present], grid_size_m, ~broken[present], rings)
+        if rings:
+            rings["index"] = present[rings["index"]]
     return work
+
+
+def _as_set_precision_gives(
+    geoms: np.ndarray, snapped_directly: np.ndarray, grid_size_m: float
+) -> np.ndarray:
+    """``geoms`` with the fixed precision model where :func:`_snapped` left them floating.
+
+    ``set_precision`` gives its results the snapping grid as fixed precision model; a grid
+    rebuilt from parts afterwards (a multipolygon in :func:`_polygonal`) has the floating
+    one again. Geometries that went through ``set_precision`` keep what they have; those
+    rounded directly get the fixed model (rounding them again moves no vertex).
+    """
+    if grid_size_m <= 0 or not snapped_directly.any():
+        return geoms
+    geoms = geoms.copy()
+    geoms[snapped_directly] = shapely.set_precision(
+        geoms[snapped_directly], grid_size_m, mode="pointwise"
+    )
+    return geoms
+
+
+def _snapped(
+    geoms: np.ndarray,
+    grid_size_m: float,
+    was_valid: np.ndarray,
+    rings: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``_polygonal(shapely.set_precision(g, grid_size_m))`` for each of ``geoms``.
+
+    ``set_precision`` snap-rounds through an overlay, which is slow. For a valid polygon
+    without holes whose vertices, rounded to the grid as GEOS rounds them, still form a
+    valid ring without repeated vertices, the overlay gives back that ring, clockwise and
+    starting at its second vertex: such polygons are rounded and rotated directly, vertex
+    for vertex the same. They keep the floating precision model: :meth:`_Context.exact`
+    gives them ``set_precision``'s fixed one (which later overlays snap-round to) where an
+    overlay needs it. The shortcut is checked against ``set_precision`` on a sample (a GEOS
+    that builds its rings differently only loses the shortcut); everything else goes
+    through ``set_precision``.
+    """
+    out = np.full(len(geoms), None, dtype=object)
+    candidate = was_valid & (shapely.get_type_id(geoms) == _POLYGON)
+    candidate &= ~shapely.has_z(geoms) & (grid_size_m <= 1)
+    candidate[candidate] &= shapely.get_num_interior_rings(geoms[candidate]) == 0
+    idx = np.flatnonzero(candidate)
+    if len(idx):
+        coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
+        scale = 1.0 / grid_size_m
+        if abs(scale - round(scale)) < 1e-9 * scale:
+            scale = float(round(scale))
+        rounded = np.floor(coords * scale + 0.5) / scale  # GEOS rounds half up
+        first = np.searchsorted(owner, np.arange(len(idx)))
+        last = np.r_[first[1:], len(owner)] - 1  # the closing vertex
+        # orientation from the shoelace sum, near the origin for accuracy (too small an
+        # area for the sum's rounding leaves the orientation unclear: no shortcut)
+        local = rounded - rounded.min(axis=0)
+        cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
+        same_ring = owner[1:] == owner[:-1]
+        twice_area = np.bincount(owner[1:][same_ring], cross[same_ring], len(idx))
+        extent = np.bincount(owner[1:][same_ring], np.abs(cross[same_ring]), len(idx))
+        ok = np.abs(twice_area) > 1e-9 * extent
+        repeated = (rounded[1:] == rounded[:-1]).all(axis=1) & same_ring
+        ok[owner[1:][repeated]] = False
+        ccw = twice_area > 0
+        k = np.arange(len(owner)) - first[owner]
+        n = (last - first)[owner]
+        source = first[owner] + np.where(
+            ccw[owner], np.where(k < n, n - 1 - k, n - 1), np.where(k < n, k + 1, 1)
+        )
+        rotated = rounded[source]
+        rebuilt = shapely.set_coordinates(geoms[idx].copy(), rotated)
+        ok &= shapely.is_valid(rebuilt)
+        rebuilt = rebuilt[ok]
+        sample = np.arange(0, len(rebuilt), max(1, len(rebuilt) // 64))[:64]
+        reference = shapely.set_precision(geoms[idx[ok][sample]], grid_size_m)
+        if shapely.equals_exact(rebuilt[sample], reference, tolerance=0).all():
+            out[idx[ok]] = rebuilt
+            if rings is not None:
+                kept = ok[owner]
+                rings["index"] = idx[ok]
+                rings["coords"] = rotated[kept]
+                rings["owner"] = np.cumsum(ok)[owner[kept]] - 1
+    rest = np.flatnonzero(shapely.is_missing(out))
+    if len(rest):
+        reduced = shapely.set_precision(geoms[rest], grid_size_m)
+        for k, geom in zip(rest, reduced, strict=True):
+            out[k] = _polygonal(geom)
+    return out
 
 
 # --------------------------------------------------------------------------- the checks
@@ -399,13 +547,77 @@ def _repaired(geoms_m: np.ndarray, missing: np.ndarray, grid_size_m: float) -> n
 class _Context:
     """Repaired metric grids with their labels, spatial index and thresholds."""
 
-    def __init__(self, work: np.ndarray, labels: list[str], noise_m: float, tolerance_m: float):
+    def __init__(
+        self,
+        work: np.ndarray,
+        labels: list[str],
+        noise_m: float,
+        tolerance_m: float,
+        rings: dict[str, np.ndarray] | None = None,
+    ):
         self.work = work
+        self.rings = rings or {}
+        self.grid_size_m = noise_m / 10
+        self.snapped_directly = np.zeros(len(work), dtype=bool)
+        self.snapped_directly[self.rings.get("index", np.zeros(0, dtype=int))] = True
         self.labels = labels
         self.noise_m = noise_m
         self.tolerance_m = tolerance_m
         self.present = np.flatnonzero(~shapely.is_missing(work) & ~shapely.is_empty(work))
         self.tree = shapely.STRtree(work[self.present])
+
+    def exact(self, positions: np.ndarray | Sequence[int]) -> np.ndarray:
+        """``work`` at ``positions`` with the precision model ``set_precision`` gives them.
+
+        GEOS overlays (and buffers) snap-round their results to the grid of the first
+        operand's fixed precision model, which decides some borderline results; every
+        overlay of grids goes through here, so results do not depend on which grids took
+        the shortcut in :func:`_snapped`.
+        """
+        positions = np.asarray(positions, dtype=int)
+        return _as_set_precision_gives(
+            self.work[positions], self.snapped_directly[positions], self.grid_size_m
+        )
+
+    @functools.cached_property
+    def segments(self) -> _Segments:
+        """Edge segments of the present grids (owners are positions in ``present``)."""
+        known = None
+        if "index" in self.rings:  # clockwise rings known from snapping
+            at = np.searchsorted(self.present, self.rings["index"])
+            known = (at, self.rings["coords"], self.rings["owner"])
+        return _matched_segments(self.work[self.present], known)
+
+    @functools.cached_property
+    def invalid_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """``shapely.coverage_invalid_edges(gap_width=tolerance_m)`` of the present grids.
+
+        Returns the positions (into ``present``) of the grids with invalid edges and those
+        edges. GEOS judges each grid against the grids whose envelope meets its own
+        (widened by the gap width), so only grids that may have an invalid edge, with that
+        context, are handed to GEOS.
+        """
+        geoms = self.work[self.present]
+        if len(geoms) < 2:
+            return np.zeros(0, dtype=int), np.zeros(0, dtype=object)
+        suspect = np.flatnonzero(~self.segments.fully_matched(len(geoms)))
+        if len(suspect) == 0:
+            return suspect, np.zeros(0, dtype=object)
+        reach = self.tolerance_m + 1e-6 * (1 + self.tolerance_m)
+        xmin, ymin, xmax, ymax = shapely.bounds(geoms[suspect]).T
+        envelopes = shapely.box(xmin - reach, ymin - reach, xmax + reach, ymax + reach)
+        context = np.union1d(suspect, self.tree.query(envelopes)[1])
+        edges = shapely.coverage_invalid_edges(geoms[context], gap_width=self.tolerance_m)
+        edges = edges[np.searchsorted(context, suspect)]
+        flagged = ~shapely.is_empty(edges)
+        return suspect[flagged], edges[flagged]
+
+    @functools.cached_property
+    def flagged(self) -> np.ndarray:
+        """Mask over ``present``: the grid has an edge GEOS calls invalid in the coverage."""
+        mask = np.zeros(len(self.present), dtype=bool)
+        mask[self.invalid_edges[0]] = True
+        return mask
 
     def codes(self, grid_positions: Sequence[int] | np.ndarray) -> list[str]:
         return sorted(self.labels[i] for i in grid_positions)
@@ -423,9 +635,16 @@ class _Context:
         """2 × radius of the largest inscribed circle of each polygon, in metres."""
         if len(parts) == 0:
             return np.zeros(0)
-        # accurate to a tenth of the noise floor on thin pieces, to 1e-5 of the size on big ones
-        tol = np.maximum(max(self.noise_m, 1e-6) / 10, 1e-5 * np.sqrt(shapely.area(parts)))
-        return 2 * shapely.length(shapely.maximum_inscribed_circle(parts, tolerance=tol))
+        # exact for small convex pieces (most of them); otherwise GEOS's search, accurate to
+        # a tenth of the noise floor on thin pieces, to 1e-5 of the size on big ones
+        widths = 2 * _convex_inscribed_radius(parts)
+        rest = np.isnan(widths)
+        if rest.any():
+            others = parts[rest]
+            tol = np.maximum(max(self.noise_m, 1e-6) / 10, 1e-5 * np.sqrt(shapely.area(others)))
+            circles = shapely.maximum_inscribed_circle(others, tolerance=tol)
+            widths[rest] = 2 * shapely.length(circles)
+        return widths
 
     def bordering(self, pieces: np.ndarray) -> list[np.ndarray]:
         """Grid positions sharing a stretch of edge (not just a vertex) with each piece.
@@ -439,7 +658,7 @@ class _Context:
         shared = shapely.length(
             shapely.intersection(
                 shapely.boundary(pieces[which]),
-                shapely.buffer(shapely.boundary(self.work[grid]), reach, quad_segs=2),
+                shapely.buffer(shapely.boundary(self.exact(grid)), reach, quad_segs=2),
             )
         )
         keep = shared > 10 * reach
@@ -482,17 +701,269 @@ class _Pieces:
         return float(self.widths.max())
 
 
+_MAX_CONVEX_EDGES = 12
+
+
+def _convex_inscribed_radius(parts: np.ndarray) -> np.ndarray:
+    """Radius of the largest inscribed circle of each convex polygon, NaN for the others.
+
+    For a convex polygon the circle touches three of its edge lines (a linear program in
+    centre and radius whose optimum is a vertex): among the circles tangent to three edge
+    lines, the largest lying inside every edge line is the one. Exact up to rounding, where
+    GEOS's grid search would take its time on long thin pieces. Only polygons without holes,
+    with at most ``_MAX_CONVEX_EDGES`` edges and no reflex vertex, are handled.
+    """
+    radius = np.full(len(parts), np.nan)
+    polygon = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
+    polygon[polygon] &= shapely.get_num_interior_rings(parts[polygon]) == 0
+    n_edges = np.zeros(len(parts), dtype=int)
+    n_edges[polygon] = shapely.get_num_coordinates(parts[polygon]) - 1
+    for n in range(3, _MAX_CONVEX_EDGES + 1):
+        which = np.flatnonzero(polygon & (n_edges == n))
+        if len(which):
+            radius[which] = _convex_radius_n(shapely.get_coordinates(parts[which]), n)
+    return radius
+
+
+def _convex_radius_n(coords: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_convex_inscribed_radius` of polygons with ``n`` edges (closed rings)."""
+    rings = coords.reshape(-1, n + 1, 2)
+    rings = rings - rings[:, :1]  # local coordinates keep the arithmetic exact enough
+    start, end = rings[:, :-1], rings[:, 1:]
+    step = end - start
+    cross = step[:, :, 0] * np.roll(step, -1, axis=1)[:, :, 1]
+    cross -= step[:, :, 1] * np.roll(step, -1, axis=1)[:, :, 0]
+    twice_area = (start[:, :, 0] * end[:, :, 1] - end[:, :, 0] * start[:, :, 1]).sum(axis=1)
+    sign = np.sign(twice_area)[:, None]
+    length = np.hypot(step[:, :, 0], step[:, :, 1])
+    convex = ((cross * sign >= 0).all(axis=1)) & (length > 0).all(axis=1) & (sign[:, 0] != 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # inward unit normals: to the left of each edge of a counter-clockwise ring
+        normal = sign[:, :, None] * np.stack([-step[:, :, 1], step[:, :, 0]], axis=2)
+        normal /= length[:, :, None]
+        offset = (normal * start).sum(axis=2)  # inside: normal . x - offset >= radius
+        triples = np.array(
+            [(i, j, k) for i in range(n) for j in range(i + 1, n) for k in range(j + 1, n)]
+        )
+        a = np.concatenate([normal[:, triples], -np.ones((len(rings), len(triples), 3, 1))], 3)
+        b = offset[:, triples]
+        det = np.linalg.det(a)
+        usable = np.abs(det) > 1e-12
+        a[~usable] = np.eye(3)
+        solution = np.linalg.solve(a, b[..., None])[..., 0]  # x, y, r per triple
+        centre, r = solution[..., :2], solution[..., 2]
+        slack = np.einsum("mtc,mec->mte", centre, normal) - offset[:, None, :] - r[..., None]
+        scale = np.abs(rings).max(axis=(1, 2))[:, None] + 1.0
+        inside = (slack >= -1e-9 * scale[..., None]).all(axis=2) & usable & (r >= 0)
+        best = np.where(inside, r, -np.inf).max(axis=1)
+    return np.where(convex & np.isfinite(best), best, np.nan)
+
+
+@dataclass
+class _Segments:
+    """Edge segments of polygons, interior on the right, and how they pair up."""
+
+    start: np.ndarray
+    end: np.ndarray
+    owner: np.ndarray  # the polygon of each segment
+    matched: np.ndarray  # its exact reverse occurs once, in another polygon, and nothing else
+    partner: np.ndarray  # that reverse segment (where matched)
+
+    def fully_matched(self, n: int) -> np.ndarray:
+        """Mask of the ``n`` polygons whose every segment is matched."""
+        unmatched = np.bincount(self.owner[~self.matched], minlength=n)
+        return (unmatched == 0) & (np.bincount(self.owner, minlength=n) > 0)
+
+
+def _matched_segments(
+    geoms: np.ndarray, known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> _Segments:
+    """Segments of polygonal ``geoms`` and their exact matches in the other polygons.
+
+    A polygon all of whose segments are matched is one ``coverage_invalid_edges`` finds
+    nothing on: GEOS marks every such segment as matched (a shared segment oriented the
+    same way twice, a segment shared by three polygons, a repeated vertex, or a segment on
+    the outside of the coverage leave a polygon not fully matched, which only sends it to
+    GEOS). ``known`` gives the clockwise single rings of some of the polygons (their
+    positions, coordinates, and for each coordinate its polygon among those positions).
+    """
+    if known is None:
+        start, end, owner = _oriented_segments(geoms)
+    else:
+        at, coords, ring = known
+        same = ring[1:] == ring[:-1]
+        others = np.setdiff1d(np.arange(len(geoms)), at)
+        start, end, owner = _oriented_segments(geoms[others])
+        start = np.vstack([coords[:-1][same], start])
+        end = np.vstack([coords[1:][same], end])
+        owner = np.r_[at[ring[:-1][same]], others[owner]]
+    n = len(start)
+    if n == 0:
+        return _Segments(start, end, owner, np.zeros(0, bool), np.zeros(0, int))
+    # the segment without its direction, hashed from the bits of its ends' coordinates
+    swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    low, high = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
+    codes, _ = pd.factorize(_hashed(np.column_stack([low, high])))
+    count = np.bincount(codes)
+    position_sum = np.bincount(codes, weights=np.arange(n, dtype=np.float64))
+    partner = np.where(count[codes] == 2, position_sum[codes].astype(np.int64) - np.arange(n), 0)
+    matched = count[codes] == 2
+    matched &= (start[partner] == end).all(axis=1) & (end[partner] == start).all(axis=1)
+    matched &= (owner[partner] != owner) & ~(start == end).all(axis=1)
+    return _Segments(start, end, owner, matched, partner)
+
+
+def _oriented_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge segments of polygonal ``geoms`` as (start, end, owner), interior on the right.
+
+    Shells run clockwise, holes counter-clockwise, as in ``coverage_invalid_edges``. Rings
+    whose orientation is numerically unclear get a zero-length segment (never matched).
+    """
+    start, end, seg_ring, ring_owner, ring_is_shell = _ring_segments(geoms)
+    if len(start) == 0:
+        return start, end, ring_owner[seg_ring]
+    # signed area (shoelace, in coordinates local to each ring) for the orientation
+    n_rings = len(ring_owner)
+    first = np.r_[0, np.flatnonzero(seg_ring[1:] != seg_ring[:-1]) + 1]
+    origin = np.zeros((n_rings, 2))
+    origin[seg_ring[first]] = start[first]
+    local_start, local_end = start - origin[seg_ring], end - origin[seg_ring]
+    cross = local_start[:, 0] * local_end[:, 1] - local_end[:, 0] * local_start[:, 1]
+    twice_area = np.bincount(seg_ring, weights=cross, minlength=n_rings)
+    extent = np.bincount(seg_ring, weights=np.abs(cross), minlength=n_rings)
+    clear = np.abs(twice_area) > 1e-9 * extent
+    reverse = ring_is_shell == (twice_area > 0)  # shells clockwise, holes counter-clockwise
+    flip = reverse[seg_ring][:, None]
+    start, end = np.where(flip, end, start), np.where(flip, start, end)
+    end = np.where(clear[seg_ring][:, None], end, start)
+    return start, end, ring_owner[seg_ring]
+
+
+def _ring_segments(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Segments of the rings of polygonal ``geoms``, in ring order.
+
+    Returns start and end points and the ring of each segment, and per ring its geometry
+    and whether it is a shell. Polygons without holes, one ring each, need no ring objects.
+    """
+    simple = shapely.get_type_id(geoms) == _POLYGON
+    simple[simple] &= shapely.get_num_interior_rings(geoms[simple]) == 0
+    simple_idx, other_idx = np.flatnonzero(simple), np.flatnonzero(~simple)
+    coords, ring_of = shapely.get_coordinates(geoms[simple_idx], return_index=True)
+    ring_owner, ring_is_shell = simple_idx, np.ones(len(simple_idx), dtype=bool)
+    if len(other_idx):
+        parts, part_owner = shapely.get_parts(geoms[other_idx], return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        more, more_ring = shapely.get_coordinates(rings, return_index=True)
+        coords = np.vstack([coords, more])
+        ring_of = np.r_[ring_of, more_ring + len(simple_idx)]
+        ring_owner = np.r_[ring_owner, other_idx[part_owner[ring_part]]]
+        first_ring = np.r_[True, ring_part[1:] != ring_part[:-1]] if len(rings) else []
+        ring_is_shell = np.r_[ring_is_shell, np.asarray(first_ring, dtype=bool)]
+    in_ring = ring_of[1:] == ring_of[:-1]
+    start, end = coords[:-1][in_ring], coords[1:][in_ring]
+    return start, end, ring_of[:-1][in_ring], ring_owner, ring_is_shell
+
+
+def _near_segments(
+    geoms: np.ndarray, grid: np.ndarray, boxes: np.ndarray, reach: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outline segments of ``geoms[grid[k]]`` that come within ``reach`` of ``boxes[k]``.
+
+    Returns, per k, the offsets of its segments (``offsets[k]:offsets[k + 1]``) into the
+    start and end points returned, in ring order within each outline.
+    """
+    needed, slot = np.unique(grid, return_inverse=True)
+    start, end, seg_ring, ring_owner, _ = _ring_segments(geoms[needed])
+    seg_owner = ring_owner[seg_ring]
+    order = np.argsort(seg_owner, kind="stable")
+    start, end, seg_owner = start[order], end[order], seg_owner[order]
+    count = np.bincount(seg_owner, minlength=len(needed))
+    first = np.r_[0, np.cumsum(count)]
+    per_item = count[slot]
+    item = np.repeat(np.arange(len(grid)), per_item)
+    seg = np.arange(per_item.sum()) - np.repeat(np.cumsum(per_item) - per_item, per_item)
+    seg += np.repeat(first[slot], per_item)
+    box = boxes[item]
+    lo, hi = np.minimum(start[seg], end[seg]), np.maximum(start[seg], end[seg])
+    keep = (lo[:, 0] <= box[:, 2] + reach) & (hi[:, 0] >= box[:, 0] - reach)
+    keep &= (lo[:, 1] <= box[:, 3] + reach) & (hi[:, 1] >= box[:, 1] - reach)
+    item, seg = item[keep], seg[keep]
+    offsets = np.r_[0, np.cumsum(np.bincount(item, minlength=len(grid)))]
+    return offsets, start[seg], end[seg]
+
+
+def _distance_to_segments(
+    points: np.ndarray,
+    item: np.ndarray,
+    offsets: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    chunk: int = 1 << 16,
+) -> np.ndarray:
+    """Distance from each point to the nearest of the segments of its ``item`` (+inf if none).
+
+    GEOS measures a point against a ring segment by segment (``Distance::pointToSegment``),
+    keeping the smallest; the same arithmetic, in the same order, is done here on many
+    segments at once, without a geometry object per point: the results are GEOS's, bit for
+    bit.
+    """
+    result = np.full(len(points), np.inf)
+    per_point = (offsets[1:] - offsets[:-1])[item]
+    bounds = np.r_[0, np.cumsum(per_point)]
+    lo = 0
+    while lo < len(points):
+        hi = int(np.searchsorted(bounds, bounds[lo] + chunk, side="right")) - 1
+        hi = max(hi, lo + 1)
+        span = per_point[lo:hi]
+        which = np.repeat(np.arange(lo, hi), span)
+        seg = np.arange(bounds[hi] - bounds[lo]) - np.repeat(bounds[lo:hi] - bounds[lo], span)
+        seg += np.repeat(offsets[item[lo:hi]], span)
+        (px, py), (ax, ay), (bx, by) = points[which].T, start[seg].T, end[seg].T
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = ((px - ax) * dx + (py - ay) * dy) / length2
+            s = ((ay - py) * dx - (ax - px) * dy) / length2
+            across = np.abs(s) * np.sqrt(length2)
+        to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+        to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+        distance = np.where(r <= 0.0, to_a, np.where(r >= 1.0, to_b, across))
+        distance = np.where((ax == bx) & (ay == by), to_a, distance)
+        keep = span > 0
+        if keep.any():
+            starts = (bounds[lo:hi] - bounds[lo])[keep]
+            result[lo:hi][keep] = np.minimum.reduceat(distance, starts)
+        lo = hi
+    return result
+
+
+def _hashed(rows: np.ndarray) -> np.ndarray:
+    """64-bit hash of each row of 4 floats, from their bits (equal rows, equal hashes; the
+    rare collision of unequal rows only makes segments look unmatched)."""
+    words = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    mix = np.array(
+        [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
+        dtype=np.uint64,
+    )
+    with np.errstate(over="ignore"):
+        hashed = words[:, 0] * mix[0]
+        for k in range(1, 4):
+            hashed = (hashed ^ (hashed >> np.uint64(29))) + words[:, k] * mix[k]
+    return hashed
+
+
 def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
+    if len(keys) == 0:
+        return [values[:0] for _ in range(n)]
     order = np.lexsort((values, keys))
     keys, values = keys[order], values[order]
-    cuts = np.searchsorted(keys, np.arange(n + 1))
-    return [np.unique(values[cuts[i] : cuts[i + 1]]) for i in range(n)]
+    first = np.r_[True, (keys[1:] != keys[:-1]) | (values[1:] != values[:-1])]
+    keys, values = keys[first], values[first]  # each value once per key, ascending
+    return np.split(values, np.searchsorted(keys, np.arange(1, n)))
 
 
 def _gaps_and_holes(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Finding]:
-    covered = shapely.union_all(ctx.work[ctx.present]) if len(ctx.present) else None
-    uncovered = boundary_m if covered is None else shapely.difference(boundary_m, covered)
-    pieces, _ = _polygon_parts(np.array([uncovered], dtype=object))
+    pieces = _uncovered(ctx, boundary_m)
     pieces = pieces[ctx.significant(pieces)]
     if len(pieces) == 0:
         return []
@@ -552,16 +1023,57 @@ def _gaps_and_holes(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Findin
     return findings
 
 
+def _uncovered(ctx: _Context, boundary_m: shapely.Geometry) -> np.ndarray:
+    """Polygon parts of the boundary covered by no grid.
+
+    The grids GEOS finds no invalid edge on form a valid coverage: their union is the area
+    enclosed (even-odd) by their segments not matched among themselves. Of what it leaves
+    uncovered, the parts a flagged grid reaches into lose that grid's area by an overlay of
+    just those grids. If that union's area is not the sum of its grids' areas, the shortcut
+    is not trusted and all grids are overlaid.
+    """
+    if len(ctx.present) == 0:
+        return _polygon_parts(np.array([boundary_m], dtype=object))[0]
+    clean = ~ctx.flagged
+    seg = ctx.segments
+    outline = clean[seg.owner] & ~(seg.matched & clean[seg.owner[seg.partner]])
+    outline &= (seg.start != seg.end).any(axis=1)
+    lines = shapely.linestrings(np.stack([seg.start[outline], seg.end[outline]], axis=1))
+    core = shapely.build_area(shapely.multilinestrings(lines))
+    expected_m2 = float(shapely.area(ctx.work[ctx.present[clean]]).sum())
+    if not math.isclose(float(shapely.area(core)), expected_m2, rel_tol=1e-9, abs_tol=1e-6):
+        covered = shapely.union_all(ctx.exact(ctx.present))
+        return _polygon_parts(np.array([shapely.difference(boundary_m, covered)], dtype=object))[0]
+    if ctx.grid_size_m > 0:
+        core = shapely.set_precision(core, ctx.grid_size_m, mode="pointwise")
+    left, _ = _polygon_parts(np.array([shapely.difference(boundary_m, core)], dtype=object))
+    dirty = ctx.exact(ctx.present[~clean])
+    which, hit = shapely.STRtree(dirty).query(left, predicate="intersects")
+    pieces = [left[np.setdiff1d(np.arange(len(left)), which)]]
+    for k in np.unique(which):
+        rest = shapely.difference(left[k], shapely.union_all(dirty[hit[which == k]]))
+        pieces.append(_polygon_parts(np.array([rest], dtype=object))[0])
+    return np.concatenate(pieces)
+
+
 def _enclosing_hole_owner(ctx: _Context, pieces: np.ndarray) -> np.ndarray:
     """Grid position whose interior ring encloses each piece (smallest ring), else -1."""
     owner = np.full(len(pieces), -1)
-    parts, part_owner = _polygon_parts(ctx.work[ctx.present])
+    geoms = ctx.work[ctx.present]
+    maybe = shapely.get_type_id(geoms) == _MULTIPOLYGON
+    maybe |= shapely.get_num_interior_rings(geoms) > 0
+    grids = ctx.present[maybe]
+    parts, part_owner = _polygon_parts(ctx.work[grids])
+    with_holes = shapely.get_num_interior_rings(parts) > 0
+    parts, part_owner = parts[with_holes], part_owner[with_holes]
+    if len(parts) == 0:
+        return owner
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     interior = np.r_[False, ring_part[1:] == ring_part[:-1]]  # rings after each exterior
     if not interior.any():
         return owner
     holes = shapely.polygons(rings[interior])
-    holes_owner = ctx.present[part_owner[ring_part[interior]]]
+    holes_owner = grids[part_owner[ring_part[interior]]]
     which, hit = shapely.STRtree(holes).query(shapely.point_on_surface(pieces), predicate="within")
     hole_area = shapely.area(holes)
     for piece in np.unique(which):
@@ -571,13 +1083,26 @@ def _enclosing_hole_owner(ctx: _Context, pieces: np.ndarray) -> np.ndarray:
 
 
 def _overlaps(ctx: _Context) -> list[_Finding]:
-    geoms = ctx.work[ctx.present]
-    left, right = ctx.tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = ctx.present[left[keep]], ctx.present[right[keep]]
+    """Pairs of grids overlapping above noise.
+
+    Two grids whose interiors meet have edges GEOS calls invalid (an edge inside the other
+    grid, crossing its edges, or duplicating them), so only pairs with a flagged grid, and
+    of those only pairs that do more than touch, are intersected.
+    """
+    flagged = np.flatnonzero(ctx.flagged)
+    which, other = ctx.tree.query(ctx.work[ctx.present[flagged]], predicate="intersects")
+    pairs = np.unique(
+        np.column_stack([np.minimum(flagged[which], other), np.maximum(flagged[which], other)]),
+        axis=0,
+    ).reshape(-1, 2)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    left, right = ctx.present[pairs[:, 0]], ctx.present[pairs[:, 1]]
+    # grids that only touch share no area (at most snapping slivers, below noise)
+    meeting = ~shapely.touches(ctx.work[left], ctx.work[right])
+    left, right = left[meeting], right[meeting]
     if len(left) == 0:
         return []
-    inter = shapely.intersection(ctx.work[left], ctx.work[right])
+    inter = shapely.intersection(ctx.exact(left), ctx.exact(right))
     findings = []
     for pieces in ctx.grouped_parts(inter, np.arange(len(inter))):
         pair = [left[pieces.owner], right[pieces.owner]]
@@ -655,10 +1180,11 @@ def _parse_reason(reason: str) -> tuple[str, shapely.Point | None]:
 
 
 def _outside(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Finding]:
-    geoms = ctx.work[ctx.present]
-    spill = shapely.difference(geoms, boundary_m)
+    shapely.prepare(boundary_m)
+    spilling = ctx.present[~shapely.contains_properly(boundary_m, ctx.work[ctx.present])]
+    spill = shapely.difference(ctx.exact(spilling), boundary_m)
     findings = []
-    for pieces in ctx.grouped_parts(spill, ctx.present):
+    for pieces in ctx.grouped_parts(spill, spilling):
         grid = ctx.labels[pieces.owner]
         findings.append(
             _Finding(
@@ -685,15 +1211,20 @@ def _multipart(
     each repaired on its own, so a bow-tie stays one part (reported only as ``invalid``)
     while an invalid MultiPolygon with a detached part is also ``multipart``.
     """
+    valid_grids = ctx.present[valid_in[ctx.present]]
+    judged = ~valid_in.copy()  # a valid grid with one part is never multipart
+    judged[valid_grids[shapely.get_num_geometries(ctx.work[valid_grids]) > 1]] = True
     items, owners = [], []
-    for i in ctx.present:
+    for i in ctx.present[judged[ctx.present]]:
         if valid_in[i]:
-            parts = _polygon_parts(np.array([ctx.work[i]], dtype=object))[0]
+            parts = _polygon_parts(ctx.exact([i]))[0]
         else:
-            parts = [
-                _repaired(np.array([part], dtype=object), np.zeros(1, bool), grid_size_m)[0]
-                for part in shapely.get_parts(geoms_m[i])
-            ]
+            pieces = shapely.get_parts(geoms_m[i])
+            rings: dict[str, np.ndarray] = {}
+            repaired = _repaired(pieces, np.zeros(len(pieces), bool), grid_size_m, None, rings)
+            directly = np.zeros(len(pieces), dtype=bool)
+            directly[rings.get("index", np.zeros(0, dtype=int))] = True
+            parts = list(_as_set_precision_gives(repaired, directly, grid_size_m))
         items += list(parts)
         owners += [i] * len(parts)
     if not items:
@@ -730,9 +1261,11 @@ def _multipart(
 def _edge_mismatches(ctx: _Context) -> list[_Finding]:
     if len(ctx.present) < 2:
         return []
-    geoms = ctx.work[ctx.present]
-    flagged = shapely.line_merge(shapely.coverage_invalid_edges(geoms, gap_width=ctx.tolerance_m))
-    chains, chain_owner = shapely.get_parts(flagged, return_index=True)
+    flagged_grids, edges = ctx.invalid_edges
+    if ctx.grid_size_m > 0:  # as if cut from exact grids: segmentize snaps its points then
+        edges = shapely.set_precision(edges, ctx.grid_size_m, mode="pointwise")
+    chains, chain_owner = shapely.get_parts(shapely.line_merge(edges), return_index=True)
+    chain_owner = flagged_grids[chain_owner]
     keep = ~shapely.is_empty(chains) & (shapely.length(chains) > 0)
     chains, chain_owner = chains[keep], ctx.present[chain_owner[keep]]
     if len(chains) == 0:
@@ -773,14 +1306,33 @@ def _deviation_from_neighbours(
     Measured at the chain's vertices and at points every ``tolerance_m`` along it (+inf for
     a chain with no other grid within ``tolerance_m``). Also returns, per chain, the grids
     whose edge is nearest to the middle of one of its pieces: the counterparts to snap to
-    (a grid met only at an end of the chain is not one).
+    (a grid met only at an end of the chain is not one). A chain one of whose vertices or
+    segment middles already lies farther than ``tolerance_m`` from every such edge is not
+    sampled further; the deviation of such chains is only known to exceed ``tolerance_m``
+    (what is returned for them is no measurement).
     """
     near = ctx.neighbours(chains, ctx.tolerance_m)
     near = [grids[grids != owner] for grids, owner in zip(near, chain_owner, strict=True)]
+    coarse, _ = _sampled_deviation(ctx, chains, near, step=None)
+    # the middle of each segment is sampled below too, up to rounding of its coordinates
+    within = np.flatnonzero(coarse <= ctx.tolerance_m + 1e-9)
     step = max(ctx.tolerance_m, ctx.noise_m, 1e-3)
-    vertices, vertex_chain = shapely.get_coordinates(
-        shapely.segmentize(chains, max_segment_length=step), return_index=True
-    )
+    deviation, names = _sampled_deviation(ctx, chains[within], [near[k] for k in within], step)
+    result = coarse.copy()
+    result[within] = deviation
+    counterparts: list[list[int]] = [[] for _ in range(len(chains))]
+    for k, grids in zip(within, names, strict=True):
+        counterparts[k] = grids
+    return result, counterparts
+
+
+def _sampled_deviation(
+    ctx: _Context, chains: np.ndarray, near: list[np.ndarray], step: float | None
+) -> tuple[np.ndarray, list[list[int]]]:
+    """:func:`_deviation_from_neighbours` sampled at the vertices of the chains (every
+    ``step`` metres along them unless ``step`` is None) and halfway between them."""
+    lines = chains if step is None else shapely.segmentize(chains, max_segment_length=step)
+    vertices, vertex_chain = shapely.get_coordinates(lines, return_index=True)
     same_chain = vertex_chain[1:] == vertex_chain[:-1]
     middles = (vertices[1:][same_chain] + vertices[:-1][same_chain]) / 2
     samples = pd.DataFrame(
@@ -797,19 +1349,23 @@ def _deviation_from_neighbours(
             "grid": np.concatenate(near).astype(int) if near else np.zeros(0, int),
         }
     )
+    pairs["pair"] = np.arange(len(pairs))
     joined = samples.merge(pairs, on="chain")
-    edges = shapely.boundary(ctx.work)
-    joined["distance"] = shapely.distance(
-        shapely.points(coords[joined["point"].to_numpy()]), edges[joined["grid"].to_numpy()]
+    # only outline segments near the chain can be nearest to a sample within reach, and
+    # only distances within reach matter (farther, the chain is no near-miss)
+    reach = ctx.tolerance_m + ctx.noise_m + 1e-6
+    chain_boxes = shapely.bounds(chains)[pairs["chain"].to_numpy()]
+    offsets, start, end = _near_segments(ctx.work, pairs["grid"].to_numpy(), chain_boxes, reach)
+    joined["distance"] = _distance_to_segments(
+        coords[joined["point"].to_numpy()], joined["pair"].to_numpy(), offsets, start, end
     )
     nearest = joined.groupby("point")["distance"].transform("min")
     deviation = joined.assign(nearest=nearest).groupby("chain")["nearest"].max()
     counterpart = joined[joined["middle"] & (joined["distance"] <= nearest + ctx.noise_m)]
-    names = counterpart.groupby("chain")["grid"].unique()
     result = np.full(len(chains), np.inf)
     result[deviation.index.to_numpy()] = deviation.to_numpy()
-    counterparts = [sorted(names.get(k, [])) for k in range(len(chains))]
-    return result, counterparts
+    names = _group(counterpart["chain"].to_numpy(), counterpart["grid"].to_numpy(), len(chains))
+    return result, [names_k.tolist() for names_k in names]
 
 
 def _code_findings(
@@ -820,13 +1376,11 @@ def _code_findings(
     index: pd.Index,
 ) -> list[_Finding]:
     findings = []
-    by_code: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        if not code_missing[i]:
-            by_code.setdefault(label, []).append(i)
+    held = pd.Series(labels)[~code_missing]
+    repeated = held[held.duplicated(keep=False)]
+    by_code = repeated.groupby(repeated, sort=False).groups  # first-seen order, rows in order
     for code, rows in by_code.items():
-        if len(rows) < 2:
-            continue
+        rows = list(rows)
         names = ", ".join(str(index[i]) for i in rows)
         findings.append(
             _Finding(
