@@ -366,7 +366,6 @@ def main(argv: list[str] | None = None) -> int:
                         targets.append(
                             f"{'met' if ok else 'MISSED'}: validate 200k within 1.5× of the GEOS"
                             f" floor — {v['time_s'] / f['time_s']:.2f}× the floor"
-
                         )
                     notes += [
                         f"- validate, {n_cells:,} Voronoi grids: findings by kind "
