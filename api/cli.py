@@ -288,6 +288,13 @@ def _print_demo_summary(summary: dict[str, Any]) -> None:
             f"{what}: {s['total']} 条, 网格外 / outside {s['outside']},"
             f" 数据库一致 / database agrees {s['db_agrees']}/{s['total']}"
         )
+    flow = summary["incidents"].get("workflow")
+    if flow:
+        states = ", ".join(f"{k}={v}" for k, v in sorted(flow["states"].items()))
+        out.print(
+            f"事件流转 / workflow: {states}; 按期 / on time {flow['on_time']},"
+            f" 超期 / late {flow['late']}"
+        )
     names = {
         "division_map": "网格划分图 / division map",
         "validation_map": "校验图 / validation map",
