@@ -27,6 +27,7 @@ from api.cli_common import (
     fail_input,
     fmt_number,
     out,
+    read_division,
 )
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
@@ -116,16 +117,11 @@ def validate_command(
 ) -> None:
     """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
     from gis.coverage import findings_to_geojson, validate
-    from gis.io import read_layer
 
     try:
-        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
-        boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
-        if code_field not in grid_frame.columns:
-            raise WanggeError(
-                f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
-                f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
-            )
+        grid_frame, boundary_frame = read_division(
+            grids, boundary, code_field=code_field, input_crs=input_crs
+        )
         with err.status("校验中 / validating…"):
             findings = validate(
                 grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance

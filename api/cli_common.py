@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ __all__ = [
     "fail_input",
     "fmt_number",
     "out",
+    "read_division",
 ]
 
 out = Console(soft_wrap=True)
@@ -51,3 +53,18 @@ def fmt_number(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:,.{digits}f}"
+
+
+def read_division(grids: Path, boundary: Path, *, code_field: str, input_crs: str | None):
+    """Read a division and its community boundary (any gis.io format); check the code field."""
+    from gis.errors import InputError
+    from gis.io import read_layer
+
+    grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+    boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
+    if code_field not in grid_frame.columns:
+        raise InputError(
+            f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
+            f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
+        )
+    return grid_frame, boundary_frame

@@ -26,6 +26,7 @@ from api.cli_common import (
     fail_input,
     fmt_number,
     out,
+    read_division,
 )
 from gis.errors import WanggeError
 
@@ -85,16 +86,12 @@ def repair_command(
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
     from gis.coverage import changes_to_geojson, repair, validate
-    from gis.io import read_layer, write_layer
+    from gis.io import write_layer
 
     try:
-        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
-        boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
-        if code_field not in grid_frame.columns:
-            raise WanggeError(
-                f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
-                f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
-            )
+        grid_frame, boundary_frame = read_division(
+            grids, boundary, code_field=code_field, input_crs=input_crs
+        )
         codes = [c.strip() for c in priority.split(",") if c.strip()] if priority else None
         with err.status("修复中 / repairing…"):
             repaired, changes = repair(

@@ -8,11 +8,13 @@ skip: CI must never pass with the database tests silently skipped.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -119,18 +121,10 @@ def db_url(request, tmp_path_factory) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture
-def fresh_db_url(db_url, tmp_path) -> str:
-    """URL of an empty database of its own, on the engine of ``db_url``.
-
-    SpatiaLite: a new file. PostGIS: a new database (with the postgis extension) on the same
-    server, dropped afterwards; a schema would not do, as ``public`` stays on the search path
-    and its tables (``alembic_version`` among them) would show through.
-    """
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def postgis_database(db_url: str, *, prefix: str) -> Iterator[str]:
+    """A new PostGIS database on the server of ``db_url``, dropped afterwards; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     server = sa.make_url(db_url)
     admin = sa.create_engine(
         server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
@@ -142,10 +136,27 @@ def fresh_db_url(db_url, tmp_path) -> str:
     with setup.begin() as conn:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
     setup.dispose()
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_db_url(db_url, tmp_path) -> str:
+    """URL of an empty database of its own, on the engine of ``db_url``.
+
+    SpatiaLite: a new file. PostGIS: a new database (with the postgis extension) on the same
+    server, dropped afterwards; a schema would not do, as ``public`` stays on the search path
+    and its tables (``alembic_version`` among them) would show through.
+    """
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with postgis_database(db_url, prefix="fresh") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

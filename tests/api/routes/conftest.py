@@ -25,6 +25,7 @@ from api.demo import load_demo
 from api.registry.validators import id_check_character
 from api.security import LoginThrottle, set_password_hasher
 from api.services.crud import create_user
+from tests.conftest import postgis_database
 
 PASSWORD = "correct-horse-42"
 DEMO_GRIDS = ("310101002005001", "310101002005002")  # two grids of the demo division
@@ -141,22 +142,8 @@ def _module_database(db_url: str, tmp_path_factory) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path_factory.mktemp('api') / 'module.db'}"
         return
-    name = f"api_{uuid.uuid4().hex[:12]}"
-    server = sa.make_url(db_url)
-    admin = sa.create_engine(
-        server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = server.set(database=name)
-    setup = sa.create_engine(url.set(drivername="postgresql+psycopg"))
-    with setup.begin() as conn:
-        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-    setup.dispose()
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    with postgis_database(db_url, prefix="api") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", autouse=True)
