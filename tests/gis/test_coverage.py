@@ -24,6 +24,7 @@ from gis.coverage import (
     is_valid_division,
     validate,
 )
+from gis.crs import metric_crs
 from gis.errors import GeometryTypeError, InputError, UnknownCRSError
 from tests.common import (
     METRIC_CRS,
@@ -472,15 +473,57 @@ def test_random_subdivisions_are_clean_and_a_removed_cell_is_one_gap(division, d
     assert findings["grid_codes"].iloc[0] == neighbours
 
 
+@pytest.mark.parametrize("seed", [3, 89, 127])
+def test_overlaps_of_a_grown_voronoi_cell_are_all_reported_with_their_area(seed):
+    # Regression: the noise test (a negative buffer by noise_m / 2) ran on pieces carrying
+    # the snapping grid's fixed precision model, where GEOS's buffer returned EMPTY for some
+    # real overlaps (here 300 m² and more): those went unreported. With these seeds the
+    # reference implementation (tests/gis/_reference_validate.py) drops one overlap each.
+    rng = np.random.default_rng(seed)
+    x0, y0 = ORIGIN_M
+    frame = box(x0, y0, x0 + 600, y0 + 600)
+    sites = shapely.multipoints(rng.uniform(0, 600, (16, 2)) + np.array(ORIGIN_M))
+    cells = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    grown = int(rng.integers(len(cells)))
+    cells[grown] = shapely.buffer(cells[grown], 2.0, join_style="mitre")
+    codes = [f"31010901200300{k:03d}" for k in range(len(cells))]
+    grids = gpd.GeoDataFrame({"code": codes}, geometry=cells, crs=METRIC_CRS)
+
+    findings = validate(grids, gpd.GeoSeries([frame], crs=METRIC_CRS))
+
+    # truth: the intersections of the grown cell with the others, in floating precision
+    others = np.array([k for k in range(len(cells)) if k != grown])
+    inter = shapely.intersection(cells[grown], cells[others])
+    truth = {
+        tuple(sorted([codes[grown], codes[k]])): (float(a), float(length))
+        for k, a, length in zip(others, shapely.area(inter), shapely.length(inter), strict=True)
+        if a > 0.001**2
+    }
+    assert len(truth) >= 4  # a grown inner cell overlaps all its neighbours
+    overlaps = findings[findings["kind"] == "overlap"]
+    reported = dict(zip(overlaps["grid_codes"].map(tuple), overlaps["area_m2"], strict=True))
+    assert reported.keys() == truth.keys()
+    for pair, (area_m2, outline_m) in truth.items():
+        # snapping to noise_m / 10 moves the outline by at most that much
+        assert reported[pair] == pytest.approx(area_m2, abs=1e-4 * outline_m + 1e-9), pair
+    total = sum(area for area, _ in truth.values())
+    assert overlaps["area_m2"].sum() == pytest.approx(total, rel=1e-4)
+
+
 # ------------------------------------------------- the fast validate against the reference
 #
 # ``tests/gis/_reference_validate.py`` is the straightforward implementation validate had
 # before it was made fast (issue 6 part 3), kept only for these tests. The fast one must
-# give the same findings. Widths are the one measure computed differently: the reference
-# asks GEOS for the largest inscribed circle within a tolerance (its radius may fall short
-# of the true one by up to ``max(noise_m / 10, 1e-5 * sqrt(area))``), the fast one solves
-# small convex pieces exactly; so widths may differ by that much, never more, and only
-# upwards (and a sliver's length, half its perimeter minus its width, by as much).
+# give the same findings, plus the pieces the reference wrongly dropped as noise (its noise
+# test, a negative buffer on geometry with the snapping grid's fixed precision model, makes
+# GEOS return EMPTY for some real pieces): each of those extra findings must be real, with
+# its area and width checked independently. Widths are the one measure computed
+# differently: the reference asks GEOS for the largest inscribed circle within a tolerance
+# (its radius may fall short of the true one by up to ``max(noise_m / 10, 1e-5 *
+# sqrt(area))``), the fast one solves small convex pieces exactly; so widths may differ by
+# that much, never more, and only upwards (and a sliver's length, half its perimeter minus
+# its width, by as much).
 
 
 def _jittered_division(n_side: int, seed: int, spill_m: float = 3.0):
@@ -585,6 +628,61 @@ def _assert_same_findings(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, noise_m:
             assert _same_message(a, b), (a, b)
 
 
+def _same_defect(old_row, new_row) -> bool:
+    if old_row["kind"] != new_row["kind"] or old_row["grid_codes"] != new_row["grid_codes"]:
+        return False
+    a, b = old_row["area_m2"], new_row["area_m2"]
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
+
+
+def _reference_rows_and_extras(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame):
+    """Split ``new`` into its rows for the findings of ``old`` (in order) and the others.
+
+    Both are sorted the same way, so ``old`` must be a subsequence of ``new``.
+    """
+    matched, extra, i = [], [], 0
+    for j in range(len(new)):
+        if i < len(old) and _same_defect(old.iloc[i], new.iloc[j]):
+            matched.append(j)
+            i += 1
+        else:
+            extra.append(j)
+    assert i == len(old), f"reference finding not reported: {old.iloc[i].to_dict()}"
+    return new.iloc[matched].reset_index(drop=True), new.iloc[extra].reset_index(drop=True)
+
+
+def _grid_geometry(grids: gpd.GeoDataFrame, label: str):
+    """The (union of the) input grid(s) with this code or ``#<index label>``."""
+    rows = grids[grids["code"] == label]
+    if label.startswith("#"):
+        rows = grids[grids.index.astype(str) == label[1:]]
+    assert len(rows), label
+    return shapely.union_all(shapely.make_valid(rows.geometry.to_numpy()))
+
+
+def _assert_extra_findings_are_real(extra, grids, boundary, noise_m: float):
+    """Each extra finding is an area above noise, measured here without validate's code:
+    the location's area and largest inscribed circle in metres (floating precision), and
+    for an overlap the intersection of the two grids as given."""
+    frame = boundary if isinstance(boundary, gpd.GeoDataFrame) else boundary.to_frame("geometry")
+    metric = metric_crs(grids, frame)
+    grids_m = grids.to_crs(metric)
+    locations = gpd.GeoSeries(extra.geometry.array, crs=extra.crs).to_crs(metric)
+    for row, location in zip(extra.itertuples(), locations, strict=True):
+        assert row.kind in ("gap", "sliver", "overlap", "outside", "hole", "multipart"), row
+        assert location.area == pytest.approx(row.area_m2, rel=1e-6)
+        widths = [2 * shapely.maximum_inscribed_circle(part, noise_m / 100).length
+                  for part in shapely.get_parts(location)]  # fmt: skip
+        assert min(widths) >= noise_m, row
+        assert row.area_m2 > noise_m**2
+        if row.kind == "overlap":
+            a, b = (_grid_geometry(grids_m, label) for label in row.grid_codes)
+            shared = shapely.intersection(a, b)
+            # snapping to noise_m / 10 moves the outline by at most that much
+            tol_m2 = noise_m / 10 * shared.length + 1e-9
+            assert row.area_m2 == pytest.approx(shared.area, abs=tol_m2)
+
+
 @pytest.mark.parametrize(
     ("n_side", "seed", "crs", "noise_m", "tolerance_m"),
     [
@@ -606,13 +704,16 @@ def test_findings_equal_the_reference_implementation(n_side, seed, crs, noise_m,
     kinds = set(old["kind"])
     assert {"gap", "overlap", "sliver", "invalid", "outside", "hole"} <= kinds, kinds
     assert {"multipart", "duplicate_code", "missing_code", "edge_mismatch"} <= kinds, kinds
-    _assert_same_findings(old, new, noise_m)
+    same, extra = _reference_rows_and_extras(old, new)
+    _assert_same_findings(old, same, noise_m)
+    _assert_extra_findings_are_real(extra, grids, boundary, noise_m)
 
 
 def test_demo_defective_division_findings_equal_the_reference_implementation():
     # among them a multipart grid whose spill outside the boundary the reference reports
     # only because its rebuilt multipolygon lost the fixed precision model (GEOS's negative
-    # buffer on a fixed grid calls the 800 m² piece insignificant): the fast one must agree
+    # buffer on a fixed grid calls the 800 m² piece insignificant): the fast one reports it
+    # whatever the precision model
     from tests.gis import _reference_validate as reference
 
     data = Path(__file__).resolve().parents[2] / "data" / "demo"
@@ -620,12 +721,13 @@ def test_demo_defective_division_findings_equal_the_reference_implementation():
     boundary = gpd.read_file(data / "boundary.geojson")
     old = reference.validate(grids, boundary)
     assert {"outside", "multipart", "overlap", "gap", "invalid"} <= set(old["kind"])
-    _assert_same_findings(old, validate(grids, boundary), 0.001)
+    same, extra = _reference_rows_and_extras(old, validate(grids, boundary))
+    _assert_same_findings(old, same, 0.001)
+    _assert_extra_findings_are_real(extra, grids, boundary, 0.001)
 
 
 def test_grids_in_a_projected_crs_get_the_metric_crs_of_metric_crs():
     from gis.coverage.validate import _metric_crs
-    from gis.crs import metric_crs
 
     grids, boundary = _jittered_division(35, 5)
     for dx in (0.0, 30_000.0, 121_000.0, 124_000.0, 160_000.0):
