@@ -4,7 +4,9 @@ Every error answer is ``{"detail": "中文 / English"}`` (a field-by-field ``err
 follow). Nothing the caller can cause becomes a 500: request validation errors are 422 with
 the field and the reason, gis :class:`~gis.errors.InputError` is 422 (an unreadable file 400),
 a database constraint violation is 409, an oversized body 413 (:mod:`api.app`), a number the
-database cannot hold (an offset past 64 bits) 422.
+database cannot hold (an offset past 64 bits) 422. A database that cannot be reached (PostGIS
+down, a dropped connection) or is busy (SQLite's ``database is locked``) is 503 with
+``Retry-After``: the request did nothing and may be repeated.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import InputError, UnreadableFileError
@@ -189,6 +197,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             _body(f"与已有数据冲突 / conflicts with existing data: {reason}"), status_code=409
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    reason[0] if reason else type(exc).__name__)  # fmt: skip
+        return JSONResponse(
+            _body(
+                "数据库暂时不可用，请稍后重试 / database temporarily unavailable, retry later"
+                + (f" ({reason[0][:200]})" if reason else "")
+            ),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    for error in (OperationalError, InterfaceError, DisconnectionError):
+        app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

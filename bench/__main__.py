@@ -2,7 +2,7 @@
 
 Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: for CI),
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
-(postgis, duckdb, sjoin, validate, web), ``--results PATH`` (default ``bench/RESULTS.md``; the
+(postgis, duckdb, sjoin, validate, web, load), ``--results PATH`` (default ``bench/RESULTS.md``; the
 smoke run writes none unless given). Each case runs in its own process (peak RSS per case).
 """
 
@@ -242,6 +242,39 @@ def web(smoke: bool, n_houses: int, n_grids: int, rows, lines, notes, problems) 
     ]
 
 
+def load(smoke: bool, notes, problems) -> None:
+    """Bounded API load on SpatiaLite and PostGIS (issue 11 part 4): p50/p95/p99 per kind."""
+    from bench.load import load_both
+
+    requests, concurrency = (150, 8) if smoke else (2000, 16)
+    try:
+        results = load_both(requests=requests, concurrency=concurrency)
+    except Exception as exc:
+        problems.append(f"load test failed: {exc}")
+        return
+    notes += ["## API load (locate, reports, transitions)", ""]
+    for engine, r in results.items():
+        check = r["check"]
+        bad = [k for k in ("lost", "duplicated", "unacknowledged_stored", "wrong_id") if check[k]]
+        if r["errors"] or bad or check["bad_histories"] or check["version_mismatch"]:
+            problems.append(f"load on {engine}: errors {r['errors'][:3]}, problems {bad}")
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
+        notes.append(
+            f"- {engine}: {r['sent']} requests, {r['concurrency']} at once, {r['seconds']:.1f} s;"
+            f" {counts}; still 503 after retries {len(r['unavailable'])}; errors "
+            f"{len(r['errors'])}; stored reports {check['stored']}, lost/duplicated "
+            f"{len(check['lost'])}/{len(check['duplicated'])}, inconsistent histories "
+            f"{len(check['bad_histories'])}"
+        )
+        for kind, p in r["latency"].items():
+            if p["n"]:
+                notes.append(
+                    f"  - {kind}: p50 {p['p50_ms']:.1f} ms, p95 {p['p95_ms']:.1f} ms, "
+                    f"p99 {p['p99_ms']:.1f} ms (n = {p['n']})"
+                )
+    notes.append("")
+
+
 def write_results(path, info, rows, lines, problems, extra, targets, series) -> None:
     md = [
         "# Benchmark results",
@@ -377,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
                     ]
         if "web" not in args.skip:
             web(args.smoke, n_houses, n_grids, rows, lines, notes, problems)
+        if "load" not in args.skip:
+            load(args.smoke, notes, problems)
         series = growth(work, args.skip) if args.full else []
     print()
     width = max((len(r[0]) for r in rows), default=10)

@@ -64,20 +64,42 @@ def _is_memory(dbapi_conn) -> bool:
     return not row or not row[2]
 
 
+_IMMEDIATE = "wangge_sqlite_begin_immediate"
+
+
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql(
+        "BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN"
+    )
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's next transaction as a writer that reads before it writes.
+
+    On SQLite in WAL mode a deferred transaction that has read cannot take the write lock
+    once another writer has committed ("database is locked" at once, whatever the busy
+    timeout); ``BEGIN IMMEDIATE`` takes it first and waits its turn instead. Ends the
+    session's current transaction (committing it). No effect on PostgreSQL.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={_IMMEDIATE: True})
 
 
 def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
     """Create an engine for ``url`` (default: ``get_settings().database_url``).
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`. PostgreSQL engines test
+    each pooled connection before use (``pool_pre_ping``), so a server that was restarted is
+    reconnected to instead of failing the next request.
     """
     if url is None:
         from api.config import get_settings
 
         url = get_settings().database_url
     parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from api.community_data import find_community
 from api.config import get_settings
+from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
 from api.db.models_incidents import IncidentPhoto
 from api.deps import CurrentUser, Now, SessionDep, require_role
@@ -91,6 +92,7 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
     lon, lat = body.lon, body.lat
     if lon is not None and lat is not None and body.crs != "storage":
         lon, lat = to_storage_lonlat(lon, lat, body.crs)
+    begin_write(session)  # routing reads, then the report is written: one writer at a time
     incident = svc.report_incident(
         session,
         category_code=body.category_code,

@@ -1,0 +1,138 @@
+"""Faults under a running API (issue 11 part 5): the server killed with SIGKILL in the middle
+of transitions leaves every incident's history consistent; PostGIS stopped under the running
+API gives 503 while it is down and answers again after its restart, the API untouched."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from api.db.engine import make_engine
+from bench.load import CATEGORY, PASSWORD, LoadUsers, inside_points, prepare_database, serve
+from tests.pg import ThrowawayPostgres
+
+
+def _tokens(base: str, users: LoadUsers) -> dict[str, dict]:
+    out = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for key, name in (("gw", users.grid_worker), ("post", users.post_staff)):
+            r = client.post("/auth/token", data={"username": name, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            out[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return out
+
+
+def _histories_consistent(url: str) -> list[str]:
+    """Problems found: seq not 1..version, last to_state ≠ state, a broken chain."""
+    engine = make_engine(url)
+    problems = []
+    with engine.connect() as conn:
+        incidents = conn.execute(sa.text("SELECT id, state, version FROM incidents")).all()
+        events: dict[int, list] = {}
+        for e in conn.execute(
+            sa.text("SELECT incident_id, seq, from_state, to_state FROM incident_events "
+                    "ORDER BY incident_id, seq, id")
+        ):  # fmt: skip
+            events.setdefault(e.incident_id, []).append(e)
+    engine.dispose()
+    for i in incidents:
+        h = events.get(i.id, [])
+        if [e.seq for e in h] != list(range(1, i.version + 1)):
+            problems.append(f"{i.id}: seq {[e.seq for e in h]} for version {i.version}")
+        elif h[-1].to_state != i.state:
+            problems.append(f"{i.id}: last to_state {h[-1].to_state}, state {i.state}")
+        elif any(a.to_state != b.from_state for a, b in itertools.pairwise(h)):
+            problems.append(f"{i.id}: history not chained")
+    return problems
+
+
+def test_kill_9_mid_transition_leaves_histories_consistent(fresh_db_url):
+    users = prepare_database(fresh_db_url)
+    proc, base = serve(fresh_db_url)
+    points = inside_points()
+    auth = _tokens(base, users)
+    taken = []
+    stop = threading.Event()
+
+    def drive() -> None:
+        # report, then walk each incident through its steps, until the server dies
+        chain = (("feed_back", "gw"), ("start", "post"), ("resolve", "post"), ("close", "gw"))
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                lon, lat = points[n % len(points)]
+                try:
+                    body = {"category_code": CATEGORY, "lon": lon, "lat": lat}
+                    r = client.post("/incidents", headers=auth["gw"], json=body)
+                    iid = r.json()["id"]
+                    for version, (action, who) in enumerate(chain, start=1):
+                        r = client.post(f"/incidents/{iid}/transitions", headers=auth[who],
+                                        json={"action": action, "version": version})  # fmt: skip
+                        assert r.status_code == 200, r.text
+                        taken.append(iid)
+                except (httpx.HTTPError, ValueError, KeyError):
+                    return  # the server is gone
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(taken) < 15 and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.02)
+    assert len(taken) >= 15, "transitions did not get going"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    stop.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    # restart on the same database: it serves, and every history is whole
+    proc, base = serve(fresh_db_url)
+    try:
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+        assert _histories_consistent(fresh_db_url) == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _pg_ctl(pg: ThrowawayPostgres, *args: str) -> None:
+    pg._run(str(pg.bin / "pg_ctl"), "-D", str(pg.data), *args)
+
+
+@pytest.fixture
+def own_postgres():
+    pg = ThrowawayPostgres(dbname="wangge_fault").start()
+    yield pg
+    pg.stop()
+
+
+def test_postgis_down_gives_503_and_recovers_without_api_restart(own_postgres):
+    pg = own_postgres
+    prepare_database(pg.url)
+    proc, base = serve(pg.url)
+    lon, lat = inside_points()[0]
+    params = {"lon": lon, "lat": lat}
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/grids/locate", params=params).status_code == 200
+            _pg_ctl(pg, "-m", "fast", "-w", "stop")
+            down = [client.get("/grids/locate", params=params) for _ in range(3)]
+            assert [r.status_code for r in down] == [503] * 3, [r.text for r in down]
+            assert "数据库" in down[0].json()["detail"] and "database" in down[0].json()["detail"]
+            assert down[0].headers["Retry-After"]
+            options = f"-p {pg.port} -k {pg.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+            _pg_ctl(pg, "-l", str(pg.root / "server.log"), "-o", options, "-w", "-t", "60",
+                    "start")  # fmt: skip
+            up = [client.get("/grids/locate", params=params) for _ in range(3)]
+            assert [r.status_code for r in up] == [200] * 3, [r.text for r in up]
+            assert proc.poll() is None  # the same API process throughout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
