@@ -12,17 +12,12 @@ Screenshots of each step go to ``$WANGGE_TEST_ARTEFACTS/pages`` (default
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pyproj
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from argon2 import PasswordHasher
 from shapely.ops import polylabel
 
@@ -44,23 +39,17 @@ from api.security import set_password_hasher
 from api.services import incidents as svc
 from api.services.crud import create_user
 from tests.api.routes.conftest import PASSWORD, valid_id_number
+from tests.maps.browser import Shots, serve_in_thread
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = Path(os.environ.get("WANGGE_TEST_ARTEFACTS", ROOT / "out" / "test-artefacts"))
 PHONE = {"width": 390, "height": 844}
 GRID = "310101002005001"
 POST = "城建管理岗"
 MAJOR_CATEGORY = "0319"  # 井盖缺失或破损: major, same-day deadline, 城建管理岗
 GENERAL_CATEGORY = "0302"  # 乱张贴乱悬挂乱堆放: general, 3 working days, 城建管理岗
 GEOD = pyproj.Geod(ellps="WGS84")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _largest_part(geom):
@@ -130,31 +119,8 @@ def server(demo_file, tmp_path):
     path = tmp_path / "pages.db"
     shutil.copyfile(demo_file["path"], path)
     app = create_app(f"sqlite:///{path}", secret_key="browser-test-secret-0123456789abcdef")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", f"sqlite:///{path}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-class Shots:
-    """Numbered screenshots of the steps of one test."""
-
-    def __init__(self, page, name: str) -> None:
-        self.page, self.folder, self.n = page, ARTEFACTS / "pages" / name, 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, step: str, page=None) -> Path:
-        self.n += 1
-        path = self.folder / f"{self.n:02d}-{step}.png"
-        (page or self.page).screenshot(path=str(path), full_page=True)
-        return path
+    with serve_in_thread(app) as base:
+        yield base, f"sqlite:///{path}"
 
 
 def _offline_context(browser, base: str, blocked: list[str]):
@@ -219,7 +185,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     context = _offline_context(browser, base, blocked)
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    shot = Shots(page, "core-flow")
+    shot = Shots(page, "pages", "core-flow")
 
     # --- the grid worker signs in and sees the worker's home
     page.goto(f"{base}/app/")
@@ -387,6 +353,6 @@ def test_public_tap_on_the_map_locates_the_grid(browser, server, demo_file):
     lon, lat = demo_file["inside"]
     _tap_map(page, "public-map", lon, lat)
     expect(page.get_by_test_id("public-grid-code")).to_have_text(GRID, timeout=15000)
-    Shots(page, "public-tap")("public-tap")
+    Shots(page, "pages", "public-tap")("public-tap")
     context.close()
     assert blocked == []

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,7 +17,6 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-import uvicorn
 from argon2 import PasswordHasher
 
 from api.app import create_app
@@ -31,18 +26,12 @@ from api.security import set_password_hasher
 from gis.edit import split_grid
 from maps.assets import remote_links
 from tests.api.routes.conftest import PASSWORD, add_users
+from tests.maps.browser import Shots, serve_in_thread
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
 COMMUNITY = "外滩源社区"
 ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = Path(os.environ.get("WANGGE_TEST_ARTEFACTS", ROOT / "out" / "test-artefacts"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,31 +50,8 @@ def server(demo_file, tmp_path):
     path = tmp_path / "planner.db"
     shutil.copyfile(demo_file, path)
     app = create_app(f"sqlite:///{path}", secret_key="browser-test-secret-0123456789abcdef")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-class Shots:
-    """Numbered screenshots of the steps of one test."""
-
-    def __init__(self, page, name: str) -> None:
-        self.page, self.folder, self.n = page, ARTEFACTS / "planner" / name, 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, step: str) -> Path:
-        self.n += 1
-        path = self.folder / f"{self.n:02d}-{step}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -194,7 +160,7 @@ def test_page_is_offline_and_refuses_without_sign_in(planner_page, server):
 
 def test_draw_overlap_refused_fix_save_reload_restore(planner_page, server):
     page, blocked, errors = planner_page
-    shots = Shots(page, "draw-fix-save")
+    shots = Shots(page, "planner", "draw-fix-save")
     _sign_in(page)
     before = _grids(page)
     assert len(before) == 12
@@ -295,7 +261,7 @@ def test_draw_overlap_refused_fix_save_reload_restore(planner_page, server):
 
 def test_split_merge_move_boundary_and_vertex_through_the_page(planner_page, server):
     page, blocked, errors = planner_page
-    shots = Shots(page, "edits")
+    shots = Shots(page, "planner", "edits")
     _sign_in(page)
     start = _grids(page)
     total_m2 = start.to_crs(4549).area.sum()
