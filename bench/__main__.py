@@ -408,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                         "the defects were planted: on the defective one GEOS raises "
                         f'"{f["union_on_defective"]}")'
                     ]
+            notes.append("")
         if "web" not in args.skip:
             web(args.smoke, n_houses, n_grids, rows, lines, notes, problems)
         if "load" not in args.skip:
