@@ -86,6 +86,7 @@ from gis.coverage.validate import (
     _polygonal,
     _transformer,
     _union_polygonal,
+    feature_collection,
 )
 from gis.crs import WGS84, metric_crs, require_crs
 from gis.errors import InputError
@@ -269,32 +270,7 @@ def repair(
 
 def changes_to_geojson(changes: gpd.GeoDataFrame) -> dict[str, Any]:
     """Return the change log of :func:`repair` as an RFC 7946 FeatureCollection (lon/lat)."""
-    geo = changes.geometry.to_crs(WGS84) if len(changes) else changes.geometry
-    geoms = shapely.orient_polygons(_geometry_array(geo), exterior_cw=False)
-    features = []
-    for row, geom in zip(changes.itertuples(index=False), geoms, strict=True):
-        props = {name: _json_value(getattr(row, name)) for name in CHANGE_COLUMNS}
-        empty = geom is None or shapely.is_empty(geom)
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": None if empty else shapely.geometry.mapping(geom),
-                "properties": props,
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    return feature_collection(changes, CHANGE_COLUMNS)
 
 
 # ------------------------------------------------------------------------ preparation

@@ -275,12 +275,23 @@ def findings_to_geojson(findings: gpd.GeoDataFrame) -> dict[str, Any]:
     geometry; polygon exteriors are counter-clockwise as RFC 7946 asks.
     """
     require_crs(findings, "findings / 检查结果")
-    geo = findings.geometry.to_crs(WGS84) if len(findings) else findings.geometry
+    collection = feature_collection(findings, FINDING_COLUMNS)
+    for feature, codes in zip(collection["features"], findings["grid_codes"], strict=True):
+        feature["properties"]["grid_codes"] = [str(code) for code in codes]
+    return collection
+
+
+def feature_collection(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any]:
+    """``frame`` as an RFC 7946 FeatureCollection in lon/lat with ``columns`` as properties.
+
+    NaN/inf become null, numpy scalars plain numbers, a missing or empty geometry a null
+    geometry; polygon exteriors are counter-clockwise.
+    """
+    geo = frame.geometry.to_crs(WGS84) if len(frame) else frame.geometry
     geoms = shapely.orient_polygons(_geometry_array(geo), exterior_cw=False)
     features = []
-    for row, geom in zip(findings.itertuples(index=False), geoms, strict=True):
-        props = {name: _json_value(getattr(row, name)) for name in FINDING_COLUMNS}
-        props["grid_codes"] = [str(code) for code in row.grid_codes]
+    for row, geom in zip(frame.itertuples(index=False), geoms, strict=True):
+        props = {name: _json_value(getattr(row, name)) for name in columns}
         empty = geom is None or shapely.is_empty(geom)
         features.append(
             {
@@ -1526,6 +1537,10 @@ _DTYPES = {
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
     if isinstance(value, float | np.floating):
         return None if not math.isfinite(float(value)) else float(value)
     if isinstance(value, np.integer):
