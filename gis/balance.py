@@ -26,7 +26,6 @@ Rules decided here
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import geopandas as gpd
@@ -36,6 +35,7 @@ import shapely
 
 from gis.assign import assign_points
 from gis.crs import metric_crs, require_crs
+from gis.divide import household_weights
 from gis.errors import InputError
 
 __all__ = ["BALANCE_COLUMNS", "balance_report"]
@@ -53,12 +53,6 @@ BALANCE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _households_of(value: Any) -> float:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return 1.0
-    return float(value)
-
-
 def _house_counts(
     houses: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, code_field: str, households_field: str
 ) -> tuple[pd.Series, int]:
@@ -68,18 +62,7 @@ def _house_counts(
     if polygonal.any():
         points = points.copy()
         points[polygonal] = points[polygonal].representative_point()
-    if households_field in houses.columns:
-        values = pd.to_numeric(houses[households_field], errors="coerce")
-        bad = houses[households_field].notna() & values.isna()
-        if bad.any():
-            row = bad.idxmax()
-            raise InputError(
-                f"房屋第 {row!r} 行的户数 {houses[households_field][row]!r} 不是数字 / "
-                f"houses row {row!r}: {households_field} is not a number"
-            )
-        weights = values.map(_households_of)
-    else:
-        weights = pd.Series(1.0, index=houses.index)
+    weights = household_weights(houses, households_field)
     where = assign_points(points, grids, grid_id=code_field)
     inside = where.notna()
     counts = weights[inside].groupby(where[inside]).sum()

@@ -105,6 +105,7 @@ __all__ = [
     "NON_SPLITTING_CLASSES",
     "blocks_from_roads",
     "divide",
+    "household_weights",
     "road_splits",
 ]
 
@@ -331,6 +332,25 @@ class _Houses:
         return self.geoms if not self.footprints else shapely.point_on_surface(self.geoms)
 
 
+def household_weights(houses: pd.DataFrame, households_field: str) -> pd.Series:
+    """Households per house: the numeric ``households_field``, 1 where it is missing or empty.
+
+    Without the field every house counts one; a value that is not a number raises
+    :class:`~gis.errors.InputError` naming the row.
+    """
+    if households_field not in houses.columns:
+        return pd.Series(1.0, index=houses.index)
+    values = pd.to_numeric(houses[households_field], errors="coerce")
+    bad = houses[households_field].notna() & values.isna()
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(
+            f"房屋第 {row!r} 行的户数 {houses[households_field][row]!r} 不是数字 / "
+            f"houses row {row!r}: {households_field} is not a number"
+        )
+    return values.fillna(1.0).astype(float)
+
+
 def _houses_m(
     houses: gpd.GeoDataFrame, crs: CRS, households_field: str, boundary_m: shapely.Geometry
 ) -> _Houses:
@@ -347,23 +367,13 @@ def _houses_m(
             "房屋必须全是点或全是面 (建筑轮廓) / houses must be all points or all polygons "
             f"(building footprints); got geometry types {sorted(types)}"
         )
-    if households_field in houses.columns:
-        values = pd.to_numeric(houses[households_field], errors="coerce")
-        bad = houses[households_field].notna() & values.isna()
-        if bad.any():
-            row = bad.idxmax()
-            raise InputError(
-                f"房屋第 {row!r} 行的户数 {houses[households_field][row]!r} 不是数字 / "
-                f"houses row {row!r}: {households_field} is not a number"
-            )
-        if (values < 0).any():
-            row = (values < 0).idxmax()
-            raise InputError(
-                f"房屋第 {row!r} 行的户数为负 / houses row {row!r}: {households_field} < 0"
-            )
-        households = values.fillna(1.0).to_numpy(dtype=float)
-    else:
-        households = np.ones(len(houses))
+    weights = household_weights(houses, households_field)
+    if (weights < 0).any():
+        row = (weights < 0).idxmax()
+        raise InputError(
+            f"房屋第 {row!r} 行的户数为负 / houses row {row!r}: {households_field} < 0"
+        )
+    households = weights.to_numpy(dtype=float)
     geo, households = geo[present], households[present]
     if footprints:
         geo = shapely.make_valid(geo)
