@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import folium
 import geopandas as gpd
 
 from api.community_data import CommunityData
@@ -25,6 +26,7 @@ from maps.web import render_division_map, render_validation_map, save_html
 
 __all__ = [
     "IncidentMapKind",
+    "incident_map",
     "write_boards",
     "write_division_diagram",
     "write_division_map",
@@ -70,19 +72,18 @@ def write_validation_map(
     return save_html(m, out), findings
 
 
-def write_incident_map(
+def incident_map(
     data: CommunityData,
-    out: Path,
     *,
     kind: IncidentMapKind = "heatmap",
     category: str | None = None,
     period: tuple[Any, Any] | None = None,
     time_slider: bool = False,
     tiles: str | None = None,
-) -> Path:
+) -> folium.Map:
     """A heat-map, a choropleth of counts per grid, or Gi* hot-spots of the incidents."""
     if kind == "heatmap":
-        m = render_incident_heatmap(
+        return render_incident_heatmap(
             data.incidents,
             grids=data.grids,
             category=category,
@@ -90,15 +91,17 @@ def write_incident_map(
             time_slider=time_slider,
             tiles=tiles,
         )
-    else:
-        chosen = filter_incidents(data.incidents, category=category, period=period)
-        if kind == "choropleth":
-            m = render_incident_choropleth(
-                count_per_grid(chosen, data.grids), data.grids, tiles=tiles
-            )
-        else:
-            m = render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids, tiles=tiles)
-    return save_html(m, out)
+    chosen = filter_incidents(data.incidents, category=category, period=period)
+    if kind == "choropleth":
+        return render_incident_choropleth(
+            count_per_grid(chosen, data.grids), data.grids, tiles=tiles
+        )
+    return render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids, tiles=tiles)
+
+
+def write_incident_map(data: CommunityData, out: Path, **options: Any) -> Path:
+    """:func:`incident_map` written as a self-contained HTML file."""
+    return save_html(incident_map(data, **options), out)
 
 
 def write_division_diagram(

@@ -15,14 +15,8 @@ from fastapi.responses import HTMLResponse
 from api.community_data import read_community
 from api.deps import OptionalUser, SessionDep
 from api.errors import Forbidden, NotFound
+from api.map_outputs import incident_map
 from maps.assets import offline
-from maps.hotspots import hotspots, render_hotspot_map
-from maps.incidents import (
-    count_per_grid,
-    filter_incidents,
-    render_incident_choropleth,
-    render_incident_heatmap,
-)
 from maps.web import render_division_map, render_validation_map
 
 __all__ = ["router"]
@@ -94,14 +88,4 @@ def incidents_map(
     """事件热力图、分级图或热点 / Incident heat-map, counts per grid, or Gi* hot-spots."""
     data = read_community(session, community)
     period = (date_from, date_to) if date_from or date_to else None
-    if style == "heatmap":
-        m = render_incident_heatmap(
-            data.incidents, grids=data.grids, category=category, period=period
-        )
-    else:
-        chosen = filter_incidents(data.incidents, category=category, period=period)
-        if style == "choropleth":
-            m = render_incident_choropleth(count_per_grid(chosen, data.grids), data.grids)
-        else:
-            m = render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids)
-    return _page(m)
+    return _page(incident_map(data, kind=style, category=category, period=period))
