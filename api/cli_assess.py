@@ -43,16 +43,11 @@ ByOption = Annotated[
 
 def _run(db: str | None, work):
     """Run ``work(session)`` in one transaction on ``db``; bad input exits 2."""
-    from api.db.engine import init_db, make_engine, session_factory
+    from api.db.engine import database_session
 
     try:
-        engine = make_engine(db)
-        try:
-            init_db(engine)
-            with session_factory(engine).begin() as session:
-                return work(session)
-        finally:
-            engine.dispose()
+        with database_session(db, begin=True) as session:
+            return work(session)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 

@@ -208,9 +208,9 @@ def balance_command(
             raise WanggeError("请给出网格文件或 --community 之一 / give GRIDS or --community")
         staff = None
         if community is not None:
-            from api.cli_maps import _read
+            from api.community_data import read_stored_community
 
-            data = _read(db, community)
+            data = read_stored_community(db, community)
             grid_frame, house_frame, staff = data.grids, data.houses, data.staff
             code_field = "code"
         else:

@@ -108,16 +108,11 @@ def _write(result: pd.DataFrame, path: Path, crs) -> None:
 def _from_database(db: str, community: str | None):
     """Door plates (of one community or all) and the grids in effect today, from ``db``."""
     from api.community_data import read_door_plates, read_grids_in_effect
-    from api.db.engine import init_db, make_engine, session_factory
+    from api.db.engine import database_session
 
-    engine = make_engine(db)
-    try:
-        init_db(engine)
-        with session_factory(engine)() as session:
-            plates = read_door_plates(session, community)
-            grids = read_grids_in_effect(session)
-    finally:
-        engine.dispose()
+    with database_session(db) as session:
+        plates = read_door_plates(session, community)
+        grids = read_grids_in_effect(session)
     if plates.empty:
         raise InputError(f"{db}: 库中没有门牌 / the database holds no door plates")
     return plates, grids

@@ -33,10 +33,9 @@ open311_app.add_typer(key_app, name="key")
 
 
 def _session(db: str | None):
-    from api.db.engine import init_db, make_engine, session_factory
+    from api.db.engine import open_database, session_factory
 
-    engine = make_engine(db)
-    init_db(engine)
+    engine = open_database(db)
     return engine, session_factory(engine)
 
 

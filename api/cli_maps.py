@@ -50,19 +50,6 @@ RoadsLayer = Annotated[str | None, typer.Option("--roads-layer", help="道路图
 Out = Annotated[Path, typer.Option("--out", help="输出文件 / output file")]
 
 
-def _read(db: str | None, community: str, on: dt.date | None = None):
-    from api.community_data import read_community
-    from api.db.engine import init_db, make_engine, session_factory
-
-    engine = make_engine(db)
-    try:
-        init_db(engine)
-        with session_factory(engine)() as session:
-            return read_community(session, community, on=on)
-    finally:
-        engine.dispose()
-
-
 def _roads(path: Path | None, layer: str | None):
     from gis.io import read_layer
 
@@ -110,6 +97,7 @@ def map_command(
     as_json: JsonFlag = False,
 ) -> None:
     """生成网页地图（离线可用）/ Write a self-contained web map of a community."""
+    from api.community_data import read_stored_community
     from api.map_outputs import write_division_map, write_incident_map, write_validation_map
 
     try:
@@ -118,7 +106,7 @@ def map_command(
         if date_from or date_to:
             period = (_date(date_from, "--from"), _date(date_to, "--to"))
         with err.status("出图中 / drawing…"):
-            data = _read(db, community)
+            data = read_stored_community(db, community)
             if kind is MapKind.division:
                 written = write_division_map(
                     data,
@@ -162,13 +150,14 @@ def print_command(
     as_json: JsonFlag = False,
 ) -> None:
     """打印网格示意图或网格公示牌（PDF/PNG）/ Print the division diagram or notice boards."""
+    from api.community_data import read_stored_community
     from api.map_outputs import write_boards, write_division_diagram
 
     try:
         if paper.upper() not in ("A4", "A3"):
             raise WanggeError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
         with err.status("打印中 / printing…"):
-            data = _read(db, community)
+            data = read_stored_community(db, community)
             road_frame = _roads(roads, roads_layer)
             if kind is PrintKind.division:
                 written = [

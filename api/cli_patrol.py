@@ -38,35 +38,30 @@ patrol_app = typer.Typer(
 def _hours_from_db(
     db: str, path: Path, fixes, worker_name: str, *, store: bool, options: dict
 ) -> dict:
-    from api.db.engine import init_db, make_engine, session_factory
+    from api.db.engine import database_session
     from api.services.patrol import find_worker, patrol_hours, report_dict, store_track
 
-    engine = make_engine(db)
-    try:
-        init_db(engine)
-        with session_factory(engine)() as session:
-            worker = find_worker(session, worker_name)
-            with err.status("计算中 / computing…"):
-                days, weeks = patrol_hours(session, worker, fixes, **options)
-            if store:
-                record, created = store_track(
-                    session, worker, file_name=path.name, content=path.read_bytes(),
-                    track=fixes, days=days, uploaded_by="wangge patrol hours",
-                )  # fmt: skip
-                session.commit()
-                if created:
-                    err.print(
-                        f"已存入 / stored track {record.id} ({len(days)} 条日记录 / day rows)",
-                        highlight=False,
-                    )
-                else:
-                    err.print(
-                        f"同一文件已存过，未重复记时 / this file is already stored as track "
-                        f"{record.id}; nothing added",
-                        highlight=False,
-                    )
-    finally:
-        engine.dispose()
+    with database_session(db) as session:
+        worker = find_worker(session, worker_name)
+        with err.status("计算中 / computing…"):
+            days, weeks = patrol_hours(session, worker, fixes, **options)
+        if store:
+            record, created = store_track(
+                session, worker, file_name=path.name, content=path.read_bytes(),
+                track=fixes, days=days, uploaded_by="wangge patrol hours",
+            )  # fmt: skip
+            session.commit()
+            if created:
+                err.print(
+                    f"已存入 / stored track {record.id} ({len(days)} 条日记录 / day rows)",
+                    highlight=False,
+                )
+            else:
+                err.print(
+                    f"同一文件已存过，未重复记时 / this file is already stored as track "
+                    f"{record.id}; nothing added",
+                    highlight=False,
+                )
     return report_dict(days, weeks)
 
 

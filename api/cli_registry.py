@@ -68,11 +68,9 @@ CommunityOption = Annotated[
 
 
 def _open_engine(db: str | None):
-    from api.db.engine import init_db, make_engine
+    from api.db.engine import open_database
 
-    engine = make_engine(db)
-    init_db(engine)
-    return engine
+    return open_database(db)
 
 
 def template_command(

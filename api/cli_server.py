@@ -43,10 +43,9 @@ db_app = typer.Typer(help="数据库 / database", no_args_is_help=True, rich_mar
 
 
 def _open(db: str | None):
-    from api.db.engine import init_db, make_engine, session_factory
+    from api.db.engine import open_database, session_factory
 
-    engine = make_engine(db)
-    init_db(engine)
+    engine = open_database(db)
     return engine, session_factory(engine)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "read_community",
     "read_door_plates",
     "read_grids_in_effect",
+    "read_stored_community",
 ]
 
 
@@ -145,6 +146,16 @@ def read_community(session: Session, community: str, *, on: dt.date | None = Non
         staff=staff,
         division_label=division.label if division is not None else None,
     )
+
+
+def read_stored_community(
+    db_url: str | None, community: str, *, on: dt.date | None = None
+) -> CommunityData:
+    """:func:`read_community` on the database at ``db_url`` (created and migrated if need be)."""
+    from api.db.engine import database_session
+
+    with database_session(db_url) as session:
+        return read_community(session, community, on=on)
 
 
 def read_door_plates(session: Session, community: str | None = None) -> gpd.GeoDataFrame:

@@ -9,6 +9,9 @@ every table of ``Base.metadata`` with a spatial index on every geometry column.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -18,10 +21,12 @@ from api.db.spatialite import load_spatialite
 
 __all__ = [
     "UnmigratedDatabaseError",
+    "database_session",
     "init_db",
     "is_sqlite",
     "make_engine",
     "normalise_url",
+    "open_database",
     "session_factory",
 ]
 
@@ -146,6 +151,28 @@ def init_db(engine: Engine) -> None:
                 "file) or copy its data into a fresh database"
             )
     upgrade(engine)
+
+
+def open_database(url: str | URL | None = None) -> Engine:
+    """An engine on ``url`` whose database is created and migrated if it is not yet."""
+    engine = make_engine(url)
+    init_db(engine)
+    return engine
+
+
+@contextlib.contextmanager
+def database_session(url: str | URL | None = None, *, begin: bool = False) -> Iterator[Session]:
+    """A session on ``url`` (created and migrated if need be); the engine is disposed after.
+
+    With ``begin`` the session is one transaction, committed on success.
+    """
+    engine = open_database(url)
+    try:
+        factory = session_factory(engine)
+        with factory.begin() if begin else factory() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def session_factory(engine: Engine, **kwargs) -> sessionmaker[Session]:
