@@ -1,14 +1,19 @@
-"""Faults under a running API (issue 11 part 5): the server killed with SIGKILL in the middle
-of transitions leaves every incident's history consistent; PostGIS stopped under the running
-API gives 503 while it is down and answers again after its restart, the API untouched."""
+"""Faults (issue 11 part 5): the server killed with SIGKILL in the middle of transitions leaves
+every incident's history consistent; ``wangge import`` killed with SIGKILL while its rows are
+written leaves none of them (and the same import run again stores all of them); PostGIS
+stopped under the running API gives 503 while it is down and answers again after its restart,
+the API untouched."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +21,7 @@ import sqlalchemy as sa
 
 from api.db.engine import make_engine
 from bench.load import CATEGORY, PASSWORD, LoadUsers, inside_points, prepare_database, serve
+from tests.api.test_import import COMMUNITY
 from tests.pg import ThrowawayPostgres
 
 
@@ -136,3 +142,124 @@ def test_postgis_down_gives_503_and_recovers_without_api_restart(own_postgres):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------- kill -9 mid-import
+
+IMPORT_ROWS = 30_000
+
+
+def _houses_file(path, n: int) -> int:
+    """A CSV of ``n`` new door plates at demo door-plate positions (every one inside a grid)."""
+    points = inside_points()
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("门牌号码,经度,纬度\n")
+        for i in range(n):
+            lon, lat = points[i % len(points)]
+            f.write(f"断电测试路{i + 1}号,{lon},{lat}\n")
+    return n
+
+
+def _writer_active(url: str) -> bool:
+    """Whether another connection holds an open write transaction on ``houses``."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        con = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc), exc
+            return True
+        else:
+            con.execute("ROLLBACK")
+            return False
+        finally:
+            con.close()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'houses' AND l.mode = 'RowExclusiveLock' "
+                        "AND l.pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def _written_bytes(url: str) -> int:
+    """Bytes written so far for ``houses``: the SQLite WAL file, the PostgreSQL heap file.
+
+    Both grow while a transaction writes rows, before it commits: the measure tells that the
+    import is in the middle of writing, not just holding its lock while it reads the file.
+    """
+    if url.startswith("sqlite"):
+        wal = Path(url.removeprefix("sqlite:///") + "-wal")
+        return wal.stat().st_size if wal.exists() else 0
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT pg_relation_size('houses')")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _counts(url: str) -> tuple[int, int]:
+    """(houses, change-log rows about houses)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        houses = conn.execute(sa.text("SELECT count(*) FROM houses")).scalar_one()
+        logged = conn.execute(
+            sa.text("SELECT count(*) FROM change_log WHERE table_name = 'houses'")
+        ).scalar_one()
+    engine.dispose()
+    return houses, logged
+
+
+def _import(url: str, path) -> subprocess.Popen:
+    wangge = Path(sys.executable).parent / "wangge"
+    args = [str(wangge), "import", "houses", str(path), "--community", COMMUNITY, "--db", url]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_kill_9_mid_import_leaves_all_or_nothing(fresh_db_url, tmp_path):
+    url = fresh_db_url
+    prepare_database(url)
+    n = _houses_file(tmp_path / "houses.csv", IMPORT_ROWS)
+    before = _counts(url)
+    written_before = _written_bytes(url)
+
+    proc = _import(url, tmp_path / "houses.csv")
+    deadline = time.monotonic() + 300
+    while not (_writer_active(url) and _written_bytes(url) > written_before + 2**20):
+        assert proc.poll() is None, f"import ended before writing: {proc.stderr.read()!r}"
+        assert time.monotonic() < deadline, "the import never started writing"
+        time.sleep(0.005)
+    # the transaction is open and more than 1 MiB of its rows are written, not committed
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    proc.stderr.close()
+
+    if url.startswith("sqlite"):  # the hot journal is rolled back on the next open
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        engine.dispose()
+    deadline = time.monotonic() + 60
+    while _writer_active(url):  # PostgreSQL ends the dead client's backend on its own
+        assert time.monotonic() < deadline, "the killed import's transaction is still open"
+        time.sleep(0.05)
+    assert _counts(url) == before  # none of it: no house and no change-log row
+
+    # the same file again, to the end: all of it, once
+    proc = _import(url, tmp_path / "houses.csv")
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr.decode()
+    houses, logged = _counts(url)
+    assert houses == before[0] + n
+    assert logged >= before[1] + n
