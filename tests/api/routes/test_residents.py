@@ -263,11 +263,23 @@ def test_audit_log_is_append_only(api):
     import sqlalchemy as sa
 
     from api.db.engine import make_engine
+    from api.db.models import AuditLog
 
     engine = make_engine(api.url)
-    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM audit_log"))
+    with engine.begin() as conn:  # a row of its own, so the test holds on an empty log too
+        row_id = conn.execute(
+            sa.insert(AuditLog).values(action="test", username="append-only").returning(AuditLog.id)
+        ).scalar_one()
+    for statement in (
+        sa.delete(AuditLog).where(AuditLog.id == row_id),
+        sa.update(AuditLog).where(AuditLog.id == row_id).values(username="changed"),
+    ):
+        with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+            conn.execute(statement)
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(AuditLog.username).where(AuditLog.id == row_id)).scalar_one()
     engine.dispose()
+    assert kept == "append-only"
 
 
 def test_grid_worker_sees_only_residents_of_their_grids(api):
