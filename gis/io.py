@@ -60,7 +60,9 @@ __all__ = [
     "WKT_COLUMN_NAMES",
     "ReadLimits",
     "check_zip_expansion",
+    "find_column",
     "get_read_limits",
+    "read_csv_text",
     "read_layer",
     "set_read_limits",
     "use_read_limits",
@@ -522,7 +524,20 @@ def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None, 
         return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding, limits)
 
 
-def _read_csv(path: Path, encoding: str | None, max_rows: int) -> pd.DataFrame:
+def read_csv_text(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    max_rows: int | None = None,
+    empty_is_missing: bool = True,
+    skip_blank_lines: bool = False,
+) -> pd.DataFrame:
+    """A CSV file as text columns, in UTF-8 (with or without BOM) or else GBK.
+
+    ``empty_is_missing``: an empty cell reads as NaN (else as ``""``). ``skip_blank_lines``
+    False keeps a blank line as a row of missing values, so row numbers in errors match the
+    file's lines. More than ``max_rows`` rows is an :class:`InputError`.
+    """
     encodings = [encoding] if encoding else ["utf-8-sig", "gbk"]
     for codec in encodings:
         try:
@@ -530,12 +545,12 @@ def _read_csv(path: Path, encoding: str | None, max_rows: int) -> pd.DataFrame:
                 path,
                 dtype=str,
                 keep_default_na=False,
-                na_values=[""],
-                skip_blank_lines=False,
+                na_values=[""] if empty_is_missing else None,
+                skip_blank_lines=skip_blank_lines,
                 encoding=codec,
-                nrows=max_rows + 1,  # one past the bound tells there are too many
+                nrows=None if max_rows is None else max_rows + 1,  # one past tells too many
             )
-            if len(frame) > max_rows:
+            if max_rows is not None and len(frame) > max_rows:
                 raise _too_many_rows(str(path), f"> {max_rows:,}", max_rows)
             return frame
         except UnicodeDecodeError:
@@ -619,12 +634,10 @@ def _infer_csv_numbers(df: pd.DataFrame, skip: set) -> pd.DataFrame:
     return df
 
 
-def _find_column(columns, names: tuple[str, ...]):
+def find_column(columns, names: tuple[str, ...]):
+    """The first of ``columns`` whose name, trimmed and lower-cased, is one of ``names``."""
     by_name = {str(c).strip().lower(): c for c in columns}
-    for name in names:
-        if name in by_name:
-            return by_name[name]
-    return None
+    return next((by_name[n] for n in names if n in by_name), None)
 
 
 def _parse_coordinate(values: pd.Series, column, label: str, where: Where) -> np.ndarray:
@@ -654,7 +667,7 @@ def _read_table(
 ) -> tuple[gpd.GeoDataFrame, Where, tuple[str, str] | None]:
     label = str(path)
     if ext == ".csv":
-        df = _read_csv(path, encoding, limits.max_rows)
+        df = read_csv_text(path, encoding=encoding, max_rows=limits.max_rows)
     else:
         df = _read_xlsx(path, sheet, limits)
     # Drop blank lines but remember each row's number as a spreadsheet shows it.
@@ -672,9 +685,9 @@ def _read_table(
                 f"{label}: 没有列 {given!r}（{what}）/ no column {given!r} ({what}); "
                 f"columns: {', '.join(map(str, df.columns))}"
             )
-    lon_name = lon_col if lon_col is not None else _find_column(df.columns, LON_COLUMN_NAMES)
-    lat_name = lat_col if lat_col is not None else _find_column(df.columns, LAT_COLUMN_NAMES)
-    wkt_name = _find_column(df.columns, WKT_COLUMN_NAMES)
+    lon_name = lon_col if lon_col is not None else find_column(df.columns, LON_COLUMN_NAMES)
+    lat_name = lat_col if lat_col is not None else find_column(df.columns, LAT_COLUMN_NAMES)
+    wkt_name = find_column(df.columns, WKT_COLUMN_NAMES)
     coordinate_columns = None
     if lon_name is not None and lat_name is not None:
         lon = _parse_coordinate(df[lon_name], lon_name, label, where)
@@ -811,12 +824,12 @@ def _table_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     df = pd.DataFrame(_join_lists(gdf.drop(columns=gdf.geometry.name)))
     present = geoms[pd.notna(geoms)]
     if len(present) and (shapely.get_type_id(present) == shapely.GeometryType.POINT).all():
-        lon_name = _find_column(df.columns, LON_COLUMN_NAMES) or "lon"
-        lat_name = _find_column(df.columns, LAT_COLUMN_NAMES) or "lat"
+        lon_name = find_column(df.columns, LON_COLUMN_NAMES) or "lon"
+        lat_name = find_column(df.columns, LAT_COLUMN_NAMES) or "lat"
         df[lon_name] = shapely.get_x(geoms)
         df[lat_name] = shapely.get_y(geoms)
     else:
-        wkt_name = _find_column(df.columns, WKT_COLUMN_NAMES) or "wkt"
+        wkt_name = find_column(df.columns, WKT_COLUMN_NAMES) or "wkt"
         df[wkt_name] = shapely.to_wkt(geoms, rounding_precision=-1)
     for column in df.columns:  # Excel has no time zones
         if isinstance(df[column].dtype, pd.DatetimeTZDtype):

@@ -60,6 +60,7 @@ from pyproj import CRS, Transformer
 
 from gis.crs import WGS84, gcj02_to_wgs84, metric_crs, require_crs
 from gis.errors import GeometryTypeError, InputError, UnreadableFileError
+from gis.io import find_column, read_csv_text
 
 __all__ = [
     "DEFAULT_MAX_ACCURACY_M",
@@ -285,32 +286,12 @@ def _read_gpx(path: Path) -> pd.DataFrame:
     return _frame(epoch_ns, lons, lats, segs, accs)
 
 
-def _find_column(columns, names: tuple[str, ...]):
-    by_name = {str(c).strip().lower(): c for c in columns}
-    return next((by_name[n] for n in names if n in by_name), None)
-
-
-def _read_csv_text(path: Path) -> pd.DataFrame:
-    for codec in ("utf-8-sig", "gbk"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=codec)
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError as exc:
-            raise UnreadableFileError(f"{path}: 空文件 / empty file") from exc
-        except (pd.errors.ParserError, ValueError, OSError) as exc:
-            raise UnreadableFileError(f"{path}: 无法读取 CSV / cannot read CSV: {exc}") from exc
-    raise UnreadableFileError(
-        f"{path}: 文本既不是 UTF-8 也不是 GBK / text is neither UTF-8 nor GBK"
-    )
-
-
 def _read_csv_track(path: Path) -> pd.DataFrame:
-    table = _read_csv_text(path)
+    table = read_csv_text(path, empty_is_missing=False, skip_blank_lines=True)
     columns = {
-        "time": _find_column(table.columns, TIME_COLUMN_NAMES),
-        "lon": _find_column(table.columns, LON_COLUMN_NAMES),
-        "lat": _find_column(table.columns, LAT_COLUMN_NAMES),
+        "time": find_column(table.columns, TIME_COLUMN_NAMES),
+        "lon": find_column(table.columns, LON_COLUMN_NAMES),
+        "lat": find_column(table.columns, LAT_COLUMN_NAMES),
     }
     missing = [key for key, column in columns.items() if column is None]
     if missing:
@@ -318,8 +299,8 @@ def _read_csv_track(path: Path) -> pd.DataFrame:
             f"{path}: 缺少列 / missing column(s) {', '.join(missing)}; "
             f"columns: {', '.join(map(str, table.columns))}"
         )
-    accuracy = _find_column(table.columns, ACCURACY_COLUMN_NAMES)
-    segment = _find_column(table.columns, SEGMENT_COLUMN_NAMES)
+    accuracy = find_column(table.columns, ACCURACY_COLUMN_NAMES)
+    segment = find_column(table.columns, SEGMENT_COLUMN_NAMES)
     epoch_ns, lons, lats, segs, accs = [], [], [], [], []
     for i, row in enumerate(table.itertuples(index=False, name=None)):
         record = dict(zip(table.columns, row, strict=True))
