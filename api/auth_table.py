@@ -98,6 +98,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/residents/{resident_id}/history"): Access(_RESIDENT_READERS, _OWN_GRIDS),
     ("GET", "/residents/{resident_id}/special-statuses"): Access(_RESIDENT_READERS, _OWN_GRIDS),
     ("POST", "/residents/{resident_id}/special-statuses"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("POST", "/imports/{kind}"): Access(
+        _roles(CH), "whole community, one transaction: all rows or none (unless only_good_rows)"
+    ),
     ("GET", "/staff"): Access(SIGNED_IN),
     ("GET", "/staff/{staff_id}"): Access(SIGNED_IN),
     ("POST", "/staff"): Access(_roles(CH)),

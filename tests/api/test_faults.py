@@ -1,8 +1,8 @@
 """Faults (issue 11 part 5): the server killed with SIGKILL in the middle of transitions leaves
-every incident's history consistent; ``wangge import`` killed with SIGKILL while its rows are
-written leaves none of them (and the same import run again stores all of them); PostGIS
-stopped under the running API gives 503 while it is down and answers again after its restart,
-the API untouched."""
+every incident's history consistent; ``wangge import`` or the server under ``POST
+/imports/houses`` killed with SIGKILL while the rows are written leaves none of them (and the
+same import run again stores all of them); PostGIS stopped under the running API gives 503
+while it is down and answers again after its restart, the API untouched."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from api.db.engine import make_engine
+from api.db.engine import make_engine, session_factory
+from api.db.models import Role
+from api.services.crud import create_user
 from bench.load import CATEGORY, PASSWORD, LoadUsers, inside_points, prepare_database, serve
 from tests.api.test_import import COMMUNITY
 from tests.pg import ThrowawayPostgres
@@ -146,7 +148,7 @@ def test_postgis_down_gives_503_and_recovers_without_api_restart(own_postgres):
 
 # ---------------------------------------------------------------- kill -9 mid-import
 
-IMPORT_ROWS = 30_000
+IMPORT_ROWS = 20_000
 
 
 def _houses_file(path, n: int) -> int:
@@ -227,25 +229,19 @@ def _import(url: str, path) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_kill_9_mid_import_leaves_all_or_nothing(fresh_db_url, tmp_path):
-    url = fresh_db_url
-    prepare_database(url)
-    n = _houses_file(tmp_path / "houses.csv", IMPORT_ROWS)
-    before = _counts(url)
-    written_before = _written_bytes(url)
-
-    proc = _import(url, tmp_path / "houses.csv")
+def _kill_while_writing(url: str, proc: subprocess.Popen, written_before: int) -> None:
+    """SIGKILL ``proc`` once its transaction is open and more than 1 MiB of rows is written."""
     deadline = time.monotonic() + 300
     while not (_writer_active(url) and _written_bytes(url) > written_before + 2**20):
-        assert proc.poll() is None, f"import ended before writing: {proc.stderr.read()!r}"
+        assert proc.poll() is None, "the import ended before it was killed"
         assert time.monotonic() < deadline, "the import never started writing"
         time.sleep(0.005)
-    # the transaction is open and more than 1 MiB of its rows are written, not committed
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
-    proc.stderr.close()
 
-    if url.startswith("sqlite"):  # the hot journal is rolled back on the next open
+
+def _assert_nothing_written(url: str, before: tuple[int, int]) -> None:
+    if url.startswith("sqlite"):  # the WAL's uncommitted frames are ignored on the next open
         engine = make_engine(url)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
@@ -256,10 +252,75 @@ def test_kill_9_mid_import_leaves_all_or_nothing(fresh_db_url, tmp_path):
         time.sleep(0.05)
     assert _counts(url) == before  # none of it: no house and no change-log row
 
+
+def test_kill_9_mid_cli_import_leaves_all_or_nothing(fresh_db_url, tmp_path):
+    url = fresh_db_url
+    prepare_database(url)
+    n = _houses_file(tmp_path / "houses.csv", IMPORT_ROWS)
+    before = _counts(url)
+
+    proc = _import(url, tmp_path / "houses.csv")
+    _kill_while_writing(url, proc, _written_bytes(url))
+    proc.stderr.close()
+    _assert_nothing_written(url, before)
+
     # the same file again, to the end: all of it, once
     proc = _import(url, tmp_path / "houses.csv")
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr.decode()
+    houses, logged = _counts(url)
+    assert houses == before[0] + n
+    assert logged >= before[1] + n
+
+
+def test_kill_9_server_mid_http_import_leaves_all_or_nothing(fresh_db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANGGE_REQUEST_TIMEOUT_S", "600")  # a slow machine must not cut it short
+    url = fresh_db_url
+    prepare_database(url)
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        create_user(session, username="head", password=PASSWORD, role=Role.COMMUNITY_HEAD)
+    engine.dispose()
+    path = tmp_path / "houses.csv"
+    n = _houses_file(path, IMPORT_ROWS)
+    before = _counts(url)
+
+    def upload(base: str) -> httpx.Response:
+        token = httpx.post(
+            f"{base}/auth/token", data={"username": "head", "password": PASSWORD}, timeout=30
+        ).json()["access_token"]
+        return httpx.post(
+            f"{base}/imports/houses",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"community": COMMUNITY},
+            files={"file": (path.name, path.read_bytes())},
+            timeout=600,
+        )
+
+    proc, base = serve(url)
+    outcome: list = []
+
+    def upload_until_killed() -> None:
+        try:
+            outcome.append(upload(base))
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=upload_until_killed, daemon=True)
+    thread.start()
+    _kill_while_writing(url, proc, _written_bytes(url))
+    thread.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], httpx.HTTPError), outcome
+    _assert_nothing_written(url, before)
+
+    proc, base = serve(url)  # restarted on the same database: the same upload, to the end
+    try:
+        r = upload(base)
+        assert r.status_code == 201, r.text
+        assert r.json()["imported"] == n
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
     houses, logged = _counts(url)
     assert houses == before[0] + n
     assert logged >= before[1] + n
