@@ -53,12 +53,16 @@ here (the issue is silent on them):
 * **Empty grids.** With no grid at all, the whole boundary is one ``gap``.
 
 Speed (issue 6 part 3) comes from doing the expensive work only where a defect can be, with
-the same answers: polygons are snapped by rounding their vertices where that is what
-``set_precision`` gives; edge segments are matched exactly by hashing, so GEOS's coverage
-check runs only on grids with an unmatched segment and their neighbours; the union of the
-grids with no invalid edge is built from their unmatched segments; overlaps are
-intersected only for pairs with a flagged grid; widths of small convex pieces are solved
-exactly (GEOS's search, which the widths above are within tolerance of, on the others).
+the same answers: grids are projected vertex by vertex, each distinct vertex once, and built
+into geometries only where one is needed (validity is judged on the grids as given, see
+:func:`_metric_validity`); polygons are snapped by rounding their vertices where that is
+what ``set_precision`` gives; edge segments are matched exactly by hashing, so GEOS's
+coverage check runs only on grids with an unmatched segment and their neighbours; the union
+of the grids with no invalid edge is built from their unmatched segments; overlaps are
+intersected only for pairs with a flagged grid; a grid sharing long exact segments with a
+gap borders it without an overlay; widths of small convex pieces, and of small pieces with
+one reflex vertex (the slivers a moved vertex leaves), are solved exactly (GEOS's search,
+which the widths above are within tolerance of, on the others).
 ``tests/gis/_reference_validate.py`` keeps the straightforward version to compare with.
 """
 
@@ -222,13 +226,13 @@ def validate(
 
     metric = _metric_crs(grids, _as_frame(boundary))
     labels, code_missing = _code_labels(grids[code_field], grids.index)
-    geoms_m = _geometry_array(grids.geometry.to_crs(metric))  # the same array if same CRS
+    vertices_m = _projected(geoms_in, out_crs, metric)
 
     valid_in = shapely.is_valid(geoms_in) & ~missing
     grid_size_m = noise_m / 10
     rings: dict[str, np.ndarray] = {}
-    valid_m = valid_in if geoms_m is geoms_in else None
-    work = _repaired(geoms_m, missing, grid_size_m, valid_m, rings)
+    valid_m = _metric_validity(vertices_m, valid_in, missing)
+    work = _repaired(vertices_m, missing, grid_size_m, valid_m, rings)
     boundary_m = _union_polygonal(_geometry_array(boundary.geometry.to_crs(metric)), grid_size_m)
     ctx = _Context(work, labels, noise_m, tolerance_m, rings)
 
@@ -237,9 +241,9 @@ def validate(
     findings += _overlaps(ctx)
     findings += _invalid(geoms_in, missing, valid_in, labels, grids.index, out_crs, metric)
     findings += _outside(ctx, boundary_m)
-    findings += _multipart(ctx, geoms_m, valid_in, grid_size_m)
+    findings += _multipart(ctx, vertices_m, valid_in, grid_size_m)
     findings += _edge_mismatches(ctx)
-    findings += _code_findings(geoms_in, geoms_m, labels, code_missing, grids.index)
+    findings += _code_findings(geoms_in, vertices_m, labels, code_missing, grids.index)
     return _to_frame(findings, out_crs, metric)
 
 
@@ -332,6 +336,65 @@ def _check_parameters(
 
 def _geometry_array(geo: gpd.GeoSeries) -> np.ndarray:
     return np.asarray(geo.array, dtype=object)
+
+
+class _Vertices:
+    """Geometries held as their vertices, built only where a geometry is needed.
+
+    ``shapes`` give the structure (parts and rings); ``coords`` the vertices in the order
+    ``shapely.get_coordinates`` lists them, or None when ``shapes`` are the geometries
+    themselves. Projecting the vertices of 200,000 grids is cheap, building 200,000
+    geometries from them is not, and most grids are needed only snapped
+    (:func:`_snapped` builds those from the vertices directly).
+    """
+
+    def __init__(self, shapes: np.ndarray, coords: np.ndarray | None = None):
+        self.shapes = shapes
+        self.coords = coords
+        if coords is not None:
+            self.first = np.r_[0, np.cumsum(shapely.get_num_coordinates(shapes))]
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def subset(self, positions: np.ndarray) -> _Vertices:
+        if self.coords is None:
+            return _Vertices(self.shapes[positions])
+        return _Vertices(self.shapes[positions], self.coordinates(positions)[0])
+
+    def geometries(self, positions: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The geometries at ``positions`` (integers)."""
+        positions = np.asarray(positions, dtype=int)
+        if self.coords is None:
+            return self.shapes[positions]
+        return shapely.set_coordinates(self.shapes[positions], self.coordinates(positions)[0])
+
+    def coordinates(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices of the geometries at ``positions`` and, for each, its index in them."""
+        if self.coords is None:
+            return shapely.get_coordinates(self.shapes[positions], return_index=True)
+        counts = np.diff(self.first)[positions]
+        owner = np.repeat(np.arange(len(positions)), counts)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.coords[within + np.repeat(self.first[positions], counts)], owner
+
+
+def _projected(geoms: np.ndarray, source: CRS, target: CRS) -> _Vertices:
+    """``geoms`` in ``target``, as ``GeoSeries.to_crs`` gives them, each vertex projected once.
+
+    Neighbouring grids share their vertices: projecting each distinct coordinate pair once
+    (a third of them in a division) gives the same coordinates, since PROJ projects point
+    by point. Geometries with Z go through geopandas.
+    """
+    if source.is_exact_same(target):
+        return _Vertices(geoms)
+    if shapely.has_z(geoms).any():
+        return _Vertices(_geometry_array(gpd.GeoSeries(geoms, crs=source).to_crs(target)))
+    coords = shapely.get_coordinates(geoms)
+    # x + iy identifies a coordinate pair by value (bit patterns of 0.0 and -0.0 aside)
+    vertex, distinct = pd.factorize(np.ascontiguousarray(coords).view(np.complex128).ravel())
+    x, y = _transformer(source, target).transform(distinct.real, distinct.imag)
+    return _Vertices(geoms, np.column_stack([x, y])[vertex])
 
 
 def _as_frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
@@ -436,7 +499,7 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 
 
 def _repaired(
-    geoms_m: np.ndarray,
+    geoms_m: np.ndarray | _Vertices,
     missing: np.ndarray,
     grid_size_m: float,
     valid_m: np.ndarray | None = None,
@@ -446,23 +509,51 @@ def _repaired(
 
     Missing geometries become None. Snapping to a grid far below the noise floor makes
     vertices that differ only in their last bits identical again (file and projection
-    round trips), so that most noise never reaches the overlay. ``valid_m`` is
-    ``shapely.is_valid(geoms_m)`` when already known; ``rings``, if given, receives the
+    round trips), so that most noise never reaches the overlay. ``valid_m`` says which
+    geometries to take as valid (default ``shapely.is_valid(geoms_m)``; see
+    :func:`_metric_validity`); ``rings``, if given, receives the
     clockwise rings of the polygons :func:`_snapped` rounded directly (``index`` into the
     result, ``coords``, ``owner`` into ``index``).
     """
-    work = geoms_m.copy()
-    work[missing] = None
-    valid = shapely.is_valid(work) if valid_m is None else valid_m
-    broken = ~missing & ~valid
+    vertices = geoms_m if isinstance(geoms_m, _Vertices) else _Vertices(geoms_m)
+    present = np.flatnonzero(~missing)
+    work = np.full(len(vertices), None, dtype=object)
+    if valid_m is None:
+        valid_m = np.zeros(len(vertices), dtype=bool)
+        valid_m[present] = shapely.is_valid(vertices.geometries(present))
+    broken = ~missing & ~valid_m
     for i in np.flatnonzero(broken):
-        work[i] = _polygonal(shapely.make_valid(work[i], method="structure", keep_collapsed=False))
+        work[i] = _made_valid(vertices.geometries([i])[0])
     if grid_size_m > 0:
-        present = np.flatnonzero(~missing)
-        work[present] = _snapped(work[present], grid_size_m, ~broken[present], rings)
+        work[present] = _snapped(
+            vertices.subset(present), grid_size_m, ~broken[present], rings, work[present]
+        )
         if rings:
             rings["index"] = present[rings["index"]]
+    else:
+        kept = np.flatnonzero(~missing & ~broken)
+        work[kept] = vertices.geometries(kept)
     return work
+
+
+def _metric_validity(
+    vertices_m: _Vertices, valid_in: np.ndarray, missing: np.ndarray
+) -> np.ndarray:
+    """Which projected grids to treat as valid: those valid as given, or valid once projected.
+
+    Projecting moves vertices smoothly, so a valid grid stays valid but for a vertex a few
+    ulps from another edge. Those rare grids are not looked for: :func:`_snapped` checks
+    every polygon it rounds, and repairs any invalid one it hands to ``set_precision``.
+    """
+    valid_m = valid_in.copy()
+    doubtful = np.flatnonzero(~valid_in & ~missing)
+    valid_m[doubtful] = shapely.is_valid(vertices_m.geometries(doubtful))
+    return valid_m
+
+
+def _made_valid(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal part of ``make_valid`` (structure method) of ``geom``."""
+    return _polygonal(shapely.make_valid(geom, method="structure", keep_collapsed=False))
 
 
 def _as_set_precision_gives(
@@ -485,12 +576,15 @@ def _as_set_precision_gives(
 
 
 def _snapped(
-    geoms: np.ndarray,
+    geoms: _Vertices,
     grid_size_m: float,
     was_valid: np.ndarray,
     rings: dict[str, np.ndarray] | None = None,
+    repaired: np.ndarray | None = None,
 ) -> np.ndarray:
     """``_polygonal(shapely.set_precision(g, grid_size_m))`` for each of ``geoms``.
+
+    ``repaired`` holds, where ``was_valid`` is False, the geometry to snap instead.
 
     ``set_precision`` snap-rounds through an overlay, which is slow. For a valid polygon
     without holes whose vertices, rounded to the grid as GEOS rounds them, still form a
@@ -503,53 +597,83 @@ def _snapped(
     through ``set_precision``.
     """
     out = np.full(len(geoms), None, dtype=object)
-    candidate = was_valid & (shapely.get_type_id(geoms) == _POLYGON)
-    candidate &= ~shapely.has_z(geoms) & (grid_size_m <= 1)
-    candidate[candidate] &= shapely.get_num_interior_rings(geoms[candidate]) == 0
+    shapes = geoms.shapes  # parts and rings as in the geometries
+    candidate = was_valid & (shapely.get_type_id(shapes) == _POLYGON)
+    candidate &= ~shapely.has_z(shapes) & (grid_size_m <= 1)
+    candidate[candidate] &= shapely.get_num_interior_rings(shapes[candidate]) == 0
     idx = np.flatnonzero(candidate)
     if len(idx):
-        coords, owner = shapely.get_coordinates(geoms[idx], return_index=True)
-        scale = 1.0 / grid_size_m
-        if abs(scale - round(scale)) < 1e-9 * scale:
-            scale = float(round(scale))
-        rounded = np.floor(coords * scale + 0.5) / scale  # GEOS rounds half up
-        first = np.searchsorted(owner, np.arange(len(idx)))
-        last = np.r_[first[1:], len(owner)] - 1  # the closing vertex
-        # orientation from the shoelace sum, near the origin for accuracy (too small an
-        # area for the sum's rounding leaves the orientation unclear: no shortcut)
-        local = rounded - rounded.min(axis=0)
-        cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
-        same_ring = owner[1:] == owner[:-1]
-        twice_area = np.bincount(owner[1:][same_ring], cross[same_ring], len(idx))
-        extent = np.bincount(owner[1:][same_ring], np.abs(cross[same_ring]), len(idx))
-        ok = np.abs(twice_area) > 1e-9 * extent
-        repeated = (rounded[1:] == rounded[:-1]).all(axis=1) & same_ring
-        ok[owner[1:][repeated]] = False
-        ccw = twice_area > 0
-        k = np.arange(len(owner)) - first[owner]
-        n = (last - first)[owner]
-        source = first[owner] + np.where(
-            ccw[owner], np.where(k < n, n - 1 - k, n - 1), np.where(k < n, k + 1, 1)
-        )
-        rotated = rounded[source]
-        rebuilt = shapely.set_coordinates(geoms[idx].copy(), rotated)
-        ok &= shapely.is_valid(rebuilt)
-        rebuilt = rebuilt[ok]
+        # in chunks: each large temporary array in fresh memory costs page faults
+        found = [
+            _rounded_rings(geoms, part, grid_size_m)
+            for part in np.array_split(idx, -(-len(idx) // _SNAP_CHUNK))
+        ]
+        at = np.concatenate([positions for positions, _, _, _ in found])
+        rebuilt = np.concatenate([polygons for _, polygons, _, _ in found])
         sample = np.arange(0, len(rebuilt), max(1, len(rebuilt) // 64))[:64]
-        reference = shapely.set_precision(geoms[idx[ok][sample]], grid_size_m)
+        reference = shapely.set_precision(geoms.geometries(at[sample]), grid_size_m)
         if shapely.equals_exact(rebuilt[sample], reference, tolerance=0).all():
-            out[idx[ok]] = rebuilt
+            out[at] = rebuilt
             if rings is not None:
-                kept = ok[owner]
-                rings["index"] = idx[ok]
-                rings["coords"] = rotated[kept]
-                rings["owner"] = np.cumsum(ok)[owner[kept]] - 1
+                before = np.cumsum([0] + [len(positions) for positions, _, _, _ in found])
+                rings["index"] = at
+                rings["coords"] = np.concatenate([coords for _, _, coords, _ in found])
+                rings["owner"] = np.concatenate(
+                    [owner + k for (_, _, _, owner), k in zip(found, before, strict=False)]
+                )
     rest = np.flatnonzero(shapely.is_missing(out))
     if len(rest):
-        reduced = shapely.set_precision(geoms[rest], grid_size_m)
+        given = geoms.geometries(rest)
+        if repaired is not None:
+            given = np.where(was_valid[rest], given, repaired[rest])
+        for k in np.flatnonzero(~shapely.is_valid(given)):  # only assumed valid
+            given[k] = _made_valid(given[k])
+        reduced = shapely.set_precision(given, grid_size_m)
         for k, geom in zip(rest, reduced, strict=True):
             out[k] = _polygonal(geom)
     return out
+
+
+_SNAP_CHUNK = 50_000  # polygons rounded at once
+
+
+def _rounded_rings(
+    geoms: _Vertices, idx: np.ndarray, grid_size_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The single-ring polygons ``geoms[idx]`` rounded and rotated as ``set_precision``
+    gives them (see :func:`_snapped`), where that leaves a valid ring.
+
+    Returns their positions, the polygons, their coordinates, and for each coordinate the
+    index of its polygon among those returned.
+    """
+    coords, owner = geoms.coordinates(idx)
+    scale = 1.0 / grid_size_m
+    if abs(scale - round(scale)) < 1e-9 * scale:
+        scale = float(round(scale))
+    rounded = np.floor(coords * scale + 0.5) / scale  # GEOS rounds half up
+    first = np.searchsorted(owner, np.arange(len(idx)))
+    last = np.r_[first[1:], len(owner)] - 1  # the closing vertex
+    # orientation from the shoelace sum, in coordinates local to each ring for accuracy
+    # (too small an area for the sum's rounding leaves the orientation unclear: no shortcut)
+    local = rounded - rounded[first[owner]]
+    cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
+    same_ring = owner[1:] == owner[:-1]
+    twice_area = np.bincount(owner[1:][same_ring], cross[same_ring], len(idx))
+    extent = np.bincount(owner[1:][same_ring], np.abs(cross[same_ring]), len(idx))
+    ok = np.abs(twice_area) > 1e-9 * extent
+    repeated = _same_points(rounded[1:], rounded[:-1]) & same_ring
+    ok[owner[1:][repeated]] = False
+    ccw = twice_area > 0
+    k = np.arange(len(owner)) - first[owner]
+    n = (last - first)[owner]
+    source = first[owner] + np.where(
+        ccw[owner], np.where(k < n, n - 1 - k, n - 1), np.where(k < n, k + 1, 1)
+    )
+    rotated = rounded[source]
+    rebuilt = shapely.set_coordinates(geoms.shapes[idx], rotated)
+    ok &= shapely.is_valid(rebuilt)
+    kept = ok[owner]
+    return idx[ok], rebuilt[ok], rotated[kept], np.cumsum(ok)[owner[kept]] - 1
 
 
 # --------------------------------------------------------------------------- the checks
@@ -666,10 +790,14 @@ class _Context:
         """2 × radius of the largest inscribed circle of each polygon, in metres."""
         if len(parts) == 0:
             return np.zeros(0)
-        # exact for small convex pieces (most of them); otherwise GEOS's search, accurate to
+        # exact for small convex pieces (most of them) and small pieces with one reflex
+        # vertex (the slivers a moved vertex leaves); otherwise GEOS's search, accurate to
         # a tenth of the noise floor on thin pieces, to 1e-5 of the size on big ones
         widths = 2 * _convex_inscribed_radius(parts)
         rest = np.isnan(widths)
+        if rest.any():
+            widths[rest] = 2 * _one_reflex_inscribed_radius(parts[rest])
+            rest = np.isnan(widths)
         if rest.any():
             others = parts[rest]
             tol = np.maximum(max(self.noise_m, 1e-6) / 10, 1e-5 * np.sqrt(shapely.area(others)))
@@ -686,13 +814,17 @@ class _Context:
         reach = max(self.noise_m, 1e-6)
         which, hit = self.tree.query(pieces, predicate="dwithin", distance=reach)
         grid = self.present[hit]
+        # an edge segment the piece has in common with the grid lies whole in the grid's
+        # widened outline: a pair with twice the length needed in such segments borders
+        keep = _common_segment_length(pieces[which], self.work[grid]) > 20 * reach
+        doubtful = np.flatnonzero(~keep)
         shared = shapely.length(
             shapely.intersection(
-                shapely.boundary(pieces[which]),
-                shapely.buffer(shapely.boundary(self.exact(grid)), reach, quad_segs=2),
+                shapely.boundary(pieces[which[doubtful]]),
+                shapely.buffer(shapely.boundary(self.exact(grid[doubtful])), reach, quad_segs=2),
             )
         )
-        keep = shared > 10 * reach
+        keep[doubtful] = shared > 10 * reach
         return _group(which[keep], grid[keep], len(pieces))
 
     def neighbours(self, geoms: np.ndarray, distance: float) -> list[np.ndarray]:
@@ -723,11 +855,11 @@ class _Pieces:
     def geometry(self) -> shapely.Geometry:
         return self.parts[0] if len(self.parts) == 1 else shapely.MultiPolygon(list(self.parts))
 
-    @property
+    @functools.cached_property
     def area_m2(self) -> float:
         return float(shapely.area(self.parts).sum())
 
-    @property
+    @functools.cached_property
     def width_m(self) -> float:
         return float(self.widths.max())
 
@@ -744,16 +876,7 @@ def _convex_inscribed_radius(parts: np.ndarray) -> np.ndarray:
     GEOS's grid search would take its time on long thin pieces. Only polygons without holes,
     with at most ``_MAX_CONVEX_EDGES`` edges and no reflex vertex, are handled.
     """
-    radius = np.full(len(parts), np.nan)
-    polygon = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
-    polygon[polygon] &= shapely.get_num_interior_rings(parts[polygon]) == 0
-    n_edges = np.zeros(len(parts), dtype=int)
-    n_edges[polygon] = shapely.get_num_coordinates(parts[polygon]) - 1
-    for n in range(3, _MAX_CONVEX_EDGES + 1):
-        which = np.flatnonzero(polygon & (n_edges == n))
-        if len(which):
-            radius[which] = _convex_radius_n(shapely.get_coordinates(parts[which]), n)
-    return radius
+    return _radius_by_edge_count(parts, 3, _convex_radius_n)
 
 
 def _convex_radius_n(coords: np.ndarray, n: int) -> np.ndarray:
@@ -790,6 +913,99 @@ def _convex_radius_n(coords: np.ndarray, n: int) -> np.ndarray:
     return np.where(convex & np.isfinite(best), best, np.nan)
 
 
+def _one_reflex_inscribed_radius(parts: np.ndarray) -> np.ndarray:
+    """Radius of the largest inscribed circle of each polygon with exactly one reflex vertex.
+
+    NaN for the others. The centre of the largest inscribed circle is a vertex of the
+    medial axis: a point inside, equidistant from three sites, each an edge or a reflex
+    vertex (along a branch of the medial axis the distance to the outline has no interior
+    maximum). With one reflex vertex the sites are three edge lines, or two edge lines and
+    that vertex; the answer is the largest distance to the outline among those points that
+    lie inside. Exact up to rounding, for polygons without holes and with at most
+    ``_MAX_CONVEX_EDGES`` edges.
+    """
+    return _radius_by_edge_count(parts, 4, _one_reflex_radius_n)
+
+
+def _radius_by_edge_count(parts: np.ndarray, min_edges: int, radius_n) -> np.ndarray:
+    """``radius_n(coordinates, n)`` of the hole-free polygons of ``parts`` with ``min_edges``
+    to ``_MAX_CONVEX_EDGES`` edges, grouped by edge count; NaN for the others."""
+    radius = np.full(len(parts), np.nan)
+    polygon = (shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)
+    polygon[polygon] &= shapely.get_num_interior_rings(parts[polygon]) == 0
+    n_edges = np.zeros(len(parts), dtype=int)
+    n_edges[polygon] = shapely.get_num_coordinates(parts[polygon]) - 1
+    for n in range(min_edges, _MAX_CONVEX_EDGES + 1):
+        which = np.flatnonzero(polygon & (n_edges == n))
+        if len(which):
+            radius[which] = radius_n(shapely.get_coordinates(parts[which]), n)
+    return radius
+
+
+def _one_reflex_radius_n(coords: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_one_reflex_inscribed_radius` of polygons with ``n`` edges (closed rings)."""
+    rings = coords.reshape(-1, n + 1, 2)
+    rings = rings - rings[:, :1]
+    m = len(rings)
+    start, end = rings[:, :-1], rings[:, 1:]
+    step = end - start
+    length = np.hypot(step[:, :, 0], step[:, :, 1])
+    twice_area = (start[:, :, 0] * end[:, :, 1] - end[:, :, 0] * start[:, :, 1]).sum(axis=1)
+    sign = np.sign(twice_area)[:, None]
+    following = np.roll(step, -1, axis=1)
+    turn = sign * (step[:, :, 0] * following[:, :, 1] - step[:, :, 1] * following[:, :, 0])
+    reflex = turn < 0  # at the end of each edge
+    usable = (reflex.sum(axis=1) == 1) & (length > 0).all(axis=1) & (sign[:, 0] != 0)
+    corner = end[np.arange(m), np.argmax(reflex, axis=1)]  # the reflex vertex
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normal = sign[:, :, None] * np.stack([-step[:, :, 1], step[:, :, 0]], axis=2)
+        normal /= length[:, :, None]  # inward unit normals
+        offset = (normal * start).sum(axis=2)  # distance to edge line k: normal . x - offset
+        # centres equidistant from three edge lines
+        triples = np.array(
+            [(i, j, k) for i in range(n) for j in range(i + 1, n) for k in range(j + 1, n)]
+        )
+        a = np.concatenate([normal[:, triples], -np.ones((m, len(triples), 3, 1))], 3)
+        solvable = np.abs(np.linalg.det(a)) > 1e-12
+        a[~solvable] = np.eye(3)
+        solution = np.linalg.solve(a, offset[:, triples][..., None])[..., 0]
+        from_lines = np.where(solvable[..., None], solution[..., :2], np.nan)
+        # centres equidistant from two edge lines and the reflex vertex: on the lines'
+        # bisector c = c0 + r d, with |c - corner| = r
+        pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
+        b = normal[:, pairs]
+        det = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
+        o_i, o_j = offset[:, pairs[:, 0]], offset[:, pairs[:, 1]]
+        c0 = np.stack([o_i * b[..., 1, 1] - o_j * b[..., 0, 1],
+                       o_j * b[..., 0, 0] - o_i * b[..., 1, 0]], axis=-1)  # fmt: skip
+        c0 /= det[..., None]
+        d = np.stack([b[..., 1, 1] - b[..., 0, 1], b[..., 0, 0] - b[..., 1, 0]], axis=-1)
+        d /= det[..., None]
+        rel = c0 - corner[:, None, :]
+        qa = (d * d).sum(axis=-1) - 1
+        qb = 2 * (rel * d).sum(axis=-1)
+        qc = (rel * rel).sum(axis=-1)
+        root = np.sqrt(qb * qb - 4 * qa * qc)
+        linear = np.abs(qa) < 1e-12
+        r_plus = np.where(linear, -qc / qb, (-qb + root) / (2 * qa))
+        r_minus = np.where(linear, np.nan, (-qb - root) / (2 * qa))
+        from_corner = [c0 + r[..., None] * d for r in (r_plus, r_minus)]
+        centres = np.concatenate([from_lines, *from_corner], axis=1)  # m × candidates × 2
+        # the distance from each candidate to the outline, and whether it lies inside
+        p = centres[:, :, None, :]
+        s0, s1 = start[:, None], end[:, None]
+        v = (s1 - s0)[..., 0], (s1 - s0)[..., 1]
+        t = (p[..., 0] - s0[..., 0]) * v[0] + (p[..., 1] - s0[..., 1]) * v[1]
+        t = np.clip(t / (v[0] * v[0] + v[1] * v[1]), 0, 1)
+        gap = p - (s0 + t[..., None] * (s1 - s0))
+        distance = np.hypot(gap[..., 0], gap[..., 1]).min(axis=2)
+        crosses = (s0[..., 1] > p[..., 1]) != (s1[..., 1] > p[..., 1])
+        x_at = s0[..., 0] + (p[..., 1] - s0[..., 1]) * v[0] / v[1]
+        inside = (crosses & (p[..., 0] < x_at)).sum(axis=2) % 2 == 1
+        best = np.where(inside & np.isfinite(distance), distance, -np.inf).max(axis=1)
+    return np.where(usable & np.isfinite(best), best, np.nan)
+
+
 @dataclass
 class _Segments:
     """Edge segments of polygons, interior on the right, and how they pair up."""
@@ -823,7 +1039,9 @@ def _matched_segments(
     else:
         at, coords, ring = known
         same = ring[1:] == ring[:-1]
-        others = np.setdiff1d(np.arange(len(geoms)), at)
+        others = np.ones(len(geoms), dtype=bool)
+        others[at] = False
+        others = np.flatnonzero(others)
         start, end, owner = _oriented_segments(geoms[others])
         start = np.vstack([coords[:-1][same], start])
         end = np.vstack([coords[1:][same], end])
@@ -834,13 +1052,13 @@ def _matched_segments(
     # the segment without its direction, hashed from the bits of its ends' coordinates
     swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
     low, high = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
-    codes, _ = pd.factorize(_hashed(np.column_stack([low, high])))
+    codes, _ = pd.factorize(_hashed(low, high))
     count = np.bincount(codes)
     position_sum = np.bincount(codes, weights=np.arange(n, dtype=np.float64))
     partner = np.where(count[codes] == 2, position_sum[codes].astype(np.int64) - np.arange(n), 0)
     matched = count[codes] == 2
-    matched &= (start[partner] == end).all(axis=1) & (end[partner] == start).all(axis=1)
-    matched &= (owner[partner] != owner) & ~(start == end).all(axis=1)
+    matched &= _same_points(start[partner], end) & _same_points(end[partner], start)
+    matched &= (owner[partner] != owner) & ~_same_points(start, end)
     return _Segments(start, end, owner, matched, partner)
 
 
@@ -951,13 +1169,15 @@ def _distance_to_segments(
         seg += np.repeat(offsets[item[lo:hi]], span)
         (px, py), (ax, ay), (bx, by) = points[which].T, start[seg].T, end[seg].T
         dx, dy = bx - ax, by - ay
+        ex, ey = px - ax, py - ay
         length2 = dx * dx + dy * dy
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = ((px - ax) * dx + (py - ay) * dy) / length2
-            s = ((ay - py) * dx - (ax - px) * dy) / length2
-            across = np.abs(s) * np.sqrt(length2)
-        to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-        to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+            r = (ex * dx + ey * dy) / length2
+            # GEOS's (ay - py) dx - (ax - px) dy is exactly minus this; abs drops the sign
+            across = np.abs((ey * dx - ex * dy) / length2) * np.sqrt(length2)
+        to_a = np.sqrt(ex * ex + ey * ey)
+        fx, fy = px - bx, py - by
+        to_b = np.sqrt(fx * fx + fy * fy)
         distance = np.where(r <= 0.0, to_a, np.where(r >= 1.0, to_b, across))
         distance = np.where((ax == bx) & (ay == by), to_a, distance)
         keep = span > 0
@@ -968,18 +1188,54 @@ def _distance_to_segments(
     return result
 
 
-def _hashed(rows: np.ndarray) -> np.ndarray:
-    """64-bit hash of each row of 4 floats, from their bits (equal rows, equal hashes; the
-    rare collision of unequal rows only makes segments look unmatched)."""
-    words = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+def _common_segment_length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Total length of the edge segments of each polygonal ``a[k]`` that ``b[k]`` has too
+    (the same two end points, in either direction)."""
+    keys = []
+    for geoms in (a, b):
+        start, end, seg_ring, ring_owner, _ = _ring_segments(geoms)
+        swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+        low, high = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
+        pair = ring_owner[seg_ring]
+        with np.errstate(over="ignore"):
+            hashed = _hashed(low, high) ^ (pair.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        keys.append((hashed, pair, low, high))
+    (hash_a, pair_a, low_a, high_a), (hash_b, pair_b, low_b, high_b) = keys
+    codes, _ = pd.factorize(np.r_[hash_a, hash_b])
+    row_b = np.full(codes.max() + 1 if len(codes) else 0, -1)
+    row_b[codes[len(hash_a) :]] = np.arange(len(hash_b))
+    j = row_b[codes[: len(hash_a)]]
+    common = np.flatnonzero(j >= 0)
+    j = j[common]
+    # equal hashes: compare the segments themselves
+    same = (pair_a[common] == pair_b[j]) & _same_points(low_a[common], low_b[j])
+    common = common[same & _same_points(high_a[common], high_b[j])]
+    length = np.hypot(*(high_a[common] - low_a[common]).T)
+    return np.bincount(pair_a[common], length, minlength=len(a))
+
+
+def _same_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a == b).all(axis=1)`` for two arrays of points (x, y), without numpy's slow
+    reduction over a short axis."""
+    return (a[:, 0] == b[:, 0]) & (a[:, 1] == b[:, 1])
+
+
+def _hashed(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """64-bit hash of each segment (``low[i]``, ``high[i]``) from the bits of its 4
+    coordinates (equal segments, equal hashes; the rare collision of unequal ones only
+    makes segments look unmatched)."""
+    words = [
+        np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
+        for column in (low[:, 0], low[:, 1], high[:, 0], high[:, 1])
+    ]
     mix = np.array(
         [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
         dtype=np.uint64,
     )
     with np.errstate(over="ignore"):
-        hashed = words[:, 0] * mix[0]
+        hashed = words[0] * mix[0]
         for k in range(1, 4):
-            hashed = (hashed ^ (hashed >> np.uint64(29))) + words[:, k] * mix[k]
+            hashed = (hashed ^ (hashed >> np.uint64(29))) + words[k] * mix[k]
     return hashed
 
 
@@ -1068,7 +1324,7 @@ def _uncovered(ctx: _Context, boundary_m: shapely.Geometry) -> np.ndarray:
     clean = ~ctx.flagged
     seg = ctx.segments
     outline = clean[seg.owner] & ~(seg.matched & clean[seg.owner[seg.partner]])
-    outline &= (seg.start != seg.end).any(axis=1)
+    outline &= ~_same_points(seg.start, seg.end)
     lines = shapely.linestrings(np.stack([seg.start[outline], seg.end[outline]], axis=1))
     core = shapely.build_area(shapely.multilinestrings(lines))
     expected_m2 = float(shapely.area(ctx.work[ctx.present[clean]]).sum())
@@ -1234,7 +1490,7 @@ def _outside(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Finding]:
 
 
 def _multipart(
-    ctx: _Context, geoms_m: np.ndarray, valid_in: np.ndarray, grid_size_m: float
+    ctx: _Context, vertices_m: _Vertices, valid_in: np.ndarray, grid_size_m: float
 ) -> list[_Finding]:
     """Grids made of several polygon parts above noise.
 
@@ -1250,7 +1506,7 @@ def _multipart(
         if valid_in[i]:
             parts = _polygon_parts(ctx.exact([i]))[0]
         else:
-            pieces = shapely.get_parts(geoms_m[i])
+            pieces = shapely.get_parts(vertices_m.geometries([i])[0])
             rings: dict[str, np.ndarray] = {}
             repaired = _repaired(pieces, np.zeros(len(pieces), bool), grid_size_m, None, rings)
             directly = np.zeros(len(pieces), dtype=bool)
@@ -1366,42 +1622,39 @@ def _sampled_deviation(
     vertices, vertex_chain = shapely.get_coordinates(lines, return_index=True)
     same_chain = vertex_chain[1:] == vertex_chain[:-1]
     middles = (vertices[1:][same_chain] + vertices[:-1][same_chain]) / 2
-    samples = pd.DataFrame(
-        {
-            "chain": np.r_[vertex_chain, vertex_chain[1:][same_chain]],
-            "middle": np.r_[np.zeros(len(vertices), bool), np.ones(len(middles), bool)],
-        }
-    )
     coords = np.vstack([vertices, middles])
-    samples["point"] = np.arange(len(samples))
-    pairs = pd.DataFrame(
-        {
-            "chain": np.repeat(np.arange(len(chains)), [len(g) for g in near]),
-            "grid": np.concatenate(near).astype(int) if near else np.zeros(0, int),
-        }
-    )
-    pairs["pair"] = np.arange(len(pairs))
-    joined = samples.merge(pairs, on="chain")
+    sample_chain = np.r_[vertex_chain, vertex_chain[1:][same_chain]]
+    middle = np.r_[np.zeros(len(vertices), bool), np.ones(len(middles), bool)]
+    # pairs (chain, grid near it), and rows (sample, pair of its chain), grouped by sample
+    per_chain = np.array([len(grids) for grids in near], dtype=int)
+    pair_grid = np.concatenate(near).astype(int) if near else np.zeros(0, int)
+    pair_chain = np.repeat(np.arange(len(chains)), per_chain)
+    per_sample = per_chain[sample_chain]
+    row_start = np.cumsum(per_sample) - per_sample
+    row_sample = np.repeat(np.arange(len(coords)), per_sample)
+    row_pair = np.arange(len(row_sample)) - np.repeat(row_start, per_sample)
+    row_pair += np.repeat((np.cumsum(per_chain) - per_chain)[sample_chain], per_sample)
     # only outline segments near the chain can be nearest to a sample within reach, and
     # only distances within reach matter (farther, the chain is no near-miss)
     reach = ctx.tolerance_m + ctx.noise_m + 1e-6
-    chain_boxes = shapely.bounds(chains)[pairs["chain"].to_numpy()]
-    offsets, start, end = _near_segments(ctx.work, pairs["grid"].to_numpy(), chain_boxes, reach)
-    joined["distance"] = _distance_to_segments(
-        coords[joined["point"].to_numpy()], joined["pair"].to_numpy(), offsets, start, end
-    )
-    nearest = joined.groupby("point")["distance"].transform("min")
-    deviation = joined.assign(nearest=nearest).groupby("chain")["nearest"].max()
-    counterpart = joined[joined["middle"] & (joined["distance"] <= nearest + ctx.noise_m)]
-    result = np.full(len(chains), np.inf)
-    result[deviation.index.to_numpy()] = deviation.to_numpy()
-    names = _group(counterpart["chain"].to_numpy(), counterpart["grid"].to_numpy(), len(chains))
+    chain_boxes = shapely.bounds(chains)[pair_chain]
+    offsets, start, end = _near_segments(ctx.work, pair_grid, chain_boxes, reach)
+    distance = _distance_to_segments(coords[row_sample], row_pair, offsets, start, end)
+    sampled = per_sample > 0  # a sample of a chain without grids nearby measures nothing
+    nearest = np.full(len(coords), np.nan)
+    if len(distance):
+        nearest[sampled] = np.fmin.reduceat(distance, row_start[sampled])
+    deviation = np.full(len(chains), np.nan)
+    np.fmax.at(deviation, sample_chain[sampled], nearest[sampled])
+    result = np.where(np.isin(np.arange(len(chains)), sample_chain[sampled]), deviation, np.inf)
+    counterpart = middle[row_sample] & (distance <= nearest[row_sample] + ctx.noise_m)
+    names = _group(pair_chain[row_pair[counterpart]], pair_grid[row_pair[counterpart]], len(chains))
     return result, [names_k.tolist() for names_k in names]
 
 
 def _code_findings(
     geoms_in: np.ndarray,
-    geoms_m: np.ndarray,
+    vertices_m: _Vertices,
     labels: list[str],
     code_missing: np.ndarray,
     index: pd.Index,
@@ -1417,7 +1670,7 @@ def _code_findings(
             _Finding(
                 "duplicate_code",
                 [code] * len(rows),
-                _multipolygon(geoms_m[rows]),
+                _multipolygon(vertices_m.geometries(rows)),
                 f"编码 {code} 被 {len(rows)} 个网格重复使用（第 {names} 行）",
                 f"code {code} is held by {len(rows)} grids (rows {names})",
                 geometry_out=_multipolygon(geoms_in[rows]),
@@ -1425,7 +1678,7 @@ def _code_findings(
             )
         )
     for i in np.flatnonzero(code_missing):
-        geom_m = geoms_m[i] if not shapely.is_missing(geoms_m[i]) else None
+        geom_m = vertices_m.geometries([i])[0]
         findings.append(
             _Finding(
                 "missing_code",

@@ -1,0 +1,227 @@
+"""Tests for the shortcuts that make gis.coverage.validate fast, each against the plain
+computation it stands in for (GEOS, geopandas), never against its own output."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely import box
+
+from gis.crs import WGS84
+from tests.common import METRIC_CRS, ORIGIN_M
+
+X0, Y0 = ORIGIN_M
+
+
+def _one_reflex_polygons(rng: np.random.Generator, count: int) -> list[shapely.Polygon]:
+    """Darts (a triangle with one side pushed in, as a moved vertex leaves them), thin or
+    not, in both orientations, far from the origin as metric grids are."""
+    polys = []
+    for _ in range(count):
+        length = rng.uniform(1, 200)
+        width = rng.uniform(0.01, 1) * length * rng.choice([0.01, 0.3])
+        notch = rng.uniform(0.05, 0.45)  # below the line (0, 0)-(tip, width): reflex
+        tip = rng.uniform(0.1, 0.9) * length
+        ring = [(0, 0), (length, 0), (tip, width), (tip * 0.5, width * notch)]
+        poly = shapely.affinity.rotate(shapely.Polygon(ring), rng.uniform(0, 360), origin=(0, 0))
+        poly = shapely.affinity.translate(poly, X0, Y0)
+        polys.append(poly if rng.random() < 0.5 else poly.reverse())
+    return polys
+
+
+def test_one_reflex_widths_match_a_fine_geos_search():
+    from gis.coverage.validate import _convex_inscribed_radius, _one_reflex_inscribed_radius
+
+    rng = np.random.default_rng(17)
+    polys = [p for p in _one_reflex_polygons(rng, 200) if p.is_valid]
+    polys.append(shapely.Polygon([(X0, Y0), (X0 + 10, Y0), (X0 + 5, Y0 + 1), (X0 + 5, Y0 + 10)]))
+    parts = np.array(polys, dtype=object)
+    assert np.isnan(_convex_inscribed_radius(parts)).all()  # none of them is convex
+    mine = _one_reflex_inscribed_radius(parts)
+    assert not np.isnan(mine).any()
+    geos = np.array([shapely.maximum_inscribed_circle(p, 1e-7).length for p in polys])
+    # GEOS's search finds an inscribed circle, never one larger than the largest; on
+    # centimetre-thin darts it stops a little short of its tolerance (checked by a grid
+    # search in local coordinates: GEOS 0.01083842 m, the grid 0.01083845 m, here 0.01083845 m)
+    assert (mine >= geos - 1e-9).all()
+    assert (mine <= geos + 1e-6).all()
+
+
+def test_one_reflex_widths_of_a_notched_rectangle_known_by_construction():
+    from gis.coverage.validate import _one_reflex_inscribed_radius
+
+    # a 10 × 4 rectangle whose top edge is pushed down to 1 m at x = 2: the largest
+    # circle (radius 2) fits in the right part, under the unnotched top
+    notched = shapely.Polygon(
+        [(X0, Y0), (X0 + 10, Y0), (X0 + 10, Y0 + 4), (X0 + 2, Y0 + 1), (X0, Y0 + 4)]
+    )
+    radius = _one_reflex_inscribed_radius(np.array([notched], dtype=object))[0]
+    # by hand: the top edge from (2, 1) to (10, 4) is the line 3x - 8y + 2 = 0, at
+    # (3x - 8y + 2) / sqrt(73) from a point (x, y) below it. A circle of radius 2 (the
+    # rectangle's) centred at (8, 2) crosses it; the largest circle touches the bottom
+    # (r = y), the right edge (r = 10 - x) and that line: r sqrt(73) = 32 - 11 r
+    assert (3 * 8 - 8 * 2 + 2) / np.sqrt(73) < 2
+    r = 32 / (11 + np.sqrt(73))
+    assert radius == pytest.approx(r, rel=1e-12)
+
+
+def test_polygons_with_two_reflex_vertices_are_left_to_geos():
+    from gis.coverage.validate import _one_reflex_inscribed_radius
+
+    ring = [(0, 0), (10, 0), (10, 4), (6, 1), (3, 1), (0, 4)]
+    two = shapely.Polygon([(X0 + x, Y0 + y) for x, y in ring])
+    holed = box(X0, Y0, X0 + 10, Y0 + 10).difference(box(X0 + 4, Y0 + 4, X0 + 5, Y0 + 5))
+    convex = box(X0, Y0, X0 + 3, Y0 + 1)
+    radius = _one_reflex_inscribed_radius(np.array([two, holed, convex, None], dtype=object))
+    assert np.isnan(radius).all()
+
+
+def _shared_vertex_grids() -> np.ndarray:
+    """Polygons sharing vertices, one with a hole, a multipolygon, None and an empty one."""
+    rng = np.random.default_rng(4)
+    xs = X0 + np.arange(6) * 50.0 + rng.uniform(-5, 5, 6)
+    ys = Y0 + np.arange(6) * 50.0 + rng.uniform(-5, 5, 6)
+    cells = [box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(5) for j in range(5)]
+    cells[3] = cells[3].difference(cells[3].centroid.buffer(5))
+    cells[7] = shapely.MultiPolygon([cells[7], box(X0 - 30, Y0 - 30, X0 - 20, Y0 - 20)])
+    return np.array([*cells, None, shapely.Polygon()], dtype=object)
+
+
+@pytest.mark.parametrize("target", [4550, WGS84])
+def test_projecting_each_vertex_once_is_geopandas_to_crs_bit_for_bit(target):
+    from pyproj import CRS
+
+    from gis.coverage.validate import _projected
+
+    geoms = _shared_vertex_grids()
+    source, target = CRS.from_user_input(METRIC_CRS), CRS.from_user_input(target)
+    vertices = _projected(geoms, source, target)
+    expected = gpd.GeoSeries(geoms, crs=source).to_crs(target).array
+    positions = np.arange(len(geoms))
+    built = vertices.geometries(positions)
+    assert shapely.equals_exact(built[:-2], np.asarray(expected)[:-2], tolerance=0).all()
+    assert built[-2] is None and built[-1].is_empty
+    coords, owner = vertices.coordinates(positions[::-1])
+    expected_coords, expected_owner = shapely.get_coordinates(
+        np.asarray(expected)[::-1], return_index=True
+    )
+    assert np.array_equal(coords, expected_coords) and np.array_equal(owner, expected_owner)
+    # the geometries are not touched
+    assert shapely.equals_exact(geoms[:-2], _shared_vertex_grids()[:-2], tolerance=0).all()
+
+
+def test_projecting_geometries_with_z_goes_through_geopandas():
+    from pyproj import CRS
+
+    from gis.coverage.validate import _projected
+
+    geoms = np.array([shapely.Polygon([(X0, Y0, 5), (X0 + 9, Y0, 5), (X0, Y0 + 9, 5)])])
+    vertices = _projected(geoms, CRS.from_user_input(METRIC_CRS), CRS.from_user_input(4550))
+    expected = gpd.GeoSeries(geoms, crs=METRIC_CRS).to_crs(4550).array
+    assert shapely.equals_exact(vertices.geometries([0]), np.asarray(expected), tolerance=0).all()
+    assert shapely.has_z(vertices.geometries([0])).all()
+
+
+def test_common_segment_length_counts_exactly_shared_segments_only():
+    from gis.coverage.validate import _common_segment_length
+
+    left = box(X0, Y0, X0 + 10, Y0 + 7)
+    right = box(X0 + 10, Y0, X0 + 20, Y0 + 7)  # shares the 7 m edge, the other way round
+    split = shapely.Polygon(  # the same edge in two segments: not the same segments
+        [(X0 + 10, Y0), (X0 + 20, Y0), (X0 + 20, Y0 + 7), (X0 + 10, Y0 + 7), (X0 + 10, Y0 + 3)]
+    )
+    corner = box(X0 + 10, Y0 + 7, X0 + 12, Y0 + 9)  # touches at a vertex
+    holed = box(X0 - 10, Y0 - 10, X0 + 30, Y0 + 30).difference(left)  # its hole is `left`
+    a = np.array([left, left, left, left, right], dtype=object)
+    b = np.array([right, split, corner, holed, right], dtype=object)
+    shared = _common_segment_length(a, b)
+    assert shared == pytest.approx([7.0, 0.0, 0.0, 34.0, 34.0], abs=1e-12)
+    # never more than the outline lying on the other outline, measured by GEOS
+    on_outline = shapely.length(
+        shapely.intersection(shapely.boundary(a), shapely.buffer(shapely.boundary(b), 1e-6))
+    )
+    assert (shared <= on_outline + 1e-6).all()
+
+
+def test_bordering_grids_are_those_the_overlay_finds():
+    """``_Context.bordering`` skips the overlay for pairs sharing long exact segments; the
+    grids it names are those the overlay alone names."""
+    from gis.coverage.validate import _Context
+
+    rng = np.random.default_rng(8)
+    frame = box(X0, Y0, X0 + 600, Y0 + 600)
+    sites = shapely.multipoints(rng.uniform(0, 600, (300, 2)) + np.array([X0, Y0]))
+    cells = shapely.intersection(
+        shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame)), frame
+    )
+    cells = shapely.set_precision(cells, 1e-4)
+    removed = rng.choice(len(cells), 12, replace=False)
+    kept = np.delete(cells, removed)
+    corner_only = box(X0 - 5, Y0 - 5, X0, Y0)  # meets the division at one corner
+    pieces = np.array([*cells[removed], corner_only], dtype=object)
+    ctx = _Context(kept, [str(i) for i in range(len(kept))], 0.001, 0.5)
+    found = ctx.bordering(pieces)
+    reach = 0.001
+    for piece, grids in zip(pieces, found, strict=True):
+        near = ctx.tree.query(piece, predicate="dwithin", distance=reach)
+        shared = shapely.length(
+            shapely.intersection(
+                shapely.boundary(piece),
+                shapely.buffer(shapely.boundary(kept[near]), reach, quad_segs=2),
+            )
+        )
+        assert sorted(grids.tolist()) == sorted(near[shared > 10 * reach].tolist())
+    assert all(len(grids) >= 3 for grids in found[:-1])  # a removed cell has neighbours
+    assert len(found[-1]) == 0
+
+
+@pytest.mark.parametrize("crs", [METRIC_CRS, 4550])
+def test_rows_without_geometry_do_not_shift_the_other_grids(crs):
+    """A grid without geometry before the others: the rest of the findings are those of
+    the division without that row (the snapped rings stay with their own grids)."""
+    from gis.coverage import validate
+
+    rng = np.random.default_rng(21)
+    frame = box(X0, Y0, X0 + 400, Y0 + 400)
+    sites = shapely.multipoints(rng.uniform(0, 400, (120, 2)) + np.array([X0, Y0]))
+    cells = shapely.intersection(
+        shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame)), frame
+    )
+    codes = [f"c{i:03d}" for i in range(len(cells))]
+    grids = gpd.GeoDataFrame({"code": codes}, geometry=list(cells), crs=METRIC_CRS)
+    grids = grids.drop(index=[5]).to_crs(crs)  # a gap
+    boundary = gpd.GeoSeries([frame], crs=METRIC_CRS)
+    empty_rows = gpd.GeoDataFrame({"code": ["x1", "x2"]}, geometry=[None, None], crs=crs)
+    with_empty = pd.concat([empty_rows, grids.iloc[:40], empty_rows.iloc[:1], grids.iloc[40:]])
+    with_empty = with_empty.set_crs(crs, allow_override=True).reset_index(drop=True)
+    with_empty.loc[2 + 40, "code"] = "x3"
+    expected = validate(grids, boundary)
+    found = validate(with_empty, boundary)
+    assert list(expected["kind"]) == ["gap"]
+    found = found[found["kind"] != "invalid"]
+    assert sorted(found["kind"]) == ["gap"]
+    assert found["grid_codes"].tolist() == expected["grid_codes"].tolist()
+    assert found["area_m2"].tolist() == pytest.approx(expected["area_m2"].tolist(), rel=1e-12)
+
+
+def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
+    from gis.coverage.validate import _repaired
+
+    rng = np.random.default_rng(12)
+    polys = [
+        shapely.convex_hull(shapely.multipoints(rng.uniform(0, 50, (7, 2)) + np.array(ORIGIN_M)))
+        for _ in range(40)
+    ]
+    geoms = np.array([None, *polys[:20], None, None, *polys[20:]], dtype=object)
+    missing = shapely.is_missing(geoms)
+    rings: dict = {}
+    work = _repaired(geoms, missing, 1e-4, None, rings)
+    assert len(rings["index"]) == len(polys)
+    for k, position in enumerate(rings["index"]):
+        ring = rings["coords"][rings["owner"] == k]
+        assert np.array_equal(shapely.get_coordinates(work[position]), ring)
+        # and it is the grid given at that row, snapped
+        assert shapely.hausdorff_distance(work[position], geoms[position]) < 1e-4
