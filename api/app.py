@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -49,6 +50,8 @@ from api.routes import (
     users,
 )
 from api.security import LoginThrottle, new_secret_key
+from api.services.locate import GridLocator
+from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from maps.assets import STATIC_DIR
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
@@ -121,6 +124,7 @@ def create_app(
     clock: Callable[[], dt.datetime] | None = None,
     throttle: LoginThrottle | None = None,
     limits: Limits | None = None,
+    staff_photo_dir: Path | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -130,6 +134,8 @@ def create_app(
     expiry and access-request expiry; ``throttle`` slows repeated failed sign-ins; both are
     injectable for tests. ``limits`` (default: the settings) bounds hostile input: JSON depth,
     vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
+    ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
+    the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -145,6 +151,12 @@ def create_app(
         init_db(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.staff_photo_dir = Path(staff_photo_dir or default_staff_photo_dir(engine.url))
+        app.state.locator = GridLocator(
+            app.state.sessions,
+            photo_dir=app.state.staff_photo_dir,
+            max_age_s=settings.locate_cache_s,
+        )
         try:
             yield
         finally:

@@ -73,6 +73,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/app/"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/worker"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/inbox"): Access(PUBLIC, "the page; its data calls need a token"),
+    ("GET", "/app/dashboard"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/incident/{incident_id}"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/public"): Access(PUBLIC),
     ("GET", "/app/codes"): Access(PUBLIC, "code tables and incident categories"),
@@ -103,6 +104,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/staff"): Access(SIGNED_IN),
     ("GET", "/staff/{staff_id}"): Access(SIGNED_IN),
+    ("GET", "/staff/{staff_id}/photo"): Access(
+        PUBLIC, "active staff with a photo only (404 otherwise); the image, nothing else"
+    ),
     ("POST", "/staff"): Access(_roles(CH)),
     ("PATCH", "/staff/{staff_id}"): Access(_roles(CH)),
     ("DELETE", "/staff/{staff_id}"): Access(_roles(CH)),
@@ -177,7 +181,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/assessment/results"): Access(_roles(CH, SD)),
     ("GET", "/assessment/report"): Access(_roles(CH, SD), "ID and phone numbers masked"),
     ("GET", "/dashboard/data"): Access(_roles(CH, SD)),
-    ("GET", "/dashboard"): Access(PUBLIC, "the page; its data call needs a role"),
+    ("GET", "/dashboard"): Access(PUBLIC, "redirect to /app/dashboard"),
 }
 
 

@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 findings (a division that does not validate), 2 unusable inp
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import sys
 from pathlib import Path
@@ -56,10 +57,24 @@ def _where(engine) -> str:
 # --------------------------------------------------------------------------- serve
 
 
+class LogLevel(enum.StrEnum):
+    """uvicorn's log levels (``info`` logs every request)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 def serve_command(
     db: DbOption = None,
     host: Annotated[str, typer.Option("--host", help="监听地址 / host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8000,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option("--log-level", help="日志级别（info 记录每个请求）/ log level"),
+    ] = LogLevel.info,
 ) -> None:
     """启动 Web API（/docs 为接口文档）/ Start the web API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -67,7 +82,7 @@ def serve_command(
     from api.app import create_app
 
     err.print(f"wangge API → http://{host}:{port}/docs")
-    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(db), host=host, port=port, log_level=log_level.value)
 
 
 # --------------------------------------------------------------------------- user create

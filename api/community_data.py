@@ -21,6 +21,7 @@ from api.db.models import (
     from_db_geometry,
 )
 from api.registry.codes import code_table
+from api.services.staff_photos import resolve_staff_photo, staff_photo_dir
 from gis.errors import InputError
 
 __all__ = [
@@ -43,7 +44,7 @@ class CommunityData:
     grids: gpd.GeoDataFrame  # code, name, households, geometry
     houses: gpd.GeoDataFrame  # house_key, address, households, grid_code, geometry
     incidents: pd.DataFrame  # external_id, category_code, reported_at, lon, lat, grid_code
-    staff: pd.DataFrame  # grid_code, name, role, phone, phone_published, duties (one per grid)
+    staff: pd.DataFrame  # grid_code, name, role, phone, phone_published, duties, photo (a file)
     division_label: str | None
 
 
@@ -65,6 +66,12 @@ def find_community(session: Session, community: str) -> Community:
 def _frame(rows: list[dict], geom_key: str, columns: list[str], srid: int) -> gpd.GeoDataFrame:
     geoms = [from_db_geometry(r.pop(geom_key)) for r in rows]
     return gpd.GeoDataFrame(rows, columns=columns, geometry=geoms, crs=srid)
+
+
+def _with_photo(row: dict, photo_dir) -> dict:
+    """The row with ``photo``: the file of its ``photo_path`` in ``photo_dir``, or None."""
+    found = resolve_staff_photo(photo_dir, row.pop("photo_path"))
+    return row | {"photo": None if found is None else str(found[0])}
 
 
 def read_community(session: Session, community: str, *, on: dt.date | None = None) -> CommunityData:
@@ -125,14 +132,16 @@ def read_community(session: Session, community: str, *, on: dt.date | None = Non
             Staff.phone,
             Staff.phone_published,
             Staff.duties,
+            Staff.photo_path,
         )
         .join(Staff, Staff.id == StaffGrid.staff_id)
         .where(StaffGrid.community_id == c.id, Staff.active.is_(True))
         .order_by(StaffGrid.grid_code, Staff.id)
     ).mappings()
+    photo_dir = staff_photo_dir(session.get_bind().url)
     staff = pd.DataFrame(
-        [dict(r) for r in staff_rows],
-        columns=["grid_code", "name", "role", "phone", "phone_published", "duties"],
+        [_with_photo(dict(r), photo_dir) for r in staff_rows],
+        columns=["grid_code", "name", "role", "phone", "phone_published", "duties", "photo"],
     )
     roles = code_table("staff_role")
     staff["role"] = staff["role"].map(lambda r: roles.name_zh(r) if r in roles.codes else r)

@@ -74,6 +74,18 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Longest time a request may take (504 after it)"
     )
     photo_dir: Path = Field(Path("photos"), description="Folder for incident photos")
+    staff_photo_dir: Path | None = Field(
+        None,
+        description="Folder of staff photos (notice boards, public page); a staff member's "
+        "photo_path is relative to it. Unset: staff_photos/ beside the SQLite database file "
+        "(./staff_photos for PostGIS)",
+    )
+    locate_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="Longest time the public grid look-up answers from memory before checking "
+        "the database again (edits in this process show at once; 0: check every request)",
+    )
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

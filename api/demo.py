@@ -6,6 +6,7 @@ The whole load is one transaction: a failure leaves the database as it was.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,14 @@ from api.map_outputs import (
     write_incident_map,
     write_validation_map,
 )
+from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from gis.assign import assign_points
 from gis.coverage import validate
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.io import read_layer
 
-__all__ = ["DEMO_FILES", "load_demo"]
+__all__ = ["DEMO_FILES", "copy_staff_photos", "load_demo"]
 
 DEMO_FILES = {
     "boundary": "demo/boundary.geojson",
@@ -58,12 +60,16 @@ DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from
 DEMO_STEPS = 4  # read, validate, join, store
 DEMO_SEED = 20261101  # the incident workflow run (api.incident_demo)
 STAFF_FILE = "demo/staff.csv"
+STAFF_PHOTOS = "demo/staff_photos"  # placeholder portraits named by staff.csv photo_path
 ROADS_FILE, ROADS_LAYER = "demo/osm_bund.gpkg", "roads"
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
 
 
 def _read_demo(data_dir: Path) -> dict[str, gpd.GeoDataFrame]:
-    frames: dict[str, Any] = {"staff": pd.read_csv(data_dir / STAFF_FILE, dtype=str)}
+    staff = pd.read_csv(data_dir / STAFF_FILE, dtype=str)
+    if "photo_path" not in staff.columns:  # a staff table without portraits
+        staff["photo_path"] = None
+    frames: dict[str, Any] = {"staff": staff}
     for key, rel in DEMO_FILES.items():
         kind = "point" if rel.endswith(".csv") else "polygon"
         frames[key] = read_layer(data_dir / rel, geometry_type=kind)
@@ -165,6 +171,7 @@ def _store(session, frames) -> Community:
             phone=r["phone"],
             phone_published=str(r["phone_published"]).lower() == "true",
             duties=r["duties"],
+            photo_path=r["photo_path"] if pd.notna(r["photo_path"]) else None,
         )
         person.grids = [
             StaffGrid(grid_code=code, community_id=community.id)
@@ -185,6 +192,30 @@ def _db_agreement(session, community: Community, model, keys: pd.Series, ours: p
         ).all()
     )
     return sum(db.get(k) == c for k, c in zip(keys.astype(str), ours, strict=True))
+
+
+def copy_staff_photos(staff: pd.DataFrame, source: Path, target: Path) -> int:
+    """Copy the portraits ``staff.photo_path`` names from ``source`` into ``target``.
+
+    A file already there with the same bytes is left alone; a new one is written whole
+    (temporary file, then rename), so a server reading the folder never sees half a photo.
+    Returns how many files were written. A named file missing from ``source`` is an
+    :class:`~gis.errors.InputError`.
+    """
+    written = 0
+    for name in staff["photo_path"].dropna():
+        src, dst = source / str(name), target / str(name)
+        if not src.is_file():
+            raise InputError(f"{source}: 缺少照片 / missing photo {name} named in {STAFF_FILE}")
+        data = src.read_bytes()
+        if dst.is_file() and dst.read_bytes() == data:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        partial = dst.with_name(f".{dst.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, dst)
+        written += 1
+    return written
 
 
 def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, Path]:
@@ -212,12 +243,16 @@ def load_demo(
     data_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
     out_dir: Path | None = None,
+    staff_photo_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Load the demo community into ``db_url`` (default: the configured database).
 
     ``on_step`` is called with a message after each of the :data:`DEMO_STEPS` steps (one
     more when ``out_dir`` is given: the maps and printouts written there, read back from the
-    database).
+    database). The demo staff's placeholder portraits are copied into ``staff_photo_dir``
+    (default: the database's staff photo folder, :func:`api.services.staff_photos.staff_photo_dir`
+    — ``staff_photos/`` beside a SQLite file), where ``wangge serve`` on the same database
+    finds them.
     Returns a summary: community, per-grid counts, validation of both divisions, and how
     many house/incident grid codes the database's own ST_Covers agrees with.
     """
@@ -264,6 +299,8 @@ def load_demo(
                 f" {exc.orig}"
             ) from exc
         log(f"入库 / stored in {where}")
+        photo_dir = Path(staff_photo_dir or default_staff_photo_dir(engine.url))
+        copy_staff_photos(frames["staff"], data_dir / STAFF_PHOTOS, photo_dir)
         if out_dir is not None:
             outputs = _write_outputs(engine, frames, data_dir, Path(out_dir))
             log(f"地图与打印件 / maps and printouts → {out_dir}")
@@ -303,6 +340,7 @@ def load_demo(
             "db_agrees": agrees["houses"],
         },
         "outputs": {name: str(path) for name, path in outputs.items()},
+        "staff_photo_dir": str(photo_dir),
         "incidents": {
             "total": len(incidents),
             "outside": int(incidents["grid_code"].isna().sum()),

@@ -56,8 +56,11 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now(request: Request) -> dt.datetime:
-    """The application's clock (UTC, timezone-aware); tests move it."""
+async def get_now(request: Request) -> dt.datetime:
+    """The application's clock (UTC, timezone-aware); tests move it.
+
+    ``async`` so that FastAPI calls it on the event loop, not through a worker thread.
+    """
     return request.app.state.clock()
 
 

@@ -155,7 +155,10 @@ class DivisionPublic(_Out):
 class StaffContact(BaseModel):
     name: str
     role: str
-    phone: str | None
+    phone: str | None = Field(description="只有公开的电话 / only a published phone")
+    photo_url: str | None = Field(
+        None, description="照片地址（GET /staff/{id}/photo）/ photo URL, when there is one"
+    )
 
 
 class LocateResult(BaseModel):

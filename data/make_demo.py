@@ -40,6 +40,11 @@ if str(ROOT) not in sys.path:
 
 from gis.crs import WGS84, metric_crs  # noqa: E402
 
+if str(ROOT / "data") not in sys.path:  # the portrait generator beside this file
+    sys.path.insert(0, str(ROOT / "data"))
+from make_staff_photos import PHOTO_FOLDER as STAFF_PHOTO_FOLDER  # noqa: E402
+from make_staff_photos import photo_file_name, write_staff_photos  # noqa: E402
+
 __all__ = [
     "COMMUNITY",
     "build_demo",
@@ -837,7 +842,8 @@ POLICE_GRIDS = 6  # one community police officer serves this many grids
 def make_staff(codes: list[str], rng) -> pd.DataFrame:
     """Fictional staff: a grid leader and a full-time worker per grid, police shared by grids.
 
-    Phones are fictional (138 0000 xxxx). The last :data:`STAFF_WITHOUT_RECORD` grids have
+    Phones are fictional (138 0000 xxxx), and so are the portraits ``photo_path`` names
+    (drawn by ``data/make_staff_photos.py``). The last :data:`STAFF_WITHOUT_RECORD` grids have
     nobody recorded yet, as in a community still filling its register.
     """
     staffed = codes[: len(codes) - STAFF_WITHOUT_RECORD]
@@ -854,6 +860,7 @@ def make_staff(codes: list[str], rng) -> pd.DataFrame:
                 "phone_published": role != "grid_police",
                 "duties": duties,
                 "grid_codes": ",".join(grid_codes),
+                "photo_path": photo_file_name(f"S{len(rows) + 1:03d}"),
             }
         )
 
@@ -1003,6 +1010,7 @@ def build_demo(out: Path, seed: int = SEED, osm_clip: Path | None = None) -> dic
     # staff.csv: a separate stream of random numbers, so the files above do not change
     staff = make_staff(sorted(grids["code"]), np.random.default_rng(seed + 3))
     staff.to_csv(out / "staff.csv", index=False, encoding="utf-8", lineterminator="\n")
+    write_staff_photos(staff, out / STAFF_PHOTO_FOLDER)  # placeholder portraits (illustrative)
 
     return {
         "metric_crs": crs.to_epsg(),

@@ -3,8 +3,8 @@
 Street departments (and admins) draw the sample points, enter department scores and the
 field data (the ``wangge template field-check`` workbook, or one household as JSON);
 community heads and street departments read results, download the report (XLSX/PDF) and the
-dashboard data. ``GET /dashboard`` is the page (offline: no external assets), which signs in
-and draws one bar chart per measure from ``GET /dashboard/data``.
+dashboard data. The dashboard page is ``/app/dashboard`` (:mod:`api.routes.pages`);
+``GET /dashboard`` leads there.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.deps import Now, SessionDep, require_role
 from api.services import assessment as service
 
-__all__ = ["DASHBOARD_HTML", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["assessment"])
 Assessor = Annotated[User, Depends(require_role(Role.STREET_DEPT))]
@@ -157,123 +157,7 @@ def dashboard_data(session: SessionDep, user: Reader, now: Now, month: Month) ->
     return service.dashboard(session, month, now=now)
 
 
-@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-def dashboard_page() -> HTMLResponse:
-    """看板页面（离线，无外部资源）/ The dashboard page (offline, no external assets)."""
-    return HTMLResponse(DASHBOARD_HTML)
-
-
-DASHBOARD_HTML = """<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>社区网格化管理看板</title>
-<style>
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 1.5em;
-       color: #222; }
-h1 { font-size: 1.4em; }
-form { margin-bottom: 1em; }
-input, button { font-size: 1em; margin-right: .5em; }
-.chart { display: inline-block; vertical-align: top; margin: 0 1.5em 1.5em 0; }
-.chart h2 { font-size: 1.05em; margin: .2em 0; }
-.none { fill: #999; font-size: 12px; }
-#message { color: #b00; }
-</style>
-</head>
-<body>
-<h1>社区网格化管理看板</h1>
-<form id="login">
-  <label>用户名 <input id="username" autocomplete="username"></label>
-  <label>密码 <input id="password" type="password" autocomplete="current-password"></label>
-  <button type="submit">登录</button>
-</form>
-<form id="query">
-  <label>月份 <input id="month" type="month"></label>
-  <button type="submit">查看</button>
-</form>
-<p id="message"></p>
-<div id="charts"></div>
-<script>
-"use strict";
-const MEASURES = [
-  {key: "score", title: "月度考核得分（满分 100）", max: 100, fmt: v => v.toFixed(1)},
-  {key: "on_time_share", title: "事件按时办结率", max: 1,
-   fmt: v => (v * 100).toFixed(1) + "%"},
-  {key: "patrol_compliance", title: "巡查时长达标率（每周 ≥ 15 小时）", max: 1,
-   fmt: v => (v * 100).toFixed(1) + "%"},
-];
-const SVG = "http://www.w3.org/2000/svg";
-let token = sessionStorage.getItem("wangge_token");
-
-function el(name, attrs, text) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function barChart(measure, rows) {
-  const rowH = 28, labelW = 140, barW = 260, width = labelW + barW + 70;
-  const svg = el("svg", {width: width, height: rows.length * rowH + 10,
-                         role: "img", "aria-label": measure.title});
-  rows.forEach((row, i) => {
-    const y = i * rowH + 5, value = row[measure.key];
-    svg.appendChild(el("text", {x: labelW - 6, y: y + 17, "text-anchor": "end",
-                                "font-size": 13}, row.community.name));
-    svg.appendChild(el("rect", {x: labelW, y: y + 3, width: barW, height: rowH - 8,
-                                fill: "#eef2f7"}));
-    if (value === null || value === undefined) {
-      svg.appendChild(el("text", {x: labelW + 6, y: y + 17, class: "none"}, "暂无数据"));
-      return;
-    }
-    const w = Math.max(0, Math.min(1, value / measure.max)) * barW;
-    svg.appendChild(el("rect", {x: labelW, y: y + 3, width: w, height: rowH - 8,
-                                fill: "#2f6fb3", "data-value": value}));
-    svg.appendChild(el("text", {x: labelW + barW + 6, y: y + 17, "font-size": 13},
-                       measure.fmt(value)));
-  });
-  return svg;
-}
-
-async function load() {
-  const month = document.getElementById("month").value;
-  const message = document.getElementById("message");
-  message.textContent = "";
-  if (!token) { message.textContent = "请先登录"; return; }
-  const r = await fetch("/dashboard/data?month=" + encodeURIComponent(month),
-                        {headers: {Authorization: "Bearer " + token}});
-  const body = await r.json();
-  if (!r.ok) { message.textContent = body.detail || r.statusText; return; }
-  const charts = document.getElementById("charts");
-  charts.replaceChildren();
-  for (const m of MEASURES) {
-    const box = document.createElement("div");
-    box.className = "chart";
-    const h = document.createElement("h2");
-    h.textContent = m.title + "（" + body.month + "）";
-    box.append(h, barChart(m, body.communities));
-    charts.appendChild(box);
-  }
-}
-
-document.getElementById("login").addEventListener("submit", async e => {
-  e.preventDefault();
-  const form = new URLSearchParams({username: document.getElementById("username").value,
-                                    password: document.getElementById("password").value});
-  const r = await fetch("/auth/token", {method: "POST", body: form});
-  const body = await r.json();
-  if (!r.ok) { document.getElementById("message").textContent = body.detail; return; }
-  token = body.access_token;
-  sessionStorage.setItem("wangge_token", token);
-  load();
-});
-document.getElementById("query").addEventListener("submit", e => { e.preventDefault(); load(); });
-const now = new Date();
-document.getElementById("month").value =
-  now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
-if (token) load();
-</script>
-</body>
-</html>
-"""
+@router.get("/dashboard", include_in_schema=False)
+def dashboard_redirect(request: Request) -> RedirectResponse:
+    """看板已移至 /app/dashboard / The dashboard is one of the staff pages now."""
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/app/dashboard", status_code=308)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.db.divisions import in_effect_clause
 from api.db.models import Community, Division, Grid, Role, User
@@ -21,7 +22,7 @@ from api.services.features import (
     page,
     parse_bbox,
 )
-from api.services.locate import locate
+from api.services.locate import GridLocator, to_storage_lonlat
 
 __all__ = ["grids_query", "router"]
 
@@ -70,16 +71,26 @@ def read_grids(
 
 
 @router.get("/locate", response_model=LocateResult)
-def grid_at_point(
-    session: SessionDep,
+async def grid_at_point(
+    request: Request,
     now: Now,
     lon: Annotated[float, Query(ge=-180, le=180, description="经度 / longitude")],
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 / latitude")],
     crs: Annotated[str, Query(description=CRS_NAMES)] = "wgs84",
     date: Annotated[dt.date | None, Query(description="YYYY-MM-DD, default today")] = None,
-) -> dict[str, Any]:
-    """点落在哪个网格（公开）/ Which grid owns a point (same rule as gis.assign)."""
-    return locate(session, lon=lon, lat=lat, crs=crs, day=date or now.date())
+) -> Any:
+    """点落在哪个网格（公开）/ Which grid owns a point (same rule as gis.assign).
+
+    Answered from memory (:class:`api.services.locate.GridLocator`); the database is read in a
+    worker thread only when memory holds nothing fresh (see ``WANGGE_LOCATE_CACHE_S``).
+    """
+    x, y = to_storage_lonlat(lon, lat, crs)
+    day = date or now.date()
+    locator: GridLocator = request.app.state.locator
+    found = locator.from_memory(x, y, day)
+    if found is None:
+        found = await run_in_threadpool(locator.locate, x, y, day)
+    return found
 
 
 @router.get("/{grid_id}")

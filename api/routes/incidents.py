@@ -27,8 +27,10 @@ from api.db.models import Incident, Role, User
 from api.db.models_incidents import IncidentPhoto
 from api.deps import CurrentUser, Now, SessionDep, require_role
 from api.errors import NotFound, PayloadTooLarge, Unprocessable
+from api.incidents.deadlines import to_shanghai
 from api.services import incidents as svc
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
+from api.services.images import IMAGE_HEAD_BYTES, image_type
 from api.services.locate import to_storage_lonlat
 
 __all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
@@ -120,11 +122,21 @@ def list_incidents(
     category_code: str | None = None,
     overdue: bool | None = None,
     due_soon: bool | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, description=f"capped at {MAX_LIMIT}")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """事件列表 / Incidents, filtered; ``overdue``/``due_soon`` select open items by deadline."""
+    """事件列表 / Incidents, filtered; ``overdue``/``due_soon`` select open items by deadline.
+
+    ``start`` (included) and ``end`` (excluded) bound the report time, as in
+    ``/incidents/stats``; a time without an offset is read as Asia/Shanghai.
+    """
     query = sa.select(Incident)
+    if start is not None:
+        query = query.where(Incident.reported_at >= to_shanghai(start).astimezone(dt.UTC))
+    if end is not None:
+        query = query.where(Incident.reported_at < to_shanghai(end).astimezone(dt.UTC))
     if state:
         query = query.where(Incident.state.in_(state.split(",")))
     if community:
@@ -228,16 +240,6 @@ def photo_dir(request: Request) -> Path:
     return Path(folder)
 
 
-def _sniff(head: bytes) -> str | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 @router.post("/{incident_id}/photos", status_code=201)
 async def upload_photo(
     incident_id: int,
@@ -254,7 +256,7 @@ async def upload_photo(
             f"照片超过 {PHOTO_MAX_BYTES // 1024 // 1024} MiB / photo larger than "
             f"{PHOTO_MAX_BYTES // 1024 // 1024} MiB"
         )
-    kind = _sniff(data[:16])
+    kind = image_type(data[:IMAGE_HEAD_BYTES])
     if kind is None:
         raise Unprocessable(
             f"照片 {file.filename!r} 不是 JPEG、PNG 或 WebP 图像 / photo {file.filename!r} is "

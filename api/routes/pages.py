@@ -6,15 +6,24 @@ the JS signs in through ``POST /auth/token``, keeps the token in ``localStorage`
 the JSON API with it, so each page shows exactly what the API lets the signed-in role see.
 
 - ``/app/``: sign-in, then the role's home (links to the pages the role uses);
-- ``/app/worker``: grid worker — my grids on a map, register a resident (errors beside each
-  field), report an incident (category, description, a tap on the map, GPS or an address),
-  my reports;
+- ``/app/worker``: grid worker — my grids on a map; register or update a house (located by a
+  tap on the map or GPS; its grid from the spatial join) and a resident (each refused field's
+  reason beside it; ID numbers and phones stay masked unless an approved access request
+  unmasks them, an audited read); special-status records of a resident; an unmask request
+  (``POST /access-requests``) and its state; report an incident (category, description, a
+  tap on the map, GPS or an address); my reports; my patrol hours this ISO week against the
+  weekly requirement, per day;
 - ``/app/inbox``: the signed-in user's queue (overdue first, then by deadline);
 - ``/app/incident/{id}``: one incident with map, history and the actions the role may take;
+- ``/app/dashboard``: community head and street department — incident heat-map and counts
+  per grid for a month, on-time share, patrol-hour compliance and the monthly score (JS in
+  ``dashboard.js``; the data comes from ``/dashboard/data``, ``/incidents/stats``,
+  ``/incidents`` and ``/grids``, so a role the API refuses sees no numbers);
 - ``/public``: no sign-in — an address or a tap on the map gives the grid, its code and name
   and its published staff contacts; never any resident or house data.
 
-``/app/codes`` gives the enumerations the forms offer (code tables and incident categories).
+``/app/codes`` gives the enumerations the forms offer (code tables, the fields of each
+special-status category, incident categories).
 The ``data-testid`` attributes are listed in ``docs/pages.md``.
 """
 
@@ -28,7 +37,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import SessionDep
-from api.registry.codes import code_table
+from api.registry.codes import code_table, special_status_fields
 from api.services.incidents import list_categories
 from maps.assets import STATIC_DIR
 
@@ -37,7 +46,7 @@ __all__ = ["FORM_CODE_TABLES", "PAGES", "PAGE_TEMPLATE", "router"]
 router = APIRouter(tags=["pages"])
 
 PAGE_TEMPLATE = STATIC_DIR / "app" / "app.html"
-PAGES = ("home", "worker", "inbox", "incident", "public")
+PAGES = ("home", "worker", "inbox", "incident", "dashboard", "public")
 FORM_CODE_TABLES = (
     "gender",
     "ethnicity",
@@ -46,6 +55,9 @@ FORM_CODE_TABLES = (
     "marital_status",
     "political_status",
     "population_type",
+    "house_type",
+    "house_use",
+    "special_status",
     "staff_role",
 )
 # each page's part of the shell: <!--page:NAME--> ... <!--/page:NAME-->
@@ -55,6 +67,7 @@ _TITLES = {
     "worker": "网格员工作台",
     "inbox": "待办事件",
     "incident": "事件详情",
+    "dashboard": "社区看板",
     "public": "我家归哪个网格",
 }
 
@@ -87,7 +100,8 @@ def home_page(request: Request) -> HTMLResponse:
 
 @router.get("/app/worker", response_class=HTMLResponse)
 def worker_page(request: Request) -> HTMLResponse:
-    """网格员工作台 / Grid worker: my grids, register residents, report incidents."""
+    """网格员工作台 / Grid worker: my grids, houses, residents and their special statuses,
+    unmask requests, incident reports, this week's patrol hours."""
     return _render(request, "worker")
 
 
@@ -103,6 +117,12 @@ def incident_page(request: Request, incident_id: int) -> HTMLResponse:
     return _render(request, "incident", incident_id=incident_id)
 
 
+@router.get("/app/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request) -> HTMLResponse:
+    """社区看板 / Dashboard: heat-map, counts per grid, on-time share, patrol, monthly score."""
+    return _render(request, "dashboard")
+
+
 @router.get("/public", response_class=HTMLResponse)
 def public_page(request: Request) -> HTMLResponse:
     """公众查询（无需登录）/ Public: which grid and who looks after an address or a point."""
@@ -111,10 +131,24 @@ def public_page(request: Request) -> HTMLResponse:
 
 @router.get("/app/codes")
 def form_codes(session: SessionDep) -> dict[str, Any]:
-    """表单代码表 / Enumerations of the forms: code tables and incident categories (public)."""
+    """表单代码表 / Enumerations of the forms: code tables, the fields of each special-status
+    category and incident categories (public)."""
     tables = {
         name: [{"code": r["code"], "name_zh": r["name_zh"]} for r in code_table(name).rows]
         for name in FORM_CODE_TABLES
+    }
+    status_fields = {
+        category: [
+            {
+                "field": f.field,
+                "label_zh": f.label_zh,
+                "type": f.type,
+                "required": f.required,
+                "choices": list(f.choices),
+            }
+            for f in special_status_fields(category)
+        ]
+        for category in code_table("special_status").codes
     }
     categories = [
         {
@@ -126,4 +160,5 @@ def form_codes(session: SessionDep) -> dict[str, Any]:
         }
         for c in list_categories(session)
     ]
-    return {"tables": tables, "incident_categories": categories}
+    return {"tables": tables, "special_status_fields": status_fields,
+            "incident_categories": categories}  # fmt: skip

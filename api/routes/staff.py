@@ -1,16 +1,23 @@
-"""Staff (网格员、四位一体团队): signed-in users read; community heads and admins write."""
+"""Staff (网格员、四位一体团队): signed-in users read; community heads and admins write.
+
+A staff member's photo is public (``GET /staff/{id}/photo``, for notice boards and the public
+page): the file named by ``photo_path`` in the staff photo folder, only of active staff.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 
 from api.db.models import Role, Staff, StaffGrid, User
 from api.deps import CurrentUser, SessionDep, require_role
+from api.errors import NotFound
 from api.schemas import ListOf, StaffCreate, StaffPublic, StaffUpdate
 from api.services import crud
+from api.services.staff_photos import resolve_staff_photo
 
 __all__ = ["router"]
 
@@ -40,6 +47,29 @@ def read_staff_list(
 def read_staff(session: SessionDep, user: CurrentUser, staff_id: int):
     """一位工作人员 / One staff member."""
     return crud.get_or_404(session, Staff, staff_id, _WHAT)
+
+
+@router.get(
+    "/{staff_id}/photo",
+    response_class=FileResponse,
+    responses={200: {"content": {t: {} for t in ("image/jpeg", "image/png", "image/webp")}}},
+)
+def read_staff_photo(request: Request, session: SessionDep, staff_id: int) -> FileResponse:
+    """工作人员照片（公开，公示牌与公开页面用）/ A staff member's photo (public: notice boards
+    and the public page). Only for active staff with a photo in the staff photo folder
+    (``WANGGE_STAFF_PHOTO_DIR``); 404 otherwise."""
+    staff = session.get(Staff, staff_id)
+    found = None
+    if staff is not None and staff.active:
+        found = resolve_staff_photo(request.app.state.staff_photo_dir, staff.photo_path)
+    if found is None:
+        raise NotFound(f"工作人员 {staff_id} 没有照片 / no photo of staff member {staff_id}")
+    path, media_type = found
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.post("", response_model=StaffPublic, status_code=201)

@@ -303,7 +303,8 @@ def worker_log(
 ) -> dict:
     """A worker's stored patrol from ``start`` to ``end`` (inclusive) with the work log.
 
-    Returns ``{"worker", "start", "end", "days": [{"date", "grid_code", "hours"}],
+    Returns ``{"worker", "start", "end", "threshold_hours" (the weekly requirement),
+    "days": [{"date", "grid_code", "hours"}],
     "weeks": [{"week_start", "hours", "under_15h"}], "dates": [{"date", "hours",
     "work_log": [...]}]}``: ``dates`` links each day's patrol hours with the work-log
     entries of the same day (every day with either).
@@ -352,6 +353,7 @@ def worker_log(
         "worker": worker.as_dict(),
         "start": start.isoformat(),
         "end": end.isoformat(),
+        "threshold_hours": threshold_hours,
         **report,
         "dates": [by_date[d] for d in sorted(by_date)],
     }

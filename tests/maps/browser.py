@@ -53,3 +53,99 @@ class Shots:
         path = self.folder / f"{self.n:02d}-{step}.png"
         (page or self.page).screenshot(path=str(path), full_page=True)
         return path
+
+
+# ---------------------------------------------------------------- the staff and public pages
+
+VIEWPORTS = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+              "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+}  # fmt: skip
+
+
+def largest_part(geom):
+    """The largest polygon of a (multi)polygon."""
+    return max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
+
+
+def offline_context(browser, base: str, blocked: list[str], screen: str = "phone", **kwargs):
+    """A browser context that reaches only ``base``; every other request is aborted and its
+    URL appended to ``blocked`` (the pages must work without the Internet)."""
+    context = browser.new_context(locale="zh-CN", **VIEWPORTS[screen], **kwargs)
+
+    def route(route):
+        if route.request.url.startswith(base + "/"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return context
+
+
+def wait_idle(page) -> None:
+    """Wait until the page has no API request in flight."""
+    page.wait_for_function("window.wangge && window.wangge.idle()", timeout=15000)
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:
+    """Sign in on ``/app/`` and wait for the role's home."""
+    page.goto(f"{base}/app/")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("home").wait_for(state="visible", timeout=15000)
+
+
+def tap_map(page, map_id: str, lon: float, lat: float) -> None:
+    """Click the Leaflet map ``map_id`` where (lon, lat) is drawn."""
+    page.locator(f"#{map_id}").scroll_into_view_if_needed()
+    box = page.locator(f"#{map_id}").bounding_box()
+    x, y = page.evaluate(
+        "([id, lat, lon]) => { const p = wangge.maps[id].latLngToContainerPoint([lat, lon]);"
+        " return [p.x, p.y]; }",
+        [map_id, lat, lon],
+    )
+    assert 0 < x < box["width"] and 0 < y < box["height"], "the point is off the map"
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def incident_events(url: str, incident_id: int) -> list[tuple[str, str | None]]:
+    """(action, username) of an incident's history, in order, read from the database."""
+    import sqlalchemy as sa
+
+    from api.db.engine import make_engine
+    from api.db.models_incidents import IncidentEvent
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(IncidentEvent.action, IncidentEvent.username)
+                .where(IncidentEvent.incident_id == incident_id)
+                .order_by(IncidentEvent.seq)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(r[0], r[1]) for r in rows]
+
+
+@contextlib.contextmanager
+def serve_database_copy(source: Path, folder: Path, name: str) -> Iterator[tuple[str, str]]:
+    """A real uvicorn over a fresh copy of the SQLite file ``source`` (and of the staff photos
+    beside it, if any); yield (base URL, database URL)."""
+    import shutil
+
+    from api.app import create_app
+
+    path = folder / name
+    shutil.copyfile(source, path)
+    photos = source.parent / "staff_photos"
+    if photos.is_dir() and not (folder / "staff_photos").exists():
+        shutil.copytree(photos, folder / "staff_photos")
+    url = f"sqlite:///{path}"
+    app = create_app(url, secret_key="browser-test-secret-0123456789abcdef")
+    with serve_in_thread(app) as base:
+        yield base, url

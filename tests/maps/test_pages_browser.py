@@ -12,7 +12,6 @@ Screenshots of each step go to ``$WANGGE_TEST_ARTEFACTS/pages`` (default
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pyproj
@@ -21,7 +20,6 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from shapely.ops import polylabel
 
-from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import (
     Grid,
@@ -33,18 +31,25 @@ from api.db.models import (
     StaffGrid,
     from_db_geometry,
 )
-from api.db.models_incidents import IncidentEvent
 from api.demo import load_demo
 from api.security import set_password_hasher
 from api.services import incidents as svc
 from api.services.crud import create_user
 from tests.api.routes.conftest import PASSWORD, valid_id_number
-from tests.maps.browser import Shots, serve_in_thread
+from tests.maps.browser import (
+    Shots,
+    incident_events,
+    largest_part,
+    offline_context,
+    serve_database_copy,
+    sign_in,
+    tap_map,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE = {"width": 390, "height": 844}
 GRID = "310101002005001"
 POST = "城建管理岗"
 MAJOR_CATEGORY = "0319"  # 井盖缺失或破损: major, same-day deadline, 城建管理岗
@@ -52,9 +57,10 @@ GENERAL_CATEGORY = "0302"  # 乱张贴乱悬挂乱堆放: general, 3 working day
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
-def _largest_part(geom):
-    parts = getattr(geom, "geoms", [geom])
-    return max(parts, key=lambda g: g.area)
+@pytest.fixture
+def server(demo_file, tmp_path):
+    with serve_database_copy(demo_file["path"], tmp_path, "pages.db") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +91,7 @@ def demo_file(tmp_path_factory) -> dict:
         create_user(
             session, username="post1", password=PASSWORD, role=Role.POST_STAFF, staff_id=staff.id
         )
-        inside = polylabel(_largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
+        inside = polylabel(largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
         earlier = svc.report_incident(
             session,
             category_code=GENERAL_CATEGORY,
@@ -113,76 +119,13 @@ def demo_file(tmp_path_factory) -> dict:
     return info
 
 
-@pytest.fixture
-def server(demo_file, tmp_path):
-    """A real uvicorn on 127.0.0.1 over a fresh copy of the demo database."""
-    path = tmp_path / "pages.db"
-    shutil.copyfile(demo_file["path"], path)
-    app = create_app(f"sqlite:///{path}", secret_key="browser-test-secret-0123456789abcdef")
-    with serve_in_thread(app) as base:
-        yield base, f"sqlite:///{path}"
-
-
-def _offline_context(browser, base: str, blocked: list[str]):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")  # fmt: skip
-
-    def route(route):
-        if route.request.url.startswith(base + "/"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
-    return context
-
-
-def _idle(page) -> None:
-    page.wait_for_function("window.wangge && window.wangge.idle()", timeout=15000)
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/app/")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.get_by_test_id("home").wait_for(state="visible", timeout=15000)
-
-
-def _tap_map(page, map_id: str, lon: float, lat: float) -> None:
-    page.locator(f"#{map_id}").scroll_into_view_if_needed()
-    box = page.locator(f"#{map_id}").bounding_box()
-    x, y = page.evaluate(
-        "([id, lat, lon]) => { const p = wangge.maps[id].latLngToContainerPoint([lat, lon]);"
-        " return [p.x, p.y]; }",
-        [map_id, lat, lon],
-    )
-    assert 0 < x < box["width"] and 0 < y < box["height"], "the point is off the map"
-    page.mouse.click(box["x"] + x, box["y"] + y)
-
-
-def _events(url: str, incident_id: int) -> list[tuple[str, str | None]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(IncidentEvent.action, IncidentEvent.username)
-                .where(IncidentEvent.incident_id == incident_id)
-                .order_by(IncidentEvent.seq)
-            ).all()
-    finally:
-        engine.dispose()
-    return [(r[0], r[1]) for r in rows]
-
-
 def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo_file):
     from playwright.sync_api import expect
 
     base, url = server
     blocked: list[str] = []
     errors: list[str] = []
-    context = _offline_context(browser, base, blocked)
+    context = offline_context(browser, base, blocked)
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     shot = Shots(page, "pages", "core-flow")
@@ -191,7 +134,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     page.goto(f"{base}/app/")
     expect(page.get_by_test_id("login-form")).to_be_visible()
     shot("sign-in")
-    _sign_in(page, base, "worker1")
+    sign_in(page, base, "worker1", PASSWORD)
     expect(page.get_by_test_id("home-role")).to_have_text("网格员")
     expect(page.get_by_test_id("home-worker")).to_be_visible()
     shot("worker-home")
@@ -204,7 +147,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
         " && document.querySelector('[data-testid=report-category]').options.length > 1",
         timeout=15000,
     )
-    _idle(page)
+    wait_idle(page)
     expect(page.get_by_test_id("my-grids")).to_have_text(GRID)
     good_id = valid_id_number(123, birth="19790315")  # serial 123: odd, male
     wrong_check = "0" if good_id[-1] != "0" else "1"
@@ -243,7 +186,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     lon, lat = demo_file["inside"]
     page.get_by_test_id("report-category").select_option(MAJOR_CATEGORY)
     page.get_by_test_id("report-description").fill("人行道井盖缺失")
-    _tap_map(page, "worker-map", lon, lat)
+    tap_map(page, "worker-map", lon, lat)
     location = page.get_by_test_id("report-location")
     expect(location).to_contain_text("地图点选")
     tapped = (float(location.get_attribute("data-lon")), float(location.get_attribute("data-lat")))
@@ -282,7 +225,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     page.get_by_test_id("login-form").wait_for(state="visible")
 
     # --- the handler signs in; the new major item is at the top of the inbox
-    _sign_in(page, base, "post1")
+    sign_in(page, base, "post1", PASSWORD)
     expect(page.get_by_test_id("home-role")).to_have_text("岗位责任人")
     expect(page.get_by_test_id("home-worker")).to_be_hidden()
     page.get_by_test_id("home-inbox").click()
@@ -311,7 +254,7 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     )
     expect(page.get_by_test_id("history-row")).to_have_count(4)
     shot("resolved")
-    assert _events(url, incident_id) == [
+    assert incident_events(url, incident_id) == [
         ("report", "worker1"),
         ("feed_back", "worker1"),
         ("start", "post1"),
@@ -319,11 +262,11 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     ]
 
     # --- the public page (a fresh browser, no sign-in) finds the grid of an address
-    public_ctx = _offline_context(browser, base, blocked)
+    public_ctx = offline_context(browser, base, blocked)
     public = public_ctx.new_page()
     public.on("pageerror", lambda exc: errors.append(str(exc)))
     public.goto(f"{base}/public")
-    _idle(public)
+    wait_idle(public)
     public.get_by_test_id("public-address").fill(demo_file["house_address"])
     public.get_by_test_id("public-submit").click()
     expect(public.get_by_test_id("public-result")).to_be_visible(timeout=15000)
@@ -345,13 +288,13 @@ def test_public_tap_on_the_map_locates_the_grid(browser, server, demo_file):
 
     base, _ = server
     blocked: list[str] = []
-    context = _offline_context(browser, base, blocked)
+    context = offline_context(browser, base, blocked)
     page = context.new_page()
     page.goto(f"{base}/public")
     page.wait_for_function("window.wangge.state.grids !== null", timeout=15000)
-    _idle(page)
+    wait_idle(page)
     lon, lat = demo_file["inside"]
-    _tap_map(page, "public-map", lon, lat)
+    tap_map(page, "public-map", lon, lat)
     expect(page.get_by_test_id("public-grid-code")).to_have_text(GRID, timeout=15000)
     Shots(page, "pages", "public-tap")("public-tap")
     context.close()

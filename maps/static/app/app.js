@@ -27,8 +27,9 @@
   };
   var SEVERITY_ZH = {major: "重大（当日办结）", general: "一般（3 个工作日）"};
 
-  var state = {user: null, codes: null, grids: null, pending: 0, location: null,
-    incident: null, reports: [], inbox: []};
+  var state = {user: null, codes: null, grids: null, pending: 0, incident: null, reports: [],
+    inbox: [], picked: {report: null, house: null}, markers: {}, houses: [], ownGrids: [],
+    resident: null, access: null};
   var maps = {};
 
   // ------------------------------------------------------------------ helpers
@@ -183,49 +184,71 @@
     Promise.all([loadGrids(), loadCodes()]).then(function (r) {
       var fc = r[0];
       var layer = gridLayer(fc, mine).addTo(map);
-      var own = L.geoJSON({type: "FeatureCollection", features: fc.features.filter(function (f) {
-        return mine.indexOf(f.properties.code) >= 0;
-      })});
+      state.ownGrids = fc.features.filter(function (f) { return mine.indexOf(f.properties.code) >= 0; });
+      var own = L.geoJSON({type: "FeatureCollection", features: state.ownGrids});
       var bounds = own.getLayers().length ? own.getBounds() : layer.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds, {padding: [8, 8]});
-      fillResidentForm(r[1]);
+      fillCodeSelects(r[1]);
       options($("[data-testid=report-category]"), r[1].incident_categories.filter(function (c) {
         return c.parent;
       }).map(function (c) {
         return {code: c.code, name_zh: c.name_zh + (c.severity === "major" ? "（重大）" : "")};
       }), "请选择类别");
+      statusFields();
     }).catch(function (err) { message(err.message, "error"); });
-    map.on("click", function (e) { setLocation(e.latlng.lng, e.latlng.lat, "地图点选"); });
-    api("GET", "/houses?limit=1000").then(function (fc) {
-      var rows = fc.features.map(function (f) {
-        return {code: String(f.id), name_zh: f.properties.address || f.properties.house_key};
-      });
-      options(tid("resident-house"), rows, "请选择房屋");
-    }).catch(function (err) { message(err.message, "error"); });
+    map.on("click", function (e) {
+      setLocation($("#map-target").value, e.latlng.lng, e.latlng.lat, "地图点选");
+    });
+    loadHouses().catch(function (err) { message(err.message, "error"); });
+    tid("resident-house").addEventListener("change", function () { loadResidents(); });
+    $("#resident-pick").addEventListener("change", function () { pickResident($("#resident-pick").value); });
     $("#resident-form").addEventListener("submit", submitResident);
+    $("#house-pick").addEventListener("change", function () { pickHouse($("#house-pick").value); });
+    $("#house-form").addEventListener("submit", submitHouse);
+    $("#house-gps").addEventListener("click", function () { useGps("house"); });
+    $("#house-map").addEventListener("click", function () {
+      $("#map-target").value = "house";
+      $("#worker-map").scrollIntoView({block: "center"});
+      message("请在地图上点选房屋的位置。", "ok");
+    });
+    $("#unmask-form").addEventListener("submit", requestUnmask);
+    $("#unmask-refresh").addEventListener("click", function () { loadAccessState(state.resident); });
+    $("#unmask-show").addEventListener("click", showUnmasked);
+    tid("status-category").addEventListener("change", statusFields);
+    $("#status-form").addEventListener("submit", submitStatus);
     $("#report-form").addEventListener("submit", submitReport);
-    $("#report-gps").addEventListener("click", useGps);
+    $("#report-gps").addEventListener("click", function () { useGps("report"); });
     $("#report-geocode").addEventListener("click", geocodeReport);
     loadMyReports();
+    loadPatrolWeek();
   }
 
-  function fillResidentForm(codes) {
-    $$("#resident-form select[data-codes]").forEach(function (select) {
+  function fillCodeSelects(codes) {
+    $$("#page-worker select[data-codes]").forEach(function (select) {
       options(select, codes.tables[select.getAttribute("data-codes")] || [], "（未填）");
     });
   }
 
-  function clearFieldErrors(form) {
-    $$(".field-error", form).forEach(function (node) { node.textContent = ""; });
-    $$("label.invalid", form).forEach(function (node) { node.classList.remove("invalid"); });
+  /* Fill a select, keeping its current choice when that option is still there. */
+  function refill(select, rows, blank) {
+    var keep = select.value;
+    options(select, rows, blank);
+    if (keep && rows.some(function (r) { return r.code === keep; })) select.value = keep;
   }
 
-  /* Put each field error of a 422 beside its field; the rest go to the form's error line. */
+  function clearFieldErrors(form) {
+    $$(".field-error", form).forEach(function (node) { node.textContent = ""; });
+    $$(".invalid", form).forEach(function (node) { node.classList.remove("invalid"); });
+  }
+
+  /* Put each field error of a 422 beside its field (the element PREFIX-error-FIELD, or one
+   * marked data-error-for="FIELD"); the rest go to the form's error line PREFIX-error. */
   function showFieldErrors(form, prefix, err) {
     var rest = [];
     (err.body.errors || []).forEach(function (e) {
       var field = String(e.field || "").replace(/^body\./, "");
-      var slot = $("[data-testid=\"" + prefix + "-error-" + field + "\"]", form);
+      var slot = $("[data-testid=\"" + prefix + "-error-" + field + "\"]", form) ||
+        $("[data-error-for=\"" + field + "\"]", form);
       var text = e.reason_zh ? e.reason_zh + " / " + (e.reason_en || "") : (e.reason_en || "");
       if (slot) {
         slot.textContent = text;
@@ -238,48 +261,456 @@
       (err.body.errors ? "请更正标红的字段。" : err.message);
   }
 
+  /* Disable FORM's submit button until WORK (a promise) settles: one save at a time. */
+  function saving(form, work) {
+    var button = $("[type=submit]", form);
+    button.disabled = true;
+    return work.finally(function () { button.disabled = false; });
+  }
+
+  /* The form's fields (inputs and selects inside a label[data-field]) by name. */
+  function formValues(form) {
+    var out = {};
+    $$("[data-field] > input, [data-field] > select", form).forEach(function (input) {
+      if (input.name) out[input.name] = input.value.trim();
+    });
+    return out;
+  }
+
+  /* The fields of VALUES that differ from RECORD ("" and null alike; "" sent as null). */
+  function changedFields(values, record) {
+    var out = {};
+    Object.keys(values).forEach(function (k) {
+      var was = record[k] == null ? "" : String(record[k]);
+      if (values[k] !== was) out[k] = values[k] === "" ? null : values[k];
+    });
+    return out;
+  }
+
+  function fillForm(form, record) {
+    $$("[data-field] > input, [data-field] > select", form).forEach(function (input) {
+      if (input.name && input.name in record) input.value = record[input.name] == null ? "" : record[input.name];
+    });
+  }
+
+  // --- houses
+
+  function houseRows() {
+    return state.houses.map(function (f) {
+      return {code: String(f.id), name_zh: f.properties.address || f.properties.house_key || ""};
+    });
+  }
+
+  function loadHouses() {
+    return api("GET", "/houses?limit=1000").then(function (fc) {
+      state.houses = fc.features;
+      refill(tid("resident-house"), houseRows(), "请选择房屋");
+      refill($("#house-pick"), houseRows(), "（新登记房屋）");
+    });
+  }
+
+  function houseById(id) {
+    return (state.houses || []).filter(function (f) { return String(f.id) === String(id); })[0];
+  }
+
+  function pickHouse(id) {
+    var form = $("#house-form");
+    clearFieldErrors(form);
+    tid("house-error").textContent = "";
+    tid("house-result").textContent = "";
+    state.picked.house = null;
+    var house = houseById(id);
+    var props = house ? house.properties : {};
+    fillForm(form, Object.assign({address: "", road: "", number: "", building: "", owner: "",
+      floor_area_m2: "", households: "", house_type: "", use: ""}, props));
+    var where = tid("house-location");
+    where.removeAttribute("data-lon");
+    where.removeAttribute("data-lat");
+    if (house && house.geometry) {
+      var c = house.geometry.coordinates;
+      where.textContent = "已登记位置：" + c[0].toFixed(6) + ", " + c[1].toFixed(6) +
+        "（网格 " + (props.grid_code || "—") + "）；点选新位置可修改";
+    } else {
+      where.textContent = house ? "未定位；在地图上点选或使用手机定位" :
+        "新登记的房屋须定位：在地图上点选或使用手机定位";
+    }
+  }
+
+  /* Is (lon, lat) inside a GeoJSON (Multi)Polygon? Even-odd ray casting over every ring. */
+  function covers(geometry, lon, lat) {
+    var polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    var inside = false;
+    polygons.forEach(function (rings) {
+      rings.forEach(function (ring) {
+        for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          var a = ring[i], b = ring[j];
+          if ((a[1] > lat) !== (b[1] > lat) &&
+              lon < (b[0] - a[0]) * (lat - a[1]) / (b[1] - a[1]) + a[0]) inside = !inside;
+        }
+      });
+    });
+    return inside;
+  }
+
+  /* The community of a new house: that of the worker's grid under the point (else the first). */
+  function communityAt(lon, lat) {
+    var own = state.ownGrids || [];
+    var hit = own.filter(function (f) { return f.geometry && covers(f.geometry, lon, lat); })[0];
+    var grid = hit || own[0];
+    return grid ? grid.properties.community_id : null;
+  }
+
+  function submitHouse(event) {
+    event.preventDefault();
+    var form = event.target;
+    clearFieldErrors(form);
+    tid("house-error").textContent = "";
+    tid("house-result").textContent = "";
+    var id = $("#house-pick").value;
+    var values = formValues(form);
+    var where = state.picked.house;
+    var request;
+    if (id) {
+      var body = changedFields(values, houseById(id).properties);
+      if (where) { body.lon = where.lon; body.lat = where.lat; }
+      if (!Object.keys(body).length) { tid("house-error").textContent = "没有修改。"; return; }
+      request = api("PATCH", "/houses/" + id, body);
+    } else {
+      if (!where) {
+        tid("house-error-lon").textContent = "请在地图上点选或使用手机定位房屋的位置。";
+        tid("house-error-lon").parentNode.classList.add("invalid");
+        return;
+      }
+      var fresh = {community_id: communityAt(where.lon, where.lat), lon: where.lon, lat: where.lat};
+      Object.keys(values).forEach(function (k) { if (values[k] !== "") fresh[k] = values[k]; });
+      request = api("POST", "/houses", fresh);
+    }
+    saving(form, request.then(function (house) {
+      // the lists first, then the answer: the form is ready for the next edit when it shows
+      return loadHouses().then(function () {
+        $("#house-pick").value = String(house.id);
+        pickHouse(house.id);
+        var result = tid("house-result");
+        result.textContent = (id ? "已修改房屋 " : "已登记房屋 ") + house.id + "：" +
+          (house.properties.address || "") + "，网格 " + (house.properties.grid_code || "—");
+        result.setAttribute("data-house-id", house.id);
+        result.setAttribute("data-grid-code", house.properties.grid_code || "");
+      });
+    }).catch(function (err) { showFieldErrors(form, "house", err); }));
+  }
+
+  // --- residents
+
+  function loadResidents(select) {
+    var houseId = tid("resident-house").value;
+    var pick = $("#resident-pick");
+    options(pick, [], "（新登记居民）");
+    if (state.resident) pickResident("");  // a new registration keeps what was typed
+    if (!houseId) return Promise.resolve();
+    return api("GET", "/residents?limit=1000&house_id=" + encodeURIComponent(houseId)).then(function (r) {
+      options(pick, r.data.map(function (p) {
+        return {code: String(p.id), name_zh: p.name + "（" + (p.id_number || "无证件号") + "）"};
+      }), "（新登记居民）");
+      if (select) { pick.value = String(select); return pickResident(select); }
+    }).catch(function (err) { message(err.message, "error"); });
+  }
+
+  function showResident(person) {
+    var form = $("#resident-form");
+    state.resident = person;
+    fillForm(form, person);
+    $("#resident-masked").hidden = !person.masked;
+  }
+
+  function pickResident(id) {
+    var form = $("#resident-form");
+    clearFieldErrors(form);
+    tid("resident-error").textContent = "";
+    $("#unmask-audit").hidden = true;
+    tid("unmask-error").textContent = "";
+    if (!id) {
+      state.resident = null;
+      var house = tid("resident-house").value;
+      $$("[data-field] > input, [data-field] > select", form).forEach(function (input) {
+        if (input.name !== "house_id") input.value = "";
+      });
+      tid("resident-house").value = house;
+      $("#resident-masked").hidden = true;
+      $("#unmask-form").hidden = true;
+      $("#status-form").hidden = true;
+      return Promise.resolve();
+    }
+    return api("GET", "/residents/" + id).then(function (person) {
+      showResident(person);
+      $("#unmask-form").hidden = !person.masked;
+      $("#status-form").hidden = false;
+      tid("status-resident").textContent = person.name + "（编号 " + person.id + "）";
+      loadStatuses(person.id);
+      if (person.masked) loadAccessState(person);
+    }).catch(function (err) { tid("resident-error").textContent = err.message; });
+  }
+
   function submitResident(event) {
     event.preventDefault();
     var form = event.target;
     clearFieldErrors(form);
     tid("resident-error").textContent = "";
     tid("resident-result").textContent = "";
-    var body = {};
-    $$("input, select", form).forEach(function (input) {
-      if (input.value !== "") body[input.name] = input.value;
-    });
-    if (!body.house_id) {
+    var values = formValues(form);
+    if (!values.house_id) {
       tid("resident-error-house_id").textContent = "请选择房屋";
       return;
     }
-    body.house_id = Number(body.house_id);
-    api("POST", "/residents", body).then(function (saved) {
-      tid("resident-result").textContent = "已登记：" + saved.name + "（" +
-        (saved.id_number || "") + "），编号 " + saved.id;
-      tid("resident-result").setAttribute("data-resident-id", saved.id);
-      form.reset();
-    }).catch(function (err) { showFieldErrors(form, "resident", err); });
+    var editing = state.resident;
+    var request;
+    if (editing) {
+      // masked ID number and phone are sent only when typed anew (changedFields)
+      var patch = changedFields(values, editing);
+      if (patch.house_id) patch.house_id = Number(patch.house_id);
+      if (!Object.keys(patch).length) { tid("resident-error").textContent = "没有修改。"; return; }
+      request = api("PATCH", "/residents/" + editing.id, patch);
+    } else {
+      var body = {};
+      Object.keys(values).forEach(function (k) { if (values[k] !== "") body[k] = values[k]; });
+      body.house_id = Number(body.house_id);
+      request = api("POST", "/residents", body);
+    }
+    saving(form, request.then(function (saved) {
+      tid("resident-house").value = String(saved.house_id);
+      if (!editing) pickResident("");  // clear the form for the next resident
+      return loadResidents(editing ? saved.id : null).then(function () {
+        var result = tid("resident-result");
+        result.textContent = (editing ? "已修改：" : "已登记：") + saved.name + "（" +
+          (saved.id_number || "") + "），编号 " + saved.id;
+        result.setAttribute("data-resident-id", saved.id);
+      });
+    }).catch(function (err) { showFieldErrors(form, "resident", err); }));
   }
 
-  function setLocation(lon, lat, how) {
-    state.location = {lon: lon, lat: lat, how: how};
+  // --- unmask requests (api/services/privacy.py): reason required; an approver decides
+
+  var ACCESS_ZH = {requested: "待审批", approved: "已批准", rejected: "已驳回", expired: "已过期"};
+
+  function covering(request, person) {
+    return request.resident_id === person.id || request.house_id === person.house_id ||
+      (request.grid_code != null && request.grid_code === person.grid_code);
+  }
+
+  function showAccess(request) {
+    var line = tid("unmask-state");
+    state.access = request || null;
+    $("#unmask-refresh").hidden = !request || request.status !== "requested";
+    $("#unmask-show").hidden = !request || request.status !== "approved";
+    if (!request) {
+      line.textContent = "尚未申请。";
+      line.setAttribute("data-status", "none");
+      line.removeAttribute("data-request-id");
+      return;
+    }
+    line.setAttribute("data-status", request.status);
+    line.setAttribute("data-request-id", request.id);
+    line.textContent = "申请 #" + request.id + "：" + (ACCESS_ZH[request.status] || request.status) +
+      "（" + shortTime(request.requested_at) + " 提交" +
+      (request.expires_at ? "，有效期至 " + shortTime(request.expires_at) : "") +
+      (request.decision_note ? "，" + request.decision_note : "") + "）";
+  }
+
+  /* The newest of the user's requests covering PERSON (approvers see every request: keep
+   * only the user's own). */
+  function loadAccessState(person) {
+    if (!person) return Promise.resolve();
+    tid("unmask-error").textContent = "";
+    return api("GET", "/access-requests?limit=1000").then(function (r) {
+      var mine = r.data.filter(function (q) { return q.requester_id === state.user.id && covering(q, person); });
+      showAccess(mine.length ? mine[mine.length - 1] : null);
+    }).catch(function (err) { tid("unmask-error").textContent = err.message; });
+  }
+
+  function requestUnmask(event) {
+    event.preventDefault();
+    var person = state.resident;
+    var reason = event.target.reason.value.trim();
+    tid("unmask-error").textContent = "";
+    if (!person) return;
+    if (reason.length < 2) { tid("unmask-error").textContent = "请填写查看用途（至少 2 个字）。"; return; }
+    api("POST", "/access-requests", {resident_id: person.id, reason: reason}).then(function (request) {
+      event.target.reason.value = "";
+      showAccess(request);
+    }).catch(function (err) { tid("unmask-error").textContent = err.message; });
+  }
+
+  function showUnmasked() {
+    var person = state.resident;
+    tid("unmask-error").textContent = "";
+    api("GET", "/residents/" + person.id + "?unmask=true").then(function (full) {
+      showResident(full);
+      var note = $("#unmask-audit");
+      note.hidden = false;
+      note.textContent = "已显示完整的身份证号码和电话。本次查看已记入审计日志（申请 #" +
+        (state.access ? state.access.id : "—") + "）。";
+    }).catch(function (err) {
+      tid("unmask-error").textContent = err.message;
+      loadAccessState(person);
+    });
+  }
+
+  // --- special-status records
+
+  function statusName(code) {
+    var rows = (state.codes && state.codes.tables.special_status) || [];
+    var row = rows.filter(function (r) { return r.code === code; })[0];
+    return row ? row.name_zh : code;
+  }
+
+  function loadStatuses(residentId) {
+    return api("GET", "/residents/" + residentId + "/special-statuses").then(function (r) {
+      var list = $("#status-list");
+      list.innerHTML = "";
+      r.data.forEach(function (s) {
+        var specs = (state.codes.special_status_fields || {})[s.category] || [];
+        var labels = {};
+        specs.forEach(function (f) { labels[f.field] = f.label_zh; });
+        var facts = Object.keys(s.fields || {}).map(function (k) {
+          var v = s.fields[k];
+          return (labels[k] || k) + "：" + (v === true ? "是" : v === false ? "否" : v);
+        });
+        list.appendChild(el("li", {"data-testid": "status-row", "data-status-id": s.id,
+          "data-category": s.category}, statusName(s.category) + (facts.length ? "：" + facts.join("，") : "") +
+          (s.start_date ? "（自 " + s.start_date + (s.end_date ? " 至 " + s.end_date : "") + "）" : "") +
+          (s.note ? " " + s.note : "")));
+      });
+      $("#status-empty").hidden = r.data.length > 0;
+    }).catch(function (err) { tid("status-error").textContent = err.message; });
+  }
+
+  /* The inputs of the chosen category's fields (data/codes/special_status_fields.csv). */
+  function statusFields() {
+    var box = $("#status-fields");
+    box.innerHTML = "";
+    var category = tid("status-category").value;
+    var specs = (state.codes && state.codes.special_status_fields || {})[category] || [];
+    specs.forEach(function (f) {
+      var label = el("label", {"data-field": "fields." + f.field}, f.label_zh + (f.required ? "（必填）" : "") + " ");
+      var input;
+      if (f.type === "enum" || f.type === "bool") {
+        input = el("select", {"data-testid": "status-field", "data-field": f.field});
+        var choices = f.type === "bool" ? ["是", "否"] : f.choices;
+        input.appendChild(el("option", {value: ""}, "（未填）"));
+        choices.forEach(function (c) { input.appendChild(el("option", {value: c}, c)); });
+      } else {
+        input = el("input", {"data-testid": "status-field", "data-field": f.field,
+          type: f.type === "date" ? "date" : f.type === "phone" ? "tel" : "text"});
+        if (f.type === "int" || f.type === "number") input.setAttribute("inputmode", "decimal");
+      }
+      label.appendChild(input);
+      label.appendChild(el("span", {"class": "field-error", "data-testid": "status-field-error",
+        "data-error-for": "fields." + f.field}));
+      box.appendChild(label);
+    });
+  }
+
+  function submitStatus(event) {
+    event.preventDefault();
+    var form = event.target;
+    var person = state.resident;
+    clearFieldErrors(form);
+    tid("status-error").textContent = "";
+    tid("status-result").textContent = "";
+    if (!person) return;
+    var body = {fields: {}};
+    ["category", "start_date", "end_date", "note"].forEach(function (k) {
+      if (form[k].value.trim()) body[k] = form[k].value.trim();
+    });
+    $$("[data-testid=status-field]", form).forEach(function (input) {
+      if (input.value.trim()) body.fields[input.getAttribute("data-field")] = input.value.trim();
+    });
+    if (!body.category) { tid("status-error-category").textContent = "请选择类别"; return; }
+    saving(form, api("POST", "/residents/" + person.id + "/special-statuses", body).then(function (saved) {
+      form.reset();
+      statusFields();
+      return loadStatuses(person.id).then(function () {
+        var result = tid("status-result");
+        result.textContent = "已添加：" + statusName(saved.category) + "，记录编号 " + saved.id;
+        result.setAttribute("data-status-id", saved.id);
+      });
+    }).catch(function (err) { showFieldErrors(form, "status", err); }));
+  }
+
+  // --- a location for the report or the house: a tap on the map, GPS or an address
+
+  var PICK_SLOT = {report: "report-location", house: "house-location"};
+  var PICK_ERROR = {report: "report-error", house: "house-error"};
+  var PICK_COLOUR = {report: "#e31a1c", house: "#6a3d9a"};
+
+  function setLocation(target, lon, lat, how) {
+    state.picked[target] = {lon: lon, lat: lat, how: how};
     var map = maps["worker-map"];
     if (map) {
-      if (state.marker) state.marker.setLatLng([lat, lon]);
-      else state.marker = L.circleMarker([lat, lon], {radius: 8, color: "#e31a1c"}).addTo(map);
+      if (state.markers[target]) state.markers[target].setLatLng([lat, lon]);
+      else state.markers[target] = L.circleMarker([lat, lon], {radius: 8, color: PICK_COLOUR[target]}).addTo(map);
     }
-    tid("report-location").textContent = how + "：" + lon.toFixed(6) + ", " + lat.toFixed(6);
-    tid("report-location").setAttribute("data-lon", lon);
-    tid("report-location").setAttribute("data-lat", lat);
+    if (target === "house") message("");  // the "pick on the map" prompt is answered
+    var slot = tid(PICK_SLOT[target]);
+    slot.textContent = how + "：" + lon.toFixed(6) + ", " + lat.toFixed(6);
+    slot.setAttribute("data-lon", lon);
+    slot.setAttribute("data-lat", lat);
   }
 
-  function useGps() {
-    if (!navigator.geolocation) { tid("report-error").textContent = "此设备不支持定位。"; return; }
+  function useGps(target) {
+    var error = tid(PICK_ERROR[target]);
+    if (!navigator.geolocation) { error.textContent = "此设备不支持定位。"; return; }
     navigator.geolocation.getCurrentPosition(function (pos) {
-      setLocation(pos.coords.longitude, pos.coords.latitude, "手机定位");
+      setLocation(target, pos.coords.longitude, pos.coords.latitude, "手机定位");
       if (maps["worker-map"]) maps["worker-map"].panTo([pos.coords.latitude, pos.coords.longitude]);
-    }, function (err) { tid("report-error").textContent = "定位失败：" + err.message; },
+    }, function (err) { error.textContent = "定位失败：" + err.message; },
     {enableHighAccuracy: true, timeout: 15000});
+  }
+
+  // --- my patrol hours this week (Monday–Sunday, Asia/Shanghai, as gis/patrol.py counts)
+
+  var WEEKDAY_ZH = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
+
+  function isoDate(ms) { return new Date(ms).toISOString().slice(0, 10); }
+
+  /* This ISO week's Monday and Sunday (YYYY-MM-DD) in Asia/Shanghai. */
+  function shanghaiWeek() {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", {timeZone: "Asia/Shanghai", year: "numeric",
+      month: "numeric", day: "numeric"}).formatToParts(new Date()).forEach(function (p) {
+      parts[p.type] = Number(p.value);
+    });
+    var today = Date.UTC(parts.year, parts.month - 1, parts.day);
+    var monday = today - ((new Date(today).getUTCDay() + 6) % 7) * 86400000;
+    return {monday: monday, start: isoDate(monday), end: isoDate(monday + 6 * 86400000)};
+  }
+
+  function loadPatrolWeek() {
+    var week = shanghaiWeek();
+    tid("patrol-week-range").textContent = week.start + " 至 " + week.end;
+    return api("GET", "/patrol/workers/" + encodeURIComponent(state.user.username) +
+      "?start=" + week.start + "&end=" + week.end).then(function (log) {
+      var required = log.threshold_hours != null ? log.threshold_hours : 15;
+      var total = log.weeks.length ? log.weeks[0].hours : 0;
+      var hours = tid("patrol-week-hours");
+      hours.textContent = total.toFixed(2);
+      hours.setAttribute("data-hours", total);
+      tid("patrol-week-required").textContent = required;
+      var status = tid("patrol-week-status");
+      var under = total < required;
+      status.textContent = under ? "未达标，差 " + (required - total).toFixed(2) + " 小时" : "已达标";
+      status.className = "tag " + (under ? "soon" : "done");
+      status.setAttribute("data-under", under);
+      var byDate = {};
+      (log.dates || []).forEach(function (d) { byDate[d.date] = d.hours; });
+      var list = $("#patrol-days");
+      list.innerHTML = "";
+      WEEKDAY_ZH.forEach(function (name, k) {
+        var date = isoDate(week.monday + k * 86400000);
+        var h = byDate[date] || 0;
+        list.appendChild(el("li", {"data-testid": "patrol-day-row", "data-date": date, "data-hours": h},
+          name + " " + date.slice(5) + "：" + h.toFixed(2) + " 小时"));
+      });
+    }).catch(function (err) { tid("patrol-error").textContent = "无法读取巡查时长：" + err.message; });
   }
 
   function geocodeReport() {
@@ -290,7 +721,7 @@
     if (!address) { tid("report-error").textContent = "请输入地址。"; return; }
     api("GET", "/geocode?address=" + encodeURIComponent(address)).then(function (r) {
       if (r.confident && r.lon != null) {
-        setLocation(r.lon, r.lat, "地址 " + (r.matched_address || address));
+        setLocation("report", r.lon, r.lat, "地址 " + (r.matched_address || address));
         return;
       }
       var candidates = (r.candidates || []).filter(function (c) { return c.lon != null; });
@@ -302,7 +733,7 @@
         var item = el("li");
         var button = el("button", {type: "button", "data-testid": "report-candidate"},
           c.address || c.matched_address || (c.lon + ", " + c.lat));
-        button.addEventListener("click", function () { setLocation(c.lon, c.lat, "地址 " + button.textContent); });
+        button.addEventListener("click", function () { setLocation("report", c.lon, c.lat, "地址 " + button.textContent); });
         item.appendChild(button);
         list.appendChild(item);
       });
@@ -316,9 +747,10 @@
     tid("report-result").textContent = "";
     var body = {category_code: form.category_code.value, description: form.description.value || null};
     if (!body.category_code) { tid("report-error").textContent = "请选择类别。"; return; }
-    if (state.location) {
-      body.lon = state.location.lon;
-      body.lat = state.location.lat;
+    var where = state.picked.report;
+    if (where) {
+      body.lon = where.lon;
+      body.lat = where.lat;
       body.crs = "wgs84";
       if (form.address.value.trim()) body.address = form.address.value.trim();
     } else if (form.address.value.trim()) {
@@ -532,8 +964,16 @@
         var list = $("#public-staff");
         list.innerHTML = "";
         r.staff.forEach(function (s) {
-          list.appendChild(el("li", {"data-testid": "public-staff-row"},
+          var row = el("li", {"data-testid": "public-staff-row"});
+          // the photo (served only for active staff), else a neutral placeholder
+          row.appendChild(s.photo_url ?
+            el("img", {src: (s.photo_url.charAt(0) === "/" ? ROOT : "") + s.photo_url,
+              alt: s.name + " 的照片", "class": "staff-photo", "data-testid": "public-staff-photo"}) :
+            el("span", {"class": "staff-photo none", "data-testid": "public-staff-photo-none"},
+              "暂无照片"));
+          row.appendChild(el("span", {"class": "staff-text"},
             (roles[s.role] || s.role) + "：" + s.name + (s.phone ? "，电话 " + s.phone : "")));
+          list.appendChild(row);
         });
         $("#public-result").hidden = false;
       });
@@ -555,7 +995,7 @@
       showRoleLinks($("#nav"));
       var section = $("#page-" + cfg.page);
       section.hidden = false;
-      INIT[cfg.page]();
+      (INIT[cfg.page] || window.wangge.pages[cfg.page])();  // pages: dashboard.js
     }).catch(function (err) { if (err.status !== 401) message(err.message, "error"); });
   }
 
@@ -573,6 +1013,12 @@
   window.wangge = {
     state: state,
     maps: maps,
-    idle: function () { return state.pending === 0; }
+    idle: function () { return state.pending === 0; },
+    // for the page scripts loaded beside this one (dashboard.js): they register in pages
+    pages: {},
+    api: api,
+    newMap: newMap,
+    loadGrids: loadGrids,
+    message: message
   };
 })();

@@ -106,18 +106,13 @@ def test_draw_score_report_and_dashboard(client_api, tmp_path):
     assert row["on_time_share"] is None or 0.0 <= row["on_time_share"] <= 1.0
 
 
-def test_dashboard_page_is_offline():
+def test_old_dashboard_address_leads_to_the_staff_dashboard():
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    app = create_app("sqlite://", secret_key="x" * 32)
-    if not any(getattr(r, "path", "") == "/dashboard" for r in app.routes):
-        app.include_router(assessment_routes.router)
-    page = TestClient(app).get("/dashboard")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    html = page.text
-    assert "/dashboard/data" in html and "createElementNS" in html and "社区" in html
-    external = [u for u in ("http://", "https://", "//cdn") if u in html.replace(
-        "http://www.w3.org/2000/svg", "")]  # fmt: skip
-    assert external == []
+    client = TestClient(create_app("sqlite://", secret_key="x" * 32))
+    r = client.get("/dashboard", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "/app/dashboard"
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and 'data-page="dashboard"' in page.text

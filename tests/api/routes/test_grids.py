@@ -100,7 +100,12 @@ def test_locate_lists_staff_with_published_phones_only(api):
         assert r.status_code == 201, r.text
     staff = api.client.get("/grids/locate", params={"lon": p.x, "lat": p.y}).json()["staff"]
     mine = {s["name"]: s for s in staff}
-    assert mine["王网格长"] == {"name": "王网格长", "role": "grid_leader", "phone": "13812345678"}
+    assert mine["王网格长"] == {
+        "name": "王网格长",
+        "role": "grid_leader",
+        "phone": "13812345678",
+        "photo_url": None,  # no photo_path
+    }
     assert mine["李网格员"]["phone"] is None
 
 

@@ -1,5 +1,6 @@
 """``POST /imports/{kind}``: the registers imported over HTTP in one transaction, on both
-databases — all rows or none, every rejected row's reason, who may call it."""
+databases — all rows or none, every rejected row's reason, who may call it. Each test has a
+database of its own (``demo_api``): imported houses would change the shared demo's counts."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _inside_point() -> tuple[float, float]:
     return centre.x, centre.y
 
 
-def test_houses_csv_is_imported_with_their_grids(api, tmp_path):
+def test_houses_csv_is_imported_with_their_grids(demo_api, tmp_path):
+    api = demo_api
     lon, lat = _inside_point()
     rows = [{"门牌号码": f"接口导入路{i}号", "经度": lon, "纬度": lat} for i in range(1, 4)]
     path = write_csv(tmp_path / "房屋.csv", rows)
@@ -61,7 +63,8 @@ def test_houses_csv_is_imported_with_their_grids(api, tmp_path):
     assert [w[0] for w in who] == ["community_head"]
 
 
-def test_a_rejected_row_writes_nothing_and_names_the_row(api, tmp_path):
+def test_a_rejected_row_writes_nothing_and_names_the_row(demo_api, tmp_path):
+    api = demo_api
     good = valid_id_number(11, birth="19900315")
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")  # wrong check character
     house = api.client.get("/houses", headers=api.as_("admin"), params={"limit": 1}).json()
@@ -85,7 +88,8 @@ def test_a_rejected_row_writes_nothing_and_names_the_row(api, tmp_path):
     assert api.count("residents")["residents"] == before["residents"] + 1
 
 
-def test_unusable_files_are_4xx_naming_the_upload(api, tmp_path):
+def test_unusable_files_are_4xx_naming_the_upload(demo_api, tmp_path):
+    api = demo_api
     text = tmp_path / "houses.txt"
     text.write_text("not a register")
     r = _upload(api, "houses", text)
@@ -101,7 +105,8 @@ def test_unusable_files_are_4xx_naming_the_upload(api, tmp_path):
     assert _upload(api, "people", no_column).status_code == 422
 
 
-def test_only_the_community_head_and_admin_may_import(api, tmp_path):
+def test_only_the_community_head_and_admin_may_import(demo_api, tmp_path):
+    api = demo_api
     lon, lat = _inside_point()
     path = write_csv(tmp_path / "h.csv", [{"门牌号码": "权限测试路1号", "经度": lon, "纬度": lat}])
     before = api.count("houses")["houses"]
