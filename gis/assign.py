@@ -132,6 +132,7 @@ _MAX_CELLS_PER_SIDE = 8192
 _MARGIN_CELLS = 1e-6  # an edge closer than this to a cell makes the cell a boundary cell
 _OUTSIDE = -1  # table value: no grid covers the cell; <= -2: boundary cell number -2 - value
 _RASTER_MIN_POINTS = 20_000  # assign_points: fewer points, or < 8 per grid, use one STRtree join
+_CHUNK_POINTS = 1 << 20  # GridIndex bulk look-ups go this many points at a time
 
 
 def _segments(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -673,14 +674,7 @@ class GridIndex:
         ys = np.atleast_1d(np.asarray(ys, dtype=float))
         if self._raster is None:
             return np.full(len(xs), None, dtype=object)
-        value = self._raster.lookup(xs, ys)
-        best = self._raster.resolve(
-            self._grids.geoms,
-            value,
-            lambda at: shapely.points(xs[at], ys[at]),
-            lambda at: (xs[at], ys[at]),
-        )
-        return _ids_at(self._grids, best)
+        return self._ids(xs, ys, None)
 
     def assign(self, points: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
         """Return the id of the grid covering each point, as :func:`assign_points` does."""
@@ -691,8 +685,26 @@ class GridIndex:
                 [None] * len(point_geoms), index=geoseries.index, name="grid_code", dtype=object
             )
         xs, ys = shapely.get_x(point_geoms), shapely.get_y(point_geoms)
-        value = self._raster.lookup(xs, ys)
-        best = self._raster.resolve(
-            self._grids.geoms, value, lambda at: point_geoms[at], lambda at: (xs[at], ys[at])
-        )
-        return _as_series(self._grids, best, geoseries.index)
+        ids = self._ids(xs, ys, point_geoms)
+        return pd.Series(ids, index=geoseries.index, name="grid_code", dtype=object)
+
+    def _ids(self, xs: np.ndarray, ys: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+        """Grid id per point (None outside), ``_CHUNK_POINTS`` points at a time: the
+        temporaries stay small enough to be reused, where fresh arrays of 10M points cost more
+        in page faults (kernel time) than the look-up itself."""
+        ids = np.empty(len(xs), dtype=object)
+        for start in range(0, len(xs), _CHUNK_POINTS):
+            chunk = slice(start, start + _CHUNK_POINTS)
+            cx, cy = xs[chunk], ys[chunk]
+            cp = None if points is None else points[chunk]
+
+            def points_at(at, cx=cx, cy=cy, cp=cp):
+                return shapely.points(cx[at], cy[at]) if cp is None else cp[at]
+
+            def xy_at(at, cx=cx, cy=cy):
+                return cx[at], cy[at]
+
+            lookup = self._raster.lookup(cx, cy)
+            best = self._raster.resolve(self._grids.geoms, lookup, points_at, xy_at)
+            ids[chunk] = _ids_at(self._grids, best)
+        return ids
