@@ -62,7 +62,7 @@ _HOUSE_WRITERS = _roles(GW, CH)
 _RESIDENT_READERS = _roles(GW, PS, CH, SD)
 _APPROVERS = _roles(CH, SD)
 _OWN_GRIDS = "grid workers: their own grids only (403 outside)"
-_MASKED = "ID number, phone, name masked unless an approved access request covers the record"
+_MASKED = "ID number and phone masked unless an approved access request covers the record"
 
 POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/auth/token"): Access(PUBLIC, "failed sign-ins per username slowed (backoff)"),
@@ -74,6 +74,8 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/app/worker"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/inbox"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/dashboard"): Access(PUBLIC, "the page; its data calls need a token"),
+    ("GET", "/app/approvals"): Access(PUBLIC, "the page; its data calls need an approver"),
+    ("GET", "/app/import"): Access(PUBLIC, "the page; its upload needs a community head"),
     ("GET", "/app/incident/{incident_id}"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/public"): Access(PUBLIC),
     ("GET", "/app/codes"): Access(PUBLIC, "code tables and incident categories"),
@@ -99,6 +101,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/residents/{resident_id}/history"): Access(_RESIDENT_READERS, _OWN_GRIDS),
     ("GET", "/residents/{resident_id}/special-statuses"): Access(_RESIDENT_READERS, _OWN_GRIDS),
     ("POST", "/residents/{resident_id}/special-statuses"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
+    ("GET", "/imports/{kind}/template"): Access(PUBLIC, "the blank XLSX template, no data"),
     ("POST", "/imports/{kind}"): Access(
         _roles(CH), "whole community, one transaction: all rows or none (unless only_good_rows)"
     ),

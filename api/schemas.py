@@ -344,6 +344,7 @@ class AccessDecision(_In):
 class AccessRequestPublic(_Out):
     id: int
     requester_id: int
+    requester_username: str
     resident_id: int | None
     house_id: int | None
     grid_code: str | None
@@ -351,6 +352,7 @@ class AccessRequestPublic(_Out):
     status: str
     requested_at: dt.datetime
     approved_by: int | None
+    approver_username: str | None
     approved_at: dt.datetime | None
     expires_at: dt.datetime | None
     decision_note: str | None

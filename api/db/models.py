@@ -534,6 +534,14 @@ class AccessRequest(Base):
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
     approver: Mapped[User | None] = relationship(foreign_keys=[approved_by])
 
+    @property
+    def requester_username(self) -> str:
+        return self.requester.username
+
+    @property
+    def approver_username(self) -> str | None:
+        return None if self.approver is None else self.approver.username
+
 
 class AuditLog(Base):
     """Append-only audit log (every unmasked read, sign-in, approval...): who, when, what.

@@ -4,24 +4,29 @@ The same importer as ``wangge import`` (:mod:`api.registry.importer`), in one tr
 a file with a rejected row writes nothing (422 with every row's reasons) unless
 ``only_good_rows``; a server killed mid-import leaves none of it (``tests/api/test_faults.py``).
 For the community head (and admin): an import spans the whole community, not one grid.
+``GET /imports/{kind}/template`` gives anyone the blank XLSX template of a kind (the same file
+as ``wangge template``; headers, drop-downs and an explanation sheet, no data).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
 from api.db.models import Role, User
 from api.deps import Now, SessionDep, require_role
 from api.errors import Unprocessable
 from api.registry.importer import import_file
+from api.registry.templates import DATA_SHEET, write_template
 from gis.errors import InputError, UnreadableFileError
 
-__all__ = ["ImportKind", "router"]
+__all__ = ["XLSX_MEDIA_TYPE", "ImportKind", "router"]
 
 router = APIRouter(prefix="/imports", tags=["registry"])
 Importer = Annotated[User, Depends(require_role(Role.COMMUNITY_HEAD))]
@@ -33,6 +38,33 @@ class ImportKind(enum.StrEnum):
     houses = "houses"
     residents = "residents"
     staff = "staff"
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@functools.lru_cache(maxsize=len(ImportKind))
+def _template_bytes(kind: str) -> bytes:
+    """The template file of ``kind`` (written once per process: the code tables are files)."""
+    with tempfile.TemporaryDirectory(prefix="wangge-template-") as folder:
+        return write_template(kind, Path(folder) / f"{kind}.xlsx").read_bytes()
+
+
+@router.get(
+    "/{kind}/template",
+    response_class=Response,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "XLSX 模板 / template"}},
+)
+def read_import_template(kind: ImportKind) -> Response:
+    """登记表模板（XLSX，公开）/ The blank XLSX template of a register (public, no data)."""
+    content = _template_bytes(kind.value)
+    name_zh = f"{DATA_SHEET[kind.value]}登记模板.xlsx"
+    disposition = (
+        f'attachment; filename="wangge-{kind.value}-template.xlsx"; '
+        f"filename*=UTF-8''{quote(name_zh)}"
+    )
+    return Response(content, media_type=XLSX_MEDIA_TYPE,
+                    headers={"Content-Disposition": disposition})  # fmt: skip
 
 
 @router.post("/{kind}", status_code=201)

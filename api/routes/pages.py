@@ -19,6 +19,14 @@ the JSON API with it, so each page shows exactly what the API lets the signed-in
   per grid for a month, on-time share, patrol-hour compliance and the monthly score (JS in
   ``dashboard.js``; the data comes from ``/dashboard/data``, ``/incidents/stats``,
   ``/incidents`` and ``/grids``, so a role the API refuses sees no numbers);
+- ``/app/approvals``: community head, street department — the pending access requests to
+  unmasked resident data (who asked, the record masked, the purpose, when), approved for a
+  number of hours or rejected with a reason (``/access-requests``; never one's own: the API
+  refuses), and the decided ones below;
+- ``/app/import``: community head — upload an XLSX/CSV register (houses, residents, staff) of
+  a community to ``POST /imports/{kind}``; a refused file's rows and reasons as a table
+  (nothing written), or what was imported; the blank template from
+  ``GET /imports/{kind}/template`` (JS of both in ``staff_admin.js``);
 - ``/public``: no sign-in — an address or a tap on the map gives the grid, its code and name
   and its published staff contacts; never any resident or house data.
 
@@ -46,7 +54,7 @@ __all__ = ["FORM_CODE_TABLES", "PAGES", "PAGE_TEMPLATE", "router"]
 router = APIRouter(tags=["pages"])
 
 PAGE_TEMPLATE = STATIC_DIR / "app" / "app.html"
-PAGES = ("home", "worker", "inbox", "incident", "dashboard", "public")
+PAGES = ("home", "worker", "inbox", "incident", "dashboard", "approvals", "import", "public")
 FORM_CODE_TABLES = (
     "gender",
     "ethnicity",
@@ -68,6 +76,8 @@ _TITLES = {
     "inbox": "待办事件",
     "incident": "事件详情",
     "dashboard": "社区看板",
+    "approvals": "查阅申请审批",
+    "import": "批量导入登记表",
     "public": "我家归哪个网格",
 }
 
@@ -121,6 +131,18 @@ def incident_page(request: Request, incident_id: int) -> HTMLResponse:
 def dashboard_page(request: Request) -> HTMLResponse:
     """社区看板 / Dashboard: heat-map, counts per grid, on-time share, patrol, monthly score."""
     return _render(request, "dashboard")
+
+
+@router.get("/app/approvals", response_class=HTMLResponse)
+def approvals_page(request: Request) -> HTMLResponse:
+    """查阅申请审批 / Approvers: pending access requests, approve (time-limited) or reject."""
+    return _render(request, "approvals")
+
+
+@router.get("/app/import", response_class=HTMLResponse)
+def import_page(request: Request) -> HTMLResponse:
+    """批量导入登记表 / Community head: upload a register; rejected rows and their reasons."""
+    return _render(request, "import")
 
 
 @router.get("/public", response_class=HTMLResponse)

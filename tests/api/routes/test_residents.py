@@ -214,6 +214,10 @@ def test_unmask_needs_an_approved_unexpired_request_and_is_audited(api):
         json={"resident_id": rid, "reason": "入户核查 / household check"},
     )
     assert req.status_code == 201 and req.json()["status"] == "requested"
+    assert (req.json()["requester_username"], req.json()["approver_username"]) == (
+        "grid_worker",
+        None,
+    )
     assert (
         api.client.get(f"/residents/{rid}", headers=worker, params={"unmask": True}).status_code
         == 403
@@ -227,6 +231,7 @@ def test_unmask_needs_an_approved_unexpired_request_and_is_audited(api):
         json={"valid_hours": 2},
     )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    assert ok.json()["approver_username"] == "community_head"
     again = api.client.post(f"/access-requests/{rid_req}/approve", headers=api.as_("admin"))
     assert again.status_code == 409
     for n in (1, 2):
