@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from api.auth_table import POLICY
 from api.db.engine import make_engine, session_factory
-from api.db.models import AccessRequest, AuditLog, House, Role
+from api.db.models import AccessRequest, AuditLog, Community, House, Role
 from api.demo import load_demo
 from api.registry.templates import COLUMNS, DATA_SHEET
 from api.security import set_password_hasher
@@ -426,3 +426,30 @@ def test_grid_worker_has_no_permission(browser, server, demo_file, tmp_path):
     with _db(url) as session:
         assert session.get(AccessRequest, request_id).status == "requested"
         assert session.scalar(sa.select(House.id).where(House.address == "越权路1号")) is None
+
+
+def test_planner_home_links_to_each_communitys_planner_page(browser, server, demo_file):
+    from playwright.sync_api import expect
+
+    base, url = server
+    with _db(url) as session, session.begin():
+        create_user(session, username="planner1", password=PASSWORD, role=Role.PLANNER)
+        communities = dict(session.execute(sa.select(Community.code, Community.name)).all())
+    blocked: list[str] = []
+    errors: list[str] = []
+    context, page = _open_page(browser, base, blocked, errors)
+    shot = Shots(page, "pages", "planner-home")
+    sign_in(page, base, "planner1", PASSWORD)
+    links = page.get_by_test_id("home-planner-link")
+    expect(links).to_have_count(len(communities), timeout=15000)
+    shown = {a.get_attribute("data-community"): a.text_content() for a in links.all()}
+    assert shown == communities
+    for name in ("home-worker", "home-dashboard", "home-approvals", "home-import"):
+        expect(page.get_by_test_id(name)).to_be_hidden()
+    shot("home")
+    page.locator(f"[data-testid=home-planner-link][data-community='{COMMUNITY}']").click()
+    page.wait_for_url(f"{base}/planner/{COMMUNITY}")
+    expect(page).to_have_title("网格规划 · Grid planner")
+    context.close()
+    assert blocked == []
+    assert errors == []

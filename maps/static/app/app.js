@@ -173,6 +173,22 @@
     $("#home-user").textContent = state.user.username;
     tid("home-role").textContent = ROLE_ZH[state.user.role] || state.user.role;
     showRoleLinks($("#page-home"));
+    if (["planner", "admin"].indexOf(state.user.role) >= 0) loadPlannerLinks();
+  }
+
+  /* One link per community to its planner page (/planner/{code}). */
+  function loadPlannerLinks() {
+    api("GET", "/communities?limit=1000").then(function (page) {
+      var list = $("#home-planner-links");
+      list.innerHTML = "";
+      page.data.forEach(function (c) {
+        var a = el("a", {href: ROOT + "/planner/" + encodeURIComponent(c.code),
+          "data-testid": "home-planner-link", "data-community": c.code}, c.name);
+        var li = el("li");
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+    }).catch(function (err) { message(err.message, "error"); });
   }
 
   // ------------------------------------------------------------------ grid worker
