@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/app/dashboard"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/approvals"): Access(PUBLIC, "the page; its data calls need an approver"),
     ("GET", "/app/import"): Access(PUBLIC, "the page; its upload needs a community head"),
+    ("GET", "/app/audit"): Access(PUBLIC, "the page; its data calls need an auditor"),
     ("GET", "/app/incident/{incident_id}"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/public"): Access(PUBLIC),
     ("GET", "/app/codes"): Access(PUBLIC, "code tables and incident categories"),

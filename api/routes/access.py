@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
 from api.db.models import AuditLog, User
 from api.deps import CurrentUser, Now, SessionDep, require_role
+from api.incidents.deadlines import SHANGHAI
 from api.schemas import (
     AccessDecision,
     AccessRequestCreate,
@@ -101,18 +103,35 @@ def read_audit_log(
     action: str | None = None,
     table_name: str | None = None,
     record_id: int | None = None,
+    username: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    """审计日志（只增不改）/ The append-only audit log (auditor, admin)."""
+    """审计日志（只增不改）/ The append-only audit log (auditor, admin).
+
+    ``username`` is the name recorded with the row (exact); ``start`` and ``end`` are
+    Asia/Shanghai dates, both included; ``order=desc`` gives the newest first (by time, then
+    id), the default the order written (by id).
+    """
     query = sa.select(AuditLog)
     for column, value in (
         (AuditLog.action, action),
         (AuditLog.table_name, table_name),
         (AuditLog.record_id, record_id),
+        (AuditLog.username, username),
     ):
         if value is not None:
             query = query.where(column == value)
+    if start is not None:
+        query = query.where(AuditLog.at >= dt.datetime.combine(start, dt.time(), SHANGHAI))
+    if end is not None and end < dt.date.max:
+        day_after = end + dt.timedelta(days=1)
+        query = query.where(AuditLog.at < dt.datetime.combine(day_after, dt.time(), SHANGHAI))
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(AuditLog.id).limit(limit).offset(offset)).all()
+    newest_first = (AuditLog.at.desc(), AuditLog.id.desc())
+    query = query.order_by(*(newest_first if order == "desc" else (AuditLog.id,)))
+    rows = session.scalars(query.limit(limit).offset(offset)).all()
     return {"data": rows, "count": count}

@@ -27,6 +27,9 @@ the JSON API with it, so each page shows exactly what the API lets the signed-in
   a community to ``POST /imports/{kind}``; a refused file's rows and reasons as a table
   (nothing written), or what was imported; the blank template from
   ``GET /imports/{kind}/template`` (JS of both in ``staff_admin.js``);
+- ``/app/audit``: auditor — the append-only audit log (``GET /audit``), newest first and
+  paged, filtered by action, user name and Asia/Shanghai dates; each row's time, user, action,
+  record and detail (JS in ``audit.js``);
 - ``/public``: no sign-in — an address or a tap on the map gives the grid, its code and name
   and its published staff contacts; never any resident or house data.
 
@@ -54,7 +57,17 @@ __all__ = ["FORM_CODE_TABLES", "PAGES", "PAGE_TEMPLATE", "router"]
 router = APIRouter(tags=["pages"])
 
 PAGE_TEMPLATE = STATIC_DIR / "app" / "app.html"
-PAGES = ("home", "worker", "inbox", "incident", "dashboard", "approvals", "import", "public")
+PAGES = (
+    "home",
+    "worker",
+    "inbox",
+    "incident",
+    "dashboard",
+    "approvals",
+    "import",
+    "audit",
+    "public",
+)
 FORM_CODE_TABLES = (
     "gender",
     "ethnicity",
@@ -78,6 +91,7 @@ _TITLES = {
     "dashboard": "社区看板",
     "approvals": "查阅申请审批",
     "import": "批量导入登记表",
+    "audit": "审计日志",
     "public": "我家归哪个网格",
 }
 
@@ -143,6 +157,12 @@ def approvals_page(request: Request) -> HTMLResponse:
 def import_page(request: Request) -> HTMLResponse:
     """批量导入登记表 / Community head: upload a register; rejected rows and their reasons."""
     return _render(request, "import")
+
+
+@router.get("/app/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> HTMLResponse:
+    """审计日志 / Auditor: the audit log, newest first, filtered by action, user and dates."""
+    return _render(request, "audit")
 
 
 @router.get("/public", response_class=HTMLResponse)

@@ -149,3 +149,23 @@ def serve_database_copy(source: Path, folder: Path, name: str) -> Iterator[tuple
     app = create_app(url, secret_key="browser-test-secret-0123456789abcdef")
     with serve_in_thread(app) as base:
         yield base, url
+
+
+@contextlib.contextmanager
+def db_session(url: str):
+    """A session on the database at ``url`` (its engine disposed afterwards)."""
+    from api.db.engine import make_engine, session_factory
+
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def bearer(client, username: str, password: str) -> dict[str, str]:
+    """The Authorization header of ``username`` signed in through ``POST /auth/token``."""
+    answer = client.post("/auth/token", data={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -16,11 +16,9 @@ both pages, and the API refuses the worker (403). Screenshots go to
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,7 +28,6 @@ import shapely
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from openpyxl import load_workbook
-from sqlalchemy.orm import Session
 
 from api.auth_table import POLICY
 from api.db.engine import make_engine, session_factory
@@ -41,7 +38,15 @@ from api.security import set_password_hasher
 from api.services.crud import create_resident, create_user
 from maps.assets import STATIC_DIR
 from tests.api.routes.conftest import PASSWORD, valid_id_number
-from tests.maps.browser import Shots, offline_context, serve_database_copy, sign_in, wait_idle
+from tests.maps.browser import (
+    Shots,
+    bearer,
+    db_session,
+    offline_context,
+    serve_database_copy,
+    sign_in,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
@@ -102,26 +107,10 @@ def server(demo_file, tmp_path):
         yield served
 
 
-@contextlib.contextmanager
-def _db(url: str) -> Iterator[Session]:
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _token(client: httpx.Client, username: str) -> dict[str, str]:
-    answer = client.post("/auth/token", data={"username": username, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def _request(client: httpx.Client, who: str, resident_id: int, reason: str) -> int:
     r = client.post(
         "/access-requests",
-        headers=_token(client, who),
+        headers=bearer(client, who, PASSWORD),
         json={"resident_id": resident_id, "reason": reason},
     )
     assert r.status_code == 201, r.text
@@ -187,7 +176,7 @@ def test_head_approves_and_rejects_on_the_approvals_page(browser, server, demo_f
     assert "*" in shown_id and shown_id[-4:] == IDS[0][-4:] and shown_id[:4] == IDS[0][:4]
     body = page.locator("body").inner_text()
     assert IDS[0] not in body and IDS[1] not in body  # only masked numbers on the page
-    with _db(url) as session:
+    with db_session(url) as session:
         asked = session.get(AccessRequest, wanted).requested_at
     shanghai = asked.astimezone(dt.timezone(dt.timedelta(hours=8)))
     expect(row.get_by_test_id("approval-time")).to_contain_text(shanghai.strftime("%Y-%m-%d %H:%M"))
@@ -211,7 +200,7 @@ def test_head_approves_and_rejects_on_the_approvals_page(browser, server, demo_f
     )
     own_row.scroll_into_view_if_needed()
     shot("own-refused")
-    with _db(url) as session:
+    with db_session(url) as session:
         assert [session.get(AccessRequest, i).status for i in (wanted, other, own)] == [
             "requested"
         ] * 3
@@ -234,7 +223,7 @@ def test_head_approves_and_rejects_on_the_approvals_page(browser, server, demo_f
     page.get_by_test_id("approvals-decided").scroll_into_view_if_needed()
     shot("decided")
 
-    with _db(url) as session:
+    with db_session(url) as session:
         approved = session.get(AccessRequest, wanted)
         refused = session.get(AccessRequest, other)
         assert (approved.status, approved.approved_by) == ("approved", demo_file["head_id"])
@@ -249,13 +238,13 @@ def test_head_approves_and_rejects_on_the_approvals_page(browser, server, demo_f
 
     # --- the worker's next unmasked read works, and is audited
     with httpx.Client(base_url=base) as client:
-        worker = _token(client, "worker1")
+        worker = bearer(client, "worker1", PASSWORD)
         full = client.get(f"/residents/{first}?unmask=true", headers=worker)
         assert full.status_code == 200, full.text
         assert (full.json()["id_number"], full.json()["masked"]) == (IDS[0], False)
         still = client.get(f"/residents/{second}?unmask=true", headers=worker)
         assert still.status_code == 403  # the rejected one grants nothing
-    with _db(url) as session:
+    with db_session(url) as session:
         audits = session.execute(
             sa.select(AuditLog.username, AuditLog.detail).where(
                 AuditLog.action == "unmask_read", AuditLog.record_id == first
@@ -300,13 +289,13 @@ def test_head_imports_a_house_register(browser, server, tmp_path):
     bad_row = 3  # the header is row 1: the second data row is row 3 of the file
 
     def imported() -> dict[str, str | None]:
-        with _db(url) as session:
+        with db_session(url) as session:
             found = session.execute(
                 sa.select(House.address, House.grid_code).where(House.address.like("导入测试路%"))
             ).all()
         return {a: g for a, g in found}
 
-    with _db(url) as session:
+    with db_session(url) as session:
         before = session.scalar(sa.select(sa.func.count()).select_from(House))
 
     blocked: list[str] = []
@@ -354,7 +343,7 @@ def test_head_imports_a_house_register(browser, server, tmp_path):
     page.get_by_test_id("import-errors").scroll_into_view_if_needed()
     shot("rejected")
     assert imported() == {}
-    with _db(url) as session:
+    with db_session(url) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(House)) == before
 
     # --- only the good rows
@@ -371,7 +360,7 @@ def test_head_imports_a_house_register(browser, server, tmp_path):
     wait_idle(page)
     shot("imported")
     assert imported() == expected
-    with _db(url) as session:
+    with db_session(url) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(House)) == before + 3
 
     context.close()
@@ -413,7 +402,7 @@ def test_grid_worker_has_no_permission(browser, server, demo_file, tmp_path):
     register.write_text("门牌号码\n越权路1号\n", encoding="utf-8")
     with httpx.Client(base_url=base) as client:
         request_id = _request(client, "head1", demo_file["resident_ids"][0], "负责人核对材料")
-        worker = _token(client, "worker1")
+        worker = bearer(client, "worker1", PASSWORD)
         r = client.post(f"/access-requests/{request_id}/approve", headers=worker, json={})
         assert r.status_code == 403, r.text
         r = client.post(
@@ -423,7 +412,7 @@ def test_grid_worker_has_no_permission(browser, server, demo_file, tmp_path):
             files={"file": (register.name, register.read_bytes())},
         )
         assert r.status_code == 403, r.text
-    with _db(url) as session:
+    with db_session(url) as session:
         assert session.get(AccessRequest, request_id).status == "requested"
         assert session.scalar(sa.select(House.id).where(House.address == "越权路1号")) is None
 
@@ -432,7 +421,7 @@ def test_planner_home_links_to_each_communitys_planner_page(browser, server, dem
     from playwright.sync_api import expect
 
     base, url = server
-    with _db(url) as session, session.begin():
+    with db_session(url) as session, session.begin():
         create_user(session, username="planner1", password=PASSWORD, role=Role.PLANNER)
         communities = dict(session.execute(sa.select(Community.code, Community.name)).all())
     blocked: list[str] = []

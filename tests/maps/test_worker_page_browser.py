@@ -14,9 +14,7 @@ read is audited, and the audit row is there. Screenshots go to
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,7 +24,6 @@ import shapely
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from shapely.ops import polylabel
-from sqlalchemy.orm import Session
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import (
@@ -44,6 +41,8 @@ from api.services.crud import create_resident, create_user
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
+    bearer,
+    db_session,
     largest_part,
     offline_context,
     serve_database_copy,
@@ -104,12 +103,6 @@ def demo_file(tmp_path_factory) -> dict:
     return info
 
 
-def _token(client: httpx.Client, username: str) -> dict[str, str]:
-    answer = client.post("/auth/token", data={"username": username, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def _walk_csv(start: dt.datetime, minutes: int, centre: shapely.Point, step_s: int = 30) -> str:
     """A walk round a 2 m square at ``centre``: a fix every ``step_s`` seconds for ``minutes``."""
     rows = ["time,lon,lat"]
@@ -135,7 +128,7 @@ def _upload_patrol(base: str, demo_file: dict) -> tuple[dict[str, float], float]
     assert demo_file["grid_geom"].contains(square)  # every fix lies inside the grid
     expected: dict[str, float] = {}
     with httpx.Client(base_url=base) as client:
-        auth = _token(client, "worker1")
+        auth = bearer(client, "worker1", PASSWORD)
         for k, (start, minutes) in enumerate(walks):
             up = client.post(
                 "/patrol/tracks",
@@ -146,16 +139,6 @@ def _upload_patrol(base: str, demo_file: dict) -> tuple[dict[str, float], float]
             key = start.date().isoformat()
             expected[key] = expected.get(key, 0.0) + minutes / 60
     return expected, sum(expected.values())
-
-
-@contextlib.contextmanager
-def _db(url: str) -> Iterator[Session]:
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, server, demo_file):
@@ -237,7 +220,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     expect(page.get_by_test_id("house-result")).to_have_text("")
     page.get_by_test_id("house-error-floor_area_m2").scroll_into_view_if_needed()
     shot("house-refused")
-    with _db(url) as session:
+    with db_session(url) as session:
         assert session.scalar(sa.select(House.id).where(House.address == "测试路88号")) is None
 
     page.get_by_test_id("house-floor_area_m2").fill("86.5")
@@ -248,7 +231,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     assert form.locator("label.invalid").count() == 0
     house_id = int(result.get_attribute("data-house-id"))
     # the grid from the spatial join is the one grid whose polygon covers the tapped point
-    with _db(url) as session:
+    with db_session(url) as session:
         grids = session.execute(sa.select(Grid.code, Grid.geom)).all()
         covering = {code for code, geom in grids if from_db_geometry(geom).covers(tapped)}
         house = session.get(House, house_id)
@@ -267,7 +250,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     page.get_by_test_id("house-households").fill("3")
     page.get_by_test_id("house-submit").click()
     expect(result).to_contain_text("已修改房屋", timeout=15000)
-    with _db(url) as session:
+    with db_session(url) as session:
         house = session.get(House, house_id)
         assert (house.owner, house.households, house.floor_area_m2, house.grid_code) == (
             "孙新主",
@@ -293,7 +276,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     page.get_by_test_id("resident-name").fill("赵新名")
     page.get_by_test_id("resident-submit").click()
     expect(page.get_by_test_id("resident-result")).to_contain_text("已修改", timeout=15000)
-    with _db(url) as session:
+    with db_session(url) as session:
         person = session.get(Resident, demo_file["resident_id"])
         assert (person.name, person.id_number, person.phone) == (
             "赵新名",
@@ -330,7 +313,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     expect(page.get_by_test_id("status-row")).to_have_attribute("data-category", "special_group")
     expect(page.get_by_test_id("status-row")).to_contain_text("重点青少年")
     expect(kind_error).to_have_count(0)  # the form was reset
-    with _db(url) as session:
+    with db_session(url) as session:
         records = session.execute(
             sa.select(SpecialStatus.category, SpecialStatus.fields, SpecialStatus.start_date)
             .where(SpecialStatus.resident_id == demo_file["resident_id"])
@@ -357,9 +340,9 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     with httpx.Client(base_url=base) as client:
         # the worker cannot read it unmasked yet
         early = client.get(f"/residents/{demo_file['resident_id']}?unmask=true",
-                           headers=_token(client, "worker1"))  # fmt: skip
+                           headers=bearer(client, "worker1", PASSWORD))  # fmt: skip
         assert early.status_code == 403
-        head = _token(client, "head1")
+        head = bearer(client, "head1", PASSWORD)
         approved = client.post(
             f"/access-requests/{request_id}/approve", headers=head, json={"valid_hours": 2}
         )
@@ -372,7 +355,7 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     expect(page.get_by_test_id("unmask-audit")).to_contain_text("审计")
     expect(page.get_by_test_id("resident-form-masked")).to_be_hidden()
     shot("unmasked")
-    with _db(url) as session:
+    with db_session(url) as session:
         rows = session.execute(
             sa.select(AuditLog.username, AuditLog.detail).where(
                 AuditLog.action == "unmask_read",

@@ -14,7 +14,18 @@ from maps.assets import STATIC_DIR, remote_links
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "pages.md"
 APP_DIR = STATIC_DIR / "app"
-PAGES = ["/app/", "/app/worker", "/app/inbox", "/app/incident/1", "/public"]
+PAGES = [
+    "/app/",
+    "/app/worker",
+    "/app/inbox",
+    "/app/incident/1",
+    "/app/dashboard",
+    "/app/approvals",
+    "/app/import",
+    "/app/audit",
+    "/public",
+]
+SCRIPTS = sorted(APP_DIR.glob("*.js"))  # app.js and the scripts of single pages
 # names the JS builds from a prefix (checked in the browser test where they are used)
 BUILT = {f"action-{a}" for a in ACTIONS} | {"inbox-row-link", "my-report-row-link"}
 
@@ -31,10 +42,10 @@ def _documented() -> set[str]:
 
 def _in_files() -> set[str]:
     html = (APP_DIR / "app.html").read_text(encoding="utf-8")
-    js = (APP_DIR / "app.js").read_text(encoding="utf-8")
+    js = "\n".join(p.read_text(encoding="utf-8") for p in SCRIPTS)
     names = set(re.findall(r'data-testid="([\w-]+)"', html))
     names |= set(re.findall(r'"data-testid": "([\w-]+)"(?!\s*\+)', js))
-    names |= set(re.findall(r'tid\("([\w-]+)"\)', js))
+    names |= set(re.findall(r'tid\("([\w-]+)"[,)]', js))
     names |= set(re.findall(r'incidentRow\(item, "([\w-]+)"\)', js))  # the row's own testid
     return names
 
@@ -71,9 +82,10 @@ def test_incident_page_needs_a_number(api):
 
 
 def test_scripts_and_styles_have_no_remote_urls():
-    for name in ("app.js", "app.css", "app.html"):
-        text = (APP_DIR / name).read_text(encoding="utf-8")
-        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), name
+    assert {p.name for p in SCRIPTS} >= {"app.js", "dashboard.js", "staff_admin.js", "audit.js"}
+    for path in [*SCRIPTS, APP_DIR / "app.css", APP_DIR / "app.html"]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), path.name
 
 
 def test_every_testid_in_the_pages_is_documented_and_back():
