@@ -1053,27 +1053,15 @@ def divide(
         raise InputError(f"min_share 必须在 [0, 1] / min_share must be in [0, 1]: {min_share}")
     if code_prefix is not None:
         make_grid_code(code_prefix, 1)  # validates the prefix
-    out_crs = require_crs(
-        boundary if isinstance(boundary, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=boundary),
-        "boundary / 边界",
-    )
+    out_crs = require_crs(_frame(boundary), "boundary / 边界")
     crs = metric_crs(_frame(boundary))
     boundary_m = _boundary_m(boundary, crs)
     ceiling = (1 + band) * target_households
 
-    split = road_splits(
-        roads,
-        road_class_field=road_class_field,
-        split_classes=split_classes,
-        split_tunnels=split_tunnels,
-        split_bridges=split_bridges,
-    ).to_numpy()
-    lines = np.concatenate(
-        [
-            _as_lines(_metric_array(roads.loc[split], crs, "roads / 道路")),
-            _as_lines(_metric_array(barriers, crs, "barriers / 隔断")),
-        ]
-    )
+    lines = _cutting_lines(
+        roads, barriers, crs, road_class_field=road_class_field, split_classes=split_classes,
+        split_tunnels=split_tunnels, split_bridges=split_bridges,
+    )  # fmt: skip
     house_m = _houses_m(houses, crs, households_field, boundary_m)
     footprints = house_m.geoms if house_m.footprints else np.empty(0, dtype=object)
     extra = _metric_array(buildings, crs, "buildings / 建筑")
@@ -1166,6 +1154,33 @@ def _frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
     return obj if isinstance(obj, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=obj)
 
 
+def _cutting_lines(
+    roads: gpd.GeoDataFrame,
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    crs,
+    *,
+    road_class_field: str | None,
+    split_classes: Iterable[str] | None,
+    split_tunnels: bool,
+    split_bridges: bool,
+) -> np.ndarray:
+    """The lines that cut blocks, in ``crs``: the splitting roads (:func:`road_splits`) and
+    the barriers (polygons by their outline)."""
+    split = road_splits(
+        roads,
+        road_class_field=road_class_field,
+        split_classes=split_classes,
+        split_tunnels=split_tunnels,
+        split_bridges=split_bridges,
+    ).to_numpy()
+    return np.concatenate(
+        [
+            _as_lines(_metric_array(roads.loc[split], crs, "roads / 道路")),
+            _as_lines(_metric_array(barriers, crs, "barriers / 隔断")),
+        ]
+    )
+
+
 def blocks_from_roads(
     boundary: gpd.GeoDataFrame | gpd.GeoSeries,
     roads: gpd.GeoDataFrame,
@@ -1196,19 +1211,10 @@ def blocks_from_roads(
     out_crs = require_crs(_frame(boundary), "boundary / 边界")
     crs = metric_crs(_frame(boundary))
     boundary_m = _boundary_m(boundary, crs)
-    split = road_splits(
-        roads,
-        road_class_field=road_class_field,
-        split_classes=split_classes,
-        split_tunnels=split_tunnels,
-        split_bridges=split_bridges,
-    ).to_numpy()
-    lines = np.concatenate(
-        [
-            _as_lines(_metric_array(roads.loc[split], crs, "roads / 道路")),
-            _as_lines(_metric_array(barriers, crs, "barriers / 隔断")),
-        ]
-    )
+    lines = _cutting_lines(
+        roads, barriers, crs, road_class_field=road_class_field, split_classes=split_classes,
+        split_tunnels=split_tunnels, split_bridges=split_bridges,
+    )  # fmt: skip
     footprints = _metric_array(buildings, crs, "buildings / 建筑")
     if len(footprints):
         footprints = shapely.intersection(shapely.make_valid(footprints), boundary_m)
