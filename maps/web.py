@@ -164,6 +164,20 @@ def _grid_frame(grids: gpd.GeoDataFrame, m: folium.Map, code_field: str) -> gpd.
     return frame[[*cols, "geometry"]].copy()
 
 
+def _grid_style(feature: dict) -> dict:
+    """A grid filled with its ``_colour`` (neighbour colouring), outlined in grey."""
+    return {
+        "fillColor": feature["properties"]["_colour"],
+        "color": "#444444",
+        "weight": 1.5,
+        "fillOpacity": FILL_OPACITY,
+    }
+
+
+def _grid_highlight(feature: dict) -> dict:
+    return {"weight": 3}
+
+
 def render_grid_map(
     grids: gpd.GeoDataFrame,
     *,
@@ -182,13 +196,8 @@ def render_grid_map(
     folium.GeoJson(
         frame,
         name=name,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_colour"],
-            "color": "#444444",
-            "weight": 1.5,
-            "fillOpacity": FILL_OPACITY,
-        },
-        highlight_function=lambda f: {"weight": 3},
+        style_function=_grid_style,
+        highlight_function=_grid_highlight,
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields]),
     ).add_to(m)
     grid_labels(frame, code_field=code_field).add_to(m)
@@ -255,13 +264,8 @@ def render_division_map(
     folium.GeoJson(
         frame,
         name="网格 Grids",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_colour"],
-            "color": "#444444",
-            "weight": 1.5,
-            "fillOpacity": FILL_OPACITY,
-        },
-        highlight_function=lambda f: {"weight": 3},
+        style_function=_grid_style,
+        highlight_function=_grid_highlight,
         tooltip=folium.GeoJsonTooltip(fields=[code_field, "name"], aliases=aliases[:2]),
         popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
     ).add_to(m)
