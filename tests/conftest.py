@@ -330,3 +330,14 @@ def division() -> PlantedDivision:
 @pytest.fixture(scope="session")
 def planted(division) -> gpd.GeoDataFrame:
     return planted_points(division)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """argon2id with small parameters in the test process: the tests sign in often (real
+    hashes stay argon2id; servers started as processes keep the real parameters)."""
+    from argon2 import PasswordHasher
+
+    from api.security import set_password_hasher
+
+    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -17,13 +17,11 @@ import httpx
 import pandas as pd
 import sqlalchemy as sa
 import uvicorn
-from argon2 import PasswordHasher
 
 from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role, Staff
 from api.demo import load_demo
-from api.security import set_password_hasher
 from api.services.crud import create_user
 from gis.assign import assign_points
 from tests.api.routes.conftest import PASSWORD, ManualClock, _module_database
@@ -87,7 +85,6 @@ def shared_env(db_url: str, tmp_path_factory, config) -> IncidentEnv:
     modules (loading the demo is the slow part); dropped at the end of the session. Tests
     on it must tolerate each other's incidents."""
     if db_url not in _ENVS:
-        set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
         gen = build_env(db_url, tmp_path_factory)
         _ENVS[db_url] = next(gen)
         config.add_cleanup(lambda: next(gen, None))

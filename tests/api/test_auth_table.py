@@ -15,13 +15,12 @@ import re
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth_table import ANONYMOUS, API_KEY, CALLERS, POLICY, app_routes, render
 from api.demo import load_demo
-from api.security import LoginThrottle, set_password_hasher
+from api.security import LoginThrottle
 from tests.api.routes.conftest import ROLE_USERS, Api, ManualClock, add_users
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "auth.md"
@@ -30,7 +29,6 @@ MISSING_ID = "987654"
 
 @pytest.fixture(scope="module")
 def app_api(tmp_path_factory):
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     url = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'auth.db'}"
     load_demo(db_url=url)
     add_users(url, ROLE_USERS)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -28,7 +27,7 @@ from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role, User
 from api.demo import load_demo
-from api.security import LoginThrottle, set_password_hasher
+from api.security import LoginThrottle
 from tests.api.routes.conftest import PASSWORD, ManualClock, add_users
 
 MAX_EXAMPLES = 6
@@ -57,7 +56,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def fuzz_app():
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     load_demo(db_url=URL)
     add_users(URL, {FUZZER: (Role.ADMIN, [])})
     with TestClient(APP) as client:  # runs the lifespan: the database is open

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -24,7 +23,7 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.db.models import Role
 from api.limits import Limits
-from api.security import LoginThrottle, set_password_hasher
+from api.security import LoginThrottle
 from tests.api.routes.conftest import Api, ManualClock, add_users
 
 runner = CliRunner()
@@ -50,7 +49,6 @@ def _validate_body(grid_geometry: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'hostile.db'}"
     add_users(url, {"admin": (Role.ADMIN, [])})
 

@@ -169,3 +169,36 @@ def bearer(client, username: str, password: str) -> dict[str, str]:
     answer = client.post("/auth/token", data={"username": username, "password": password})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def first_house(session, grid_code: str):
+    """The first house (by id) with a door plate in ``grid_code``."""
+    import sqlalchemy as sa
+
+    from api.db.models import House
+
+    return session.scalars(
+        sa.select(House)
+        .where(House.grid_code == grid_code, House.address.is_not(None))
+        .order_by(House.id)
+    ).first()
+
+
+def add_residents(session, worker, house_id: int, people) -> list:
+    """Register ``people`` — (name, ID number, phone) — in a house, as ``worker`` would."""
+    from api.services.crud import create_resident
+
+    return [
+        create_resident(
+            session,
+            user=worker,
+            data={
+                "house_id": house_id,
+                "name": name,
+                "id_number": number,
+                "population_type": "10",
+                "phone": phone,
+            },
+        )
+        for name, number, phone in people
+    ]

@@ -26,7 +26,6 @@ import httpx
 import pytest
 import shapely
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from openpyxl import load_workbook
 
 from api.auth_table import POLICY
@@ -34,14 +33,15 @@ from api.db.engine import make_engine, session_factory
 from api.db.models import AccessRequest, AuditLog, Community, House, Role
 from api.demo import load_demo
 from api.registry.templates import COLUMNS, DATA_SHEET
-from api.security import set_password_hasher
-from api.services.crud import create_resident, create_user
+from api.services.crud import create_user
 from maps.assets import STATIC_DIR
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
+    add_residents,
     bearer,
     db_session,
+    first_house,
     offline_context,
     serve_database_copy,
     sign_in,
@@ -59,7 +59,6 @@ IDS = [valid_id_number(311, birth="19720305"), valid_id_number(312, birth="19850
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> dict:
     """The demo, a grid worker of GRID, two residents there, and a community head."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     path = tmp_path_factory.mktemp("admin-pages") / "demo.db"
     url = f"sqlite:///{path}"
     load_demo(db_url=url)
@@ -70,27 +69,13 @@ def demo_file(tmp_path_factory) -> dict:
             grid_codes=[GRID],
         )  # fmt: skip
         head = create_user(session, username="head1", password=PASSWORD, role=Role.COMMUNITY_HEAD)
-        house = session.scalars(
-            sa.select(House).where(House.grid_code == GRID, House.address.is_not(None))
-            .order_by(House.id)
-        ).first()  # fmt: skip
-        residents = [
-            create_resident(
-                session,
-                user=worker,
-                data={
-                    "house_id": house.id,
-                    "name": name,
-                    "id_number": number,
-                    "population_type": "10",
-                    "phone": phone,
-                },
-            )
-            for name, number, phone in (
-                ("钱甲", IDS[0], "13900001111"),
-                ("孙乙", IDS[1], "13900002222"),
-            )
-        ]
+        house = first_house(session, GRID)
+        residents = add_residents(
+            session,
+            worker,
+            house.id,
+            [("钱甲", IDS[0], "13900001111"), ("孙乙", IDS[1], "13900002222")],
+        )
         info = {
             "path": path,
             "worker_id": worker.id,

@@ -25,21 +25,21 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from api.auth_table import POLICY
 from api.db.engine import make_engine, session_factory
-from api.db.models import AuditLog, House, Role
+from api.db.models import AuditLog, Role
 from api.demo import load_demo
-from api.security import set_password_hasher
-from api.services.crud import create_resident, create_user
+from api.services.crud import create_user
 from api.services.privacy import audit
 from maps.assets import STATIC_DIR
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
+    add_residents,
     bearer,
     db_session,
+    first_house,
     offline_context,
     serve_database_copy,
     sign_in,
@@ -72,7 +72,6 @@ def _past_instants() -> list[dt.datetime]:
 def demo_file(tmp_path_factory) -> dict:
     """The demo; a grid worker of GRID, two residents there, a community head, an admin; past
     audit rows written through the service (sign-ins, a user update, failed sign-ins)."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     path = tmp_path_factory.mktemp("audit-page") / "demo.db"
     url = f"sqlite:///{path}"
     load_demo(db_url=url)
@@ -84,27 +83,13 @@ def demo_file(tmp_path_factory) -> dict:
         )  # fmt: skip
         head = create_user(session, username="head1", password=PASSWORD, role=Role.COMMUNITY_HEAD)
         admin = create_user(session, username="admin1", password=PASSWORD, role=Role.ADMIN)
-        house = session.scalars(
-            sa.select(House).where(House.grid_code == GRID, House.address.is_not(None))
-            .order_by(House.id)
-        ).first()  # fmt: skip
-        residents = [
-            create_resident(
-                session,
-                user=worker,
-                data={
-                    "house_id": house.id,
-                    "name": name,
-                    "id_number": number,
-                    "population_type": "10",
-                    "phone": phone,
-                },
-            )
-            for name, number, phone in (
-                ("周丙", IDS[0], "13900003333"),
-                ("吴丁", IDS[1], "13900004444"),
-            )
-        ]
+        house = first_house(session, GRID)
+        residents = add_residents(
+            session,
+            worker,
+            house.id,
+            [("周丙", IDS[0], "13900003333"), ("吴丁", IDS[1], "13900004444")],
+        )
         for k, at in enumerate(_past_instants()):
             kind = k % 4
             if kind == 0:

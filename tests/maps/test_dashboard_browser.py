@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from shapely.ops import polylabel
 
 from api.db.engine import make_engine, session_factory
@@ -41,7 +40,6 @@ from api.db.models import (
 )
 from api.db.models_assessment import PatrolDay, PatrolTrack
 from api.demo import load_demo
-from api.security import set_password_hasher
 from api.services import assessment
 from api.services import incidents as svc
 from api.services.crud import create_user
@@ -119,7 +117,6 @@ def server(demo_file, tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> dict:
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     folder = tmp_path_factory.mktemp("dashboard")
     path = folder / "demo.db"
     url = f"sqlite:///{path}"

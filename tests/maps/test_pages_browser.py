@@ -17,13 +17,11 @@ from pathlib import Path
 import pyproj
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from shapely.ops import polylabel
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import (
     Grid,
-    House,
     Incident,
     Resident,
     Role,
@@ -32,12 +30,12 @@ from api.db.models import (
     from_db_geometry,
 )
 from api.demo import load_demo
-from api.security import set_password_hasher
 from api.services import incidents as svc
 from api.services.crud import create_user
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
+    first_house,
     incident_events,
     largest_part,
     offline_context,
@@ -66,7 +64,6 @@ def server(demo_file, tmp_path):
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> dict:
     """The demo, a grid worker of GRID, and a post_staff serving GRID with one item queued."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     path = tmp_path_factory.mktemp("pages") / "demo.db"
     url = f"sqlite:///{path}"
     load_demo(db_url=url)
@@ -101,10 +98,7 @@ def demo_file(tmp_path_factory) -> dict:
             lat=inside.y,
             reported_at=dt.datetime.now(dt.UTC),
         )
-        house = session.scalars(
-            sa.select(House).where(House.grid_code == GRID, House.address.is_not(None))
-            .order_by(House.id)
-        ).first()  # fmt: skip
+        house = first_house(session, GRID)
         info = {
             "path": path,
             "inside": (inside.x, inside.y),

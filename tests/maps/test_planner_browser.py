@@ -17,12 +17,10 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-from argon2 import PasswordHasher
 
 from api.app import create_app
 from api.db.models import Role
 from api.demo import load_demo
-from api.security import set_password_hasher
 from gis.edit import split_grid
 from maps.assets import remote_links
 from tests.api.routes.conftest import PASSWORD, add_users
@@ -37,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> Path:
     """A SpatiaLite file with the demo and a planner, built once and copied by each test."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     path = tmp_path_factory.mktemp("planner") / "demo.db"
     load_demo(db_url=f"sqlite:///{path}")
     add_users(f"sqlite:///{path}", {"planner1": (Role.PLANNER, [])})

@@ -22,7 +22,6 @@ import pyproj
 import pytest
 import shapely
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from shapely.ops import polylabel
 
 from api.db.engine import make_engine, session_factory
@@ -36,13 +35,13 @@ from api.db.models import (
     from_db_geometry,
 )
 from api.demo import load_demo
-from api.security import set_password_hasher
 from api.services.crud import create_resident, create_user
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
     bearer,
     db_session,
+    first_house,
     largest_part,
     offline_context,
     serve_database_copy,
@@ -68,7 +67,6 @@ def server(demo_file, tmp_path):
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> dict:
     """The demo, a grid worker of GRID with one resident, and a community head."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     path = tmp_path_factory.mktemp("worker-page") / "demo.db"
     url = f"sqlite:///{path}"
     load_demo(db_url=url)
@@ -81,10 +79,7 @@ def demo_file(tmp_path_factory) -> dict:
             grid_codes=[GRID],
         )  # fmt: skip
         create_user(session, username="head1", password=PASSWORD, role=Role.COMMUNITY_HEAD)
-        house = session.scalars(
-            sa.select(House).where(House.grid_code == GRID, House.address.is_not(None))
-            .order_by(House.id)
-        ).first()  # fmt: skip
+        house = first_house(session, GRID)
         resident = create_resident(
             session,
             user=worker,

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -23,7 +22,7 @@ from api.db.engine import init_db, make_engine, session_factory
 from api.db.models import Role
 from api.demo import load_demo
 from api.registry.validators import id_check_character
-from api.security import LoginThrottle, set_password_hasher
+from api.security import LoginThrottle
 from api.services.crud import create_user
 from tests.conftest import postgis_database
 
@@ -144,12 +143,6 @@ def _module_database(db_url: str, tmp_path_factory) -> Iterator[str]:
         return
     with postgis_database(db_url, prefix="api") as url:
         yield url
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cheap_password_hashes():
-    """argon2id with small parameters: the tests sign in often (real hashes stay argon2id)."""
-    set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
