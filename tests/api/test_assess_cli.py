@@ -30,13 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from api.assessment import derive_seed, draw_sample
+from api.cli import app as cli_app
 from api.cli import app as main_app
-from api.cli_assess import register
 from api.db.engine import make_engine, session_factory
 from api.db.models import House, Resident, SpecialStatus
 from api.demo import load_demo
@@ -49,18 +48,7 @@ runner = CliRunner()
 ID = {n: valid_id_number(n, birth="19800101") for n in (501, 503, 505, 507)}
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
-
-
-APP = _app()
+APP = cli_app  # the real `wangge` command, as users run it
 
 
 def assess(*args, code: int | None = 0):

@@ -16,7 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.backup import fingerprint
-from api.cli_backup import register
+from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.db.models import Role
 from api.demo import load_demo
@@ -27,14 +27,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
+    """The real `wangge` command, as users run it."""
+    return cli_app
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import json
 
 import pytest
 import sqlalchemy as sa
-import typer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from api.cli_registry import register
+from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.registry.templates import COLUMNS, DATA_SHEET
 from gis.io import read_layer
@@ -21,18 +20,7 @@ from tests.api.test_import import COMMUNITY, demo_frames, make_id, store_demo, w
 runner = CliRunner()
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
-
-
-APP = _app()
+APP = cli_app  # the real `wangge` command, as users run it
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
-from api.cli_server import register
+from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.security import verify_password
 
@@ -21,14 +21,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
+    """The real `wangge` command, as users run it."""
+    return cli_app
 
 
 def _rows(url: str, sql: str):
