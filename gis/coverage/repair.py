@@ -77,6 +77,7 @@ from gis.codes import PREFIX_LENGTH, is_grid_code, renumber_keep_existing, spati
 from gis.coverage.validate import (
     _REASON_ZH,
     _as_frame,
+    _check_boundary,
     _check_parameters,
     _check_polygonal,
     _code_text,
@@ -215,11 +216,7 @@ def repair(
             f"网格第 {rows} 行没有几何图形，无法修复 / grids in rows {rows} have no geometry "
             "and cannot be repaired: draw them or delete the rows"
         )
-    boundary_in = _geometry_array(boundary.geometry)
-    boundary_missing = shapely.is_missing(boundary_in) | shapely.is_empty(boundary_in)
-    if boundary_missing.all():
-        raise InputError("边界为空 / boundary is empty: it has no polygon")
-    _check_polygonal(boundary_in, boundary_missing, boundary.index, "boundary / 边界")
+    _check_boundary(boundary)
 
     metric = metric_crs(grids, _as_frame(boundary))
     grid_size_m = noise_m / 10

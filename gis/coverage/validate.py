@@ -218,11 +218,7 @@ def validate(
     geoms_in = _geometry_array(grids.geometry)
     missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
     _check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
-    boundary_in = _geometry_array(boundary.geometry)
-    boundary_missing = shapely.is_missing(boundary_in) | shapely.is_empty(boundary_in)
-    if boundary_missing.all():
-        raise InputError("边界为空 / boundary is empty: it has no polygon")
-    _check_polygonal(boundary_in, boundary_missing, boundary.index, "boundary / 边界")
+    _check_boundary(boundary)
 
     metric = _metric_crs(grids, _as_frame(boundary))
     labels, code_missing = _code_labels(grids[code_field], grids.index)
@@ -399,6 +395,15 @@ def _projected(geoms: np.ndarray, source: CRS, target: CRS) -> _Vertices:
 
 def _as_frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
     return obj if isinstance(obj, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=obj)
+
+
+def _check_boundary(boundary: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
+    """Raise InputError for a boundary without any polygon, or with a non-polygon row."""
+    geoms = _geometry_array(boundary.geometry)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.all():
+        raise InputError("边界为空 / boundary is empty: it has no polygon")
+    _check_polygonal(geoms, missing, boundary.index, "boundary / 边界")
 
 
 def _check_polygonal(geoms: np.ndarray, missing: np.ndarray, index: pd.Index, what: str) -> None:
