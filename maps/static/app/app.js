@@ -36,7 +36,7 @@
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
-  function tid(id) { return $("[data-testid=\"" + id + "\"]"); }
+  function tid(id, root) { return $("[data-testid=\"" + id + "\"]", root); }
   function esc(text) {
     return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
@@ -57,6 +57,50 @@
     return iso ? iso.replace("T", " ").slice(0, 16) : "—";
   }
   function token() { return window.localStorage.getItem(TOKEN_KEY); }
+
+  /* An ISO time as "YYYY-MM-DD HH:MM" (":SS" with seconds) in Asia/Shanghai (UTC+8). */
+  function shanghaiTime(iso, seconds) {
+    if (!iso) return "—";
+    var t = Date.parse(iso);
+    if (isNaN(t)) return String(iso);
+    return new Date(t + 8 * 3600 * 1000).toISOString().slice(0, seconds ? 19 : 16)
+      .replace("T", " ");
+  }
+
+  /* A copy of the first element of the <template> with this id. */
+  function fromTemplate(id) {
+    return document.getElementById(id).content.firstElementChild.cloneNode(true);
+  }
+
+  /* Is the signed-in role one of the section's data-roles-allowed (the API's policy)? */
+  function roleAllowed(section) {
+    var role = state.user && state.user.role;
+    return section.getAttribute("data-roles-allowed").split(" ").indexOf(role) >= 0;
+  }
+
+  /* "No permission" in PAGE-denied (with the API's reason, if any); PAGE-body hidden. */
+  function denyPage(page, what, err) {
+    var role = state.user ? (ROLE_ZH[state.user.role] || state.user.role) : "";
+    var box = tid(page + "-denied");
+    box.textContent = "没有权限：您的角色（" + role + "）不能" + what + "。" +
+      (err && err.message ? "（" + err.message + "）" : "");
+    box.hidden = false;
+    $("#" + page + "-body").hidden = true;
+  }
+
+  /* Every row of a paged list GET PATH?QUERY (the API caps limit at 1000). */
+  function everyPage(path, query) {
+    var rows = [];
+    function next(offset) {
+      return api("GET", path + "?" + (query ? query + "&" : "") + "limit=1000&offset=" + offset)
+        .then(function (page) {
+          rows = rows.concat(page.data);
+          var seen = offset + page.data.length;
+          return page.data.length && seen < page.count ? next(seen) : rows;
+        });
+    }
+    return next(0);
+  }
 
   function ApiError(status, body) {
     this.status = status;
@@ -1030,11 +1074,21 @@
     state: state,
     maps: maps,
     idle: function () { return state.pending === 0; },
-    // for the page scripts loaded beside this one (dashboard.js): they register in pages
+    // for the page scripts loaded beside this one (dashboard.js, staff_admin.js, audit.js):
+    // they register in pages and share these helpers
     pages: {},
     api: api,
     newMap: newMap,
     loadGrids: loadGrids,
-    message: message
+    message: message,
+    $: $,
+    $$: $$,
+    tid: tid,
+    ROLE_ZH: ROLE_ZH,
+    shanghaiTime: shanghaiTime,
+    fromTemplate: fromTemplate,
+    roleAllowed: roleAllowed,
+    denyPage: denyPage,
+    everyPage: everyPage
   };
 })();

@@ -30,36 +30,17 @@
   var TABLE_ZH = {residents: "居民", access_requests: "查阅申请", users: "用户", houses: "房屋"};
   var FIELD_ZH = {id_number: "身份证号码", phone: "联系电话", password: "密码", role: "角色",
     grid_codes: "负责网格", active: "启用状态", staff_id: "人员档案"};
-  var ROLE_ZH = {grid_worker: "网格员", post_staff: "岗位责任人", planner: "规划人员",
-    auditor: "审计人员", community_head: "社区负责人", street_dept: "街道部门", admin: "管理员"};
 
   var audit = {rows: [], count: 0, query: "", seq: 0};
 
-  function $(sel, root) { return (root || document).querySelector(sel); }
-  function tid(id, root) { return $("[data-testid=\"" + id + "\"]", root); }
+  var $ = W.$, tid = W.tid;
 
-  /* An ISO time as "YYYY-MM-DD HH:MM:SS" in Asia/Shanghai (UTC+8, no summer time). */
-  function shanghai(iso) {
-    if (!iso) return "—";
-    var t = Date.parse(iso);
-    if (isNaN(t)) return String(iso);
-    return new Date(t + 8 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
-  }
+  function shanghai(iso) { return W.shanghaiTime(iso, true); }
 
-  function me() { return W.state.user || {}; }
-
-  function deny(err) {
-    var role = ROLE_ZH[me().role] || me().role || "";
-    var box = tid("audit-denied");
-    box.textContent = "没有权限：您的角色（" + role + "）不能查看审计日志。" +
-      (err && err.message ? "（" + err.message + "）" : "");
-    box.hidden = false;
-    $("#audit-body").hidden = true;
-  }
+  function deny(err) { W.denyPage("audit", "查看审计日志", err); }
 
   function initAudit() {
-    var section = $("#page-audit");
-    if (section.getAttribute("data-roles-allowed").split(" ").indexOf(me().role) < 0) {
+    if (!W.roleAllowed($("#page-audit"))) {
       deny();
       return;
     }
@@ -161,7 +142,7 @@
       else if (k === "reason") parts.push("用途：" + v);
       else if (k === "valid_hours") parts.push("有效 " + v + " 小时");
       else if (k === "username") parts.push("用户名：" + v);
-      else if (k === "role") parts.push("角色：" + (ROLE_ZH[v] || v));
+      else if (k === "role") parts.push("角色：" + (W.ROLE_ZH[v] || v));
       else if (k === "via") parts.push("途径：" + (v === "cli" ? "命令行" : v));
       else parts.push(k + "：" + (typeof v === "object" ? JSON.stringify(v) : v));
     });

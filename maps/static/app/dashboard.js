@@ -13,18 +13,14 @@
   "use strict";
 
   var W = window.wangge;
-  var PAGE_SIZE = 1000;  // the API's cap on limit
   // five classes of incidents per grid (ColorBrewer YlOrRd), and the colour of none
   var SHADES = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
   var NO_INCIDENT = "#f4f6f8";
-  var ROLE_ZH = {grid_worker: "网格员", post_staff: "岗位责任人", planner: "规划人员",
-    auditor: "审计人员", community_head: "社区负责人", street_dept: "街道部门", admin: "管理员"};
 
   var dash = {month: null, community: null, data: null, stats: [], gridCounts: {},
     gridLayers: {}, heat: null, heatPoints: 0, map: null, gridLayer: null, fitted: false, seq: 0};
 
-  function $(sel) { return document.querySelector(sel); }
-  function tid(id) { return $("[data-testid=\"" + id + "\"]"); }
+  var $ = W.$, tid = W.tid;
 
   function pct(value) {
     return value == null ? "暂无数据" : (value * 100).toFixed(1) + "%";
@@ -48,33 +44,15 @@
     return [month + "-01T00:00:00+08:00", next + "-01T00:00:00+08:00"];
   }
 
-  /* Every page of GET /incidents?... (the API caps limit at 1000). */
-  function allIncidents(query) {
-    var rows = [];
-    function next(offset) {
-      return W.api("GET", "/incidents?" + query + "&limit=" + PAGE_SIZE + "&offset=" + offset)
-        .then(function (page) {
-          rows = rows.concat(page.data);
-          var seen = offset + page.data.length;
-          return page.data.length && seen < page.count ? next(seen) : rows;
-        });
-    }
-    return next(0);
-  }
+  /* Every incident of GET /incidents?QUERY. */
+  function allIncidents(query) { return W.everyPage("/incidents", query); }
 
   function shade(count, max) {
     if (!count || !max) return NO_INCIDENT;
     return SHADES[Math.min(SHADES.length - 1, Math.ceil(count / max * SHADES.length) - 1)];
   }
 
-  function denied(err) {
-    var role = W.state.user ? (ROLE_ZH[W.state.user.role] || W.state.user.role) : "";
-    var box = tid("dashboard-denied");
-    box.textContent = "没有权限：您的角色（" + role + "）不能查看社区看板。" +
-      (err && err.message ? "（" + err.message + "）" : "");
-    box.hidden = false;
-    $("#dashboard-body").hidden = true;
-  }
+  function denied(err) { W.denyPage("dashboard", "查看社区看板", err); }
 
   // ------------------------------------------------------------------ start
 

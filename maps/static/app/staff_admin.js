@@ -22,8 +22,6 @@
   "use strict";
 
   var W = window.wangge;
-  var ROLE_ZH = {grid_worker: "网格员", post_staff: "岗位责任人", planner: "规划人员",
-    auditor: "审计人员", community_head: "社区负责人", street_dept: "街道部门", admin: "管理员"};
   var STATUS_ZH = {requested: "待审批", approved: "已批准", rejected: "已驳回", expired: "已过期"};
   var KIND_ZH = {houses: "房屋", residents: "人口", staff: "人员"};
   var PAGE_SIZE = 1000;  // the API's cap on limit
@@ -32,23 +30,9 @@
 
   var admin = {pending: [], decided: [], subjects: {}, seq: 0, lastImport: null};
 
-  function $(sel, root) { return (root || document).querySelector(sel); }
-  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
-  function tid(id, root) { return $("[data-testid=\"" + id + "\"]", root); }
+  var $ = W.$, $$ = W.$$, tid = W.tid, fromTemplate = W.fromTemplate, everyPage = W.everyPage;
 
-  /* A copy of the first element of the <template> with this id. */
-  function fromTemplate(id) {
-    return document.getElementById(id).content.firstElementChild.cloneNode(true);
-  }
-
-  /* An ISO time as "YYYY-MM-DD HH:MM" in Asia/Shanghai (UTC+8, no summer time). */
-  function shanghai(iso) {
-    if (!iso) return "—";
-    var t = Date.parse(iso);
-    if (isNaN(t)) return String(iso);
-    return new Date(t + 8 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
-  }
-
+  function shanghai(iso) { return W.shanghaiTime(iso, false); }
   function me() { return W.state.user || {}; }
 
   function userLabel(id, username) {
@@ -56,38 +40,10 @@
     return (username || "用户 #" + id) + (id === me().id ? "（本人）" : "");
   }
 
-  /* Is the signed-in role one of the section's data-roles-allowed (the API's policy)? */
-  function allowed(section) {
-    return section.getAttribute("data-roles-allowed").split(" ").indexOf(me().role) >= 0;
-  }
-
-  function deny(page, what, err) {
-    var role = ROLE_ZH[me().role] || me().role || "";
-    var box = tid(page + "-denied");
-    box.textContent = "没有权限：您的角色（" + role + "）不能" + what + "。" +
-      (err && err.message ? "（" + err.message + "）" : "");
-    box.hidden = false;
-    $("#" + page + "-body").hidden = true;
-  }
-
-  /* Every page of GET PATH?QUERY (limit capped at 1000 by the API). */
-  function everyPage(path, query) {
-    var rows = [];
-    function next(offset) {
-      return W.api("GET", path + "?" + (query ? query + "&" : "") + "limit=" + PAGE_SIZE +
-        "&offset=" + offset).then(function (page) {
-        rows = rows.concat(page.data);
-        var seen = offset + page.data.length;
-        return page.data.length && seen < page.count ? next(seen) : rows;
-      });
-    }
-    return next(0);
-  }
-
   // ------------------------------------------------------------------ approvals
 
   function initApprovals() {
-    if (!allowed($("#page-approvals"))) { deny("approvals", "审批查阅申请"); return; }
+    if (!W.roleAllowed($("#page-approvals"))) { W.denyPage("approvals", "审批查阅申请"); return; }
     loadApprovals();
   }
 
@@ -116,7 +72,7 @@
         tid("approvals").setAttribute("data-loaded", String(admin.pending.length));
       }).catch(function (err) {
         if (seq !== admin.seq) return;
-        if (err.status === 403) deny("approvals", "审批查阅申请", err);
+        if (err.status === 403) W.denyPage("approvals", "审批查阅申请", err);
         else if (err.status !== 401) W.message(err.message, "error");
       });
   }
@@ -267,7 +223,7 @@
   // ------------------------------------------------------------------ import
 
   function initImport() {
-    if (!allowed($("#page-import"))) { deny("import", "导入登记表"); return; }
+    if (!W.roleAllowed($("#page-import"))) { W.denyPage("import", "导入登记表"); return; }
     var form = $("#import-form");
     form.kind.addEventListener("change", kindChanged);
     form.addEventListener("submit", upload);
@@ -283,7 +239,7 @@
       })[0];
       if (own) select.value = own.code;
     }).catch(function (err) {
-      if (err.status === 403) deny("import", "导入登记表", err);
+      if (err.status === 403) W.denyPage("import", "导入登记表", err);
       else if (err.status !== 401) W.message(err.message, "error");
     });
   }
