@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from tests.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
 
+pytest_plugins = ["tests.no_skips", "pytester"]
+
 POSTGRES_URL_ENV = "WANGGE_TEST_POSTGRES_URL"
 METRIC_EPSG = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E (Shanghai)
 
