@@ -1,6 +1,6 @@
 """Assign points (houses, incidents) to the grid that covers them.
 
-Rule (DESIGN.md "Point → grid rule"):
+Rule (docs/design.md "Point → grid rule"):
 
 * **covers, not contains** — a point on a grid's edge belongs to that grid, and a point on
   the community's outer boundary is inside;

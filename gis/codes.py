@@ -1,4 +1,4 @@
-"""15-digit hierarchical grid codes (DESIGN.md §2) and their spatial numbering.
+"""15-digit hierarchical grid codes (docs/design.md §2) and their spatial numbering.
 
 A grid code is 15 digits: the 6-digit administrative-division code (GB/T 2260, county
 level), the 3-digit street/town, the 3-digit community/village and the 3-digit grid

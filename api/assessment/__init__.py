@@ -1,4 +1,4 @@
-"""The monthly assessment of communities (DESIGN.md §2): draw, compare, deduct, score, rank.
+"""The monthly assessment of communities (docs/design.md §2): draw, compare, deduct, score, rank.
 
 Pure functions over DataFrames and records; the database and CLI wiring live elsewhere.
 """

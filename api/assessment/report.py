@@ -8,7 +8,7 @@ points and deductions, paged as needed.
 
 ID numbers and phone numbers among the listed values are masked by default
 (:func:`api.registry.mask_id_number` / ``mask_phone``: resident data is confidential,
-DESIGN.md §2); ``mask=False`` writes them in full for the street's own archive.
+docs/design.md §2); ``mask=False`` writes them in full for the street's own archive.
 
 PDF fonts: Noto Sans CJK as Type 3 fonts, registered the way :mod:`maps.print` does it (see
 that module's docstring for why not Type 42 with the CFF ``.ttc``).

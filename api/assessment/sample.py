@@ -1,6 +1,6 @@
 """The monthly draw of sample points (样本点): a reproducible random choice of households.
 
-DESIGN.md §2: each month 10 households of each community are drawn at random and visited;
+docs/design.md §2: each month 10 households of each community are drawn at random and visited;
 what is found on the spot is compared with the registry. The draw must be reproducible and
 checkable afterwards, so:
 
@@ -35,7 +35,7 @@ from gis.errors import InputError
 __all__ = ["SAMPLE_SIZE", "Sample", "derive_seed", "draw_sample", "household_ids"]
 
 SAMPLE_SIZE = 10
-"""Sample points per community and month (DESIGN.md §2)."""
+"""Sample points per community and month (docs/design.md §2)."""
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

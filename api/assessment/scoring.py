@@ -1,6 +1,6 @@
 """Score the monthly assessment: sample points against the registry, departments, ranking.
 
-DESIGN.md §2 (from the seed's 督查与考核方式): 100 points per community and month, 40 from
+docs/design.md §2 (from the seed's 督查与考核方式): 100 points per community and month, 40 from
 the street's five departments ("one office, four centres", 8 each, entered with a reason) and
 60 from 10 sample points (households), 6 each. On the spot the households' data is collected
 and compared with the registry (:func:`score_sample_point`).
@@ -254,7 +254,7 @@ def _clean(value: object) -> Any:
 
 @dataclass(frozen=True)
 class ResidentRecord:
-    """A person of a household, with the DESIGN.md §2 population fields.
+    """A person of a household, with the docs/design.md §2 population fields.
 
     ``special_statuses`` maps a special-status category (code such as ``disability`` or its
     Chinese name) to that item's fields; ``None`` means not checked (field data) or none

@@ -1,4 +1,4 @@
-"""Engines and sessions: SpatiaLite file by default, PostGIS by URL (DESIGN.md §3 "Storage").
+"""Engines and sessions: SpatiaLite file by default, PostGIS by URL (docs/design.md §3 "Storage").
 
 ``make_engine()`` reads ``get_settings().database_url``. SQLite URLs load ``mod_spatialite`` on
 every connection, use WAL and enforce foreign keys; ``postgresql://`` URLs use psycopg 3.

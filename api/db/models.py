@@ -264,7 +264,7 @@ class Grid(Base):
 class House(Base):
     """A house (房屋): door plate, owner, area, type, use; a point and its grid code.
 
-    DESIGN.md §2 fields: 门牌号码 ``address`` (``road`` + ``number``, ``building``), 产权人
+    docs/design.md §2 fields: 门牌号码 ``address`` (``road`` + ``number``, ``building``), 产权人
     ``owner``, 房屋面积 ``floor_area_m2``, 房屋类型 ``house_type`` and 房屋用途 ``use`` (codes
     or names of ``data/codes/house_type.csv``/``house_use.csv``), the geocoded point ``geom``
     and an optional building ``footprint``.
@@ -340,7 +340,7 @@ class Incident(Base):
 
 
 class Resident(Base):
-    """A resident (人口基本信息, DESIGN.md §2), linked to a house.
+    """A resident (人口基本信息, docs/design.md §2), linked to a house.
 
     Coded fields hold the codes of ``data/codes``: ``gender`` (GB/T 2261.1), ``ethnicity``
     (GB/T 3304), ``education`` (GB/T 4658), ``relation_to_householder`` (GB/T 4761),
@@ -377,7 +377,7 @@ class Resident(Base):
 
 
 class SpecialStatus(Base):
-    """A special-status record of a resident (DESIGN.md §2 tags): a category code of
+    """A special-status record of a resident (docs/design.md §2 tags): a category code of
     ``data/codes/special_status.csv`` and that category's own fields as JSON."""
 
     __tablename__ = "special_statuses"

@@ -6,7 +6,7 @@ file uploaded twice by one worker counts once), the time it credits per day and 
 on each day) and the work log (:class:`WorkLog`: what a worker registered or fed back),
 linked to the patrol of the same day by worker and local date (Asia/Shanghai).
 
-Assessment (DESIGN.md §2): the recorded draw of a community's sample points for a month
+Assessment (docs/design.md §2): the recorded draw of a community's sample points for a month
 (:class:`AssessmentSample`, with its seed), the five department scores
 (:class:`AssessmentDeptScore`) and each sample point's field data, score and deductions
 (:class:`AssessmentPoint`).

@@ -1,6 +1,6 @@
 """Load SpatiaLite (``mod_spatialite``) into SQLite connections, and say clearly when we cannot.
 
-Two things can be missing on a Debian machine (DESIGN.md §3 "Storage"):
+Two things can be missing on a Debian machine (docs/design.md §3 "Storage"):
 
 1. the Python build's ``sqlite3`` cannot load extensions (some pyenv builds have no
    ``Connection.enable_load_extension``): use Debian's ``/usr/bin/python3`` (install.sh does),

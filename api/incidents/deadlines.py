@@ -1,6 +1,6 @@
 """Incident deadlines on the official working calendar, in Asia/Shanghai time.
 
-DESIGN.md §2: **major** items are handled the same day, **general** items by the end of the
+docs/design.md §2: **major** items are handled the same day, **general** items by the end of the
 3rd working day after the day of the report (a Friday's report is due on Wednesday when no
 holiday falls between). Municipal standards state limits in three units, all supported by
 :class:`Limit`:

@@ -15,8 +15,8 @@ table                      source
 ``political_status``       GB/T 4762
 ``relation_to_householder``  GB/T 4761-2008
 ``population_type``        community registers (实有人口): 户籍/人户分离/常住/流动/寄住/境外/未落户
-``house_type``, ``house_use``  DESIGN.md §2 (the types and uses of the demo houses)
-``special_status``         DESIGN.md §2 categories; their fields in ``special_status_fields``
+``house_type``, ``house_use``  docs/design.md §2 (the types and uses of the demo houses)
+``special_status``         docs/design.md §2 categories; their fields in ``special_status_fields``
 ``staff_role``             the "four-in-one" grid team (see ``data/codes/README.md``)
 =========================  ==========================================================
 """

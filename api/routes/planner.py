@@ -68,7 +68,7 @@ Planner = Annotated[User, Depends(require_role(Role.PLANNER))]
 
 PAGE_TEMPLATE = STATIC_DIR / "planner" / "planner.html"
 CONTEXT_FILE = "demo/osm_bund.gpkg"  # roads and buildings, relative to settings.data_dir
-DEFAULT_TARGET_HOUSEHOLDS = 400.0  # 300-500 households: a comprehensive grid (DESIGN.md §2)
+DEFAULT_TARGET_HOUSEHOLDS = 400.0  # 300-500 households: a comprehensive grid (docs/design.md §2)
 DEFAULT_BAND = 0.25
 MATCH_ENDS_M = 2.0  # a drawn boundary line's ends may miss the shared edge's ends by this
 

@@ -47,7 +47,7 @@ here (the issue is silent on them):
   sequence is not a defect.
 * **Severity.** Everything is an ``error`` except ``edge_mismatch`` (``warning``).
   ``sliver`` is an error because it breaks "no gap"; ``multipart`` is an error because a
-  grid is one closed polygon (DESIGN.md §2, DB11/T 2157-2023).
+  grid is one closed polygon (docs/design.md §2, DB11/T 2157-2023).
 * **Order.** Kind in :data:`FINDING_KINDS` order, then ``grid_codes``, then position of the
   defect, north to south then west to east.
 * **Empty grids.** With no grid at all, the whole boundary is one ``gap``.

@@ -2,7 +2,7 @@
 
 The demo is loaded, residents are added to the drawn households, a field-check workbook
 (from ``wangge template field-check``) is filled, and the scores are checked against figures
-worked out by hand from DESIGN.md §2 (6 points a sample point; 6 / 0.5 / 0.5 / 0.1 per
+worked out by hand from docs/design.md §2 (6 points a sample point; 6 / 0.5 / 0.5 / 0.1 per
 missing registration / house field / population field / special-status item; floor 0; one
 fact deducted once):
 

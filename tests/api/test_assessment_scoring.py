@@ -1,4 +1,4 @@
-"""Sample-point and community scores, each expected score computed by hand from DESIGN.md §2.
+"""Sample-point and community scores, each expected score computed by hand from docs/design.md §2.
 
 Rules: missing registration 6, wrong/missing house field 0.5, population field 0.5,
 special-status item 0.1, floor 0 per point, no double deduction.

@@ -62,7 +62,7 @@ MAJOR = "0319"  # 井盖缺失或破损: major, same day
 GRID = "310101002005001"
 DEPT_POINTS = {"office": 8.0, "social_affairs": 7.5, "economy": 6.0,
                "urban_management": 8.0, "stability": 7.0}  # fmt: skip
-WRONG_OWNER_DEDUCTION = 0.5  # DESIGN.md §2: each wrong house field
+WRONG_OWNER_DEDUCTION = 0.5  # docs/design.md §2: each wrong house field
 POINT_MAX = 6.0
 # planted patrol hours of the target month: (demo grid worker #, week #, hours in that week)
 PATROL = [(0, 0, 16.0), (0, 1, 16.0), (1, 2, 15.0), (2, 3, 14.9)]

@@ -1,6 +1,6 @@
 """The assessment API and the dashboard on the shared demo database (both engines).
 
-Hand-computed figures (DESIGN.md §2): each sample point 6 points; a wrong house field 0.5;
+Hand-computed figures (docs/design.md §2): each sample point 6 points; a wrong house field 0.5;
 a person found on the spot who is not registered 6 (the whole point); departments 5 × 8.
 """
 

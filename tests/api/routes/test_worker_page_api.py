@@ -45,7 +45,7 @@ def test_codes_give_each_special_status_category_its_fields(api):
 
 
 def test_patrol_week_states_the_weekly_requirement(api):
-    # the demo has no patrol of this week: 0 h, under the 15 h a week of DESIGN.md
+    # the demo has no patrol of this week: 0 h, under the 15 h a week of docs/design.md
     monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
     sunday = monday + dt.timedelta(days=6)
     answer = api.client.get(
