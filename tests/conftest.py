@@ -146,6 +146,17 @@ def postgis_database(db_url: str, *, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def session_cleanups(db_url) -> Iterator[contextlib.ExitStack]:
+    """Callbacks run at the end of the session while the database of ``db_url`` still runs.
+
+    ``config.add_cleanup`` would run them after the throw-away cluster is stopped; this
+    fixture depends on ``db_url``, so pytest tears it down first.
+    """
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
 @pytest.fixture
 def fresh_db_url(db_url, tmp_path) -> str:
     """URL of an empty database of its own, on the engine of ``db_url``.

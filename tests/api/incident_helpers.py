@@ -80,14 +80,14 @@ def build_env(db_url: str, tmp_path_factory):
 _ENVS: dict[str, IncidentEnv] = {}
 
 
-def shared_env(db_url: str, tmp_path_factory, config) -> IncidentEnv:
+def shared_env(db_url: str, tmp_path_factory, request) -> IncidentEnv:
     """One :func:`build_env` per engine and test process, shared by the incident test
     modules (loading the demo is the slow part); dropped at the end of the session. Tests
     on it must tolerate each other's incidents."""
     if db_url not in _ENVS:
         gen = build_env(db_url, tmp_path_factory)
         _ENVS[db_url] = next(gen)
-        config.add_cleanup(lambda: next(gen, None))
+        request.getfixturevalue("session_cleanups").callback(next, gen, None)
     return _ENVS[db_url]
 
 

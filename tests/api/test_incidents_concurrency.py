@@ -19,7 +19,7 @@ THREADS = 10
 
 @pytest.fixture(scope="module")
 def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request.config)
+    return shared_env(db_url, tmp_path_factory, request)
 
 
 def _race(base: str, iid: int, attempts: list[tuple[str, dict]]) -> list[httpx.Response]:

@@ -29,7 +29,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @pytest.fixture(scope="module")
 def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request.config)
+    return shared_env(db_url, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ CATEGORIES = DATA.parent / "codes" / "incident_categories.csv"
 
 @pytest.fixture(scope="module")
 def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request.config)
+    return shared_env(db_url, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
