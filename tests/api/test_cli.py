@@ -78,7 +78,8 @@ def test_validate_table_output_names_kinds_in_both_languages():
     [
         (("validate", "missing.geojson", "--boundary", BOUNDARY), "missing.geojson"),
         (("validate", GRIDS, "--boundary", BOUNDARY, "--code-field", "nope"), "nope"),
-        (("validate", GRIDS, "--boundary", BOUNDARY, "--input-crs", "moon"), "moon"),
+        (("validate", GRIDS, "--boundary", BOUNDARY, "--grids-crs", "moon"), "moon"),
+        (("validate", GRIDS, "--boundary", BOUNDARY, "--boundary-crs", "moon"), "moon"),
         (("assign", DEMO / "houses.csv", "--grids", GRIDS, "--out", "x.unknown"), "unknown"),
     ],
 )

@@ -187,7 +187,7 @@ def test_swapped_lon_lat_and_wrong_crs(hostile, tmp_path):
     )
     assert r.exit_code == 2 and "swapped" in r.output
     r = runner.invoke(
-        cli_app, ["validate", str(grids), "--boundary", str(grids), "--input-crs", "moon"]
+        cli_app, ["validate", str(grids), "--boundary", str(grids), "--grids-crs", "moon"]
     )
     assert r.exit_code == 2 and "moon" in r.output
 

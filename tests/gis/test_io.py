@@ -216,7 +216,7 @@ def test_shapefile_without_dbf_or_shx_is_unreadable(tmp_path, missing):
 def test_shapefile_without_prj_needs_input_crs(tmp_path):
     write_layer(points(), tmp_path / "p.shp")
     (tmp_path / "p.prj").unlink()
-    with pytest.raises(UnknownCRSError, match=r"p\.shp.*--input-crs"):
+    with pytest.raises(UnknownCRSError, match=r"p\.shp.*CRS is unknown.*input_crs="):
         read_layer(tmp_path / "p.shp")
     back = read_layer(tmp_path / "p.shp", input_crs="wgs84")
     assert back.crs.to_epsg() == 4326
