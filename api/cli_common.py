@@ -18,6 +18,7 @@ __all__ = [
     "BoundaryLayer",
     "BuildingsCRS",
     "CodeField",
+    "CommunityOption",
     "GridsCRS",
     "GridsLayer",
     "InputCRS",
@@ -74,6 +75,12 @@ BuildingsCRS = _crs_option("--buildings-crs", "建筑文件", "the buildings fil
 Layer = _layer_option("--layer", "输入文件", "the input file")
 GridsLayer = _layer_option("--grids-layer", "网格文件", "the grids file")
 BoundaryLayer = _layer_option("--boundary-layer", "边界文件", "the boundary file")
+CommunityOption = Annotated[
+    str,
+    typer.Option(
+        "--community", "-c", help="社区：12 位编码或名称 / community: its 12-digit code or its name"
+    ),
+]
 AllowTruncate = Annotated[
     bool,
     typer.Option(

@@ -370,9 +370,7 @@ def read_layer(
     if len(gdf):
         gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
 
-    gdf = _resolve_crs(
-        gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None, crs_hint
-    )
+    gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None, crs_hint)
     _check_coordinates(gdf, label, where)
     if coordinate_columns is not None and not keep_file_coordinates:
         lon_name, lat_name = coordinate_columns

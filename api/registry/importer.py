@@ -36,6 +36,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from api.config import get_settings
+from api.db.communities import UnknownCommunityError, find_community
 from api.db.divisions import division_in_effect
 from api.db.models import (
     STORAGE_SRID,
@@ -60,7 +61,7 @@ __all__ = [
     "RowError",
     "SourceRow",
     "UnknownCommunityError",
-    "community_by_code",
+    "find_community",
     "grids_in_effect",
     "import_file",
     "import_rows",
@@ -69,10 +70,6 @@ __all__ = [
 ]
 
 _CLEANERS = {"houses": clean_house, "residents": clean_resident, "staff": clean_staff}
-
-
-class UnknownCommunityError(InputError):
-    """No community has the code given."""
 
 
 @dataclass(frozen=True)
@@ -279,18 +276,6 @@ def read_table(
 
 
 # --------------------------------------------------------------------------- database look-ups
-
-
-def community_by_code(session: Session, code: str) -> Community:
-    """Return the community with ``code``, or raise :class:`UnknownCommunityError`."""
-    found = session.scalars(sa.select(Community).where(Community.code == str(code))).first()
-    if found is None:
-        known = session.scalars(sa.select(Community.code).order_by(Community.code).limit(10)).all()
-        raise UnknownCommunityError(
-            f"没有编码为 {code} 的社区 / no community with code {code}; "
-            f"known: {', '.join(known) or 'none'}"
-        )
-    return found
 
 
 def grids_in_effect(
@@ -546,7 +531,7 @@ def import_rows(
     today = today or dt.date.today()
     rows = list(rows)
     if not isinstance(community, Community):
-        community = community_by_code(session, community)
+        community = find_community(session, community)
     result = ImportResult(kind=kind, community=community.code, rows=len(rows))
     bad: dict[int, list[RowError]] = defaultdict(list)
     cleaned: list[tuple[SourceRow, dict[str, Any]]] = []
