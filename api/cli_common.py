@@ -21,6 +21,7 @@ __all__ = [
     "CommunityOption",
     "GridsCRS",
     "GridsLayer",
+    "HousesLayer",
     "InputCRS",
     "JsonFlag",
     "Layer",
@@ -75,6 +76,7 @@ BuildingsCRS = _crs_option("--buildings-crs", "建筑文件", "the buildings fil
 Layer = _layer_option("--layer", "输入文件", "the input file")
 GridsLayer = _layer_option("--grids-layer", "网格文件", "the grids file")
 BoundaryLayer = _layer_option("--boundary-layer", "边界文件", "the boundary file")
+HousesLayer = _layer_option("--houses-layer", "房屋文件", "the houses file")
 CommunityOption = Annotated[
     str,
     typer.Option(

@@ -172,3 +172,68 @@ def test_assign_json_and_geojson_output_carry_wgs84_columns(houses, grids_gpkg, 
     # GeoJSON geometry is the WGS84 position, equal to the lon_wgs84/lat_wgs84 columns
     assert np.allclose(back.geometry.x, back["lon_wgs84"], atol=1e-12)
     assert np.allclose(back["lon"], table["lon"], atol=1e-9)  # the GCJ-02 column kept
+
+
+# --- divide -----------------------------------------------------------------------------
+
+OSM = DEMO / "osm_bund.gpkg"
+
+
+def divide_args(houses_path: Path, out: Path, *extra) -> list:
+    return [
+        "divide", "--boundary", BOUNDARY, "--roads", OSM, "--roads-layer", "roads",
+        "--houses", houses_path, "--buildings", OSM, "--buildings-layer", "buildings",
+        "--target", "60", "--out", out, "--report", out.with_suffix(".csv"), "--json", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def divided_wgs84(tmp_path_factory) -> tuple[dict, gpd.GeoDataFrame, pd.DataFrame]:
+    out = tmp_path_factory.mktemp("divide") / "wgs84.geojson"
+    result = run(*divide_args(DEMO / "houses.csv", out))
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout), gpd.read_file(out), pd.read_csv(out.with_suffix(".csv"))
+
+
+def test_divide_summary_in_band_means_inside_the_band(divided_wgs84):
+    """At target 60 some grids are one building of 100+ households: not in band."""
+    summary, grids, report = divided_wgs84
+    low, high = 0.8 * 60, 1.2 * 60
+    inside = report["households"].between(low, high)
+    assert summary["in_band"] == int(inside.sum()) < summary["grids"]
+    assert summary["over_unsplittable"] == int((report["status"] == "over-unsplittable").sum()) > 0
+    assert (
+        summary["in_band"] + summary["under"] + summary["over"] + summary["over_unsplittable"]
+        == summary["grids"]
+        == len(grids)
+    )
+    # household counts are integers everywhere: JSON, report, grids file
+    for key in ("households_min", "households_max"):
+        assert type(summary[key]) is int
+    assert summary["households_max"] == report["households"].max() > high
+    assert pd.api.types.is_integer_dtype(report["households"])
+    assert pd.api.types.is_integer_dtype(grids["households"])
+    raw = json.loads(Path(summary["out"]).read_text(encoding="utf-8"))
+    assert all(type(f["properties"]["households"]) is int for f in raw["features"])
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_divide_converts_the_houses_only(crs, divided_wgs84, tmp_path):
+    """Houses in GCJ-02/BD-09 with --input-crs: the same division as with WGS84 houses.
+
+    Boundary (GeoJSON), roads and buildings (GeoPackage, EPSG:4326) are not converted.
+    """
+    summary, grids, _ = divided_wgs84
+    table = pd.read_csv(DEMO / "houses.csv")
+    table["lon"], table["lat"] = shifted(table["lon"], table["lat"], crs)
+    src = tmp_path / f"houses_{crs}.csv"
+    table.to_csv(src, index=False)
+    out = tmp_path / "shifted.geojson"
+    result = run(*divide_args(src, out, "--input-crs", crs))
+    assert result.exit_code in (0, 1), result.output
+    again = gpd.read_file(out)
+    assert json.loads(result.stdout)["grids"] == summary["grids"]
+    assert again["households"].tolist() == grids["households"].tolist()
+    crs_m = metric_crs(grids)
+    moved = again.to_crs(crs_m).geometry.symmetric_difference(grids.to_crs(crs_m).geometry)
+    assert moved.area.max() < 1.0  # m²: the same grids
