@@ -52,7 +52,7 @@ from api.db.models import (
 from api.registry.templates import COLUMNS, DATA_SHEET, KINDS, column, header_map, normalise_header
 from api.registry.validators import FieldError, clean_house, clean_resident, clean_staff
 from gis.assign import assign_points
-from gis.crs import bd09_to_wgs84, gcj02_to_wgs84, parse_input_crs
+from gis.crs import lonlat_to_wgs84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
 from gis.io import check_zip_expansion, get_read_limits
 
@@ -348,16 +348,6 @@ def _flag_duplicates(
             )
 
 
-def _to_wgs84(lon: float, lat: float, source: str) -> tuple[float, float]:
-    if source == "gcj02":
-        x, y = gcj02_to_wgs84(lon, lat)
-    elif source == "bd09":
-        x, y = bd09_to_wgs84(lon, lat)
-    else:
-        return lon, lat
-    return float(x), float(y)
-
-
 def _check_houses(session, community, cleaned, bad, input_crs) -> None:
     existing = session.execute(
         sa.select(House.address, House.house_key).where(House.community_id == community.id)
@@ -373,7 +363,7 @@ def _check_houses(session, community, cleaned, bad, input_crs) -> None:
     source = parse_input_crs(input_crs) if input_crs else "wgs84"
     for _, rec in cleaned:
         if rec.get("lon") is not None and rec.get("lat") is not None:
-            rec["lon"], rec["lat"] = _to_wgs84(rec["lon"], rec["lat"], source)
+            rec["lon"], rec["lat"] = lonlat_to_wgs84(rec["lon"], rec["lat"], source)
 
 
 def _chunks(values: list[str], size: int = 5000) -> Iterable[list[str]]:

@@ -237,3 +237,76 @@ def test_divide_converts_the_houses_only(crs, divided_wgs84, tmp_path):
     crs_m = metric_crs(grids)
     moved = again.to_crs(crs_m).geometry.symmetric_difference(grids.to_crs(crs_m).geometry)
     assert moved.area.max() < 1.0  # m²: the same grids
+
+
+# --- geocode ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_geocode_gazetteer_crs_is_input_crs_and_grids_keep_their_own(
+    crs, houses, grids_gpkg, tmp_path
+):
+    gazetteer = houses.drop(columns="truth").copy()
+    gazetteer["lon"], gazetteer["lat"] = shifted(houses["lon"], houses["lat"], crs)
+    gaz_path = tmp_path / f"plates_{crs}.csv"
+    gazetteer.to_csv(gaz_path, index=False)
+    addresses = tmp_path / "addresses.csv"
+    pd.DataFrame({"地址": houses["address"]}).to_csv(addresses, index=False)
+    out = tmp_path / "geocoded.csv"
+    result = run(
+        "geocode", addresses, "--column", "地址", "--gazetteer", gaz_path, "--grids", grids_gpkg,
+        "--input-crs", crs, "--out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out, dtype={"grid_code": str})
+    matched = got["match_level"] == "doorplate"
+    assert matched.mean() > 0.9
+    crs_m = metric_crs(gpd.read_file(GRIDS))
+    found = gpd.GeoSeries(shapely.points(got["lon"][matched], got["lat"][matched]), crs=4326)
+    truth = gpd.GeoSeries(
+        shapely.points(houses["lon"][matched], houses["lat"][matched]), crs=4326
+    )
+    assert found.to_crs(crs_m).distance(truth.to_crs(crs_m)).max() < 0.05
+    codes = got["grid_code"][matched]
+    assert codes.where(codes.notna(), None).tolist() == houses["truth"][matched].tolist()
+
+
+# --- patrol -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_patrol_track_crs_is_input_crs_and_grids_keep_their_own(crs, tmp_path):
+    from tests.common import grids_frame, rect_m
+    from tests.gis.test_patrol import (
+        CODE_A,
+        CODE_B,
+        EXPECTED_A_S,
+        EXPECTED_B_S,
+        LEGS,
+        MAY6_8AM,
+        lonlat,
+        walk,
+    )
+
+    grids = tmp_path / "grids.gpkg"
+    grids_frame([CODE_A, CODE_B], [rect_m(0, 0, 100, 100), rect_m(100, 0, 200, 100)]).to_file(
+        grids, driver="GPKG"
+    )
+    rows = ["time,lon,lat"]
+    for t, x, y in walk(MAY6_8AM, LEGS):
+        lon, lat = FORWARD[crs](*lonlat(x, y))
+        rows.append(f"{t.isoformat()},{lon!r},{lat!r}")
+    track = tmp_path / f"track_{crs}.csv"
+    track.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    result = run("patrol", "hours", track, "--worker", "张三", "--grids", grids,
+                 "--input-crs", crs, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hours = {d["grid_code"]: d["hours"] for d in json.loads(result.stdout)["days"]}
+    assert hours == {CODE_A: round(EXPECTED_A_S / 3600, 3), CODE_B: round(EXPECTED_B_S / 3600, 3)}
+
+    # --gcj02 and another --input-crs contradict each other
+    if crs == "bd09":
+        both = run("patrol", "hours", track, "--worker", "张三", "--grids", grids,
+                   "--input-crs", crs, "--gcj02")  # fmt: skip
+        assert both.exit_code == 2 and "contradicts" in both.stderr
