@@ -926,7 +926,7 @@ def write_layer(
     alone) and a ``wkt`` column otherwise. GeoPackage and Shapefile keep the frame's CRS; a
     Shapefile gets a UTF-8 ``.cpg``. A Shapefile cannot hold field names over 10 bytes or
     text over 254 bytes: such a frame is refused (naming the fields, suggesting
-    GeoPackage) unless ``allow_truncate``, when GDAL shortens them. Columns holding lists (e.g.
+    GeoPackage) unless ``allow_truncate``, when names and text are cut on whole characters. Columns holding lists (e.g.
     ``grid_codes``) are written comma-joined except in GeoJSON, which has arrays. Parent
     folders are created; an existing file (or GeoPackage layer) is replaced. ``layer`` names
     the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
@@ -969,7 +969,9 @@ def write_layer(
     else:
         out = _join_lists(gdf)
     if driver == "ESRI Shapefile":
-        if not allow_truncate:
+        if allow_truncate:
+            out = _truncate_for_shapefile(out)
+        else:
             _refuse_shapefile_truncation(out, path)
         options["encoding"] = "UTF-8"
     if driver == "ESRI Shapefile":
@@ -988,6 +990,42 @@ def write_layer(
     return path
 
 
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def _is_text(values: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+
+
+def _truncate_for_shapefile(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Field names cut to 10 bytes (kept unique) and text to 254 bytes, on whole characters.
+
+    GDAL would cut by bytes, splitting a Chinese character and leaving a file that cannot be
+    decoded; this cuts where a character ends.
+    """
+    out = gdf.copy()
+    names: dict = {}
+    taken: set[str] = set()
+    for column in out.columns:
+        if column == out.geometry.name:
+            continue
+        name = _cut_utf8(str(column), _SHAPEFILE_FIELD_NAME_MAX_BYTES)
+        n = 1
+        while name in taken:  # "门牌地址" twice: "门牌地_1", "门牌地_2"...
+            suffix = f"_{n}"
+            name = _cut_utf8(str(column), _SHAPEFILE_FIELD_NAME_MAX_BYTES - len(suffix)) + suffix
+            n += 1
+        taken.add(name)
+        names[column] = name
+        if _is_text(out[column]):
+            out[column] = out[column].map(
+                lambda v: _cut_utf8(v, _SHAPEFILE_TEXT_MAX_BYTES) if isinstance(v, str) else v
+            )
+    return out.rename(columns=names)
+
+
 def _refuse_shapefile_truncation(gdf: gpd.GeoDataFrame, path: Path) -> None:
     """Raise InputError if a Shapefile would cut a field name or a text value short."""
     problems = []
@@ -996,7 +1034,7 @@ def _refuse_shapefile_truncation(gdf: gpd.GeoDataFrame, path: Path) -> None:
             continue
         if len(str(column).encode("utf-8")) > _SHAPEFILE_FIELD_NAME_MAX_BYTES:
             problems.append(f"字段名 / field name {str(column)!r} > 10 bytes")
-        if gdf[column].dtype == object:
+        if _is_text(gdf[column]):
             sizes = gdf[column].map(lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0)
             if len(sizes) and sizes.max() > _SHAPEFILE_TEXT_MAX_BYTES:
                 i = int(sizes.to_numpy().argmax())
