@@ -926,10 +926,10 @@ def write_layer(
     alone) and a ``wkt`` column otherwise. GeoPackage and Shapefile keep the frame's CRS; a
     Shapefile gets a UTF-8 ``.cpg``. A Shapefile cannot hold field names over 10 bytes or
     text over 254 bytes: such a frame is refused (naming the fields, suggesting
-    GeoPackage) unless ``allow_truncate``, when names and text are cut on whole characters. Columns holding lists (e.g.
-    ``grid_codes``) are written comma-joined except in GeoJSON, which has arrays. Parent
-    folders are created; an existing file (or GeoPackage layer) is replaced. ``layer`` names
-    the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
+    GeoPackage) unless ``allow_truncate``, when names and text are cut on whole characters.
+    Columns holding lists (e.g. ``grid_codes``) are written comma-joined except in GeoJSON,
+    which has arrays. Parent folders are created; an existing file (or GeoPackage layer) is
+    replaced. ``layer`` names the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
 
     Raises
     ------
