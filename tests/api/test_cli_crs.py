@@ -263,9 +263,7 @@ def test_geocode_gazetteer_crs_is_input_crs_and_grids_keep_their_own(
     assert matched.mean() > 0.9
     crs_m = metric_crs(gpd.read_file(GRIDS))
     found = gpd.GeoSeries(shapely.points(got["lon"][matched], got["lat"][matched]), crs=4326)
-    truth = gpd.GeoSeries(
-        shapely.points(houses["lon"][matched], houses["lat"][matched]), crs=4326
-    )
+    truth = gpd.GeoSeries(shapely.points(houses["lon"][matched], houses["lat"][matched]), crs=4326)
     assert found.to_crs(crs_m).distance(truth.to_crs(crs_m)).max() < 0.05
     codes = got["grid_code"][matched]
     assert codes.where(codes.notna(), None).tolist() == houses["truth"][matched].tolist()
@@ -310,3 +308,38 @@ def test_patrol_track_crs_is_input_crs_and_grids_keep_their_own(crs, tmp_path):
         both = run("patrol", "hours", track, "--worker", "张三", "--grids", grids,
                    "--input-crs", crs, "--gcj02")  # fmt: skip
         assert both.exit_code == 2 and "contradicts" in both.stderr
+
+
+# --- validate / repair ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grids_gcj02_geojson(tmp_path_factory) -> Path:
+    """The demo grids traced on an Amap base map: GCJ-02 lon/lat in a GeoJSON."""
+    grids = gpd.read_file(GRIDS)
+    gcj = grids.copy()
+    gcj.geometry = shapely.transform(
+        grids.geometry.to_numpy(), lambda xy: np.array([cc.wgs2gcj(x, y) for x, y in xy])
+    )
+    path = tmp_path_factory.mktemp("gcj") / "grids_gcj.geojson"
+    gcj.to_file(path, driver="GeoJSON")
+    return path
+
+
+def test_validate_and_repair_convert_only_the_file_their_option_names(
+    grids_gcj02_geojson, tmp_path
+):
+    base = ["validate", grids_gcj02_geojson, "--boundary", BOUNDARY, "--json"]
+    assert run(*base).exit_code == 1  # read as WGS84 (RFC 7946): hundreds of metres off
+    assert run(*base, "--grids-crs", "gcj02").exit_code == 0
+    both = run(*base, "--grids-crs", "gcj02", "--boundary-crs", "gcj02")
+    assert both.exit_code == 1  # the boundary was WGS84 all along
+    out = tmp_path / "repaired.gpkg"
+    result = run("repair", grids_gcj02_geojson, "--boundary", BOUNDARY, "--grids-crs", "gcj02",
+                 "--out", out, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["changes"] == []  # a valid division: nothing to repair
+    repaired = gpd.read_file(out).set_index("code")
+    truth = gpd.read_file(GRIDS).set_index("code")
+    for code, geom in truth.geometry.items():
+        assert shapely.hausdorff_distance(repaired.geometry[code], geom) < 1e-7  # ~1 cm
