@@ -1,7 +1,13 @@
 """The ``wangge`` command line: thin Typer wrappers around gis/ functions and api/ services.
 
 Exit codes: 0 ok, 1 findings (e.g. a division that does not validate), 2 unusable input.
-Every command that reads coordinates takes ``--input-crs wgs84|cgcs2000|gcj02|bd09``.
+
+CRS of inputs, one rule for every command: each file is read in its own declared CRS
+(GeoJSON, KML, CSV and XLSX are WGS84 unless told); ``--input-crs wgs84|cgcs2000|gcj02|bd09``
+names the CRS of the command's point/address input only; grids, boundaries, roads and
+buildings have their own ``--grids-crs``, ``--boundary-crs``, ``--roads-crs``,
+``--buildings-crs``. ``--layer`` (and ``--grids-layer``, ``--boundary-layer``...) picks
+the layer of a file that holds several.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
+import shapely
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
@@ -20,14 +28,21 @@ from api.cli_backup import register as register_backup_commands
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    AllowTruncate,
+    BoundaryCRS,
+    BoundaryLayer,
     CodeField,
+    GridsCRS,
+    GridsLayer,
     InputCRS,
     JsonFlag,
+    Layer,
     err,
     fail_input,
     fmt_number,
     out,
     read_division,
+    read_input,
 )
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
@@ -113,15 +128,19 @@ def validate_command(
         Path | None,
         typer.Option("--out", help="把问题写成 GeoJSON / write findings as GeoJSON"),
     ] = None,
-    input_crs: InputCRS = None,
+    layer: Layer = None,
+    boundary_layer: BoundaryLayer = None,
+    grids_crs: GridsCRS = None,
+    boundary_crs: BoundaryCRS = None,
 ) -> None:
     """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
     from gis.coverage import findings_to_geojson, validate
 
     try:
         grid_frame, boundary_frame = read_division(
-            grids, boundary, code_field=code_field, input_crs=input_crs
-        )
+            grids, boundary, code_field=code_field, grids_crs=grids_crs,
+            boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+        )  # fmt: skip
         with err.status("校验中 / validating…"):
             findings = validate(
                 grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
@@ -162,15 +181,30 @@ def assign_command(
     ],
     code_field: CodeField = "code",
     input_crs: InputCRS = None,
+    layer: Layer = None,
+    grids_crs: GridsCRS = None,
+    grids_layer: GridsLayer = None,
+    allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """把点落到网格（空间连接）/ Assign points to grids by spatial join."""
+    """把点落到网格（空间连接）/ Assign points to grids by spatial join.
+
+    The output keeps every input column as it was and adds ``grid_code``, ``outside`` and
+    ``lon_wgs84``/``lat_wgs84``: the WGS84 position the grid was found for (the point's
+    --input-crs coordinates converted). The points' CRS is --input-crs; the grids file is
+    read in its own CRS (--grids-crs to say otherwise).
+    """
     from gis.assign import assign_points
-    from gis.io import read_layer, write_layer
+    from gis.io import write_layer
 
     try:
-        point_frame = read_layer(points, input_crs=input_crs, geometry_type="point")
-        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+        point_frame = read_input(
+            points, layer=layer, crs=input_crs, geometry_type="point", keep_file_coordinates=True
+        )
+        grid_frame = read_input(
+            grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+            crs_option="--grids-crs", geometry_type="polygon",
+        )  # fmt: skip
         if code_field not in grid_frame.columns:
             raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
         with err.status("空间连接中 / joining…"):
@@ -178,7 +212,11 @@ def assign_command(
         result = point_frame.copy()
         result["grid_code"] = codes.astype(object).where(codes.notna(), None)
         result["outside"] = codes.isna().to_numpy()
-        written = write_layer(result, out_path)
+        wgs84 = np.asarray(result.geometry.to_crs(4326).values)
+        result["lon_wgs84"], result["lat_wgs84"] = shapely.get_x(wgs84), shapely.get_y(wgs84)
+        written = write_layer(
+            result, out_path, xy_columns=("lon_wgs84", "lat_wgs84"), allow_truncate=allow_truncate
+        )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 

@@ -16,7 +16,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import EXIT_FINDINGS, EXIT_OK, JsonFlag, err, fail_input, out
+from api.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommunityOption,
+    JsonFlag,
+    err,
+    fail_input,
+    out,
+)
 from gis.errors import WanggeError
 
 __all__ = ["assess_app", "register"]
@@ -31,9 +39,6 @@ assess_app = typer.Typer(
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
-]
-CommunityOption = Annotated[
-    str, typer.Option("--community", help="社区编码或名称 / community code or name")
 ]
 MonthOption = Annotated[str, typer.Option("--month", help="考核月份 YYYY-MM / month")]
 ByOption = Annotated[

@@ -3,6 +3,12 @@
 Exit codes: 0 the division validates and every grid sits in the household band (or could
 not, for want of a road or a gap between buildings to cut along: ``over-unsplittable``),
 1 it validates but some grids are outside the band, or it does not validate, 2 bad input.
+The summary's ``in_band`` counts only grids inside the band; ``over_unsplittable`` grids are
+counted apart (they are not in the band, but no cut could bring them into it).
+
+CRS: the houses are the command's point input (``--input-crs``); the boundary, roads and
+buildings are each read in their own CRS unless ``--boundary-crs``, ``--roads-crs``,
+``--buildings-crs`` says otherwise.
 """
 
 from __future__ import annotations
@@ -18,12 +24,20 @@ from rich.table import Table
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    AllowTruncate,
+    BoundaryCRS,
+    BoundaryLayer,
+    BuildingsCRS,
+    GridsCRS,
+    HousesLayer,
     InputCRS,
     JsonFlag,
+    RoadsCRS,
     err,
     fail_input,
     fmt_number,
     out,
+    read_input,
 )
 from gis.errors import WanggeError
 
@@ -110,21 +124,43 @@ def divide_command(
         Path | None, typer.Option("--report", help="每格报告 CSV/XLSX / per-grid report")
     ] = None,
     input_crs: InputCRS = None,
+    houses_layer: HousesLayer = None,
+    boundary_layer: BoundaryLayer = None,
+    boundary_crs: BoundaryCRS = None,
+    roads_crs: RoadsCRS = None,
+    buildings_crs: BuildingsCRS = None,
+    allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """自动划分网格，按户数均衡、沿道路、不切分建筑 / Divide a community into balanced grids."""
+    """自动划分网格，按户数均衡、沿道路、不切分建筑 / Divide a community into balanced grids.
+
+    --input-crs is the CRS of the houses (the point input); the boundary, roads and
+    buildings are read in their own CRS unless --boundary-crs, --roads-crs, --buildings-crs.
+    """
     from gis.coverage import is_valid_division
-    from gis.divide import divide
-    from gis.io import read_layer, write_layer
+    from gis.divide import band_summary, divide
+    from gis.io import write_layer
     from maps.colouring import colour_grids
 
     try:
-        boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
-        road_frame = read_layer(roads, layer=roads_layer, input_crs=input_crs)
-        house_frame = read_layer(houses, input_crs=input_crs)
+        boundary_frame = read_input(
+            boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
+            crs_option="--boundary-crs", geometry_type="polygon",
+        )  # fmt: skip
+        road_frame = read_input(
+            roads, layer=roads_layer, crs=roads_crs, layer_option="--roads-layer",
+            crs_option="--roads-crs",
+        )  # fmt: skip
+        house_frame = read_input(houses, layer=houses_layer, crs=input_crs,
+                                 layer_option="--houses-layer")  # fmt: skip
         building_frame = (
-            read_layer(
-                buildings, layer=buildings_layer, input_crs=input_crs, geometry_type="polygon"
+            read_input(
+                buildings,
+                layer=buildings_layer,
+                crs=buildings_crs,
+                layer_option="--buildings-layer",
+                crs_option="--buildings-crs",
+                geometry_type="polygon",
             )
             if buildings is not None
             else None
@@ -145,22 +181,19 @@ def divide_command(
         # simplestyle properties, so any GeoJSON viewer draws neighbours in different colours
         grids["fill"] = colour_grids(grids)
         grids["stroke"] = "#333333"
-        written = write_layer(grids, out_path)
+        written = write_layer(grids, out_path, allow_truncate=allow_truncate)
         if report_path is not None:
             _write_table(report, report_path)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
-    in_band = report["status"].isin(["ok", "over-unsplittable"])
+    acceptable = report["status"].isin(["ok", "over-unsplittable"])
     summary = {
-        "grids": len(grids),
         "valid": bool(valid),
-        "in_band": int(in_band.sum()),
-        "households_min": float(report["households"].min()),
-        "households_max": float(report["households"].max()),
+        **band_summary(report),
         "target": target,
         "band": band,
-        "status": report["status"].value_counts().to_dict(),
+        "status": {str(k): int(v) for k, v in report["status"].value_counts().items()},
         "out": str(written),
     }
     if as_json:
@@ -168,11 +201,20 @@ def divide_command(
     else:
         out.print(_report_table(report))
         verdict = "通过 / VALID" if valid else "不通过 / INVALID"
+        apart = ", ".join(
+            f"{zh} / {en} {summary[key]}"
+            for key, zh, en in (
+                ("under", "偏少", "under"),
+                ("over", "偏多", "over"),
+                ("over_unsplittable", "偏多且不可再分", "over, unsplittable"),
+            )
+            if summary[key]
+        )
         out.print(
             f"{verdict}: {len(grids)} 个网格 / grids, {summary['in_band']} 个在目标区间 / in band"
-            f" ({target}±{band:.0%}); → {written}"
+            f" ({target}±{band:.0%}){'; ' + apart if apart else ''}; → {written}"
         )
-    raise typer.Exit(EXIT_OK if valid and in_band.all() else EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK if valid and acceptable.all() else EXIT_FINDINGS)
 
 
 def balance_command(
@@ -184,7 +226,9 @@ def balance_command(
     ] = None,
     community: Annotated[
         str | None,
-        typer.Option("--community", "-c", help="库中社区（编码或名称）/ stored community"),
+        typer.Option(
+            "--community", "-c", help="库中社区：12 位编码或名称 / stored community: code or name"
+        ),
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")] = None,
     code_field: Annotated[str, typer.Option("--code-field", help="网格编码字段")] = "code",
@@ -197,11 +241,19 @@ def balance_command(
         Path | None, typer.Option("--out", help="报告 CSV/XLSX / write the report")
     ] = None,
     input_crs: InputCRS = None,
+    layer: Annotated[
+        str | None, typer.Option("--layer", help="网格文件的图层 / layer of the grids file")
+    ] = None,
+    houses_layer: HousesLayer = None,
+    grids_crs: GridsCRS = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """网格均衡报告：户数、人口、面积、紧凑度、人员 / Balance report of a division."""
+    """网格均衡报告：户数、人口、面积、紧凑度、人员 / Balance report of a division.
+
+    --input-crs is the CRS of the houses (the point input); the grids file is read in its
+    own CRS unless --grids-crs.
+    """
     from gis.balance import balance_report
-    from gis.io import read_layer
 
     try:
         if (grids is None) == (community is None):
@@ -214,8 +266,15 @@ def balance_command(
             grid_frame, house_frame, staff = data.grids, data.houses, data.staff
             code_field = "code"
         else:
-            grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
-            house_frame = read_layer(houses, input_crs=input_crs) if houses else None
+            grid_frame = read_input(
+                grids, layer=layer, crs=grids_crs, crs_option="--grids-crs",
+                geometry_type="polygon",
+            )  # fmt: skip
+            house_frame = (
+                read_input(houses, layer=houses_layer, crs=input_crs, layer_option="--houses-layer")
+                if houses
+                else None
+            )
         report = balance_report(
             grid_frame,
             houses=house_frame,

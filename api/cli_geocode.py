@@ -22,11 +22,14 @@ from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     CodeField,
+    GridsCRS,
+    GridsLayer,
     InputCRS,
     JsonFlag,
     err,
     fail_input,
     out,
+    read_input,
 )
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
@@ -142,15 +145,28 @@ def geocode_command(
     ] = None,
     community: Annotated[
         str | None,
-        typer.Option("--community", help="只用此社区的门牌 / only this community's door plates"),
+        typer.Option(
+            "--community",
+            "-c",
+            help="只用此社区的门牌（编码或名称）/ only this community's door plates (code or name)",
+        ),
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX 工作表 / XLSX sheet")] = None,
     input_crs: InputCRS = None,
+    gazetteer_layer: Annotated[
+        str | None,
+        typer.Option("--gazetteer-layer", help="门牌库的图层 / layer of the gazetteer file"),
+    ] = None,
+    grids_crs: GridsCRS = None,
+    grids_layer: GridsLayer = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """批量地理编码：地址 → 坐标、匹配级别、网格 / Geocode an address table offline."""
+    """批量地理编码：地址 → 坐标、匹配级别、网格 / Geocode an address table offline.
+
+    --input-crs is the CRS of the door-plate gazetteer (the point input the coordinates come
+    from; results are WGS84); the grids file is read in its own CRS unless --grids-crs.
+    """
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
-    from gis.io import read_layer
 
     if gazetteer is None and db is None:
         err.print(
@@ -175,13 +191,17 @@ def geocode_command(
             grid_frame = None
             if gazetteer is not None:
                 gaz = Gazetteer.from_file(
-                    gazetteer, address_column=address_column, input_crs=input_crs
-                )
+                    gazetteer, address_column=address_column, layer=gazetteer_layer,
+                    input_crs=input_crs,
+                )  # fmt: skip
             else:
                 plates, grid_frame = _from_database(db, community)
                 gaz = Gazetteer.from_frame(plates, address_column="address")
             if grids is not None:
-                grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
+                grid_frame = read_input(
+                    grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+                    crs_option="--grids-crs", geometry_type="polygon",
+                )  # fmt: skip
                 if code_field not in grid_frame.columns:
                     raise InputError(
                         f"{grids}: 没有编码字段 {code_field!r} / no code field {code_field!r}"

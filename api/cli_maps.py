@@ -16,7 +16,16 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, err, fail_input, out
+from api.cli_common import (
+    EXIT_OK,
+    CommunityOption,
+    JsonFlag,
+    RoadsCRS,
+    err,
+    fail_input,
+    out,
+    read_input,
+)
 from gis.errors import WanggeError
 
 __all__ = ["map_command", "print_command"]
@@ -39,9 +48,6 @@ class IncidentStyle(StrEnum):
     hotspots = "hotspots"
 
 
-Community = Annotated[
-    str, typer.Option("--community", "-c", help="社区编码或名称 / community code or name")
-]
 Db = Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")]
 Roads = Annotated[
     Path | None, typer.Option("--roads", help="道路文件（可选）/ roads to draw (optional)")
@@ -50,10 +56,12 @@ RoadsLayer = Annotated[str | None, typer.Option("--roads-layer", help="道路图
 Out = Annotated[Path, typer.Option("--out", help="输出文件 / output file")]
 
 
-def _roads(path: Path | None, layer: str | None):
-    from gis.io import read_layer
-
-    return None if path is None else read_layer(path, layer=layer)
+def _roads(path: Path | None, layer: str | None, crs: str | None):
+    if path is None:
+        return None
+    return read_input(
+        path, layer=layer, crs=crs, layer_option="--roads-layer", crs_option="--roads-crs"
+    )
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -67,11 +75,12 @@ def _date(value: str | None, option: str) -> dt.date | None:
 
 def map_command(
     kind: Annotated[MapKind, typer.Argument(help="division | validation | incidents")],
-    community: Community,
+    community: CommunityOption,
     out_path: Out,
     db: Db = None,
     roads: Roads = None,
     roads_layer: RoadsLayer = None,
+    roads_crs: RoadsCRS = None,
     tiles: Annotated[
         str, typer.Option("--tiles", help="底图 none|osm|tianditu / base tiles")
     ] = "none",
@@ -111,7 +120,7 @@ def map_command(
                 written = write_division_map(
                     data,
                     out_path,
-                    roads=_roads(roads, roads_layer),
+                    roads=_roads(roads, roads_layer, roads_crs),
                     public=not staff_view,
                     tiles=tile_choice,
                 )
@@ -140,11 +149,12 @@ def map_command(
 
 def print_command(
     kind: Annotated[PrintKind, typer.Argument(help="division | boards")],
-    community: Community,
+    community: CommunityOption,
     out_path: Out,
     db: Db = None,
     roads: Roads = None,
     roads_layer: RoadsLayer = None,
+    roads_crs: RoadsCRS = None,
     paper: Annotated[str, typer.Option("--paper", help="纸张 A4|A3 / paper")] = "A4",
     landscape: Annotated[bool, typer.Option("--landscape", help="横向 / landscape")] = False,
     as_json: JsonFlag = False,
@@ -158,7 +168,7 @@ def print_command(
             raise WanggeError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
         with err.status("打印中 / printing…"):
             data = read_stored_community(db, community)
-            road_frame = _roads(roads, roads_layer)
+            road_frame = _roads(roads, roads_layer, roads_crs)
             if kind is PrintKind.division:
                 written = [
                     write_division_diagram(

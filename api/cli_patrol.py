@@ -16,7 +16,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import EXIT_BAD_INPUT, EXIT_OK, CodeField, JsonFlag, err, fail_input, out
+from api.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    CodeField,
+    GridsCRS,
+    GridsLayer,
+    InputCRS,
+    JsonFlag,
+    err,
+    fail_input,
+    out,
+    read_input,
+)
 from gis.errors import WanggeError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -98,8 +110,12 @@ def hours_command(
         typer.Option("--db", help="数据库 URL（从登记查网格）/ database URL (grids from registry)"),
     ] = None,
     gcj02: Annotated[
-        bool, typer.Option("--gcj02", help="轨迹坐标为 GCJ-02 / track coordinates are GCJ-02")
+        bool,
+        typer.Option("--gcj02", help="轨迹坐标为 GCJ-02（同 --input-crs gcj02）/ track is GCJ-02"),
     ] = False,
+    input_crs: InputCRS = None,
+    grids_crs: GridsCRS = None,
+    grids_layer: GridsLayer = None,
     max_gap_s: Annotated[
         float,
         typer.Option("--max-gap-s", min=0.0, help="定位间隔上限（秒）/ gap cap in seconds"),
@@ -128,8 +144,10 @@ def hours_command(
     (staff_grids) named by --worker, with the geometry of the division in effect on each
     day. --store (with --db) records the track and its hours (the same file once per worker);
     what was stored is said on stderr, so --json stays the report alone.
+
+    --input-crs (or --gcj02) is the CRS of the track, the point input; the grids file is
+    read in its own CRS unless --grids-crs.
     """
-    from gis.io import read_layer
     from gis.patrol import patrol_report, read_track
 
     if db is not None and grids is not None:
@@ -148,13 +166,16 @@ def hours_command(
     options = {"max_speed_kmh": max_speed_kmh, "max_accuracy_m": max_accuracy_m,
                "max_gap_s": max_gap_s}  # fmt: skip
     try:
-        fixes = read_track(track, gcj02=gcj02)
+        fixes = read_track(track, gcj02=gcj02, input_crs=input_crs)
         if db is not None:
             report = _hours_from_db(db, track, fixes, worker, store=store, options=options)
         else:
             if store:
                 raise WanggeError("--store 需要 --db / --store needs --db")
-            grid_frame = read_layer(grids, geometry_type="polygon")
+            grid_frame = read_input(
+                grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+                crs_option="--grids-crs", geometry_type="polygon",
+            )  # fmt: skip
             if code_field not in grid_frame.columns:
                 raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
             with err.status("计算中 / computing…"):

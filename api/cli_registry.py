@@ -22,6 +22,8 @@ from api.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
+    AllowTruncate,
+    CommunityOption,
     InputCRS,
     JsonFlag,
     err,
@@ -61,9 +63,6 @@ class ExportLayer(enum.StrEnum):
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
-]
-CommunityOption = Annotated[
-    str, typer.Option("--community", help="社区编码（12 位）/ community code (12 digits)")
 ]
 
 
@@ -200,6 +199,7 @@ def export_command(
         typer.Option("--division", help="网格划分标签（默认今天生效的）/ division label"),
     ] = None,
     db: DbOption = None,
+    allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
 ) -> None:
     """导出网格、房屋、事件 / Export grids, houses or incidents (GPKG, SHP, XLSX, GeoJSON)."""
@@ -211,8 +211,9 @@ def export_command(
         engine = _open_engine(db)
         with session_factory(engine)() as session:
             result = export_layer(
-                session, layer.value, out_path, community=community, division=division
-            )
+                session, layer.value, out_path, community=community, division=division,
+                allow_truncate=allow_truncate,
+            )  # fmt: skip
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     finally:

@@ -19,9 +19,13 @@ from rich.table import Table
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    AllowTruncate,
+    BoundaryCRS,
+    BoundaryLayer,
     CodeField,
-    InputCRS,
+    GridsCRS,
     JsonFlag,
+    Layer,
     err,
     fail_input,
     fmt_number,
@@ -81,7 +85,11 @@ def repair_command(
         Path | None,
         typer.Option("--log", help="把修复记录写成 GeoJSON / write the change log as GeoJSON"),
     ] = None,
-    input_crs: InputCRS = None,
+    layer: Layer = None,
+    boundary_layer: BoundaryLayer = None,
+    grids_crs: GridsCRS = None,
+    boundary_crs: BoundaryCRS = None,
+    allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
@@ -90,8 +98,9 @@ def repair_command(
 
     try:
         grid_frame, boundary_frame = read_division(
-            grids, boundary, code_field=code_field, input_crs=input_crs
-        )
+            grids, boundary, code_field=code_field, grids_crs=grids_crs,
+            boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+        )  # fmt: skip
         codes = [c.strip() for c in priority.split(",") if c.strip()] if priority else None
         with err.status("修复中 / repairing…"):
             repaired, changes = repair(
@@ -105,7 +114,7 @@ def repair_command(
             findings = validate(
                 repaired, boundary_frame, code_field=code_field, tolerance_m=tolerance
             )
-        written = write_layer(repaired, out_path)
+        written = write_layer(repaired, out_path, allow_truncate=allow_truncate)
         log = changes_to_geojson(changes)
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)

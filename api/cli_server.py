@@ -20,12 +20,17 @@ import typer
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    BoundaryCRS,
+    BoundaryLayer,
     CodeField,
-    InputCRS,
+    CommunityOption,
+    GridsCRS,
     JsonFlag,
+    Layer,
     err,
     fail_input,
     out,
+    read_division,
 )
 from gis.errors import WanggeError
 
@@ -203,7 +208,7 @@ def _print_load(result: dict[str, Any], where: str) -> None:
 def load_division_command(
     grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
     boundary: Annotated[Path, typer.Option("--boundary", "-b", help="社区边界文件 / boundary")],
-    community: Annotated[str, typer.Option("--community", help="社区名称 / community name")],
+    community: CommunityOption,
     code_field: CodeField = "code",
     effective_date: Annotated[
         str | None,
@@ -219,12 +224,20 @@ def load_division_command(
     tolerance: Annotated[
         float, typer.Option("--tolerance", min=0.0, help="容差（米）/ tolerance in metres")
     ] = 0.5,
-    input_crs: InputCRS = None,
+    layer: Layer = None,
+    boundary_layer: BoundaryLayer = None,
+    grids_crs: GridsCRS = None,
+    boundary_crs: BoundaryCRS = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """校验并入库一个网格划分 / Validate and store a division of a community into grids."""
+    """校验并入库一个网格划分 / Validate and store a division of a community into grids.
+
+    --community is the community's 12-digit code or its name. A community not stored yet is
+    created: named by --community (its code from the boundary's code property or the grid
+    codes), or, when --community is a 12-digit code, named by the boundary's name property.
+    Each grid's name comes from its name, Name (a KML Placemark's name) or 名称 field.
+    """
     from api.services.divisions import load_division
-    from gis.io import read_layer
 
     try:
         day = dt.date.fromisoformat(effective_date) if effective_date else None
@@ -233,8 +246,10 @@ def load_division_command(
             ValueError(f"--effective-date 应为 YYYY-MM-DD / must be YYYY-MM-DD: {effective_date!r}")
         ) from exc
     try:
-        grid_frame = read_layer(grids, input_crs=input_crs, geometry_type="polygon")
-        boundary_frame = read_layer(boundary, input_crs=input_crs, geometry_type="polygon")
+        grid_frame, boundary_frame = read_division(
+            grids, boundary, code_field=code_field, grids_crs=grids_crs,
+            boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+        )  # fmt: skip
         engine, sessions = _open(db)
         try:
             with sessions() as session:

@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.db.communities import find_community
 from api.db.divisions import division_in_effect, divisions_in_effect
 from api.db.models import (
     Community,
@@ -22,7 +23,6 @@ from api.db.models import (
 )
 from api.registry.codes import code_table
 from api.services.staff_photos import resolve_staff_photo, staff_photo_dir
-from gis.errors import InputError
 
 __all__ = [
     "CommunityData",
@@ -46,21 +46,6 @@ class CommunityData:
     incidents: pd.DataFrame  # external_id, category_code, reported_at, lon, lat, grid_code
     staff: pd.DataFrame  # grid_code, name, role, phone, phone_published, duties, photo (a file)
     division_label: str | None
-
-
-def find_community(session: Session, community: str) -> Community:
-    """Return the community whose 12-digit code or name is ``community``, or raise InputError."""
-    found = session.scalars(
-        sa.select(Community).where(sa.or_(Community.code == community, Community.name == community))
-    ).all()
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        known = session.scalars(sa.select(Community.name).order_by(Community.code)).all()
-        raise InputError(
-            f"没有社区 {community!r} / no community {community!r}; known: {', '.join(known) or '-'}"
-        )
-    raise InputError(f"社区名 {community!r} 不唯一，请用编码 / ambiguous name, use the code")
 
 
 def _frame(rows: list[dict], geom_key: str, columns: list[str], srid: int) -> gpd.GeoDataFrame:

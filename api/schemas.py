@@ -174,11 +174,18 @@ class ValidateRequest(_In):
     boundary: dict[str, Any] = Field(description="GeoJSON Feature (or geometry) of the boundary")
     tolerance_m: float = Field(0.5, gt=0, le=100)
     code_field: str = "code"
-    input_crs: str | None = Field(None, description="wgs84|cgcs2000|gcj02|bd09 (default WGS84)")
+    grids_crs: str | None = Field(
+        None, description="网格坐标系 / CRS of grids: wgs84|cgcs2000|gcj02|bd09 (default WGS84)"
+    )
+    boundary_crs: str | None = Field(
+        None, description="边界坐标系 / CRS of boundary: wgs84|cgcs2000|gcj02|bd09 (default WGS84)"
+    )
 
 
 class DivisionLoad(ValidateRequest):
-    community: str = Field(min_length=1, description="社区名称 / community name")
+    community: str = Field(
+        min_length=1, description="社区编码或名称 / community code or name (new: its name)"
+    )
     effective_date: dt.date | None = Field(None, description="default today")
     force: bool = False
 

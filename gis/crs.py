@@ -66,6 +66,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "in_china",
     "is_cgcs2000_based",
+    "lonlat_to_wgs84",
     "metric_crs",
     "parse_input_crs",
     "require_crs",
@@ -290,6 +291,24 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike):
 
 
 _TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+
+
+def lonlat_to_wgs84(lon: ArrayLike, lat: ArrayLike, source: str):
+    """Convert lon/lat given in ``source`` (any name :func:`parse_input_crs` accepts) to WGS84.
+
+    GCJ-02 and BD-09 are converted (iterative inverses); WGS84 and CGCS2000 come back as
+    they are (the two agree to centimetres). Scalars give floats, arrays arrays.
+
+    >>> lonlat_to_wgs84(121.5, 31.2, "wgs84")
+    (121.5, 31.2)
+    >>> lon, lat = lonlat_to_wgs84(*wgs84_to_gcj02(121.5, 31.2), "GCJ-02")
+    >>> round(lon, 8), round(lat, 8)
+    (121.5, 31.2)
+    """
+    source = parse_input_crs(source)
+    if source in _TO_WGS84:
+        return _TO_WGS84[source](lon, lat)
+    return _out(*_as_arrays(lon, lat))
 
 
 def to_wgs84(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:

@@ -103,6 +103,7 @@ from gis.errors import GeometryTypeError, InputError
 
 __all__ = [
     "NON_SPLITTING_CLASSES",
+    "band_summary",
     "blocks_from_roads",
     "divide",
     "household_weights",
@@ -330,6 +331,40 @@ class _Houses:
     def points(self) -> np.ndarray:
         """One point per house (a footprint's point on surface)."""
         return self.geoms if not self.footprints else shapely.point_on_surface(self.geoms)
+
+
+def _whole_if_possible(values: np.ndarray) -> np.ndarray:
+    """``values`` as int64 when every one is a whole number (to float noise), else as given."""
+    whole = np.rint(values)
+    if np.allclose(values, whole, rtol=0.0, atol=1e-6):
+        return whole.astype(np.int64)
+    return values
+
+
+def band_summary(report: pd.DataFrame) -> dict:
+    """Count the grids of a :func:`divide` report by where they sit against the band.
+
+    ``in_band`` counts only grids inside the band (status ``"ok"``); ``over_unsplittable``
+    (above the band, but one block with no road or gap to cut along) is counted apart from
+    ``over`` and ``under``; household extremes are integers when the counts are whole.
+
+    >>> report = pd.DataFrame({"households": [300, 362, 100, 250],
+    ...                        "status": ["ok", "over-unsplittable", "under", "ok"]})
+    >>> summary = band_summary(report)
+    >>> summary["in_band"], summary["over_unsplittable"], summary["households_max"]
+    (2, 1, 362)
+    """
+    status = report["status"]
+    households = _whole_if_possible(report["households"].to_numpy(dtype=float))
+    return {
+        "grids": len(report),
+        "in_band": int((status == "ok").sum()),
+        "under": int((status == "under").sum()),
+        "over": int((status == "over").sum()),
+        "over_unsplittable": int((status == "over-unsplittable").sum()),
+        "households_min": households.min().item() if len(households) else None,
+        "households_max": households.max().item() if len(households) else None,
+    }
 
 
 def household_weights(houses: pd.DataFrame, households_field: str) -> pd.Series:
@@ -1044,6 +1079,9 @@ def divide(
         the band, ``"over"`` above it; ``"over-unsplittable"`` for a block that holds too
         many households and has no gap between buildings to cut along). ``report.attrs``
         holds the totals (houses used, houses outside the boundary, blocks, target).
+        Households are integers unless ``households_field`` holds fractions (a household
+        count shared between buildings) that do not add up to whole numbers per grid.
+        :func:`band_summary` counts the grids per status.
     """
     if not target_households > 0:
         raise InputError(f"目标户数必须为正 / target_households must be > 0: {target_households}")
@@ -1094,7 +1132,7 @@ def divide(
     geoms = np.array(
         [_single(shapely.coverage_union_all(faces[labels == r])) for r in regions], dtype=object
     )
-    households = np.array([weights[labels == r].sum() for r in regions])
+    households = _whole_if_possible(np.array([weights[labels == r].sum() for r in regions]))
     n_blocks = np.array([(labels == r).sum() for r in regions])
     unsplittable = np.array(
         [bool(((labels == r) & (weights > ceiling)).any()) for r in regions], dtype=bool
@@ -1141,7 +1179,7 @@ def divide(
             "band": band,
             "houses_used": len(house_m.geoms),
             "houses_outside": int(len(houses) - len(house_m.geoms)),
-            "households_total": float(weights.sum()),
+            "households_total": _whole_if_possible(np.array([weights.sum()]))[0].item(),
             "blocks": len(faces),
             "cuts_between_buildings": len(cuts),
             "metric_crs": crs.to_string(),

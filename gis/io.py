@@ -8,12 +8,21 @@ CSV/XLSX row as a spreadsheet shows it, the header being row 1) and the reason. 
 reads but is invalid (a self-intersecting ring, a bow-tie) is returned untouched: validation
 reports it, not the reader.
 
-CRS rules: GeoJSON and KML are WGS84 by their specifications; CSV/XLSX lon/lat are WGS84
-unless told; a Shapefile without ``.prj`` (or a GeoPackage layer without a CRS) needs
-``input_crs``. ``input_crs`` ("wgs84", "cgcs2000", "gcj02", "bd09" or an alias accepted by
-:func:`gis.crs.parse_input_crs`) states what the lon/lat in the file really are; GCJ-02 and
-BD-09 are converted to WGS84. It contradicts a file that carries a projected CRS
-(:class:`~gis.errors.CRSMismatchError`).
+CRS rules: every file is read in its own declared CRS. GeoJSON and KML are WGS84 by their
+specifications; CSV/XLSX lon/lat are WGS84 unless told; a Shapefile without ``.prj`` (or a
+GeoPackage layer without a CRS) needs ``input_crs``. ``input_crs`` ("wgs84", "cgcs2000",
+"gcj02", "bd09" or an alias accepted by :func:`gis.crs.parse_input_crs`) states what the
+lon/lat in *this one file* really are, over a declared geographic CRS (a GeoJSON drawn on
+an Amap base map is GCJ-02 whatever it says); GCJ-02 and BD-09 are converted to WGS84. It
+contradicts a file that carries a projected CRS (:class:`~gis.errors.CRSMismatchError`).
+Callers with several input files pass each file its own ``input_crs`` (the CLI's
+``--input-crs`` for the point/address input, ``--grids-crs``, ``--boundary-crs``, ...).
+
+Text encodings: a Shapefile's ``.cpg`` is honoured when it names a real encoding. One that
+names none (``ANSI``, ``OEM``, ``SYSTEM``, an empty or unknown name; ArcGIS writes ``ANSI``
+for the Windows code page, GBK/CP936 on Chinese Windows) is read as UTF-8 when the text is
+valid UTF-8, else as GBK, with a warning in ``gdf.attrs["read_warnings"]`` (the CLI prints
+it); text that is neither is refused.
 
 Bounds (:class:`ReadLimits`, defaults 100,000 vertices per geometry, 100,000 features or rows
 per file, 200 MiB expanded per zip): a file over one is refused with an
@@ -95,6 +104,7 @@ _WRITABLE_EXTENSIONS = (*_VECTOR_DRIVERS, ".csv", ".xlsx")
 # Formats whose specification fixes the CRS (WGS84 lon/lat) when the file does not say.
 _WGS84_BY_DEFAULT = (".geojson", ".json", ".kml", ".csv", ".xlsx")
 _SHAPEFILE_FIELD_NAME_MAX_BYTES = 10
+_SHAPEFILE_TEXT_MAX_BYTES = 254
 # Columns GDAL's LIBKML reader adds to every KML layer, with the values meaning "not set".
 _KML_HOUSEKEEPING_DEFAULTS: dict[str, tuple] = {
     "timestamp": (),
@@ -267,6 +277,9 @@ def read_layer(
     lon_col: str | None = None,
     lat_col: str | None = None,
     limits: ReadLimits | None = None,
+    keep_file_coordinates: bool = False,
+    layer_hint: str = "layer=",
+    crs_hint: str = "input_crs=",
 ) -> gpd.GeoDataFrame:
     """Read one layer of a GIS file as a lon/lat GeoDataFrame (EPSG:4490 or EPSG:4326).
 
@@ -294,12 +307,20 @@ def read_layer(
     limits
         Bounds on features/rows, vertices per geometry and zip expansion; default those in
         force (:func:`get_read_limits`).
+    keep_file_coordinates
+        CSV/XLSX: the lon/lat columns keep the values as written in the file (default: they
+        hold the returned, possibly converted, coordinates).
+    layer_hint, crs_hint
+        How the caller names the ``layer`` and ``input_crs`` options in error messages
+        (e.g. ``"--grids-layer"``, ``"--grids-crs"`` on a command line).
 
     Returns
     -------
     geopandas.GeoDataFrame
         In file order. For a CSV/XLSX point table the lon/lat columns are kept and hold the
-        returned (possibly converted) coordinates. CSV columns are numbers when every value
+        returned (possibly converted) coordinates unless ``keep_file_coordinates``. Warnings
+        that did not stop the reading (an encoding guessed) are in
+        ``gdf.attrs["read_warnings"]`` (a list of strings). CSV columns are numbers when every value
         is one, except identifiers (a leading zero, or 11+ digits: grid codes, ID and phone
         numbers), which stay text. KML attributes are text.
 
@@ -333,39 +354,56 @@ def read_layer(
 
     where: Where = _feature_label
     coordinate_columns: tuple[str, str] | None = None
+    warnings: list[str] = []
+    hints = _Hints(layer_hint, crs_hint, warnings)
     if ext in (".csv", ".xlsx"):
         gdf, where, coordinate_columns = _read_table(
             path, ext, layer, encoding, lon_col, lat_col, limits
         )
     elif ext == ".zip":
-        gdf = _read_zipped_shapefile(path, layer, encoding, limits)
+        gdf = _read_zipped_shapefile(path, layer, encoding, limits, hints)
     else:
-        gdf = _read_vector(path, label, layer, encoding, limits)
+        gdf = _read_vector(path, label, layer, encoding, limits, hints)
     if len(gdf) > limits.max_rows:  # a driver that could not count before reading
         raise _too_many_rows(label, len(gdf), limits.max_rows)
     _check_vertices(gdf, label, where, limits.max_vertices)
     if len(gdf):
         gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
 
-    gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None)
+    gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None, crs_hint)
     _check_coordinates(gdf, label, where)
-    if coordinate_columns is not None:
+    if coordinate_columns is not None and not keep_file_coordinates:
         lon_name, lat_name = coordinate_columns
         gdf[lon_name] = shapely.get_x(np.asarray(gdf.geometry.values))
         gdf[lat_name] = shapely.get_y(np.asarray(gdf.geometry.values))
     if geometry_type is not None:
         _check_geometry_type(gdf, label, geometry_type, where)
+    gdf.attrs["read_warnings"] = warnings
     return gdf
 
 
+@dataclass(frozen=True)
+class _Hints:
+    """How the caller names the layer and CRS options; where reading warnings are collected."""
+
+    layer: str
+    crs: str
+    warnings: list[str]
+
+
 def _read_vector(
-    path: Path, label: str, layer: str | None, encoding: str | None, limits: ReadLimits
+    path: Path,
+    label: str,
+    layer: str | None,
+    encoding: str | None,
+    limits: ReadLimits,
+    hints: _Hints,
 ) -> gpd.GeoDataFrame:
     ext = path.suffix.lower()
     if ext == ".shp":
         _check_shapefile_parts(path, label)
         if encoding is None:
-            encoding = _shapefile_encoding(path, label)
+            encoding = _shapefile_encoding(path, label, hints.warnings)
     try:
         layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except _PYOGRIO_ERRORS as exc:
@@ -376,8 +414,8 @@ def _read_vector(
         )
     if layer is None and len(layers) > 1:
         raise InputError(
-            f"{label}: 文件有多个图层，请指定一个 / the file holds several layers, choose one "
-            f"with layer=: {', '.join(layers)}"
+            f"{label}: 文件有多个图层，请用 {hints.layer} 指定一个 / the file holds several "
+            f"layers, choose one with {hints.layer}: {', '.join(layers)}"
         )
     chosen = layer if layer is not None else (layers[0] if layers else None)
     kwargs = {"encoding": encoding} if encoding else {}
@@ -448,14 +486,20 @@ def _check_shapefile_parts(path: Path, label: str) -> None:
             )
 
 
-def _shapefile_encoding(path: Path, label: str) -> str | None:
-    """Return None when a .cpg names the encoding (GDAL honours it), else UTF-8 or GBK.
+def _shapefile_encoding(path: Path, label: str, warnings: list[str]) -> str | None:
+    """Return None when a .cpg names a real encoding (GDAL honours it), else UTF-8 or GBK.
 
-    Without .cpg the .dbf text (field names and records) is tried as UTF-8, then GBK (common
-    for Chinese shapefiles); the .dbf header's language byte is not trusted.
+    Without .cpg, or with one naming no real encoding (``ANSI``...), the .dbf text (field
+    names and records) is tried as UTF-8, then GBK (common for Chinese shapefiles); the
+    .dbf header's language byte is not trusted. A .cpg that names no encoding adds a
+    warning saying which one was used.
     """
-    if _sibling(path, ".cpg") is not None:
-        return None
+    cpg = _sibling(path, ".cpg")
+    named = None
+    if cpg is not None:
+        named = cpg.read_bytes()[:64].decode("ascii", errors="replace").strip()
+        if _real_encoding(named):
+            return None
     dbf = _sibling(path, ".dbf")
     assert dbf is not None  # checked by _check_shapefile_parts
     text = _dbf_text_bytes(dbf.read_bytes())
@@ -464,11 +508,33 @@ def _shapefile_encoding(path: Path, label: str) -> str | None:
             text.decode(codec)
         except UnicodeDecodeError:
             continue
+        if named is not None:
+            warnings.append(
+                f"{label}: .cpg 写的 {named!r} 不是编码名，按 {codec.upper()} 读取 / the .cpg "
+                f"says {named!r}, which names no encoding; read as {codec.upper()} — check "
+                "the names, or fix the .cpg (e.g. GBK, UTF-8)"
+            )
         return codec.upper()
+    cpg_note = f" (.cpg: {named!r} is no encoding)" if named is not None else ""
     raise UnreadableFileError(
-        f"{label}: 属性文本既不是 UTF-8 也不是 GBK / the .dbf text is neither UTF-8 nor GBK; "
-        "add a .cpg file naming its encoding or pass encoding="
+        f"{label}: 属性文本既不是 UTF-8 也不是 GBK / the .dbf text is neither UTF-8 nor "
+        f"GBK{cpg_note}; write the encoding's name in the .cpg file or pass encoding="
     )
+
+
+def _real_encoding(name: str) -> bool:
+    """True if ``name`` (a .cpg's content) is an encoding GDAL and Python both know.
+
+    GDAL reads a bare code page number ("936", "65001") as that code page.
+    """
+    import codecs
+
+    candidate = f"cp{name}" if name.isdigit() else name
+    try:
+        codecs.lookup(candidate)
+    except LookupError:
+        return False
+    return True
 
 
 def _dbf_text_bytes(data: bytes) -> bytes:
@@ -487,7 +553,9 @@ def _dbf_text_bytes(data: bytes) -> bytes:
     return b"\n".join([*names, data[header_len : header_len + n_records * record_len]])
 
 
-def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None, limits: ReadLimits):
+def _read_zipped_shapefile(
+    path: Path, layer: str | None, encoding: str | None, limits: ReadLimits, hints: _Hints
+):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -505,8 +573,8 @@ def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None, 
         if len(shapefiles) != 1:
             found = ", ".join(Path(n).stem for n in shapefiles) or "none"
             raise InputError(
-                f"{path}: zip 内须恰有一个 Shapefile（或用 layer= 指定）/ the zip must hold "
-                f"exactly one Shapefile (or name it with layer=); found: {found}"
+                f"{path}: zip 内须恰有一个 Shapefile（或用 {hints.layer} 指定）/ the zip must "
+                f"hold exactly one Shapefile (or name it with {hints.layer}); found: {found}"
             )
         # only the parts of that Shapefile (same folder and stem), within the bound
         stem = Path(shapefiles[0]).with_suffix("").as_posix().lower()
@@ -521,7 +589,7 @@ def _read_zipped_shapefile(path: Path, layer: str | None, encoding: str | None, 
         except (zipfile.BadZipFile, OSError) as exc:
             raise UnreadableFileError(f"{path}: 无法解压 / cannot extract: {exc}") from exc
         inner = Path(tmp) / shapefiles[0]
-        return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding, limits)
+        return _read_vector(inner, f"{path}:{shapefiles[0]}", None, encoding, limits, hints)
 
 
 def read_csv_text(
@@ -693,7 +761,8 @@ def _read_table(
         lon = _parse_coordinate(df[lon_name], lon_name, label, where)
         lat = _parse_coordinate(df[lat_name], lat_name, label, where)
         geometry = shapely.points(lon, lat)
-        attributes = df
+        attributes = df.copy()
+        attributes[lon_name], attributes[lat_name] = lon, lat
         coordinate_columns = (lon_name, lat_name)
         skip = {lon_name, lat_name}
     elif wkt_name is not None and lon_name is None and lat_name is None:
@@ -722,22 +791,22 @@ def _read_table(
 
 
 def _resolve_crs(
-    gdf: gpd.GeoDataFrame, label: str, source: str | None, default_crs: CRS | None
+    gdf: gpd.GeoDataFrame, label: str, source: str | None, default_crs: CRS | None, hint: str
 ) -> gpd.GeoDataFrame:
     file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
     if source is not None:
         if file_crs is not None and not file_crs.is_geographic:
             raise CRSMismatchError(
-                f"{label}: 文件自带投影坐标系 {file_crs.name}，与 --input-crs {source} 矛盾 / the "
-                f"file carries the projected CRS {file_crs.name!r} but input_crs={source!r} says "
-                "its coordinates are lon/lat; leave input_crs out to use the file's CRS"
+                f"{label}: 文件自带投影坐标系 {file_crs.name}，与 {hint} {source} 矛盾 / the "
+                f"file carries the projected CRS {file_crs.name!r} but {hint} {source} says "
+                f"its coordinates are lon/lat; leave {hint} out to use the file's CRS"
             )
         return to_wgs84(gdf, source)
     if file_crs is None:
         if default_crs is None:
             raise UnknownCRSError(
                 f"{label}: 坐标系未知（缺少 .prj 或未定义）/ the CRS is unknown (no .prj or none "
-                "defined); give --input-crs wgs84|cgcs2000|gcj02|bd09 (input_crs=)"
+                f"defined); give {hint} wgs84|cgcs2000|gcj02|bd09"
             )
         return gdf.set_crs(default_crs)
     target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
@@ -818,14 +887,17 @@ def _join_lists(df: pd.DataFrame, *, keep_lists: bool = False) -> pd.DataFrame:
     return out
 
 
-def _table_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+def _table_frame(gdf: gpd.GeoDataFrame, xy_columns: tuple[str, str] | None) -> pd.DataFrame:
     """Attributes plus lon/lat columns (all points) or a ``wkt`` column (anything else)."""
     geoms = np.asarray(gdf.geometry.values)
     df = pd.DataFrame(_join_lists(gdf.drop(columns=gdf.geometry.name)))
     present = geoms[pd.notna(geoms)]
     if len(present) and (shapely.get_type_id(present) == shapely.GeometryType.POINT).all():
-        lon_name = find_column(df.columns, LON_COLUMN_NAMES) or "lon"
-        lat_name = find_column(df.columns, LAT_COLUMN_NAMES) or "lat"
+        if xy_columns is not None:
+            lon_name, lat_name = xy_columns
+        else:
+            lon_name = find_column(df.columns, LON_COLUMN_NAMES) or "lon"
+            lat_name = find_column(df.columns, LAT_COLUMN_NAMES) or "lat"
         df[lon_name] = shapely.get_x(geoms)
         df[lat_name] = shapely.get_y(geoms)
     else:
@@ -837,23 +909,34 @@ def _table_frame(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     return df
 
 
-def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+def write_layer(
+    gdf: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    xy_columns: tuple[str, str] | None = None,
+    allow_truncate: bool = False,
+) -> Path:
     """Write ``gdf`` to ``path`` in the format its extension names; return the path.
 
     GeoJSON (``.geojson``/``.json``) and KML are written in WGS84 lon/lat (RFC 7946, full
     precision); CSV and XLSX carry WGS84 ``lon``/``lat`` columns when every geometry is a
     point (an existing lon/lat column, found by the same names :func:`read_layer` looks for,
-    is overwritten) and a ``wkt`` column otherwise. GeoPackage and Shapefile keep the
-    frame's CRS; a Shapefile gets a UTF-8 ``.cpg``. Columns holding lists (e.g.
-    ``grid_codes``) are written comma-joined except in GeoJSON, which has arrays. Parent
-    folders are created; an existing file (or GeoPackage layer) is replaced. ``layer`` names
-    the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
+    is overwritten; ``xy_columns`` names other columns to write them to, leaving those
+    alone) and a ``wkt`` column otherwise. GeoPackage and Shapefile keep the frame's CRS; a
+    Shapefile gets a UTF-8 ``.cpg``. A Shapefile cannot hold field names over 10 bytes or
+    text over 254 bytes: such a frame is refused (naming the fields, suggesting
+    GeoPackage) unless ``allow_truncate``, when names and text are cut on whole characters.
+    Columns holding lists (e.g. ``grid_codes``) are written comma-joined except in GeoJSON,
+    which has arrays. Parent folders are created; an existing file (or GeoPackage layer) is
+    replaced. ``layer`` names the layer (GeoPackage, KML, GeoJSON ``name``) or the XLSX sheet.
 
     Raises
     ------
     InputError
-        Unknown extension; a Shapefile field name longer than 10 bytes in UTF-8; a frame
-        the format cannot hold (e.g. mixed geometry types in a Shapefile).
+        Unknown extension; a Shapefile field name longer than 10 bytes or text longer than
+        254 bytes in UTF-8 (unless ``allow_truncate``); a frame the format cannot hold
+        (e.g. mixed geometry types in a Shapefile).
     UnknownCRSError
         ``gdf`` has no CRS.
     """
@@ -867,7 +950,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     crs = require_crs(gdf, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     if ext in (".csv", ".xlsx"):
-        df = _table_frame(gdf if crs.equals(WGS84) else gdf.to_crs(WGS84))
+        df = _table_frame(gdf if crs.equals(WGS84) else gdf.to_crs(WGS84), xy_columns)
         if ext == ".csv":
             df.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel reads it as UTF-8
         else:
@@ -886,17 +969,10 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     else:
         out = _join_lists(gdf)
     if driver == "ESRI Shapefile":
-        too_long = [
-            str(c)
-            for c in out.columns
-            if c != out.geometry.name
-            and len(str(c).encode("utf-8")) > _SHAPEFILE_FIELD_NAME_MAX_BYTES
-        ]
-        if too_long:
-            raise InputError(
-                f"{path}: Shapefile 字段名最长 10 字节 / Shapefile field names are limited to 10 "
-                f"bytes (UTF-8): {', '.join(too_long)}; rename them or write .gpkg"
-            )
+        if allow_truncate:
+            out = _truncate_for_shapefile(out)
+        else:
+            _refuse_shapefile_truncation(out, path)
         options["encoding"] = "UTF-8"
     if driver == "ESRI Shapefile":
         for ext_part in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
@@ -912,3 +988,63 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     except _PYOGRIO_ERRORS as exc:
         raise InputError(f"{path}: 无法写入 / cannot write: {exc}") from exc
     return path
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def _is_text(values: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+
+
+def _truncate_for_shapefile(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Field names cut to 10 bytes (kept unique) and text to 254 bytes, on whole characters.
+
+    GDAL would cut by bytes, splitting a Chinese character and leaving a file that cannot be
+    decoded; this cuts where a character ends.
+    """
+    out = gdf.copy()
+    names: dict = {}
+    taken: set[str] = set()
+    for column in out.columns:
+        if column == out.geometry.name:
+            continue
+        name = _cut_utf8(str(column), _SHAPEFILE_FIELD_NAME_MAX_BYTES)
+        n = 1
+        while name in taken:  # "门牌地址" twice: "门牌地_1", "门牌地_2"...
+            suffix = f"_{n}"
+            name = _cut_utf8(str(column), _SHAPEFILE_FIELD_NAME_MAX_BYTES - len(suffix)) + suffix
+            n += 1
+        taken.add(name)
+        names[column] = name
+        if _is_text(out[column]):
+            out[column] = out[column].map(
+                lambda v: _cut_utf8(v, _SHAPEFILE_TEXT_MAX_BYTES) if isinstance(v, str) else v
+            )
+    return out.rename(columns=names)
+
+
+def _refuse_shapefile_truncation(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Raise InputError if a Shapefile would cut a field name or a text value short."""
+    problems = []
+    for column in gdf.columns:
+        if column == gdf.geometry.name:
+            continue
+        if len(str(column).encode("utf-8")) > _SHAPEFILE_FIELD_NAME_MAX_BYTES:
+            problems.append(f"字段名 / field name {str(column)!r} > 10 bytes")
+        if _is_text(gdf[column]):
+            sizes = gdf[column].map(lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0)
+            if len(sizes) and sizes.max() > _SHAPEFILE_TEXT_MAX_BYTES:
+                i = int(sizes.to_numpy().argmax())
+                problems.append(
+                    f"{str(column)!r} {_feature_label(i)}: {int(sizes.iloc[i])} bytes > 254"
+                )
+    if problems:
+        raise InputError(
+            f"{path}: Shapefile 会截断文字 / a Shapefile would truncate text: "
+            f"{'; '.join(problems)}. 请改用 GeoPackage (.gpkg)，或用 --allow-truncate 接受截断 "
+            "/ write a GeoPackage (.gpkg) instead, or accept the loss with --allow-truncate "
+            "(allow_truncate=True)"
+        )

@@ -58,7 +58,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.crs import WGS84, gcj02_to_wgs84, metric_crs, require_crs
+from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require_crs
 from gis.errors import GeometryTypeError, InputError, UnreadableFileError
 from gis.io import find_column, read_csv_text
 
@@ -111,7 +111,9 @@ _WEEK_COLUMNS = ("week_start", "seconds", "hours", "under_15h")
 # --- reading ---------------------------------------------------------------------------
 
 
-def read_track(path: str | Path, *, gcj02: bool = False) -> pd.DataFrame:
+def read_track(
+    path: str | Path, *, gcj02: bool = False, input_crs: str | None = None
+) -> pd.DataFrame:
     """Read a GPS track (GPX 1.0/1.1 or CSV) as a frame of :data:`TRACK_COLUMNS`.
 
     Parameters
@@ -126,7 +128,12 @@ def read_track(path: str | Path, *, gcj02: bool = False) -> pd.DataFrame:
         ``segment``. CSV times are read with their offset (``+08:00``, ``Z``) or else as
         Asia/Shanghai; 10- or 13-digit numbers are Unix seconds or milliseconds.
     gcj02
-        The coordinates are GCJ-02 (Amap/Tencent); they are converted to WGS84.
+        The coordinates are GCJ-02 (Amap/Tencent); they are converted to WGS84. The same
+        as ``input_crs="gcj02"``.
+    input_crs
+        What the coordinates are: "wgs84" (default; GPX is WGS84 by its standard),
+        "cgcs2000", "gcj02" or "bd09" (or an alias of :func:`gis.crs.parse_input_crs`);
+        GCJ-02/BD-09 are converted to WGS84.
 
     Returns
     -------
@@ -153,8 +160,15 @@ def read_track(path: str | Path, *, gcj02: bool = False) -> pd.DataFrame:
     frame = _read_gpx(path) if ext == ".gpx" else _read_csv_track(path)
     if frame.empty:
         raise InputError(f"{path}: 轨迹中没有定位点 / the track has no fixes")
-    if gcj02:
-        lon, lat = gcj02_to_wgs84(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+    source = parse_input_crs(input_crs) if input_crs is not None else None
+    if gcj02 and source not in (None, "gcj02"):
+        raise InputError(
+            f"gcj02=True 与 input_crs={input_crs!r} 矛盾 / gcj02=True contradicts "
+            f"input_crs={input_crs!r}; give one"
+        )
+    source = "gcj02" if gcj02 else source
+    if source is not None:
+        lon, lat = lonlat_to_wgs84(frame["lon"].to_numpy(), frame["lat"].to_numpy(), source)
         frame["lon"], frame["lat"] = np.asarray(lon), np.asarray(lat)
     return _sorted_track(frame)
 

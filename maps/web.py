@@ -24,8 +24,10 @@ from maps.colouring import colour_grids
 __all__ = [
     "FILL_OPACITY",
     "FINDING_STYLES",
+    "NO_CODE",
     "TO_FILL",
     "add_legend",
+    "code_label",
     "grid_labels",
     "render_division_map",
     "render_grid_map",
@@ -117,7 +119,7 @@ def grid_labels(frame: gpd.GeoDataFrame, *, code_field: str = "code") -> folium.
     for (_, row), point in zip(frame.iterrows(), points, strict=True):
         if point is None or point.is_empty:
             continue
-        code = html.escape(str(row.get(code_field, "")))
+        code = html.escape(code_label(row.get(code_field)))
         name = html.escape(str(row.get("name", "") or ""))
         folium.Marker(
             [point.y, point.x],
@@ -161,7 +163,20 @@ def _grid_frame(grids: gpd.GeoDataFrame, m: folium.Map, code_field: str) -> gpd.
         )
     frame = to_map_frame(grids, m)
     cols = [code_field] + [c for c in ("name", "households") if c in frame.columns]
-    return frame[[*cols, "geometry"]].copy()
+    frame = frame[[*cols, "geometry"]].copy()
+    frame[code_field] = frame[code_field].map(code_label)
+    return frame
+
+
+NO_CODE = "(无编码)"
+
+
+def code_label(value: object) -> str:
+    """A grid code as shown on a map: :data:`NO_CODE` when missing, empty or NaN."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return NO_CODE
+    text = str(value).strip()
+    return text or NO_CODE
 
 
 def _grid_style(feature: dict) -> dict:

@@ -29,9 +29,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.db.communities import find_community
 from api.db.divisions import division_in_effect
 from api.db.models import STORAGE_SRID, Division, Grid, House, Incident, from_db_geometry
-from api.registry.importer import community_by_code
 from api.registry.templates import COLUMNS
 from gis.crs import metric_crs
 from gis.errors import InputError
@@ -212,11 +212,13 @@ def export_layer(
     *,
     community: str,
     division: str | None = None,
+    allow_truncate: bool = False,
 ) -> ExportResult:
-    """Write ``layer`` (grids, houses, incidents) of the community with code ``community`` to
-    ``path`` (.gpkg, .shp, .xlsx, .geojson, by extension); return what was written.
+    """Write ``layer`` (grids, houses, incidents) of ``community`` (code or name) to ``path``
+    (.gpkg, .shp, .xlsx, .geojson, by extension); return what was written.
 
-    Raises :class:`~gis.errors.InputError` for an unknown layer, format, community or division.
+    Raises :class:`~gis.errors.InputError` for an unknown layer, format, community or division,
+    and for a Shapefile that would truncate text (unless ``allow_truncate``).
     """
     if layer not in EXPORT_LAYERS:
         raise InputError(
@@ -231,7 +233,7 @@ def export_layer(
         )
     if division is not None and layer != "grids":
         raise InputError("--division 只用于导出网格 / --division applies to grids only")
-    record = community_by_code(session, community)
+    record = find_community(session, community)
     label = None
     if layer == "grids":
         frame, div = grids_frame(session, record.id, division=division)
@@ -247,5 +249,5 @@ def export_layer(
         out = frame.rename(columns=XLSX_HEADERS[layer])
         if layer != "grids":
             out["经度"], out["纬度"] = float("nan"), float("nan")  # filled by write_layer
-    written = write_layer(out, path, layer=layer)
+    written = write_layer(out, path, layer=layer, allow_truncate=allow_truncate)
     return ExportResult(layer, record.code, len(frame), written, label)

@@ -36,6 +36,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from api.config import get_settings
+from api.db.communities import UnknownCommunityError, find_community
 from api.db.divisions import division_in_effect
 from api.db.models import (
     STORAGE_SRID,
@@ -51,7 +52,7 @@ from api.db.models import (
 from api.registry.templates import COLUMNS, DATA_SHEET, KINDS, column, header_map, normalise_header
 from api.registry.validators import FieldError, clean_house, clean_resident, clean_staff
 from gis.assign import assign_points
-from gis.crs import bd09_to_wgs84, gcj02_to_wgs84, parse_input_crs
+from gis.crs import lonlat_to_wgs84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
 from gis.io import check_zip_expansion, get_read_limits
 
@@ -60,7 +61,7 @@ __all__ = [
     "RowError",
     "SourceRow",
     "UnknownCommunityError",
-    "community_by_code",
+    "find_community",
     "grids_in_effect",
     "import_file",
     "import_rows",
@@ -69,10 +70,6 @@ __all__ = [
 ]
 
 _CLEANERS = {"houses": clean_house, "residents": clean_resident, "staff": clean_staff}
-
-
-class UnknownCommunityError(InputError):
-    """No community has the code given."""
 
 
 @dataclass(frozen=True)
@@ -281,18 +278,6 @@ def read_table(
 # --------------------------------------------------------------------------- database look-ups
 
 
-def community_by_code(session: Session, code: str) -> Community:
-    """Return the community with ``code``, or raise :class:`UnknownCommunityError`."""
-    found = session.scalars(sa.select(Community).where(Community.code == str(code))).first()
-    if found is None:
-        known = session.scalars(sa.select(Community.code).order_by(Community.code).limit(10)).all()
-        raise UnknownCommunityError(
-            f"没有编码为 {code} 的社区 / no community with code {code}; "
-            f"known: {', '.join(known) or 'none'}"
-        )
-    return found
-
-
 def grids_in_effect(
     session: Session, community_id: int, day: dt.date | None = None
 ) -> gpd.GeoDataFrame:
@@ -363,16 +348,6 @@ def _flag_duplicates(
             )
 
 
-def _to_wgs84(lon: float, lat: float, source: str) -> tuple[float, float]:
-    if source == "gcj02":
-        x, y = gcj02_to_wgs84(lon, lat)
-    elif source == "bd09":
-        x, y = bd09_to_wgs84(lon, lat)
-    else:
-        return lon, lat
-    return float(x), float(y)
-
-
 def _check_houses(session, community, cleaned, bad, input_crs) -> None:
     existing = session.execute(
         sa.select(House.address, House.house_key).where(House.community_id == community.id)
@@ -388,7 +363,7 @@ def _check_houses(session, community, cleaned, bad, input_crs) -> None:
     source = parse_input_crs(input_crs) if input_crs else "wgs84"
     for _, rec in cleaned:
         if rec.get("lon") is not None and rec.get("lat") is not None:
-            rec["lon"], rec["lat"] = _to_wgs84(rec["lon"], rec["lat"], source)
+            rec["lon"], rec["lat"] = lonlat_to_wgs84(rec["lon"], rec["lat"], source)
 
 
 def _chunks(values: list[str], size: int = 5000) -> Iterable[list[str]]:
@@ -546,7 +521,7 @@ def import_rows(
     today = today or dt.date.today()
     rows = list(rows)
     if not isinstance(community, Community):
-        community = community_by_code(session, community)
+        community = find_community(session, community)
     result = ImportResult(kind=kind, community=community.code, rows=len(rows))
     bad: dict[int, list[RowError]] = defaultdict(list)
     cleaned: list[tuple[SourceRow, dict[str, Any]]] = []

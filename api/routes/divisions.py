@@ -1,4 +1,9 @@
-"""Divisions: public validation of a proposed division; planners store one (JSON or files)."""
+"""Divisions: public validation of a proposed division; planners store one (JSON or files).
+
+CRS: GeoJSON bodies are WGS84 (RFC 7946) and uploaded files are read in their own declared
+CRS, unless ``grids_crs``/``boundary_crs`` says what the grids' or the boundary's lon/lat
+really are (e.g. ``gcj02`` for a division traced on an Amap base map).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from api.deps import Now, SessionDep, require_role
 from api.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
 from api.services.divisions import check_division, load_division
 from api.services.geojson import frame_from_geojson
+from gis.errors import InputError
 from gis.io import read_layer
 
 __all__ = ["router"]
@@ -24,14 +30,19 @@ router = APIRouter(prefix="/divisions", tags=["divisions"])
 Planner = Annotated[User, Depends(require_role(Role.PLANNER))]
 
 
+def _division_frames(body: ValidateRequest):
+    grids = frame_from_geojson(body.grids, what="grids", input_crs=body.grids_crs)
+    boundary = frame_from_geojson(body.boundary, what="boundary", input_crs=body.boundary_crs)
+    return grids, boundary
+
+
 @router.post("/validate")
 def validate_division(body: ValidateRequest) -> dict[str, Any]:
     """校验网格划分（公开）/ Validate a division: findings as a FeatureCollection.
 
     The properties are those of ``wangge validate --out``; an empty collection is clean.
     """
-    grids = frame_from_geojson(body.grids, what="grids", input_crs=body.input_crs)
-    boundary = frame_from_geojson(body.boundary, what="boundary", input_crs=body.input_crs)
+    grids, boundary = _division_frames(body)
     findings, _, _ = check_division(
         grids, boundary, code_field=body.code_field, tolerance_m=body.tolerance_m
     )
@@ -73,8 +84,7 @@ def _stored(session, result: dict[str, Any]) -> JSONResponse:
 @router.post("", status_code=201)
 def load_division_json(session: SessionDep, user: Planner, now: Now, body: DivisionLoad):
     """入库一个网格划分 / Store a division (GeoJSON), in effect from ``effective_date``."""
-    grids = frame_from_geojson(body.grids, what="grids", input_crs=body.input_crs)
-    boundary = frame_from_geojson(body.boundary, what="boundary", input_crs=body.input_crs)
+    grids, boundary = _division_frames(body)
     result = load_division(
         session,
         grids=grids,
@@ -97,20 +107,43 @@ def load_division_files(
     now: Now,
     grids: Annotated[UploadFile, File(description="网格文件（gis.io 可读格式）/ grids file")],
     boundary: Annotated[UploadFile, File(description="社区边界文件 / boundary file")],
-    community: Annotated[str, Form(min_length=1)],
+    community: Annotated[str, Form(min_length=1, description="社区编码或名称 / code or name")],
     code_field: Annotated[str, Form()] = "code",
     effective_date: Annotated[dt.date | None, Form()] = None,
     force: Annotated[bool, Form()] = False,
-    input_crs: Annotated[str | None, Form()] = None,
+    grids_crs: Annotated[str | None, Form(description="wgs84|cgcs2000|gcj02|bd09")] = None,
+    boundary_crs: Annotated[str | None, Form(description="wgs84|cgcs2000|gcj02|bd09")] = None,
+    grids_layer: Annotated[str | None, Form(description="网格图层 / grids layer")] = None,
+    boundary_layer: Annotated[str | None, Form(description="边界图层 / boundary layer")] = None,
+    input_crs: Annotated[
+        str | None, Form(description="不再使用：请用 grids_crs/boundary_crs / no longer used")
+    ] = None,
 ):
     """上传文件入库划分 / Store a division from uploaded files (GeoJSON, GPKG, zipped SHP...)."""
+    if input_crs is not None:
+        raise InputError(
+            "input_crs 只用于点输入；网格和边界请用 grids_crs / boundary_crs / input_crs is for "
+            "point input only; give grids_crs and/or boundary_crs for the division files"
+        )
     with tempfile.TemporaryDirectory() as folder:
         frames = []
-        for upload, kind in ((grids, "grids"), (boundary, "boundary")):
+        for upload, kind, crs, layer in (
+            (grids, "grids", grids_crs, grids_layer),
+            (boundary, "boundary", boundary_crs, boundary_layer),
+        ):
             name = Path(upload.filename or kind).name or kind
             path = Path(folder) / f"{kind}_{name}"
             path.write_bytes(upload.file.read())
-            frames.append(read_layer(path, input_crs=input_crs, geometry_type="polygon"))
+            frames.append(
+                read_layer(
+                    path,
+                    layer=layer,
+                    input_crs=crs,
+                    geometry_type="polygon",
+                    layer_hint=f"{kind}_layer",
+                    crs_hint=f"{kind}_crs",
+                )
+            )
     result = load_division(
         session,
         grids=frames[0],

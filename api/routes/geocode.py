@@ -20,6 +20,7 @@ from api.community_data import find_community, read_door_plates, read_grids_in_e
 from api.db.models import House
 from api.deps import CurrentUser, SessionDep
 from api.errors import Unprocessable
+from api.services.locate import to_storage_lonlat
 from gis.assign import GridIndex
 from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, reverse_geocode
 
@@ -102,8 +103,13 @@ def reverse(
     lat: Annotated[float, Query(ge=-90, le=90)],
     radius_m: Annotated[float, Query(ge=0, le=1000, description="半径（米）/ radius")] = 50.0,
     k: Annotated[int, Query(ge=1, le=20)] = 3,
+    crs: Annotated[str, Query(description="wgs84|cgcs2000|gcj02|bd09")] = "wgs84",
 ) -> dict[str, Any]:
-    """坐标 → 最近门牌与所在网格 / Nearest door plates within a radius, and the point's grid."""
+    """坐标 → 最近门牌与所在网格 / Nearest door plates within a radius, and the point's grid.
+
+    ``crs`` says what ``lon``/``lat`` are (GCJ-02/BD-09 converted); the answer is in WGS84.
+    """
+    lon, lat = to_storage_lonlat(lon, lat, crs)
     gazetteer, index = _gazetteer(request, session, None)
     found = reverse_geocode(gazetteer, lon, lat, radius_m=radius_m, k=k)
     matches = found.matches

@@ -74,7 +74,7 @@ def import_register(
     now: Now,
     kind: ImportKind,
     file: Annotated[UploadFile, File(description="XLSX/CSV 登记表 / register (XLSX or CSV)")],
-    community: Annotated[str, Form(min_length=1, description="社区编码 / community code")],
+    community: Annotated[str, Form(min_length=1, description="社区编码或名称 / code or name")],
     only_good_rows: Annotated[bool, Form()] = False,
     input_crs: Annotated[str | None, Form(description="wgs84|cgcs2000|gcj02|bd09")] = None,
 ) -> Any:

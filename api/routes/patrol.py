@@ -73,6 +73,9 @@ def upload_track(
     track: Annotated[UploadFile, File(description="GPS 轨迹 GPX 或 CSV / GPS track")],
     worker: Annotated[str | None, Form(description="网格员（默认本人）/ worker")] = None,
     gcj02: Annotated[bool, Form(description="坐标为 GCJ-02 / GCJ-02 coordinates")] = False,
+    input_crs: Annotated[
+        str | None, Form(description="轨迹坐标系 wgs84|cgcs2000|gcj02|bd09 / the track's CRS")
+    ] = None,
     max_gap_s: Annotated[float, Form(ge=0)] = DEFAULT_MAX_GAP_S,
     max_speed_kmh: Annotated[float, Form(ge=0)] = DEFAULT_MAX_SPEED_KMH,
     max_accuracy_m: Annotated[float, Form(ge=0)] = DEFAULT_MAX_ACCURACY_M,
@@ -89,7 +92,7 @@ def upload_track(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(content)
-        fixes = read_track(path, gcj02=gcj02)
+        fixes = read_track(path, gcj02=gcj02, input_crs=input_crs)
     days, weeks = patrol_hours(
         session,
         who,

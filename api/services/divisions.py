@@ -2,9 +2,11 @@
 ``wangge load division``.
 
 :func:`load_division` validates the grids against the boundary (:func:`gis.coverage.validate`),
-refuses a division with errors unless ``force``, finds the community by name (creating it when
-new: its 12-digit code is the boundary's ``code`` property, else the common prefix of the
-15-digit grid codes), stores the grids as the community's next division version, puts it in
+refuses a division with errors unless ``force``, finds the community by code or name (creating
+it when new: named ``community``, its 12-digit code the boundary's ``code`` property, else the
+common prefix of the 15-digit grid codes; or, when ``community`` is a 12-digit code, named by
+the boundary's name property), stores the grids (each one's name from its ``name``, ``Name``
+— a KML Placemark's name — or ``名称`` field) as the community's next division version, puts it in
 effect from ``effective_date`` (closing the one it replaces) and, when that date has come,
 re-assigns the community's houses to the new grids. One transaction: the caller commits.
 """
@@ -20,13 +22,14 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.db.communities import lookup_community
 from api.db.divisions import put_in_effect
 from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
 from api.registry.reassign import reassign_houses
 from gis.coverage import findings_to_geojson, validate
 from gis.errors import InputError
 
-__all__ = ["check_division", "load_division"]
+__all__ = ["GRID_NAME_COLUMNS", "check_division", "grid_name_column", "load_division"]
 
 
 def check_division(
@@ -66,14 +69,33 @@ def _community_code(grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, code_fi
     )
 
 
-def _find_community(session: Session, name: str) -> Community | None:
-    found = session.scalars(sa.select(Community).where(Community.name == name)).all()
-    if len(found) > 1:
+def _new_community_name_code(
+    community: str, grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, code_field: str
+) -> tuple[str, str]:
+    """Name and code of a community not stored yet: ``community`` is its name, or its code
+    (then the name is the boundary's single ``name``/``Name``/``名称`` value)."""
+    given = str(community).strip()
+    if not (len(given) == 12 and given.isdigit()):
+        return given, _community_code(grids, boundary, code_field)
+    column = grid_name_column(boundary)
+    names = {str(v).strip() for v in boundary[column].dropna()} if column else set()
+    if len(names) != 1:
         raise InputError(
-            f"有 {len(found)} 个名为 {name!r} 的社区 / {len(found)} communities are named "
-            f"{name!r}; codes: {', '.join(c.code for c in found)}"
+            f"没有编码为 {given} 的社区；新建社区需要名称：--community 写名称，或边界带 name "
+            f"属性 / no community has the code {given}; a new community needs a name: give "
+            "--community NAME, or a boundary with a 'name' property"
         )
-    return found[0] if found else None
+    return names.pop(), given
+
+
+GRID_NAME_COLUMNS = ("name", "Name", "NAME", "名称")
+"""Columns a grid's (or boundary's) name is read from, first found: ``Name`` is what GDAL
+calls a KML Placemark's ``<name>``; ``名称`` is common in Chinese attribute tables."""
+
+
+def grid_name_column(frame: gpd.GeoDataFrame) -> str | None:
+    """The first of :data:`GRID_NAME_COLUMNS` in ``frame``, or None."""
+    return next((c for c in GRID_NAME_COLUMNS if c in frame.columns), None)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -119,14 +141,14 @@ def load_division(
         dup = sorted(set(codes.astype(str)[codes.astype(str).duplicated()]))
         raise InputError(f"网格编码重复 / duplicate grid codes: {', '.join(dup)}")
 
-    record = _find_community(session, community)
+    record = lookup_community(session, community)
     created = record is None
     outline = shapely.union_all(boundary.geometry.to_numpy())
     if created:
-        code = _community_code(grids, boundary, code_field)
+        name, code = _new_community_name_code(community, grids, boundary, code_field)
         street = session.scalars(sa.select(Street).where(Street.code == code[:9])).first()
         record = Community(
-            code=code, name=community, street=street, geom=to_db_geometry(outline, multi=True)
+            code=code, name=name, street=street, geom=to_db_geometry(outline, multi=True)
         )
         session.add(record)
         session.flush()
@@ -149,7 +171,8 @@ def load_division(
     )
     session.add(division)
     replaced = put_in_effect(session, division, effective_date)
-    names = grids["name"] if "name" in grids.columns else [None] * len(grids)
+    name_column = grid_name_column(grids)
+    names = grids[name_column] if name_column else [None] * len(grids)
     households = grids["households"] if "households" in grids.columns else [None] * len(grids)
     session.add_all(
         Grid(

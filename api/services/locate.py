@@ -48,18 +48,14 @@ from api.db.models import (
 )
 from api.services.staff_photos import resolve_staff_photo
 from gis.assign import GridIndex
-from gis.crs import bd09_to_wgs84, gcj02_to_wgs84, parse_input_crs
+from gis.crs import lonlat_to_wgs84
 
 __all__ = ["OUTSIDE", "GridLocator", "staff_photo_url", "to_storage_lonlat", "write_generation"]
 
 
 def to_storage_lonlat(lon: float, lat: float, crs: str) -> tuple[float, float]:
     """(lon, lat) in the storage CRS from ``crs`` (any name :func:`parse_input_crs` knows)."""
-    source = parse_input_crs(crs)
-    if source == "gcj02":
-        lon, lat = gcj02_to_wgs84(lon, lat)
-    elif source == "bd09":
-        lon, lat = bd09_to_wgs84(lon, lat)
+    lon, lat = lonlat_to_wgs84(lon, lat, crs)
     return float(lon), float(lat)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -195,3 +196,61 @@ def test_a_missing_database_is_created_and_migrated(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 2 and "known: none" in _said(result)
     assert _scalar(f"sqlite:///{db}", "SELECT count(*) FROM alembic_version") == 1
+
+
+def test_import_gcj02_houses_by_community_name_land_in_their_true_grids(url, tmp_path):
+    """--input-crs gcj02 converts the house coordinates (made by a published converter);
+    --community takes the name as well as the code."""
+    import coord_convert.transform as cc
+    import geopandas as gpd
+    import shapely
+
+    from tests.api.test_cli_crs import GRIDS, clear_of_edges, true_grid
+
+    grids = gpd.read_file(GRIDS)
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = grids.total_bounds
+    lon, lat = rng.uniform(minx, maxx, 60), rng.uniform(miny, maxy, 60)
+    keep = clear_of_edges(lon, lat, grids)
+    lon, lat = lon[keep], lat[keep]
+    truth = true_grid(lon, lat, grids)
+    rows = []
+    for i, (x, y) in enumerate(zip(lon, lat, strict=True), start=1):
+        gx, gy = cc.wgs2gcj(x, y)
+        rows.append({"门牌号码": f"坐标路{i}号", "经度": gx, "纬度": gy})
+    path = write_csv(tmp_path / "gcj.csv", rows)
+    result = runner.invoke(APP, ["import", "houses", str(path), "--community", "外滩源社区",
+                                 "--input-crs", "gcj02", "--db", url, "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text(
+                "SELECT address, grid_code, ST_X(geom), ST_Y(geom) FROM houses "
+                "WHERE address LIKE '坐标路%'"
+            )
+        ).all()
+    engine.dispose()
+    by_address = {r[0]: r for r in stored}
+    assert len(by_address) == len(rows)
+    for i, expected in enumerate(truth, start=1):
+        _, code, x, y = by_address[f"坐标路{i}号"]
+        assert code == expected
+        assert shapely.Point(x, y).distance(shapely.Point(lon[i - 1], lat[i - 1])) < 1e-6
+
+
+def test_community_name_and_code_are_the_same_for_export(url, tmp_path):
+    paths = []
+    for key in (COMMUNITY, "外滩源社区", " 外滩源社区 "):
+        out = tmp_path / f"g{len(paths)}.geojson"
+        result = runner.invoke(APP, ["export", "grids", "-c", key, "--db", url, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        paths.append(out)
+    frames = [read_layer(p) for p in paths]
+    assert all(f["code"].tolist() == frames[0]["code"].tolist() for f in frames)
+    bad = runner.invoke(APP, ["export", "grids", "-c", "没有这个社区", "--db", url,
+                              "--out", str(tmp_path / "x.gpkg")])  # fmt: skip
+    assert bad.exit_code == 2
+    assert "no community with code or name '没有这个社区'; known: 外滩源社区 (310101002005)" in (
+        _said(bad)
+    )

@@ -221,3 +221,69 @@ def test_db_copy_sqlite_to_postgis_keeps_everything(cli, tmp_path, empty_postgis
     # a non-empty target is refused
     again = runner.invoke(cli, ["db", "copy", "--from", source, "--to", fresh_db_url])
     assert again.exit_code == 2 and "not empty" in " ".join(again.output.split())
+
+
+def _load(cli, db: str, grids: Path, *extra: str):
+    return runner.invoke(
+        cli,
+        ["load", "division", str(grids), "--boundary", str(DEMO / "boundary.geojson"),
+         "--db", db, "--json", *extra],
+    )  # fmt: skip
+
+
+def test_load_division_keeps_kml_placemark_names_and_takes_a_code(cli, fresh_db_url, tmp_path):
+    """A KML whose Placemark <name> holds each grid's name (GDAL: the 'Name' field); the new
+    community is given by its 12-digit code and named from the boundary's name."""
+    import geopandas as gpd
+
+    grids = gpd.read_file(DEMO / "grids.geojson")[["code", "name", "geometry"]]
+    kml = tmp_path / "grids.kml"
+    grids.to_file(kml, driver="LIBKML")  # GDAL's default: 'name' becomes <name>
+    assert "<name>外滩源社区第1网格</name>" in kml.read_text(encoding="utf-8")
+    result = _load(cli, fresh_db_url, kml, "--community", "310101002005")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["community"] == {
+        "id": payload["community"]["id"], "code": "310101002005", "name": "外滩源社区",
+        "created": True,
+    }  # fmt: skip
+    stored = dict(_rows(fresh_db_url, "SELECT code, name FROM grids"))
+    assert stored == dict(zip(grids["code"], grids["name"], strict=True))
+
+
+def test_load_division_layer_choice_and_grids_crs(cli, fresh_db_url, tmp_path):
+    import coord_convert.transform as cc
+    import geopandas as gpd
+    import numpy as np
+
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    gpkg = tmp_path / "plan.gpkg"
+    grids.to_file(gpkg, layer="grids", driver="GPKG")
+    grids.head(2).to_file(gpkg, layer="draft", driver="GPKG")
+    several = _load(cli, fresh_db_url, gpkg, "--community", "外滩源社区")
+    assert several.exit_code == 2
+    said = " ".join(several.output.split())
+    assert "several layers" in said and "--layer" in said and "grids, draft" in said
+
+    # grids traced on an Amap base map (GCJ-02) in a GeoPackage that says EPSG:4326
+    def to_gcj(xy: np.ndarray) -> np.ndarray:
+        return np.array([cc.wgs2gcj(x, y) for x, y in xy])
+
+    gcj = grids.copy()
+    gcj.geometry = shapely.transform(grids.geometry.to_numpy(), to_gcj)
+    gcj.to_file(gpkg, layer="gcj", driver="GPKG")
+    as_declared = _load(cli, fresh_db_url, gpkg, "--layer", "gcj", "--community", "外滩源社区")
+    assert as_declared.exit_code == 1  # read as WGS84: hundreds of metres off the boundary
+    assert json.loads(as_declared.stdout)["stored"] is False
+    converted = _load(cli, fresh_db_url, gpkg, "--layer", "gcj", "--grids-crs", "gcj02",
+                      "--community", "外滩源社区")  # fmt: skip
+    assert converted.exit_code == 0, converted.output
+    engine = make_engine(fresh_db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT code, ST_AsBinary(geom) FROM grids")).all()
+    engine.dispose()
+    truth = dict(zip(grids["code"], grids.geometry, strict=True))
+    for code, wkb in rows:
+        back = shapely.from_wkb(bytes(wkb))
+        # vertices within 1e-7 degrees (about 1 cm) of the true WGS84 grid
+        assert shapely.hausdorff_distance(back, truth[code]) < 1e-7

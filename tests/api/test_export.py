@@ -180,7 +180,11 @@ def test_bad_export_requests_say_why(Session, tmp_path):
         cases = [
             (dict(layer="roads"), "unknown layer 'roads'"),
             (dict(layer="houses", path=tmp_path / "h.kml"), "unsupported export format '.kml'"),
-            (dict(community="310101002999"), "no community with code 310101002999"),
+            (
+                dict(community="310101002999"),
+                r"no community with code or name '310101002999'; "
+                r"known: 外滩源社区 \(310101002005\)",
+            ),
             (dict(layer="grids", division="nope"), "no division 'nope'; known: current"),
             (dict(division="current"), "applies to grids only"),
         ]

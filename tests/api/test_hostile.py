@@ -173,7 +173,7 @@ def test_swapped_lon_lat_and_wrong_crs(hostile, tmp_path):
     assert r.status_code == 422
     r = hostile.client.get("/grids/locate", params={"lon": 116.4, "lat": 39.9, "crs": "moon"})
     assert 400 <= r.status_code < 500 and "moon" in r.json()["detail"]
-    body = _validate_body(_polygon(SQUARE)) | {"input_crs": "EPSG:999999"}
+    body = _validate_body(_polygon(SQUARE)) | {"grids_crs": "EPSG:999999"}
     r = hostile.client.post("/divisions/validate", json=body)
     assert 400 <= r.status_code < 500 and "999999" in r.json()["detail"]
     _still_serving(hostile)
@@ -187,7 +187,7 @@ def test_swapped_lon_lat_and_wrong_crs(hostile, tmp_path):
     )
     assert r.exit_code == 2 and "swapped" in r.output
     r = runner.invoke(
-        cli_app, ["validate", str(grids), "--boundary", str(grids), "--input-crs", "moon"]
+        cli_app, ["validate", str(grids), "--boundary", str(grids), "--grids-crs", "moon"]
     )
     assert r.exit_code == 2 and "moon" in r.output
 

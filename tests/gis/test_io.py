@@ -205,6 +205,85 @@ def test_undecodable_shapefile_text_is_a_clear_error(tmp_path):
         read_layer(tmp_path / "bad.shp")
 
 
+@pytest.mark.parametrize("cpg", ["ANSI", "ansi\r\n", "", "SYSTEM", "not-an-encoding"])
+def test_cpg_naming_no_encoding_reads_gbk_with_a_warning(tmp_path, cpg):
+    path = _gbk_shapefile(tmp_path, keep_cpg=False)
+    (tmp_path / "gbk.cpg").write_text(cpg, encoding="ascii")
+    back = read_layer(path)
+    assert back["address"].tolist() == points()["address"].tolist()  # no mojibake
+    (warning,) = back.attrs["read_warnings"]
+    assert "gbk.shp" in warning and repr(cpg.strip()) in warning and "GBK" in warning
+
+
+def test_cpg_naming_no_encoding_over_utf8_text_reads_utf8_with_a_warning(tmp_path):
+    write_layer(points(), tmp_path / "u.shp")
+    (tmp_path / "u.cpg").write_text("ANSI", encoding="ascii")
+    back = read_layer(tmp_path / "u.shp")
+    assert back["address"].tolist() == points()["address"].tolist()
+    assert "read as UTF-8" in back.attrs["read_warnings"][0]
+
+
+@pytest.mark.parametrize("cpg", ["GBK", "936", "UTF-8", "CP936"])
+def test_cpg_naming_a_real_encoding_is_honoured_without_warning(tmp_path, cpg):
+    path = _gbk_shapefile(tmp_path, keep_cpg=False)
+    if cpg.upper().startswith("UTF"):
+        write_layer(points(), path)  # UTF-8 text for a UTF-8 .cpg
+    (tmp_path / "gbk.cpg").write_text(cpg, encoding="ascii")
+    back = read_layer(path)
+    assert back["address"].tolist() == points()["address"].tolist()
+    assert back.attrs["read_warnings"] == []
+
+
+def test_cpg_naming_no_encoding_over_undecodable_text_is_refused(tmp_path):
+    frame = points()
+    frame["address"] = ["\xff\xfe\xff", "ÿÿÿ", "ok"]
+    pyogrio.write_dataframe(frame, tmp_path / "bad.shp", encoding="latin1")
+    (tmp_path / "bad.cpg").write_text("ANSI", encoding="ascii")
+    with pytest.raises(UnreadableFileError, match=r"bad\.shp.*neither UTF-8 nor GBK.*'ANSI'"):
+        read_layer(tmp_path / "bad.shp")
+
+
+def test_shapefile_write_refuses_text_it_would_truncate(tmp_path):
+    frame = points()
+    frame["note"] = ["短", "长" * 85, None]  # 255 bytes in UTF-8
+    with pytest.raises(InputError, match=r"note.*feature 2.*255 bytes.*GeoPackage.*allow-truncate"):
+        write_layer(frame, tmp_path / "p.shp")
+    assert not (tmp_path / "p.shp").exists()  # nothing written
+    write_layer(frame, tmp_path / "p.gpkg")  # GeoPackage holds it whole
+    assert read_layer(tmp_path / "p.gpkg")["note"].iloc[1] == "长" * 85
+    frame["note"] = ["短", "长" * 84, None]  # 252 bytes: fits
+    write_layer(frame, tmp_path / "p.shp")
+    assert read_layer(tmp_path / "p.shp")["note"].iloc[1] == "长" * 84
+
+
+def test_shapefile_write_truncates_when_allowed(tmp_path):
+    frame = points().rename(columns={"address": "门牌地址全文"})
+    frame["note"] = ["长" * 100, "x", "y"]
+    write_layer(frame, tmp_path / "p.shp", allow_truncate=True)
+    back = read_layer(tmp_path / "p.shp")
+    assert len(back) == 3
+    assert back["note"].iloc[0] == "长" * 84  # cut on a whole character: 252 bytes
+    assert back["门牌地"].tolist() == points()["address"].tolist()  # 9 bytes, whole characters
+
+
+def test_write_xy_columns_leave_the_named_lon_lat_alone(tmp_path):
+    frame = points()
+    frame["lon"], frame["lat"] = [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]
+    out = pd.read_csv(
+        write_layer(frame, tmp_path / "p.csv", xy_columns=("x84", "y84")), encoding="utf-8-sig"
+    )
+    assert out["lon"].tolist() == [1.0, 2.0, 3.0]
+    assert out["x84"].tolist() == frame.geometry.x.tolist()
+
+
+def test_several_layers_error_names_the_layers_and_the_option(tmp_path):
+    path = tmp_path / "two.gpkg"
+    write_layer(polygons(), path, layer="grids")
+    write_layer(polygons(), path, layer="old")
+    with pytest.raises(InputError, match=r"two\.gpkg.*several layers.*--grids-layer: grids, old"):
+        read_layer(path, layer_hint="--grids-layer")
+
+
 @pytest.mark.parametrize("missing", [".dbf", ".shx"])
 def test_shapefile_without_dbf_or_shx_is_unreadable(tmp_path, missing):
     write_layer(points(), tmp_path / "p.shp")
@@ -216,7 +295,7 @@ def test_shapefile_without_dbf_or_shx_is_unreadable(tmp_path, missing):
 def test_shapefile_without_prj_needs_input_crs(tmp_path):
     write_layer(points(), tmp_path / "p.shp")
     (tmp_path / "p.prj").unlink()
-    with pytest.raises(UnknownCRSError, match=r"p\.shp.*--input-crs"):
+    with pytest.raises(UnknownCRSError, match=r"p\.shp.*CRS is unknown.*input_crs="):
         read_layer(tmp_path / "p.shp")
     back = read_layer(tmp_path / "p.shp", input_crs="wgs84")
     assert back.crs.to_epsg() == 4326

@@ -103,3 +103,30 @@ def test_validation_map_has_every_finding(tmp_path, demo_boundary):
         assert _contains(html, message.replace("<", "&lt;"))
     for message in findings["message_en"]:
         assert _contains(html, message)
+
+
+def test_validation_map_names_a_grid_without_code(tmp_path, demo_boundary):
+    """A grid whose code is missing is labelled "(无编码)", never "nan" or "None"."""
+    import re
+
+    import geopandas as gpd
+
+    from tests.maps.conftest import DEMO
+
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    grids.loc[2, "code"] = None
+    grids.loc[5, "code"] = float("nan")
+    grids["code"] = grids["code"].astype(object)
+    findings = validate(grids, demo_boundary)
+    assert (findings["kind"] == "missing_code").any()
+    html = save_html(render_validation_map(grids, findings), tmp_path / "v.html").read_text()
+
+    def strings(key: str) -> list[str]:  # folium writes JSON strings with \u escapes
+        return [json.loads(v) for v in re.findall(rf'"{key}": ("(?:[^"\\]|\\.)*")', html)]
+
+    labels = [h for h in strings("html") if "wangge-label" in h]
+    assert len(labels) == len(grids)
+    assert sum("<small>(无编码)</small>" in label for label in labels) == 2
+    assert not any(re.search(r"<small>(nan|None|null)?</small>", label) for label in labels)
+    codes = strings("code")  # the grid tooltips' data
+    assert codes.count("(无编码)") == 2 and "nan" not in codes

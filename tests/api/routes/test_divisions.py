@@ -202,3 +202,59 @@ def _adjacent_pair(grids: gpd.GeoDataFrame) -> tuple[str, str]:
             if shared.length > 10:
                 return grids["code"][i], grids["code"][j]
     raise AssertionError("no adjacent grids")
+
+
+def _gcj02_grids() -> dict:
+    """The demo grids as traced on an Amap base map: GCJ-02 by a published converter."""
+    import coord_convert.transform as cc
+    import numpy as np
+    import shapely
+
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    grids.geometry = shapely.transform(
+        grids.geometry.to_numpy(), lambda xy: np.array([cc.wgs2gcj(x, y) for x, y in xy])
+    )
+    return json.loads(grids.to_json())
+
+
+def test_grids_crs_converts_the_grids_only(api):
+    body = {"grids": _gcj02_grids(), "boundary": _boundary()}
+    as_wgs84 = api.client.post("/divisions/validate", json=body)
+    assert as_wgs84.status_code == 200 and as_wgs84.json()["features"]  # ~500 m off: outside
+    r = api.client.post("/divisions/validate", json=body | {"grids_crs": "gcj02"})
+    assert r.status_code == 200 and r.json()["features"] == [], r.text
+    # the boundary was not converted: saying it is GCJ-02 too moves it away from the grids
+    r = api.client.post(
+        "/divisions/validate", json=body | {"grids_crs": "gcj02", "boundary_crs": "gcj02"}
+    )
+    assert r.json()["features"]
+    # input_crs names point input only: a division body refuses it
+    r = api.client.post("/divisions/validate", json=body | {"input_crs": "gcj02"})
+    assert r.status_code == 422 and "input_crs" in r.text
+
+
+def test_division_files_read_each_file_in_its_own_crs(fresh_db_url, make_api, tmp_path):
+    add_users(fresh_db_url, {"pl": (Role.PLANNER, [])})
+    api = make_api(fresh_db_url)
+    gpkg = tmp_path / "plan.gpkg"
+    gpd.GeoDataFrame.from_features(_gcj02_grids()["features"], crs=4326).to_file(
+        gpkg, layer="gcj", driver="GPKG"
+    )
+    gpd.read_file(DEMO / "grids.geojson").head(1).to_file(gpkg, layer="draft", driver="GPKG")
+    files = {
+        "grids": ("plan.gpkg", gpkg.read_bytes()),
+        "boundary": ("boundary.geojson", (DEMO / "boundary.geojson").read_bytes()),
+    }
+    form = {"community": "310101002005"}
+    before = api.count("grids", "divisions", "communities")
+    r = api.client.post("/divisions/files", headers=api.as_("pl"), files=files, data=form)
+    assert r.status_code == 422 and "grids_layer" in r.json()["detail"]
+    assert "gcj, draft" in r.json()["detail"] or "draft, gcj" in r.json()["detail"]
+    r = api.client.post("/divisions/files", headers=api.as_("pl"), files=files,
+                        data=form | {"grids_layer": "gcj", "input_crs": "gcj02"})  # fmt: skip
+    assert r.status_code == 422 and "grids_crs" in r.json()["detail"]
+    assert api.count("grids", "divisions", "communities") == before
+    r = api.client.post("/divisions/files", headers=api.as_("pl"), files=files,
+                        data=form | {"grids_layer": "gcj", "grids_crs": "gcj02"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["community"]["name"] == "外滩源社区"  # named from the boundary

@@ -109,3 +109,21 @@ def test_reverse_geocode(api):
     assert body["grid_code"] == _grid_of(row.lon, row.lat)
     assert all(p["distance_m"] <= 50 for p in body["door_plates"])
     assert api.client.get("/geocode/reverse", params={"lon": 121.5, "lat": 95}).status_code == 422
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_reverse_geocode_takes_the_point_crs(api, crs):
+    """A point read off an Amap/Baidu map (made by a published converter) finds the same
+    door plate and grid as its WGS84 position; the answer is in WGS84."""
+    import coord_convert.transform as cc
+
+    row = HOUSES.iloc[10]
+    lon, lat = {"gcj02": cc.wgs2gcj, "bd09": cc.wgs2bd}[crs](row.lon, row.lat)
+    params = {"lon": lon, "lat": lat, "crs": crs}
+    body = api.client.get("/geocode/reverse", params=params).json()
+    assert body["door_plates"][0]["address"] == row.address
+    assert body["door_plates"][0]["distance_m"] == pytest.approx(0, abs=0.05)
+    assert body["lon"] == pytest.approx(row.lon, abs=1e-6)
+    assert body["grid_code"] == _grid_of(row.lon, row.lat)
+    moon = api.client.get("/geocode/reverse", params=params | {"crs": "moon"})
+    assert moon.status_code == 422 and "moon" in moon.json()["detail"]
