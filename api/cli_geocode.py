@@ -30,7 +30,16 @@ from api.cli_common import (
 )
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
-__all__ = ["geocode_command", "geocode_eval_command", "read_table", "summarise"]
+__all__ = [
+    "gazetteer_app",
+    "gazetteer_build_command",
+    "geocode_command",
+    "geocode_eval_command",
+    "read_table",
+    "summarise",
+]
+
+gazetteer_app = typer.Typer(help="门牌库 / door-plate gazetteer", no_args_is_help=True)
 
 _OUTPUT_EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
 
@@ -216,7 +225,7 @@ def geocode_command(
     table_view = Table(title=f"地理编码结果 / geocoding summary ({summary['rows']} rows)")
     table_view.add_column("项 item")
     table_view.add_column("行数 rows", justify="right")
-    for level in ("room", "unit", "building", "doorplate", "road", "none"):
+    for level in ("room", "unit", "building", "doorplate", "lane", "road", "none"):
         table_view.add_row(f"级别 level {level}", str(summary["by_level"].get(level, 0)))
     table_view.add_row("其中插值 interpolated (road)", str(summary["interpolated"]))
     table_view.add_row("有歧义 ambiguous (candidates)", str(summary["ambiguous"]))
@@ -242,6 +251,10 @@ def geocode_eval_command(
     id_column: Annotated[
         str, typer.Option("--id-column", help="门牌编号字段 / door-plate id field")
     ] = "house_id",
+    road_column: Annotated[
+        str | None,
+        typer.Option("--road-column", help="门牌库的道路字段 / gazetteer road field"),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """地理编码精度评估：各级别的精确率与召回率 / Precision and recall on a labelled set."""
@@ -249,7 +262,7 @@ def geocode_eval_command(
     from gis.geocode_eval import evaluate
 
     try:
-        gaz = Gazetteer.from_file(gazetteer, address_column=address_column)
+        gaz = Gazetteer.from_file(gazetteer, address_column=address_column, road_column=road_column)
         report = evaluate(cases, gaz, id_column=id_column)
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
@@ -283,6 +296,20 @@ def geocode_eval_command(
             pct(row["recall"]),
         )
     out.print(view)
+    by_class = Table(title="各写法 / per variant class (answers at lane or finer)")
+    headers = ("写法 variant", "期望 expected", "条数 cases", "精确率 precision", "召回率 recall")
+    for header in headers:
+        by_class.add_column(header, justify="right")
+    for variant, row in report["variants"].items():
+        by_class.add_row(
+            variant, row["expected_level"], str(row["cases"]), pct(row["precision"]),
+            pct(row["recall"]),
+        )  # fmt: skip
+    out.print(by_class)
+    overall = report["overall"]
+    out.print(
+        f"总体 / overall: precision {pct(overall['precision'])}, recall {pct(overall['recall'])}"
+    )
     interp = report["interpolation"]
     out.print(f"插值标注一致 / interpolation agrees: {interp['agree']}/{interp['labelled']}")
     out.print(
@@ -301,3 +328,40 @@ def geocode_eval_command(
         "threshold; building level: no entries in this gazetteer)"
     )
     raise typer.Exit(code)
+
+
+@gazetteer_app.command("build")
+def gazetteer_build_command(
+    source: Annotated[
+        Path,
+        typer.Option("--from", help="OSM 数据 .osm/.osm.pbf/.gpkg / OSM data with addr:* tags"),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="门牌库 CSV / gazetteer CSV")],
+    prefix: Annotated[
+        str,
+        typer.Option("--prefix", help="地址前缀，如 上海市黄浦区 / place names before addresses"),
+    ] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
+    from gis.gazetteer_osm import gazetteer_from_osm
+
+    if out_path.suffix.lower() != ".csv":
+        raise fail_input(InputError(f"{out_path}: 门牌库须为 .csv / the gazetteer must be .csv"))
+    try:
+        plates = gazetteer_from_osm(source, prefix=prefix)
+    except (WanggeError, ValueError, OSError) as exc:
+        raise fail_input(exc) from exc
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    plates.to_csv(out_path, index=False, encoding="utf-8")
+    summary = {"door_plates": len(plates), "roads": int(plates["road"].nunique())}
+    summary["out"] = str(out_path)
+    if as_json:
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+    else:
+        out.print(
+            f"门牌 / door plates: {summary['door_plates']}，道路 / roads: {summary['roads']}"
+            f" → {out_path}（© OpenStreetMap contributors, ODbL）",
+            highlight=False,
+        )
+    raise typer.Exit(EXIT_OK)

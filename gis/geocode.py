@@ -20,18 +20,19 @@ Matching (:meth:`Gazetteer.geocode`):
 3. A door plate (号, or 弄+号) present in the gazetteer matches at ``doorplate``, or finer
    (``building``/``unit``/``room``) when the gazetteer holds those entries. A building in a
    lane (``X路N弄M号``) whose lane the gazetteer holds as a door plate (``X路N弄``) but not
-   the building matches at ``lane``: the lane's point, with ``M号`` in ``unresolved``. A door plate that
-   is not in the gazetteer is never matched at ``doorplate`` or finer: it gives ``road``,
+   the building matches at ``lane``: the lane's point, with ``M号`` in ``unresolved``. A door
+   plate that is not in the gazetteer is never matched at ``doorplate`` or finer: it gives ``road``,
    interpolated (``interpolated=True``) between the nearest door plates of the same parity
    below and above it on that road when both exist, else at the road's representative door
    plate. A lane (``36弄``) is not a door plate (``36号``). A building written without a door
    plate (``12号楼``) gives ``road``. Duplicate door plates give ``road`` with candidates.
 
-Scores (0..1): ``doorplate`` and finer 1.0, ``lane`` 0.95, ``road`` 0.9 (0.85 when interpolated); minus 0.05
-for a road written without 路/街, 0.03 for a number without 号, 0.05 for a misspelled district
-(``黄埔区`` for 黄浦区), 0.02 for administrative names that could not be verified. ``none``
-scores 0 (its candidates carry their own scores). :data:`CONFIDENCE_THRESHOLD` is 0.8: on the
-labelled set ``tests/gis/geocode_cases.csv`` no result scoring at or above it is wrong.
+Scores (0..1): ``doorplate`` and finer 1.0, ``lane`` 0.95, ``road`` 0.9 (0.85 when
+interpolated); minus 0.05 for a road written without 路/街, 0.03 for a number without 号,
+0.05 for a misspelled district (``黄埔区`` for 黄浦区), 0.02 for administrative names that
+could not be verified. ``none`` scores 0 (its candidates carry their own scores).
+:data:`CONFIDENCE_THRESHOLD` is 0.8: on the labelled sets ``tests/gis/geocode_cases.csv`` and
+``data/geocode_real/cases.csv`` no result scoring at or above it is wrong.
 """
 
 from __future__ import annotations
@@ -687,9 +688,7 @@ class GridLookup:
     def __init__(self, gazetteer: Gazetteer, grids, *, code_field: str = "code"):
         self._locate = _grid_locator(grids, code_field, gazetteer.crs)
         n = len(gazetteer)
-        self._row_grid = (
-            list(self._locate(gazetteer._lon, gazetteer._lat)) if n else []  # noqa: SLF001
-        )
+        self._row_grid = list(self._locate(gazetteer._lon, gazetteer._lat)) if n else []
         self._extent_grids: dict[tuple[int, ...], list] = {}
 
     def _grids_of_extent(self, extent: tuple[int, ...]) -> list:
@@ -773,8 +772,8 @@ def geocode_table(
     ``grid_candidates`` (a JSON list of the grids such a result touches when they are several,
     else None), ``unresolved`` (what a ``lane`` result leaves unmatched, e.g. ``8号``) and
     ``candidates`` (a JSON list when the result has candidates, else None). ``grids`` may
-    also be a :class:`GridLookup` built once for many tables. An existing column of one of these names is
-    replaced. ``progress`` is called with the number of rows done after each row.
+    also be a :class:`GridLookup` built once for many tables. An existing column of one of these
+    names is replaced. ``progress`` is called with the number of rows done after each row.
     """
     if column not in df.columns:
         raise InputError(
