@@ -141,6 +141,10 @@ def geocode_command(
     address_column: Annotated[
         str, typer.Option("--address-column", help="门牌库的地址字段 / gazetteer address field")
     ] = "address",
+    road_column: Annotated[
+        str | None,
+        typer.Option("--road-column", help="门牌库的道路字段 / gazetteer road field"),
+    ] = None,
     grids: Annotated[
         Path | None, typer.Option("--grids", help="网格划分文件 / grid division file")
     ] = None,
@@ -184,7 +188,10 @@ def geocode_command(
             grid_frame = None
             if gazetteer is not None:
                 gaz = Gazetteer.from_file(
-                    gazetteer, address_column=address_column, input_crs=input_crs
+                    gazetteer,
+                    address_column=address_column,
+                    road_column=road_column,
+                    input_crs=input_crs,
                 )
             else:
                 plates, grid_frame = _from_database(db, community)

@@ -77,13 +77,18 @@ def _read_layers(path: Path) -> list[gpd.GeoDataFrame]:
     is_osm = path.name.lower().endswith((".osm", ".osm.pbf", ".pbf"))
     names = [n for n in _OSM_LAYERS if n in available] if is_osm else available
     frames = []
+    # files saved by editors are not always sorted by id; GDAL's fast index needs them sorted
+    options = {"OSM_USE_CUSTOM_INDEXING": "NO"} if is_osm else {}
     for name in names:
         try:
+            pyogrio.set_gdal_config_options(options)
             frame = gpd.read_file(path, layer=name, engine="pyogrio")
         except Exception as exc:
             raise UnreadableFileError(f"{path}: 图层 {name} 无法读取 / layer {name}: {exc}") from (
                 exc
             )
+        finally:
+            pyogrio.set_gdal_config_options(dict.fromkeys(options))
         if len(frame) and frame.geometry.name in frame:
             frame["_layer"] = name
             frames.append(frame)
