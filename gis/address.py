@@ -240,6 +240,28 @@ class AdminToken:
     typo: bool = False
 
 
+_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, list[str]], int]] = {}
+
+
+def _alias_index(aliases: dict) -> dict[str, list[str]]:
+    """The keys of ``aliases`` by first character, longest first (the last few tables kept).
+
+    Used for administrative aliases and for road forms alike: a look-up at a position then
+    tries only the names that begin with the character there.
+    """
+    cached = _ALIAS_INDEXES.get(id(aliases))
+    if cached is not None and cached[0] is aliases and len(cached[0]) == cached[2]:
+        return cached[1]
+    index: dict[str, list[str]] = {}
+    for alias in sorted(aliases, key=len, reverse=True):
+        if alias:
+            index.setdefault(alias[0], []).append(alias)
+    if len(_ALIAS_INDEXES) > 8:
+        _ALIAS_INDEXES.clear()
+    _ALIAS_INDEXES[id(aliases)] = (aliases, index, len(aliases))
+    return index
+
+
 def split_admin_prefix(
     prefix: str, aliases: dict[str, tuple[str, str, bool]] | None = None
 ) -> tuple[list[AdminToken], str]:
@@ -258,7 +280,7 @@ def split_admin_prefix(
     '北京'
     """
     aliases = aliases or {}
-    ordered = sorted(aliases, key=len, reverse=True)
+    by_first = _alias_index(aliases)
     tokens: list[AdminToken] = []
     i = 0
     while i < len(prefix):
@@ -276,7 +298,11 @@ def split_admin_prefix(
             i += len(country)
             continue
         alias = next(
-            (a for a in ordered if rest.startswith(a) and not _ROAD_CONTINUES.match(rest, len(a))),
+            (
+                a
+                for a in by_first.get(rest[0], ())
+                if rest.startswith(a) and not _ROAD_CONTINUES.match(rest, len(a))
+            ),
             None,
         )
         if alias:
@@ -465,15 +491,17 @@ def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, s
     first occurrence followed by a number wins (longest at the same place), else the first.
     """
     found = []
-    for form, road in road_forms.items():
-        start = text.find(form)
-        while start >= 0:
+    by_first = _alias_index(road_forms)
+    for start, first in enumerate(text):
+        for form in by_first.get(first, ()):
+            if not text.startswith(form, start):
+                continue
+            road = road_forms[form]
             end = start + len(form)
             alias = form != road
             followed_by_number = end < len(text) and text[end].isdigit()
             if not alias or followed_by_number:
                 found.append((not followed_by_number, start, -len(form), end, road, alias))
-            start = text.find(form, start + 1)
     if not found:
         return None
     _, start, _, end, road, alias = min(found)
