@@ -425,8 +425,9 @@ def _road_aliases(road: str) -> list[str]:
 _LANE_NUMBER = re.compile(
     r"^(?P<lane>\d+)弄(?:(?P<number>\d+)(?P<hao>号(?!楼)|(?![\d号弄栋幢座单元楼层室户F])))?"
 )
-_NUMBER = re.compile(r"^(?P<number>\d+)号(?!楼)")
-_BARE_NUMBER = re.compile(r"^(?P<number>\d+)(?![\d号弄栋幢座单元楼层室户F])")
+# a door plate may carry 甲/乙/丙/丁 after its number (外滩15甲号 is not 15号)
+_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)号(?!楼)")
+_BARE_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)(?![\d号弄栋幢座单元楼层室户F])")
 _BUILDING = re.compile(r"^(?P<building>\d+|[A-Z])(?:号楼|栋|幢|座)")
 _UNIT = re.compile(r"^(?P<unit>\d+)单元")
 _FLOOR = re.compile(r"^(?P<floor>\d+)(?:楼|层|F)")

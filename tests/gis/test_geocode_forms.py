@@ -22,6 +22,8 @@ PLATES = {
     # address: (lon, lat); east-west spread of 0.0002° per step, all in Huangpu
     "上海市黄浦区中山东一路3号": (LON0 + 0.0000, LAT0),
     "上海市黄浦区中山东一路12号": (LON0 + 0.0002, LAT0),
+    "上海市黄浦区中山东一路15号": (LON0 + 0.0001, LAT0 + 0.0001),
+    "上海市黄浦区中山东一路15甲号": (LON0 + 0.0001, LAT0 + 0.0002),
     "上海市黄浦区中山东一路22号": (LON0 + 0.0004, LAT0),
     "上海市黄浦区中山东一路102号": (LON0 + 0.0006, LAT0),
     "上海市黄浦区中山东一路120号": (LON0 + 0.0008, LAT0),
@@ -139,6 +141,15 @@ def test_numbers_written_other_ways(gaz):
     assert normalise_readings("中山东一路一百二号") == ["中山东1路120号", "中山东1路102号"]
     _assert_all(gaz, ["中山东一路一百二号"], "上海市黄浦区中山东一路120号")
     _assert_all(gaz, ["中山东一路一百零二号"], "上海市黄浦区中山东一路102号")
+
+
+def test_a_door_plate_with_jia_is_its_own(gaz):
+    _assert_all(
+        gaz,
+        ["中山东一路15甲号", "中山东一路15甲号（外滩公共服务中心）"],
+        "上海市黄浦区中山东一路15甲号",
+    )
+    _assert_all(gaz, ["中山东一路15号", "中山东一路十五号"], "上海市黄浦区中山东一路15号")
 
 
 def test_notes_rooms_and_spaces(gaz):
