@@ -11,9 +11,11 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely import Point, box
 
-from gis.address import national_admin_aliases, normalise_readings, numeral_readings
+from gis.address import national_admin_aliases, normalise, normalise_readings, numeral_readings
 from gis.assign import GridIndex
 from gis.geocode import MATCH_LEVELS, Gazetteer, GridLookup, geocode_table
 
@@ -228,3 +230,58 @@ def test_a_lane_crossing_two_grids_gives_no_single_grid(gaz):
     result = gaz.geocode("南京东路23弄9号")
     assert result.match_level == "lane"
     assert GridLookup(gaz, two).grids([result]) == [(None, ["A", "B"])]
+
+
+# --- generated forms ------------------------------------------------------------------------
+
+_DIGIT = "〇一二三四五六七八九"
+
+
+def _digitwise(n: int) -> str:
+    return "".join(_DIGIT[int(d)] for d in str(n))
+
+
+def _spoken(n: int) -> str:
+    """n (1..9999) as said aloud, positionally: 3 三, 12 十二, 105 一百零五, 1010 一千零一十."""
+    out, gap = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit, n = divmod(n, value)
+        if digit:
+            lead = "" if (unit == "十" and digit == 1 and not out) else _DIGIT[digit]
+            out += ("零" if gap else "") + lead + unit
+            gap = False
+        elif out:
+            gap = True
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 9999),
+    lane=st.integers(1, 2999),
+    road=st.sampled_from(["中山东一路", "巡道街", "梅家弄", "南京东路", "道前街"]),
+)
+def test_every_way_of_writing_a_number_reads_the_same(n, lane, road):
+    plain = normalise(f"{road}{n}号")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in str(n))
+    for form in (f"{road}{_digitwise(n)}号", f"{road}{_spoken(n)}号", f"{road}{wide}号",
+                 f"{road} {n} 号"):  # fmt: skip
+        assert normalise(form) == plain, form
+    in_lane = normalise(f"{road}{lane}弄{n}号")
+    assert normalise(f"{road}{_digitwise(lane)}弄{_spoken(n)}号") == in_lane
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    address=st.sampled_from(sorted(a for a in PLATES if "弄" not in a and "甲" not in a)),
+    prefix=st.sampled_from(["", "上海", "上海黄浦", "中国上海市黄浦", "黄浦区"]),
+    suffix=st.sampled_from(["", "（近路口）", "502室", "3楼", " ", "，"]),
+)
+def test_generated_forms_find_their_door_plate(gaz, address, prefix, suffix):
+    if address.startswith("江苏省"):
+        prefix = prefix.replace("上海", "苏州").replace("黄浦", "姑苏")
+    body = address.removeprefix("上海市黄浦区").removeprefix("江苏省苏州市姑苏区")
+    result = gaz.geocode(f"{prefix}{body}{suffix}")
+    assert (result.match_level, result.matched_address) == ("doorplate", address)
