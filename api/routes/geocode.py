@@ -64,7 +64,11 @@ def _answer(result, lookup: GridLookup | None) -> dict[str, Any]:
     code, candidates = lookup.grids([result])[0] if lookup is not None else (None, [])
     out["grid_code"] = code
     out["grid_candidates"] = candidates
-    out["confident"] = result.match_level != "none" and result.score >= CONFIDENCE_THRESHOLD
+    # a lane or road crossing grids is no place to file anything: not confident, so the pages
+    # ask for a point on the map instead of using the road's representative point
+    out["confident"] = (
+        result.match_level != "none" and result.score >= CONFIDENCE_THRESHOLD and not candidates
+    )
     return out
 
 

@@ -126,9 +126,11 @@ def test_geocode_a_road_crossing_grids_gives_no_single_grid(api):
         if road in crossing:
             assert body["grid_code"] is None
             assert body["grid_candidates"] == grids_of_road[road]
+            assert body["confident"] is False  # the pages ask for a point instead
         else:
             assert body["grid_code"] == grids_of_road[road][0]
             assert body["grid_candidates"] == []
+            assert body["confident"] is True
     # a door plate on the crossing road still gets the grid of its point
     row = HOUSES[HOUSES["road"] == crossing[0]].iloc[0]
     body = api.client.get("/geocode", params={"address": row.address}).json()
