@@ -69,7 +69,12 @@ def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
 
 
 def summarise(result: pd.DataFrame, threshold: float, *, with_grids: bool = False) -> dict:
-    """Count rows per match level, ambiguous rows, unmatched rows and low-score rows."""
+    """Count rows per match level, ambiguous rows, unmatched rows and low-score rows.
+
+    With grids also ``outside_grids`` (a point outside every grid) and ``several_grids`` (a
+    lane or road answer whose door plates lie in several grids: no ``grid_code``, the grids in
+    ``grid_candidates``).
+    """
     levels = result["match_level"].value_counts().to_dict()
     has_candidates = result["candidates"].notna()
     summary = {
@@ -83,7 +88,11 @@ def summarise(result: pd.DataFrame, threshold: float, *, with_grids: bool = Fals
         ),
     }
     if with_grids:
-        summary["outside_grids"] = int((result["lon"].notna() & result["grid_code"].isna()).sum())
+        several = result["grid_candidates"].notna()
+        summary["outside_grids"] = int(
+            (result["lon"].notna() & result["grid_code"].isna() & ~several).sum()
+        )
+        summary["several_grids"] = int(several.sum())
     return summary
 
 
@@ -240,6 +249,9 @@ def geocode_command(
     table_view.add_row(f"低于阈值 below {CONFIDENCE_THRESHOLD}", str(summary["below_threshold"]))
     if grids is not None:
         table_view.add_row("不在网格内 outside the grids", str(summary["outside_grids"]))
+        table_view.add_row(
+            "跨多个网格 road/lane in several grids (no grid_code)", str(summary["several_grids"])
+        )
     out.print(table_view)
     out.print(f"已写出 / written: {out_path}", highlight=False)
     raise typer.Exit(EXIT_OK)

@@ -235,3 +235,26 @@ def test_geocode_eval_on_the_real_set_reports_levels_and_classes():
     assert "lane" in report["levels"]
     assert {"plain", "prefix_run_together", "lane_building"} <= set(report["variants"])
     assert report["overall"]["precision"] >= 0.99 and report["overall"]["recall"] >= 0.95
+
+
+def test_geocode_summary_counts_roads_in_several_grids(tmp_path):
+    houses = pd.read_csv(HOUSES)
+    grids = gpd.read_file(GRIDS)
+    points = gpd.GeoSeries(gpd.points_from_xy(houses["lon"], houses["lat"]), crs=4326)
+    codes = gpd.sjoin(gpd.GeoDataFrame(geometry=points), grids, predicate="within")["code"]
+    per_road = houses.assign(code=codes).groupby("road")["code"].nunique()
+    crossing, single = per_road[per_road > 1].index[0], per_road[per_road == 1].index[0]
+    table = tmp_path / "roads.csv"
+    pd.DataFrame({"地址": [crossing, single]}).to_csv(table, index=False)
+    out = tmp_path / "r.csv"
+    result = runner.invoke(
+        app,
+        ["geocode", str(table), "--column", "地址", "--gazetteer", str(HOUSES), "--grids",
+         str(GRIDS), "--out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["several_grids"], summary["outside_grids"]) == (1, 0)
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert written.loc[0, "grid_code"] == "" and json.loads(written.loc[0, "grid_candidates"])
+    assert written.loc[1, "grid_code"] != "" and written.loc[1, "grid_candidates"] == ""
