@@ -3,14 +3,15 @@
 The set's format and the definitions are those of ``tests/gis/README_geocode_cases.md``:
 
 * a result is *reported at level L* when its level is L or finer (room > unit > building >
-  doorplate > road > none) **and** its score is at least the threshold;
-* it is *correct* at doorplate level or finer when it returns the expected door plate, at road
-  level when it returns the expected road;
+  doorplate > lane > road > none) **and** its score is at least the threshold;
+* it is *correct* at doorplate level or finer when it returns the expected door plate, at lane
+  level when the case expects that lane (its door plate ``X路N弄``), at road level when it
+  returns the expected road;
 * precision at L = correct results reported at ≥ L / results reported at ≥ L (a door plate
   reported for a ``must_not_match`` row is wrong);
 * recall at L = cases matched correctly at their expected level or finer / cases expecting L
-  or finer; a ``none`` case is recalled when nothing is reported at doorplate or finer, a road
-  case when its road is reported and no door plate;
+  or finer; a ``none`` case is recalled when nothing is reported at lane or finer, a road
+  case when its road is reported and no door plate or lane;
 * any wrong door plate (or lane) reported at or above the threshold is listed in
   ``wrong_above_threshold``;
 * ``variants`` gives precision and recall per written form (the ``variant=`` of each case's
