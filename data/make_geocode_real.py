@@ -1,7 +1,8 @@
 """Write the real-door-plate gazetteer and labelled set in ``data/geocode_real/`` (by rule).
 
-Reads the two OSM extracts as ``wangge gazetteer build`` wrote them (``osm_bund_tiles.csv``,
-``osm_heritage_overpass.csv``; see ``data/geocode_real/README.md``), cleans and joins them
+Reads the OSM extracts as ``wangge gazetteer build`` wrote them (``osm_bund_tiles.csv``,
+``osm_heritage_overpass.csv``, ``osm_lujiazui_tiles_2022.csv``; see
+``data/geocode_real/README.md``), cleans and joins them
 into ``door_plates.csv`` (rules in :func:`clean`), and writes each door plate in the forms
 people write, with the truth (the door plate's ``id``) taken from the source. The rules are
 written here with their own small helpers (integer → Chinese numerals, ASCII → full
@@ -51,8 +52,14 @@ def full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "0" <= c <= "9" else c for c in text)
 
 
-EXTRACTS = {"osm_bund_tiles.csv": "osm-bund-tiles", "osm_heritage_overpass.csv": "osm-heritage"}
+EXTRACTS = {
+    "osm_bund_tiles.csv": "osm-bund-tiles",
+    "osm_heritage_overpass.csv": "osm-heritage",
+    "osm_lujiazui_tiles_2022.csv": "osm-lujiazui-tiles-2022",
+}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# a door plate: 12, 12号, 10-12, 106~110, 15甲, 1394弄2号, 350弄 (號 is the traditional 号)
+_DOOR_PLATE = re.compile(r"^(?:\d+弄)?\d+(?:[-~]\d+)?[甲乙丙丁]?[号號]?$|^\d+弄$")
 _STREET_WITH_LANE = re.compile(r"^(?P<road>.+?[路街道])(?P<lane>\d+)弄$")
 
 
@@ -60,15 +67,17 @@ def clean(plate: dict) -> dict | None:
     """One OSM door plate as a gazetteer row, or None when it is not a Chinese door plate.
 
     Dropped: streets written without Chinese characters (``Dong Ping Road``) or without a
-    road (``1094弄``). A city before the street is removed (``上海市人民大道`` → 人民大道);
+    road (``1094弄``), and numbers that are not a door plate (``No. 8``, ``7 7Floor``,
+    ``130 F6``, ``652号F座``, ``5-4临``). ``號`` in a number is written ``号``. A city before the street is removed (``上海市人民大道`` → 人民大道);
     a lane written into the street moves to the number (street ``南京西路1394弄``, number
     ``2`` → road 南京西路, number ``1394弄2号``). Every address gets ``上海市`` in front, and
     ``黄浦区`` when its point lies in the demo community (``data/demo/boundary.geojson``).
     """
     road, number = plate["road"].strip(), plate["number"].strip()
     road = road.removeprefix("上海市")
-    if not _CJK.search(road) or re.match(r"^\d", road):
+    if not _CJK.search(road) or re.match(r"^\d", road) or not _DOOR_PLATE.match(number):
         return None
+    number = number.replace("號", "号")
     lane = _STREET_WITH_LANE.match(road)
     if lane:
         road = lane.group("road")
