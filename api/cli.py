@@ -46,7 +46,7 @@ from api.cli_common import (
 )
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
-from api.cli_geocode import geocode_command, geocode_eval_command
+from api.cli_geocode import gazetteer_app, geocode_command, geocode_eval_command
 from api.cli_incidents import register as register_incident_commands
 from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
@@ -237,6 +237,7 @@ app.command("balance")(balance_command)
 app.command("deadline")(deadline_command)
 app.command("geocode")(geocode_command)
 app.command("geocode-eval")(geocode_eval_command)
+app.add_typer(gazetteer_app, name="gazetteer", help="门牌库 / door-plate gazetteer")
 app.add_typer(patrol_app, name="patrol", help="巡查轨迹 / patrol logs")
 app.command("map")(map_command)
 app.command("print")(print_command)

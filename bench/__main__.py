@@ -2,8 +2,10 @@
 
 Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: for CI),
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
-(postgis, duckdb, sjoin, validate, web, load), ``--results PATH`` (default ``bench/RESULTS.md``; the
-smoke run writes none unless given). Each case runs in its own process (peak RSS per case).
+(postgis, duckdb, sjoin, validate, web, load, geocode), ``--only geocode`` (that section
+alone, written into the existing results file in place of its previous run), ``--results
+PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given). Each case
+runs in its own process (peak RSS per case).
 """
 
 from __future__ import annotations
@@ -251,6 +253,60 @@ def web(smoke: bool, n_houses: int, n_grids: int, rows, lines, notes, problems) 
     ]
 
 
+def geocoding(n: int, work: Path, rows, lines, notes, problems) -> None:
+    """Batch geocoding of ``n`` real-form addresses, wangge against cpca (parsing only)."""
+    import pandas as pd
+
+    from bench.geocoding import addresses
+
+    data = work / f"geocode_{n}.csv"
+    pd.DataFrame(addresses(n)).to_csv(data, index=False)
+    label = f"geocode {n:,} addresses".replace(",000", "k")
+    ours = run_case("geocode", data, work)
+    peer = run_case("cpca", data, work)
+    for who, stats in (("wangge", ours), ("cpca", peer)):
+        if "error" in stats:
+            problems.append(f"{label}: {who} failed: {stats['error']}")
+    if "error" in ours or "error" in peer:
+        return
+    if ours["wrong"]:
+        problems.append(f"{label}: wangge returned {ours['wrong']} wrong door plates")
+    rows.append((label, "wangge geocode_table",
+                 f"{_fmt_s(ours['geocode_s'])} ({ours['per_s']:,.0f}/s; parse only "
+                 f"{ours['parse_per_s']:,.0f}/s; gazetteer {_fmt_s(ours['build_s'])})",
+                 ours["peak_rss_mib"], "—"))  # fmt: skip
+    rows.append((label, f"cpca {peer['version']} (parse only)",
+                 f"{_fmt_s(peer['parse_s'])} ({peer['parse_per_s']:,.0f}/s)",
+                 peer["peak_rss_mib"], "—"))  # fmt: skip
+    lines.append(
+        f"{label} (parsing only): wangge vs cpca {_ratio(peer['parse_s'], ours['parse_s'])}"
+    )
+    n_all = ours["addresses"]
+    notes += [
+        "## Geocoding",
+        "",
+        f"- {n_all:,} addresses ({ours['distinct']:,} distinct) drawn from the real labelled set"
+        " (`data/geocode_real/cases.csv`: OSM door plates in the forms people write, a room"
+        " number added after each door plate so that repeats are rare), against its gazetteer"
+        f" of {ours['gazetteer_rows']} door plates.",
+        f"- wangge `geocode_table` end to end: {ours['geocode_s']:.1f} s, "
+        f"{ours['per_s']:,.0f} addresses/s, peak RSS {ours['peak_rss_mib']:.0f} MiB; the right"
+        f" door plate (or lane) for {ours['found']:,} ({ours['found'] / n_all:.1%}), a wrong one"
+        f" for {ours['wrong']}; levels {ours['levels']}. Parsing alone: "
+        f"{ours['parse_per_s']:,.0f}/s, street split from the place names right for "
+        f"{ours['road_split_ok'] / n_all:.1%}.",
+        f"- cpca {peer['version']} (`cpca.transform`, the PyPI province/city/area parser; it has"
+        f" no door plates, so parsing only): {peer['parse_s']:.2f} s, "
+        f"{peer['parse_per_s']:,.0f} addresses/s, peak RSS {peer['peak_rss_mib']:.0f} MiB; the"
+        f" rest after its place names starts with the true street for "
+        f"{peer['road_split_ok'] / n_all:.1%} (it reads 江西中路 as 江西省 + 中路,"
+        " 中山东一路 as 广东省中山市 + 东一路, and leaves 黄浦 of 上海黄浦 in the street), a"
+        " district found for "
+        f"{peer['district_found'] / n_all:.1%}.",
+        "",
+    ]
+
+
 def load(smoke: bool, notes, problems) -> None:
     """Bounded API load on SpatiaLite and PostGIS (issue 11 part 4): p50/p95/p99 per kind."""
     from bench.load import load_both
@@ -339,14 +395,47 @@ def write_results(path, info, rows, lines, problems, extra, targets, series) -> 
     path.write_text("\n".join(md))
 
 
+def only_geocoding(smoke: bool, results: Path | None) -> int:
+    """Run the geocoding section alone and put it into ``results`` (replacing its last run)."""
+    info = machine()
+    rows, lines, notes, problems = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="wangge-bench-") as tmp:
+        geocoding(2_000 if smoke else 100_000, Path(tmp), rows, lines, notes, problems)
+    section = [
+        *notes[:2],
+        f"- run on its own (`python -m bench --only geocode`): {info['date']}; {info['cpu']},"
+        f" {info['cores']} cores, {info['ram_gib']} GiB RAM; load average {info['load']}",
+        *[f"- {line}" for line in lines],
+        *[f"- {who}: {time_s}, peak RSS {rss:.0f} MiB" for _, who, time_s, rss, _ in rows],
+        *notes[2:],
+        *[f"- PROBLEM: {p}" for p in problems],
+    ]
+    print("\n".join(section))
+    if results is not None:
+        text = results.read_text() if results.is_file() else "# Benchmark results\n\n"
+        start = text.find("## Geocoding")
+        if start >= 0:
+            end = text.find("\n## ", start + 1)
+            text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
+        anchor = text.find("## Problems")
+        block = "\n".join(section) + "\n"
+        text = text[:anchor] + block + "\n" + text[anchor:] if anchor >= 0 else text + block
+        results.write_text(text)
+        print(f"\nwritten: {results}")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--skip", action="append", default=[])
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument("--only", choices=["geocode"], default=None)
     args = parser.parse_args(argv)
     results = args.results if args.results or args.smoke else RESULTS
+    if args.only:
+        return only_geocoding(args.smoke, results)
     info = machine()
     rows, lines, problems, targets, notes = [], [], [], [], []
     extra: dict = {"notes": notes}
@@ -422,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
             web(args.smoke, n_houses, n_grids, rows, lines, notes, problems)
         if "load" not in args.skip:
             load(args.smoke, notes, problems)
+        if "geocode" not in args.skip:
+            geocoding(2_000 if args.smoke else 100_000, work, rows, lines, notes, problems)
         series = growth(work, args.skip) if args.full else []
     print()
     width = max((len(r[0]) for r in rows), default=10)

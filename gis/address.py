@@ -39,7 +39,10 @@ __all__ = [
     "build_road_forms",
     "chinese_to_int",
     "is_placeholder",
+    "national_admin_aliases",
     "normalise",
+    "normalise_readings",
+    "numeral_readings",
     "parse_address",
     "road_short_forms",
     "split_admin_prefix",
@@ -48,10 +51,14 @@ __all__ = [
 ADMIN_LEVELS = ("country", "province", "city", "district", "street", "community")
 """Administrative levels of a prefix, coarse to fine."""
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
+_TENS = str.maketrans({"廿": "二十", "卅": "三十"})
+_NUMERALS = "零〇一幺二两三四五六七八九十百千廿卅"
 _NUMERAL_RUN = re.compile(
-    r"[零〇一二两三四五六七八九十百千]+(?=号|弄|栋|幢|座|楼|层|单元|室|户|路|街|巷)"
+    rf"[{_NUMERALS}]+(?=号|弄|栋|幢|座|楼|层|单元|室|户|路|街|巷)"
+    # a run closing the address after a road or lane ("九江路十二", "汉口路一二〇")
+    rf"|(?<=[路街巷弄道])[{_NUMERALS}]+(?=$|\(|[,，;；])"
 )
 _BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"})
 _DASHES = str.maketrans({"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"})
@@ -70,13 +77,50 @@ def chinese_to_int(numerals: str) -> int:
     >>> [chinese_to_int(s) for s in ("一百零五", "一〇五", "十", "两")]
     [105, 105, 10, 2]
     """
-    if not numerals:
-        raise ValueError("empty numeral run")
-    if not any(unit in numerals for unit in "十百千"):
-        return int("".join(str(_DIGITS[ch]) for ch in numerals))
-    import cn2an  # imported lazily: ~80 ms
+    readings = numeral_readings(numerals)
+    if not readings:
+        raise ValueError(f"not a number: {numerals!r}")
+    return readings[0]
 
-    return int(cn2an.cn2an(numerals.replace("〇", "零"), "normal"))
+
+@lru_cache(maxsize=4096)
+def numeral_readings(numerals: str) -> tuple[int, ...]:
+    """Return the integers a run of Chinese numerals may write, the likeliest first.
+
+    A run without 十/百/千 (or 廿/卅) is read digit by digit, as plates are read out
+    (``二三`` → 23, ``一〇五`` → 105, ``幺零五`` → 105); a run with them positionally
+    (``二十二`` → 22, ``廿三`` → 23, ``一百零五`` → 105). A run ending in 百/千 and one
+    digit has two readings: the spoken one first (``一百二`` → 120, as in "a hundred and
+    twenty"), then the one with the 零 left out (``一百二`` → 102). The caller lets its
+    gazetteer decide between them; an empty tuple means the run is not a number.
+
+    >>> numeral_readings("二三"), numeral_readings("二十二"), numeral_readings("一百二")
+    ((23,), (22,), (120, 102))
+    >>> numeral_readings("十十")
+    ()
+    """
+    if not numerals:
+        return ()
+    readings: list[int] = []
+    digitwise = None
+    if all(ch in _DIGITS for ch in numerals):
+        digitwise = int("".join(str(_DIGITS[ch]) for ch in numerals))
+        readings.append(digitwise)
+    positional_text = numerals.translate(_TENS).replace("〇", "零").replace("幺", "一")
+    if any(unit in positional_text for unit in "十百千"):
+        import cn2an  # imported lazily: ~80 ms
+
+        candidates = [positional_text]
+        if len(positional_text) >= 3 and positional_text[-2] in "百千":
+            candidates.append(positional_text[:-1] + "零" + positional_text[-1])
+        for candidate in candidates:
+            try:
+                value = int(cn2an.cn2an(candidate, "normal"))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if value not in readings:
+                readings.append(value)
+    return tuple(readings)
 
 
 def _numeral_to_digits(match: re.Match) -> str:
@@ -104,6 +148,11 @@ def normalise(text: str) -> str:
     >>> normalise("十六铺码头")
     '十六铺码头'
     """
+    return _NUMERAL_RUN.sub(_numeral_to_digits, _canonical_characters(text))
+
+
+@lru_cache(maxsize=65536)
+def _canonical_characters(text: str) -> str:
     if text is None:
         return ""
     text = unicodedata.normalize("NFKC", str(text))
@@ -111,8 +160,29 @@ def normalise(text: str) -> str:
     if not text:
         return ""
     text = _t2s().convert(text)
-    text = text.translate(_BRACKETS).translate(_DASHES).replace("#", "号").upper()
-    return _NUMERAL_RUN.sub(_numeral_to_digits, text)
+    return text.translate(_BRACKETS).translate(_DASHES).replace("#", "号").upper()
+
+
+def normalise_readings(text: str) -> list[str]:
+    """Return the normalised spellings of ``text``, the likeliest first.
+
+    The first is :func:`normalise`; one more follows for each numeral run with a second
+    reading (:func:`numeral_readings`: ``一百二号`` → ``120号``, then ``102号``).
+
+    >>> normalise_readings("九江路一百二号")
+    ['九江路120号', '九江路102号']
+    """
+    primary = normalise(text)
+    canonical = _canonical_characters(text)
+    out = [primary]
+    for match in _NUMERAL_RUN.finditer(canonical):
+        for value in numeral_readings(match.group(0))[1:]:
+            head = _NUMERAL_RUN.sub(_numeral_to_digits, canonical[: match.start()])
+            tail = _NUMERAL_RUN.sub(_numeral_to_digits, canonical[match.end() :])
+            variant = f"{head}{value}{tail}"
+            if variant not in out:
+                out.append(variant)
+    return out
 
 
 def is_placeholder(text: str) -> bool:
@@ -149,6 +219,8 @@ _SUFFIX_LEVEL = {
     "居委会": "community",
 }
 _COUNTRY = ("中华人民共和国", "中国")
+# what follows a place name that is really the start of a road name (北京东路, 四川中路, 沙市路)
+_ROAD_CONTINUES = re.compile(r"[东西南北中]?\d{0,2}(?:大道|大街|公路|路|街|巷|弄)")
 _SEPARATORS = ",，、;；:：.。/-|"
 _POSTCODE = re.compile(r"^\d{6}(?!\d)")
 
@@ -166,6 +238,28 @@ class AdminToken:
     name: str
     written: str
     typo: bool = False
+
+
+_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, list[str]], int]] = {}
+
+
+def _alias_index(aliases: dict) -> dict[str, list[str]]:
+    """The keys of ``aliases`` by first character, longest first (the last few tables kept).
+
+    Used for administrative aliases and for road forms alike: a look-up at a position then
+    tries only the names that begin with the character there.
+    """
+    cached = _ALIAS_INDEXES.get(id(aliases))
+    if cached is not None and cached[0] is aliases and len(cached[0]) == cached[2]:
+        return cached[1]
+    index: dict[str, list[str]] = {}
+    for alias in sorted(aliases, key=len, reverse=True):
+        if alias:
+            index.setdefault(alias[0], []).append(alias)
+    if len(_ALIAS_INDEXES) > 8:
+        _ALIAS_INDEXES.clear()
+    _ALIAS_INDEXES[id(aliases)] = (aliases, index, len(aliases))
+    return index
 
 
 def split_admin_prefix(
@@ -186,7 +280,7 @@ def split_admin_prefix(
     '北京'
     """
     aliases = aliases or {}
-    ordered = sorted(aliases, key=len, reverse=True)
+    by_first = _alias_index(aliases)
     tokens: list[AdminToken] = []
     i = 0
     while i < len(prefix):
@@ -203,14 +297,21 @@ def split_admin_prefix(
             tokens.append(AdminToken("country", "中国", country))
             i += len(country)
             continue
-        alias = next((a for a in ordered if rest.startswith(a)), None)
+        alias = next(
+            (
+                a
+                for a in by_first.get(rest[0], ())
+                if rest.startswith(a) and not _ROAD_CONTINUES.match(rest, len(a))
+            ),
+            None,
+        )
         if alias:
             level, name, typo = aliases[alias]
             tokens.append(AdminToken(level, name, alias, typo))
             i += len(alias)
             continue
         generic = _ADMIN_SUFFIX.match(rest)
-        if generic:
+        if generic and not _ROAD_CONTINUES.match(rest, generic.end()):
             name = generic.group("name")
             tokens.append(AdminToken(_SUFFIX_LEVEL[generic.group("suffix")], name, name))
             i += len(name)
@@ -219,10 +320,53 @@ def split_admin_prefix(
     return tokens, ""
 
 
+_MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
+_NAME_SUFFIXES = (
+    "特别行政区", "自治区", "自治州", "自治县", "新区", "地区", "省", "市", "区", "县"
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def national_admin_aliases() -> dict[str, tuple[str, str, bool]]:
+    """Return every province, city and district of China by name and by short name.
+
+    From the GB/T 2260 table shipped beside this module (``admin_divisions.csv``): each
+    name maps to ``(level, name, False)``, and so does the name without its suffix
+    (``上海`` → 上海市, ``黄浦`` → 黄浦区, ``浦东`` → 浦东新区) when at least two characters
+    remain, so that a prefix run together without suffixes (``上海黄浦``) is read. A short
+    name shared by divisions of different levels is left out (it decides nothing).
+    """
+    import csv
+    from importlib.resources import files
+
+    text = files("gis").joinpath("admin_divisions.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    full: dict[str, tuple[str, str, bool]] = {}
+    short: dict[str, set[tuple[str, str, bool]]] = {}
+    for row in rows:
+        name, level = row["name"], row["level"]
+        if name in _MUNICIPALITIES:  # read as a city, as the generic 市 rule reads it
+            level = "city"
+        full.setdefault(name, (level, name, False))
+        for suffix in _NAME_SUFFIXES:
+            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                short.setdefault(name[: -len(suffix)], set()).add((level, name, False))
+                break
+    for stem, meanings in short.items():
+        if len(meanings) == 1 and stem not in full:
+            full[stem] = next(iter(meanings))
+    return full
+
+
 # --- road names ----------------------------------------------------------------------------
 
 _ROAD_SUFFIXES = ("大道", "公路", "路", "街", "弄", "巷", "道")
 _GENERIC_ROAD = re.compile(r"(?P<road>[^\W\d_]{1,10}?\d{0,2}(?:大道|公路|路|街|弄|巷|道))")
+# the same, ending where a door-plate number starts: "X道前街20号" is the street X道前街,
+# not the road X道 followed by 前街
+_GENERIC_ROAD_BEFORE_NUMBER = re.compile(
+    r"(?P<road>[^\W\d_]{1,10}?\d{0,2}(?:大道|公路|路|街|弄|巷|道))(?=\d)"
+)
 _GENERIC_ESTATE = re.compile(r"(?P<estate>[^\W\d_]{1,10}?(?:小区|花园|新村|公寓|大厦|家园|苑))")
 _DIRECTIONS = "东西南北中"
 
@@ -278,9 +422,12 @@ def _road_aliases(road: str) -> list[str]:
 
 # --- the parts after the road ----------------------------------------------------------------
 
-_LANE_NUMBER = re.compile(r"^(?P<lane>\d+)弄(?:(?P<number>\d+)号(?!楼))?")
-_NUMBER = re.compile(r"^(?P<number>\d+)号(?!楼)")
-_BARE_NUMBER = re.compile(r"^(?P<number>\d+)(?![\d号弄栋幢座单元楼层室户F])")
+_LANE_NUMBER = re.compile(
+    r"^(?P<lane>\d+)弄(?:(?P<number>\d+)(?P<hao>号(?!楼)|(?![\d号弄栋幢座单元楼层室户F])))?"
+)
+# a door plate may carry 甲/乙/丙/丁 after its number (外滩15甲号 is not 15号)
+_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)号(?!楼)")
+_BARE_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)(?![\d号弄栋幢座单元楼层室户F])")
 _BUILDING = re.compile(r"^(?P<building>\d+|[A-Z])(?:号楼|栋|幢|座)")
 _UNIT = re.compile(r"^(?P<unit>\d+)单元")
 _FLOOR = re.compile(r"^(?P<floor>\d+)(?:楼|层|F)")
@@ -345,15 +492,17 @@ def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, s
     first occurrence followed by a number wins (longest at the same place), else the first.
     """
     found = []
-    for form, road in road_forms.items():
-        start = text.find(form)
-        while start >= 0:
+    by_first = _alias_index(road_forms)
+    for start, first in enumerate(text):
+        for form in by_first.get(first, ()):
+            if not text.startswith(form, start):
+                continue
+            road = road_forms[form]
             end = start + len(form)
             alias = form != road
             followed_by_number = end < len(text) and text[end].isdigit()
             if not alias or followed_by_number:
                 found.append((not followed_by_number, start, -len(form), end, road, alias))
-            start = text.find(form, start + 1)
     if not found:
         return None
     _, start, _, end, road, alias = min(found)
@@ -369,6 +518,7 @@ def _parse_tail(tail: str) -> dict:
         parts["lane"] = lane.group("lane")
         if lane.group("number"):
             parts["number"] = lane.group("number")
+            parts["bare_number"] = not lane.group("hao")
         rest = rest[lane.end() :]
     else:
         number = _NUMBER.match(rest) or _BARE_NUMBER.match(rest)
@@ -382,7 +532,9 @@ def _parse_tail(tail: str) -> dict:
         if match:
             parts[name] = match.group(name)
             rest = rest[match.end() :]
-    if ("number" in parts or "building" in parts) and (room := _ROOM.match(rest)):
+    if ("number" in parts or "building" in parts or "lane" in parts) and (
+        room := _ROOM.match(rest)
+    ):
         parts["room"] = room.group("room")
         rest = rest[room.end() :]
     parts["remark"] = rest.strip(_SEPARATORS) or None
@@ -398,7 +550,11 @@ def _generic_road(body: str, aliases) -> tuple[list[AdminToken], str | None, str
     tokens, rest = split_admin_prefix(body, aliases)
     for keep in range(len(tokens), -1, -1):
         text = "".join(t.written for t in tokens[keep:]) + rest
-        generic = _GENERIC_ROAD.match(text) or _GENERIC_ESTATE.match(text)
+        generic = (
+            _GENERIC_ROAD_BEFORE_NUMBER.match(text)
+            or _GENERIC_ROAD.match(text)
+            or _GENERIC_ESTATE.match(text)
+        )
         if generic:
             return tokens[:keep], generic.group(0), "", text[generic.end() :]
     return tokens, None, "", rest
@@ -410,6 +566,7 @@ def parse_address(
     roads: Iterable[str] | None = None,
     aliases: dict[str, tuple[str, str, bool]] | None = None,
     forms: dict[str, str] | None = None,
+    normalised: str | None = None,
 ) -> ParsedAddress:
     """Parse an address into its parts.
 
@@ -422,9 +579,12 @@ def parse_address(
         written without 路/街 before a number); without them, or when none occurs, by the
         generic pattern ``…路|街|大道|公路|弄|巷|道`` after the administrative prefix.
     aliases
-        Administrative aliases for :func:`split_admin_prefix`.
+        Administrative aliases for :func:`split_admin_prefix`; by default every province,
+        city and district of China with its short name (:func:`national_admin_aliases`).
     forms
         ``road_forms(roads)`` computed once, instead of ``roads`` (for many look-ups).
+    normalised
+        One of :func:`normalise_readings` of ``text`` to parse instead of the first.
 
     Examples
     --------
@@ -439,7 +599,10 @@ def parse_address(
     ('8', '2', '4', '1103')
     """
     raw = "" if text is None else str(text)
-    normalised = normalise(raw)
+    if normalised is None:
+        normalised = normalise(raw)
+    if aliases is None:
+        aliases = national_admin_aliases()
     notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
     body = _NOTE.sub("", normalised)
     postcode = _POSTCODE.match(body)

@@ -22,7 +22,7 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import Unprocessable
 from api.services.locate import to_storage_lonlat
 from gis.assign import GridIndex
-from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, reverse_geocode
+from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, GridLookup, reverse_geocode
 
 __all__ = ["MAX_BATCH", "router"]
 
@@ -52,21 +52,24 @@ def _gazetteer(request: Request, session: Session, community: str | None):
             raise Unprocessable("库中没有门牌 / there are no door plates to geocode against")
         grids = read_grids_in_effect(session)
         cache.clear()
-        cache[stamp] = (
-            Gazetteer.from_frame(plates, address_column="address"),
-            GridIndex(grids) if len(grids) else None,
-        )
+        gazetteer = Gazetteer.from_frame(plates, address_column="address")
+        index = GridIndex(grids) if len(grids) else None
+        lookup = GridLookup(gazetteer, index) if index is not None else None
+        cache[stamp] = (gazetteer, index, lookup)
     return cache[stamp]
 
 
-def _answer(result, index: GridIndex | None) -> dict[str, Any]:
+def _answer(result, lookup: GridLookup | None) -> dict[str, Any]:
+    """The result with its grid: a lane or road crossing grids gets none, and its candidates."""
     out = result.to_dict()
-    out["grid_code"] = (
-        index.locate(result.lon, result.lat)
-        if index is not None and result.lon is not None
-        else None
+    code, candidates = lookup.grids([result])[0] if lookup is not None else (None, [])
+    out["grid_code"] = code
+    out["grid_candidates"] = candidates
+    # a lane or road crossing grids is no place to file anything: not confident, so the pages
+    # ask for a point on the map instead of using the road's representative point
+    out["confident"] = (
+        result.match_level != "none" and result.score >= CONFIDENCE_THRESHOLD and not candidates
     )
-    out["confident"] = result.match_level != "none" and result.score >= CONFIDENCE_THRESHOLD
     return out
 
 
@@ -78,8 +81,8 @@ def geocode_one(
     community: Annotated[str | None, Query(description="社区 / community")] = None,
 ) -> dict[str, Any]:
     """地址 → 坐标、匹配级别、网格 / One address to a point, match level and grid."""
-    gazetteer, index = _gazetteer(request, session, community)
-    return _answer(gazetteer.geocode(address), index)
+    gazetteer, _, lookup = _gazetteer(request, session, community)
+    return _answer(gazetteer.geocode(address), lookup)
 
 
 @router.post("/batch")
@@ -87,8 +90,8 @@ def geocode_batch(
     request: Request, session: SessionDep, user: CurrentUser, body: BatchIn
 ) -> dict[str, Any]:
     """批量地理编码（需登录）/ Geocode up to 10,000 addresses (signed in)."""
-    gazetteer, index = _gazetteer(request, session, body.community)
-    results = [_answer(gazetteer.geocode(a), index) for a in body.addresses]
+    gazetteer, _, lookup = _gazetteer(request, session, body.community)
+    results = [_answer(gazetteer.geocode(a), lookup) for a in body.addresses]
     levels: dict[str, int] = {}
     for r in results:
         levels[r["match_level"]] = levels.get(r["match_level"], 0) + 1
@@ -110,7 +113,7 @@ def reverse(
     ``crs`` says what ``lon``/``lat`` are (GCJ-02/BD-09 converted); the answer is in WGS84.
     """
     lon, lat = to_storage_lonlat(lon, lat, crs)
-    gazetteer, index = _gazetteer(request, session, None)
+    gazetteer, index, _ = _gazetteer(request, session, None)
     found = reverse_geocode(gazetteer, lon, lat, radius_m=radius_m, k=k)
     matches = found.matches
     keep = [c for c in ("address", "lon", "lat", "distance_m") if c in matches.columns]

@@ -127,3 +127,31 @@ def test_reverse_geocode_takes_the_point_crs(api, crs):
     assert body["grid_code"] == _grid_of(row.lon, row.lat)
     moon = api.client.get("/geocode/reverse", params=params | {"crs": "moon"})
     assert moon.status_code == 422 and "moon" in moon.json()["detail"]
+
+
+def test_geocode_a_road_crossing_grids_gives_no_single_grid(api):
+    # the grids each road's door plates lie in, from the demo files with shapely
+    grids_of_road = {
+        road: sorted({_grid_of(r.lon, r.lat) for r in rows.itertuples()} - {None})
+        for road, rows in HOUSES.groupby("road")
+    }
+    crossing = sorted(road for road, codes in grids_of_road.items() if len(codes) > 1)
+    inside_one = sorted(road for road, codes in grids_of_road.items() if len(codes) == 1)
+    assert crossing and inside_one
+    for road in (crossing[0], inside_one[0]):
+        body = api.client.get("/geocode", params={"address": road}).json()
+        assert body["match_level"] == "road", body
+        if road in crossing:
+            assert body["grid_code"] is None
+            assert body["grid_candidates"] == grids_of_road[road]
+            assert body["confident"] is False  # the pages ask for a point instead
+        else:
+            assert body["grid_code"] == grids_of_road[road][0]
+            assert body["grid_candidates"] == []
+            assert body["confident"] is True
+    # a door plate on the crossing road still gets the grid of its point
+    row = HOUSES[HOUSES["road"] == crossing[0]].iloc[0]
+    body = api.client.get("/geocode", params={"address": row.address}).json()
+    assert body["match_level"] == "doorplate"
+    assert body["grid_code"] == _grid_of(row.lon, row.lat)
+    assert body["grid_candidates"] == []

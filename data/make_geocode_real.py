@@ -1,0 +1,187 @@
+"""Write the real-door-plate gazetteer and labelled set in ``data/geocode_real/`` (by rule).
+
+Reads the OSM extracts as ``wangge gazetteer build`` wrote them (``osm_bund_tiles.csv``,
+``osm_heritage_overpass.csv``, ``osm_lujiazui_tiles_2022.csv``; see
+``data/geocode_real/README.md``), cleans and joins them
+into ``door_plates.csv`` (rules in :func:`clean`), and writes each door plate in the forms
+people write, with the truth (the door plate's ``id``) taken from the source. The rules are
+written here with their own small helpers (integer → Chinese numerals, ASCII → full
+width); they do not call the geocoder or its normaliser. Run from the repository root:
+``.venv/bin/python data/make_geocode_real.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent / "geocode_real"
+SEED = 20261207
+
+_DIGIT = "〇一二三四五六七八九"
+
+
+def digitwise(n: int) -> str:
+    """23 → 二三 (a number read out digit by digit)."""
+    return "".join(_DIGIT[int(d)] for d in str(n))
+
+
+def positional(n: int) -> str:
+    """23 → 二十三, 105 → 一百零五, 10 → 十 (1..9999)."""
+    if n < 10:
+        return "零一二三四五六七八九"[n]
+    units = [(1000, "千"), (100, "百"), (10, "十")]
+    out, zero = "", False
+    for value, unit in units:
+        digit, n = divmod(n, value)
+        if digit:
+            if zero:
+                out += "零"
+                zero = False
+            out += ("" if (unit == "十" and digit == 1 and not out) else _DIGIT[digit]) + unit
+        elif out:
+            zero = True
+    if n:
+        out += ("零" if zero else "") + _DIGIT[n]
+    return out
+
+
+def full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "0" <= c <= "9" else c for c in text)
+
+
+EXTRACTS = {
+    "osm_bund_tiles.csv": "osm-bund-tiles",
+    "osm_heritage_overpass.csv": "osm-heritage",
+    "osm_lujiazui_tiles_2022.csv": "osm-lujiazui-tiles-2022",
+}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# a door plate: 12, 12号, 10-12, 106~110, 15甲, 1394弄2号, 350弄 (號 is the traditional 号)
+_DOOR_PLATE = re.compile(r"^(?:\d+弄)?\d+(?:[-~]\d+)?[甲乙丙丁]?[号號]?$|^\d+弄$")
+_STREET_WITH_LANE = re.compile(r"^(?P<road>.+?[路街道])(?P<lane>\d+)弄$")
+
+
+def clean(plate: dict) -> dict | None:
+    """One OSM door plate as a gazetteer row, or None when it is not a Chinese door plate.
+
+    Dropped: streets written without Chinese characters (``Dong Ping Road``) or without a
+    road (``1094弄``), and numbers that are not a door plate (``No. 8``, ``7 7Floor``,
+    ``130 F6``, ``652号F座``, ``5-4临``). ``號`` in a number is written ``号``. A city before the street is removed (``上海市人民大道`` → 人民大道);
+    a lane written into the street moves to the number (street ``南京西路1394弄``, number
+    ``2`` → road 南京西路, number ``1394弄2号``). Every address gets ``上海市`` in front, and
+    ``黄浦区`` when its point lies in the demo community (``data/demo/boundary.geojson``).
+    """
+    road, number = plate["road"].strip(), plate["number"].strip()
+    road = road.removeprefix("上海市")
+    if not _CJK.search(road) or re.match(r"^\d", road) or not _DOOR_PLATE.match(number):
+        return None
+    number = number.replace("號", "号")
+    lane = _STREET_WITH_LANE.match(road)
+    if lane:
+        road = lane.group("road")
+        number = f"{lane.group('lane')}弄{number.removesuffix('号')}号"
+    if not number.endswith(("号", "弄")):
+        number += "号"
+    return {**plate, "road": road, "number": number}
+
+
+def build_door_plates() -> list[dict]:
+    import geopandas as gpd
+    from shapely import Point
+
+    boundary = gpd.read_file(ROOT.parent / "demo" / "boundary.geojson").to_crs(4326)
+    area = boundary.geometry.union_all()
+    plates, seen = [], set()
+    for name, extract in EXTRACTS.items():
+        with open(ROOT / name, encoding="utf-8") as f:
+            for raw in csv.DictReader(f):
+                plate = clean(raw)
+                if plate is None or (plate["road"], plate["number"]) in seen:
+                    continue
+                seen.add((plate["road"], plate["number"]))
+                inside = area.covers(Point(float(plate["lon"]), float(plate["lat"])))
+                plate["address"] = ("上海市黄浦区" if inside else "上海市") + plate["road"]
+                plate["address"] += plate["number"]
+                plate["extract"] = extract
+                plates.append(plate)
+    fields = ["id", "address", "road", "number", "name", "lon", "lat", "source", "extract"]
+    with open(ROOT / "door_plates.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: p[k] for k in fields} for p in plates)
+    return plates
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    plates = build_door_plates()
+    numbers = {(p["road"], p["number"]) for p in plates}
+    lanes = {(p["road"], p["number"]): p for p in plates if p["number"].endswith("弄")}
+    rows = []
+
+    def add(text, level, plate, variant, must_not=0, expected_number=""):
+        rows.append(
+            {
+                "input": text,
+                "expected_level": level,
+                "expected_house_id": plate["id"] if level in ("doorplate", "lane") else "",
+                "expected_road": plate["road"] if level != "none" else "",
+                "expected_number": expected_number,
+                "must_not_match": must_not,
+                "note": f"variant={variant}; source={plate['extract']}",
+            }
+        )
+
+    for p in plates:
+        road, number = p["road"], p["number"]
+        plain = re.fullmatch(r"(\d+)号", number)
+        in_lane = re.fullmatch(r"(\d+)弄(\d+)号", number)
+        lane = re.fullmatch(r"(\d+)弄", number)
+        huangpu = "黄浦区" in p["address"]
+        if plain or in_lane:
+            n = int((plain or in_lane).group(1 if plain else 2))
+            head = f"{in_lane.group(1)}弄" if in_lane else ""
+            wide_head = full_width(head)
+            lane_read = f"{digitwise(int(in_lane.group(1)))}弄" if in_lane else ""
+            add(f"{road}{head}{n}号", "doorplate", p, "plain", expected_number=n)
+            add(f"上海市{road}{head}{n}号", "doorplate", p, "prefix_full", expected_number=n)
+            run = "上海黄浦" if huangpu else rng.choice(["上海", "中国上海"])
+            add(f"{run}{road}{head}{n}号", "doorplate", p, "prefix_run_together", n)
+            fw = f"{road}{wide_head}{full_width(str(n))}号"
+            add(fw, "doorplate", p, "full_width", expected_number=n)
+            digits = f"{road}{lane_read}{n}号" if in_lane else f"{road}{digitwise(n)}号"
+            add(digits, "doorplate", p, "numeral_digitwise", expected_number=n)
+            add(f"{road}{head}{positional(n)}号", "doorplate", p, "numeral_positional", n)
+            add(f"{road} {head}{n} 号", "doorplate", p, "spaces", expected_number=n)
+            note = f"（{p['name']}）" if p["name"] else rng.choice(["（近路口）", "(沿街)"])
+            add(f"{road}{head}{n}号{note}", "doorplate", p, "bracket_note", expected_number=n)
+            room = rng.choice(["502室", "3楼", "2单元301室", "1804室"])
+            add(f"{road}{head}{n}号{room}", "doorplate", p, "room_suffix", expected_number=n)
+            missing = n + 2000 + 2 * rng.randrange(50)
+            if (road, f"{head}{missing}号") not in numbers:
+                lane_plate = lanes.get((road, head))
+                level = "lane" if lane_plate else "road"
+                query = f"{road}{head}{missing}号"
+                add(query, level, lane_plate or p, "missing_number", 1, missing)
+            add(f"北京市东城区{road}{head}{n}号", "none", p, "other_place", 1)
+        elif lane:
+            n = int(lane.group(1))
+            add(f"{road}{n}弄", "doorplate", p, "lane_plain")
+            for m in rng.sample(range(1, 40), 3):
+                add(f"{road}{n}弄{m}号", "lane", p, "lane_building")
+            add(f"{road}{digitwise(n)}弄{rng.randrange(1, 40)}号", "lane", p, "lane_building")
+            add(f"{road}{full_width(str(n))}弄502室", "doorplate", p, "lane_plain")
+    with open(ROOT / "cases.csv", "w", encoding="utf-8", newline="") as f:
+        fields = ["case_id", "input", "expected_level", "expected_house_id", "expected_road"]
+        fields += ["expected_number", "must_not_match", "note"]
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for k, row in enumerate(rows, start=1):
+            writer.writerow({"case_id": f"R{k:04d}", **row})
+    print(f"{len(rows)} cases from {len(plates)} door plates")
+
+
+if __name__ == "__main__":
+    main()
