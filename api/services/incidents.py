@@ -75,6 +75,7 @@ from api.incidents.workflow import (
     apply_transition,
     open311_status,
 )
+from api.services.publication import PublicText, is_public, public_clause
 from gis.errors import InputError
 
 __all__ = [
@@ -85,22 +86,27 @@ __all__ = [
     "ConcurrentChange",
     "OutsideGrids",
     "actor_of",
+    "check_visible",
     "create_api_key",
     "daily_summary",
     "due_soon_items",
     "find_api_key",
     "find_user",
+    "full_view_clause",
     "get_category",
     "history",
     "inbox",
     "incident_dict",
     "list_categories",
     "overdue_items",
+    "public_dict",
     "report_incident",
     "route_incident",
+    "sees_in_full",
     "statistics_table",
     "transition",
     "user_communities",
+    "visible_clause",
 ]
 
 DUE_SOON_WITHIN = dt.timedelta(hours=24)
@@ -413,6 +419,14 @@ def _check_scope(session: Session, incident: Incident, actor: Actor) -> None:
             raise Forbidden(
                 f"事件 {incident.id} 不由您承办 / incident {incident.id} is not handled by you"
             )
+    elif actor.role == Role.GRID_WORKER and actor.user_id != incident.reporter_user_id:
+        grids = session.scalars(
+            sa.select(UserGrid.grid_code).where(UserGrid.user_id == actor.user_id)
+        )
+        if incident.grid_code not in set(grids):
+            raise Forbidden(
+                f"事件 {incident.id} 不在您负责的网格 / incident {incident.id} is not in your grids"
+            )
     elif actor.role == Role.COMMUNITY_HEAD and incident.community_id not in (
         _community_ids_of_user(session, actor.user_id, actor.staff_id)
     ):
@@ -628,6 +642,89 @@ def event_dict(event: IncidentEvent) -> dict[str, Any]:
         "at": _iso(event.at),
         "note": event.note,
         "reason": event.reason,
+    }
+
+
+# --------------------------------------------------------------------------- visibility
+
+FULL_VIEW_ROLES = (Role.ADMIN, Role.STREET_DEPT, Role.COMMUNITY_HEAD)
+"""Roles that see every incident in full (the community's and street's managers)."""
+
+
+def _user_grid_codes(session: Session, user: User) -> list[str]:
+    return list(session.scalars(sa.select(UserGrid.grid_code).where(UserGrid.user_id == user.id)))
+
+
+def full_view_clause(session: Session, user: User):
+    """SQL condition: incidents ``user`` may read in full.
+
+    Managers (:data:`FULL_VIEW_ROLES`) read all; a post-responsible person the items they
+    handle; a grid worker the items of the grids they serve and their own reports; other
+    roles nothing in full.
+    """
+    if user.role in FULL_VIEW_ROLES:
+        return sa.true()
+    if user.role == Role.POST_STAFF:
+        mine = [Incident.handler_user_id == user.id]
+        if user.staff_id is not None:
+            mine.append(Incident.handler_staff_id == user.staff_id)
+        return sa.or_(*mine)
+    if user.role == Role.GRID_WORKER:
+        return sa.or_(
+            Incident.reporter_user_id == user.id,
+            Incident.grid_code.in_(_user_grid_codes(session, user)),
+        )
+    return sa.false()
+
+
+def visible_clause(session: Session, user: User):
+    """SQL condition: incidents ``user`` may list: in full (:func:`full_view_clause`), and
+    for staff who are not grid workers, the public ones as the public sees them."""
+    full = full_view_clause(session, user)
+    if user.role == Role.GRID_WORKER:
+        return full
+    return sa.or_(full, public_clause())
+
+
+def sees_in_full(session: Session, user: User, incident: Incident) -> bool:
+    """True if ``user`` may read ``incident`` in full (see :func:`full_view_clause`)."""
+    full = full_view_clause(session, user)
+    return (
+        session.scalar(sa.select(Incident.id).where(Incident.id == incident.id, full)) is not None
+    )
+
+
+def check_visible(session: Session, user: User, incident: Incident) -> bool:
+    """True if ``user`` reads ``incident`` in full, False if only its public view; 404 when
+    it is not theirs to see at all (not public and not theirs: as if it did not exist)."""
+    if sees_in_full(session, user, incident):
+        return True
+    if user.role != Role.GRID_WORKER and is_public(session, incident):
+        return False
+    raise NotFound(f"事件 {incident.id} 不存在 / incident {incident.id} not found")
+
+
+def public_dict(incident: Incident, text: PublicText) -> dict[str, Any]:
+    """The public view of an incident of a public category: category, status, dates, a
+    location and the redacted description and address; no reporter, handler or notes."""
+    point = from_db_geometry(incident.geom)
+    return {
+        "id": incident.id,
+        "community_id": incident.community_id,
+        "category_code": incident.category_code,
+        "description": text(incident, incident.description),
+        "address": text(incident, incident.address),
+        "lon": None if point is None else point.x,
+        "lat": None if point is None else point.y,
+        "grid_code": incident.grid_code,
+        "state": incident.state,
+        "open311_status": open311_status(incident.state),
+        "reported_at": _iso(incident.reported_at),
+        "due_at": _iso(incident.due_at),
+        "updated_at": _iso(incident.updated_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "closed_at": _iso(incident.closed_at),
+        "public_view": True,
     }
 
 
