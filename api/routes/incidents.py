@@ -66,6 +66,10 @@ class TransitionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     reason: str | None = Field(None, max_length=2000)
     to: str | None = Field(None, description="escalate: community_head | street_dept")
+    department: str | None = Field(
+        None, description="escalate: 街道部门编码 / street department code (default: the rule)"
+    )
+    to_user: str | None = Field(None, description="escalate: 指定签收人 / one named user")
     version: int | None = Field(None, description="版本（乐观锁）/ version last seen")
 
 
@@ -96,8 +100,14 @@ def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str
             .order_by(IncidentPhoto.id)
         )
     )
+    events = svc.history(session, incident.id)
     return svc.incident_dict(
-        incident, now=now, role=user.role, events=svc.history(session, incident.id), photos=photos
+        incident,
+        now=now,
+        role=user.role,
+        events=events,
+        photos=photos,
+        people=svc.people_of(session, events),
     )
 
 
@@ -121,7 +131,7 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
         note=body.note,
     )
     session.commit()
-    return _full(session, incident, user, now)
+    return {**_full(session, incident, user, now), "warnings": svc.routing_warnings(incident)}
 
 
 @router.get("")
@@ -240,7 +250,9 @@ def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now:
 def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """处理记录 / The append-only history of an incident."""
     _visible(session, incident_id, user)
-    events = [svc.event_dict(e) for e in svc.history(session, incident_id)]
+    rows = svc.history(session, incident_id)
+    people = svc.people_of(session, rows)
+    events = [svc.event_dict(e, people) for e in rows]
     return {"data": events, "count": len(events)}
 
 
@@ -257,6 +269,8 @@ def take_transition(
         note=body.note,
         reason=body.reason,
         to=body.to,
+        department=body.department,
+        to_user=body.to_user,
         expected_version=body.version,
         at=now,
     )

@@ -84,6 +84,7 @@ __all__ = [
     "GROUP_COLUMNS",
     "Actor",
     "ConcurrentChange",
+    "EscalationTarget",
     "OutsideGrids",
     "actor_of",
     "check_visible",
@@ -99,9 +100,11 @@ __all__ = [
     "incident_dict",
     "list_categories",
     "overdue_items",
+    "people_of",
     "public_dict",
     "report_incident",
     "route_incident",
+    "routing_warnings",
     "sees_in_full",
     "statistics_table",
     "transition",
@@ -209,7 +212,6 @@ def _handler(
         sa.select(Staff.id)
         .where(
             Staff.community_id == community_id,
-            Staff.role == "post_staff",
             Staff.post == post,
             Staff.active.is_(True),
         )
@@ -436,23 +438,102 @@ def _check_scope(session: Session, incident: Incident, actor: Actor) -> None:
 
 
 def _changes(
-    incident: Incident, action: str, new_state: str, at: dt.datetime, to: str | None
+    session: Session,
+    incident: Incident,
+    action: str,
+    new_state: str,
+    at: dt.datetime,
+    target: EscalationTarget,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"state": new_state, "updated_at": at}
     if action == "escalate":
-        if to is None:
-            to = "street_dept" if incident.state == "received" else "community_head"
-        if to not in ESCALATION_TARGETS:
-            raise InputError(
-                f"上报对象应为 community_head 或 street_dept，实为 {to!r} / escalate to "
-                f"community_head or street_dept, got {to!r}"
-            )
-        values["escalated_to"] = to
+        values.update(_escalation(session, incident, target))
     if new_state == "resolved":
         values["resolved_at"] = at
     if new_state in FINAL_STATES:
         values["closed_at"] = at
     return values
+
+
+@dataclass(frozen=True)
+class EscalationTarget:
+    """Where an escalation goes: ``to`` (``community_head`` or ``street_dept``; default
+    community head from the post, street from a community head), a department code (street;
+    default from the escalation rules of the category) or one user by name."""
+
+    to: str | None = None
+    department: str | None = None
+    user: str | None = None
+
+
+def _escalation(session: Session, incident: Incident, target: EscalationTarget) -> dict:
+    from api.services.routing import department_by_code, department_for
+
+    to = target.to
+    if to is None:
+        to = "street_dept" if (incident.state == "received" or target.department) else None
+        to = to or "community_head"
+    if to not in ESCALATION_TARGETS:
+        raise InputError(
+            f"上报对象应为 community_head 或 street_dept，实为 {to!r} / escalate to "
+            f"community_head or street_dept, got {to!r}"
+        )
+    department_id = user_id = None
+    if target.department:
+        if to != "street_dept":
+            raise InputError("上报部门仅用于 street_dept / a department goes with street_dept")
+        department_id = department_by_code(session, target.department, field="department").id
+    elif to == "street_dept":
+        found = department_for(session, incident.category_code)
+        department_id = None if found is None else found.id
+    if target.user:
+        named = find_user(session, target.user)
+        if not named.active or named.role not in (to, Role.ADMIN):
+            raise InputError(
+                f"{target.user} 不是在岗的{to} / {target.user} is not an active {to} user"
+            )
+        user_id = named.id
+    return {"escalated_to": to, "escalated_department_id": department_id,
+            "escalated_user_id": user_id}  # fmt: skip
+
+
+def _check_receiver(session: Session, incident: Incident, actor: Actor, action: str) -> None:
+    """After an escalation only its target signs, resolves or rejects it: the named user,
+    else a member of the named department, else the role escalated to (403 with a reason)."""
+    if incident.state not in ("escalated", "received") or actor.role == Role.ADMIN:
+        return
+    if action == "escalate":  # a community head passing it on to the street
+        return
+    if incident.escalated_user_id is not None:
+        if actor.user_id != incident.escalated_user_id:
+            named = session.get(User, incident.escalated_user_id)
+            who = named.username if named is not None else incident.escalated_user_id
+            raise Forbidden(
+                f"事件 {incident.id} 上报给 {who}，须由其本人签收办理 / incident {incident.id} "
+                f"was escalated to {who}: only they may {action} it"
+            )
+        return
+    if actor.role != incident.escalated_to:
+        raise Forbidden(
+            f"事件 {incident.id} 上报给 {incident.escalated_to}，{actor.role} 不能{action} / "
+            f"incident {incident.id} was escalated to {incident.escalated_to}: a {actor.role} "
+            f"may not {action} it"
+        )
+    if incident.escalated_department_id is None:
+        return
+    from api.db.models_incidents import Department
+
+    department = session.get(Department, incident.escalated_department_id)
+    mine = None
+    if actor.staff_id is not None:
+        mine = session.scalar(sa.select(Staff.department_id).where(Staff.id == actor.staff_id))
+    if mine != incident.escalated_department_id:
+        name = f"{department.name}（{department.code}）" if department else "?"
+        raise Forbidden(
+            f"事件 {incident.id} 上报至 {name}，您不是该部门成员，不能{action} / incident "
+            f"{incident.id} was escalated to department {name}; you are not a member of it",
+            errors=[{"department": department.code if department else None}],
+        )
 
 
 def transition(
@@ -464,13 +545,18 @@ def transition(
     note: str | None = None,
     reason: str | None = None,
     to: str | None = None,
+    department: str | None = None,
+    to_user: str | None = None,
     expected_version: int | None = None,
     at: dt.datetime | None = None,
 ) -> Incident:
     """Take ``action`` on incident ``incident_id`` as ``actor`` and commit; return it fresh.
 
     ``to`` is the escalation target (``community_head``, default from the post, or
-    ``street_dept``, default from a community head). ``expected_version`` (optional) is the
+    ``street_dept``, default from a community head), ``department`` a street department's
+    code (default: the escalation rule of the category), ``to_user`` one named user; after
+    an escalation only its target may receive, resolve or reject it (see
+    :func:`_check_receiver`). ``expected_version`` (optional) is the
     version the caller last saw. Commits the session's pending work first (see the module
     doc), then the change and its history row in one transaction.
 
@@ -504,8 +590,10 @@ def transition(
     except RoleNotAllowed as exc:
         raise Forbidden(str(exc), errors=[{"roles": exc.roles}]) from exc
     _check_scope(session, incident, actor)
+    _check_receiver(session, incident, actor, action)
     when = _aware(at)
-    values = _changes(incident, action, new_state, when, to)
+    target = EscalationTarget(to=to, department=department, user=to_user)
+    values = _changes(session, incident, action, new_state, when, target)
     session.commit()  # end the read transaction: the UPDATE below opens the write one
     table = Incident.__table__
     try:
@@ -571,8 +659,10 @@ def incident_dict(
     role: str | None = None,
     events: list[IncidentEvent] | None = None,
     photos: list[IncidentPhoto] | None = None,
+    people: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON shape of an incident (times in Asia/Shanghai with offset)."""
+    """The JSON shape of an incident (times in Asia/Shanghai with offset); ``people`` (see
+    :func:`people_of`) gives the history's real names, roles and departments."""
     now = now or _utc_now()
     point = from_db_geometry(incident.geom)
     is_open = incident.state in OPEN_STATES
@@ -604,6 +694,9 @@ def incident_dict(
         "handler_staff_id": incident.handler_staff_id,
         "handler_user_id": incident.handler_user_id,
         "escalated_to": incident.escalated_to,
+        "escalated_department_id": incident.escalated_department_id,
+        "escalated_user_id": incident.escalated_user_id,
+        "unassigned": incident.handler_staff_id is None and incident.handler_user_id is None,
         "reporter_user_id": incident.reporter_user_id,
         "reporter_name": incident.reporter_name,
         "version": incident.version,
@@ -614,7 +707,7 @@ def incident_dict(
     if role is not None:
         out["allowed_actions"] = allowed_actions(incident.state, role)
     if events is not None:
-        out["history"] = [event_dict(e) for e in events]
+        out["history"] = [event_dict(e, people) for e in events]
     if photos is not None:
         out["photos"] = [
             {
@@ -629,9 +722,43 @@ def incident_dict(
     return out
 
 
-def event_dict(event: IncidentEvent) -> dict[str, Any]:
-    """The JSON shape of a history row."""
+def people_of(session: Session, events: list[IncidentEvent]) -> dict[int, dict[str, Any]]:
+    """Per user id of ``events``: the real name, staff number, post, role name and department
+    of the user's staff record (None where unknown)."""
+    from api.db.models_incidents import Department
+    from api.incidents.workflow import ROLES
+
+    ids = {e.user_id for e in events if e.user_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(User.id, User.role, Staff.name, Staff.staff_no, Staff.post, Department.name)
+        .outerjoin(Staff, Staff.id == User.staff_id)
+        .outerjoin(Department, Department.id == Staff.department_id)
+        .where(User.id.in_(ids))
+    )
     return {
+        uid: {
+            "name": name,
+            "staff_no": staff_no,
+            "post": post,
+            "role_name": ROLES.get(role, (role, role))[0],
+            "department": department,
+        }
+        for uid, role, name, staff_no, post, department in rows
+    }
+
+
+def event_dict(event: IncidentEvent, people: dict[int, dict[str, Any]] | None = None) -> dict:
+    """The JSON shape of a history row (with the actor's real name, role name, post and
+    department when ``people`` knows the user)."""
+    person = (people or {}).get(event.user_id) or {}
+    return {
+        "name": person.get("name"),
+        "staff_no": person.get("staff_no"),
+        "post": person.get("post"),
+        "role_name": person.get("role_name") or _role_name(event.role),
+        "department": person.get("department"),
         "seq": event.seq,
         "from_state": event.from_state,
         "to_state": event.to_state,
@@ -643,6 +770,24 @@ def event_dict(event: IncidentEvent) -> dict[str, Any]:
         "note": event.note,
         "reason": event.reason,
     }
+
+
+def _role_name(role: str) -> str:
+    from api.incidents.workflow import ROLES
+
+    return ROLES.get(role, (role, role))[0]
+
+
+def routing_warnings(incident: Incident) -> list[str]:
+    """Warnings of a new report: no active person holds its post (routed to the community
+    head, unassigned)."""
+    if incident.handler_staff_id is not None or incident.handler_user_id is not None:
+        return []
+    post = incident.handler_post or "（类别未配置岗位 / no post for the category）"
+    return [
+        f"无在岗的 {post} 承办人，已转社区负责人待分派 / nobody active holds post {post}: "
+        "routed to the community head, unassigned"
+    ]
 
 
 # --------------------------------------------------------------------------- visibility
@@ -742,6 +887,17 @@ def find_user(session: Session, username: str) -> User:
 def _street_dept_filter(session: Session, user: User):
     cond = sa.and_(
         Incident.state.in_(("escalated", "received")), Incident.escalated_to == "street_dept"
+    )
+    mine = None
+    if user.staff_id is not None:
+        mine = session.scalar(sa.select(Staff.department_id).where(Staff.id == user.staff_id))
+    cond = sa.and_(
+        cond,
+        sa.or_(Incident.escalated_user_id.is_(None), Incident.escalated_user_id == user.id),
+        sa.or_(
+            Incident.escalated_department_id.is_(None),
+            Incident.escalated_department_id == mine,
+        ),
     )
     communities = user_communities(session, user)
     if communities:
