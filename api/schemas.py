@@ -299,9 +299,14 @@ class StaffCreate(_In):
     duties: str | None = None
     community_id: int | None = None
     grid_codes: list[str] = Field(default_factory=list)
+    post: str | None = Field(None, description="岗位名称 / post by name (GET /posts)")
+    staff_no: str | None = Field(None, max_length=32, description="工号 / staff number")
+    department: str | None = Field(None, description="街道部门编码 / street department code")
 
 
 class StaffUpdate(_In):
+    """Only the fields sent change (and only they are checked)."""
+
     name: str | None = None
     role: str | None = None
     phone: str | None = None
@@ -311,6 +316,9 @@ class StaffUpdate(_In):
     community_id: int | None = None
     grid_codes: list[str] | None = None
     active: bool | None = None
+    post: str | None = Field(None, description="岗位名称 / post by name; null clears it")
+    staff_no: str | None = Field(None, max_length=32)
+    department: str | None = Field(None, description="街道部门编码; null clears it")
 
 
 class StaffPublic(_Out):
@@ -324,6 +332,9 @@ class StaffPublic(_Out):
     community_id: int | None
     grid_codes: list[str]
     active: bool
+    post: str | None = None
+    staff_no: str | None = None
+    department_id: int | None = None
 
 
 # --------------------------------------------------------------------------- access, audit

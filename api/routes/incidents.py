@@ -38,6 +38,7 @@ __all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 Reporter = Annotated[User, Depends(require_role(Role.GRID_WORKER, Role.COMMUNITY_HEAD))]
+Head = Annotated[User, Depends(require_role(Role.COMMUNITY_HEAD))]
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -274,6 +275,42 @@ def take_transition(
         expected_version=body.version,
         at=now,
     )
+    return _full(session, incident, user, now)
+
+
+class ReassignIn(BaseModel):
+    """Hand an open incident to another active staff member."""
+
+    staff_id: int
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/{incident_id}/reassign")
+def reassign_incident(
+    incident_id: int, body: ReassignIn, session: SessionDep, user: Head, now: Now
+):
+    """改派 / Reassign an open incident to another active staff member (history: reassign)."""
+    from api.services.routing import reassign
+
+    incident = _get(session, incident_id)
+    if user.role == Role.COMMUNITY_HEAD and incident.community_id not in svc.user_communities(
+        session, user
+    ):
+        raise Forbidden(
+            f"事件 {incident_id} 不属于您的社区 / incident {incident_id} is not in your community"
+        )
+    begin_write(session)
+    reassign(
+        session,
+        incident,
+        body.staff_id,
+        actor_username=user.username,
+        actor_role=user.role,
+        actor_user_id=user.id,
+        at=now,
+        note=body.note,
+    )
+    session.commit()
     return _full(session, incident, user, now)
 
 
