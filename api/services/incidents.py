@@ -903,7 +903,11 @@ def _street_dept_filter(session: Session, user: User):
     if communities:
         streets = sa.select(Community.street_id).where(Community.id.in_(communities))
         in_street = sa.select(Community.id).where(Community.street_id.in_(streets))
-        cond = sa.and_(cond, Incident.community_id.in_(in_street))
+        # a community stored without its street still counts as the user's own
+        cond = sa.and_(
+            cond,
+            sa.or_(Incident.community_id.in_(in_street), Incident.community_id.in_(communities)),
+        )
     return cond
 
 
