@@ -117,8 +117,13 @@ def test_deployment_from_scratch_routes_to_the_configured_post(fresh):
         headers=api.as_("boss"),
     )
     assert rule.status_code == 200, rule.text
-    assert rule.json() == {"category_code": "0303", "category_name": "垃圾未及时清运",
-                           "post": "市容巡查岗", "public": True, "department_code": "CGZX"}  # fmt: skip
+    assert rule.json() == {
+        "category_code": "0303",
+        "category_name": "垃圾未及时清运",
+        "post": "市容巡查岗",
+        "public": True,
+        "department_code": "CGZX",
+    }
     unknown = api.client.post(
         "/staff",
         json={"name": "某人", "role": "post_staff", "phone": "13800001112", "post": "不存在岗"},
