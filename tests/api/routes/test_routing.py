@@ -229,8 +229,12 @@ def test_escalation_to_a_named_department_and_to_the_community_head(fresh):
     guard = _staff(api, "平安干部", role="grid_instructor", department="PAB")
     officer = _staff(api, "城管干部", role="grid_instructor", department="CGZX")
     head = _staff(api, "书记", role="grid_leader")
-    for name, role, staff in (("zz", "post_staff", post), ("pa", "street_dept", guard),
-                              ("cg", "street_dept", officer), ("head", "community_head", head)):
+    for name, role, staff in (
+        ("zz", "post_staff", post),
+        ("pa", "street_dept", guard),
+        ("cg", "street_dept", officer),
+        ("head", "community_head", head),
+    ):
         _user(api, name, role, staff["id"])  # fmt: skip
     _user(api, "gw", "grid_worker", grids=[grid])
     made = _post(api, "/incidents", {"category_code": "0605", "lon": lon, "lat": lat}, "gw")
