@@ -184,6 +184,9 @@ POLICY: dict[tuple[str, str], Access] = {
         SIGNED_IN, "the workflow decides which role may take which step (403 otherwise)"
     ),
     ("POST", "/incidents/{incident_id}/photos"): Access(SIGNED_IN, "within the caller's scope"),
+    ("GET", "/incidents/{incident_id}/slip.pdf"): Access(
+        SIGNED_IN, "those who read the incident in full (404/403 otherwise)"
+    ),
     ("POST", "/incidents/{incident_id}/reassign"): Access(
         _roles(CH), "own community; to an active staff member"
     ),

@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role
+from api.timefmt import LocalDateTime
 
 __all__ = [
     "AccessDecision",
@@ -361,17 +362,17 @@ class AccessRequestPublic(_Out):
     grid_code: str | None
     reason: str
     status: str
-    requested_at: dt.datetime
+    requested_at: LocalDateTime
     approved_by: int | None
     approver_username: str | None
-    approved_at: dt.datetime | None
-    expires_at: dt.datetime | None
+    approved_at: LocalDateTime | None
+    expires_at: LocalDateTime | None
     decision_note: str | None
 
 
 class AuditPublic(_Out):
     id: int
-    at: dt.datetime
+    at: LocalDateTime
     user_id: int | None
     username: str | None
     action: str

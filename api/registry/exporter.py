@@ -33,6 +33,7 @@ from api.db.divisions import division_in_effect
 from api.db.models import STORAGE_SRID, Division, Grid, House, Incident, from_db_geometry
 from api.registry.importer import community_by_code
 from api.registry.templates import COLUMNS
+from api.timefmt import local_text
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.io import write_layer
@@ -114,6 +115,9 @@ class ExportResult:
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    """Dates as dates; times in Asia/Shanghai with the offset (one time zone rule)."""
+    if isinstance(value, dt.datetime):
+        return local_text(value)
     return None if value is None else value.isoformat()
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from api.community_data import find_community
@@ -255,6 +255,28 @@ def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> di
     people = svc.people_of(session, rows)
     events = [svc.event_dict(e, people) for e in rows]
     return {"data": events, "count": len(events)}
+
+
+@router.get(
+    "/{incident_id}/slip.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
+    """信息反馈单（PDF）/ The printable feedback slip: every step, signature lines, times."""
+    import tempfile
+
+    from api.services.slips import write_slip
+
+    incident = _visible(session, incident_id, user)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now)
+        data = path.read_bytes()
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="feedback-slip-{incident_id}.pdf"'},
+    )
 
 
 @router.post("/{incident_id}/transitions")

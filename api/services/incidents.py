@@ -76,6 +76,7 @@ from api.incidents.workflow import (
     open311_status,
 )
 from api.services.publication import PublicText, is_public, public_clause
+from api.timefmt import local_iso
 from gis.errors import InputError
 
 __all__ = [
@@ -648,8 +649,7 @@ def history(session: Session, incident_id: int) -> list[IncidentEvent]:
 # --------------------------------------------------------------------------- presentation
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(SHANGHAI).isoformat()
+_iso = local_iso
 
 
 def incident_dict(

@@ -7,12 +7,17 @@ otherwise); a handler who leaves has their open items listed and gets no new one
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app as cli_app
 from api.db.models import Role
 from gis.assign import assign_points
 from tests.api.routes.conftest import PASSWORD, add_users
@@ -65,6 +70,49 @@ def _user(api, username, role, staff_id=None, grids=()):
     body = {"username": username, "password": PASSWORD, "role": role, "staff_id": staff_id,
             "grid_codes": list(grids)}  # fmt: skip
     return _post(api, "/users", body)
+
+
+def _pdf_text(data: bytes, tmp: Path) -> str:
+    pdf = tmp / "slip.pdf"
+    pdf.write_bytes(data)
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True, text=True
+    )
+    return done.stdout
+
+
+def _check_slip(api, iid: int, history: list[dict]) -> None:
+    """The printed 信息反馈单 holds every step (who, role, department, time) and signature
+    lines; its text read back with poppler's pdftotext."""
+    r = api.client.get(f"/incidents/{iid}/slip.pdf", headers=api.as_("boss"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    with tempfile.TemporaryDirectory() as folder:
+        text = _pdf_text(r.content, Path(folder))
+    flat = " ".join(text.split())
+    assert "信息反馈单" in flat and f"事件编号：{iid}" in flat
+    for label in ("网格员（发现人）签字", "岗位责任人（承办人）签字", "签收人（上报对象）签字"):
+        assert label in flat
+    for step in history:
+        local = dt.datetime.fromisoformat(step["at"])
+        assert local.utcoffset() == dt.timedelta(hours=8)
+        assert local.isoformat(sep=" ", timespec="seconds") in flat, step
+    for name in ("市容员乙", "城管干部丙", "城市管理中心", "垃圾堆放", "市容巡查岗"):
+        assert name in flat
+    assert flat.count("+08:00") >= len(history) + 2  # steps, report time, deadline
+    assert api.client.get(f"/incidents/{iid}/slip.pdf").status_code == 401
+    # the same slip from the command line
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "cli.pdf"
+        done = CliRunner().invoke(
+            cli_app, ["incidents", "slip", str(iid), "--out", str(out), "--db", api.url]
+        )
+        assert done.exit_code == 0, done.output
+        assert "城管干部丙" in _pdf_text(out.read_bytes(), Path(folder))
+        missing = CliRunner().invoke(
+            cli_app, ["incidents", "slip", "999999", "--out", str(out), "--db", api.url]
+        )
+        assert missing.exit_code == 2
 
 
 def test_nothing_configured_every_service_code_is_accepted_unassigned(fresh):
@@ -186,6 +234,8 @@ def test_deployment_from_scratch_routes_to_the_configured_post(fresh):
         ("receive", "城管干部丙", "街道部门", "城市管理中心"),
         ("resolve", "城管干部丙", "街道部门", "城市管理中心"),
     ]
+
+    _check_slip(api, iid, history)
 
     # the handler leaves: their open items are listed, new ones are not routed to them
     second = _post(api, "/incidents", {"category_code": "0303", "lon": lon, "lat": lat}, "gw")
