@@ -191,7 +191,8 @@ def houses_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
 
 
 def incidents_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
-    """Return the incidents of the community (report time as UTC ISO 8601 text; points)."""
+    """Return the incidents of the community (report time as Asia/Shanghai text with the
+    offset, ``YYYY-MM-DD HH:MM:SS+08:00``; points)."""
     incidents = session.scalars(
         sa.select(Incident).where(Incident.community_id == community_id).order_by(Incident.id)
     ).all()
