@@ -7,10 +7,20 @@ The grid is the one covering the point in the division in effect on the day of t
 (Asia/Shanghai; :func:`api.db.dialect.grid_code_at`); a point outside every grid is refused
 (:class:`OutsideGrids`, HTTP 422). The category (table ``incident_categories``, loaded by the
 migrations) gives the severity, the deadline (:func:`api.incidents.deadlines.due_at`) and the
-handling post. The handler is the active staff member of the grid's community with role
-``post_staff`` and that ``post`` — one serving the grid if several do, else the lowest id —
-and the user linked to that staff record, if any. With no such person the item is accepted
-anyway; it has no handler and shows in the community head's inbox.
+handling post (an admin changes it: :mod:`api.services.routing`). The handler is the
+active staff member of the grid's community holding that ``post`` — one serving the grid if
+several do, else the lowest id — and the active user linked to that staff record, if any.
+With no such person the item is accepted anyway; it has no handler (``unassigned``, with a
+warning: :func:`routing_warnings`) and shows in the community head's inbox.
+
+Escalations name their target (role, street department by the category's escalation rule or
+by code, or one user); only that target signs receipt (:func:`_check_receiver`).
+
+Visibility
+----------
+:func:`full_view_clause` says who reads which incidents in full (managers all, post staff
+their items, grid workers their grids and reports); other staff see the public view of
+public categories (:func:`public_dict`, :mod:`api.services.publication`).
 
 Users and communities
 ---------------------
