@@ -4,6 +4,7 @@ that speak HTTP themselves)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import threading
@@ -94,10 +95,8 @@ def shared_env(db_url: str, tmp_path_factory, config) -> IncidentEnv:
 def _close(gen) -> None:
     """Drop the shared database; the throw-away PostGIS cluster may already be stopped at
     the end of the session (it takes its databases with it), which is not an error."""
-    try:
+    with contextlib.suppress(sa.exc.OperationalError):
         next(gen, None)
-    except sa.exc.OperationalError:
-        pass
 
 
 def demo_house(index: int = 0) -> tuple[str, float, float, str]:
