@@ -46,6 +46,7 @@ from api.routes import (
     patrol,
     planner,
     residents,
+    routing,
     staff,
     users,
 )
@@ -188,6 +189,7 @@ def create_app(
         houses,
         residents,
         staff,
+        routing,
         users,
         imports,
         access,

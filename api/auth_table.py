@@ -114,6 +114,15 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/staff"): Access(_roles(CH)),
     ("PATCH", "/staff/{staff_id}"): Access(_roles(CH)),
     ("DELETE", "/staff/{staff_id}"): Access(_roles(CH)),
+    ("GET", "/posts"): Access(SIGNED_IN),
+    ("POST", "/posts"): Access(_roles()),
+    ("GET", "/departments"): Access(SIGNED_IN),
+    ("POST", "/departments"): Access(_roles()),
+    ("PUT", "/departments/{code}/members"): Access(_roles()),
+    ("GET", "/routing"): Access(SIGNED_IN),
+    ("PUT", "/routing"): Access(_roles(), "all rows checked first: all or nothing"),
+    ("PUT", "/routing/categories/{code}"): Access(_roles()),
+    ("GET", "/staff/{staff_id}/open-incidents"): Access(_roles(CH)),
     ("GET", "/users"): Access(_roles()),
     ("POST", "/users"): Access(_roles()),
     ("PATCH", "/users/{user_id}"): Access(_roles()),
@@ -140,7 +149,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/maps/division/{community}"): Access(PUBLIC, "staff phone numbers need sign-in"),
     ("GET", "/maps/validation/{community}"): Access(PUBLIC),
-    ("GET", "/maps/incidents"): Access(PUBLIC, "locations and categories only"),
+    ("GET", "/maps/incidents"): Access(
+        PUBLIC, "public categories only, unless signed in as a manager"
+    ),
     ("GET", "/geocode"): Access(PUBLIC),
     ("POST", "/geocode/batch"): Access(SIGNED_IN),
     ("GET", "/geocode/reverse"): Access(PUBLIC),
@@ -157,23 +168,39 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/planner/{community}/versions/{version}"): Access(_PLANNER),
     ("POST", "/planner/{community}/versions/{version}/restore"): Access(_PLANNER),
     ("POST", "/incidents"): Access(_HOUSE_WRITERS, _OWN_GRIDS),
-    ("GET", "/incidents"): Access(SIGNED_IN, "each role sees its own scope"),
+    ("GET", "/incidents"): Access(
+        SIGNED_IN,
+        "in full: managers all, post staff their items, grid workers their grids and reports; "
+        "other staff the public view of public categories",
+    ),
     ("GET", "/incidents/inbox"): Access(SIGNED_IN, "what waits for the caller's role"),
     ("GET", "/incidents/summary"): Access(SIGNED_IN),
     ("GET", "/incidents/stats"): Access(SIGNED_IN),
-    ("GET", "/incidents/{incident_id}"): Access(SIGNED_IN, "within the caller's scope"),
+    ("GET", "/incidents/{incident_id}"): Access(
+        SIGNED_IN, "within the caller's scope (404 outside it; public view of public categories)"
+    ),
     ("GET", "/incidents/{incident_id}/history"): Access(SIGNED_IN, "within the caller's scope"),
     ("POST", "/incidents/{incident_id}/transitions"): Access(
         SIGNED_IN, "the workflow decides which role may take which step (403 otherwise)"
     ),
     ("POST", "/incidents/{incident_id}/photos"): Access(SIGNED_IN, "within the caller's scope"),
+    ("GET", "/incidents/{incident_id}/slip.pdf"): Access(
+        SIGNED_IN, "those who read the incident in full (404/403 otherwise)"
+    ),
+    ("POST", "/incidents/{incident_id}/reassign"): Access(
+        _roles(CH), "own community; to an active staff member"
+    ),
     ("GET", "/incidents/{incident_id}/photos/{photo_id}"): Access(
-        PUBLIC, "Open311 media_url; ids must match"
+        PUBLIC, "Open311 media_url: public categories only (404 otherwise); ids must match"
     ),
     ("GET", "/open311/v2/services.json"): Access(PUBLIC),
     ("GET", "/open311/v2/services/{code}.json"): Access(PUBLIC),
-    ("GET", "/open311/v2/requests.json"): Access(PUBLIC, "no personal data of reporters"),
-    ("GET", "/open311/v2/requests/{request_id}.json"): Access(PUBLIC),
+    ("GET", "/open311/v2/requests.json"): Access(
+        PUBLIC, "public categories only, texts redacted, never the reporter"
+    ),
+    ("GET", "/open311/v2/requests/{request_id}.json"): Access(
+        PUBLIC, "public categories only (404 otherwise), texts redacted"
+    ),
     ("POST", "/open311/v2/requests.json"): Access(API_KEY, "api_key of an Open311 client"),
     ("POST", "/patrol/tracks"): Access(_roles(GW, CH, SD), "grid workers: their own tracks"),
     ("GET", "/patrol/workers/{worker}"): Access(_roles(GW, CH, SD), "grid workers: themselves"),

@@ -52,6 +52,7 @@ from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
 from api.cli_registry import register as register_registry_commands
 from api.cli_repair import repair_command
+from api.cli_routing import register as register_routing_commands
 from api.cli_server import register as register_server_commands
 from gis.errors import WanggeError
 
@@ -245,6 +246,7 @@ register_server_commands(app)
 register_registry_commands(app)
 register_assess_commands(app)
 register_incident_commands(app)
+register_routing_commands(app)
 register_backup_commands(app)
 
 

@@ -1,4 +1,4 @@
-"""``wangge incidents inbox|stats|summary`` and ``wangge open311 key create``.
+"""``wangge incidents inbox|stats|summary|slip`` and ``wangge open311 key create``.
 
 :func:`register` adds them to the main Typer app. Exit codes: 0 ok, 2 bad input (unknown
 user, bad time, bad grouping).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -147,6 +148,31 @@ def summary_command(
             highlight=False,
             markup=False,
         )
+
+
+@incidents_app.command("slip")
+def slip_command(
+    incident_id: Annotated[int, typer.Argument(help="事件编号 / incident id")],
+    out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
+    db: DbOption = None,
+) -> None:
+    """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
+    from api.db.models import Incident
+    from api.errors import ApiError, NotFound
+    from api.services.slips import write_slip
+
+    engine, sessions = _session(db)
+    try:
+        with sessions() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+            path = write_slip(session, incident, out_path, now=dt.datetime.now(dt.UTC))
+    except (ApiError, WanggeError, ValueError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    out.print(f"已写出信息反馈单 / wrote feedback slip: {path}", highlight=False, markup=False)
 
 
 @key_app.command("create")

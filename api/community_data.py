@@ -22,6 +22,7 @@ from api.db.models import (
     from_db_geometry,
 )
 from api.registry.codes import code_table
+from api.services.publication import public_clause
 from api.services.staff_photos import resolve_staff_photo, staff_photo_dir
 
 __all__ = [
@@ -59,8 +60,12 @@ def _with_photo(row: dict, photo_dir) -> dict:
     return row | {"photo": None if found is None else str(found[0])}
 
 
-def read_community(session: Session, community: str, *, on: dt.date | None = None) -> CommunityData:
-    """Read ``community`` (code or name) with the division in effect ``on`` (default today)."""
+def read_community(
+    session: Session, community: str, *, on: dt.date | None = None, public_only: bool = False
+) -> CommunityData:
+    """Read ``community`` (code or name) with the division in effect ``on`` (default today);
+    ``public_only`` keeps only incidents of public categories (for pages served without
+    sign-in; see :mod:`api.services.publication`)."""
     c = find_community(session, community)
     srid = Community.geom.type.srid
     boundary = gpd.GeoDataFrame(
@@ -98,7 +103,7 @@ def read_community(session: Session, community: str, *, on: dt.date | None = Non
             Incident.grid_code,
             Incident.geom,
         )
-        .where(Incident.community_id == c.id)
+        .where(Incident.community_id == c.id, public_clause() if public_only else sa.true())
         .order_by(Incident.id)
     ).mappings()
     inc = _frame(

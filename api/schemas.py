@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role
+from api.timefmt import LocalDateTime
 
 __all__ = [
     "AccessDecision",
@@ -306,9 +307,14 @@ class StaffCreate(_In):
     duties: str | None = None
     community_id: int | None = None
     grid_codes: list[str] = Field(default_factory=list)
+    post: str | None = Field(None, description="岗位名称 / post by name (GET /posts)")
+    staff_no: str | None = Field(None, max_length=32, description="工号 / staff number")
+    department: str | None = Field(None, description="街道部门编码 / street department code")
 
 
 class StaffUpdate(_In):
+    """Only the fields sent change (and only they are checked)."""
+
     name: str | None = None
     role: str | None = None
     phone: str | None = None
@@ -318,6 +324,9 @@ class StaffUpdate(_In):
     community_id: int | None = None
     grid_codes: list[str] | None = None
     active: bool | None = None
+    post: str | None = Field(None, description="岗位名称 / post by name; null clears it")
+    staff_no: str | None = Field(None, max_length=32)
+    department: str | None = Field(None, description="街道部门编码; null clears it")
 
 
 class StaffPublic(_Out):
@@ -331,6 +340,9 @@ class StaffPublic(_Out):
     community_id: int | None
     grid_codes: list[str]
     active: bool
+    post: str | None = None
+    staff_no: str | None = None
+    department_id: int | None = None
 
 
 # --------------------------------------------------------------------------- access, audit
@@ -357,17 +369,17 @@ class AccessRequestPublic(_Out):
     grid_code: str | None
     reason: str
     status: str
-    requested_at: dt.datetime
+    requested_at: LocalDateTime
     approved_by: int | None
     approver_username: str | None
-    approved_at: dt.datetime | None
-    expires_at: dt.datetime | None
+    approved_at: LocalDateTime | None
+    expires_at: LocalDateTime | None
     decision_note: str | None
 
 
 class AuditPublic(_Out):
     id: int
-    at: dt.datetime
+    at: LocalDateTime
     user_id: int | None
     username: str | None
     action: str

@@ -330,6 +330,9 @@ class Incident(Base):
     handler_staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
     handler_user_id: Mapped[int | None] = mapped_column(Integer)
     escalated_to: Mapped[str | None] = mapped_column(String(16))
+    # the escalation's named target (migration 0005): a street department or one user
+    escalated_department_id: Mapped[int | None] = mapped_column(Integer)
+    escalated_user_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     reporter_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     reporter_name: Mapped[str | None] = mapped_column(Text)
@@ -433,7 +436,9 @@ class Staff(Base):
     phone_published: Mapped[bool] = mapped_column(Boolean, default=True)
     duties: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    post: Mapped[str | None] = mapped_column(String(32))  # 岗位 of a post_staff (城建管理岗...)
+    post: Mapped[str | None] = mapped_column(String(32))  # 岗位 by name (城建管理岗...), see posts
+    staff_no: Mapped[str | None] = mapped_column(String(32))  # 工号
+    department_id: Mapped[int | None] = mapped_column(Integer, index=True)  # street department
 
     grids: Mapped[list[StaffGrid]] = relationship(cascade="all, delete-orphan")
     grid_codes: AssociationProxy[list[str]] = association_proxy(

@@ -1,4 +1,5 @@
-"""ORM models of the incident workflow (migration 0003): history, photos, categories, API keys.
+"""ORM models of the incident workflow (migrations 0003, 0005): history, photos, categories,
+API keys, posts, street departments and escalation rules.
 
 The workflow columns of an incident itself (state, severity, due time, handler, version...)
 are on :class:`api.db.models.Incident`. ``incident_events`` is append-only: the database
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,9 +19,12 @@ from api.db.models import Base, UTCDateTime, utc_now
 __all__ = [
     "INCIDENT_APPEND_ONLY_TABLES",
     "ApiKey",
+    "Department",
+    "EscalationRule",
     "IncidentCategory",
     "IncidentEvent",
     "IncidentPhoto",
+    "Post",
 ]
 
 INCIDENT_APPEND_ONLY_TABLES = ("incident_events",)
@@ -67,7 +72,8 @@ class IncidentPhoto(Base):
 
 class IncidentCategory(Base):
     """A category of the incident taxonomy (``data/codes/incident_categories.csv``, loaded by
-    the migration): two levels, default severity, handling post, GB/T 30428.2-style class."""
+    the migration): two levels, default severity, handling post, GB/T 30428.2-style class, and
+    whether its incidents may be published (``public``; see :mod:`api.services.publication`)."""
 
     __tablename__ = "incident_categories"
 
@@ -78,6 +84,7 @@ class IncidentCategory(Base):
     severity: Mapped[str] = mapped_column(String(8))
     post: Mapped[str | None] = mapped_column(String(32))
     gbt_class: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
 
 
 class ApiKey(Base):
@@ -90,3 +97,42 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Post(Base):
+    """A post (岗位) of the community: a name staff and categories refer to (城建管理岗...)
+    and an optional code. Seeded from the posts of the category table."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Department(Base):
+    """A department of the street office (一办四中心...): code, name, the street it belongs
+    to; its members are the staff whose ``department_id`` is its id."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    street_id: Mapped[int | None] = mapped_column(
+        ForeignKey("streets.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class EscalationRule(Base):
+    """Routing of escalations: incidents of ``category_code`` (a second-level code, or a top
+    code for its whole group) escalated to the street go to ``department_id``."""
+
+    __tablename__ = "escalation_rules"
+
+    category_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), index=True
+    )

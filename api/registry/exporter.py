@@ -33,6 +33,7 @@ from api.db.communities import find_community
 from api.db.divisions import division_in_effect
 from api.db.models import STORAGE_SRID, Division, Grid, House, Incident, from_db_geometry
 from api.registry.templates import COLUMNS
+from api.timefmt import local_text
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.io import write_layer
@@ -114,6 +115,9 @@ class ExportResult:
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    """Dates as dates; times in Asia/Shanghai with the offset (one time zone rule)."""
+    if isinstance(value, dt.datetime):
+        return local_text(value)
     return None if value is None else value.isoformat()
 
 
@@ -187,7 +191,8 @@ def houses_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
 
 
 def incidents_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
-    """Return the incidents of the community (report time as UTC ISO 8601 text; points)."""
+    """Return the incidents of the community (report time as Asia/Shanghai text with the
+    offset, ``YYYY-MM-DD HH:MM:SS+08:00``; points)."""
     incidents = session.scalars(
         sa.select(Incident).where(Incident.community_id == community_id).order_by(Incident.id)
     ).all()

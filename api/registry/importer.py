@@ -49,6 +49,7 @@ from api.db.models import (
     from_db_geometry,
     to_db_geometry,
 )
+from api.db.models_incidents import Post
 from api.registry.templates import COLUMNS, DATA_SHEET, KINDS, column, header_map, normalise_header
 from api.registry.validators import FieldError, clean_house, clean_resident, clean_staff
 from gis.assign import assign_points
@@ -421,6 +422,14 @@ def _check_staff(session, community, cleaned, bad, today) -> None:
                          f"不是本社区现行网格：{'、'.join(unknown)}",
                          f"not a grid of the community's division: {', '.join(unknown)}")
             )  # fmt: skip
+    posts = set(session.scalars(sa.select(Post.name)))
+    for src, rec in cleaned:
+        if rec.get("post") and rec["post"] not in posts:
+            bad[src.row].append(
+                RowError(src.row, column("staff", "post").header_zh, "post", rec["post"],
+                         f"未知岗位（已有：{'、'.join(sorted(posts))}）",
+                         f"unknown post (known: {', '.join(sorted(posts))})")
+            )  # fmt: skip
     existing = set(
         tuple(row)
         for row in session.execute(
@@ -489,6 +498,8 @@ def _add_staff(session, community, records, today) -> list[Staff]:
             phone_published=rec.get("phone_published", True),
             duties=rec.get("duties"),
             photo_path=rec.get("photo_path"),
+            post=rec.get("post"),
+            staff_no=rec.get("staff_no"),
         )
         member.grids = [
             StaffGrid(grid_code=code, community_id=community.id)

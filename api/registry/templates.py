@@ -155,6 +155,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
                example="310101002005001", note_zh="本社区现行划分的网格编码"),
         Column("photo_path", "照片", "photo", example="photos/wangwu.jpg",
                note_zh="照片文件路径"),
+        Column("post", "岗位名称", "post name", example="城建管理岗",
+               note_zh="可空；须为已有岗位（GET /posts）；“岗位/角色”一列仍为角色"),
+        Column("staff_no", "工号", "staff number", example="G0001", note_zh="可空"),
     ),
 }  # fmt: skip
 

@@ -388,6 +388,8 @@ STAFF_RULES: dict[str, tuple[_Rule, bool]] = {
     "photo_path": (_text(500), False),
     "duties": (_text(2000), False),
     "grid_codes": (_grid_codes, False),
+    "post": (_text(32), False),
+    "staff_no": (_text(32), False),
 }
 SPECIAL_STATUS_RULES: dict[str, tuple[_Rule, bool]] = {
     "category": (_code("special_status"), True),

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from api.community_data import find_community
@@ -25,18 +25,20 @@ from api.config import get_settings
 from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
 from api.db.models_incidents import IncidentPhoto
-from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.errors import NotFound, PayloadTooLarge, Unprocessable
+from api.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
+from api.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from api.incidents.deadlines import to_shanghai
 from api.services import incidents as svc
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
 from api.services.images import IMAGE_HEAD_BYTES, image_type
 from api.services.locate import to_storage_lonlat
+from api.services.publication import PublicText, is_public
 
 __all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 Reporter = Annotated[User, Depends(require_role(Role.GRID_WORKER, Role.COMMUNITY_HEAD))]
+Head = Annotated[User, Depends(require_role(Role.COMMUNITY_HEAD))]
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -65,6 +67,10 @@ class TransitionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     reason: str | None = Field(None, max_length=2000)
     to: str | None = Field(None, description="escalate: community_head | street_dept")
+    department: str | None = Field(
+        None, description="escalate: 街道部门编码 / street department code (default: the rule)"
+    )
+    to_user: str | None = Field(None, description="escalate: 指定签收人 / one named user")
     version: int | None = Field(None, description="版本（乐观锁）/ version last seen")
 
 
@@ -75,6 +81,18 @@ def _get(session, incident_id: int) -> Incident:
     return found
 
 
+def _visible(session, incident_id: int, user: User) -> Incident:
+    """The incident if ``user`` reads it in full; 404 if they may not see it, 403 if they
+    see only its public view (no history, no photos upload)."""
+    incident = _get(session, incident_id)
+    if not svc.check_visible(session, user, incident):
+        raise Forbidden(
+            f"事件 {incident_id} 仅可查看公开信息 / only the public view of incident "
+            f"{incident_id} is open to you"
+        )
+    return incident
+
+
 def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str, Any]:
     photos = list(
         session.scalars(
@@ -83,8 +101,14 @@ def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str
             .order_by(IncidentPhoto.id)
         )
     )
+    events = svc.history(session, incident.id)
     return svc.incident_dict(
-        incident, now=now, role=user.role, events=svc.history(session, incident.id), photos=photos
+        incident,
+        now=now,
+        role=user.role,
+        events=events,
+        photos=photos,
+        people=svc.people_of(session, events),
     )
 
 
@@ -108,7 +132,7 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
         note=body.note,
     )
     session.commit()
-    return _full(session, incident, user, now)
+    return {**_full(session, incident, user, now), "warnings": svc.routing_warnings(incident)}
 
 
 @router.get("")
@@ -132,7 +156,7 @@ def list_incidents(
     ``start`` (included) and ``end`` (excluded) bound the report time, as in
     ``/incidents/stats``; a time without an offset is read as Asia/Shanghai.
     """
-    query = sa.select(Incident)
+    query = sa.select(Incident).where(svc.visible_clause(session, user))
     if start is not None:
         query = query.where(Incident.reported_at >= to_shanghai(start).astimezone(dt.UTC))
     if end is not None:
@@ -155,8 +179,20 @@ def list_incidents(
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     limit = min(limit, MAX_LIMIT)
     order = (Incident.due_at, Incident.id) if overdue or due_soon else (Incident.id,)
-    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset))
-    return {"data": [svc.incident_dict(r, now=now, role=user.role) for r in rows], "count": count}
+    rows = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+    full = set(
+        session.scalars(
+            sa.select(Incident.id).where(
+                Incident.id.in_([r.id for r in rows]), svc.full_view_clause(session, user)
+            )
+        )
+    )
+    text = PublicText(session)
+    data = [
+        svc.incident_dict(r, now=now, role=user.role) if r.id in full else svc.public_dict(r, text)
+        for r in rows
+    ]
+    return {"data": data, "count": count}
 
 
 @router.get("/inbox")
@@ -203,16 +239,44 @@ def read_statistics(
 
 @router.get("/{incident_id}")
 def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
-    """事件详情（含处理记录）/ One incident with its history, photos and allowed actions."""
-    return _full(session, _get(session, incident_id), user, now)
+    """事件详情（含处理记录）/ One incident with its history, photos and allowed actions (the
+    public view only, for staff who may not read it in full)."""
+    incident = _get(session, incident_id)
+    if not svc.check_visible(session, user, incident):
+        return svc.public_dict(incident, PublicText(session))
+    return _full(session, incident, user, now)
 
 
 @router.get("/{incident_id}/history")
 def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """处理记录 / The append-only history of an incident."""
-    _get(session, incident_id)
-    events = [svc.event_dict(e) for e in svc.history(session, incident_id)]
+    _visible(session, incident_id, user)
+    rows = svc.history(session, incident_id)
+    people = svc.people_of(session, rows)
+    events = [svc.event_dict(e, people) for e in rows]
     return {"data": events, "count": len(events)}
+
+
+@router.get(
+    "/{incident_id}/slip.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
+    """信息反馈单（PDF）/ The printable feedback slip: every step, signature lines, times."""
+    import tempfile
+
+    from api.services.slips import write_slip
+
+    incident = _visible(session, incident_id, user)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now)
+        data = path.read_bytes()
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="feedback-slip-{incident_id}.pdf"'},
+    )
 
 
 @router.post("/{incident_id}/transitions")
@@ -228,9 +292,47 @@ def take_transition(
         note=body.note,
         reason=body.reason,
         to=body.to,
+        department=body.department,
+        to_user=body.to_user,
         expected_version=body.version,
         at=now,
     )
+    return _full(session, incident, user, now)
+
+
+class ReassignIn(BaseModel):
+    """Hand an open incident to another active staff member."""
+
+    staff_id: int
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/{incident_id}/reassign")
+def reassign_incident(
+    incident_id: int, body: ReassignIn, session: SessionDep, user: Head, now: Now
+):
+    """改派 / Reassign an open incident to another active staff member (history: reassign)."""
+    from api.services.routing import reassign
+
+    incident = _get(session, incident_id)
+    if user.role == Role.COMMUNITY_HEAD and incident.community_id not in svc.user_communities(
+        session, user
+    ):
+        raise Forbidden(
+            f"事件 {incident_id} 不属于您的社区 / incident {incident_id} is not in your community"
+        )
+    begin_write(session)
+    reassign(
+        session,
+        incident,
+        body.staff_id,
+        actor_username=user.username,
+        actor_role=user.role,
+        actor_user_id=user.id,
+        at=now,
+        note=body.note,
+    )
+    session.commit()
     return _full(session, incident, user, now)
 
 
@@ -249,7 +351,7 @@ async def upload_photo(
     file: Annotated[UploadFile, File(description="JPEG/PNG/WebP")],
 ) -> dict[str, Any]:
     """上传照片 / Attach a photo (JPEG, PNG or WebP, at most 10 MiB)."""
-    _get(session, incident_id)
+    _visible(session, incident_id, user)
     data = await file.read(PHOTO_MAX_BYTES + 1)
     if len(data) > PHOTO_MAX_BYTES:
         raise PayloadTooLarge(
@@ -288,10 +390,19 @@ async def upload_photo(
 
 
 @router.get("/{incident_id}/photos/{photo_id}")
-def read_photo(incident_id: int, photo_id: int, request: Request, session: SessionDep):
-    """照片文件（公开，供 Open311 media_url）/ The photo file (public: Open311 media_url)."""
+def read_photo(
+    incident_id: int, photo_id: int, request: Request, session: SessionDep, user: OptionalUser
+):
+    """照片文件（公开类别的事件公开，供 Open311 media_url）/ The photo file: public for
+    incidents of a public category (Open311 media_url), else for those who read it in full."""
     photo = session.get(IncidentPhoto, photo_id)
-    if photo is None or photo.incident_id != incident_id:
+    incident = session.get(Incident, incident_id)
+    shown = incident is not None and (
+        is_public(session, incident)
+        if user is None
+        else svc.check_visible(session, user, incident) or is_public(session, incident)
+    )
+    if photo is None or photo.incident_id != incident_id or not shown:
         raise NotFound(f"照片 {photo_id} 不存在 / photo {photo_id} not found")
     path = photo_dir(request) / photo.path
     if not path.exists():

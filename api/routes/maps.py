@@ -16,6 +16,7 @@ from api.community_data import read_community
 from api.deps import OptionalUser, SessionDep
 from api.errors import Forbidden, NotFound
 from api.map_outputs import incident_map
+from api.services.incidents import FULL_VIEW_ROLES
 from maps.assets import offline
 from maps.web import render_division_map, render_validation_map
 
@@ -77,6 +78,7 @@ def validation_map(
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents_map(
     session: SessionDep,
+    user: OptionalUser,
     community: Annotated[str, Query(description="社区编码或名称 / community")],
     category: Annotated[str | None, Query(description="类别编码 / category code")] = None,
     date_from: Annotated[dt.date | None, Query(alias="from", description="起始 / from")] = None,
@@ -85,7 +87,11 @@ def incidents_map(
         Literal["heatmap", "choropleth", "hotspots"], Query(description="样式 / style")
     ] = "heatmap",
 ) -> HTMLResponse:
-    """事件热力图、分级图或热点 / Incident heat-map, counts per grid, or Gi* hot-spots."""
-    data = read_community(session, community)
+    """事件热力图、分级图或热点 / Incident heat-map, counts per grid, or Gi* hot-spots.
+
+    Without sign-in (and for roles that do not read every incident) only incidents of public
+    categories are drawn."""
+    public_only = user is None or user.role not in FULL_VIEW_ROLES
+    data = read_community(session, community, public_only=public_only)
     period = (date_from, date_to) if date_from or date_to else None
     return _page(incident_map(data, kind=style, category=category, period=period))

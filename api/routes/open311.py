@@ -20,6 +20,10 @@ A request's ``status`` is ``open``/``closed`` (:func:`api.incidents.workflow.ope
 ``expected_datetime`` the deadline, ``lat``/``long`` WGS84 (CGCS2000 storage is taken as
 WGS84: they differ by centimetres). Errors are the spec's array ``[{"code", "description"}]``
 with the HTTP status (400 bad input, 403 bad or missing API key, 404 unknown).
+
+Only incidents of public categories are ever listed or read (a request of another category
+is 404, as if it did not exist), with description, address and notes redacted
+(:mod:`api.services.publication`); reporters never appear.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from api.incidents.deadlines import SHANGHAI, to_shanghai
 from api.incidents.workflow import OPEN311_STATUS, open311_status
 from api.services import incidents as svc
 from api.services.locate import to_storage_lonlat
+from api.services.publication import PublicText, is_public, public_incidents
 from gis.errors import WanggeError
 
 __all__ = ["MAX_REQUESTS", "router"]
@@ -156,6 +161,7 @@ def _requests(session: Session, request: Request, rows: list[Incident]) -> list[
     categories = {c.code: c for c in svc.list_categories(session)}
     ids = [r.id for r in rows]
     notes, media = _last_notes(session, ids), _media(session, request, ids)
+    text = PublicText(session)  # the public sees redacted texts only
     out = []
     for r in rows:
         point = from_db_geometry(r.geom)
@@ -164,16 +170,16 @@ def _requests(session: Session, request: Request, rows: list[Incident]) -> list[
             {
                 "service_request_id": str(r.id),
                 "status": open311_status(r.state),
-                "status_notes": notes.get(r.id),
+                "status_notes": text(r, notes.get(r.id)),
                 "service_name": category.name_zh if category else None,
                 "service_code": r.category_code,
-                "description": r.description,
+                "description": text(r, r.description),
                 "agency_responsible": r.handler_post,
                 "service_notice": None,
                 "requested_datetime": _iso(r.reported_at),
                 "updated_datetime": _iso(r.updated_at),
                 "expected_datetime": _iso(r.due_at),
-                "address": r.address,
+                "address": text(r, r.address),
                 "address_id": None,
                 "zipcode": None,
                 "lat": None if point is None else point.y,
@@ -204,7 +210,7 @@ def list_requests(
     """服务请求查询 / GeoReport v2 service requests, filtered."""
 
     def run():
-        query = sa.select(Incident)
+        query = public_incidents()
         if service_request_id:
             try:
                 ids = [int(x) for x in service_request_id.split(",") if x.strip()]
@@ -246,7 +252,7 @@ def read_request(request_id: str, request: Request, session: SessionDep):
 
     def run():
         found = session.get(Incident, int(request_id)) if request_id.isdigit() else None
-        if found is None:
+        if found is None or not is_public(session, found):
             raise Open311Error(
                 404, f"服务请求 {request_id} 不存在 / service request {request_id} not found"
             )

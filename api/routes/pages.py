@@ -199,6 +199,7 @@ def form_codes(session: SessionDep) -> dict[str, Any]:
             "parent": c.parent,
             "severity": c.severity,
             "post": c.post,
+            "public": bool(c.public),
         }
         for c in list_categories(session)
     ]

@@ -28,6 +28,7 @@ from api.services.patrol import (
     store_track,
     worker_log,
 )
+from api.timefmt import local_iso
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
@@ -147,4 +148,4 @@ def create_work_log(session: SessionDep, user: Patroller, body: WorkLogIn) -> di
     )  # fmt: skip
     session.commit()
     return {"id": entry.id, "worker": who.name, "date": entry.date.isoformat(),
-            "kind": entry.kind, "at": entry.at.isoformat()}  # fmt: skip
+            "kind": entry.kind, "at": local_iso(entry.at)}  # fmt: skip

@@ -62,6 +62,7 @@ from api.db.models_assessment import AssessmentDeptScore, AssessmentPoint, Asses
 from api.registry.codes import code_table, special_status_fields
 from api.registry.importer import read_table
 from api.registry.templates import FIELD_CHECK_SHEETS, normalise_header
+from api.timefmt import local_iso
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
@@ -119,7 +120,7 @@ def _sample_dict(c: Community, s: AssessmentSample, session: Session, created: b
             for i, k in enumerate(s.house_keys, start=1)
         ],
         "note": s.note or "",
-        "drawn_at": s.drawn_at.isoformat(),
+        "drawn_at": local_iso(s.drawn_at),
         "drawn_by": s.drawn_by,
         "created": created,
     }
@@ -538,7 +539,7 @@ def community_result(session: Session, community: str | int, month: str) -> dict
                 "points": d.points,
                 "reason": d.reason,
                 "scored_by": d.scored_by,
-                "scored_at": d.scored_at.isoformat(),
+                "scored_at": local_iso(d.scored_at),
             }
             for d in depts
         ],

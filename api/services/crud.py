@@ -341,12 +341,34 @@ def create_special_status(
 # --------------------------------------------------------------------------- staff
 
 
+def _staff_links(session: Session, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The post (by name, must exist) and department (by code) of staff ``data``, as columns,
+    for the keys present."""
+    from api.services.routing import department_by_code, find_post
+
+    out: dict[str, Any] = {}
+    if "post" in data:
+        out["post"] = find_post(session, data["post"])
+    if "department" in data:
+        code = data["department"]
+        out["department_id"] = department_by_code(session, code).id if code else None
+    if "staff_no" in data:
+        out["staff_no"] = (str(data["staff_no"]).strip() or None) if data["staff_no"] else None
+    return out
+
+
 def create_staff(session: Session, *, data: Mapping[str, Any]) -> Staff:
-    """Add a staff member (name, role, phone required; grids by 15-digit code)."""
+    """Add a staff member (name, role, phone required; grids by 15-digit code; a post by its
+    name, a street department by its code, a staff number)."""
     clean, errors = clean_staff(data)
     if errors:
         raise field_errors(errors)
-    staff = Staff(community_id=data.get("community_id"), **{k: clean.get(k) for k in _STAFF_FIELDS})
+    links = _staff_links(session, data)
+    staff = Staff(
+        community_id=data.get("community_id"),
+        **{k: clean.get(k) for k in _STAFF_FIELDS},
+        **links,
+    )
     staff.grid_codes = list(clean.get("grid_codes") or [])
     session.add(staff)
     session.flush()
@@ -354,14 +376,21 @@ def create_staff(session: Session, *, data: Mapping[str, Any]) -> Staff:
 
 
 def update_staff(session: Session, *, staff: Staff, data: Mapping[str, Any]) -> Staff:
+    """Change only the fields in ``data`` (as sent): a stored value that would not pass
+    today's checks (a staff member without a phone) does not block other changes."""
     current = {k: getattr(staff, k) for k in _STAFF_FIELDS} | {"grid_codes": list(staff.grid_codes)}
-    clean, errors = clean_staff({**current, **{k: v for k, v in data.items() if v is not None}})
+    sent = {k: v for k, v in data.items() if k in current}
+    clean, errors = clean_staff({**current, **sent})
+    errors = [e for e in errors if e.field in sent]
     if errors:
         raise field_errors(errors)
     for key in _STAFF_FIELDS:
-        setattr(staff, key, clean.get(key))
-    if data.get("grid_codes") is not None:
+        if key in sent:
+            setattr(staff, key, clean.get(key))
+    if "grid_codes" in sent:
         staff.grid_codes = list(clean.get("grid_codes") or [])
+    for key, value in _staff_links(session, data).items():
+        setattr(staff, key, value)
     if data.get("community_id") is not None:
         staff.community_id = data["community_id"]
     if data.get("active") is not None:

@@ -18,6 +18,7 @@ from starlette.datastructures import URL
 from api.db.models import STORAGE_SRID, Community, Division, Grid, House, from_db_geometry
 from api.errors import BadRequest
 from api.services.geojson import feature, feature_collection
+from api.timefmt import local_iso
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -111,7 +112,7 @@ def page(
         features,
         numberMatched=matched,
         numberReturned=len(features),
-        timeStamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        timeStamp=local_iso(dt.datetime.now(dt.UTC).replace(microsecond=0)),
         links=links,
     )
 

@@ -7,10 +7,20 @@ The grid is the one covering the point in the division in effect on the day of t
 (Asia/Shanghai; :func:`api.db.dialect.grid_code_at`); a point outside every grid is refused
 (:class:`OutsideGrids`, HTTP 422). The category (table ``incident_categories``, loaded by the
 migrations) gives the severity, the deadline (:func:`api.incidents.deadlines.due_at`) and the
-handling post. The handler is the active staff member of the grid's community with role
-``post_staff`` and that ``post`` — one serving the grid if several do, else the lowest id —
-and the user linked to that staff record, if any. With no such person the item is accepted
-anyway; it has no handler and shows in the community head's inbox.
+handling post (an admin changes it: :mod:`api.services.routing`). The handler is the
+active staff member of the grid's community holding that ``post`` — one serving the grid if
+several do, else the lowest id — and the active user linked to that staff record, if any.
+With no such person the item is accepted anyway; it has no handler (``unassigned``, with a
+warning: :func:`routing_warnings`) and shows in the community head's inbox.
+
+Escalations name their target (role, street department by the category's escalation rule or
+by code, or one user); only that target signs receipt (:func:`_check_receiver`).
+
+Visibility
+----------
+:func:`full_view_clause` says who reads which incidents in full (managers all, post staff
+their items, grid workers their grids and reports); other staff see the public view of
+public categories (:func:`public_dict`, :mod:`api.services.publication`).
 
 Users and communities
 ---------------------
@@ -75,6 +85,8 @@ from api.incidents.workflow import (
     apply_transition,
     open311_status,
 )
+from api.services.publication import PublicText, is_public, public_clause
+from api.timefmt import local_iso
 from gis.errors import InputError
 
 __all__ = [
@@ -83,24 +95,32 @@ __all__ = [
     "GROUP_COLUMNS",
     "Actor",
     "ConcurrentChange",
+    "EscalationTarget",
     "OutsideGrids",
     "actor_of",
+    "check_visible",
     "create_api_key",
     "daily_summary",
     "due_soon_items",
     "find_api_key",
     "find_user",
+    "full_view_clause",
     "get_category",
     "history",
     "inbox",
     "incident_dict",
     "list_categories",
     "overdue_items",
+    "people_of",
+    "public_dict",
     "report_incident",
     "route_incident",
+    "routing_warnings",
+    "sees_in_full",
     "statistics_table",
     "transition",
     "user_communities",
+    "visible_clause",
 ]
 
 DUE_SOON_WITHIN = dt.timedelta(hours=24)
@@ -203,7 +223,6 @@ def _handler(
         sa.select(Staff.id)
         .where(
             Staff.community_id == community_id,
-            Staff.role == "post_staff",
             Staff.post == post,
             Staff.active.is_(True),
         )
@@ -413,6 +432,14 @@ def _check_scope(session: Session, incident: Incident, actor: Actor) -> None:
             raise Forbidden(
                 f"事件 {incident.id} 不由您承办 / incident {incident.id} is not handled by you"
             )
+    elif actor.role == Role.GRID_WORKER and actor.user_id != incident.reporter_user_id:
+        grids = session.scalars(
+            sa.select(UserGrid.grid_code).where(UserGrid.user_id == actor.user_id)
+        )
+        if incident.grid_code not in set(grids):
+            raise Forbidden(
+                f"事件 {incident.id} 不在您负责的网格 / incident {incident.id} is not in your grids"
+            )
     elif actor.role == Role.COMMUNITY_HEAD and incident.community_id not in (
         _community_ids_of_user(session, actor.user_id, actor.staff_id)
     ):
@@ -422,23 +449,102 @@ def _check_scope(session: Session, incident: Incident, actor: Actor) -> None:
 
 
 def _changes(
-    incident: Incident, action: str, new_state: str, at: dt.datetime, to: str | None
+    session: Session,
+    incident: Incident,
+    action: str,
+    new_state: str,
+    at: dt.datetime,
+    target: EscalationTarget,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"state": new_state, "updated_at": at}
     if action == "escalate":
-        if to is None:
-            to = "street_dept" if incident.state == "received" else "community_head"
-        if to not in ESCALATION_TARGETS:
-            raise InputError(
-                f"上报对象应为 community_head 或 street_dept，实为 {to!r} / escalate to "
-                f"community_head or street_dept, got {to!r}"
-            )
-        values["escalated_to"] = to
+        values.update(_escalation(session, incident, target))
     if new_state == "resolved":
         values["resolved_at"] = at
     if new_state in FINAL_STATES:
         values["closed_at"] = at
     return values
+
+
+@dataclass(frozen=True)
+class EscalationTarget:
+    """Where an escalation goes: ``to`` (``community_head`` or ``street_dept``; default
+    community head from the post, street from a community head), a department code (street;
+    default from the escalation rules of the category) or one user by name."""
+
+    to: str | None = None
+    department: str | None = None
+    user: str | None = None
+
+
+def _escalation(session: Session, incident: Incident, target: EscalationTarget) -> dict:
+    from api.services.routing import department_by_code, department_for
+
+    to = target.to
+    if to is None:
+        to = "street_dept" if (incident.state == "received" or target.department) else None
+        to = to or "community_head"
+    if to not in ESCALATION_TARGETS:
+        raise InputError(
+            f"上报对象应为 community_head 或 street_dept，实为 {to!r} / escalate to "
+            f"community_head or street_dept, got {to!r}"
+        )
+    department_id = user_id = None
+    if target.department:
+        if to != "street_dept":
+            raise InputError("上报部门仅用于 street_dept / a department goes with street_dept")
+        department_id = department_by_code(session, target.department, field="department").id
+    elif to == "street_dept":
+        found = department_for(session, incident.category_code)
+        department_id = None if found is None else found.id
+    if target.user:
+        named = find_user(session, target.user)
+        if not named.active or named.role not in (to, Role.ADMIN):
+            raise InputError(
+                f"{target.user} 不是在岗的{to} / {target.user} is not an active {to} user"
+            )
+        user_id = named.id
+    return {"escalated_to": to, "escalated_department_id": department_id,
+            "escalated_user_id": user_id}  # fmt: skip
+
+
+def _check_receiver(session: Session, incident: Incident, actor: Actor, action: str) -> None:
+    """After an escalation only its target signs, resolves or rejects it: the named user,
+    else a member of the named department, else the role escalated to (403 with a reason)."""
+    if incident.state not in ("escalated", "received") or actor.role == Role.ADMIN:
+        return
+    if action == "escalate":  # a community head passing it on to the street
+        return
+    if incident.escalated_user_id is not None:
+        if actor.user_id != incident.escalated_user_id:
+            named = session.get(User, incident.escalated_user_id)
+            who = named.username if named is not None else incident.escalated_user_id
+            raise Forbidden(
+                f"事件 {incident.id} 上报给 {who}，须由其本人签收办理 / incident {incident.id} "
+                f"was escalated to {who}: only they may {action} it"
+            )
+        return
+    if actor.role != incident.escalated_to:
+        raise Forbidden(
+            f"事件 {incident.id} 上报给 {incident.escalated_to}，{actor.role} 不能{action} / "
+            f"incident {incident.id} was escalated to {incident.escalated_to}: a {actor.role} "
+            f"may not {action} it"
+        )
+    if incident.escalated_department_id is None:
+        return
+    from api.db.models_incidents import Department
+
+    department = session.get(Department, incident.escalated_department_id)
+    mine = None
+    if actor.staff_id is not None:
+        mine = session.scalar(sa.select(Staff.department_id).where(Staff.id == actor.staff_id))
+    if mine != incident.escalated_department_id:
+        name = f"{department.name}（{department.code}）" if department else "?"
+        raise Forbidden(
+            f"事件 {incident.id} 上报至 {name}，您不是该部门成员，不能{action} / incident "
+            f"{incident.id} was escalated to department {name}; you are not a member of it",
+            errors=[{"department": department.code if department else None}],
+        )
 
 
 def transition(
@@ -450,13 +556,18 @@ def transition(
     note: str | None = None,
     reason: str | None = None,
     to: str | None = None,
+    department: str | None = None,
+    to_user: str | None = None,
     expected_version: int | None = None,
     at: dt.datetime | None = None,
 ) -> Incident:
     """Take ``action`` on incident ``incident_id`` as ``actor`` and commit; return it fresh.
 
     ``to`` is the escalation target (``community_head``, default from the post, or
-    ``street_dept``, default from a community head). ``expected_version`` (optional) is the
+    ``street_dept``, default from a community head), ``department`` a street department's
+    code (default: the escalation rule of the category), ``to_user`` one named user; after
+    an escalation only its target may receive, resolve or reject it (see
+    :func:`_check_receiver`). ``expected_version`` (optional) is the
     version the caller last saw. Commits the session's pending work first (see the module
     doc), then the change and its history row in one transaction.
 
@@ -490,8 +601,10 @@ def transition(
     except RoleNotAllowed as exc:
         raise Forbidden(str(exc), errors=[{"roles": exc.roles}]) from exc
     _check_scope(session, incident, actor)
+    _check_receiver(session, incident, actor, action)
     when = _aware(at)
-    values = _changes(incident, action, new_state, when, to)
+    target = EscalationTarget(to=to, department=department, user=to_user)
+    values = _changes(session, incident, action, new_state, when, target)
     session.commit()  # end the read transaction: the UPDATE below opens the write one
     table = Incident.__table__
     try:
@@ -546,8 +659,7 @@ def history(session: Session, incident_id: int) -> list[IncidentEvent]:
 # --------------------------------------------------------------------------- presentation
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(SHANGHAI).isoformat()
+_iso = local_iso
 
 
 def incident_dict(
@@ -557,8 +669,10 @@ def incident_dict(
     role: str | None = None,
     events: list[IncidentEvent] | None = None,
     photos: list[IncidentPhoto] | None = None,
+    people: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON shape of an incident (times in Asia/Shanghai with offset)."""
+    """The JSON shape of an incident (times in Asia/Shanghai with offset); ``people`` (see
+    :func:`people_of`) gives the history's real names, roles and departments."""
     now = now or _utc_now()
     point = from_db_geometry(incident.geom)
     is_open = incident.state in OPEN_STATES
@@ -590,6 +704,9 @@ def incident_dict(
         "handler_staff_id": incident.handler_staff_id,
         "handler_user_id": incident.handler_user_id,
         "escalated_to": incident.escalated_to,
+        "escalated_department_id": incident.escalated_department_id,
+        "escalated_user_id": incident.escalated_user_id,
+        "unassigned": incident.handler_staff_id is None and incident.handler_user_id is None,
         "reporter_user_id": incident.reporter_user_id,
         "reporter_name": incident.reporter_name,
         "version": incident.version,
@@ -600,7 +717,7 @@ def incident_dict(
     if role is not None:
         out["allowed_actions"] = allowed_actions(incident.state, role)
     if events is not None:
-        out["history"] = [event_dict(e) for e in events]
+        out["history"] = [event_dict(e, people) for e in events]
     if photos is not None:
         out["photos"] = [
             {
@@ -615,9 +732,43 @@ def incident_dict(
     return out
 
 
-def event_dict(event: IncidentEvent) -> dict[str, Any]:
-    """The JSON shape of a history row."""
+def people_of(session: Session, events: list[IncidentEvent]) -> dict[int, dict[str, Any]]:
+    """Per user id of ``events``: the real name, staff number, post, role name and department
+    of the user's staff record (None where unknown)."""
+    from api.db.models_incidents import Department
+    from api.incidents.workflow import ROLES
+
+    ids = {e.user_id for e in events if e.user_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(User.id, User.role, Staff.name, Staff.staff_no, Staff.post, Department.name)
+        .outerjoin(Staff, Staff.id == User.staff_id)
+        .outerjoin(Department, Department.id == Staff.department_id)
+        .where(User.id.in_(ids))
+    )
     return {
+        uid: {
+            "name": name,
+            "staff_no": staff_no,
+            "post": post,
+            "role_name": ROLES.get(role, (role, role))[0],
+            "department": department,
+        }
+        for uid, role, name, staff_no, post, department in rows
+    }
+
+
+def event_dict(event: IncidentEvent, people: dict[int, dict[str, Any]] | None = None) -> dict:
+    """The JSON shape of a history row (with the actor's real name, role name, post and
+    department when ``people`` knows the user)."""
+    person = (people or {}).get(event.user_id) or {}
+    return {
+        "name": person.get("name"),
+        "staff_no": person.get("staff_no"),
+        "post": person.get("post"),
+        "role_name": person.get("role_name") or _role_name(event.role),
+        "department": person.get("department"),
         "seq": event.seq,
         "from_state": event.from_state,
         "to_state": event.to_state,
@@ -628,6 +779,107 @@ def event_dict(event: IncidentEvent) -> dict[str, Any]:
         "at": _iso(event.at),
         "note": event.note,
         "reason": event.reason,
+    }
+
+
+def _role_name(role: str) -> str:
+    from api.incidents.workflow import ROLES
+
+    return ROLES.get(role, (role, role))[0]
+
+
+def routing_warnings(incident: Incident) -> list[str]:
+    """Warnings of a new report: no active person holds its post (routed to the community
+    head, unassigned)."""
+    if incident.handler_staff_id is not None or incident.handler_user_id is not None:
+        return []
+    post = incident.handler_post or "（类别未配置岗位 / no post for the category）"
+    return [
+        f"无在岗的 {post} 承办人，已转社区负责人待分派 / nobody active holds post {post}: "
+        "routed to the community head, unassigned"
+    ]
+
+
+# --------------------------------------------------------------------------- visibility
+
+FULL_VIEW_ROLES = (Role.ADMIN, Role.STREET_DEPT, Role.COMMUNITY_HEAD)
+"""Roles that see every incident in full (the community's and street's managers)."""
+
+
+def _user_grid_codes(session: Session, user: User) -> list[str]:
+    return list(session.scalars(sa.select(UserGrid.grid_code).where(UserGrid.user_id == user.id)))
+
+
+def full_view_clause(session: Session, user: User):
+    """SQL condition: incidents ``user`` may read in full.
+
+    Managers (:data:`FULL_VIEW_ROLES`) read all; a post-responsible person the items they
+    handle; a grid worker the items of the grids they serve and their own reports; other
+    roles nothing in full.
+    """
+    if user.role in FULL_VIEW_ROLES:
+        return sa.true()
+    if user.role == Role.POST_STAFF:
+        mine = [Incident.handler_user_id == user.id]
+        if user.staff_id is not None:
+            mine.append(Incident.handler_staff_id == user.staff_id)
+        return sa.or_(*mine)
+    if user.role == Role.GRID_WORKER:
+        return sa.or_(
+            Incident.reporter_user_id == user.id,
+            Incident.grid_code.in_(_user_grid_codes(session, user)),
+        )
+    return sa.false()
+
+
+def visible_clause(session: Session, user: User):
+    """SQL condition: incidents ``user`` may list: in full (:func:`full_view_clause`), and
+    for staff who are not grid workers, the public ones as the public sees them."""
+    full = full_view_clause(session, user)
+    if user.role == Role.GRID_WORKER:
+        return full
+    return sa.or_(full, public_clause())
+
+
+def sees_in_full(session: Session, user: User, incident: Incident) -> bool:
+    """True if ``user`` may read ``incident`` in full (see :func:`full_view_clause`)."""
+    full = full_view_clause(session, user)
+    return (
+        session.scalar(sa.select(Incident.id).where(Incident.id == incident.id, full)) is not None
+    )
+
+
+def check_visible(session: Session, user: User, incident: Incident) -> bool:
+    """True if ``user`` reads ``incident`` in full, False if only its public view; 404 when
+    it is not theirs to see at all (not public and not theirs: as if it did not exist)."""
+    if sees_in_full(session, user, incident):
+        return True
+    if user.role != Role.GRID_WORKER and is_public(session, incident):
+        return False
+    raise NotFound(f"事件 {incident.id} 不存在 / incident {incident.id} not found")
+
+
+def public_dict(incident: Incident, text: PublicText) -> dict[str, Any]:
+    """The public view of an incident of a public category: category, status, dates, a
+    location and the redacted description and address; no reporter, handler or notes."""
+    point = from_db_geometry(incident.geom)
+    return {
+        "id": incident.id,
+        "community_id": incident.community_id,
+        "category_code": incident.category_code,
+        "description": text(incident, incident.description),
+        "address": text(incident, incident.address),
+        "lon": None if point is None else point.x,
+        "lat": None if point is None else point.y,
+        "grid_code": incident.grid_code,
+        "state": incident.state,
+        "open311_status": open311_status(incident.state),
+        "reported_at": _iso(incident.reported_at),
+        "due_at": _iso(incident.due_at),
+        "updated_at": _iso(incident.updated_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "closed_at": _iso(incident.closed_at),
+        "public_view": True,
     }
 
 
@@ -646,11 +898,26 @@ def _street_dept_filter(session: Session, user: User):
     cond = sa.and_(
         Incident.state.in_(("escalated", "received")), Incident.escalated_to == "street_dept"
     )
+    mine = None
+    if user.staff_id is not None:
+        mine = session.scalar(sa.select(Staff.department_id).where(Staff.id == user.staff_id))
+    cond = sa.and_(
+        cond,
+        sa.or_(Incident.escalated_user_id.is_(None), Incident.escalated_user_id == user.id),
+        sa.or_(
+            Incident.escalated_department_id.is_(None),
+            Incident.escalated_department_id == mine,
+        ),
+    )
     communities = user_communities(session, user)
     if communities:
         streets = sa.select(Community.street_id).where(Community.id.in_(communities))
         in_street = sa.select(Community.id).where(Community.street_id.in_(streets))
-        cond = sa.and_(cond, Incident.community_id.in_(in_street))
+        # a community stored without its street still counts as the user's own
+        cond = sa.and_(
+            cond,
+            sa.or_(Incident.community_id.in_(in_street), Incident.community_id.in_(communities)),
+        )
     return cond
 
 

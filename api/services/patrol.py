@@ -35,6 +35,7 @@ from api.community_data import read_grids_in_effect
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
 from api.db.models_assessment import WORK_LOG_KINDS, PatrolDay, PatrolTrack, WorkLog
+from api.timefmt import local_iso
 from gis.errors import InputError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -342,7 +343,7 @@ def worker_log(
         slot["work_log"].append(
             {
                 "id": e.id,
-                "at": e.at.isoformat(),
+                "at": local_iso(e.at),
                 "kind": e.kind,
                 "record_table": e.record_table,
                 "record_id": e.record_id,

@@ -594,3 +594,42 @@ def test_a_new_division_reassigns_exactly_the_houses_whose_grid_changed(demo_db)
         ).all()
         assert {(r.record_id, r.old_value, r.new_value) for r in log} == set(result.changed)
         assert {r.username for r in log} == {"规划员"} and {r.action for r in log} == {"update"}
+
+
+def test_staff_post_and_number_columns_and_yesterdays_template(demo_db, demo_grids, tmp_path):
+    """The new optional columns 岗位名称 and 工号 fill post and staff number (a post must
+    exist); a file with only the previous columns, and one using the short header 岗位 for
+    the role, still import."""
+    Session = demo_db
+    a = sorted(demo_grids["code"])[0]
+    rows = [
+        {"姓名": "孙八", "岗位/角色": "岗位责任人", "联系电话": "13912340001",
+         "岗位名称": "城建管理岗", "工号": "G0108", "负责网格编码": a},
+        {"姓名": "周九", "岗位/角色": "岗位责任人", "联系电话": "13912340002",
+         "岗位名称": "并不存在的岗"},
+    ]  # fmt: skip
+    path = fill_template("staff", tmp_path / "new.xlsx", rows)
+    with Session.begin() as s:
+        refused = import_file(s, "staff", path, community=COMMUNITY, today=TODAY)
+    assert _errors(refused) == {(3, "post")} and "城建管理岗" in refused.errors[0].reason_en
+    with Session.begin() as s:
+        done = import_file(s, "staff", path, community=COMMUNITY, today=TODAY,
+                           only_good_rows=True)  # fmt: skip
+    with Session() as s:
+        member = s.get(Staff, done.ids[0])
+        assert (member.name, member.role, member.post, member.staff_no) == (
+            "孙八", "post_staff", "城建管理岗", "G0108")  # fmt: skip
+    # yesterday's template: no 岗位名称/工号 columns at all; and the short role header 岗位
+    old_headers = ["姓名", "岗位/角色", "联系电话", "是否公开电话", "职责", "负责网格编码", "照片"]
+    old = write_csv(tmp_path / "old.csv", [dict(zip(old_headers, ["吴十", "专职网格员",
+                    "13912340003", "是", "巡查", a, ""], strict=True))])  # fmt: skip
+    short = write_csv(tmp_path / "short.csv", [{"姓名": "郑十一", "岗位": "网格长",
+                                                "联系电话": "13912340004"}])  # fmt: skip
+    with Session.begin() as s:
+        first = import_file(s, "staff", old, community=COMMUNITY, today=TODAY)
+        second = import_file(s, "staff", short, community=COMMUNITY, today=TODAY)
+    assert not first.errors and not second.errors
+    with Session() as s:
+        w, z = s.get(Staff, first.ids[0]), s.get(Staff, second.ids[0])
+        assert (w.role, w.post, w.staff_no) == ("grid_worker", None, None)
+        assert (z.role, z.post) == ("grid_leader", None)

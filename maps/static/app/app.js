@@ -947,7 +947,8 @@
     history.innerHTML = "";
     (item.history || []).forEach(function (e) {
       history.appendChild(el("li", {"data-testid": "history-row", "data-action": e.action},
-        shortTime(e.at) + " " + (e.username || "") + "（" + (ROLE_ZH[e.role] || e.role || "") + "）" +
+        shortTime(e.at) + " " + (e.name || e.username || "") + "（" +
+        (ROLE_ZH[e.role] || e.role || "") + (e.department ? " · " + e.department : "") + "）" +
         (ACTION_ZH[e.action] || e.action) + " → " + (STATE_ZH[e.to_state] || e.to_state) +
         (e.note ? "：" + e.note : "") + (e.reason ? "；理由：" + e.reason : "")));
     });

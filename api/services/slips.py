@@ -1,0 +1,102 @@
+"""The 信息反馈单 of an incident from the database: fills :class:`maps.feedback_slip.Slip`
+(every step with the real name, role, post and department of who took it, times in
+Asia/Shanghai with the offset) and renders it (``GET /incidents/{id}/slip.pdf``,
+``wangge incidents slip``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from api.db.models import Incident, Staff, User, from_db_geometry
+from api.db.models_incidents import Department, IncidentCategory
+from api.incidents.workflow import ACTIONS, ROLES, STATES
+from api.services.incidents import history, people_of
+from api.timefmt import local_text
+from maps.feedback_slip import Slip, SlipStep, render_feedback_slip
+
+__all__ = ["SLIP_TITLE", "build_slip", "write_slip"]
+
+SLIP_TITLE = "信息反馈单"
+_SEVERITY = {"major": "重大（当日办结）", "general": "一般（3 个工作日）"}
+_ESCALATED = {"community_head": "社区负责人", "street_dept": "街道部门"}
+_STEP = {"report": "发现登记", "feed_back": "反馈岗位", "start": "开始处理", "escalate": "上报",
+         "receive": "签收", "resolve": "办结", "close": "结案", "reject": "退回",
+         "reassign": "改派"}  # fmt: skip
+
+
+def _zh(table: dict[str, tuple[str, str]], key: str | None) -> str:
+    return "" if key is None else table.get(key, (key, key))[0]
+
+
+def _staff_name(session: Session, staff_id: int | None) -> str | None:
+    staff = session.get(Staff, staff_id) if staff_id is not None else None
+    return None if staff is None else staff.name
+
+
+def _escalation_target(session: Session, incident: Incident) -> str:
+    if incident.escalated_to is None:
+        return "—"
+    parts = [_ESCALATED.get(incident.escalated_to, incident.escalated_to)]
+    if incident.escalated_department_id is not None:
+        department = session.get(Department, incident.escalated_department_id)
+        if department is not None:
+            parts.append(department.name)
+    if incident.escalated_user_id is not None:
+        user = session.get(User, incident.escalated_user_id)
+        if user is not None:
+            parts.append(_staff_name(session, user.staff_id) or user.username)
+    return " · ".join(parts)
+
+
+def build_slip(session: Session, incident: Incident, *, now: dt.datetime) -> Slip:
+    """The slip of ``incident`` as printed at ``now``."""
+    category = session.get(IncidentCategory, incident.category_code)
+    point = from_db_geometry(incident.geom)
+    place = incident.address or (f"{point.x:.6f}, {point.y:.6f}" if point is not None else "—")
+    handler = _staff_name(session, incident.handler_staff_id)
+    events = history(session, incident.id)
+    people = people_of(session, events)
+    steps = []
+    for e in events:
+        person = people.get(e.user_id) or {}
+        steps.append(
+            SlipStep(
+                seq=e.seq,
+                action=_STEP.get(e.action) or _zh(ACTIONS, e.action),
+                state=_zh(STATES, e.to_state),
+                who=person.get("name") or e.username or "—",
+                role=_zh(ROLES, e.role) or e.role,
+                department=person.get("department"),
+                at=local_text(e.at) or "",
+                note=e.reason or e.note,
+            )
+        )
+    name = category.name_zh if category is not None else ""
+    fields = [
+        ("事件类别", f"{incident.category_code} {name}"),
+        ("所在网格", incident.grid_code or "—"),
+        ("发生地点", place),
+        ("紧急程度", _SEVERITY.get(incident.severity, incident.severity)),
+        ("上报时间", local_text(incident.reported_at) or "—"),
+        ("办理时限", local_text(incident.due_at) or "—"),
+        ("承办岗位", incident.handler_post or "—"),
+        ("承办人", handler or "未分派（社区负责人）"),
+        ("上报对象", _escalation_target(session, incident)),
+        ("当前状态", _zh(STATES, incident.state)),
+    ]
+    return Slip(
+        incident_id=incident.id,
+        title=SLIP_TITLE,
+        fields=fields,
+        description=incident.description or "",
+        steps=steps,
+        printed_at=local_text(now) or "",
+    )
+
+
+def write_slip(session: Session, incident: Incident, out: str | Path, *, now: dt.datetime) -> Path:
+    """Render the slip of ``incident`` to the PDF ``out``; return the path."""
+    return render_feedback_slip(build_slip(session, incident, now=now), out)
