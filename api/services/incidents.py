@@ -64,7 +64,6 @@ from api.db.models import (
     STORAGE_SRID,
     Community,
     Grid,
-    House,
     Incident,
     Role,
     Staff,
@@ -85,6 +84,7 @@ from api.incidents.workflow import (
     apply_transition,
     open311_status,
 )
+from api.services.geocoding import locate_address
 from api.services.publication import PublicText, is_public, public_clause
 from api.timefmt import local_iso
 from gis.errors import InputError
@@ -274,40 +274,6 @@ def route_incident(
     )
 
 
-# --------------------------------------------------------------------------- geocoding
-
-_GAZETTEERS: dict[tuple, Any] = {}
-
-
-def _geocode(session: Session, address: str, community: str | None) -> tuple[float, float]:
-    """Geocode ``address`` against the stored door plates; 422 when not confident."""
-    from api.community_data import find_community, read_door_plates
-    from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer
-
-    community_id = find_community(session, community).id if community else None
-    query = sa.select(sa.func.count(House.id), sa.func.max(House.id))
-    if community_id is not None:
-        query = query.where(House.community_id == community_id)
-    key = (str(session.get_bind().url), community_id, *session.execute(query).one())
-    if key not in _GAZETTEERS:
-        plates = read_door_plates(session, community)
-        if plates.empty:
-            raise Unprocessable("库中没有门牌，无法按地址定位 / no door plates to geocode against")
-        _GAZETTEERS.clear()
-        _GAZETTEERS[key] = Gazetteer.from_frame(plates, address_column="address")
-    result = _GAZETTEERS[key].geocode(address)
-    if result.match_level == "none" or result.score < CONFIDENCE_THRESHOLD or result.lon is None:
-        candidates = [c.get("address") for c in result.candidates[:5]]
-        raise Unprocessable(
-            f"地址 {address!r} 无法可靠定位（匹配级别 {result.match_level}，得分 "
-            f"{result.score:.2f}）；请给出坐标或更准确的地址 / address {address!r} could not be "
-            f"located reliably (match level {result.match_level}, score {result.score:.2f}); "
-            f"give a point or a more precise address; candidates: {candidates}",
-            errors=[{"field": "address", "candidates": result.candidates[:5]}],
-        )
-    return float(result.lon), float(result.lat)
-
-
 # --------------------------------------------------------------------------- report
 
 
@@ -365,7 +331,7 @@ def report_incident(
     if lon is None:
         if not (address and address.strip()):
             raise InputError("须给出位置（坐标或地址）/ give a location: lon/lat or an address")
-        lon, lat = _geocode(session, address.strip(), community)
+        lon, lat = locate_address(session, address.strip(), community)
     if not (-180 <= float(lon) <= 180 and -90 <= float(lat) <= 90):
         raise InputError(f"坐标超出范围 / coordinates out of range: ({lon}, {lat})")
     at = _aware(reported_at)

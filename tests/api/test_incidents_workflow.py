@@ -398,3 +398,42 @@ def test_cli_inbox_and_stats(env, web):
     assert (
         runner.invoke(cli, ["incidents", "stats", "--by", "colour", "--db", env.url]).exit_code == 2
     )
+
+
+def test_report_by_road_address_needs_the_road_inside_one_grid(env, web):
+    """A report by a road name alone is filed only when every door plate of that road lies in
+    one grid; a road crossing grids is refused with its candidate grids (computed here from
+    the demo files with gis.assign, independently of the database)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from gis.assign import assign_points
+    from tests.api.incident_helpers import DATA
+
+    client, _, h, _ = web
+    houses = pd.read_csv(DATA / "houses.csv")
+    grids = gpd.read_file(DATA / "grids.geojson")
+    points = gpd.GeoDataFrame(
+        houses, geometry=gpd.points_from_xy(houses.lon, houses.lat), crs=4326
+    ).to_crs(grids.crs)
+    houses["grid"] = assign_points(points, grids).to_numpy()
+    grids_of_road = (
+        houses.dropna(subset=["grid"]).groupby("road")["grid"].agg(lambda g: sorted(set(g)))
+    )
+    crossing = sorted(r for r, g in grids_of_road.items() if len(g) > 1)
+    inside_one = sorted(r for r, g in grids_of_road.items() if len(g) == 1)
+    assert crossing and inside_one
+
+    refused = client.post(
+        "/incidents", json={"category_code": "0303", "address": crossing[0]}, headers=h["gw"]
+    )
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()
+    assert "crosses grids" in detail["detail"]
+    assert detail["errors"][0]["grid_candidates"] == grids_of_road[crossing[0]]
+
+    filed = client.post(
+        "/incidents", json={"category_code": "0303", "address": inside_one[0]}, headers=h["gw"]
+    )
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["grid_code"] == grids_of_road[inside_one[0]][0]
