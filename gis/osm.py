@@ -89,7 +89,7 @@ def parse_other_tags(value: str | None) -> dict[str, str]:
     >>> parse_other_tags(None)
     {}
     """
-    if not value:
+    if not isinstance(value, str) or not value:  # None, or NaN from pandas
         return {}
     unescape = lambda s: s.replace('\\"', '"').replace("\\\\", "\\")  # noqa: E731
     return {unescape(k): unescape(v) for k, v in _TAG.findall(value)}

@@ -7,8 +7,9 @@ zoom range holds the tile (:func:`feature_minzoom`) are clipped to the tile plus
 moved into tile units (extent 4096, y down), simplified (tolerance in tile units), snapped to
 the integer grid (``set_precision``, which also makes polygons valid) and wound as MVT 2.1
 wants; polygons under :data:`MIN_AREA_UNITS2` are dropped below the top zoom. Encoding is
-``mapbox-vector-tile``'s. A tile still over :data:`MAX_TILE_BYTES` is cut again with coarser
-tolerance and size floors until it fits. Tiles are cut in worker processes (fork) when there
+``mapbox-vector-tile``'s. A tile still over :data:`MAX_TILE_BYTES` is cut again with a coarser
+tolerance, keeping only its largest lines and polygons in proportion to the excess, until it
+fits. Tiles are cut in worker processes (fork) when there
 are many.
 """
 
@@ -185,8 +186,14 @@ def _clean_type(geom, polygonal: bool):
     return shapely.multipoints(points) if len(points) else shapely.Point()
 
 
-def _cut_layer(layer: _Layer, z: int, x: int, y: int, *, coarse: float, top: bool) -> list:
-    """The features of ``layer`` in tile z/x/y, in tile units, as mapbox-vector-tile features."""
+def _cut_layer(
+    layer: _Layer, z: int, x: int, y: int, *, coarse: float, keep: float, top: bool
+) -> list:
+    """The features of ``layer`` in tile z/x/y, in tile units, as mapbox-vector-tile features.
+
+    ``coarse`` multiplies the simplification tolerance; ``keep`` < 1 keeps only that share of
+    the lines and polygons, the longest and largest (points are all kept).
+    """
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     scale = EXTENT / (maxx - minx)
     pad = BUFFER_UNITS / scale
@@ -204,12 +211,16 @@ def _cut_layer(layer: _Layer, z: int, x: int, y: int, *, coarse: float, top: boo
         geoms = shapely.set_precision(geoms, 1.0)
     except shapely.errors.GEOSException:  # a clip left a ring GEOS cannot snap: repair first
         geoms = shapely.set_precision(shapely.make_valid(geoms), 1.0)
-    keep = ~shapely.is_empty(geoms)
-    min_area = 0.0 if top and coarse == 1 else MIN_AREA_UNITS2 * coarse**2
-    if min_area:
-        keep &= ~polygonal | (shapely.area(geoms) >= min_area)
+    kept = ~shapely.is_empty(geoms)
+    if not top:
+        kept &= ~polygonal | (shapely.area(geoms) >= MIN_AREA_UNITS2)
+    if keep < 1:
+        size = np.where(polygonal, shapely.area(geoms), shapely.length(geoms))
+        n = math.ceil(keep * int(kept.sum()))
+        ranked = np.flatnonzero(kept)[np.argsort(-size[kept], kind="stable")]
+        kept[ranked[n:]] = np.isin(shapely.get_type_id(geoms[ranked[n:]]), (0, 4))
     features = []
-    for i, geom, poly in zip(idx[keep], geoms[keep], polygonal[keep], strict=True):
+    for i, geom, poly in zip(idx[kept], geoms[kept], polygonal[kept], strict=True):
         geom = _clean_type(geom, bool(poly))
         if geom.is_empty:
             continue
@@ -224,12 +235,12 @@ _OPTIONS = {"extents": EXTENT, "y_coord_down": True, "check_winding_order": Fals
 
 def encode_tile(layers: dict[str, _Layer], z: int, x: int, y: int, *, maxzoom: int) -> bytes:
     """The MVT bytes of tile z/x/y (b"" when it has no feature), at most :data:`MAX_TILE_BYTES`."""
-    coarse = 1.0
+    coarse, keep = 1.0, 1.0
     top = z >= maxzoom
-    for _ in range(12):
+    for _ in range(16):
         content = []
         for name, layer in layers.items():
-            features = _cut_layer(layer, z, x, y, coarse=coarse, top=top)
+            features = _cut_layer(layer, z, x, y, coarse=coarse, keep=keep, top=top)
             if features:
                 content.append({"name": name, "features": features})
         if not content:
@@ -237,7 +248,8 @@ def encode_tile(layers: dict[str, _Layer], z: int, x: int, y: int, *, maxzoom: i
         data = mapbox_vector_tile.encode(content, default_options=_OPTIONS)
         if len(data) <= MAX_TILE_BYTES:
             return data
-        coarse *= 2  # coarser lines, larger size floor: the tile shrinks quickly
+        # coarser lines, and only the largest features, in proportion to the excess
+        coarse, keep = coarse * 2, keep * min(0.9, 0.9 * MAX_TILE_BYTES / len(data))
     raise RuntimeError(f"tile {z}/{x}/{y} stays over {MAX_TILE_BYTES} bytes")
 
 
