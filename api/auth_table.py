@@ -141,6 +141,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/maps/division/{community}"): Access(PUBLIC, "staff phone numbers need sign-in"),
     ("GET", "/maps/validation/{community}"): Access(PUBLIC),
     ("GET", "/maps/incidents"): Access(PUBLIC, "locations and categories only"),
+    # the offline base map: OSM geography only, never residents or incidents
+    ("GET", "/tiles/base/{z}/{x}/{y}.mvt"): Access(PUBLIC, "base geography (OSM) only; 204 empty"),
+    ("GET", "/tiles/base/style.json"): Access(PUBLIC),
+    ("GET", "/tiles/base.json"): Access(PUBLIC),
     ("GET", "/geocode"): Access(PUBLIC),
     ("POST", "/geocode/batch"): Access(SIGNED_IN),
     ("GET", "/geocode/reverse"): Access(PUBLIC),
