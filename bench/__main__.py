@@ -2,8 +2,9 @@
 
 Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: for CI),
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
-(postgis, duckdb, sjoin, validate, web, load), ``--results PATH`` (default ``bench/RESULTS.md``; the
-smoke run writes none unless given). Each case runs in its own process (peak RSS per case).
+(postgis, duckdb, sjoin, validate, web, load, basemap), ``--results PATH`` (default
+``bench/RESULTS.md``; the smoke run writes none unless given). Each case runs in its own
+process (peak RSS per case).
 """
 
 from __future__ import annotations
@@ -422,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
             web(args.smoke, n_houses, n_grids, rows, lines, notes, problems)
         if "load" not in args.skip:
             load(args.smoke, notes, problems)
+        if "basemap" not in args.skip:
+            from bench.basemap import run as basemap_run
+
+            for into, got in zip((rows, lines, notes, problems), basemap_run(args.smoke),
+                                 strict=True):  # fmt: skip
+                into += got
         series = growth(work, args.skip) if args.full else []
     print()
     width = max((len(r[0]) for r in rows), default=10)

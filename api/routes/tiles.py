@@ -16,6 +16,7 @@ import gzip
 import hashlib
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
@@ -65,12 +66,15 @@ def _tile_bytes(archive: TileArchive, z: int, x: int, y: int) -> bytes:
         304: {"description": "not modified (If-None-Match)"},
     },
 )
-def base_tile(z: int, x: int, y: int, request: Request) -> Response:
+async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     """底图矢量瓦片 / One base-map vector tile (XYZ scheme; 204 when empty)."""
     archive = _archive(request)
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
         raise HTTPException(404, f"没有这个瓦片 / no such tile {z}/{x}/{y} (zoom 0–{MAX_ZOOM})")
-    data = _tile_bytes(archive, z, x, y)
+    if z <= archive.maxzoom:  # one positioned read or indexed query: on the event loop
+        data = archive.get(z, x, y) or b""
+    else:  # decoding and cutting the parent takes milliseconds: in a worker thread
+        data = await run_in_threadpool(_tile_bytes, archive, z, x, y)
     headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if not data:
         return Response(status_code=204, headers=headers)
