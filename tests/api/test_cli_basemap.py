@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.demo import load_demo
-from tests.maps.test_basemap import gdal_layer
+from tests.mvt import gdal_layer
 from tests.osm_fixture import DEMO_GPKG, EXTRA, osm_to_pbf, write_demo_osm
 
 runner = CliRunner()
@@ -137,3 +137,16 @@ def test_unknown_community_exits_2(fresh_db_url, tmp_path):
                  fresh_db_url, "--community", "nowhere")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "b.pmtiles").exists()
+
+
+def test_serve_refuses_an_unusable_base_map(tmp_path):
+    """Exit 2 before the server starts: a missing archive, a foreign extension, a bad file."""
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    result = run("serve", "--db", db, "--basemap", tmp_path / "missing.pmtiles")
+    assert result.exit_code == 2 and "no such file" in result.output
+    result = run("serve", "--db", db, "--basemap", DEMO_GPKG)
+    assert result.exit_code == 2 and "unsupported tile archive" in " ".join(result.output.split())
+    bad = tmp_path / "bad.pmtiles"
+    bad.write_bytes(b"not an archive" * 20)
+    result = run("serve", "--db", db, "--basemap", bad)
+    assert result.exit_code == 2 and "not a PMTiles v3 file" in result.output

@@ -8,53 +8,32 @@ and clipped by shapely.
 from __future__ import annotations
 
 import gzip
-import math
 from pathlib import Path
 
 import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
-import pyogrio
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pmtiles.reader import MmapSource, all_tiles
+from pyproj import Transformer
 
 from gis.errors import InputError
 from gis.osm import read_osm_layers
 from maps.basemap import MAX_TILE_BYTES, build_basemap, tile_bounds
 from maps.overzoom import overzoom_tile
 from maps.tile_archive import open_archive
+from tests.mvt import gdal_layer, gdal_tile, lonlat_to_tile
 from tests.osm_fixture import DEMO_GPKG, EXTRA, write_demo_osm
 
+MERCATOR = Transformer.from_crs(4326, 3857, always_xy=True)
 UP_FROM_RESIDENTIAL = {
     "motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link",
     "primary_link", "secondary_link", "tertiary_link", "unclassified", "residential",
     "living_street",
 }  # fmt: skip
-
-
-def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The slippy-map tile formula (OSM wiki)."""
-    n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
-    return x, y
-
-
-def gdal_tile(data: bytes, z: int, x: int, y: int, folder: Path) -> dict[str, gpd.GeoDataFrame]:
-    """Decode one MVT with GDAL's MVT driver (georeferenced by its z/x/y path): EPSG:3857."""
-    path = folder / str(z) / str(x) / f"{y}.pbf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-    return {name: pyogrio.read_dataframe(path, layer=name) for name, _ in pyogrio.list_layers(path)}
-
-
-def gdal_layer(archive: Path, layer: str, zoom: int) -> gpd.GeoDataFrame:
-    """One layer of a whole archive at one zoom, read by GDAL's PMTiles/MBTiles driver."""
-    names = [n for n, _ in pyogrio.list_layers(archive)]
-    if layer not in names:
-        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=3857))
-    return pyogrio.read_dataframe(archive, layer=layer, ZOOM_LEVEL=zoom)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +189,19 @@ def test_bad_builds_are_refused_before_writing(source, tmp_path):
     with pytest.raises(ValueError, match="no feature"):
         build_basemap(source, tmp_path / "base.pmtiles", bbox=(0.0, 0.0, 0.01, 0.01))
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lon=st.floats(-179.999, 179.999),
+    lat=st.floats(-85.0, 85.0),
+    z=st.integers(0, 22),
+)
+def test_tile_bounds_hold_the_point_of_their_tile(lon, lat, z):
+    """tile_bounds against pyproj's Web Mercator and the OSM wiki's tile formula."""
+    x, y = lonlat_to_tile(lon, lat, z)
+    px, py = MERCATOR.transform(lon, lat)
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
+    slack = 1e-6 * (maxx - minx) + 1e-6
+    assert minx - slack <= px <= maxx + slack and miny - slack <= py <= maxy + slack
+    assert maxx - minx == pytest.approx(2 * 20037508.342789244 / 2**z)

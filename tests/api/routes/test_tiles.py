@@ -16,7 +16,7 @@ from api.auth_table import POLICY, PUBLIC
 from api.routes.tiles import MAX_ZOOM, MVT_TYPE
 from gis.osm import read_osm_layers
 from maps.basemap import build_basemap, tile_bounds
-from tests.maps.test_basemap import gdal_tile, lonlat_to_tile
+from tests.mvt import gdal_tile, lonlat_to_tile
 from tests.osm_fixture import DEMO_GPKG
 
 ROAD = "中山东一路"
@@ -159,3 +159,26 @@ def test_without_a_base_map_the_routes_say_so(make_api, tmp_path):
     for url in ("/tiles/base/16/0/0.mvt", "/tiles/base/style.json", "/tiles/base.json"):
         r = api.client.get(url)
         assert r.status_code == 404 and "no base map" in r.json()["detail"], url
+
+
+@pytest.mark.parametrize("how", ["environment", "wangge.toml"])
+def test_the_base_map_setting_is_served(make_api, archives, tmp_path, monkeypatch, how):
+    from api.config import get_settings
+
+    path = archives["pmtiles"]
+    if how == "environment":
+        monkeypatch.setenv("WANGGE_BASEMAP", str(path))
+    else:
+        toml = tmp_path / "wangge.toml"
+        toml.write_text(f'[wangge]\nbasemap = "{path}"\n', encoding="utf-8")
+        monkeypatch.setenv("WANGGE_CONFIG", str(toml))
+        monkeypatch.delenv("WANGGE_BASEMAP", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert get_settings().basemap == path
+        api = make_api(f"sqlite:///{tmp_path / 'setting.db'}")
+        x, y = lonlat_to_tile(*ON_ROAD, 16)
+        assert api.client.get(f"/tiles/base/16/{x}/{y}.mvt").status_code == 200
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
