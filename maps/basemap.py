@@ -37,6 +37,7 @@ __all__ = [
     "MAX_TILE_BYTES",
     "BasemapSummary",
     "build_basemap",
+    "clean_geometry_type",
     "feature_minzoom",
     "tile_bounds",
     "tile_range",
@@ -172,7 +173,7 @@ def _polygonal_part(geom):
     return polys[0] if len(polys) == 1 else shapely.multipolygons(shapely.get_parts(polys))
 
 
-def _clean_type(geom, polygonal: bool):
+def clean_geometry_type(geom, polygonal: bool):
     """After clipping and snapping: keep what the layer draws (a collection only rarely)."""
     if shapely.get_type_id(geom) != 7:
         return geom
@@ -221,7 +222,7 @@ def _cut_layer(
         kept[ranked[n:]] = np.isin(shapely.get_type_id(geoms[ranked[n:]]), (0, 4))
     features = []
     for i, geom, poly in zip(idx[kept], geoms[kept], polygonal[kept], strict=True):
-        geom = _clean_type(geom, bool(poly))
+        geom = clean_geometry_type(geom, bool(poly))
         if geom.is_empty:
             continue
         if poly:

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from maps.basemap import BUFFER_UNITS, EXTENT
+from maps.basemap import BUFFER_UNITS, EXTENT, clean_geometry_type
 
 __all__ = ["overzoom_tile", "parent_of"]
 
@@ -49,12 +49,17 @@ def overzoom_tile(parent: bytes, z: int, x: int, y: int, top: int) -> bytes:
             continue
         geoms = shapely.transform(geoms, lambda c, s=scale: (c * s - offset) * factor)
         geoms = shapely.clip_by_rect(geoms, lo, lo, hi, hi)
-        geoms = shapely.set_precision(geoms, 1.0)
+        try:
+            geoms = shapely.set_precision(geoms, 1.0)
+        except shapely.errors.GEOSException:  # a clipped ring GEOS cannot snap: repair first
+            geoms = shapely.set_precision(shapely.make_valid(geoms), 1.0)
         features = []
         for f, g in zip(layer["features"], geoms, strict=True):
-            if g.is_empty or shapely.get_type_id(g) == 7:
+            polygonal = f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+            g = clean_geometry_type(g, polygonal)
+            if g.is_empty:
                 continue
-            if shapely.get_type_id(g) in (3, 6):
+            if polygonal:
                 g = shapely.orient_polygons(g, exterior_cw=False)
             features.append({"geometry": g, "properties": f["properties"]})
         if features:
