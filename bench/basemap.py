@@ -326,7 +326,9 @@ def run(smoke: bool, n_buildings: int | None = None) -> tuple[list, list, list, 
         f"- peer builder: {gdal_version}, `ogr2ogr -f MVT … -dsco MINZOOM=10 -dsco MAXZOOM=16"
         " -dsco CONF=<the same first zoom per layer> -dsco MAX_SIZE=512000` (MBTiles; Debian's"
         " GDAL predates PMTiles). Build times are the whole command (reading, cutting, writing)."
-        " CPU time counts the command and its worker processes.",
+        ' CPU time counts the command and its worker processes. "largest tile" is'
+        " uncompressed for every archive (wangge's 500 KB bound is on that; GDAL's MAX_SIZE"
+        " bounds the compressed tile).",
         "- peer server: `datasette serve FILE.mbtiles` with the `datasette-tiles` plugin (PyPI),"
         " serving the same MBTiles file wangge wrote (its URLs end in `.png` and it answers"
         " `image/png`, but the bytes are the stored tiles). wangge answers with ETag, Cache-Control"
