@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import geopandas as gpd
 import pyogrio
@@ -150,3 +151,15 @@ def test_serve_refuses_an_unusable_base_map(tmp_path):
     bad.write_bytes(b"not an archive" * 20)
     result = run("serve", "--db", db, "--basemap", bad)
     assert result.exit_code == 2 and "not a PMTiles v3 file" in result.output
+
+
+def test_without_json_a_progress_bar_counts_the_tiles(tmp_path):
+    out = tmp_path / "base.pmtiles"
+    result = run("basemap", "build", DEMO_GPKG, "--out", out)
+    assert result.exit_code == 0, result.output
+    done = re.search(r"cutting tiles .* (\d+)/(\d+)", result.output)
+    assert done and done.group(1) == done.group(2)  # every tile cut
+    summary = re.search(
+        r"→ .*base\.pmtiles \(pmtiles, z10–16\): (\d+) 个瓦片 / tiles", result.output
+    )
+    assert summary and 0 < int(summary.group(1)) <= int(done.group(2))
