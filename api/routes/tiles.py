@@ -5,7 +5,8 @@ green, POIs, door plates), never residents or incidents. The archive (``wangge s
 --basemap FILE`` or ``WANGGE_BASEMAP``) is opened once and read tile by tile
 (:mod:`maps.tile_archive`). An empty tile answers 204. Past the archive's top zoom, up to
 :data:`MAX_ZOOM`, a tile is cut from its top-zoom parent (:mod:`maps.overzoom`): the client
-gets real tiles at every zoom and needs no overzoom of its own. Tiles carry a strong ETag (a
+gets real tiles at every zoom and needs no overzoom of its own; the last
+:data:`OVERZOOM_CACHE` of them are kept in memory. Tiles carry a strong ETag (a
 hash of the bytes; ``If-None-Match`` answers 304) and ``Cache-Control``; a client accepting
 gzip gets the stored gzip bytes as they are (``Content-Encoding: gzip``).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from functools import lru_cache
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
 CACHE_CONTROL = "public, max-age=3600"
+OVERZOOM_CACHE = 2048  # overzoomed tiles kept in memory (a few MB): phones pan back and forth
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -45,10 +48,9 @@ def _tile_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/tiles/base/{z}/{x}/{y}.mvt"
 
 
-def _tile_bytes(archive: TileArchive, z: int, x: int, y: int) -> bytes:
-    """The tile's bytes as stored (gzip or plain); b"" when the archive has none."""
-    if z <= archive.maxzoom:
-        return archive.get(z, x, y) or b""
+@lru_cache(maxsize=OVERZOOM_CACHE)
+def _overzoomed(archive: TileArchive, z: int, x: int, y: int) -> bytes:
+    """Tile z/x/y past the archive's top zoom, cut from its parent; b"" when empty."""
     top, px, py = parent_of(z, x, y, archive.maxzoom)
     parent = archive.get(top, px, py)
     if not parent:
@@ -74,7 +76,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     if z <= archive.maxzoom:  # one positioned read or indexed query: on the event loop
         data = archive.get(z, x, y) or b""
     else:  # decoding and cutting the parent takes milliseconds: in a worker thread
-        data = await run_in_threadpool(_tile_bytes, archive, z, x, y)
+        data = await run_in_threadpool(_overzoomed, archive, z, x, y)
     headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if not data:
         return Response(status_code=204, headers=headers)

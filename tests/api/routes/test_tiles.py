@@ -11,6 +11,8 @@ import hashlib
 
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.auth_table import POLICY, PUBLIC
 from api.routes.tiles import MAX_ZOOM, MVT_TYPE
@@ -182,3 +184,40 @@ def test_the_base_map_setting_is_served(make_api, archives, tmp_path, monkeypatc
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    z=st.integers(8, 22),
+    lon=st.floats(121.478, 121.498),
+    lat=st.floats(31.225, 31.249),
+    dx=st.integers(-1, 1),
+    dy=st.integers(-1, 1),
+)
+def test_any_tile_near_the_data_is_a_valid_tile_or_empty(api, tmp_path, z, lon, lat, dx, dy):
+    """Stored, missing and overzoomed tiles alike: 200 with features GDAL reads, or 204."""
+    x, y = lonlat_to_tile(lon, lat, z)
+    x, y = x + dx, y + dy
+    r = api.client.get(f"/tiles/base/{z}/{x}/{y}.mvt")
+    assert r.status_code in (200, 204), r.text
+    if r.status_code == 200:
+        layers = gdal_tile(r.content, z, x, y, tmp_path / f"{z}_{x}_{y}")
+        assert set(layers) <= {"roads", "buildings", "water", "landuse", "pois", "addresses"}
+        assert layers  # features may lie in the tile's buffer only: GDAL clips those away
+        for frame in layers.values():
+            assert frame.geometry.is_valid.all()
+            assert frame.geometry.intersects(shapely.box(*tile_bounds(z, x, y))).all()
+
+
+def test_an_overzoomed_tile_is_cut_once(make_api, archives, tmp_path):
+    api = make_api(f"sqlite:///{tmp_path / 'tiles.db'}", basemap=archives["pmtiles"])
+    archive = api.client.app.state.basemap
+    x, y = lonlat_to_tile(*ON_ROAD, 18)
+    first = api.client.get(f"/tiles/base/18/{x}/{y}.mvt")
+    read = archive.bytes_read
+    again = api.client.get(f"/tiles/base/18/{x}/{y}.mvt")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert archive.bytes_read == read  # answered from memory, the parent not read again
