@@ -10,6 +10,7 @@ DEB_PACKAGES=(
   postgresql postgresql-postgis
   fonts-noto-cjk
   chromium poppler-utils
+  osmium-tool gdal-bin
 )
 
 missing=()

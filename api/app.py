@@ -4,8 +4,9 @@ The lifespan opens the database (SpatiaLite file by default, PostGIS by URL), cr
 migrating it (:func:`api.db.engine.init_db`). Routers: ``/auth``, ``/communities``, ``/grids``
 (public list and locate), ``/houses``, ``/residents``, ``/staff``, ``/users``,
 ``/access-requests``, ``/audit``, ``/divisions`` (public validate), ``/ogc`` (OGC API –
-Features), ``/health``. Request bodies over ``max_body_bytes`` get a 413 before they are read
-whole. Errors are ``{"detail": ...}`` (:mod:`api.errors`).
+Features), ``/tiles/base`` (the offline base map), ``/health``. Request bodies over
+``max_body_bytes`` get a 413 before they are read whole. Errors are ``{"detail": ...}``
+(:mod:`api.errors`).
 
 The signing key of tokens comes from ``secret_key=``, else ``WANGGE_SECRET_KEY``, else a
 random key per process (tokens then end with the process).
@@ -48,12 +49,14 @@ from api.routes import (
     residents,
     routing,
     staff,
+    tiles,
     users,
 )
 from api.security import LoginThrottle, new_secret_key
 from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from maps.assets import STATIC_DIR
+from maps.tile_archive import open_archive
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
 
@@ -126,6 +129,7 @@ def create_app(
     throttle: LoginThrottle | None = None,
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
+    basemap: Path | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -137,6 +141,9 @@ def create_app(
     vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
+    ``basemap`` (default: ``WANGGE_BASEMAP``) is the tile archive served at ``/tiles/base``
+    (:mod:`api.routes.tiles`); a file that cannot be opened is an
+    :class:`~gis.errors.InputError` here, not a failure at the first tile.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -174,6 +181,8 @@ def create_app(
     app.state.token_ttl = token_ttl
     app.state.clock = clock or (lambda: dt.datetime.now(dt.UTC))
     app.state.throttle = throttle or LoginThrottle()
+    basemap = basemap or settings.basemap
+    app.state.basemap = open_archive(basemap) if basemap else None
     install_error_handlers(app)
 
     @app.exception_handler(Exception)
@@ -202,6 +211,7 @@ def create_app(
         open311,
         patrol,
         assessment,
+        tiles,
         pages,
     ):
         app.include_router(module.router)

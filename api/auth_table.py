@@ -152,6 +152,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/maps/incidents"): Access(
         PUBLIC, "public categories only, unless signed in as a manager"
     ),
+    # the offline base map: OSM geography only, never residents or incidents
+    ("GET", "/tiles/base/{z}/{x}/{y}.mvt"): Access(PUBLIC, "base geography (OSM) only; 204 empty"),
+    ("GET", "/tiles/base/style.json"): Access(PUBLIC),
+    ("GET", "/tiles/base.json"): Access(PUBLIC),
     ("GET", "/geocode"): Access(PUBLIC),
     ("POST", "/geocode/batch"): Access(SIGNED_IN),
     ("GET", "/geocode/reverse"): Access(PUBLIC),

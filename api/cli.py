@@ -25,6 +25,7 @@ from rich.table import Table
 
 from api.cli_assess import register as register_assess_commands
 from api.cli_backup import register as register_backup_commands
+from api.cli_basemap import register as register_basemap_commands
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -248,6 +249,7 @@ register_assess_commands(app)
 register_incident_commands(app)
 register_routing_commands(app)
 register_backup_commands(app)
+register_basemap_commands(app)
 
 
 @app.command("demo")

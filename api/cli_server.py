@@ -80,14 +80,26 @@ def serve_command(
         LogLevel,
         typer.Option("--log-level", help="日志级别（info 记录每个请求）/ log level"),
     ] = LogLevel.info,
+    basemap: Annotated[
+        Path | None,
+        typer.Option(
+            "--basemap",
+            help="离线底图瓦片包（.pmtiles/.mbtiles），在 /tiles/base 提供 / base map archive"
+            " served at /tiles/base (default: WANGGE_BASEMAP)",
+        ),
+    ] = None,
 ) -> None:
     """启动 Web API（/docs 为接口文档）/ Start the web API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from api.app import create_app
 
+    try:
+        app = create_app(db, basemap=basemap)
+    except WanggeError as exc:
+        raise fail_input(exc) from exc
     err.print(f"wangge API → http://{host}:{port}/docs")
-    uvicorn.run(create_app(db), host=host, port=port, log_level=log_level.value)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.value)
 
 
 # --------------------------------------------------------------------------- user create

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         description="Longest time the public grid look-up answers from memory before checking "
         "the database again (edits in this process show at once; 0: check every request)",
     )
+    basemap: Path | None = Field(
+        None,
+        description="Offline base map served at /tiles/base: a .pmtiles or .mbtiles archive "
+        "built by `wangge basemap build`",
+    )
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

@@ -46,6 +46,8 @@ from gis.coverage import validate
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.io import read_layer
+from gis.osm import read_osm_layers
+from maps.basemap import build_basemap
 
 __all__ = ["DEMO_FILES", "copy_staff_photos", "load_demo"]
 
@@ -219,7 +221,8 @@ def copy_staff_photos(staff: pd.DataFrame, source: Path, target: Path) -> int:
 
 
 def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """Draw and print the stored demo community (read back from the database)."""
+    """Draw and print the stored demo community (read back from the database), and cut the
+    offline base map (``basemap.pmtiles``) from the demo's OSM extract."""
     code = str(frames["boundary"].iloc[0]["code"])
     with session_factory(engine)() as session:
         data = read_community(session, code)
@@ -234,6 +237,9 @@ def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, P
         "incident_hotspots": write_incident_map(data, out_dir / "hotspots.html", kind="hotspots"),
         "division_diagram": write_division_diagram(data, out_dir / "division.pdf", roads=roads),
         "boards": write_boards(data, out_dir / "boards.pdf", roads=roads)[0],
+        "basemap": build_basemap(
+            read_osm_layers([data_dir / ROADS_FILE]), out_dir / "basemap.pmtiles", processes=1
+        ).path,
     }
 
 

@@ -2,10 +2,10 @@
 
 Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: for CI),
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
-(postgis, duckdb, sjoin, validate, web, load, geocode), ``--only geocode`` (that section
-alone, written into the existing results file in place of its previous run), ``--results
-PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given). Each case
-runs in its own process (peak RSS per case).
+(postgis, duckdb, sjoin, validate, web, load, geocode, basemap), ``--only geocode`` (that
+section alone, written into the existing results file in place of its previous run),
+``--results PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given).
+Each case runs in its own process (peak RSS per case).
 """
 
 from __future__ import annotations
@@ -513,6 +513,12 @@ def main(argv: list[str] | None = None) -> int:
             load(args.smoke, notes, problems)
         if "geocode" not in args.skip:
             geocoding(2_000 if args.smoke else 100_000, work, rows, lines, notes, problems)
+        if "basemap" not in args.skip:
+            from bench.basemap import run as basemap_run
+
+            for into, got in zip((rows, lines, notes, problems), basemap_run(args.smoke),
+                                 strict=True):  # fmt: skip
+                into += got
         series = growth(work, args.skip) if args.full else []
     print()
     width = max((len(r[0]) for r in rows), default=10)

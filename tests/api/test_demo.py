@@ -132,6 +132,7 @@ def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
 
 def test_demo_writes_its_maps_and_printouts(tmp_path):
     from maps.assets import remote_links
+    from maps.tile_archive import open_archive
     from maps.web import FINDING_STYLES
 
     out = tmp_path / "out"
@@ -139,9 +140,12 @@ def test_demo_writes_its_maps_and_printouts(tmp_path):
     outputs = {k: Path(v) for k, v in summary["outputs"].items()}
     assert set(outputs) == {
         "division_map", "validation_map", "incident_heatmap", "incident_hotspots",
-        "division_diagram", "boards",
+        "division_diagram", "boards", "basemap",
     }  # fmt: skip
     assert all(p.parent == out and p.stat().st_size > 0 for p in outputs.values())
+    tiles = open_archive(outputs["basemap"])
+    assert (tiles.minzoom, tiles.maxzoom) == (10, 16)
+    assert {v["id"] for v in tiles.metadata["vector_layers"]} >= {"roads", "buildings", "water"}
     html = outputs["division_map"].read_text(encoding="utf-8")
     assert remote_links(html) == [] and "© OpenStreetMap contributors" in html
     # the validation map shows the planted defects of the defective division
