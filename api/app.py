@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -54,7 +55,7 @@ from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from maps.assets import STATIC_DIR
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app", "parse_origins"]
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # = the default of WANGGE_MAX_BODY_MB
@@ -115,6 +116,17 @@ class BodySizeLimit:
                 await self._reply()(scope, receive, send)
 
 
+def parse_origins(text: str) -> list[str]:
+    """The CORS origins of a ``WANGGE_CORS_ORIGINS`` value: comma separated, ``*`` for any.
+
+    >>> parse_origins(" https://a.example, https://b.example:8443 ,")
+    ['https://a.example', 'https://b.example:8443']
+    >>> parse_origins("")
+    []
+    """
+    return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+
+
 def create_app(
     db_url: str | None = None,
     *,
@@ -125,6 +137,7 @@ def create_app(
     throttle: LoginThrottle | None = None,
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
+    cors_origins: list[str] | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -136,6 +149,9 @@ def create_app(
     vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
+    ``cors_origins`` (default: ``WANGGE_CORS_ORIGINS``; empty: CORS off) are the browser
+    origins allowed to call the API from other sites (``["*"]``: any). Tokens travel in the
+    ``Authorization`` header, not in cookies, so no credentials mode is offered.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -144,6 +160,8 @@ def create_app(
         limits = Limits.from_settings(settings)
     if max_body_bytes is None:
         max_body_bytes = limits.max_body_bytes
+    if cors_origins is None:
+        cors_origins = parse_origins(settings.cors_origins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -209,5 +227,13 @@ def create_app(
     app.add_middleware(RequestTimeout, timeout_s=limits.request_timeout_s)
     app.add_middleware(RequestLimits, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if cors_origins:  # outermost: preflights and every answer (413s too) carry the headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
     app.state.limits = limits
     return app
