@@ -129,8 +129,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/divisions"): Access(_PLANNER),
     ("POST", "/divisions/files"): Access(_PLANNER),
     ("GET", "/ogc/"): Access(PUBLIC),
+    ("GET", "/ogc/api"): Access(PUBLIC, "OpenAPI 3.0; houses' paths to signed-in callers"),
     ("GET", "/ogc/conformance"): Access(PUBLIC),
-    ("GET", "/ogc/collections"): Access(PUBLIC),
+    ("GET", "/ogc/collections"): Access(PUBLIC, "houses listed to signed-in callers only"),
     ("GET", "/ogc/collections/{collection_id}"): Access(PUBLIC),
     ("GET", "/ogc/collections/{collection_id}/items"): Access(
         PUBLIC, "grids public; houses: signed in (401 without a token), own grids"
