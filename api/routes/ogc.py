@@ -213,7 +213,7 @@ def landing_page(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/api")
+@router.get("/api", responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}})
 def api_definition(request: Request, user: OptionalUser) -> JSONResponse:
     """OGC API 的 OpenAPI 3.0 定义 / OpenAPI 3.0 definition of the OGC API."""
     _only(request)
