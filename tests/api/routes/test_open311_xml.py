@@ -20,7 +20,7 @@ from api.db.engine import make_engine, session_factory
 from api.db.models_incidents import Open311Submission
 from api.open311_format import render_xml
 from api.services import incidents as svc
-from tests.api.incident_helpers import LiveServer, demo_house, make_app, shared_env
+from tests.api.incident_helpers import demo_house
 
 # the element order of the GeoReport v2 spec's examples
 SERVICE_FIELDS = [
@@ -62,19 +62,8 @@ REPORTER = {
 
 
 @pytest.fixture(scope="module")
-def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request.config)
-
-
-@pytest.fixture(scope="module")
-def server(env):
-    with LiveServer(make_app(env.url)) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def api_key(env):
-    engine = make_engine(env.url)
+def api_key(incident_env):
+    engine = make_engine(incident_env.url)
     try:
         with session_factory(engine).begin() as session:
             return svc.create_api_key(session, f"xml-{uuid.uuid4().hex[:8]}")
@@ -103,19 +92,19 @@ def _same(element: ET.Element, obj: dict, fields: list[str]) -> None:
         assert child.text == _as_text(obj[child.tag]), child.tag
 
 
-def _get(server, path: str, **params) -> tuple[httpx.Response, httpx.Response]:
-    base = f"{server.base}/open311/v2/{path}"
+def _get(incident_server, path: str, **params) -> tuple[httpx.Response, httpx.Response]:
+    base = f"{incident_server.base}/open311/v2/{path}"
     return httpx.get(f"{base}.json", params=params), httpx.get(f"{base}.xml", params=params)
 
 
-def test_services_and_definition_in_xml_equal_json(server):
-    as_json, as_xml = _get(server, "services")
+def test_services_and_definition_in_xml_equal_json(incident_server):
+    as_json, as_xml = _get(incident_server, "services")
     assert as_json.status_code == as_xml.status_code == 200
     root = _xml(as_xml)
     assert root.tag == "services" and [c.tag for c in root] == ["service"] * len(as_json.json())
     for element, obj in zip(root, as_json.json(), strict=True):
         _same(element, obj, SERVICE_FIELDS)
-    as_json, as_xml = _get(server, "services/0303")
+    as_json, as_xml = _get(incident_server, "services/0303")
     root = _xml(as_xml)
     assert root.tag == "service_definition"
     assert [c.tag for c in root] == ["service_code", "attributes"]
@@ -123,8 +112,8 @@ def test_services_and_definition_in_xml_equal_json(server):
     assert list(root.find("attributes")) == [] and as_json.json()["attributes"] == []
 
 
-def test_requests_in_xml_equal_json(server):
-    as_json, as_xml = _get(server, "requests", status="open,closed")
+def test_requests_in_xml_equal_json(incident_server):
+    as_json, as_xml = _get(incident_server, "requests", status="open,closed")
     rows = as_json.json()
     assert rows
     root = _xml(as_xml)
@@ -132,14 +121,14 @@ def test_requests_in_xml_equal_json(server):
     for element, obj in zip(root, rows, strict=True):
         assert element.tag == "request"
         _same(element, obj, REQUEST_FIELDS)
-    one_json, one_xml = _get(server, f"requests/{rows[0]['service_request_id']}")
+    one_json, one_xml = _get(incident_server, f"requests/{rows[0]['service_request_id']}")
     root = _xml(one_xml)
     assert root.tag == "service_requests" and len(root) == 1
     _same(root[0], one_json.json()[0], REQUEST_FIELDS)
 
 
-def test_georeport_client_reads_xml_and_json_alike(server):
-    base = f"{server.base}/open311/v2"
+def test_georeport_client_reads_xml_and_json_alike(incident_server):
+    base = f"{incident_server.base}/open311/v2"
     by_json = georeport.GeoReport(base, output_format="json")
     by_xml = georeport.GeoReport(base, output_format="xml")
     services_json, services_xml = by_json.get_service_list(), by_xml.get_service_list()
@@ -162,7 +151,7 @@ def test_georeport_client_reads_xml_and_json_alike(server):
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_post_keeps_media_url_and_hides_the_reporter(server, api_key, env, fmt):
+def test_post_keeps_media_url_and_hides_the_reporter(incident_server, api_key, incident_env, fmt):
     _, lon, lat, _ = demo_house(40 + (fmt == "xml"))
     media = f"https://photos.example.org/{fmt}/pothole.jpg?size=large&v=2"
     form = {
@@ -175,7 +164,7 @@ def test_post_keeps_media_url_and_hides_the_reporter(server, api_key, env, fmt):
         "jurisdiction_id": "wangge",
         **REPORTER,
     }
-    r = httpx.post(f"{server.base}/open311/v2/requests.{fmt}", data=form)
+    r = httpx.post(f"{incident_server.base}/open311/v2/requests.{fmt}", data=form)
     assert r.status_code == 201, r.text
     if fmt == "xml":
         root = _xml(r)
@@ -186,11 +175,11 @@ def test_post_keeps_media_url_and_hides_the_reporter(server, api_key, env, fmt):
         answer = r.json()[0]
         rid, account = answer["service_request_id"], answer["account_id"]
     assert account == REPORTER["account_id"]  # echoed to the client that sent it
-    client = georeport.GeoReport(f"{server.base}/open311/v2", output_format=fmt)
+    client = georeport.GeoReport(f"{incident_server.base}/open311/v2", output_format=fmt)
     got = client.get_service_request(rid)
     assert got["media_url"] == media and got["description"] == form["description"]
     # stored for the staff
-    engine = make_engine(env.url)
+    engine = make_engine(incident_env.url)
     try:
         with session_factory(engine)() as session:
             row = session.get(Open311Submission, int(rid))
@@ -200,15 +189,15 @@ def test_post_keeps_media_url_and_hides_the_reporter(server, api_key, env, fmt):
         engine.dispose()
     # ...and never in a public answer, in either format
     for path in ("requests", f"requests/{rid}", f"tokens/{rid}"):
-        for response in _get(server, path):
+        for response in _get(incident_server, path):
             assert response.status_code == 200
             for secret in ("li.si@example.org", "13912345678", "四号", "device-abc-123"):
                 assert secret not in response.text, (path, secret)
 
 
-def test_errors_come_in_the_requested_format(server, api_key, env):
+def test_errors_come_in_the_requested_format(incident_server, api_key, incident_env):
     _, lon, lat, _ = demo_house(42)
-    url = f"{server.base}/open311/v2/requests"
+    url = f"{incident_server.base}/open311/v2/requests"
     place = {"lat": str(lat), "long": str(lon)}
     bad = [
         ({"service_code": "0303", **place}, 403),
@@ -222,7 +211,7 @@ def test_errors_come_in_the_requested_format(server, api_key, env):
         ({"api_key": api_key, "service_code": "0303", "address_id": "17"}, 400),
         ({"api_key": api_key, "service_code": "0303", **place, "description": "长" * 4001}, 400),
     ]
-    before = _count(env.url)
+    before = _count(incident_env.url)
     for form, code in bad:
         as_xml = httpx.post(f"{url}.xml", data=form)
         as_json = httpx.post(f"{url}.json", data=form)
@@ -232,7 +221,7 @@ def test_errors_come_in_the_requested_format(server, api_key, env):
         assert [c.tag for c in root[0]] == ["code", "description"]
         assert root[0].findtext("code") == str(code)
         assert root[0].findtext("description") == as_json.json()[0]["description"]
-    assert _count(env.url) == before  # nothing written by a refused request
+    assert _count(incident_env.url) == before  # nothing written by a refused request
     for path, params, code in (
         ("services/9999", {}, 404),
         ("requests/999999", {}, 404),
@@ -240,7 +229,7 @@ def test_errors_come_in_the_requested_format(server, api_key, env):
         ("requests", {"start_date": "yesterday"}, 400),
         ("requests", {"status": "pending"}, 400),
     ):
-        as_json, as_xml = _get(server, path, **params)
+        as_json, as_xml = _get(incident_server, path, **params)
         assert as_json.status_code == as_xml.status_code == code
         assert as_json.json()[0]["code"] == code
         assert _xml(as_xml)[0].findtext("code") == str(code)
@@ -258,18 +247,20 @@ def _count(url: str) -> tuple[int, int]:
         engine.dispose()
 
 
-def test_tokens_name_their_request(server):
-    rid = httpx.get(f"{server.base}/open311/v2/requests.json").json()[0]["service_request_id"]
-    as_json, as_xml = _get(server, f"tokens/{rid}")
+def test_tokens_name_their_request(incident_server):
+    rid = httpx.get(f"{incident_server.base}/open311/v2/requests.json").json()[0][
+        "service_request_id"
+    ]
+    as_json, as_xml = _get(incident_server, f"tokens/{rid}")
     assert as_json.json() == [{"service_request_id": rid, "token": rid}]
     root = _xml(as_xml)
     assert root.tag == "service_requests"
     assert {c.tag: c.text for c in root[0]} == {"service_request_id": rid, "token": rid}
 
 
-def test_discovery_names_a_working_endpoint(server):
-    as_json = httpx.get(f"{server.base}/open311/discovery.json")
-    as_xml = httpx.get(f"{server.base}/open311/discovery.xml")
+def test_discovery_names_a_working_endpoint(incident_server):
+    as_json = httpx.get(f"{incident_server.base}/open311/discovery.json")
+    as_xml = httpx.get(f"{incident_server.base}/open311/discovery.xml")
     doc = as_json.json()
     assert set(doc) == {"changeset", "contact", "key_service", "endpoints"}
     (endpoint,) = doc["endpoints"]
