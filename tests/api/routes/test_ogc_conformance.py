@@ -200,6 +200,31 @@ def test_bad_parameters_are_400_and_unknown_items_404(two_versions):
         assert shapely.geometry.shape(f["geometry"]).intersects(box)
 
 
+def test_houses_take_datetime_without_filtering_and_limit_is_capped(two_versions):
+    client, _ = two_versions
+    admin = {"Authorization": f"Bearer {_token(client, 'admin')}"}
+    url = "/ogc/collections/houses/items"
+    everything = client.get(url, params={"limit": 5000}, headers=admin).json()
+    assert everything["numberReturned"] == min(everything["numberMatched"], 1000)
+    long_ago = client.get(url, params={"limit": 5000, "datetime": "1990-01-01"}, headers=admin)
+    assert long_ago.json()["numberMatched"] == everything["numberMatched"]  # houses carry no time
+    assert client.get(url, params={"datetime": "not-a-time"}, headers=admin).status_code == 400
+
+
+def test_cors_origins_come_from_the_setting(tmp_path, monkeypatch):
+    from api.config import get_settings
+
+    monkeypatch.setenv("WANGGE_CORS_ORIGINS", "https://a.example.org, https://b.example.org")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(f"sqlite:///{tmp_path / 'env.db'}")) as client:
+            for origin in ("https://a.example.org", "https://b.example.org"):
+                r = client.get("/ogc/conformance", headers={"Origin": origin})
+                assert r.headers["access-control-allow-origin"] == origin
+    finally:
+        get_settings.cache_clear()
+
+
 def test_cors_is_off_by_default_and_configurable(tmp_path):
     url = f"sqlite:///{tmp_path / 'cors.db'}"
     origin = "https://maps.example.org"
