@@ -10,6 +10,10 @@
   the first division's start to the last one's end (open if one is still in effect);
 - items are ordered by primary key, ``limit`` is capped, ``next``/``prev`` links page through
   ``numberMatched``; ``bbox`` is lon/lat (CRS84). Responses are ``application/geo+json``;
+- Part 2 (CRS by reference): ``crs`` asks for the geometry in another supported CRS
+  (:mod:`api.services.ogc_crs`: CRS84, EPSG:4326, EPSG:4490, EPSG:3857, each in its own axis
+  order), ``bbox-crs`` says the CRS of ``bbox``; the answer's ``Content-Crs`` header names
+  its CRS;
 - the API is described in OpenAPI 3.0 at ``/ogc/api`` (the ``oas30`` class declared in
   ``/ogc/conformance``; the application's ``/openapi.json`` is OpenAPI 3.1 and not the OGC
   service's definition);
@@ -39,12 +43,21 @@ from api.routes.grids import grids_query
 from api.routes.houses import houses_query
 from api.services.features import (
     DEFAULT_LIMIT,
+    bbox_numbers,
     grid_feature,
     house_feature,
+    lonlat_bbox,
     page,
-    parse_bbox,
     parse_count,
     parse_datetime,
+)
+from api.services.ogc_crs import (
+    CRS84,
+    SUPPORTED,
+    bbox_to_crs84,
+    parse_crs,
+    reproject_feature,
+    storage_crs,
 )
 from api.services.ogc_openapi import OPENAPI_MEDIA_TYPE, ogc_openapi
 from api.services.privacy import check_house_scope
@@ -81,8 +94,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 COLLECTIONS = {
     "grids": {
@@ -98,7 +111,8 @@ COLLECTIONS = {
     },
 }
 GEOJSON = "application/geo+json"
-ITEMS_PARAMETERS = frozenset({"bbox", "datetime", "limit", "offset", "f"})
+ITEMS_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "f"})
+ITEM_PARAMETERS = frozenset({"crs", "f"})
 FORMATS = frozenset({"json", "geojson"})
 
 
@@ -106,8 +120,8 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
 
 
-def _geojson(content: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(content, media_type=GEOJSON)
+def _geojson(content: dict[str, Any], crs: str) -> JSONResponse:
+    return JSONResponse(content, media_type=GEOJSON, headers={"Content-Crs": f"<{crs}>"})
 
 
 def _only(request: Request, allowed: frozenset[str] = frozenset({"f"})) -> None:
@@ -185,7 +199,8 @@ def _collection(request: Request, session: Session, cid: str, user: User | None)
         "title": meta["title"],
         "description": meta["description"],
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(SUPPORTED),
+        "storageCrs": storage_crs(),
         "extent": _extent(session, cid, user),
         "links": [
             {"href": f"{base}/collections/{cid}", "rel": "self", "type": "application/json"},
@@ -263,7 +278,12 @@ def items(
     params = request.query_params
     limit = parse_count("limit", params.get("limit"), default=DEFAULT_LIMIT, minimum=1)
     offset = parse_count("offset", params.get("offset"), default=0, minimum=0)
-    box = parse_bbox(params.get("bbox"))
+    crs = parse_crs("crs", params.get("crs"))
+    numbers = bbox_numbers(params.get("bbox"))
+    box = None
+    if numbers is not None:
+        in_crs84 = bbox_to_crs84(numbers, parse_crs("bbox-crs", params.get("bbox-crs")))
+        box = lonlat_bbox(in_crs84, params["bbox"])
     during = parse_datetime(params.get("datetime"))
     if collection_id == "grids":
         today = now.astimezone(SHANGHAI).date()
@@ -271,18 +291,17 @@ def items(
     else:
         assert user is not None
         query, key, to_feature = houses_query(user, bbox=box), House.id, house_feature
-    return _geojson(
-        page(
-            session,
-            query,
-            key=key,
-            limit=limit,
-            offset=offset,
-            url=request.url,
-            to_feature=to_feature,
-            collection_url=f"{_base(request)}/collections/{collection_id}",
-        )
+    content = page(
+        session,
+        query,
+        key=key,
+        limit=limit,
+        offset=offset,
+        url=request.url,
+        to_feature=lambda *row: reproject_feature(to_feature(*row), crs),
+        collection_url=f"{_base(request)}/collections/{collection_id}",
     )
+    return _geojson(content, crs)
 
 
 @router.get("/collections/{collection_id}/items/{fid}")
@@ -295,7 +314,8 @@ def item(
 ) -> JSONResponse:
     """一个要素 / One feature (of any division version, for grids)."""
     _known(collection_id, user)
-    _only(request)
+    _only(request, ITEM_PARAMETERS)
+    crs = parse_crs("crs", request.query_params.get("crs"))
     found = None
     if fid.isdigit() and len(fid) < 19:  # ids are 64-bit integers
         if collection_id == "grids":
@@ -318,4 +338,4 @@ def item(
         {"href": f"{base}/items/{fid}", "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    return _geojson(found)
+    return _geojson(reproject_feature(found, crs), crs)

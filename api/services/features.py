@@ -24,8 +24,10 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "bbox_clause",
+    "bbox_numbers",
     "grid_feature",
     "house_feature",
+    "lonlat_bbox",
     "page",
     "parse_bbox",
     "parse_count",
@@ -36,15 +38,9 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """``minx,miny,maxx,maxy`` in lon/lat, checked (400 naming the problem), or None. Six
-    numbers (``minx,miny,minz,maxx,maxy,maxz``) are read as the four of the plane.
-
-    >>> parse_bbox("121.48,31.23,121.50,31.25")
-    (121.48, 31.23, 121.5, 31.25)
-    >>> parse_bbox("121.48,31.23,0,121.50,31.25,100")
-    (121.48, 31.23, 121.5, 31.25)
-    """
+def bbox_numbers(text: str | None) -> list[float] | None:
+    """The four numbers of a ``bbox`` parameter in its own CRS (six: heights dropped), each
+    finite, minimum before maximum on each axis (400 naming the problem), or None."""
     if text is None or text == "":
         return None
     parts = text.split(",")
@@ -65,6 +61,15 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         if values[2] > values[5]:
             raise BadRequest(f"bbox 高程下限大于上限 / bbox minz > maxz: {text!r}")
         values = [values[0], values[1], values[3], values[4]]
+    if values[0] > values[2] or values[1] > values[3]:
+        raise BadRequest(
+            f"bbox 须 minx<=maxx, miny<=maxy / bbox must have minx<=maxx, miny<=maxy: {text!r}"
+        )
+    return values
+
+
+def lonlat_bbox(values: list[float], text: str) -> tuple[float, float, float, float]:
+    """``values`` as a lon/lat box, 400 if outside the lon/lat range."""
     minx, miny, maxx, maxy = values
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise BadRequest(
@@ -72,6 +77,19 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
             f"miny<=maxy within lon/lat range: {text!r}"
         )
     return minx, miny, maxx, maxy
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` in lon/lat, checked (400 naming the problem), or None. Six
+    numbers (``minx,miny,minz,maxx,maxy,maxz``) are read as the four of the plane.
+
+    >>> parse_bbox("121.48,31.23,121.50,31.25")
+    (121.48, 31.23, 121.5, 31.25)
+    >>> parse_bbox("121.48,31.23,0,121.50,31.25,100")
+    (121.48, 31.23, 121.5, 31.25)
+    """
+    values = bbox_numbers(text)
+    return None if values is None else lonlat_bbox(values, str(text))
 
 
 def parse_count(name: str, text: str | None, *, default: int, minimum: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
+from api.services.ogc_crs import CRS84, SUPPORTED
 
 __all__ = ["OPENAPI_MEDIA_TYPE", "ogc_openapi"]
 
@@ -55,6 +56,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "offset",
         {"type": "integer", "minimum": 0, "default": 0},
         "features to skip (the next and prev links carry it)",
+    ),
+    "crs": _query(
+        "crs",
+        {"type": "string", "format": "uri", "enum": list(SUPPORTED), "default": CRS84},
+        "CRS of the answer's geometry (its own axis order: EPSG:4326 and 4490 latitude first)",
+    ),
+    "bbox-crs": _query(
+        "bbox-crs",
+        {"type": "string", "format": "uri", "enum": list(SUPPORTED), "default": CRS84},
+        "CRS of bbox (its own axis order)",
     ),
     "f": _query(
         "f", {"type": "string", "enum": ["json", "geojson"]}, "format: JSON (the only one)"
@@ -207,7 +218,7 @@ def ogc_openapi(base_url: str, collections: dict[str, dict[str, Any]]) -> dict[s
                     _ref("schemas", "featureCollectionGeoJSON"),
                     media=GEOJSON,
                 ),
-                parameters=("bbox", "datetime", "limit", "offset", "f"),
+                parameters=("bbox", "bbox-crs", "datetime", "limit", "offset", "crs", "f"),
                 not_found=True,
                 signed_in=signed_in,
             )
@@ -217,7 +228,7 @@ def ogc_openapi(base_url: str, collections: dict[str, dict[str, Any]]) -> dict[s
                 f"getFeature_{cid}",
                 f"{meta['title']}: 一个要素 / one feature",
                 _json("the feature", _ref("schemas", "featureGeoJSON"), media=GEOJSON),
-                parameters=("featureId", "f"),
+                parameters=("featureId", "crs", "f"),
                 not_found=True,
                 signed_in=signed_in,
             )

@@ -2,8 +2,7 @@
 
 The suite pins older httpx/pytest/pyarrow than wangge, so ``install.sh`` gives it its own
 virtualenv (``.venv-ogctests``); it runs there as a black box against a real uvicorn on
-loopback, and its results are printed. The one test expected to fail, and why, is in
-``docs/ogc.md``.
+loopback, and its results are printed; every test is expected to pass (``docs/ogc.md``).
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from tests.api.incident_helpers import LiveServer, make_app
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_PYTHON = ROOT / ".venv-ogctests" / "bin" / "python"
 # test_ast2 asks for the CRS class of Part 2 (Coordinate Reference Systems by Reference), which
-# wangge does not implement: Part 1 Core serves CRS84 only. See docs/ogc.md.
-EXPECTED_FAILURES = {"test_ast2"}
+# wangge declares and implements (api/services/ogc_crs.py); nothing is expected to fail.
+EXPECTED_FAILURES: set[str] = set()
 
 
 @pytest.fixture(scope="module")

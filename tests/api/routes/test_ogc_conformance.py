@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -243,3 +244,69 @@ def test_cors_is_off_by_default_and_configurable(tmp_path):
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
         other = client.get("/ogc/conformance", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _mercator(xy: np.ndarray) -> np.ndarray:
+    """Web Mercator by its closed form (EPSG:3857 on the WGS84 semi-major axis)."""
+    r = 6378137.0
+    lon, lat = np.radians(xy[:, 0]), np.radians(xy[:, 1])
+    return np.column_stack([r * lon, r * np.log(np.tan(np.pi / 4 + lat / 2))])
+
+
+def _swap(xy: np.ndarray) -> np.ndarray:
+    return xy[:, ::-1]
+
+
+def _coords(feature: dict) -> np.ndarray:
+    return shapely.get_coordinates(shapely.geometry.shape(feature["geometry"]))
+
+
+def test_geometry_comes_in_the_crs_asked_for(two_versions):
+    client, _ = two_versions
+    url = "/ogc/collections/grids/items"
+    plain = client.get(url, params={"limit": 3})
+    assert plain.headers["content-crs"] == f"<{CRS84}>"
+    meta = client.get("/ogc/collections/grids").json()
+    assert meta["crs"][0] == CRS84 and {f"{EPSG}4326", f"{EPSG}3857"} <= set(meta["crs"])
+    assert meta["storageCrs"] in meta["crs"]
+    for crs, expect, tolerance in (
+        (f"{EPSG}4326", _swap, 1e-12),  # latitude first
+        (f"{EPSG}4490", _swap, 1e-12),  # CGCS2000: within centimetres of WGS84, taken as equal
+        (f"{EPSG}3857", _mercator, 1e-6),
+    ):
+        got = client.get(url, params={"limit": 3, "crs": crs})
+        assert got.status_code == 200 and got.headers["content-crs"] == f"<{crs}>"
+        for want, have in zip(plain.json()["features"], got.json()["features"], strict=True):
+            assert have["id"] == want["id"]
+            assert np.allclose(_coords(have), expect(_coords(want)), rtol=0, atol=tolerance)
+        fid = plain.json()["features"][0]["id"]
+        one = client.get(f"{url}/{fid}", params={"crs": crs})
+        assert one.headers["content-crs"] == f"<{crs}>"
+        assert np.allclose(
+            _coords(one.json()), expect(_coords(plain.json()["features"][0])), atol=tolerance
+        )
+    for bad in ("EPSG:4326", f"{EPSG}32651", "nonsense"):
+        r = client.get(url, params={"crs": bad})
+        assert r.status_code == 400 and "crs" in r.json()["description"]
+
+
+def test_bbox_in_another_crs_selects_the_same_features(two_versions):
+    client, _ = two_versions
+    url = "/ogc/collections/grids/items"
+    box = np.array([[121.482, 31.225], [121.489, 31.232]])
+    lonlat = ",".join(repr(float(v)) for v in box.ravel())
+    want = client.get(url, params={"bbox": lonlat, "limit": 1000}).json()
+    ids = {f["id"] for f in want["features"]}
+    everything = client.get(url, params={"limit": 1000}).json()["numberMatched"]
+    assert 0 < len(ids) < everything
+    latlon = ",".join(repr(float(v)) for v in _swap(box).ravel())
+    metres = ",".join(repr(float(v)) for v in _mercator(box).ravel())
+    for crs, text in ((f"{EPSG}4326", latlon), (f"{EPSG}4490", latlon), (f"{EPSG}3857", metres)):
+        got = client.get(url, params={"bbox": text, "bbox-crs": crs, "limit": 1000}).json()
+        assert {f["id"] for f in got["features"]} == ids, crs
+    r = client.get(url, params={"bbox": lonlat, "bbox-crs": "EPSG:3857"})
+    assert r.status_code == 400 and "bbox-crs" in r.json()["description"]
