@@ -160,10 +160,8 @@ def _extent(session: Session, cid: str, user: User | None) -> dict[str, Any]:
     """The bounding box of the collection's data and, for grids, the time its divisions span."""
     if cid == "grids":
         published = Division.effective_from.is_not(None)
-        box = geometry_bounds(
-            session, sa.select(Grid.geom).join(Division, Grid.division_id == Division.id)
-            .where(published)
-        )  # fmt: skip
+        geometries = sa.select(Grid.geom).join(Division, Grid.division_id == Division.id)
+        box = geometry_bounds(session, geometries.where(published))
         first, last, still_open = session.execute(
             sa.select(
                 sa.func.min(Division.effective_from),
@@ -317,7 +315,7 @@ def item(
     _only(request, ITEM_PARAMETERS)
     crs = parse_crs("crs", request.query_params.get("crs"))
     found = None
-    if fid.isdigit() and len(fid) < 19:  # ids are 64-bit integers
+    if fid.isascii() and fid.isdigit() and len(fid) < 19:  # ids are 64-bit integers
         if collection_id == "grids":
             row = session.execute(
                 grids_query(dt.date.today(), during=(None, None)).where(Grid.id == int(fid))

@@ -186,7 +186,7 @@ def test_bad_parameters_are_400_and_unknown_items_404(two_versions):
         assert body["code"] == "InvalidParameterValue" and named in body["description"]
     for path in ("/ogc/conformance", "/ogc/collections", "/ogc/collections/grids"):
         assert client.get(path, params={"ooga": "booga"}).status_code == 400
-    for fid in ("abc", "99999999", "1e3", "9" * 30):
+    for fid in ("abc", "99999999", "1e3", "9" * 30, "²", "١٢"):
         r = client.get(f"{url}/{fid}")
         assert r.status_code == 404 and r.json()["code"] == "NotFound", fid
     # a grid of a division not in effect today is still one feature of the collection

@@ -226,8 +226,12 @@ def test_errors_come_in_the_requested_format(incident_server, api_key, incident_
         ("services/9999", {}, 404),
         ("requests/999999", {}, 404),
         ("tokens/999999", {}, 404),
+        ("requests/²", {}, 404),
+        ("requests/" + "9" * 40, {}, 404),
         ("requests", {"start_date": "yesterday"}, 400),
         ("requests", {"status": "pending"}, 400),
+        ("requests", {"service_request_id": "1," + "9" * 40}, 400),
+        ("requests", {"service_request_id": "-1"}, 400),
     ):
         as_json, as_xml = _get(incident_server, path, **params)
         assert as_json.status_code == as_xml.status_code == code
