@@ -171,6 +171,8 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/incidents/{incident_id}/photos/{photo_id}"): Access(
         PUBLIC, "Open311 media_url; ids must match"
     ),
+    ("GET", "/open311/{rest:path}"): Access(PUBLIC, "no such endpoint: 404/405 in its format"),
+    ("POST", "/open311/{rest:path}"): Access(PUBLIC, "no such endpoint: 404/405 in its format"),
     ("GET", "/open311/discovery.json"): Access(PUBLIC),
     ("GET", "/open311/discovery.xml"): Access(PUBLIC),
     ("GET", "/open311/v2/services.json"): Access(PUBLIC),

@@ -15,7 +15,7 @@ Every endpoint answers in the format its suffix names (``.json`` or ``.xml``), e
 - ``GET /open311/discovery``: the spec's service discovery document.
 
 Errors are the spec's list ``[{"code", "description"}]`` with the HTTP status (400 bad input,
-403 bad or missing API key, 404 unknown). The data is built by :mod:`api.services.open311`
+403 bad or missing API key, 404 unknown, 405 a known endpoint asked with another method). The data is built by :mod:`api.services.open311`
 and serialised by :mod:`api.open311_format`.
 """
 
@@ -181,3 +181,20 @@ async def create_request(request: Request, session: SessionDep) -> Response:
         return render(fmt, "service_requests", [answer], status_code=201)
 
     return _guarded(fmt, run)
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+def unknown_endpoint(rest: str, request: Request) -> Response:
+    """Anything else under ``/open311``: 404 (or 405 for a known endpoint and another
+    method) in the format the path's suffix asks for, like every Open311 error."""
+    fmt = _format(request)
+    for route in router.routes:
+        if route.path_regex.match(request.url.path) and route.name != "unknown_endpoint":
+            return error_response(
+                fmt,
+                405,
+                f"此接口不接受 {request.method} / {request.method} is not allowed here",
+            )
+    return error_response(
+        fmt, 404, f"没有此 Open311 接口 / no Open311 endpoint at {request.url.path}"
+    )

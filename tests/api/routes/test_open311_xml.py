@@ -239,6 +239,21 @@ def test_errors_come_in_the_requested_format(incident_server, api_key, incident_
         assert _xml(as_xml)[0].findtext("code") == str(code)
 
 
+def test_unknown_endpoints_and_methods_answer_in_the_format_asked(incident_server):
+    base = f"{incident_server.base}/open311"
+    for method, path, code in (
+        ("GET", "/v2/service", 404),  # a typo of services
+        ("GET", "/v3/services", 404),
+        ("POST", "/v2/services", 405),
+        ("POST", "/v2/requests/1", 405),
+    ):
+        as_xml = httpx.request(method, f"{base}{path}.xml")
+        as_json = httpx.request(method, f"{base}{path}.json")
+        assert as_xml.status_code == as_json.status_code == code, (method, path)
+        assert _xml(as_xml)[0].findtext("code") == str(code)
+        assert as_json.json()[0]["code"] == code
+
+
 def _count(url: str) -> tuple[int, int]:
     engine = make_engine(url)
     try:
