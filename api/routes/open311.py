@@ -15,8 +15,8 @@ Every endpoint answers in the format its suffix names (``.json`` or ``.xml``), e
 - ``GET /open311/discovery``: the spec's service discovery document.
 
 Errors are the spec's list ``[{"code", "description"}]`` with the HTTP status (400 bad input,
-403 bad or missing API key, 404 unknown, 405 a known endpoint asked with another method). The data is built by :mod:`api.services.open311`
-and serialised by :mod:`api.open311_format`.
+403 bad or missing API key, 404 unknown, 405 a known endpoint asked with another method).
+The data is built by :mod:`api.services.open311` and serialised by :mod:`api.open311_format`.
 """
 
 from __future__ import annotations
