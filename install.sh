@@ -32,6 +32,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# The OGC API - Features test suite (ogctests, PyPI) pins httpx<0.28, pytest<9 and pyarrow<18,
+# older than wangge's own: it gets a virtualenv of its own, run as a black box by the tests.
+if [ ! -x .venv-ogctests/bin/python ]; then
+  "$PY" -m venv .venv-ogctests
+fi
+.venv-ogctests/bin/python -m pip install -q "ogctests==0.1.15"
 .venv/bin/python -c "import api.db.spatialite as s; s.check_spatialite()" \
   || { echo "SpatiaLite 无法加载 / cannot load mod_spatialite"; exit 1; }
 echo "安装完成 / installed: $(.venv/bin/wangge --version 2>/dev/null || echo wangge)"

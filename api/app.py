@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -58,7 +59,7 @@ from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from maps.assets import STATIC_DIR
 from maps.tile_archive import open_archive
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app", "parse_origins"]
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # = the default of WANGGE_MAX_BODY_MB
@@ -119,6 +120,17 @@ class BodySizeLimit:
                 await self._reply()(scope, receive, send)
 
 
+def parse_origins(text: str) -> list[str]:
+    """The CORS origins of a ``WANGGE_CORS_ORIGINS`` value: comma separated, ``*`` for any.
+
+    >>> parse_origins(" https://a.example, https://b.example:8443 ,")
+    ['https://a.example', 'https://b.example:8443']
+    >>> parse_origins("")
+    []
+    """
+    return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+
+
 def create_app(
     db_url: str | None = None,
     *,
@@ -130,6 +142,7 @@ def create_app(
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
     basemap: Path | None = None,
+    cors_origins: list[str] | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -144,6 +157,9 @@ def create_app(
     ``basemap`` (default: ``WANGGE_BASEMAP``) is the tile archive served at ``/tiles/base``
     (:mod:`api.routes.tiles`); a file that cannot be opened is an
     :class:`~gis.errors.InputError` here, not a failure at the first tile.
+    ``cors_origins`` (default: ``WANGGE_CORS_ORIGINS``; empty: CORS off) are the browser
+    origins allowed to call the API from other sites (``["*"]``: any). Tokens travel in the
+    ``Authorization`` header, not in cookies, so no credentials mode is offered.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -152,6 +168,8 @@ def create_app(
         limits = Limits.from_settings(settings)
     if max_body_bytes is None:
         max_body_bytes = limits.max_body_bytes
+    if cors_origins is None:
+        cors_origins = parse_origins(settings.cors_origins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -221,5 +239,13 @@ def create_app(
     app.add_middleware(RequestTimeout, timeout_s=limits.request_timeout_s)
     app.add_middleware(RequestLimits, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if cors_origins:  # outermost: preflights and every answer (413s too) carry the headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
     app.state.limits = limits
     return app

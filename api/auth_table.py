@@ -138,8 +138,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/divisions"): Access(_PLANNER),
     ("POST", "/divisions/files"): Access(_PLANNER),
     ("GET", "/ogc/"): Access(PUBLIC),
+    ("GET", "/ogc/api"): Access(PUBLIC, "OpenAPI 3.0; houses' paths to signed-in callers"),
     ("GET", "/ogc/conformance"): Access(PUBLIC),
-    ("GET", "/ogc/collections"): Access(PUBLIC),
+    ("GET", "/ogc/collections"): Access(PUBLIC, "houses listed to signed-in callers only"),
     ("GET", "/ogc/collections/{collection_id}"): Access(PUBLIC),
     ("GET", "/ogc/collections/{collection_id}/items"): Access(
         PUBLIC, "grids public; houses: signed in (401 without a token), own grids"
@@ -197,6 +198,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/incidents/{incident_id}/photos/{photo_id}"): Access(
         PUBLIC, "Open311 media_url: public categories only (404 otherwise); ids must match"
     ),
+    ("GET", "/open311/{rest:path}"): Access(PUBLIC, "no such endpoint: 404/405 in its format"),
+    ("POST", "/open311/{rest:path}"): Access(PUBLIC, "no such endpoint: 404/405 in its format"),
+    ("GET", "/open311/discovery.json"): Access(PUBLIC),
+    ("GET", "/open311/discovery.xml"): Access(PUBLIC),
     ("GET", "/open311/v2/services.json"): Access(PUBLIC),
     ("GET", "/open311/v2/services/{code}.json"): Access(PUBLIC),
     ("GET", "/open311/v2/requests.json"): Access(
@@ -205,7 +210,14 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/open311/v2/requests/{request_id}.json"): Access(
         PUBLIC, "public categories only (404 otherwise), texts redacted"
     ),
+    ("GET", "/open311/v2/tokens/{token}.json"): Access(PUBLIC),
     ("POST", "/open311/v2/requests.json"): Access(API_KEY, "api_key of an Open311 client"),
+    ("GET", "/open311/v2/services.xml"): Access(PUBLIC),
+    ("GET", "/open311/v2/services/{code}.xml"): Access(PUBLIC),
+    ("GET", "/open311/v2/requests.xml"): Access(PUBLIC, "no personal data of reporters"),
+    ("GET", "/open311/v2/requests/{request_id}.xml"): Access(PUBLIC),
+    ("GET", "/open311/v2/tokens/{token}.xml"): Access(PUBLIC),
+    ("POST", "/open311/v2/requests.xml"): Access(API_KEY, "api_key of an Open311 client"),
     ("POST", "/patrol/tracks"): Access(_roles(GW, CH, SD), "grid workers: their own tracks"),
     ("GET", "/patrol/workers/{worker}"): Access(_roles(GW, CH, SD), "grid workers: themselves"),
     ("POST", "/patrol/work-log"): Access(_roles(GW, CH, SD), "grid workers: their own log"),

@@ -91,6 +91,20 @@ class Settings(BaseSettings):
         description="Offline base map served at /tiles/base: a .pmtiles or .mbtiles archive "
         "built by `wangge basemap build`",
     )
+    open311_contact: str = Field(
+        "请联系街道网格化管理中心 / contact the street office's grid management centre",
+        description="Open311 discovery document: who to contact about the service",
+    )
+    open311_key_service: str = Field(
+        "API 密钥由管理员发放（wangge open311 key create NAME）/ API keys are issued by an "
+        "administrator (wangge open311 key create NAME)",
+        description="Open311 discovery document: how a client obtains an api_key",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Origins allowed to call the API from a browser (CORS), comma separated, "
+        "or * for any; empty: CORS off",
+    )
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

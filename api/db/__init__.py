@@ -60,7 +60,13 @@ from api.db.models_assessment import (
     PatrolTrack,
     WorkLog,
 )
-from api.db.models_incidents import ApiKey, IncidentCategory, IncidentEvent, IncidentPhoto
+from api.db.models_incidents import (
+    ApiKey,
+    IncidentCategory,
+    IncidentEvent,
+    IncidentPhoto,
+    Open311Submission,
+)
 
 __all__ += [
     "ApiKey",
@@ -70,6 +76,7 @@ __all__ += [
     "IncidentCategory",
     "IncidentEvent",
     "IncidentPhoto",
+    "Open311Submission",
     "PatrolDay",
     "PatrolTrack",
     "WorkLog",

@@ -28,6 +28,7 @@ __all__ = [
     "assign_codes_in_db",
     "database_versions",
     "ensure_spatial_indexes",
+    "geometry_bounds",
     "grid_code_at",
     "spatial_indexes",
 ]
@@ -47,6 +48,34 @@ class AssignCounts(NamedTuple):
 
 def _dialect(session: Session | sa.Connection) -> str:
     return session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+
+
+# bounding-box corners of one geometry: PostGIS casts it to a box, SpatiaLite reads its MBR
+_BOUNDS_FUNCTIONS = {
+    "postgresql": ("ST_XMin", "ST_YMin", "ST_XMax", "ST_YMax"),
+    "sqlite": ("MbrMinX", "MbrMinY", "MbrMaxX", "MbrMaxY"),
+}
+
+
+def geometry_bounds(
+    session: Session, geometries: sa.Select
+) -> tuple[float, float, float, float] | None:
+    """``(minx, miny, maxx, maxy)`` of the geometries ``geometries`` selects (its first
+    column), computed in the database; None if it selects none."""
+    column = geometries.subquery().c[0]
+    names = _BOUNDS_FUNCTIONS[_dialect(session)]
+    corners = [getattr(sa.func, name)(column) for name in names]
+    row = session.execute(
+        sa.select(
+            sa.func.min(corners[0]),
+            sa.func.min(corners[1]),
+            sa.func.max(corners[2]),
+            sa.func.max(corners[3]),
+        )
+    ).one()
+    if any(v is None for v in row):
+        return None
+    return tuple(float(v) for v in row)  # type: ignore[return-value]
 
 
 def _spatialite_covers(grid: str, x: str, y: str, point: str) -> str:

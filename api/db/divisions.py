@@ -19,16 +19,29 @@ from sqlalchemy.orm import Session
 from api.db.models import Division
 from gis.errors import InputError
 
-__all__ = ["division_in_effect", "divisions_in_effect", "in_effect_clause", "put_in_effect"]
+__all__ = [
+    "division_in_effect",
+    "divisions_in_effect",
+    "in_effect_clause",
+    "in_effect_during_clause",
+    "put_in_effect",
+]
 
 
 def in_effect_clause(day: dt.date):
     """SQL condition on :class:`Division`: in effect on ``day``."""
-    return sa.and_(
-        Division.effective_from.is_not(None),
-        Division.effective_from <= day,
-        sa.or_(Division.effective_to.is_(None), Division.effective_to > day),
-    )
+    return in_effect_during_clause(day, day)
+
+
+def in_effect_during_clause(first: dt.date | None, last: dt.date | None):
+    """SQL condition on :class:`Division`: in effect on some day from ``first`` to ``last``
+    (both included; None: open-ended on that side)."""
+    conditions = [Division.effective_from.is_not(None)]
+    if last is not None:
+        conditions.append(Division.effective_from <= last)
+    if first is not None:
+        conditions.append(sa.or_(Division.effective_to.is_(None), Division.effective_to > first))
+    return sa.and_(*conditions)
 
 
 def division_in_effect(

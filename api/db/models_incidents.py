@@ -1,5 +1,6 @@
-"""ORM models of the incident workflow (migrations 0003, 0005): history, photos, categories,
-API keys, posts, street departments and escalation rules.
+"""ORM models of the incident workflow (migrations 0003, 0005, 0006): history, photos, categories,
+API keys, posts, street departments and escalation rules; what an Open311 client sent with a
+report.
 
 The workflow columns of an incident itself (state, severity, due time, handler, version...)
 are on :class:`api.db.models.Incident`. ``incident_events`` is append-only: the database
@@ -24,6 +25,7 @@ __all__ = [
     "IncidentCategory",
     "IncidentEvent",
     "IncidentPhoto",
+    "Open311Submission",
     "Post",
 ]
 
@@ -136,3 +138,26 @@ class EscalationRule(Base):
     department_id: Mapped[int] = mapped_column(
         ForeignKey("departments.id", ondelete="CASCADE"), index=True
     )
+
+
+class Open311Submission(Base):
+    """What an Open311 client sent with a report beyond the incident itself: the client (API
+    key name), the reporter's account id, e-mail, names, phone and device, and ``media_url``.
+
+    The reporter's details are kept for the staff who handle the report and never appear in
+    an Open311 answer; ``media_url`` is the request's public media link.
+    """
+
+    __tablename__ = "open311_submissions"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    api_key_name: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(64))
+    last_name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    media_url: Mapped[str | None] = mapped_column(Text)

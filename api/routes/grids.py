@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.db.divisions import in_effect_clause
+from api.db.divisions import in_effect_clause, in_effect_during_clause
 from api.db.models import Community, Division, Grid, Role, User
 from api.deps import Now, SessionDep, require_role
 from api.schemas import GridUpdate, LocateResult
@@ -31,13 +31,21 @@ Planner = Annotated[User, Depends(require_role(Role.PLANNER))]
 CRS_NAMES = "wgs84|cgcs2000|gcj02|bd09"
 
 
-def grids_query(day: dt.date, *, community_id: int | None = None, bbox=None) -> sa.Select:
-    """Grids of the divisions in effect on ``day`` (with division and community)."""
+def grids_query(
+    day: dt.date,
+    *,
+    community_id: int | None = None,
+    bbox=None,
+    during: tuple[dt.date | None, dt.date | None] | None = None,
+) -> sa.Select:
+    """Grids of the divisions in effect on ``day`` (with division and community); given
+    ``during`` (first, last day; None open-ended), of those in effect on any day of it."""
+    in_effect = in_effect_clause(day) if during is None else in_effect_during_clause(*during)
     query = (
         sa.select(Grid, Division, Community)
         .join(Division, Grid.division_id == Division.id)
         .join(Community, Grid.community_id == Community.id)
-        .where(in_effect_clause(day))
+        .where(in_effect)
     )
     if community_id is not None:
         query = query.where(Grid.community_id == community_id)

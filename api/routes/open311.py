@@ -1,267 +1,158 @@
-"""Open311 GeoReport v2 under ``/open311/v2/`` (JSON), on the same incidents.
+"""Open311 GeoReport v2 under ``/open311/v2/``, in JSON and XML, on the same incidents.
 
-- ``GET services.json``: one service per category of the taxonomy (table
-  ``incident_categories``); ``keywords`` is the severity (``major`` or ``general``), ``group``
-  the top-level category's name, ``metadata`` false, ``type`` realtime;
-- ``GET services/{code}.json``: the service definition (no extra attributes);
-- ``GET requests.json``: filters ``service_request_id`` (comma list; overrides the others),
-  ``service_code`` (comma list), ``start_date``/``end_date`` (on ``requested_datetime``,
-  W3C times; without an offset Asia/Shanghai), ``status`` (``open``/``closed``, comma list);
-  without dates, the 1000 most recent requests (the spec's "SHOULD" of the last 90 days would
-  hide stored histories);
-- ``POST requests.json``: form-encoded (as the spec) or JSON; ``api_key`` and
-  ``service_code`` required; ``lat``/``long`` (WGS84) or ``address_string``; ``description``,
-  ``first_name``/``last_name``, ``media_url`` optional; answers
-  ``[{"service_request_id", "service_notice", "account_id"}]``;
-- ``GET requests/{id}.json``: one request, as a one-element array.
+Every endpoint answers in the format its suffix names (``.json`` or ``.xml``), errors too:
 
-A request's ``status`` is ``open``/``closed`` (:func:`api.incidents.workflow.open311_status`),
-``status_notes`` the last note or rejection reason, ``agency_responsible`` the handling post,
-``expected_datetime`` the deadline, ``lat``/``long`` WGS84 (CGCS2000 storage is taken as
-WGS84: they differ by centimetres). Errors are the spec's array ``[{"code", "description"}]``
-with the HTTP status (400 bad input, 403 bad or missing API key, 404 unknown).
+- ``GET services``: one service per incident category (:func:`api.services.open311.services`);
+- ``GET services/{code}``: the service definition (no extra attributes);
+- ``GET requests``: filters ``service_request_id`` (comma list; overrides the others),
+  ``service_code`` (comma list), ``start_date``/``end_date`` (W3C times), ``status``;
+- ``POST requests``: form-encoded (as the spec) or JSON; ``api_key`` and ``service_code``
+  required; ``lat``/``long`` (WGS84) or ``address_string``; ``description``, ``media_url``
+  and the reporter's ``account_id``, ``email``, ``first_name``, ``last_name``, ``phone``,
+  ``device_id`` kept (the reporter's details never appear in an answer);
+- ``GET requests/{id}``: one request, as a one-element list;
+- ``GET tokens/{token}``: the request of a token (a request's token is its id);
+- ``GET /open311/discovery``: the spec's service discovery document.
 
 Only incidents of public categories are ever listed or read (a request of another category
 is 404, as if it did not exist), with description, address and notes redacted
 (:mod:`api.services.publication`); reporters never appear.
+
+Errors are the spec's list ``[{"code", "description"}]`` with the HTTP status (400 bad input,
+403 bad or missing API key, 404 unknown, 405 a known endpoint asked with another method).
+The data is built by :mod:`api.services.open311` and serialised by :mod:`api.open311_format`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from typing import Any
+from collections.abc import Callable
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
+from fastapi.responses import Response
 
-from api.db.models import Incident
-from api.db.models_incidents import IncidentCategory, IncidentEvent, IncidentPhoto
+from api.config import get_settings
 from api.deps import SessionDep
 from api.errors import ApiError
-from api.incidents.deadlines import SHANGHAI, to_shanghai
-from api.incidents.workflow import OPEN311_STATUS, open311_status
-from api.services import incidents as svc
-from api.services.locate import to_storage_lonlat
-from api.services.publication import PublicText, is_public, public_incidents
+from api.open311_format import FORMATS, MEDIA_TYPES, Format, error_response, render
+from api.services import open311 as data
+from api.services.open311 import MAX_REQUESTS, Open311Error
 from gis.errors import WanggeError
 
 __all__ = ["MAX_REQUESTS", "router"]
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
-MAX_REQUESTS = 1000
+router = APIRouter(prefix="/open311", tags=["open311"])
 
 
-class Open311Error(Exception):
-    """An error answered as the spec's array."""
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code, self.description = code, description
+def _format(request: Request) -> Format:
+    return "xml" if request.url.path.endswith(".xml") else "json"
 
 
-def _errors(code: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": code, "description": description}], status_code=code)
+def _both_formats(method: str, path: str, *, status_code: int = 200) -> Callable:
+    """Register the endpoint at ``path.json`` and ``path.xml``."""
+
+    def register(func: Callable) -> Callable:
+        for fmt in FORMATS:
+            router.add_api_route(
+                f"{path}.{fmt}",
+                func,
+                methods=[method],
+                name=f"{func.__name__}_{fmt}",
+                status_code=status_code,
+                response_class=Response,
+                responses={status_code: {"content": {MEDIA_TYPES[fmt]: {}}}},
+            )
+        return func
+
+    return register
 
 
-def _guarded(func):
-    """Run ``func``; turn wangge and API errors into the Open311 error array."""
+def _guarded(fmt: Format, func: Callable[[], Response]) -> Response:
+    """Run ``func``; turn wangge and API errors into the spec's error list in ``fmt``."""
     try:
         return func()
     except Open311Error as exc:
-        return _errors(exc.code, exc.description)
+        return error_response(fmt, exc.code, exc.description)
     except ApiError as exc:
         code = exc.status_code if exc.status_code in (403, 404) else 400
-        return _errors(code, exc.detail)
+        return error_response(fmt, code, exc.detail)
     except (WanggeError, ValueError) as exc:
         code = getattr(exc, "status_code", 400)
-        return _errors(code if code in (403, 404, 409) else 400, str(exc))
+        return error_response(fmt, code if code in (403, 404, 409) else 400, str(exc))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(SHANGHAI).isoformat()
-
-
-def _groups(session: Session) -> dict[str, IncidentCategory]:
-    return {c.code: c for c in svc.list_categories(session) if not c.parent}
-
-
-def _service(category: IncidentCategory, groups: dict[str, IncidentCategory]) -> dict[str, Any]:
-    top = groups.get(category.parent or category.code)
-    return {
-        "service_code": category.code,
-        "service_name": category.name_zh,
-        "description": " / ".join(
-            x for x in (category.name_en, category.post, category.gbt_class) if x
-        ),
-        "metadata": False,
-        "type": "realtime",
-        "keywords": category.severity,
-        "group": top.name_zh if top is not None else category.name_zh,
-    }
-
-
-@router.get("/services.json")
-def services(session: SessionDep):
-    """服务列表 / GeoReport v2 service list (the incident categories)."""
-
-    def run():
-        groups = _groups(session)
-        return [_service(c, groups) for c in svc.list_categories(session)]
-
-    return _guarded(run)
-
-
-@router.get("/services/{code}.json")
-def service_definition(code: str, session: SessionDep):
-    """服务定义 / GeoReport v2 service definition (no extra attributes)."""
-
-    def run():
-        if session.get(IncidentCategory, code) is None:
-            raise Open311Error(404, f"未知服务 {code!r} / unknown service_code {code!r}")
-        return {"service_code": code, "attributes": []}
-
-    return _guarded(run)
-
-
-def _last_notes(session: Session, ids: list[int]) -> dict[int, str | None]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        sa.select(IncidentEvent.incident_id, IncidentEvent.note, IncidentEvent.reason)
-        .where(IncidentEvent.incident_id.in_(ids))
-        .order_by(IncidentEvent.incident_id, IncidentEvent.seq)
+@_both_formats("GET", "/discovery")
+def discovery(request: Request) -> Response:
+    """服务发现 / Open311 service discovery document."""
+    settings = get_settings()
+    endpoint = str(request.base_url).rstrip("/") + "/open311/v2/"
+    content = data.discovery(
+        endpoint,
+        contact=settings.open311_contact,
+        key_service=settings.open311_key_service,
+        formats=[MEDIA_TYPES["xml"], MEDIA_TYPES["json"]],
     )
-    out: dict[int, str | None] = {}
-    for incident_id, note, reason in rows:
-        out[incident_id] = reason or note or out.get(incident_id)
-    return out
+    return render(_format(request), "discovery", content)
 
 
-def _media(session: Session, request: Request, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    out: dict[int, str] = {}
-    for photo in session.scalars(
-        sa.select(IncidentPhoto)
-        .where(IncidentPhoto.incident_id.in_(ids))
-        .order_by(IncidentPhoto.id.desc())
-    ):
-        out[photo.incident_id] = str(
-            request.url_for("read_photo", incident_id=photo.incident_id, photo_id=photo.id)
-        )
-    return out
+@_both_formats("GET", "/v2/services")
+def services(request: Request, session: SessionDep) -> Response:
+    """服务列表 / GeoReport v2 service list (the incident categories)."""
+    fmt = _format(request)
+    return _guarded(fmt, lambda: render(fmt, "services", data.services(session)))
 
 
-def _requests(session: Session, request: Request, rows: list[Incident]) -> list[dict[str, Any]]:
-    from api.db.models import from_db_geometry
-
-    categories = {c.code: c for c in svc.list_categories(session)}
-    ids = [r.id for r in rows]
-    notes, media = _last_notes(session, ids), _media(session, request, ids)
-    text = PublicText(session)  # the public sees redacted texts only
-    out = []
-    for r in rows:
-        point = from_db_geometry(r.geom)
-        category = categories.get(r.category_code)
-        out.append(
-            {
-                "service_request_id": str(r.id),
-                "status": open311_status(r.state),
-                "status_notes": text(r, notes.get(r.id)),
-                "service_name": category.name_zh if category else None,
-                "service_code": r.category_code,
-                "description": text(r, r.description),
-                "agency_responsible": r.handler_post,
-                "service_notice": None,
-                "requested_datetime": _iso(r.reported_at),
-                "updated_datetime": _iso(r.updated_at),
-                "expected_datetime": _iso(r.due_at),
-                "address": text(r, r.address),
-                "address_id": None,
-                "zipcode": None,
-                "lat": None if point is None else point.y,
-                "long": None if point is None else point.x,
-                "media_url": media.get(r.id),
-            }
-        )
-    return out
+@_both_formats("GET", "/v2/services/{code}")
+def service_definition(code: str, request: Request, session: SessionDep) -> Response:
+    """服务定义 / GeoReport v2 service definition (no extra attributes)."""
+    fmt = _format(request)
+    return _guarded(
+        fmt, lambda: render(fmt, "service_definition", data.service_definition(session, code))
+    )
 
 
-def _time(name: str, value: str) -> dt.datetime:
-    try:
-        return to_shanghai(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-    except (WanggeError, ValueError) as exc:
-        raise Open311Error(400, f"{name} 不是 W3C 时间 / {name} is not a W3C datetime") from exc
+def _photo_url(request: Request) -> Callable[[int, int], str]:
+    return lambda incident_id, photo_id: str(
+        request.url_for("read_photo", incident_id=incident_id, photo_id=photo_id)
+    )
 
 
-@router.get("/requests.json")
-def list_requests(
-    request: Request,
-    session: SessionDep,
-    service_request_id: str | None = None,
-    service_code: str | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    status: str | None = None,
-):
+@_both_formats("GET", "/v2/requests")
+def list_requests(request: Request, session: SessionDep) -> Response:
     """服务请求查询 / GeoReport v2 service requests, filtered."""
+    fmt = _format(request)
 
-    def run():
-        query = public_incidents()
-        if service_request_id:
-            try:
-                ids = [int(x) for x in service_request_id.split(",") if x.strip()]
-            except ValueError as exc:
-                raise Open311Error(
-                    400, "service_request_id 应为整数列表 / must be integers, comma separated"
-                ) from exc
-            query = query.where(Incident.id.in_(ids))
-        else:
-            if service_code:
-                query = query.where(
-                    Incident.category_code.in_([c.strip() for c in service_code.split(",")])
-                )
-            if start_date:
-                query = query.where(Incident.reported_at >= _time("start_date", start_date))
-            if end_date:
-                query = query.where(Incident.reported_at <= _time("end_date", end_date))
-            if status:
-                wanted = {s.strip() for s in status.split(",") if s.strip()}
-                if not wanted <= {"open", "closed"}:
-                    raise Open311Error(
-                        400, f"status 应为 open 或 closed / status must be open or closed: {status}"
-                    )
-                states = [s for s, o in OPEN311_STATUS.items() if o in wanted]
-                query = query.where(Incident.state.in_(states))
-        rows = list(
-            session.scalars(
-                query.order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(MAX_REQUESTS)
-            )
-        )
-        return _requests(session, request, rows)
+    def run() -> Response:
+        wanted = data.RequestFilter.parse(request.query_params)
+        rows = list(session.scalars(data.request_query(wanted)))
+        content = data.request_dicts(session, rows, photo_url=_photo_url(request))
+        return render(fmt, "service_requests", content)
 
-    return _guarded(run)
+    return _guarded(fmt, run)
 
 
-@router.get("/requests/{request_id}.json")
-def read_request(request_id: str, request: Request, session: SessionDep):
-    """单个服务请求 / One GeoReport v2 service request (a one-element array)."""
+@_both_formats("GET", "/v2/requests/{request_id}")
+def read_request(request_id: str, request: Request, session: SessionDep) -> Response:
+    """单个服务请求 / One GeoReport v2 service request (a one-element list)."""
+    fmt = _format(request)
 
-    def run():
-        found = session.get(Incident, int(request_id)) if request_id.isdigit() else None
-        if found is None or not is_public(session, found):
-            raise Open311Error(
-                404, f"服务请求 {request_id} 不存在 / service request {request_id} not found"
-            )
-        return _requests(session, request, [found])
+    def run() -> Response:
+        found = data.find_request(session, request_id)
+        content = data.request_dicts(session, [found], photo_url=_photo_url(request))
+        return render(fmt, "service_requests", content)
 
-    return _guarded(run)
+    return _guarded(fmt, run)
+
+
+@_both_formats("GET", "/v2/tokens/{token}")
+def read_token(token: str, request: Request, session: SessionDep) -> Response:
+    """令牌查询 / The service request of a token (a request's token is its id)."""
+    fmt = _format(request)
+    return _guarded(fmt, lambda: render(fmt, "service_requests", data.token_dicts(session, token)))
 
 
 async def _params(request: Request) -> dict[str, str]:
+    """The fields of a POST: form-encoded (the spec) or a JSON object; query string too."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         try:
@@ -279,74 +170,35 @@ async def _params(request: Request) -> dict[str, str]:
     return {k: v.strip() for k, v in params.items()}
 
 
-def _float(params: dict[str, str], name: str) -> float | None:
-    value = params.get(name)
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise Open311Error(400, f"{name} 不是数字 / {name} is not a number: {value!r}") from exc
-
-
-@router.post("/requests.json")
-async def create_request(request: Request, session: SessionDep):
+@_both_formats("POST", "/v2/requests", status_code=201)
+async def create_request(request: Request, session: SessionDep) -> Response:
     """提交服务请求 / Create a GeoReport v2 service request (form or JSON; api_key needed)."""
+    fmt = _format(request)
     try:
         params = await _params(request)
     except Open311Error as exc:
-        return _errors(exc.code, exc.description)
+        return error_response(fmt, exc.code, exc.description)
 
-    def run():
-        key = svc.find_api_key(session, params.get("api_key"))
-        if key is None:
-            raise Open311Error(
-                403,
-                "缺少或无效的 api_key / api_key missing or invalid"
-                if params.get("api_key")
-                else "缺少 api_key / api_key is required",
-            )
-        code = params.get("service_code")
-        if not code:
-            raise Open311Error(400, "缺少 service_code / service_code is required")
-        if session.get(IncidentCategory, code) is None:
-            raise Open311Error(404, f"未知服务 {code!r} / unknown service_code {code!r}")
-        lat, lon = _float(params, "lat"), _float(params, "long")
-        address = params.get("address_string") or None
-        if (lat is None or lon is None) and not address:
-            raise Open311Error(
-                400, "须给出 lat/long 或 address_string / give lat and long, or address_string"
-            )
-        if lat is not None and lon is not None:
-            lon, lat = to_storage_lonlat(lon, lat, "wgs84")
-        else:
-            lon = lat = None
-        name = " ".join(x for x in (params.get("first_name"), params.get("last_name")) if x)
-        incident = svc.report_incident(
-            session,
-            category_code=code,
-            actor=svc.Actor(role="open311", username=f"open311:{key.name}"),
-            description=params.get("description") or None,
-            lon=lon,
-            lat=lat,
-            address=address,
-            reporter_name=name or None,
-            note=params.get("media_url") or None,
-        )
+    def run() -> Response:
+        answer = data.create_request(session, params)
         session.commit()
-        notice = (
-            f"已受理，网格 {incident.grid_code}，办理时限 {_iso(incident.due_at)} / accepted, "
-            f"grid {incident.grid_code}, due {_iso(incident.due_at)}"
-        )
-        return JSONResponse(
-            [
-                {
-                    "service_request_id": str(incident.id),
-                    "service_notice": notice,
-                    "account_id": None,
-                }
-            ],
-            status_code=201,
-        )
+        return render(fmt, "service_requests", [answer], status_code=201)
 
-    return _guarded(run)
+    return _guarded(fmt, run)
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+def unknown_endpoint(rest: str, request: Request) -> Response:
+    """Anything else under ``/open311``: 404 (or 405 for a known endpoint and another
+    method) in the format the path's suffix asks for, like every Open311 error."""
+    fmt = _format(request)
+    for route in router.routes:
+        if route.path_regex.match(request.url.path) and route.name != "unknown_endpoint":
+            return error_response(
+                fmt,
+                405,
+                f"此接口不接受 {request.method} / {request.method} is not allowed here",
+            )
+    return error_response(
+        fmt, 404, f"没有此 Open311 接口 / no Open311 endpoint at {request.url.path}"
+    )

@@ -178,3 +178,20 @@ def api(shared_api) -> Iterator[Api]:
     yield shared_api
     shared_api.clock.now = dt.datetime.now(dt.UTC)
     shared_api.throttle._failures.clear()
+
+
+@pytest.fixture(scope="module")
+def incident_env(db_url, tmp_path_factory, request):
+    """The shared incident database of this engine (``incident_helpers.shared_env``)."""
+    from tests.api.incident_helpers import shared_env
+
+    return shared_env(db_url, tmp_path_factory, request)
+
+
+@pytest.fixture(scope="module")
+def incident_server(incident_env):
+    """A real uvicorn on loopback serving the app on :func:`incident_env`."""
+    from tests.api.incident_helpers import LiveServer, make_app
+
+    with LiveServer(make_app(incident_env.url)) as live:
+        yield live

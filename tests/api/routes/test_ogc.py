@@ -11,11 +11,15 @@ def test_landing_conformance_collections(api):
     assert {"self", "service-desc", "conformance", "data"} <= rels
     conf = api.client.get("/ogc/conformance").json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conf
+    # anonymous callers are not shown what they may not read
     ids = [c["id"] for c in api.client.get("/ogc/collections").json()["collections"]]
-    assert ids == ["grids", "houses"]
+    assert ids == ["grids"]
+    signed = api.client.get("/ogc/collections", headers=api.as_("grid_worker")).json()
+    assert [c["id"] for c in signed["collections"]] == ["grids", "houses"]
     assert api.client.get("/ogc/collections/grids").json()["itemType"] == "feature"
     missing = api.client.get("/ogc/collections/roads")
     assert missing.status_code == 404 and "roads" in missing.json()["detail"]
+    assert missing.json()["code"] == "NotFound" and missing.json()["description"]
 
 
 def test_houses_page_through_with_next_links_and_numbers(api):
@@ -36,8 +40,11 @@ def test_houses_page_through_with_next_links_and_numbers(api):
         assert any(link["rel"] == "prev" for link in page["links"])
     assert len(seen) == total and seen == sorted(seen) and len(set(seen)) == total
     assert api.client.get("/ogc/collections/houses/items").status_code == 401
-    bad = api.client.get("/ogc/collections/houses/items", params={"limit": 0}, headers=headers)
-    assert bad.status_code == 422
+    for params in ({"limit": 0}, {"limit": "unlimited"}, {"offset": -1}, {"ooga": "booga"}):
+        bad = api.client.get("/ogc/collections/houses/items", params=params, headers=headers)
+        assert bad.status_code == 400, params
+        assert bad.json()["code"] == "InvalidParameterValue"
+        assert next(iter(params)) in bad.json()["description"]
 
 
 def test_bbox_and_single_item(api):

@@ -17,10 +17,7 @@ from typer.testing import CliRunner
 from api.cli_incidents import register
 from tests.api.incident_helpers import (
     DATA,
-    LiveServer,
     demo_house,
-    make_app,
-    shared_env,
     token,
 )
 
@@ -28,14 +25,13 @@ CATEGORIES = DATA.parent / "codes" / "incident_categories.csv"
 
 
 @pytest.fixture(scope="module")
-def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request)
+def env(incident_env):
+    return incident_env
 
 
 @pytest.fixture(scope="module")
-def server(env):
-    with LiveServer(make_app(env.url)) as live:
-        yield live
+def server(incident_server):
+    return incident_server
 
 
 @pytest.fixture(scope="module")

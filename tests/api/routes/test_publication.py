@@ -226,7 +226,7 @@ def _sweep(client, planted: Planted, methods: set[str], headers: dict) -> tuple[
 
 @pytest.fixture(scope="module")
 def env(db_url, tmp_path_factory, request):
-    return shared_env(db_url, tmp_path_factory, request.config)
+    return shared_env(db_url, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
