@@ -145,6 +145,11 @@ def _plant(env, client) -> Planted:
         "worker": ["gw", other],
         "user_id": [1],
         "version": [1],
+        "token": [str(i) for i in [*sensitive_ids, public_id]],  # a request's token is its id
+        "rest": ["v2/requests/unknown.json"],
+        "z": [16],
+        "x": [54_883],  # the z16 tile at the centre of the demo community
+        "y": [26_777],
     }
     return Planted(sensitive_ids, public_id, secrets, points, photo.json()["id"], params, other)
 
