@@ -3,10 +3,10 @@
 Finds the newest PostgreSQL under ``/usr/lib/postgresql/<major>/bin`` (15 on Debian 12, 17 on
 Debian 13), runs ``initdb`` as the ``postgres`` user when we are root (initdb refuses root),
 starts the server on a free 127.0.0.1 port with its socket in the cluster folder, creates a
-database with the ``postgis`` extension, and removes everything on :meth:`stop`.
+database with the ``postgis`` extension, and removes everything on :meth:`stop`::
 
-    >>> with ThrowawayPostgres() as pg:          # doctest: +SKIP
-    ...     engine = sqlalchemy.create_engine(pg.url)
+    with ThrowawayPostgres() as pg:
+        engine = sqlalchemy.create_engine(pg.url)
 """
 
 from __future__ import annotations
