@@ -6,7 +6,8 @@ Reads the OSM extracts as ``wangge gazetteer build`` wrote them (``osm_bund_tile
 into ``door_plates.csv`` (rules in :func:`clean`), and writes each door plate in the forms
 people write, with the truth (the door plate's ``id``) taken from the source. The rules are
 written here with their own small helpers (integer → Chinese numerals, ASCII → full
-width); they do not call the geocoder or its normaliser. Run from the repository root:
+width, simplified → traditional through OpenCC); they do not call the geocoder or its
+normaliser. Run from the repository root:
 ``.venv/bin/python data/make_geocode_real.py``.
 """
 
@@ -48,6 +49,13 @@ def positional(n: int) -> str:
     return out
 
 
+def to_traditional(text: str) -> str:
+    """上海市圆明园路7号 → 上海市圓明園路7號 (OpenCC ``s2t``; the geocoder only reads ``t2s``)."""
+    import opencc
+
+    return opencc.OpenCC("s2t").convert(text)
+
+
 def full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "0" <= c <= "9" else c for c in text)
 
@@ -68,7 +76,8 @@ def clean(plate: dict) -> dict | None:
 
     Dropped: streets written without Chinese characters (``Dong Ping Road``) or without a
     road (``1094弄``), and numbers that are not a door plate (``No. 8``, ``7 7Floor``,
-    ``130 F6``, ``652号F座``, ``5-4临``). ``號`` in a number is written ``号``. A city before the street is removed (``上海市人民大道`` → 人民大道);
+    ``130 F6``, ``652号F座``, ``5-4临``). ``號`` in a number is written ``号``. A city
+    before the street is removed (``上海市人民大道`` → 人民大道);
     a lane written into the street moves to the number (street ``南京西路1394弄``, number
     ``2`` → road 南京西路, number ``1394弄2号``). Every address gets ``上海市`` in front, and
     ``黄浦区`` when its point lies in the demo community (``data/demo/boundary.geojson``).
@@ -147,6 +156,9 @@ def main() -> None:
             lane_read = f"{digitwise(int(in_lane.group(1)))}弄" if in_lane else ""
             add(f"{road}{head}{n}号", "doorplate", p, "plain", expected_number=n)
             add(f"上海市{road}{head}{n}号", "doorplate", p, "prefix_full", expected_number=n)
+            # traditional characters, as on old signs and from Hong Kong/Taiwan writers
+            # (OSM itself has 中山东二路505號)
+            add(to_traditional(f"上海市{road}{head}{n}号"), "doorplate", p, "traditional", n)
             run = "上海黄浦" if huangpu else rng.choice(["上海", "中国上海"])
             add(f"{run}{road}{head}{n}号", "doorplate", p, "prefix_run_together", n)
             fw = f"{road}{wide_head}{full_width(str(n))}号"

@@ -22,6 +22,7 @@ PLATES = ROOT / "door_plates.csv"
 VARIANTS = {
     "plain",
     "prefix_full",
+    "traditional",
     "prefix_run_together",
     "full_width",
     "numeral_digitwise",
