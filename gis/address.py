@@ -21,7 +21,10 @@ keeping ``12号`` (a door plate) apart from ``12弄`` (a lane) and ``12号楼`` 
 Given the road names of a gazetteer it finds the road by those names (also written without
 ``路``: ``汉口15号``); without them, by the generic pattern ``…路|街|大道|弄|巷``, or an
 estate name ``…小区|花园|新村|公寓|大厦|家园|苑`` (which then stands in the road's place:
-``阳光花园3号楼2单元502室``).
+``阳光花园3号楼2单元502室``). A door plate keeps 甲/乙/丙/丁 or a letter after its number
+(``15甲号`` and ``2A号`` are door plates of their own), and a short place name is read only
+as a division that can lie in the province already named (after ``香港特别行政区``,
+``大埔区`` is read whole, not as Guangdong's ``大埔县`` and a stray ``区``).
 """
 
 from __future__ import annotations
