@@ -21,7 +21,10 @@ keeping ``12号`` (a door plate) apart from ``12弄`` (a lane) and ``12号楼`` 
 Given the road names of a gazetteer it finds the road by those names (also written without
 ``路``: ``汉口15号``); without them, by the generic pattern ``…路|街|大道|弄|巷``, or an
 estate name ``…小区|花园|新村|公寓|大厦|家园|苑`` (which then stands in the road's place:
-``阳光花园3号楼2单元502室``).
+``阳光花园3号楼2单元502室``). A door plate keeps 甲/乙/丙/丁 or a letter after its number
+(``15甲号`` and ``2A号`` are door plates of their own), and a short place name is read only
+as a division that can lie in the province already named (after ``香港特别行政区``,
+``大埔区`` is read whole, not as Guangdong's ``大埔县`` and a stray ``区``).
 """
 
 from __future__ import annotations
@@ -282,6 +285,8 @@ def split_admin_prefix(
     aliases = aliases or {}
     by_first = _alias_index(aliases)
     tokens: list[AdminToken] = []
+    provinces = national_provinces()
+    within: frozenset[str] | None = None  # the province(s) the names read so far lie in
     i = 0
     while i < len(prefix):
         if prefix[i] in _SEPARATORS:
@@ -301,7 +306,9 @@ def split_admin_prefix(
             (
                 a
                 for a in by_first.get(rest[0], ())
-                if rest.startswith(a) and not _ROAD_CONTINUES.match(rest, len(a))
+                if rest.startswith(a)
+                and not _ROAD_CONTINUES.match(rest, len(a))
+                and _fits(aliases[a][1], within, provinces)
             ),
             None,
         )
@@ -309,6 +316,8 @@ def split_admin_prefix(
             level, name, typo = aliases[alias]
             tokens.append(AdminToken(level, name, alias, typo))
             i += len(alias)
+            if level in ("province", "city") and within is None:
+                within = provinces.get(name)
             continue
         generic = _ADMIN_SUFFIX.match(rest)
         if generic and not _ROAD_CONTINUES.match(rest, generic.end()):
@@ -318,6 +327,38 @@ def split_admin_prefix(
             continue
         return tokens, rest
     return tokens, ""
+
+
+def _fits(name: str, within: frozenset[str] | None, provinces: dict) -> bool:
+    """Whether a division called ``name`` can lie in the province(s) ``within``.
+
+    A name the national table places only in other provinces cannot (after 香港特别行政区,
+    大埔 is not Guangdong's 大埔县 and 九龙 not Sichuan's 九龙县); a name it does not hold
+    (a gazetteer's own district) always can.
+    """
+    codes = provinces.get(name)
+    return within is None or codes is None or bool(within & codes)
+
+
+@lru_cache(maxsize=1)
+def national_provinces() -> dict[str, frozenset[str]]:
+    """Each province, city and district name of the national table → its province codes.
+
+    The codes are the first two digits of GB/T 2260 (``31`` for 上海市 and every district
+    of it); a name used in several provinces (朝阳区) has several.
+    """
+    provinces: dict[str, set[str]] = {}
+    for row in _admin_rows():
+        provinces.setdefault(row["name"], set()).add(row["code"][:2])
+    return {name: frozenset(codes) for name, codes in provinces.items()}
+
+
+def _admin_rows() -> list[dict[str, str]]:
+    import csv
+    from importlib.resources import files
+
+    text = files("gis").joinpath("admin_divisions.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 _MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
@@ -336,11 +377,7 @@ def national_admin_aliases() -> dict[str, tuple[str, str, bool]]:
     remain, so that a prefix run together without suffixes (``上海黄浦``) is read. A short
     name shared by divisions of different levels is left out (it decides nothing).
     """
-    import csv
-    from importlib.resources import files
-
-    text = files("gis").joinpath("admin_divisions.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    rows = _admin_rows()
     full: dict[str, tuple[str, str, bool]] = {}
     short: dict[str, set[tuple[str, str, bool]]] = {}
     for row in rows:
@@ -425,8 +462,9 @@ def _road_aliases(road: str) -> list[str]:
 _LANE_NUMBER = re.compile(
     r"^(?P<lane>\d+)弄(?:(?P<number>\d+)(?P<hao>号(?!楼)|(?![\d号弄栋幢座单元楼层室户F])))?"
 )
-# a door plate may carry 甲/乙/丙/丁 after its number (外滩15甲号 is not 15号)
-_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)号(?!楼)")
+# a door plate may carry 甲/乙/丙/丁 or a letter after its number (外滩15甲号 is not 15号,
+# 百福道2A号 is not 百福道2号)
+_NUMBER = re.compile(r"^(?P<number>\d+(?:[甲乙丙丁]|[A-Z](?=号))?)号(?!楼)")
 _BARE_NUMBER = re.compile(r"^(?P<number>\d+[甲乙丙丁]?)(?![\d号弄栋幢座单元楼层室户F])")
 _BUILDING = re.compile(r"^(?P<building>\d+|[A-Z])(?:号楼|栋|幢|座)")
 _UNIT = re.compile(r"^(?P<unit>\d+)单元")

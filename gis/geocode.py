@@ -336,11 +336,16 @@ class Gazetteer:
         for admin in self._admin:
             for level, name in admin.items():
                 names.setdefault(name, level)
+        national = national_admin_aliases()
         for name, level in names.items():
             aliases[name] = (level, name, False)
             for suffix in _ADMIN_SUFFIXES:
-                if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-                    aliases.setdefault(name[: -len(suffix)], (level, name, False))
+                stem = name[: -len(suffix)]
+                if name.endswith(suffix) and len(stem) >= 2 and stem not in names:
+                    # the gazetteer's own place wins over a namesake elsewhere in China
+                    # (大埔 is Hong Kong's 大埔区 here, not Guangdong's 大埔县)
+                    if aliases.get(stem) == national.get(stem):
+                        aliases[stem] = (level, name, False)
                     break
             if name in _PROVINCE_ABBREVIATIONS:
                 aliases.setdefault(_PROVINCE_ABBREVIATIONS[name], (level, name, False))

@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import Point, box
 
-from gis.address import national_admin_aliases, normalise, normalise_readings, numeral_readings
+from gis.address import (
+    national_admin_aliases,
+    normalise,
+    normalise_readings,
+    numeral_readings,
+    parse_address,
+)
 from gis.assign import GridIndex
 from gis.geocode import MATCH_LEVELS, Gazetteer, GridLookup, geocode_table
 
@@ -152,6 +158,67 @@ def test_a_door_plate_with_jia_is_its_own(gaz):
         "上海市黄浦区中山东一路15甲号",
     )
     _assert_all(gaz, ["中山东一路15号", "中山东一路十五号"], "上海市黄浦区中山东一路15号")
+
+
+# Hong Kong door plates as the Education Bureau's school list writes them: district names
+# the national table does not hold, some of them namesakes of divisions elsewhere in China
+HK_PLATES = {
+    "香港特别行政区大埔区宝湖道7号": (114.1704, 22.4493),
+    "香港特别行政区九龙城区福佬村道99号": (114.1875, 22.3310),
+    "香港特别行政区东区百福道2号": (114.2050, 22.2899),
+    "香港特别行政区东区百福道2A号": (114.2053, 22.2895),
+    "香港特别行政区沙田区乙明邨街2号": (114.1911, 22.3756),
+}
+
+
+@pytest.fixture(scope="module")
+def hk_gaz() -> Gazetteer:
+    frame = gpd.GeoDataFrame(
+        {"address": list(HK_PLATES)},
+        geometry=[Point(xy) for xy in HK_PLATES.values()],
+        crs=4326,
+    )
+    return Gazetteer.from_frame(frame)
+
+
+def test_a_district_is_read_within_the_province_already_named(hk_gaz):
+    # 大埔 and 九龙 are also Guangdong's 大埔县 and Sichuan's 九龙县: after 香港特别行政区
+    # neither can be meant, so 大埔区 and 九龙城区 are read whole
+    for address, district in (
+        ("香港特别行政区大埔区宝湖道7号", "大埔区"),
+        ("香港特别行政区九龙城区福佬村道99号", "九龙城区"),
+    ):
+        parsed = parse_address(address)
+        assert (parsed.province, parsed.district, parsed.leftover) == (
+            "香港特别行政区",
+            district,
+            None,
+        )
+    # where they are meant, they are still read
+    assert parse_address("广东省梅州市大埔县湖寮镇").district == "大埔县"
+    assert parse_address("四川省甘孜藏族自治州九龙县").district == "九龙县"
+    assert not hk_gaz.skipped
+    _assert_all(
+        hk_gaz,
+        ["香港大埔宝湖道7号", "香港特別行政區大埔區寶湖道7號", "宝湖道七号", "大埔宝湖道7号"],
+        "香港特别行政区大埔区宝湖道7号",
+    )
+    _assert_all(
+        hk_gaz,
+        ["香港九龙城福佬村道99号", "香港九龍城區福佬村道９９號", "中国香港福佬村道99号"],
+        "香港特别行政区九龙城区福佬村道99号",
+    )
+    # the gazetteer's own 大埔区 does not make Guangdong's 大埔县 a match
+    assert hk_gaz.geocode("广东省梅州市大埔县宝湖道7号").match_level == "none"
+
+
+def test_a_door_plate_with_a_letter_is_its_own(hk_gaz):
+    assert parse_address("百福道2A号").number == "2A"
+    assert parse_address("百福道2a号").number == "2A"
+    _assert_all(hk_gaz, ["百福道2A号", "香港东区百福道２Ａ號"], "香港特别行政区东区百福道2A号")
+    _assert_all(hk_gaz, ["百福道2号", "百福道二号"], "香港特别行政区东区百福道2号")
+    # a letter that is a building, not a door plate, stays a building (12号A座)
+    assert parse_address("百福道2号A座").building == "A"
 
 
 def test_notes_rooms_and_spaces(gaz):
