@@ -8,18 +8,22 @@ map given, reprojects to EPSG:4326 itself, and returns the ``folium.Map``. Call
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from branca.element import MacroElement, Template
 
 from gis.errors import InputError
 from maps.assets import offline
 from maps.base import add_osm_attribution, base_map, fit_to, to_map_frame
 from maps.colouring import colour_grids
+from maps.labels import place_labels, text_width_px
 
 __all__ = [
     "FILL_OPACITY",
@@ -29,6 +33,7 @@ __all__ = [
     "add_legend",
     "code_label",
     "grid_labels",
+    "label_zoom",
     "render_division_map",
     "render_grid_map",
     "render_validation_map",
@@ -112,27 +117,99 @@ def staff_by_grid(
     return out
 
 
-def grid_labels(frame: gpd.GeoDataFrame, *, code_field: str = "code") -> folium.FeatureGroup:
-    """Return a layer of code + name labels (DivIcon) at each grid's representative point."""
+LABEL_VIEWPORT_PX = (390, 844)
+"""The viewport (a phone) whose fitted zoom the web labels are placed for; at any closer zoom
+they stay apart, since label boxes keep their pixel size while the distances between them grow."""
+LABEL_SIZES_PX = (12.0, 10.0, 8.0)
+"""Font sizes of a grid label's name line, largest first (the code line is ``<small>``)."""
+_SMALL = 5 / 6  # the browser's default ratio of <small> text
+
+
+def label_zoom(frame: gpd.GeoDataFrame, viewport_px: tuple[int, int] = LABEL_VIEWPORT_PX) -> int:
+    """Return the zoom Leaflet's ``fitBounds`` gives ``frame`` (EPSG:4326) in ``viewport_px``."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    x0, y0 = _mercator_px(np.array([minx, maxx]), np.array([maxy, miny]), 0)
+    width, height = max(x0[1] - x0[0], 1e-12), max(y0[1] - y0[0], 1e-12)
+    zoom = math.floor(math.log2(min(viewport_px[0] / width, viewport_px[1] / height)))
+    return int(min(max(zoom, 0), 20))
+
+
+def _mercator_px(lon, lat, zoom: int):
+    """Web Mercator pixel coordinates (y down) of lon/lat at ``zoom`` (256-pixel tiles)."""
+    scale = 256 * 2**zoom
+    x = (np.asarray(lon, dtype=float) + 180) / 360 * scale
+    phi = np.radians(np.asarray(lat, dtype=float))
+    y = (1 - np.log(np.tan(phi) + 1 / np.cos(phi)) / np.pi) / 2 * scale
+    return x, y
+
+
+def _lonlat(x: float, y: float, zoom: int) -> tuple[float, float]:
+    scale = 256 * 2**zoom
+    lon = x / scale * 360 - 180
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / scale))))
+    return lon, lat
+
+
+def _label_size(name: str, code: str, size_px: float) -> tuple[float, float]:
+    """The label box in CSS pixels: two lines (name, then code in ``<small>``), 1.2 line height."""
+    width = max(text_width_px(name, size_px), text_width_px(code, size_px * _SMALL))
+    return (math.ceil(width) + 4, math.ceil(1.2 * size_px * (1 + _SMALL)) + 2)
+
+
+def grid_labels(
+    frame: gpd.GeoDataFrame, *, code_field: str = "code", zoom: int | None = None
+) -> folium.FeatureGroup:
+    """Return a layer of name + code labels (DivIcon) that do not overlap at ``zoom`` or closer.
+
+    Labels are measured with the CJK font the pages use and placed by
+    :func:`maps.labels.place_labels` in pixels at ``zoom`` (default :func:`label_zoom`): inside
+    the grid, at 12, 10 or 8 px, or outside on a leader line (class ``wangge-leader``).
+    """
     layer = folium.FeatureGroup(name="网格标注 Labels", control=True)
-    points = frame.geometry.representative_point()
-    for (_, row), point in zip(frame.iterrows(), points, strict=True):
-        if point is None or point.is_empty:
+    usable = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if not len(usable):
+        return layer
+    zoom = label_zoom(usable) if zoom is None else zoom
+    names = [str(row.get("name", "") or "") for _, row in usable.iterrows()]
+    codes = [code_label(row.get(code_field)) for _, row in usable.iterrows()]
+    to_px = lambda xy: np.column_stack(_mercator_px(xy[:, 0], xy[:, 1], zoom))  # noqa: E731
+    polygons = [shapely.transform(geom, to_px) for geom in usable.geometry]
+    sizes = [
+        [_label_size(n, c, px) for px in LABEL_SIZES_PX] for n, c in zip(names, codes, strict=True)
+    ]
+    placements = place_labels(polygons, sizes, gap=2.0, rings=40)
+    for name, code, spot in zip(names, codes, placements, strict=True):
+        if spot is None:
             continue
-        code = html.escape(code_label(row.get(code_field)))
-        name = html.escape(str(row.get("name", "") or ""))
+        lon, lat = _lonlat(spot.x, spot.y, zoom)
+        w, h = spot.box[2] - spot.box[0], spot.box[3] - spot.box[1]
+        if spot.leader_from is not None:
+            x, y = spot.leader_from
+            end = (min(max(x, spot.box[0]), spot.box[2]), min(max(y, spot.box[1]), spot.box[3]))
+            start_ll, end_ll = _lonlat(x, y, zoom), _lonlat(*end, zoom)
+            folium.PolyLine(
+                [(start_ll[1], start_ll[0]), (end_ll[1], end_ll[0])],
+                color="#333333",
+                weight=1,
+                interactive=False,
+                class_name="wangge-leader",
+            ).add_to(layer)
         folium.Marker(
-            [point.y, point.x],
+            [lat, lon],
             icon=folium.DivIcon(
                 html=(
-                    '<div class="wangge-label" style="transform:translate(-50%,-50%);'
-                    "white-space:nowrap;text-align:center;font:12px/1.2 'Noto Sans CJK SC',"
-                    "sans-serif;color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
-                    f'pointer-events:none">{name}<br><small>{code}</small></div>'
+                    f'<div class="wangge-label" style="width:{w:g}px;height:{h:g}px;'
+                    "white-space:nowrap;text-align:center;"
+                    f"font:{LABEL_SIZES_PX[spot.size]:g}px/1.2 'Noto Sans CJK SC',sans-serif;"
+                    "color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
+                    f'pointer-events:none">{html.escape(name)}<br>'
+                    f"<small>{html.escape(code)}</small></div>"
                 ),
-                icon_size=(0, 0),
+                icon_size=(w, h),
+                icon_anchor=(w / 2, h / 2),
             ),
         ).add_to(layer)
+    layer._wangge_label_zoom = zoom  # for callers and tests: the zoom the labels were placed at
     return layer
 
 
@@ -397,10 +474,13 @@ def save_html(
     *,
     mode: Literal["inline", "served"] = "inline",
     base_url: str = "/static/",
+    title: str | None = None,
 ) -> Path:
-    """Write the map as HTML with no CDN links (inline: opens from disk offline); return path."""
+    """Write the map as HTML with no CDN links (inline: opens from disk offline); return path.
+
+    The page's ``<title>`` is ``title`` (or the map's own, or a default one)."""
     out = Path(out)
-    offline(m, mode=mode, base_url=base_url)
+    offline(m, mode=mode, base_url=base_url, title=title)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(m.get_root().render(), encoding="utf-8")
     return out
