@@ -9,7 +9,8 @@ overlap:
    (:func:`shapely.maximum_inscribed_circle`), then at its representative point, then at
    interior points farthest from the edge;
 2. otherwise outside it with a leader line from the pole, at the nearest free spot on rings
-   around the pole that keeps within ``frame`` and whose leader crosses no other label;
+   around the pole that keeps within ``frame`` and whose leader crosses no other label (when
+   there is no such spot, one whose leader does);
 3. a grid with no free spot at all gets ``None`` (the legend still lists it).
 
 Grids are served smallest first, since they have the fewest places.
@@ -178,9 +179,14 @@ def place_labels(
         if result[i] is not None or not candidates[i]:
             continue
         start = candidates[i][0]
-        for size in dict.fromkeys((min(leader_size, len(sizes[i]) - 1), len(sizes[i]) - 1)):
+        tries = [
+            (size, clear)
+            for clear in (True, False)
+            for size in dict.fromkeys((min(leader_size, len(sizes[i]) - 1), len(sizes[i]) - 1))
+        ]
+        for size, clear in tries:
             w, h = sizes[i][size]
-            hit = _leader_spot(start, w + 2 * gap, h + 2 * gap, placed, frame, rings)
+            hit = _leader_spot(start, w + 2 * gap, h + 2 * gap, placed, frame, rings, clear)
             if hit is not None:
                 x, y = hit
                 result[i] = Placement(x, y, size, _box(x, y, w, h), leader_from=start)
@@ -206,7 +212,7 @@ def _inside_spot(polygon, candidates, w, h, placed, frame) -> tuple[float, float
     return None
 
 
-def _leader_spot(start, w, h, placed, frame, rings) -> tuple[float, float] | None:
+def _leader_spot(start, w, h, placed, frame, rings, clear) -> tuple[float, float] | None:
     sx, sy = start
     step = max(h, 1e-9)
     for ring in range(1, rings + 1):
@@ -215,6 +221,8 @@ def _leader_spot(start, w, h, placed, frame, rings) -> tuple[float, float] | Non
             angle = 2 * math.pi * k / 16
             x, y = sx + radius * math.cos(angle), sy + radius * math.sin(angle)
             box = _box(x, y, w, h)
-            if _within(box, frame) and _free(box, placed) and _leader_clear(start, box, placed):
+            if not (_within(box, frame) and _free(box, placed)):
+                continue
+            if not clear or _leader_clear(start, box, placed):
                 return x, y
     return None

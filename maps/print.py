@@ -47,6 +47,7 @@ __all__ = [
     "PAPER_IN",
     "check_glyph_warnings",
     "cjk_style",
+    "division_figure",
     "draw_grid_labels",
     "print_boards",
     "print_division",
@@ -342,23 +343,21 @@ def _fitted_legend(fig: Figure, handles: list, renderer, *, landscape: bool):
     return legend, box
 
 
-def print_division(
+def division_figure(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     roads: gpd.GeoDataFrame | None = None,
     base: Mapping[str, gpd.GeoDataFrame] | None = None,
     community_name: str,
-    out: str | Path,
     paper: str = "A4",
     landscape: bool = False,
     date: dt.date | str | None = None,
     source: str = DEFAULT_SOURCE,
     roads_from_osm: bool = True,
     code_field: str = "code",
-    dpi: int = 200,
-) -> Path:
-    """Print the community's division diagram (网格划分示意图) to PDF or PNG; return the path.
+) -> Figure:
+    """Draw the community's division diagram (网格划分示意图) on a page; return the figure.
 
     The page has a title naming the community, the base map (green, water, buildings, roads and
     road names, in the colours of the base map's style), the grids coloured (no two neighbours
@@ -376,8 +375,6 @@ def print_division(
     roads : GeoDataFrame, optional
         Road lines, used as the ``roads`` layer when ``base`` has none.
     """
-    out = Path(out)
-    fmt = _format(out)
     crs = metric_crs(grids)
     grids_m = grids.to_crs(crs)
     boundary_m = boundary.to_crs(crs)
@@ -388,8 +385,7 @@ def print_division(
     day = date or dt.date.today()
     order = np.argsort(grids_m[code_field].astype(str).to_numpy(), kind="stable")
 
-    with cjk_style(), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with cjk_style():
         fig = _page(paper, landscape)
         canvas = FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()
@@ -461,6 +457,26 @@ def print_division(
             ha="left",
             va="bottom",
         )
+    return fig
+
+
+def print_division(
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    out: str | Path,
+    dpi: int = 200,
+    **options: Any,
+) -> Path:
+    """Print the division diagram of :func:`division_figure` to PDF or PNG; return the path.
+
+    ``options`` are those of :func:`division_figure` (``community_name`` is required).
+    """
+    out = Path(out)
+    fmt = _format(out)
+    with cjk_style(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = division_figure(grids, boundary, **options)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format=fmt, dpi=dpi, metadata=_metadata(fmt))
     check_glyph_warnings(caught)
