@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from maps.labels import boxes_overlap, place_labels
 from maps.print import LEGEND_ROWS, cjk_style, division_figure
-from maps.web import render_division_map
+from maps.web import LABEL_ZOOM_STEPS, render_division_map
 
 
 def dense_division(n: int = 90, side_m: float = 900.0, seed: int = 7) -> gpd.GeoDataFrame:
@@ -151,33 +151,35 @@ def test_legend_wraps_into_columns_past_twenty_grids():
 _TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
 
 
-def _web_label_boxes(m, zoom: int):
+def _web_label_boxes(group, zoom: int):
     """The emitted label boxes in pixels at ``zoom``: each DivIcon's size around its marker."""
-    layer = next(
-        c for c in m._children.values() if getattr(c, "layer_name", "") == "网格标注 Labels"
-    )
     half = 20037508.342789244
+    scale = 256 * 2**zoom / (2 * half)
     boxes = []
-    for child in layer._children.values():
+    for child in group._children.values():
         if type(child).__name__ != "Marker":
             continue
         lat, lon = child.location
-        x, y = _TO_3857.transform(lon, lat)
-        scale = 256 * 2**zoom / (2 * half)
+        x, y = _TO_3857.transform(lon, lat)  # pyproj's Web Mercator, not the module's formula
         px, py = (x + half) * scale, (half - y) * scale
         icon = next(c for c in child._children.values() if type(c).__name__ == "DivIcon")
         w, h = icon.options["icon_size"]
         ax, ay = icon.options["icon_anchor"]
         boxes.append((px - ax, py - ay, px - ax + w, py - ay + h))
-    return layer, boxes
+    return boxes
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["demo", "dense"])
 def test_web_labels_do_not_overlap(dense, demo_grids):
     grids = dense_division() if dense else demo_grids
     m = render_division_map(grids)
-    layer, boxes = _web_label_boxes(m, 0)
-    zoom = layer._wangge_label_zoom
-    assert len(boxes) == len(grids)
-    for z in (zoom, zoom + 1, zoom + 3):
-        _no_overlaps(_web_label_boxes(m, z)[1])
+    layer = next(
+        c for c in m._children.values() if getattr(c, "layer_name", "") == "网格标注 Labels"
+    )
+    sets = layer._wangge_label_sets
+    assert [z for z, _ in sets] == list(range(sets[0][0], sets[0][0] + LABEL_ZOOM_STEPS))
+    for zoom, group in sets:
+        boxes = _web_label_boxes(group, zoom)
+        assert len(boxes) == len(grids)
+        for z in (zoom, zoom + 1, zoom + 4):  # shown from its zoom inwards
+            _no_overlaps(_web_label_boxes(group, z))
