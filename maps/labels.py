@@ -57,6 +57,14 @@ class Placement:
     box: Box
     leader_from: tuple[float, float] | None = None
 
+    @property
+    def leader_to(self) -> tuple[float, float] | None:
+        """Where the leader line meets the label box (the box point nearest its start)."""
+        if self.leader_from is None:
+            return None
+        x, y = self.leader_from
+        return (min(max(x, self.box[0]), self.box[2]), min(max(y, self.box[1]), self.box[3]))
+
 
 def boxes_overlap(a: Box, b: Box) -> bool:
     """Return True if the open boxes ``a`` and ``b`` share area (touching edges do not)."""

@@ -283,7 +283,7 @@ def draw_grid_labels(
         x, y = from_display((spot.x, spot.y))
         if spot.leader_from is not None:
             start = from_display(spot.leader_from)
-            end = from_display(_nearest_on_box(spot.leader_from, spot.box))
+            end = from_display(spot.leader_to)
             ax.plot(
                 [start[0], end[0]], [start[1], end[1]], color="#333333", linewidth=0.5, zorder=9
             )
@@ -302,12 +302,6 @@ def draw_grid_labels(
         )
         boxes.append(spot.box)
     return boxes
-
-
-def _nearest_on_box(point: tuple[float, float], box: Box) -> tuple[float, float]:
-    x = min(max(point[0], box[0]), box[2])
-    y = min(max(point[1], box[1]), box[3])
-    return (x, y)
 
 
 def _legend(fig: Figure, handles: list, *, landscape: bool, fontsize: float):

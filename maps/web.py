@@ -265,9 +265,8 @@ def _label_set(usable, names, codes, sizes, zoom: int) -> folium.FeatureGroup:
         size_px, wrapped = LABEL_SIZES_PX[spot.size]
         name_html = "<br>".join(html.escape(line) for line in _name_lines(name, wrapped))
         if spot.leader_from is not None:
-            x, y = spot.leader_from
-            end = (min(max(x, spot.box[0]), spot.box[2]), min(max(y, spot.box[1]), spot.box[3]))
-            start_ll, end_ll = _lonlat(x, y, zoom), _lonlat(*end, zoom)
+            start_ll = _lonlat(*spot.leader_from, zoom)
+            end_ll = _lonlat(*spot.leader_to, zoom)
             folium.PolyLine(
                 [(start_ll[1], start_ll[0]), (end_ll[1], end_ll[0])],
                 color="#333333",
