@@ -154,3 +154,36 @@ def test_every_map_and_page_has_a_title(demo_db, tmp_path):
                 assert url.startswith("/planner"), (url, response.status_code)
                 continue
             assert _title(response.text), url
+
+
+def test_print_division_with_osm_base_map(demo_db, tmp_path):
+    """--osm draws the base layers in the tile style's colours (water, buildings, major roads)."""
+    import numpy as np
+    from PIL import Image
+
+    from maps.basemap_style import COLOURS
+
+    osm = DATA / "demo/osm_bund.gpkg"
+    shares = {}
+    for name, extra in (("plain", []), ("base", ["--osm", osm])):
+        out = tmp_path / f"{name}.png"
+        result = run("print", "division", "-c", "外滩源社区", "--db", demo_db, "--out", out, *extra)
+        assert result.exit_code == 0, result.output
+        pixels = np.asarray(Image.open(out).convert("RGB"), dtype=int)
+        shares[name] = {
+            key: float((np.abs(pixels - _rgb(COLOURS[key])).max(axis=2) <= 3).mean())
+            for key in ("water", "buildings", "road_major")
+        }
+    assert shares["base"]["water"] > 0.05  # the Huangpu, unblended outside the grids
+    assert shares["base"]["buildings"] > 0.01 and shares["base"]["road_major"] > 0.001
+    assert all(v < 1e-3 for v in shares["plain"].values())
+    missing = tmp_path / "none.gpkg"
+    bad = tmp_path / "bad.pdf"
+    result = run("print", "division", "-c", "外滩源社区", "--db", demo_db, "--osm", missing,
+                 "--out", bad)  # fmt: skip
+    assert result.exit_code == 2 and "none.gpkg" in result.stderr
+    assert not bad.exists()
+
+
+def _rgb(hex_colour: str) -> list[int]:
+    return [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
