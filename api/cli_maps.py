@@ -155,13 +155,24 @@ def print_command(
     roads: Roads = None,
     roads_layer: RoadsLayer = None,
     roads_crs: RoadsCRS = None,
+    osm: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--osm",
+            help="底图数据 .osm/.osm.pbf/.gpkg（可多次）/ base map data (repeatable)",
+        ),
+    ] = None,
     paper: Annotated[str, typer.Option("--paper", help="纸张 A4|A3 / paper")] = "A4",
     landscape: Annotated[bool, typer.Option("--landscape", help="横向 / landscape")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """打印网格示意图或网格公示牌（PDF/PNG）/ Print the division diagram or notice boards."""
+    """打印网格示意图或网格公示牌（PDF/PNG）/ Print the division diagram or notice boards.
+
+    --osm draws the base map (green, water, buildings, roads and road names) on the division
+    diagram from the same OSM data ``wangge basemap build`` cuts tiles from."""
     from api.community_data import read_stored_community
     from api.map_outputs import write_boards, write_division_diagram
+    from gis.osm import read_osm_layers
 
     try:
         if paper.upper() not in ("A4", "A3"):
@@ -170,9 +181,15 @@ def print_command(
             data = read_stored_community(db, community)
             road_frame = _roads(roads, roads_layer, roads_crs)
             if kind is PrintKind.division:
+                base = read_osm_layers(osm) if osm else None
                 written = [
                     write_division_diagram(
-                        data, out_path, roads=road_frame, paper=paper.upper(), landscape=landscape
+                        data,
+                        out_path,
+                        roads=road_frame,
+                        base=base,
+                        paper=paper.upper(),
+                        landscape=landscape,
                     )
                 ]
             else:

@@ -227,6 +227,7 @@ def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, P
     with session_factory(engine)() as session:
         data = read_community(session, code)
     roads = read_layer(data_dir / ROADS_FILE, layer=ROADS_LAYER)
+    base = read_osm_layers([data_dir / ROADS_FILE])
     validation, _ = write_validation_map(
         frames["grids_defective"], frames["boundary"], out_dir / "validation.html"
     )
@@ -235,11 +236,9 @@ def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, P
         "validation_map": validation,
         "incident_heatmap": write_incident_map(data, out_dir / "incidents.html"),
         "incident_hotspots": write_incident_map(data, out_dir / "hotspots.html", kind="hotspots"),
-        "division_diagram": write_division_diagram(data, out_dir / "division.pdf", roads=roads),
+        "division_diagram": write_division_diagram(data, out_dir / "division.pdf", base=base),
         "boards": write_boards(data, out_dir / "boards.pdf", roads=roads)[0],
-        "basemap": build_basemap(
-            read_osm_layers([data_dir / ROADS_FILE]), out_dir / "basemap.pmtiles", processes=1
-        ).path,
+        "basemap": build_basemap(base, out_dir / "basemap.pmtiles", processes=1).path,
     }
 
 

@@ -6,6 +6,7 @@ path(s) written. Web maps are self-contained HTML (no CDN, no server needed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,7 +55,7 @@ def write_division_map(
         public=public,
         tiles=tiles,
     )
-    return save_html(m, out)
+    return save_html(m, out, title=f"{data.name} 网格划分图 Division map")
 
 
 def write_validation_map(
@@ -69,7 +70,7 @@ def write_validation_map(
     """The findings of ``validate`` over the division; returns the path and the findings."""
     findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
     m = render_validation_map(grids, findings, code_field=code_field, tiles=tiles)
-    return save_html(m, out), findings
+    return save_html(m, out, title="网格校验图 Validation map"), findings
 
 
 def incident_map(
@@ -101,7 +102,8 @@ def incident_map(
 
 def write_incident_map(data: CommunityData, out: Path, **options: Any) -> Path:
     """:func:`incident_map` written as a self-contained HTML file."""
-    return save_html(incident_map(data, **options), out)
+    title = f"{data.name} 事件地图 Incident map"
+    return save_html(incident_map(data, **options), out, title=title)
 
 
 def write_division_diagram(
@@ -109,14 +111,17 @@ def write_division_diagram(
     out: Path,
     *,
     roads: gpd.GeoDataFrame | None = None,
+    base: Mapping[str, gpd.GeoDataFrame] | None = None,
     paper: str = "A4",
     landscape: bool = False,
 ) -> Path:
-    """The community's division diagram (整体示意图), PDF or PNG by extension."""
+    """The community's division diagram (整体示意图), PDF or PNG by extension; ``base`` holds
+    the base map's layers (:func:`gis.osm.read_osm_layers`)."""
     return print_division(
         data.grids,
         data.boundary,
         roads=roads,
+        base=base,
         community_name=data.name,
         out=out,
         paper=paper,

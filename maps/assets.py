@@ -189,12 +189,17 @@ class _OfflineLinks(MacroElement):
             header._children[key] = new
 
 
+DEFAULT_TITLE = "网格地图 wangge map"
+"""The ``<title>`` of a map page that was given none."""
+
+
 def offline(
     m: folium.Map,
     *,
     mode: Literal["inline", "served"] = "inline",
     base_url: str = "/static/",
     keep_unused: bool = False,
+    title: str | None = None,
 ) -> folium.Map:
     """Make a folium map load Leaflet and its plugins without a CDN; return the same map.
 
@@ -212,6 +217,8 @@ def offline(
     keep_unused : bool
         Keep Bootstrap, Font Awesome and awesome-markers even when no ``folium.Icon`` is drawn
         (by default they are dropped: about 0.6 MB less per inlined map).
+    title : str, optional
+        The page's ``<title>``; a map without one gets :data:`DEFAULT_TITLE`.
 
     Raises
     ------
@@ -231,6 +238,10 @@ def offline(
     if not isinstance(figure, Figure):  # pragma: no cover - folium.Map always makes one
         figure = Figure()
         figure.add_child(m)
+    if title:
+        figure.title = title
+    elif not figure.title:
+        figure.title = DEFAULT_TITLE
     for key, child in list(figure._children.items()):
         if isinstance(child, _OfflineLinks):
             del figure._children[key]

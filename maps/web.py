@@ -8,27 +8,33 @@ map given, reprojects to EPSG:4326 itself, and returns the ``folium.Map``. Call
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from branca.element import MacroElement, Template
 
 from gis.errors import InputError
 from maps.assets import offline
 from maps.base import add_osm_attribution, base_map, fit_to, to_map_frame
 from maps.colouring import colour_grids
+from maps.labels import place_labels, text_width_px
 
 __all__ = [
     "FILL_OPACITY",
     "FINDING_STYLES",
+    "LEGEND_ROWS",
     "NO_CODE",
     "TO_FILL",
     "add_legend",
     "code_label",
     "grid_labels",
+    "label_zoom",
     "render_division_map",
     "render_grid_map",
     "render_validation_map",
@@ -112,43 +118,204 @@ def staff_by_grid(
     return out
 
 
-def grid_labels(frame: gpd.GeoDataFrame, *, code_field: str = "code") -> folium.FeatureGroup:
-    """Return a layer of code + name labels (DivIcon) at each grid's representative point."""
+LABEL_VIEWPORT_PX = (390, 844)
+"""The viewport (a phone) whose fitted zoom the web labels are placed for; at any closer zoom
+they stay apart, since label boxes keep their pixel size while the distances between them grow."""
+LABEL_SIZES_PX: tuple[tuple[float, bool], ...] = (
+    (12.0, False),
+    (12.0, True),
+    (10.0, True),
+    (8.0, True),
+)
+"""A grid label's size options, preferred first: font size of the name in CSS pixels and
+whether the name is wrapped onto two lines (the code line below is ``<small>``)."""
+_SMALL = 5 / 6  # the browser's default ratio of <small> text
+
+
+def label_zoom(frame: gpd.GeoDataFrame, viewport_px: tuple[int, int] = LABEL_VIEWPORT_PX) -> int:
+    """Return the zoom Leaflet's ``fitBounds`` gives ``frame`` (EPSG:4326) in ``viewport_px``."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    x0, y0 = _mercator_px(np.array([minx, maxx]), np.array([maxy, miny]), 0)
+    width, height = max(x0[1] - x0[0], 1e-12), max(y0[1] - y0[0], 1e-12)
+    zoom = math.floor(math.log2(min(viewport_px[0] / width, viewport_px[1] / height)))
+    return int(min(max(zoom, 0), 20))
+
+
+def _mercator_px(lon, lat, zoom: int):
+    """Web Mercator pixel coordinates (y down) of lon/lat at ``zoom`` (256-pixel tiles)."""
+    scale = 256 * 2**zoom
+    x = (np.asarray(lon, dtype=float) + 180) / 360 * scale
+    phi = np.radians(np.asarray(lat, dtype=float))
+    y = (1 - np.log(np.tan(phi) + 1 / np.cos(phi)) / np.pi) / 2 * scale
+    return x, y
+
+
+def _lonlat(x: float, y: float, zoom: int) -> tuple[float, float]:
+    scale = 256 * 2**zoom
+    lon = x / scale * 360 - 180
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / scale))))
+    return lon, lat
+
+
+def _name_lines(name: str, wrapped: bool) -> list[str]:
+    """The name on one line, or on two split near the middle (at a space when it has one)."""
+    if not wrapped or len(name) < 4:
+        return [name]
+    middle = len(name) // 2
+    spaces = [i for i, ch in enumerate(name) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - middle)) if spaces else middle
+    return [name[:cut].strip(), name[cut:].strip()]
+
+
+def _label_size(name: str, code: str, size_px: float, wrapped: bool) -> tuple[float, float]:
+    """The label box in CSS pixels: the name's lines, then the code in ``<small>`` (1.2 leading)."""
+    lines = _name_lines(name, wrapped)
+    width = max(
+        *(text_width_px(line, size_px) for line in lines), text_width_px(code, size_px * _SMALL)
+    )
+    return (math.ceil(width) + 4, math.ceil(1.2 * size_px * (len(lines) + _SMALL)) + 2)
+
+
+LABEL_ZOOM_STEPS = 3
+"""Label sets placed per map: at the phone's fitted zoom and this many zooms in all (a larger
+screen opens the map one or two zooms closer, where labels fit inside more grids)."""
+
+_ZOOM_SWITCH = """{% macro script(this, kwargs) %}
+(function () {
+  var group = {{ this._parent.get_name() }};
+  var sets = [{% for zoom, name in this.sets %}[{{ zoom }}, {{ name }}],{% endfor %}];
+  var watched = null;
+  function pick() {
+    var map = group._map;
+    if (!map) { return; }
+    var zoom = map.getZoom(), chosen = null;
+    sets.forEach(function (s) { if (zoom >= s[0]) { chosen = s[1]; } });
+    sets.forEach(function (s) {
+      if (s[1] === chosen) { if (!group.hasLayer(s[1])) { group.addLayer(s[1]); } }
+      else if (group.hasLayer(s[1])) { group.removeLayer(s[1]); }
+    });
+  }
+  group.on("add", function () {
+    if (watched !== group._map) { watched = group._map; watched.on("zoomend", pick); }
+    pick();
+  });
+})();
+{% endmacro %}"""
+
+
+class _ZoomSwitch(MacroElement):
+    """Show, of a label layer's sets, the one placed for the largest zoom not above the map's."""
+
+    def __init__(self, sets: list[tuple[int, folium.FeatureGroup]]) -> None:
+        super().__init__()
+        self._name = "WanggeLabelZoomSwitch"
+        self._sets = sets
+        self._template = Template(_ZOOM_SWITCH)
+
+    @property
+    def sets(self) -> list[tuple[int, str]]:
+        return [(zoom, group.get_name()) for zoom, group in self._sets]
+
+
+def grid_labels(
+    frame: gpd.GeoDataFrame, *, code_field: str = "code", zoom: int | None = None
+) -> folium.FeatureGroup:
+    """Return a layer of name + code labels (DivIcon) that never overlap on screen.
+
+    Labels are measured with the CJK font the pages use and placed by
+    :func:`maps.labels.place_labels` in pixels at a zoom: inside the grid (12 px, the name
+    wrapped, 10 or 8 px), or outside on a leader line (class ``wangge-leader``). One set is
+    placed for each of :data:`LABEL_ZOOM_STEPS` zooms from ``zoom`` (default
+    :func:`label_zoom`, the zoom a phone opens the map at); the map shows the set of the largest
+    of these zooms not above its own (closer in, boxes keep their size while grids grow, so the
+    set still does not overlap) and none when zoomed out beyond the first.
+    """
     layer = folium.FeatureGroup(name="网格标注 Labels", control=True)
-    points = frame.geometry.representative_point()
-    for (_, row), point in zip(frame.iterrows(), points, strict=True):
-        if point is None or point.is_empty:
-            continue
-        code = html.escape(code_label(row.get(code_field)))
-        name = html.escape(str(row.get("name", "") or ""))
-        folium.Marker(
-            [point.y, point.x],
-            icon=folium.DivIcon(
-                html=(
-                    '<div class="wangge-label" style="transform:translate(-50%,-50%);'
-                    "white-space:nowrap;text-align:center;font:12px/1.2 'Noto Sans CJK SC',"
-                    "sans-serif;color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
-                    f'pointer-events:none">{name}<br><small>{code}</small></div>'
-                ),
-                icon_size=(0, 0),
-            ),
-        ).add_to(layer)
+    usable = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if not len(usable):
+        return layer
+    first = label_zoom(usable) if zoom is None else zoom
+    names = [str(row.get("name", "") or "") for _, row in usable.iterrows()]
+    codes = [code_label(row.get(code_field)) for _, row in usable.iterrows()]
+    sizes = [
+        [_label_size(n, c, px, wrap) for px, wrap in LABEL_SIZES_PX]
+        for n, c in zip(names, codes, strict=True)
+    ]
+    sets = []
+    for at in range(first, min(first + LABEL_ZOOM_STEPS, 22)):
+        group = _label_set(usable, names, codes, sizes, at)
+        group.add_to(layer)
+        sets.append((at, group))
+    layer.add_child(_ZoomSwitch(sets))
+    layer._wangge_label_sets = sets  # for tests: (zoom, group) placed at that zoom
     return layer
 
 
+def _label_set(usable, names, codes, sizes, zoom: int) -> folium.FeatureGroup:
+    """The labels placed in pixels at ``zoom`` (markers at the label centres, leader lines)."""
+    group = folium.FeatureGroup(name=f"labels z{zoom}", control=False)
+    to_px = lambda xy: np.column_stack(_mercator_px(xy[:, 0], xy[:, 1], zoom))  # noqa: E731
+    polygons = [shapely.transform(geom, to_px) for geom in usable.geometry]
+    placements = place_labels(polygons, sizes, gap=2.0, rings=40, leader_size=2)
+    for name, code, spot in zip(names, codes, placements, strict=True):
+        if spot is None:
+            continue
+        lon, lat = _lonlat(spot.x, spot.y, zoom)
+        w, h = spot.box[2] - spot.box[0], spot.box[3] - spot.box[1]
+        size_px, wrapped = LABEL_SIZES_PX[spot.size]
+        name_html = "<br>".join(html.escape(line) for line in _name_lines(name, wrapped))
+        if spot.leader_from is not None:
+            start_ll = _lonlat(*spot.leader_from, zoom)
+            end_ll = _lonlat(*spot.leader_to, zoom)
+            folium.PolyLine(
+                [(start_ll[1], start_ll[0]), (end_ll[1], end_ll[0])],
+                color="#333333",
+                weight=1,
+                interactive=False,
+                class_name="wangge-leader",
+            ).add_to(group)
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html=(
+                    f'<div class="wangge-label" style="width:{w:g}px;height:{h:g}px;'
+                    "white-space:nowrap;text-align:center;"
+                    f"font:{size_px:g}px/1.2 'Noto Sans CJK SC',sans-serif;"
+                    "color:#222;text-shadow:0 0 2px #fff,0 0 2px #fff;"
+                    f'pointer-events:none">{name_html}<br>'
+                    f"<small>{html.escape(code)}</small></div>"
+                ),
+                icon_size=(w, h),
+                icon_anchor=(w / 2, h / 2),
+            ),
+        ).add_to(group)
+    return group
+
+
+LEGEND_ROWS = 20
+"""Legend entries per column: a longer legend wraps into more columns."""
+
+
 def add_legend(m: folium.Map, title: str, entries: list[tuple[str, str]]) -> folium.Map:
-    """Add a fixed legend box (HTML) with coloured swatches: ``entries`` = [(colour, label)]."""
+    """Add a fixed legend box (HTML) with coloured swatches: ``entries`` = [(colour, label)].
+
+    The box sits bottom left above Leaflet's scale control (it never covers the scale bar) and
+    starts a new column every :data:`LEGEND_ROWS` entries.
+    """
     rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
-        f'vertical-align:middle;border:1px solid #555;background:{colour}"></span>'
-        f"{html.escape(label)}</div>"
+        f'<div style="break-inside:avoid"><span style="display:inline-block;width:14px;'
+        "height:14px;margin-right:6px;vertical-align:middle;border:1px solid #555;"
+        f'background:{colour}"></span>{html.escape(label)}</div>'
         for colour, label in entries
     )
+    columns = max(1, math.ceil(len(entries) / LEGEND_ROWS))
     box = (
-        '<div class="wangge-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;'
+        '<div class="wangge-legend" style="position:fixed;bottom:64px;left:12px;z-index:9999;'
         "background:rgba(255,255,255,.92);padding:8px 10px;border:1px solid #999;"
-        "border-radius:4px;font:12px/1.5 'Noto Sans CJK SC',sans-serif;max-height:60vh;"
-        f'overflow:auto"><b>{html.escape(title)}</b>{rows}</div>'
+        "border-radius:4px;font:12px/1.5 'Noto Sans CJK SC',sans-serif;"
+        'max-height:calc(100vh - 180px);max-width:calc(100vw - 40px);overflow:auto">'
+        f"<b>{html.escape(title)}</b>"
+        f'<div style="column-count:{columns};column-gap:16px">{rows}</div></div>'
     )
     legend = MacroElement()
     legend._template = Template("{% macro html(this, kwargs) %}" + box + "{% endmacro %}")
@@ -397,10 +564,13 @@ def save_html(
     *,
     mode: Literal["inline", "served"] = "inline",
     base_url: str = "/static/",
+    title: str | None = None,
 ) -> Path:
-    """Write the map as HTML with no CDN links (inline: opens from disk offline); return path."""
+    """Write the map as HTML with no CDN links (inline: opens from disk offline); return path.
+
+    The page's ``<title>`` is ``title`` (or the map's own, or a default one)."""
     out = Path(out)
-    offline(m, mode=mode, base_url=base_url)
+    offline(m, mode=mode, base_url=base_url, title=title)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(m.get_root().render(), encoding="utf-8")
     return out

@@ -38,9 +38,9 @@ def _with_grids(session, community: str, on: dt.date | None):
     return data
 
 
-def _page(m) -> HTMLResponse:
+def _page(m, title: str) -> HTMLResponse:
     """The map as a page whose asset links point at the app's ``/static/`` copies."""
-    offline(m, mode="served", base_url=STATIC_URL)
+    offline(m, mode="served", base_url=STATIC_URL, title=title)
     return HTMLResponse(m.get_root().render())
 
 
@@ -59,7 +59,7 @@ def division_map(
     m = render_division_map(
         data.grids, staff=data.staff, houses=data.houses if staff else None, public=not staff
     )
-    return _page(m)
+    return _page(m, f"{data.name} 网格划分图 Division map")
 
 
 @router.get("/validation/{community}", response_class=HTMLResponse)
@@ -72,7 +72,8 @@ def validation_map(
     from gis.coverage import validate
 
     data = _with_grids(session, community, date)
-    return _page(render_validation_map(data.grids, validate(data.grids, data.boundary)))
+    m = render_validation_map(data.grids, validate(data.grids, data.boundary))
+    return _page(m, f"{data.name} 网格校验图 Validation map")
 
 
 @router.get("/incidents", response_class=HTMLResponse)
@@ -94,4 +95,5 @@ def incidents_map(
     public_only = user is None or user.role not in FULL_VIEW_ROLES
     data = read_community(session, community, public_only=public_only)
     period = (date_from, date_to) if date_from or date_to else None
-    return _page(incident_map(data, kind=style, category=category, period=period))
+    m = incident_map(data, kind=style, category=category, period=period)
+    return _page(m, f"{data.name} 事件地图 Incident map")

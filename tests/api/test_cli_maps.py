@@ -112,3 +112,78 @@ def test_print_boards_png_one_file_per_grid(demo_db, tmp_path):
     grids = gpd.read_file(DATA / "demo/grids.geojson")
     assert [Path(p).name for p in written] == [f"board-{c}.png" for c in sorted(grids["code"])]
     assert all(re.fullmatch(r"board-\d{15}\.png", Path(p).name) for p in written)
+
+
+def _title(html: str) -> str:
+    found = re.search(r"<title>([^<]*)</title>", html)
+    return found.group(1).strip() if found else ""
+
+
+def test_every_map_and_page_has_a_title(demo_db, tmp_path):
+    """Each file ``wangge map`` writes, each /maps/ page and each app page has a <title>."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    written = []
+    for kind, extra in (
+        ("division", []),
+        ("division", ["--staff-view"]),
+        ("validation", []),
+        *(("incidents", ["--style", s]) for s in ("heatmap", "choropleth", "hotspots")),
+    ):
+        out = tmp_path / f"{kind}-{len(written)}.html"
+        result = run("map", kind, "-c", "外滩源社区", "--db", demo_db, "--out", out, *extra)
+        assert result.exit_code == 0, result.output
+        written.append(out)
+    for path in written:
+        assert _title(path.read_text(encoding="utf-8")), path.name
+    assert "外滩源社区" in _title(written[0].read_text(encoding="utf-8"))
+    community = "310101002005"
+    urls = [
+        f"/maps/division/{community}",
+        f"/maps/validation/{community}",
+        *(f"/maps/incidents?community={community}&style={s}" for s in ("heatmap", "hotspots")),
+        "/app/", "/app/worker", "/app/inbox", "/app/incident/1", "/app/dashboard",
+        "/app/approvals", "/app/import", "/app/audit", "/public", f"/planner/{community}",
+    ]  # fmt: skip
+    with TestClient(create_app(demo_db)) as client:
+        for url in urls:
+            response = client.get(url)
+            if response.status_code != 200 or "html" not in response.headers["content-type"]:
+                assert url.startswith("/planner"), (url, response.status_code)
+                continue
+            assert _title(response.text), url
+
+
+def test_print_division_with_osm_base_map(demo_db, tmp_path):
+    """--osm draws the base layers in the tile style's colours (water, buildings, major roads)."""
+    import numpy as np
+    from PIL import Image
+
+    from maps.basemap_style import COLOURS
+
+    osm = DATA / "demo/osm_bund.gpkg"
+    shares = {}
+    for name, extra in (("plain", []), ("base", ["--osm", osm])):
+        out = tmp_path / f"{name}.png"
+        result = run("print", "division", "-c", "外滩源社区", "--db", demo_db, "--out", out, *extra)
+        assert result.exit_code == 0, result.output
+        pixels = np.asarray(Image.open(out).convert("RGB"), dtype=int)
+        shares[name] = {
+            key: float((np.abs(pixels - _rgb(COLOURS[key])).max(axis=2) <= 3).mean())
+            for key in ("water", "buildings", "road_major")
+        }
+    assert shares["base"]["water"] > 0.05  # the Huangpu, unblended outside the grids
+    assert shares["base"]["buildings"] > 0.01 and shares["base"]["road_major"] > 0.001
+    assert all(v < 1e-3 for v in shares["plain"].values())
+    missing = tmp_path / "none.gpkg"
+    bad = tmp_path / "bad.pdf"
+    result = run("print", "division", "-c", "外滩源社区", "--db", demo_db, "--osm", missing,
+                 "--out", bad)  # fmt: skip
+    assert result.exit_code == 2 and "none.gpkg" in result.stderr
+    assert not bad.exists()
+
+
+def _rgb(hex_colour: str) -> list[int]:
+    return [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]

@@ -65,3 +65,50 @@ def test_heatmap_with_time_slider_offline(tmp_path, demo_grids, demo_incidents, 
     )
     assert page.locator("canvas").count() >= 1
     assert page.locator(".timecontrol-play").count() >= 1
+
+
+_RECTS = """sel => Array.from(document.querySelectorAll(sel))
+  .map(e => e.getBoundingClientRect()).map(r => [r.left, r.top, r.right, r.bottom])"""
+
+
+_TEXT_RECTS = """() => Array.from(document.querySelectorAll('.wangge-label')).map(e => {
+  const range = document.createRange(); range.selectNodeContents(e);
+  const r = range.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1000, 800)], ids=["phone", "desktop"])
+@pytest.mark.parametrize("dense", [False, True], ids=["demo", "dense"])
+def test_labels_and_legend_do_not_collide_on_screen(
+    tmp_path, demo_grids, open_offline, width, height, dense
+):
+    """Chromium's own layout: one label per grid at the opening zoom, no two label boxes
+    overlapping, the legend clear of the scale bar and in columns of 20 entries."""
+    from tests.maps.test_labels import dense_division
+
+    grids = dense_division(n=45) if dense else demo_grids
+    path = save_html(render_division_map(grids), tmp_path / "labels.html")
+    page, blocked, errors = open_offline(path, width=width, height=height)
+    assert blocked == [] and errors == []
+    labels = page.evaluate(_RECTS, ".wangge-label")
+    assert len(labels) == len(grids)
+    texts = page.evaluate(_TEXT_RECTS)  # the glyphs as laid out fit the boxes placed
+    for box, text in zip(labels, texts, strict=True):
+        assert text[0] >= box[0] - 1 and text[2] <= box[2] + 1, (box, text)
+        # vertically the range spans the font's whole content area (Noto CJK's ascent and
+        # descent reach past the 1.2 line height by about 0.12 em), not only the glyphs
+        slack = 0.1 * (box[3] - box[1])
+        assert text[1] >= box[1] - slack and text[3] <= box[3] + slack, (box, text)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            assert not _overlap(a, b), (a, b)
+    legend = page.evaluate(_RECTS, ".wangge-legend")[0]
+    scale = page.evaluate(_RECTS, ".leaflet-control-scale")[0]
+    assert not _overlap(legend, scale)
+    columns = page.evaluate(
+        "getComputedStyle(document.querySelector('.wangge-legend > div')).columnCount"
+    )
+    assert int(columns) == -(-len(grids) // 20)

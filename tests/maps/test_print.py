@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from gis.osm import read_osm_layers
 from maps.print import FLOW_STEPS, print_boards, print_division
+from tests.maps.conftest import DEMO
 
 pytestmark = pytest.mark.slow  # runs in CI: needs poppler-utils
 
@@ -96,3 +101,56 @@ def test_boards_png_named_by_grid(tmp_path, demo_grids):
     paths = print_boards(two, community_name="外滩源社区", out=tmp_path / "board.png", dpi=40)
     assert [p.name for p in paths] == [f"board-{c}.png" for c in sorted(two["code"])]
     assert all(_ink_fraction(p) > 0.05 for p in paths)
+
+
+BASELINES = Path(__file__).resolve().parent / "baselines"
+UPDATE_ENV = "WANGGE_UPDATE_BASELINES"  # set to 1 to rewrite the baseline images
+
+
+def _compare_with_baseline(png: Path, name: str) -> None:
+    """Per-pixel comparison with ``baselines/<name>``: mean absolute difference under 1.5 grey
+    levels and under 0.5 % of pixels off by more than 40 (antialiasing noise passes, a moved
+    label, a missing layer or another colour does not)."""
+    baseline = BASELINES / name
+    if os.environ.get(UPDATE_ENV) == "1":
+        baseline.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, baseline)
+    assert baseline.is_file(), f"no baseline {baseline}; run with {UPDATE_ENV}=1 to make it"
+    got = np.asarray(Image.open(png).convert("RGB"), dtype=float)
+    want = np.asarray(Image.open(baseline).convert("RGB"), dtype=float)
+    assert got.shape == want.shape
+    diff = np.abs(got - want).max(axis=2)
+    assert diff.mean() < 1.5 and (diff > 40).mean() < 0.005, (diff.mean(), (diff > 40).mean())
+
+
+@pytest.mark.parametrize(
+    ("paper", "landscape", "name"),
+    [("A4", False, "division_a4.png"), ("A3", True, "division_a3_landscape.png")],
+)
+def test_division_matches_baseline(tmp_path, demo_grids, demo_boundary, paper, landscape, name):
+    base = read_osm_layers([DEMO / "osm_bund.gpkg"])
+    out = print_division(
+        demo_grids,
+        demo_boundary,
+        base=base,
+        community_name="外滩源社区",
+        out=tmp_path / name,
+        paper=paper,
+        landscape=landscape,
+        date="2026-11-25",
+        dpi=60,
+    )
+    _compare_with_baseline(out, name)
+
+
+def test_baseline_comparison_catches_a_changed_print(tmp_path, demo_grids, demo_boundary):
+    out = print_division(
+        demo_grids,
+        demo_boundary,
+        community_name="外滩源社区",  # no base map: roads, water and buildings are missing
+        out=tmp_path / "division_a4.png",
+        date="2026-11-25",
+        dpi=60,
+    )
+    with pytest.raises(AssertionError):
+        _compare_with_baseline(out, "division_a4.png")

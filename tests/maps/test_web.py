@@ -12,7 +12,13 @@ import pytest
 from gis.coverage import validate
 from maps.assets import UnknownAssetError, offline, remote_links
 from maps.base import OSM_ATTRIBUTION, TiandituKeyError, base_map
-from maps.web import TO_FILL, render_division_map, render_validation_map, save_html
+from maps.web import (
+    LABEL_ZOOM_STEPS,
+    TO_FILL,
+    render_division_map,
+    render_validation_map,
+    save_html,
+)
 
 REMOTE_TAG = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)=[\"']?(?:https?:)?//", re.I)
 
@@ -125,8 +131,8 @@ def test_validation_map_names_a_grid_without_code(tmp_path, demo_boundary):
         return [json.loads(v) for v in re.findall(rf'"{key}": ("(?:[^"\\]|\\.)*")', html)]
 
     labels = [h for h in strings("html") if "wangge-label" in h]
-    assert len(labels) == len(grids)
-    assert sum("<small>(无编码)</small>" in label for label in labels) == 2
+    assert len(labels) == LABEL_ZOOM_STEPS * len(grids)  # one label set per zoom step
+    assert sum("<small>(无编码)</small>" in label for label in labels) == 2 * LABEL_ZOOM_STEPS
     assert not any(re.search(r"<small>(nan|None|null)?</small>", label) for label in labels)
     codes = strings("code")  # the grid tooltips' data
     assert codes.count("(无编码)") == 2 and "nan" not in codes
