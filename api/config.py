@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Key signing API tokens; unset: a random key per process"
     )
+    data_key: str | None = Field(
+        None,
+        repr=False,
+        description="Key encrypting residents' ID numbers and phones: 32 random bytes in URL-safe "
+        "base64 (wangge keys new); required to store residents",
+    )
+    data_key_file: Path | None = Field(
+        None, description="File holding the data key (instead of WANGGE_DATA_KEY)"
+    )
     token_ttl_minutes: int = Field(480, gt=0, description="Lifetime of an API token")
     max_body_mb: float = Field(20.0, gt=0, description="Largest request body accepted (413 above)")
     max_vertices: int = Field(

@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.crypto import DataKeyError
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
@@ -213,6 +214,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in (OperationalError, InterfaceError, DisconnectionError):
         app.add_exception_handler(error, _unavailable)
+
+    @app.exception_handler(DataKeyError)
+    async def _data_key(request: Request, exc: DataKeyError) -> JSONResponse:
+        # a deployment without (or with the wrong) data key: the server's fault, not the caller's
+        log.error("data key problem on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(_body(str(exc)), status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

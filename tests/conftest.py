@@ -26,9 +26,14 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.crypto import new_data_key
 from tests.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
 
 POSTGRES_URL_ENV = "WANGGE_TEST_POSTGRES_URL"
+
+# Residents' ID numbers and phones are stored encrypted and refused without a data key: the
+# tests, and the servers and commands they start as processes, share one key made for the run.
+os.environ.setdefault("WANGGE_DATA_KEY", new_data_key())
 METRIC_EPSG = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E (Shanghai)
 
 

@@ -40,12 +40,23 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+)
 
 from api.config import get_settings
+from api.crypto import keyring
+from api.db.encrypted import EncryptedText, blind_index
 
 __all__ = [
     "APPEND_ONLY_TABLES",
+    "HASHED_RESIDENT_FIELDS",
+    "SENSITIVE_RESIDENT_FIELDS",
     "STORAGE_SRID",
     "AccessRequest",
     "AccessStatus",
@@ -132,6 +143,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Residents' fields stored encrypted (personal information the PIPL calls sensitive: identity
+# document numbers, and the phone that reaches a person), and those with a keyed hash beside.
+SENSITIVE_RESIDENT_FIELDS = ("id_number", "phone", "residence_permit_no")
+HASHED_RESIDENT_FIELDS = ("id_number", "phone")
 
 # Tables whose rows are never updated or deleted (triggers on both engines raise).
 APPEND_ONLY_TABLES = ("audit_log", "change_log")
@@ -345,8 +361,11 @@ class Resident(Base):
     Coded fields hold the codes of ``data/codes``: ``gender`` (GB/T 2261.1), ``ethnicity``
     (GB/T 3304), ``education`` (GB/T 4658), ``relation_to_householder`` (GB/T 4761),
     ``marital_status`` (GB/T 2261.2), ``political_status`` (GB/T 4762), ``population_type``.
-    ``id_number`` is unique (NULL allowed, e.g. foreign persons); it and ``phone`` are stored in
-    full and masked when read (access control lives in the service layer).
+    The fields of :data:`SENSITIVE_RESIDENT_FIELDS` are stored encrypted
+    (:class:`~api.db.encrypted.EncryptedText`, AES-GCM under the data key) and read in clear;
+    ``id_number_hash`` and ``phone_hash``, keyed hashes set whenever the field is, carry the
+    uniqueness of ID numbers (NULL allowed, e.g. foreign persons) and exact look-ups. Masking
+    and access control live in the service layer.
     """
 
     __tablename__ = "residents"
@@ -356,7 +375,8 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(Text)
     gender: Mapped[str | None] = mapped_column(String(1))
     ethnicity: Mapped[str | None] = mapped_column(String(2))
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText("residents.id_number"))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     education: Mapped[str | None] = mapped_column(String(2))
     relation_to_householder: Mapped[str | None] = mapped_column(String(2))
@@ -366,14 +386,30 @@ class Resident(Base):
     hukou_address: Mapped[str | None] = mapped_column(Text)
     population_type: Mapped[str | None] = mapped_column(String(2), index=True)
     inflow_date: Mapped[dt.date | None] = mapped_column(Date)
-    residence_permit_no: Mapped[str | None] = mapped_column(String(40))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    residence_permit_no: Mapped[str | None] = mapped_column(
+        EncryptedText("residents.residence_permit_no")
+    )
+    phone: Mapped[str | None] = mapped_column(EncryptedText("residents.phone"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     house: Mapped[House] = relationship(back_populates="residents")
     special_statuses: Mapped[list[SpecialStatus]] = relationship(
         back_populates="resident", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @validates(*HASHED_RESIDENT_FIELDS)
+    def _hash_beside(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_hash", blind_index(value, context=f"residents.{key}"))
+        return value
+
+
+@event.listens_for(Resident, "before_insert")
+@event.listens_for(Resident, "before_update")
+def _residents_need_the_data_key(mapper, connection, resident: Resident) -> None:
+    # Refuse to store a resident at all without a data key (even one with no ID number yet):
+    # a deployment must not run for a while writing personal data it cannot protect.
+    keyring()
 
 
 class SpecialStatus(Base):

@@ -78,7 +78,7 @@ _HOUSE_FIELDS = (
 _RESIDENT_FIELDS = tuple(
     c.key
     for c in sa.inspect(Resident).column_attrs
-    if c.key not in {"id", "house_id", "created_at"}
+    if c.key not in {"id", "house_id", "created_at", "id_number_hash", "phone_hash"}
 )
 _STAFF_FIELDS = ("name", "role", "phone", "phone_published", "photo_path", "duties")
 

@@ -122,7 +122,8 @@ def active_grant(
 def resident_public(resident: Resident, *, unmasked: bool) -> dict[str, Any]:
     """The resident as the API shows it; ID number and phone masked unless ``unmasked``."""
     out = {c.key: getattr(resident, c.key) for c in sa.inspect(Resident).column_attrs}
-    out.pop("created_at", None)
+    for internal in ("created_at", "id_number_hash", "phone_hash"):
+        out.pop(internal, None)
     out["grid_code"] = resident.house.grid_code
     if not unmasked:
         out["id_number"] = mask_id_number(resident.id_number)
