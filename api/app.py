@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -49,9 +49,10 @@ from api.routes import (
     staff,
     users,
 )
-from api.security import LoginThrottle, new_secret_key
+from api.security import new_secret_key
 from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
+from api.throttle import SignInLimits
 from maps.assets import STATIC_DIR
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app"]
@@ -122,7 +123,8 @@ def create_app(
     token_ttl: dt.timedelta | None = None,
     max_body_bytes: int | None = None,
     clock: Callable[[], dt.datetime] | None = None,
-    throttle: LoginThrottle | None = None,
+    throttle: SignInLimits | None = None,
+    second_factor_roles: Iterable[str] | None = None,
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
 ) -> FastAPI:
@@ -131,9 +133,11 @@ def create_app(
     ``secret_key``, ``token_ttl`` and ``max_body_bytes`` default to the settings
     (``WANGGE_SECRET_KEY``, ``WANGGE_TOKEN_TTL_MINUTES``, ``WANGGE_MAX_BODY_MB``; without a
     key, a random one per process, so tokens die with it). ``clock`` (UTC now) decides token
-    expiry and access-request expiry; ``throttle`` slows repeated failed sign-ins; both are
-    injectable for tests. ``limits`` (default: the settings) bounds hostile input: JSON depth,
-    vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
+    expiry and access-request expiry; ``throttle`` sets the sign-in limits (default: the
+    settings); ``second_factor_roles`` the roles that need a TOTP code (default:
+    ``WANGGE_SECOND_FACTOR_ROLES``); all injectable for tests. ``limits`` (default: the
+    settings) bounds hostile input: JSON depth, vertices per geometry, rows per upload, zip
+    expansion, time per request (:mod:`api.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
     """
@@ -172,7 +176,16 @@ def create_app(
     app.state.secret_key = secret_key or settings.secret_key or new_secret_key()
     app.state.token_ttl = token_ttl
     app.state.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-    app.state.throttle = throttle or LoginThrottle()
+    app.state.sign_in_limits = throttle or SignInLimits(
+        account_failures=settings.login_account_failures,
+        address_failures=settings.login_address_failures,
+        window_s=settings.login_window_s,
+    )
+    if second_factor_roles is None:
+        second_factor_roles = [r for r in settings.second_factor_roles.split(",") if r.strip()]
+    app.state.second_factor_roles = frozenset(r.strip() for r in second_factor_roles)
+    max_age_days = settings.password_max_age_days
+    app.state.password_max_age = dt.timedelta(days=max_age_days) if max_age_days else None
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

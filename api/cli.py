@@ -39,6 +39,8 @@ from api.cli_patrol import patrol_app
 from api.cli_registry import register as register_registry_commands
 from api.cli_repair import repair_command
 from api.cli_server import register as register_server_commands
+from api.cli_server import user_app
+from api.cli_totp import register as register_totp_command
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -209,6 +211,7 @@ register_assess_commands(app)
 register_incident_commands(app)
 register_backup_commands(app)
 register_key_commands(app)
+register_totp_command(user_app)
 
 
 @app.command("demo")

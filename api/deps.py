@@ -15,13 +15,14 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import Role, User
+from api.db.models import RevokedToken, Role, User
 from api.errors import Forbidden, Unauthorized
 from api.registry.history import set_actor
 from api.security import TokenError, decode_access_token
 
 __all__ = [
     "ApiState",
+    "CurrentClaims",
     "CurrentUser",
     "Now",
     "OptionalUser",
@@ -67,16 +68,31 @@ async def get_now(request: Request) -> dt.datetime:
 Now = Annotated[dt.datetime, Depends(get_now)]
 
 
-def _user_from_token(request: Request, session: Session, token: str) -> User:
+def _claims(request: Request, session: Session, token: str) -> dict:
+    """The claims of a valid, unrevoked token (401 otherwise)."""
     try:
         claims = decode_access_token(
             token, secret=request.app.state.secret_key, now=request.app.state.clock()
         )
     except TokenError as exc:
         raise Unauthorized(str(exc)) from exc
+    jti = claims.get("jti")
+    if jti is None or session.get(RevokedToken, jti) is not None:
+        raise Unauthorized("令牌已注销，请重新登录 / token signed out: sign in again")
+    return claims
+
+
+def _user_from_token(request: Request, session: Session, token: str) -> User:
+    claims = _claims(request, session, token)
     user = session.scalars(select(User).where(User.username == claims["sub"])).first()
     if user is None or not user.active:
         raise Unauthorized("用户不存在或已停用 / user unknown or deactivated")
+    if claims.get("gen") != user.token_generation:
+        raise Unauthorized(
+            "令牌已失效（密码已改或账号已停用）/ token revoked (password changed or account "
+            "deactivated): sign in again"
+        )
+    request.state.token_claims = claims
     set_actor(session, user_id=user.id, username=user.username)
     return user
 
@@ -98,6 +114,14 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_claims(request: Request, user: CurrentUser) -> dict:
+    """The claims of the signed-in user's token (``jti``, ``exp``...)."""
+    return request.state.token_claims
+
+
+CurrentClaims = Annotated[dict, Depends(get_current_claims)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 

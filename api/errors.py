@@ -36,6 +36,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
     "field_errors",
@@ -93,6 +94,15 @@ class PayloadTooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status_code = 422
+
+
+class TooManyRequests(ApiError):
+    """429 with ``Retry-After`` (seconds): answered at once, never by holding the request."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(int(retry_after_s))})
 
 
 def field_errors(errors) -> Unprocessable:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -68,7 +69,9 @@ __all__ = [
     "Grid",
     "House",
     "Incident",
+    "LoginAttempt",
     "Resident",
+    "RevokedToken",
     "Role",
     "SpecialStatus",
     "Staff",
@@ -519,12 +522,44 @@ class User(Base):
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # sign-in hardening: a TOTP second factor (secret sealed like personal data), when the
+    # password was last set (expiry), and a counter that, raised, revokes every token issued
+    # before (deactivation, a new password)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     staff: Mapped[Staff | None] = relationship()
     grids: Mapped[list[UserGrid]] = relationship(cascade="all, delete-orphan")
     grid_codes: AssociationProxy[list[str]] = association_proxy(
         "grids", "grid_code", creator=lambda code: UserGrid(grid_code=code)
     )
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt (:mod:`api.throttle`): when, user name (lower case), client, result."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class RevokedToken(Base):
+    """A token signed out before it expired (``jti`` claim), kept until it would expire."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AccessStatus(enum.StrEnum):

@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth_table import ANONYMOUS, API_KEY, CALLERS, POLICY, app_routes, render
 from api.demo import load_demo
-from api.security import LoginThrottle
 from tests.api.routes.conftest import ROLE_USERS, Api, ManualClock, add_users
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "auth.md"
@@ -33,18 +32,15 @@ def app_api(tmp_path_factory):
     load_demo(db_url=url)
     add_users(url, ROLE_USERS)
 
-    async def no_sleep(seconds: float) -> None:
-        return None
 
     clock = ManualClock(dt.datetime.now(dt.UTC))
     app = create_app(
         url,
         secret_key="auth-table-secret-0123456789abcdef012345",
         clock=clock,
-        throttle=LoginThrottle(sleep=no_sleep),
     )
     with TestClient(app) as client:
-        yield Api(client=client, url=url, clock=clock, throttle=app.state.throttle)
+        yield Api(client=client, url=url, clock=clock)
 
 
 def test_every_route_has_a_row_and_every_row_a_route(app_api):
