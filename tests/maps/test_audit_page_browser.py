@@ -16,6 +16,7 @@ exactly the rows of those Shanghai days (computed here with ``zoneinfo``). A gri
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import re
@@ -150,19 +151,30 @@ def _shown_rows(page) -> list[tuple]:
 
 
 def _written_actions() -> set[str]:
-    """Every action an ``audit(...)`` call in api/ writes, read from the source."""
+    """Every action an ``audit(...)`` call in api/ writes, read from the source (its syntax
+    tree: each string literal in the ``action=`` argument of a call named ``audit``)."""
     found: set[str] = set()
     for path in (ROOT / "api").rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        if "audit(" not in text:
-            continue
-        for expr in re.findall(r"^\s+action=(.+),$", text, re.M):
-            for literal in re.findall(r'"(\w+)"', expr):
-                if literal.endswith("_") and "request.status" in expr:
-                    found |= {literal + s for s in ("approved", "rejected")}  # decide_access
-                else:
-                    found.add(literal)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in ast.walk(tree):
+            if not (isinstance(call, ast.Call) and _called_name(call.func) == "audit"):
+                continue
+            for keyword in call.keywords:
+                if keyword.arg != "action":
+                    continue
+                expr = ast.unparse(keyword.value)
+                for literal in re.findall(r"""['"](\w+)['"]""", expr):
+                    if literal.endswith("_") and "request.status" in expr:
+                        found |= {literal + s for s in ("approved", "rejected")}  # decide_access
+                    else:
+                        found.add(literal)
     return found
+
+
+def _called_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _apply(page, expect, section, query: str) -> None:
