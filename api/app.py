@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from api.config import get_settings
 from api.db.engine import init_db, make_engine, session_factory
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
@@ -127,6 +128,7 @@ def create_app(
     second_factor_roles: Iterable[str] | None = None,
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
+    idle_timeout: dt.timedelta | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
@@ -140,6 +142,8 @@ def create_app(
     expansion, time per request (:mod:`api.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
+    ``idle_timeout`` (default: ``WANGGE_IDLE_TIMEOUT_MINUTES``): the pages sign out after this
+    long without use. Every answer carries the security headers of :mod:`api.headers`.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -183,6 +187,9 @@ def create_app(
     )
     if second_factor_roles is None:
         second_factor_roles = [r for r in settings.second_factor_roles.split(",") if r.strip()]
+    app.state.idle_timeout_s = (
+        settings.idle_timeout_minutes * 60 if idle_timeout is None else idle_timeout.total_seconds()
+    )
     app.state.second_factor_roles = frozenset(r.strip() for r in second_factor_roles)
     max_age_days = settings.password_max_age_days
     app.state.password_max_age = dt.timedelta(days=max_age_days) if max_age_days else None
@@ -222,5 +229,7 @@ def create_app(
     app.add_middleware(RequestTimeout, timeout_s=limits.request_timeout_s)
     app.add_middleware(RequestLimits, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # outermost: every answer, the 413s and 504s above included, carries the headers
+    app.add_middleware(SecurityHeaders, behind_tls=settings.behind_tls)
     app.state.limits = limits
     return app

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         20, gt=0, description="Failed sign-ins from one client address (in the window) before 429"
     )
     login_window_s: float = Field(900.0, gt=0, description="Window counting failed sign-ins")
+    behind_tls: bool = Field(
+        False,
+        description="The deployment is served over HTTPS (TLS ends in a proxy in front): send "
+        "Strict-Transport-Security on every answer (otherwise only on https requests)",
+    )
     idle_timeout_minutes: int = Field(
         30, gt=0, description="Pages sign out after this long without use"
     )

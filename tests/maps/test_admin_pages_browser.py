@@ -45,6 +45,7 @@ from tests.maps.browser import (
     offline_context,
     serve_database_copy,
     sign_in,
+    wait_for_js,
     wait_idle,
 )
 
@@ -290,7 +291,8 @@ def test_head_imports_a_house_register(browser, server, tmp_path):
     sign_in(page, base, "head1", PASSWORD)
     page.get_by_test_id("home-import").click()
     page.wait_for_url(f"{base}/app/import")
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "document.querySelector('[data-testid=import-community]').options.length > 0",
         timeout=15000,
     )

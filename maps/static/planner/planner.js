@@ -11,7 +11,10 @@
 (function () {
   "use strict";
 
-  var cfg = window.WANGGE_PLANNER || {root: "", community: ""};
+  // the page's settings: a JSON data block (not a script, so the CSP allows it)
+  var cfgNode = document.getElementById("wangge-config");
+  var cfg = cfgNode ? JSON.parse(cfgNode.textContent) : {root: "", community: ""};
+  window.WANGGE_PLANNER = cfg;
   var TOKEN_KEY = "wangge.planner.token";
   var VALIDATE_DELAY_MS = 350;
   var PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
@@ -663,8 +666,13 @@
       login(e.target.username.value, e.target.password.value);
     });
     $("#logout").addEventListener("click", function () {
-      window.localStorage.removeItem(TOKEN_KEY);
+      window.wanggeSession.signOut(cfg.root, TOKEN_KEY);
       showLogin();
+    });
+    window.wanggeSession.watchIdle(cfg.idleTimeoutSeconds, function () {
+      if (!token()) return;
+      window.wanggeSession.signOut(cfg.root, TOKEN_KEY);
+      showLogin("长时间未操作，已自动退出 / signed out after a while without use");
     });
     document.querySelectorAll("#toolbar [data-mode]").forEach(function (b) {
       b.addEventListener("click", function () { setMode(b.getAttribute("data-mode")); });
