@@ -65,8 +65,22 @@ _OWN_GRIDS = "grid workers: their own grids only (403 outside)"
 _MASKED = "ID number and phone masked unless an approved access request covers the record"
 
 POLICY: dict[tuple[str, str], Access] = {
-    ("POST", "/auth/token"): Access(PUBLIC, "failed sign-ins per username slowed (backoff)"),
+    ("POST", "/auth/token"): Access(
+        PUBLIC,
+        "429 with Retry-After after too many failures of the account or from the address; "
+        "roles of WANGGE_SECOND_FACTOR_ROLES also give a TOTP code (each code good once)",
+    ),
+    ("POST", "/auth/logout"): Access(SIGNED_IN, "revokes the token used"),
     ("GET", "/auth/me"): Access(SIGNED_IN),
+    ("POST", "/auth/password"): Access(
+        SIGNED_IN, "own password; the policy applies; every earlier token revoked"
+    ),
+    ("POST", "/auth/totp/enrol"): Access(
+        SIGNED_IN, "also the enrolment token a sign-in gives an unenrolled second-factor role"
+    ),
+    ("POST", "/auth/totp/confirm"): Access(
+        SIGNED_IN, "also the enrolment token; answers a full token"
+    ),
     ("GET", "/health"): Access(PUBLIC),
     # web pages (issue 12): the pages are public, their data calls need a token
     ("GET", "/app"): Access(PUBLIC, "redirect to /app/"),

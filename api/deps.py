@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from api.db.models import RevokedToken, Role, User
 from api.errors import Forbidden, Unauthorized
 from api.registry.history import set_actor
-from api.security import TokenError, decode_access_token
+from api.security import ENROL_SCOPE, TokenError, decode_access_token
 
 __all__ = [
     "ApiState",
     "CurrentClaims",
     "CurrentUser",
+    "EnrollingUser",
     "Now",
     "OptionalUser",
     "SessionDep",
@@ -82,8 +83,18 @@ def _claims(request: Request, session: Session, token: str) -> dict:
     return claims
 
 
-def _user_from_token(request: Request, session: Session, token: str) -> User:
+def _user_from_token(
+    request: Request, session: Session, token: str, *, scopes: frozenset[str] = frozenset()
+) -> User:
+    """The user of a valid token; a token restricted to a scope passes only where that scope
+    is accepted (``scopes``)."""
     claims = _claims(request, session, token)
+    scope = claims.get("scope")
+    if scope is not None and scope not in scopes:
+        raise Unauthorized(
+            "此令牌仅可用于绑定动态验证码 / this token only enrols a second factor: enrol, "
+            "then sign in again"
+        )
     user = session.scalars(select(User).where(User.username == claims["sub"])).first()
     if user is None or not user.active:
         raise Unauthorized("用户不存在或已停用 / user unknown or deactivated")
@@ -114,6 +125,19 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_enrolling_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The signed-in user, or one holding an enrolment token (the password was right, the
+    second factor is yet to be enrolled): for TOTP enrolment only."""
+    if token is None:
+        raise Unauthorized("需要登录 / not authenticated: send a bearer token from /auth/token")
+    return _user_from_token(request, session, token, scopes=frozenset({ENROL_SCOPE}))
+
+
+EnrollingUser = Annotated[User, Depends(get_enrolling_user)]
 
 
 def get_current_claims(request: Request, user: CurrentUser) -> dict:

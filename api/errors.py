@@ -57,9 +57,11 @@ class ApiError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail, self.errors, self.headers = detail, errors, headers
+        self.extra = extra  # more keys of the answer's body beside "detail"
 
 
 class BadRequest(ApiError):
@@ -176,7 +178,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            _body(exc.detail, exc.errors), status_code=exc.status_code, headers=exc.headers
+            {**_body(exc.detail, exc.errors), **(exc.extra or {})},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

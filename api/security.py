@@ -17,6 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "ENROL_SCOPE",
+    "ENROL_TTL",
     "JWT_ALGORITHM",
     "TokenError",
     "create_access_token",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 JWT_ALGORITHM = "HS256"
+ENROL_SCOPE = "totp_enrol"  # a token good only for POST /auth/totp/enrol and /confirm
+ENROL_TTL = dt.timedelta(minutes=10)
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (argon2-cffi defaults)
 _dummy_hash: str | None = None
 
@@ -76,9 +80,14 @@ def create_access_token(
     expires_in: dt.timedelta,
     now: dt.datetime,
     generation: int = 0,
+    scope: str | None = None,
 ) -> str:
     """Return a signed JWT for ``subject`` (username) carrying its role, valid ``expires_in``,
-    with a random id (``jti``) and the user's token ``generation`` (``gen``)."""
+    with a random id (``jti``) and the user's token ``generation`` (``gen``).
+
+    ``scope`` restricts the token to a few endpoints (``totp_enrol``: only TOTP enrolment,
+    :data:`ENROL_SCOPE`); a token without one is a full sign-in.
+    """
     claims = {
         "sub": subject,
         "role": role,
@@ -86,6 +95,7 @@ def create_access_token(
         "exp": int((now + expires_in).timestamp()),
         "jti": secrets.token_urlsafe(16),
         "gen": generation,
+        **({"scope": scope} if scope else {}),
     }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 

@@ -527,6 +527,8 @@ class User(Base):
     # before (deactivation, a new password)
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # the time step of the last TOTP code accepted: a code is good once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

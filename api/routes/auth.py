@@ -3,6 +3,12 @@
 
 Sign-in limits (:mod:`api.throttle`) answer ``429`` with ``Retry-After`` at once; every
 failure and every refusal is audited.
+
+A user of a role that needs a second factor who has not enrolled one gets, after the right
+password, a ``401`` with ``X-Wangge-Second-Factor: enrol`` and an ``enrolment_token``: a token
+good for ten minutes and only for ``POST /auth/totp/enrol`` and ``/auth/totp/confirm`` (every
+other endpoint answers it 401). Confirming with a first code ends enrolment and answers a full
+token, so the pages can enrol such a user without the console. Each TOTP code is good once.
 """
 
 from __future__ import annotations
@@ -17,14 +23,14 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.db.models import RevokedToken, User
-from api.deps import CurrentClaims, CurrentUser, SessionDep
+from api.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
 from api.errors import Forbidden, TooManyRequests, Unauthorized, Unprocessable
 from api.schemas import Token, UserPublic
-from api.security import create_access_token, verify_password
+from api.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verify_password
 from api.services.accounts import change_password
 from api.services.privacy import audit
 from api.throttle import record_attempt, refusal
-from api.totp import new_totp_secret, provisioning_uri, verify_totp
+from api.totp import matching_step, new_totp_secret, provisioning_uri
 
 __all__ = ["SECOND_FACTOR_HEADER", "router"]
 
@@ -55,6 +61,10 @@ async def login_for_access_token(
     user = await run_in_threadpool(
         _sign_in, session, state, form.username, form.password, otp, client_address(request), now
     )
+    return _full_token(state, user, now)
+
+
+def _full_token(state, user: User, now: dt.datetime) -> Token:
     ttl: dt.timedelta = state.token_ttl
     token = create_access_token(
         subject=user.username,
@@ -91,21 +101,43 @@ def _sign_in(session, state, username: str, password: str, otp, client: str, now
             step = "enrol"
         elif not otp:
             step = "required"
-        elif not verify_totp(user.totp_secret, otp, at=now):
-            ok, step = False, "wrong"
+        else:
+            used = matching_step(user.totp_secret, otp, at=now, after=user.totp_last_step)
+            if used is None:  # wrong, or a code already used once
+                ok, step = False, "wrong"
+            else:
+                user.totp_last_step = used
     if step in ("enrol", "required"):
         # the password was right: not a failure, but no token without the second factor
         audit(session, user=user, action="login_second_factor", at=now,
               detail={"client": client, "step": step})  # fmt: skip
         session.commit()
-        message = (
-            "需要动态验证码 / second factor required: send the 6-digit TOTP code as otp"
-            if step == "required"
-            else "此角色须先绑定动态验证码（wangge user totp NAME）/ this role needs a TOTP "
-            "second factor: enrol first (wangge user totp NAME)"
+        headers = {SECOND_FACTOR_HEADER: step, "WWW-Authenticate": "Bearer"}
+        if step == "required":
+            raise Unauthorized(
+                "需要动态验证码 / second factor required: send the 6-digit TOTP code as otp",
+                headers=headers,
+            )
+        enrolment = create_access_token(
+            subject=user.username,
+            role=user.role,
+            secret=state.secret_key,
+            expires_in=ENROL_TTL,
+            now=now,
+            generation=user.token_generation,
+            scope=ENROL_SCOPE,
         )
-        raise Unauthorized(message, headers={SECOND_FACTOR_HEADER: step,
-                                             "WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise Unauthorized(
+            "此角色须先绑定动态验证码 / this role needs a TOTP second factor: enrol with the "
+            "enrolment_token (POST /auth/totp/enrol, then /auth/totp/confirm) or "
+            "wangge user totp NAME",
+            headers=headers,
+            extra={
+                "enrolment_token": enrolment,
+                "token_type": "bearer",
+                "expires_in": int(ENROL_TTL.total_seconds()),
+            },
+        )
     record_attempt(session, username=username, client=client, success=ok, now=now)
     audit(session, user=user if ok else None, action="login" if ok else "login_failed", at=now,
           detail={"client": client} if ok else {"username": username, "client": client,
@@ -160,8 +192,10 @@ class TotpCode(BaseModel):
 
 
 @router.post("/totp/enrol")
-def enrol_totp(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """绑定动态验证码：返回密钥 / Start TOTP enrolment: a new secret (confirm with a code)."""
+def enrol_totp(session: SessionDep, user: EnrollingUser) -> dict[str, Any]:
+    """绑定动态验证码：返回密钥 / Start TOTP enrolment: a new secret (confirm with a code).
+
+    Signed in, or with the ``enrolment_token`` the sign-in gave."""
     if user.totp_enabled:
         raise Unprocessable("已绑定 / a second factor is already enrolled")
     user.totp_secret = new_totp_secret()
@@ -169,13 +203,26 @@ def enrol_totp(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     return {"secret": user.totp_secret, "uri": provisioning_uri(user.username, user.totp_secret)}
 
 
-@router.post("/totp/confirm", status_code=204)
-def confirm_totp(session: SessionDep, user: CurrentUser, body: TotpCode, request: Request) -> None:
-    """确认绑定（输入一次动态码）/ Confirm TOTP enrolment with a first code."""
-    if not user.totp_secret or not verify_totp(
-        user.totp_secret, body.code, at=request.app.state.clock()
-    ):
+@router.post("/totp/confirm", response_model=Token)
+def confirm_totp(
+    session: SessionDep, user: EnrollingUser, body: TotpCode, request: Request
+) -> Token:
+    """确认绑定（输入一次动态码），返回正式令牌 / Confirm TOTP enrolment with a first code;
+    answers a full token (the password and the second factor are both proven)."""
+    state = request.app.state
+    now = state.clock()
+    if user.totp_enabled:
+        raise Unprocessable("已绑定 / a second factor is already enrolled")
+    used = None
+    if user.totp_secret:
+        used = matching_step(user.totp_secret, body.code, at=now, after=user.totp_last_step)
+    if used is None:
         raise Unprocessable("验证码错误 / wrong code")
-    user.totp_enabled = True
+    user.totp_enabled, user.totp_last_step = True, used
+    claims = request.state.token_claims
+    if claims.get("scope") == ENROL_SCOPE:  # the enrolment token has done its job
+        expires = dt.datetime.fromtimestamp(float(claims["exp"]), dt.UTC)
+        session.add(RevokedToken(jti=claims["jti"], expires_at=expires))
     audit(session, user=user, action="totp_enrolled", table_name="users", record_id=user.id)
     session.commit()
+    return _full_token(state, user, now)

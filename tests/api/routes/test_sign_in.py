@@ -170,3 +170,65 @@ def test_tokens_die_on_logout_deactivation_and_password_change(fresh_db_url, mak
         json={"current_password": "Third-Horse-99", "new_password": "12345678"},
     )
     assert weak.status_code == 422 and _me(api, latest) == 200
+
+
+def _otp_login(api, username: str, code: str):
+    return api.client.post(
+        "/auth/token", data={"username": username, "password": PASSWORD, "otp": code}
+    )
+
+
+def test_a_totp_code_is_good_once(fresh_db_url, make_api):
+    """A code accepted once is refused when replayed within its window, and so is an earlier
+    code still inside the drift window; the next step's code is accepted."""
+    add_users(fresh_db_url, {"root": (Role.ADMIN, [])})
+    api = make_api(fresh_db_url, second_factor_roles=["admin"])
+    enrolled = CliRunner().invoke(cli_app, ["user", "totp", "root", "--db", fresh_db_url, "--json"])
+    totp = pyotp.parse_uri(__import__("json").loads(enrolled.output)["uri"])
+    code = totp.at(api.clock())
+    assert _otp_login(api, "root", code).status_code == 200
+    replay = _otp_login(api, "root", code)  # same instant: well within the 30 s window
+    assert replay.status_code == 401 and "TOTP" in replay.json()["detail"]
+    api.clock.advance(seconds=30)
+    # the previous step's code is still within the drift window but older than the used one
+    assert totp.verify(code, for_time=api.clock(), valid_window=1)
+    assert _otp_login(api, "root", code).status_code == 401
+    assert _otp_login(api, "root", totp.at(api.clock())).status_code == 200
+
+
+def test_an_unenrolled_admin_enrols_with_the_restricted_token(fresh_db_url, make_api):
+    """After the right password an unenrolled admin gets an enrolment token that opens only
+    /auth/totp/enrol and /confirm; confirming with the app's code gives a full token."""
+    add_users(fresh_db_url, {"root": (Role.ADMIN, [])})
+    api = make_api(fresh_db_url, second_factor_roles=["admin"])
+    assert api.client.post("/auth/token", data={"username": "root", "password": "wrong"}
+                           ).json().get("enrolment_token") is None  # fmt: skip
+    refused = api.login("root")
+    assert refused.status_code == 401 and refused.headers["x-wangge-second-factor"] == "enrol"
+    assert "access_token" not in refused.json()
+    restricted = {"Authorization": f"Bearer {refused.json()['enrolment_token']}"}
+    for method, path in [("GET", "/auth/me"), ("GET", "/users"), ("GET", "/audit"),
+                         ("POST", "/auth/logout"), ("GET", "/residents")]:  # fmt: skip
+        assert api.client.request(method, path, headers=restricted).status_code == 401, path
+    enrol = api.client.post("/auth/totp/enrol", headers=restricted)
+    assert enrol.status_code == 200
+    totp = pyotp.parse_uri(enrol.json()["uri"])
+    assert totp.secret == enrol.json()["secret"]
+    wrong = f"{(int(totp.at(api.clock())) + 1) % 1_000_000:06d}"
+    bad = api.client.post("/auth/totp/confirm", headers=restricted, json={"code": wrong})
+    assert bad.status_code == 422
+    code = totp.at(api.clock())
+    done = api.client.post("/auth/totp/confirm", headers=restricted, json={"code": code})
+    assert done.status_code == 200
+    full = {"Authorization": f"Bearer {done.json()['access_token']}"}
+    assert api.client.get("/auth/me", headers=full).json()["username"] == "root"
+    # the enrolment token is spent, and the code used to confirm cannot sign in again
+    assert api.client.post("/auth/totp/enrol", headers=restricted).status_code == 401
+    assert _otp_login(api, "root", code).status_code == 401
+    api.clock.advance(seconds=30)
+    assert _otp_login(api, "root", totp.at(api.clock())).status_code == 200
+    # an enrolment token expires after ten minutes
+    add_users(fresh_db_url, {"root2": (Role.ADMIN, [])})
+    late = {"Authorization": f"Bearer {api.login('root2').json()['enrolment_token']}"}
+    api.clock.advance(minutes=10, seconds=1)
+    assert api.client.post("/auth/totp/enrol", headers=late).status_code == 401
