@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from api.cli_assess import register as register_assess_commands
+from api.cli_audit import register as register_audit_commands
 from api.cli_backup import register as register_backup_commands
 from api.cli_common import (
     EXIT_FINDINGS,
@@ -211,6 +212,7 @@ register_assess_commands(app)
 register_incident_commands(app)
 register_backup_commands(app)
 register_key_commands(app)
+register_audit_commands(app)
 register_totp_command(user_app)
 
 

@@ -149,12 +149,13 @@ CurrentClaims = Annotated[dict, Depends(get_current_claims)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def require_role(*roles: Role | str) -> Callable[..., User]:
-    """Dependency: the signed-in user, if their role is one of ``roles`` (admin always is).
+def require_role(*roles: Role | str, admin: bool = True) -> Callable[..., User]:
+    """Dependency: the signed-in user, if their role is one of ``roles`` (admin always is,
+    unless ``admin=False``: the duties kept from the account manager).
 
     Use as ``user: Annotated[User, Depends(require_role(Role.PLANNER))]``; 403 otherwise.
     """
-    allowed = {str(r) for r in roles} | {Role.ADMIN.value}
+    allowed = {str(r) for r in roles} | ({Role.ADMIN.value} if admin else set())
 
     def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:

@@ -61,6 +61,7 @@ __all__ = [
     "STORAGE_SRID",
     "AccessRequest",
     "AccessStatus",
+    "AuditChainHead",
     "AuditLog",
     "Base",
     "ChangeLog",
@@ -620,6 +621,8 @@ class AuditLog(Base):
     """Append-only audit log (every unmasked read, sign-in, approval...): who, when, what.
 
     ``user_id`` is not a foreign key: the log outlives users. UPDATE and DELETE raise.
+    Each row carries ``row_hash``, chained to the row before through ``prev_hash``
+    (:mod:`api.audit_chain`, filled in as the row is written).
     """
 
     __tablename__ = "audit_log"
@@ -633,6 +636,18 @@ class AuditLog(Base):
     table_name: Mapped[str | None] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last row of the audit chain (one row, id 1): its id and hash; locked by writers."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class ChangeLog(Base):
@@ -740,5 +755,7 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
 
 # The patrol-log and assessment tables (issue 10) and the incident tables (issue 8: history,
 # photos, categories, API keys) live on the same metadata.
+# The audit chain's flush hooks, with the model they watch.
+from api import audit_chain as _audit_chain  # noqa: E402, F401
 from api.db import models_assessment as _models_assessment  # noqa: E402, F401
 from api.db import models_incidents as _models_incidents  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""The audit-log page ``/app/audit`` (auditor, admin) in a real headless Chromium (Debian's).
+"""The audit-log page ``/app/audit`` (the auditor only) in a real headless Chromium (Debian's).
 
 Same set-up as ``test_admin_pages_browser.py``: one real uvicorn on 127.0.0.1 over a fresh copy
 of the demo database per test, a phone-sized screen, every request beyond the loopback aborted
@@ -187,7 +187,7 @@ def test_page_roles_are_the_api_policy_and_the_page_is_its_own():
     """The audit section, nav link and home tile admit exactly the roles GET /audit admits."""
     html = (STATIC_DIR / "app" / "app.html").read_text(encoding="utf-8")
     readers = set(POLICY[("GET", "/audit")].who)
-    assert readers == {"auditor", "admin"}
+    assert readers == {"auditor"}  # separation of duties: not the admin
     patterns = (
         r'id="page-audit"[^>]*data-roles-allowed="([^"]+)"',
         r'data-roles="([^"]+)"><a href="\{\{ROOT\}\}/app/audit"',
@@ -381,8 +381,9 @@ def test_grid_worker_has_no_permission(browser, server):
     assert blocked == []
     assert errors == []
 
-    # the API agrees: 403 for the worker and the community head, 200 for the admin
+    # the API agrees: 403 for the worker, the community head and the admin (who manages
+    # accounts: separation of duties)
     with httpx.Client(base_url=base) as client:
-        for who, status in (("worker1", 403), ("head1", 403), ("admin1", 200)):
+        for who, status in (("worker1", 403), ("head1", 403), ("admin1", 403)):
             r = client.get("/audit", headers=bearer(client, who, PASSWORD))
             assert r.status_code == status, (who, r.text)

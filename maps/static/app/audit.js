@@ -1,4 +1,4 @@
-/* The audit-log page of wangge (/app/audit): auditor and admin. Plain JavaScript, no build
+/* The audit-log page of wangge (/app/audit): the auditor only (not the admin: duties separated). Plain JavaScript, no build
  * step; loaded after app.js on this page only, it registers in window.wangge.pages and uses
  * app.js's signed-in API client.
  *
