@@ -378,7 +378,7 @@ def fingerprint(db_url: str) -> dict[str, dict[str, Any]]:
                 geometry = [c for c in table.columns if isinstance(c.type, Geometry)]
                 digest = None
                 if geometry:
-                    md5 = hashlib.md5()
+                    md5 = hashlib.md5(usedforsecurity=False)  # a checksum, not a secret
                     order = list(table.primary_key.columns) or list(table.columns)
                     query = sa.select(
                         *(sa.func.ST_AsBinary(c) for c in geometry)
