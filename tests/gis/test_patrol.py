@@ -427,7 +427,7 @@ def test_a_gpx_with_entities_is_refused_unexpanded(tmp_path):
     from gis.patrol import read_track
 
     bomb = tmp_path / "bomb.gpx"
-    lol = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 9))
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 9))
     bomb.write_text(
         f'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY l0 "lol">{lol}]>'
         '<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
