@@ -5,7 +5,8 @@ TOTP code, the server's clock in the test's hand. An admin who has not enrolled 
 the right password, is shown the enrolment form with a new secret, adds it to "the app"
 (pyotp here) and confirms with its code: signed in, without the console. Signing in again
 asks for the code; the code already used is refused (good once), the next step's code is
-accepted. The page is watched for CSP violations throughout.
+accepted. The planner page asks an admin for the code as well. The pages are watched for CSP
+violations throughout.
 """
 
 from __future__ import annotations
@@ -90,6 +91,15 @@ def test_an_admin_enrols_from_the_page_then_signs_in_with_codes(browser, demo_pa
             clock.advance(seconds=30)
             _submit_login(page, totp.at(clock()))
             page.get_by_test_id("home").wait_for(state="visible", timeout=15000)
+
+            # the planner page asks for the code too (admin passes the planner's gate)
+            page.goto(f"{base}/planner/外滩源社区")
+            _submit_login(page)
+            page.get_by_test_id("login-otp").wait_for(state="visible", timeout=15000)
+            clock.advance(seconds=30)
+            _submit_login(page, totp.at(clock()))
+            wait_for_js(page, "window.planner && window.planner.state.grids !== null")
+            assert page.evaluate("planner.grids().features.length") > 0
             assert page.evaluate("window.__csp") == [] and errors == [] and blocked == []
         finally:
             context.close()

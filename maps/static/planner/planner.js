@@ -119,17 +119,27 @@
     $("#login-error").textContent = message || "";
   }
 
-  function login(username, password) {
+  function login(username, password, otp) {
     var form = new URLSearchParams();
     form.set("username", username);
     form.set("password", password);
+    if (otp) { form.set("otp", otp); }
     return fetch(cfg.root + "/auth/token", {method: "POST", body: form})
-      .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, data: d}; }); })
+      .then(function (r) {
+        return r.json().then(function (d) {
+          return {ok: r.ok, data: d, step: r.headers.get("X-Wangge-Second-Factor")};
+        });
+      })
       .then(function (res) {
         if (!res.ok) {
-          $("#login-error").textContent = res.data.detail || "登录失败 / sign-in failed";
+          // a role with a second factor: ask for the code; not enrolled: enrol on /app/
+          if (res.step === "required") { $("#login-otp-label").hidden = false; }
+          $("#login-error").textContent = res.step === "enrol"
+            ? "请先在 /app/ 登录并绑定动态验证码 / enrol a second factor on /app/ first"
+            : (res.data.detail || "登录失败 / sign-in failed");
           return false;
         }
+        $("#login-otp-label").hidden = true;
         window.localStorage.setItem(TOKEN_KEY, res.data.access_token);
         $("#login").hidden = true;
         $("#user-name").textContent = username;
@@ -663,7 +673,8 @@
   function bind() {
     $("#login-form").addEventListener("submit", function (e) {
       e.preventDefault();
-      login(e.target.username.value, e.target.password.value);
+      login(e.target.username.value, e.target.password.value, e.target.otp.value);
+      e.target.otp.value = "";
     });
     $("#logout").addEventListener("click", function () {
       window.wanggeSession.signOut(cfg.root, TOKEN_KEY);
