@@ -33,6 +33,7 @@ from api.routes import (
     assessment,
     auth,
     communities,
+    csp_report,
     divisions,
     geocode,
     grids,
@@ -202,6 +203,7 @@ def create_app(
 
     for module in (
         auth,
+        csp_report,
         health,
         communities,
         grids,

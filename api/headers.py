@@ -5,7 +5,8 @@ itself:
 
 - ``Content-Security-Policy``: :data:`DEFAULT_CSP` — scripts, styles, images, fonts and
   requests only from this origin, no inline script and no inline style, no plugins, no
-  ``<base>``, forms posting only here, and ``frame-ancestors 'none'``. The staff pages
+  ``<base>``, forms posting only here, and ``frame-ancestors 'none'``; violations are
+  reported to ``POST /csp-report`` (logged). The staff pages
   (``/app/*``, ``/public``) and the planner keep their scripts and styles in served files and
   read their settings from a JSON data block (``<script type="application/json">``, which is
   data, not script), so they need nothing more.
@@ -59,6 +60,7 @@ _BASE: dict[str, tuple[str, ...]] = {
     "base-uri": ("'none'",),
     "form-action": ("'self'",),
     "frame-ancestors": ("'none'",),
+    "report-uri": ("/csp-report",),  # api.routes.csp_report logs what browsers send
 }
 
 

@@ -18,6 +18,7 @@ revoked by ``POST /auth/logout``).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import httpx
 import pytest
@@ -190,9 +191,11 @@ def test_public_page_planner_and_maps_work_under_the_csp(browser, server):
         context.close()
 
 
-def test_an_injected_inline_script_is_refused(browser, server):
-    """The policy is enforced, not only sent: an inline script added to a page does not run
-    and is reported as a violation."""
+def test_an_injected_inline_script_is_refused_and_reported(browser, server, caplog):
+    """The policy is enforced, not only sent: an inline script added to a page does not run,
+    is reported as a violation in the page, and the browser's report reaches the server's
+    log through ``POST /csp-report``."""
+    caplog.set_level(logging.WARNING, logger="api.csp")
     base, _url = server
     blocked: list[str] = []
     context, page, _problems = _watched(browser, base, blocked)
@@ -206,6 +209,12 @@ def test_an_injected_inline_script_is_refused(browser, server):
         wait_for_js(page, "window.__csp.length > 0")
         assert page.evaluate("window.__ran === undefined")
         assert any(v.startswith("script-src") for v in _violations(page))
+        for _ in range(300):  # bounded: the report is sent by the browser in the background
+            reports = [r.getMessage() for r in caplog.records if r.name == "api.csp"]
+            if reports:
+                break
+            page.wait_for_timeout(50)
+        assert len(reports) == 1 and "script-src" in reports[0] and "/public" in reports[0]
     finally:
         context.close()
 

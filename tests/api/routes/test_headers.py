@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from html.parser import HTMLParser
 
 import pytest
@@ -130,3 +131,18 @@ def test_hsts_only_over_tls_or_behind_it(fresh_db_url, monkeypatch):
     finally:
         monkeypatch.delenv("WANGGE_BEHIND_TLS")
         get_settings.cache_clear()
+
+
+def test_csp_reports_are_taken_and_garbage_refused(served, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="api.csp")
+    report = {"csp-report": {"document-uri": "http://x/app/", "violated-directive": "script-src",
+                             "blocked-uri": "inline", "original-policy": "p" * 500}}  # fmt: skip
+    ok = served.client.post("/csp-report", content=json.dumps(report),
+                            headers={"Content-Type": "application/csp-report"})  # fmt: skip
+    assert ok.status_code == 204
+    logged = [r.getMessage() for r in caplog.records if r.name == "api.csp"]
+    assert len(logged) == 1 and "script-src" in logged[0] and "ppppp" not in logged[0]
+    for bad in (b"not json", b"[]", b'{"csp-report": 3}', b"{}"):
+        assert served.client.post("/csp-report", content=bad).status_code == 400
