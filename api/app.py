@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,12 +28,14 @@ from fastapi.staticfiles import StaticFiles
 from api.config import get_settings
 from api.db.engine import init_db, make_engine, session_factory
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
     assessment,
     auth,
     communities,
+    csp_report,
     divisions,
     geocode,
     grids,
@@ -53,9 +55,10 @@ from api.routes import (
     tiles,
     users,
 )
-from api.security import LoginThrottle, new_secret_key
+from api.security import new_secret_key
 from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
+from api.throttle import SignInLimits
 from maps.assets import STATIC_DIR
 from maps.tile_archive import open_archive
 
@@ -138,20 +141,24 @@ def create_app(
     token_ttl: dt.timedelta | None = None,
     max_body_bytes: int | None = None,
     clock: Callable[[], dt.datetime] | None = None,
-    throttle: LoginThrottle | None = None,
+    throttle: SignInLimits | None = None,
+    second_factor_roles: Iterable[str] | None = None,
     limits: Limits | None = None,
     staff_photo_dir: Path | None = None,
     basemap: Path | None = None,
     cors_origins: list[str] | None = None,
+    idle_timeout: dt.timedelta | None = None,
 ) -> FastAPI:
     """Return the wangge API for the database at ``db_url`` (default: the configured one).
 
     ``secret_key``, ``token_ttl`` and ``max_body_bytes`` default to the settings
     (``WANGGE_SECRET_KEY``, ``WANGGE_TOKEN_TTL_MINUTES``, ``WANGGE_MAX_BODY_MB``; without a
     key, a random one per process, so tokens die with it). ``clock`` (UTC now) decides token
-    expiry and access-request expiry; ``throttle`` slows repeated failed sign-ins; both are
-    injectable for tests. ``limits`` (default: the settings) bounds hostile input: JSON depth,
-    vertices per geometry, rows per upload, zip expansion, time per request (:mod:`api.limits`).
+    expiry and access-request expiry; ``throttle`` sets the sign-in limits (default: the
+    settings); ``second_factor_roles`` the roles that need a TOTP code (default:
+    ``WANGGE_SECOND_FACTOR_ROLES``); all injectable for tests. ``limits`` (default: the
+    settings) bounds hostile input: JSON depth, vertices per geometry, rows per upload, zip
+    expansion, time per request (:mod:`api.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
     ``basemap`` (default: ``WANGGE_BASEMAP``) is the tile archive served at ``/tiles/base``
@@ -160,6 +167,8 @@ def create_app(
     ``cors_origins`` (default: ``WANGGE_CORS_ORIGINS``; empty: CORS off) are the browser
     origins allowed to call the API from other sites (``["*"]``: any). Tokens travel in the
     ``Authorization`` header, not in cookies, so no credentials mode is offered.
+    ``idle_timeout`` (default: ``WANGGE_IDLE_TIMEOUT_MINUTES``): the pages sign out after this
+    long without use. Every answer carries the security headers of :mod:`api.headers`.
     """
     settings = get_settings()
     if token_ttl is None:
@@ -198,7 +207,19 @@ def create_app(
     app.state.secret_key = secret_key or settings.secret_key or new_secret_key()
     app.state.token_ttl = token_ttl
     app.state.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-    app.state.throttle = throttle or LoginThrottle()
+    app.state.sign_in_limits = throttle or SignInLimits(
+        account_failures=settings.login_account_failures,
+        address_failures=settings.login_address_failures,
+        window_s=settings.login_window_s,
+    )
+    if second_factor_roles is None:
+        second_factor_roles = [r for r in settings.second_factor_roles.split(",") if r.strip()]
+    app.state.idle_timeout_s = (
+        settings.idle_timeout_minutes * 60 if idle_timeout is None else idle_timeout.total_seconds()
+    )
+    app.state.second_factor_roles = frozenset(r.strip() for r in second_factor_roles)
+    max_age_days = settings.password_max_age_days
+    app.state.password_max_age = dt.timedelta(days=max_age_days) if max_age_days else None
     basemap = basemap or settings.basemap
     app.state.basemap = open_archive(basemap) if basemap else None
     install_error_handlers(app)
@@ -210,6 +231,7 @@ def create_app(
 
     for module in (
         auth,
+        csp_report,
         health,
         communities,
         grids,
@@ -239,7 +261,7 @@ def create_app(
     app.add_middleware(RequestTimeout, timeout_s=limits.request_timeout_s)
     app.add_middleware(RequestLimits, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    if cors_origins:  # outermost: preflights and every answer (413s too) carry the headers
+    if cors_origins:  # preflights and every answer (413s too) carry the CORS headers
         app.add_middleware(
             CORSMiddleware,
             allow_origins=cors_origins,
@@ -247,5 +269,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Accept"],
             max_age=600,
         )
+    # outermost: every answer, the 413s and 504s above included, carries the headers
+    app.add_middleware(SecurityHeaders, behind_tls=settings.behind_tls)
     app.state.limits = limits
     return app

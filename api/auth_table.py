@@ -42,11 +42,16 @@ class Access:
             return caller != ANONYMOUS
         if self.who == API_KEY:
             return False  # without the key nobody does
-        return caller == Role.ADMIN.value or caller in self.who
+        return caller in self.who
 
 
 def _roles(*roles: Role) -> frozenset[str]:
     return frozenset(r.value for r in roles) | {Role.ADMIN.value}
+
+
+def _without_admin(*roles: Role) -> frozenset[str]:
+    """Duties kept from the administrator (separation of duties)."""
+    return frozenset(r.value for r in roles)
 
 
 P, GW, PS, CH, SD, AU = (
@@ -60,14 +65,29 @@ P, GW, PS, CH, SD, AU = (
 _PLANNER = _roles(P)
 _HOUSE_WRITERS = _roles(GW, CH)
 _RESIDENT_READERS = _roles(GW, PS, CH, SD)
-_APPROVERS = _roles(CH, SD)
+_APPROVERS = _without_admin(CH, SD)
 _OWN_GRIDS = "grid workers: their own grids only (403 outside)"
 _MASKED = "ID number and phone masked unless an approved access request covers the record"
 
 POLICY: dict[tuple[str, str], Access] = {
-    ("POST", "/auth/token"): Access(PUBLIC, "failed sign-ins per username slowed (backoff)"),
+    ("POST", "/auth/token"): Access(
+        PUBLIC,
+        "429 with Retry-After after too many failures of the account or from the address; "
+        "roles of WANGGE_SECOND_FACTOR_ROLES also give a TOTP code (each code good once)",
+    ),
+    ("POST", "/auth/logout"): Access(SIGNED_IN, "revokes the token used"),
     ("GET", "/auth/me"): Access(SIGNED_IN),
+    ("POST", "/auth/password"): Access(
+        SIGNED_IN, "own password; the policy applies; every earlier token revoked"
+    ),
+    ("POST", "/auth/totp/enrol"): Access(
+        SIGNED_IN, "also the enrolment token a sign-in gives an unenrolled second-factor role"
+    ),
+    ("POST", "/auth/totp/confirm"): Access(
+        SIGNED_IN, "also the enrolment token; answers a full token"
+    ),
     ("GET", "/health"): Access(PUBLIC),
+    ("POST", "/csp-report"): Access(PUBLIC, "browsers' CSP violation reports; logged, not stored"),
     # web pages (issue 12): the pages are public, their data calls need a token
     ("GET", "/app"): Access(PUBLIC, "redirect to /app/"),
     ("GET", "/app/"): Access(PUBLIC, "the page; its data calls need a token"),
@@ -129,10 +149,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/access-requests"): Access(SIGNED_IN, "the request is audited"),
     ("GET", "/access-requests"): Access(SIGNED_IN, "approvers see all, others their own"),
     ("POST", "/access-requests/{request_id}/approve"): Access(
-        _APPROVERS, "not one's own request; audited"
+        _APPROVERS, "not one's own request; not the admin (separation of duties); audited"
     ),
     ("POST", "/access-requests/{request_id}/reject"): Access(_APPROVERS, "audited"),
-    ("GET", "/audit"): Access(_roles(AU)),
+    ("GET", "/audit"): Access(_without_admin(AU), "the auditor only (separation of duties)"),
     ("POST", "/divisions/validate"): Access(PUBLIC),
     ("GET", "/divisions"): Access(_PLANNER),
     ("POST", "/divisions"): Access(_PLANNER),
@@ -265,8 +285,11 @@ def render(app: FastAPI) -> str:
         "running app and fails on a route without a row.",
         "",
         "✓ allowed · 401 no token (or a bad or expired one) · 403 signed in with another role ·",
-        "key: an Open311 `api_key` is needed. Admin passes every gate. Tokens expire after",
-        "`WANGGE_TOKEN_TTL_MINUTES`. Notes are finer rules applied after the gate.",
+        "key: an Open311 `api_key` is needed. Admin passes every gate but two: separation of",
+        "duties (系统管理员 / 安全管理员 / 审计员) keeps the account manager from deciding access",
+        "requests (community head, street department) and from reading the audit log (auditor).",
+        "Tokens expire after `WANGGE_TOKEN_TTL_MINUTES`. Notes are finer rules applied after",
+        "the gate.",
         "",
         "| method | path | " + " | ".join(CALLERS) + " | notes |",
         "|---|---|" + "---|" * len(CALLERS) + "---|",

@@ -14,12 +14,17 @@ A SpatiaLite backup can also be restored into PostGIS (rows copied table by tabl
 ``wangge db copy``); a PostgreSQL dump only into PostgreSQL. :func:`fingerprint` gives the
 row count and an MD5 of the geometry (WKB ordered by primary key) of every table, for
 checking a round trip.
+
+Every backup writes the audit chain's head beside it (``FILE.audit-head.json``: the id and hash
+of the last audit row, :func:`api.audit_chain.head_of`); :func:`restore` verifies the restored
+audit log against it when it is there (a rewritten or shortened log does not pass).
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -35,6 +40,7 @@ from geoalchemy2 import Geometry
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
 __all__ = [
+    "AUDIT_HEAD_SUFFIX",
     "BackupError",
     "TargetNotEmptyError",
     "backup",
@@ -44,6 +50,7 @@ __all__ = [
 ]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+AUDIT_HEAD_SUFFIX = ".audit-head.json"
 PGDUMP_MAGIC = b"PGDMP"
 
 
@@ -159,6 +166,7 @@ def backup(db_url: str, out: str | Path) -> dict[str, Any]:
     url = _url(db_url)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    head = None
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -171,6 +179,8 @@ def backup(db_url: str, out: str | Path) -> dict[str, Any]:
             engine_name = "spatialite"
         elif url.get_backend_name() == "postgresql":
             pg = _pg(url)
+            # read before the dump: the dump holds at least these rows (the head is a prefix)
+            head = _audit_head(db_url)
             _run(
                 [_pg_tool("pg_dump", pg.major), "-Fc", "--no-owner", "--no-privileges",
                  "-f", str(tmp)],
@@ -182,7 +192,42 @@ def backup(db_url: str, out: str | Path) -> dict[str, Any]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return {"engine": engine_name, "file": str(out), "bytes": out.stat().st_size}
+    if head is None:  # SpatiaLite: the head of the copy itself
+        head = _audit_head(f"sqlite:///{out}")
+    head_path = out.with_name(out.name + AUDIT_HEAD_SUFFIX)
+    head_path.write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    return {"engine": engine_name, "file": str(out), "bytes": out.stat().st_size,
+            "audit_head": {**head, "file": str(head_path)}}  # fmt: skip
+
+
+def _audit_head(db_url: str) -> dict[str, Any]:
+    from api.audit_chain import head_of
+    from api.db.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return head_of(conn)
+    finally:
+        engine.dispose()
+
+
+def verify_restored_audit(file: Path, db_url: str) -> dict[str, Any] | None:
+    """The audit chain of ``db_url`` checked against the head exported beside ``file``
+    (None when the backup has no head file)."""
+    from api.audit_chain import verify_chain
+    from api.db.engine import make_engine
+
+    head_path = file.with_name(file.name + AUDIT_HEAD_SUFFIX)
+    if not head_path.is_file():
+        return None
+    anchor = json.loads(head_path.read_text(encoding="utf-8"))
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {**verify_chain(conn, anchor=anchor).as_dict(), "head_file": str(head_path)}
+    finally:
+        engine.dispose()
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:
@@ -287,7 +332,8 @@ def restore(file: str | Path, db_url: str) -> dict[str, Any]:
             copy_database(f"sqlite:///{file}", db_url)
     else:
         raise InputError(f"不支持的数据库 / unsupported database {url.drivername!r}")
-    return {"engine": kind, "source": str(file), "tables": fingerprint(db_url)}
+    return {"engine": kind, "source": str(file), "tables": fingerprint(db_url),
+            "audit": verify_restored_audit(file, db_url)}  # fmt: skip
 
 
 def _refuse_if_not_empty(db_url: str) -> None:
@@ -332,7 +378,7 @@ def fingerprint(db_url: str) -> dict[str, dict[str, Any]]:
                 geometry = [c for c in table.columns if isinstance(c.type, Geometry)]
                 digest = None
                 if geometry:
-                    md5 = hashlib.md5()
+                    md5 = hashlib.md5(usedforsecurity=False)  # a checksum, not a secret
                     order = list(table.primary_key.columns) or list(table.columns)
                     query = sa.select(
                         *(sa.func.ST_AsBinary(c) for c in geometry)

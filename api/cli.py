@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from api.cli_assess import register as register_assess_commands
+from api.cli_audit import register as register_audit_commands
 from api.cli_backup import register as register_backup_commands
 from api.cli_basemap import register as register_basemap_commands
 from api.cli_common import (
@@ -49,12 +50,15 @@ from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
 from api.cli_geocode import gazetteer_app, geocode_command, geocode_eval_command
 from api.cli_incidents import register as register_incident_commands
+from api.cli_keys import register as register_key_commands
 from api.cli_maps import map_command, print_command
 from api.cli_patrol import patrol_app
 from api.cli_registry import register as register_registry_commands
 from api.cli_repair import repair_command
 from api.cli_routing import register as register_routing_commands
 from api.cli_server import register as register_server_commands
+from api.cli_server import user_app
+from api.cli_totp import register as register_totp_command
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -250,6 +254,9 @@ register_incident_commands(app)
 register_routing_commands(app)
 register_backup_commands(app)
 register_basemap_commands(app)
+register_key_commands(app)
+register_audit_commands(app)
+register_totp_command(user_app)
 
 
 @app.command("demo")
@@ -272,6 +279,7 @@ def demo_command(
     """载入示例社区：入库、校验、连接、出图 / Load, validate, join and map the demo community."""
     from api.demo import DEMO_STEPS, load_demo
 
+    key_note = _demo_data_key(db)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -292,11 +300,55 @@ def demo_command(
             summary = load_demo(db_url=db, on_step=step, out_dir=None if no_maps else out_dir)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
+    if key_note is not None:
+        summary["data_key_file"] = str(key_note)
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         _print_demo_summary(summary)
+        if key_note is not None:
+            out.print(
+                f"示例数据密钥已写入 / demo data key written to {key_note} (0600)；"
+                f"启动服务前请设置 / before serving set WANGGE_DATA_KEY_FILE={key_note}",
+                highlight=False,
+            )
     raise typer.Exit(EXIT_OK)
+
+
+def _demo_data_key(db: str | None) -> Path | None:
+    """The demo's data key: the configured one, else a new key file made for the demo.
+
+    Residents are refused without a data key; the demo makes one explicitly (beside the
+    SpatiaLite file, or ./wangge-data.key for PostGIS), used by this process and named in the
+    output, instead of storing personal data in clear. Returns the file made, or None.
+    """
+    from api.config import get_settings
+    from api.crypto import (
+        Keyring,
+        MissingDataKeyError,
+        keyring,
+        new_data_key,
+        parse_data_key,
+        set_keyring,
+        write_key_file,
+    )
+
+    try:
+        keyring()
+        return None
+    except MissingDataKeyError:
+        pass
+    url = db or get_settings().database_url
+    folder = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else Path()
+    path = folder / "wangge-data.key"
+    if path.exists():
+        text = path.read_text(encoding="ascii")
+    else:
+        text = new_data_key()
+        folder.mkdir(parents=True, exist_ok=True)
+        write_key_file(path, text)
+    set_keyring(Keyring(parse_data_key(text, source=str(path))))
+    return path
 
 
 def _print_demo_summary(summary: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, fail_input, out
+from api.cli_common import EXIT_FINDINGS, EXIT_OK, JsonFlag, fail_input, out
 from gis.errors import WanggeError
 
 __all__ = ["backup_command", "register", "restore_command"]
@@ -41,7 +41,8 @@ def backup_command(
 ) -> None:
     """备份整个数据库（使用中亦安全）/ Back up the whole database (safe while in use).
 
-    SpatiaLite: SQLite online backup; PostGIS: pg_dump -Fc of the server's version.
+    SpatiaLite: SQLite online backup; PostGIS: pg_dump -Fc of the server's version. The
+    audit chain's head is written beside it (FILE.audit-head.json).
     """
     from api.backup import backup
 
@@ -63,7 +64,11 @@ def restore_command(
     db: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """恢复备份到一个空数据库 / Restore a backup into an empty database."""
+    """恢复备份到一个空数据库 / Restore a backup into an empty database.
+
+    When the backup's audit head (FILE.audit-head.json) is beside it, the restored audit log
+    is verified against it: exit 1 if the chain is broken (the data is restored all the same).
+    """
     from api.backup import restore
 
     try:
@@ -71,6 +76,7 @@ def restore_command(
     except (WanggeError, ValueError, OSError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     tables = result["tables"]
+    audit = result.get("audit")
     if as_json:
         out.print_json(json.dumps(result))
     else:
@@ -79,7 +85,14 @@ def restore_command(
                 out.print(f"{name}: {info['rows']}")
         rows = sum(info["rows"] for info in tables.values())
         out.print(f"已恢复 / restored {rows} 行 / rows in {len(tables)} 张表 / tables")
-    raise typer.Exit(EXIT_OK)
+        if audit is not None:
+            out.print(
+                f"审计日志链完整 / audit chain intact: {audit['rows']} 行 / rows"
+                if audit["ok"]
+                else f"审计日志链断裂 / audit chain BROKEN: {audit['problem']}",
+                highlight=False,
+            )
+    raise typer.Exit(EXIT_OK if audit is None or audit["ok"] else EXIT_FINDINGS)
 
 
 def register(app: typer.Typer) -> None:

@@ -56,7 +56,38 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Key signing API tokens; unset: a random key per process"
     )
+    data_key: str | None = Field(
+        None,
+        repr=False,
+        description="Key encrypting residents' ID numbers and phones: 32 random bytes in URL-safe "
+        "base64 (wangge keys new); required to store residents",
+    )
+    data_key_file: Path | None = Field(
+        None, description="File holding the data key (instead of WANGGE_DATA_KEY)"
+    )
     token_ttl_minutes: int = Field(480, gt=0, description="Lifetime of an API token")
+    second_factor_roles: str = Field(
+        "admin,auditor,community_head,street_dept",
+        description="Roles that must sign in with a TOTP code (comma-separated; empty: none)",
+    )
+    password_max_age_days: int = Field(
+        0, ge=0, description="Days a password stays valid before it must be changed (0: no expiry)"
+    )
+    login_account_failures: int = Field(
+        5, gt=0, description="Failed sign-ins of one account (in the window) before 429"
+    )
+    login_address_failures: int = Field(
+        20, gt=0, description="Failed sign-ins from one client address (in the window) before 429"
+    )
+    login_window_s: float = Field(900.0, gt=0, description="Window counting failed sign-ins")
+    behind_tls: bool = Field(
+        False,
+        description="The deployment is served over HTTPS (TLS ends in a proxy in front): send "
+        "Strict-Transport-Security on every answer (otherwise only on https requests)",
+    )
+    idle_timeout_minutes: int = Field(
+        30, gt=0, description="Pages sign out after this long without use"
+    )
     max_body_mb: float = Field(20.0, gt=0, description="Largest request body accepted (413 above)")
     max_vertices: int = Field(
         100_000, gt=0, description="Most vertices in one geometry (API and file readers; 422 above)"

@@ -15,14 +15,16 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import Role, User
+from api.db.models import RevokedToken, Role, User
 from api.errors import Forbidden, Unauthorized
 from api.registry.history import set_actor
-from api.security import TokenError, decode_access_token
+from api.security import ENROL_SCOPE, TokenError, decode_access_token
 
 __all__ = [
     "ApiState",
+    "CurrentClaims",
     "CurrentUser",
+    "EnrollingUser",
     "Now",
     "OptionalUser",
     "SessionDep",
@@ -67,16 +69,41 @@ async def get_now(request: Request) -> dt.datetime:
 Now = Annotated[dt.datetime, Depends(get_now)]
 
 
-def _user_from_token(request: Request, session: Session, token: str) -> User:
+def _claims(request: Request, session: Session, token: str) -> dict:
+    """The claims of a valid, unrevoked token (401 otherwise)."""
     try:
         claims = decode_access_token(
             token, secret=request.app.state.secret_key, now=request.app.state.clock()
         )
     except TokenError as exc:
         raise Unauthorized(str(exc)) from exc
+    jti = claims.get("jti")
+    if jti is None or session.get(RevokedToken, jti) is not None:
+        raise Unauthorized("令牌已注销，请重新登录 / token signed out: sign in again")
+    return claims
+
+
+def _user_from_token(
+    request: Request, session: Session, token: str, *, scopes: frozenset[str] = frozenset()
+) -> User:
+    """The user of a valid token; a token restricted to a scope passes only where that scope
+    is accepted (``scopes``)."""
+    claims = _claims(request, session, token)
+    scope = claims.get("scope")
+    if scope is not None and scope not in scopes:
+        raise Unauthorized(
+            "此令牌仅可用于绑定动态验证码 / this token only enrols a second factor: enrol, "
+            "then sign in again"
+        )
     user = session.scalars(select(User).where(User.username == claims["sub"])).first()
     if user is None or not user.active:
         raise Unauthorized("用户不存在或已停用 / user unknown or deactivated")
+    if claims.get("gen") != user.token_generation:
+        raise Unauthorized(
+            "令牌已失效（密码已改或账号已停用）/ token revoked (password changed or account "
+            "deactivated): sign in again"
+        )
+    request.state.token_claims = claims
     set_actor(session, user_id=user.id, username=user.username)
     return user
 
@@ -98,15 +125,37 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_enrolling_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The signed-in user, or one holding an enrolment token (the password was right, the
+    second factor is yet to be enrolled): for TOTP enrolment only."""
+    if token is None:
+        raise Unauthorized("需要登录 / not authenticated: send a bearer token from /auth/token")
+    return _user_from_token(request, session, token, scopes=frozenset({ENROL_SCOPE}))
+
+
+EnrollingUser = Annotated[User, Depends(get_enrolling_user)]
+
+
+def get_current_claims(request: Request, user: CurrentUser) -> dict:
+    """The claims of the signed-in user's token (``jti``, ``exp``...)."""
+    return request.state.token_claims
+
+
+CurrentClaims = Annotated[dict, Depends(get_current_claims)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def require_role(*roles: Role | str) -> Callable[..., User]:
-    """Dependency: the signed-in user, if their role is one of ``roles`` (admin always is).
+def require_role(*roles: Role | str, admin: bool = True) -> Callable[..., User]:
+    """Dependency: the signed-in user, if their role is one of ``roles`` (admin always is,
+    unless ``admin=False``: the duties kept from the account manager).
 
     Use as ``user: Annotated[User, Depends(require_role(Role.PLANNER))]``; 403 otherwise.
     """
-    allowed = {str(r) for r in roles} | {Role.ADMIN.value}
+    allowed = {str(r) for r in roles} | ({Role.ADMIN.value} if admin else set())
 
     def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.crypto import DataKeyError
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
     "field_errors",
@@ -55,9 +57,11 @@ class ApiError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail, self.errors, self.headers = detail, errors, headers
+        self.extra = extra  # more keys of the answer's body beside "detail"
 
 
 class BadRequest(ApiError):
@@ -92,6 +96,15 @@ class PayloadTooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status_code = 422
+
+
+class TooManyRequests(ApiError):
+    """429 with ``Retry-After`` (seconds): answered at once, never by holding the request."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(int(retry_after_s))})
 
 
 def field_errors(errors) -> Unprocessable:
@@ -165,7 +178,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            _body(exc.detail, exc.errors), status_code=exc.status_code, headers=exc.headers
+            {**_body(exc.detail, exc.errors), **(exc.extra or {})},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -213,6 +228,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in (OperationalError, InterfaceError, DisconnectionError):
         app.add_exception_handler(error, _unavailable)
+
+    @app.exception_handler(DataKeyError)
+    async def _data_key(request: Request, exc: DataKeyError) -> JSONResponse:
+        # a deployment without (or with the wrong) data key: the server's fault, not the caller's
+        log.error("data key problem on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(_body(str(exc)), status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

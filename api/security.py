@@ -1,21 +1,15 @@
-"""Passwords (argon2id), access tokens (JWT, HS256, with expiry) and sign-in throttling.
+"""Passwords (argon2id) and access tokens (JWT, HS256, with expiry, id and generation).
 
-:class:`LoginThrottle` slows repeated failed sign-ins per username: after ``free_failures``
-failures in a row each further attempt waits ``base_delay_s * 2**(n - free_failures - 1)``
-seconds (capped at ``max_delay_s``) before the password is even checked; a success clears the
-count, and failures older than ``window_s`` are forgotten. Its clock and sleep are injected,
-so tests check the delays without waiting.
+Each token carries a random id (``jti``, revoked by signing out) and the user's token
+generation (``gen``; raising it revokes every token issued before). Sign-in limits live in
+:mod:`api.throttle`, the password policy in :mod:`api.password_policy`, TOTP in
+:mod:`api.totp`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import secrets
-import threading
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -23,8 +17,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "ENROL_SCOPE",
+    "ENROL_TTL",
     "JWT_ALGORITHM",
-    "LoginThrottle",
     "TokenError",
     "create_access_token",
     "decode_access_token",
@@ -35,6 +30,8 @@ __all__ = [
 ]
 
 JWT_ALGORITHM = "HS256"
+ENROL_SCOPE = "totp_enrol"  # a token good only for POST /auth/totp/enrol and /confirm
+ENROL_TTL = dt.timedelta(minutes=10)
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (argon2-cffi defaults)
 _dummy_hash: str | None = None
 
@@ -82,13 +79,23 @@ def create_access_token(
     secret: str,
     expires_in: dt.timedelta,
     now: dt.datetime,
+    generation: int = 0,
+    scope: str | None = None,
 ) -> str:
-    """Return a signed JWT for ``subject`` (username) carrying its role, valid ``expires_in``."""
+    """Return a signed JWT for ``subject`` (username) carrying its role, valid ``expires_in``,
+    with a random id (``jti``) and the user's token ``generation`` (``gen``).
+
+    ``scope`` restricts the token to a few endpoints (``totp_enrol``: only TOTP enrolment,
+    :data:`ENROL_SCOPE`); a token without one is a full sign-in.
+    """
     claims = {
         "sub": subject,
         "role": role,
         "iat": int(now.timestamp()),
         "exp": int((now + expires_in).timestamp()),
+        "jti": secrets.token_urlsafe(16),
+        "gen": generation,
+        **({"scope": scope} if scope else {}),
     }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
@@ -115,59 +122,3 @@ def decode_access_token(token: str, *, secret: str, now: dt.datetime) -> dict[st
     if now.timestamp() >= float(claims["exp"]):
         raise TokenError("令牌已过期，请重新登录 / token expired: sign in again")
     return claims
-
-
-@dataclass
-class LoginThrottle:
-    """Per-username backoff after failed sign-ins (see the module docstring).
-
-    ``applied`` lists every (username, delay_s) actually waited, for tests and monitoring.
-    """
-
-    free_failures: int = 3
-    base_delay_s: float = 1.0
-    max_delay_s: float = 30.0
-    window_s: float = 900.0
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    applied: list[tuple[str, float]] = field(default_factory=list)
-    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _key(self, username: str) -> str:
-        return username.strip().lower()
-
-    def failures(self, username: str) -> int:
-        """Failures in a row for ``username`` (0 after the window has passed)."""
-        with self._lock:
-            count, last = self._failures.get(self._key(username), (0, 0.0))
-        return 0 if self.clock() - last > self.window_s else count
-
-    def delay_for(self, username: str) -> float:
-        """Seconds the next attempt for ``username`` must wait.
-
-        >>> t = LoginThrottle(free_failures=2, base_delay_s=1.0, max_delay_s=5.0, clock=lambda: 0)
-        >>> for _ in range(6):
-        ...     t.record_failure("a")
-        >>> t.delay_for("a"), t.delay_for("b")
-        (5.0, 0.0)
-        """
-        n = self.failures(username) - self.free_failures
-        return 0.0 if n <= 0 else min(self.max_delay_s, self.base_delay_s * 2 ** (n - 1))
-
-    def record_failure(self, username: str) -> None:
-        count = self.failures(username)
-        with self._lock:
-            self._failures[self._key(username)] = (count + 1, self.clock())
-
-    def record_success(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(self._key(username), None)
-
-    async def wait(self, username: str) -> float:
-        """Wait the delay due for ``username`` (via the injected sleep); return it."""
-        delay = self.delay_for(username)
-        if delay > 0:
-            self.applied.append((username, delay))
-            await self.sleep(delay)
-        return delay

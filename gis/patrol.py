@@ -49,13 +49,15 @@ import datetime as dt
 import math
 import re
 import threading
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # nosec B405  # types only: parsing goes through defusedxml
 from pathlib import Path
 
+import defusedxml.ElementTree as SafeET
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from defusedxml import DefusedXmlException
 from pyproj import CRS, Transformer
 
 from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require_crs
@@ -270,8 +272,9 @@ def _gpx_accuracy_m(point: ET.Element) -> float:
 
 def _read_gpx(path: Path) -> pd.DataFrame:
     try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
+        # uploaded files: no entity expansion, no external entities or DTDs (defusedxml)
+        root = SafeET.parse(path, forbid_dtd=True).getroot()
+    except (ET.ParseError, DefusedXmlException) as exc:
         raise UnreadableFileError(f"{path}: 无法解析 GPX / cannot parse GPX: {exc}") from exc
     if _local(root.tag) != "gpx":
         raise UnreadableFileError(f"{path}: 不是 GPX 文件 / not a GPX file (root <{root.tag}>)")

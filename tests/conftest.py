@@ -26,11 +26,19 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.crypto import new_data_key
 from tests.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
 
 pytest_plugins = ["tests.no_skips", "pytester"]
 
 POSTGRES_URL_ENV = "WANGGE_TEST_POSTGRES_URL"
+
+# Residents' ID numbers and phones are stored encrypted and refused without a data key: the
+# tests, and the servers and commands they start as processes, share one key made for the run.
+os.environ.setdefault("WANGGE_DATA_KEY", new_data_key())
+# The TOTP second factor is switched on per test (tests/api/routes/test_sign_in.py); the other
+# tests sign in every role with a password only.
+os.environ.setdefault("WANGGE_SECOND_FACTOR_ROLES", "")
 METRIC_EPSG = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E (Shanghai)
 
 

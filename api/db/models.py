@@ -39,16 +39,29 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+)
 
 from api.config import get_settings
+from api.crypto import keyring
+from api.db.encrypted import EncryptedText, blind_index
 
 __all__ = [
     "APPEND_ONLY_TABLES",
+    "HASHED_RESIDENT_FIELDS",
+    "SENSITIVE_RESIDENT_FIELDS",
     "STORAGE_SRID",
     "AccessRequest",
     "AccessStatus",
+    "AuditChainHead",
     "AuditLog",
     "Base",
     "ChangeLog",
@@ -57,7 +70,9 @@ __all__ = [
     "Grid",
     "House",
     "Incident",
+    "LoginAttempt",
     "Resident",
+    "RevokedToken",
     "Role",
     "SpecialStatus",
     "Staff",
@@ -132,6 +147,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Residents' fields stored encrypted (personal information the PIPL calls sensitive: identity
+# document numbers, and the phone that reaches a person), and those with a keyed hash beside.
+SENSITIVE_RESIDENT_FIELDS = ("id_number", "phone", "residence_permit_no")
+HASHED_RESIDENT_FIELDS = ("id_number", "phone")
 
 # Tables whose rows are never updated or deleted (triggers on both engines raise).
 APPEND_ONLY_TABLES = ("audit_log", "change_log")
@@ -348,8 +368,11 @@ class Resident(Base):
     Coded fields hold the codes of ``data/codes``: ``gender`` (GB/T 2261.1), ``ethnicity``
     (GB/T 3304), ``education`` (GB/T 4658), ``relation_to_householder`` (GB/T 4761),
     ``marital_status`` (GB/T 2261.2), ``political_status`` (GB/T 4762), ``population_type``.
-    ``id_number`` is unique (NULL allowed, e.g. foreign persons); it and ``phone`` are stored in
-    full and masked when read (access control lives in the service layer).
+    The fields of :data:`SENSITIVE_RESIDENT_FIELDS` are stored encrypted
+    (:class:`~api.db.encrypted.EncryptedText`, AES-GCM under the data key) and read in clear;
+    ``id_number_hash`` and ``phone_hash``, keyed hashes set whenever the field is, carry the
+    uniqueness of ID numbers (NULL allowed, e.g. foreign persons) and exact look-ups. Masking
+    and access control live in the service layer.
     """
 
     __tablename__ = "residents"
@@ -359,7 +382,8 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(Text)
     gender: Mapped[str | None] = mapped_column(String(1))
     ethnicity: Mapped[str | None] = mapped_column(String(2))
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText("residents.id_number"))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     education: Mapped[str | None] = mapped_column(String(2))
     relation_to_householder: Mapped[str | None] = mapped_column(String(2))
@@ -369,14 +393,30 @@ class Resident(Base):
     hukou_address: Mapped[str | None] = mapped_column(Text)
     population_type: Mapped[str | None] = mapped_column(String(2), index=True)
     inflow_date: Mapped[dt.date | None] = mapped_column(Date)
-    residence_permit_no: Mapped[str | None] = mapped_column(String(40))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    residence_permit_no: Mapped[str | None] = mapped_column(
+        EncryptedText("residents.residence_permit_no")
+    )
+    phone: Mapped[str | None] = mapped_column(EncryptedText("residents.phone"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     house: Mapped[House] = relationship(back_populates="residents")
     special_statuses: Mapped[list[SpecialStatus]] = relationship(
         back_populates="resident", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @validates(*HASHED_RESIDENT_FIELDS)
+    def _hash_beside(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_hash", blind_index(value, context=f"residents.{key}"))
+        return value
+
+
+@event.listens_for(Resident, "before_insert")
+@event.listens_for(Resident, "before_update")
+def _residents_need_the_data_key(mapper, connection, resident: Resident) -> None:
+    # Refuse to store a resident at all without a data key (even one with no ID number yet):
+    # a deployment must not run for a while writing personal data it cannot protect.
+    keyring()
 
 
 class SpecialStatus(Base):
@@ -488,12 +528,46 @@ class User(Base):
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # sign-in hardening: a TOTP second factor (secret sealed like personal data), when the
+    # password was last set (expiry), and a counter that, raised, revokes every token issued
+    # before (deactivation, a new password)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # the time step of the last TOTP code accepted: a code is good once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     staff: Mapped[Staff | None] = relationship()
     grids: Mapped[list[UserGrid]] = relationship(cascade="all, delete-orphan")
     grid_codes: AssociationProxy[list[str]] = association_proxy(
         "grids", "grid_code", creator=lambda code: UserGrid(grid_code=code)
     )
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt (:mod:`api.throttle`): when, user name (lower case), client, result."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class RevokedToken(Base):
+    """A token signed out before it expired (``jti`` claim), kept until it would expire."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AccessStatus(enum.StrEnum):
@@ -552,6 +626,8 @@ class AuditLog(Base):
     """Append-only audit log (every unmasked read, sign-in, approval...): who, when, what.
 
     ``user_id`` is not a foreign key: the log outlives users. UPDATE and DELETE raise.
+    Each row carries ``row_hash``, chained to the row before through ``prev_hash``
+    (:mod:`api.audit_chain`, filled in as the row is written).
     """
 
     __tablename__ = "audit_log"
@@ -565,6 +641,18 @@ class AuditLog(Base):
     table_name: Mapped[str | None] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last row of the audit chain (one row, id 1): its id and hash; locked by writers."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class ChangeLog(Base):
@@ -672,5 +760,7 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
 
 # The patrol-log and assessment tables (issue 10) and the incident tables (issue 8: history,
 # photos, categories, API keys) live on the same metadata.
+# The audit chain's flush hooks, with the model they watch.
+from api import audit_chain as _audit_chain  # noqa: E402, F401
 from api.db import models_assessment as _models_assessment  # noqa: E402, F401
 from api.db import models_incidents as _models_incidents  # noqa: E402, F401

@@ -4,6 +4,9 @@ Every flush that inserts, updates or deletes a tracked record writes :class:`Cha
 in the same transaction (so a rolled-back import leaves no history either): one row per
 changed field on update, one row holding the whole record on insert and delete. Services
 say who acts with :func:`set_actor`; the log itself is append-only in the database.
+
+Residents' sensitive fields are written into the log encrypted, as in their own table
+(:func:`reveal` opens them); the keyed hashes beside them are left out of the log.
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from api.db.models import ChangeLog, House, Resident, SpecialStatus, utc_now
+from api.crypto import is_ciphertext, keyring
+from api.db.models import (
+    HASHED_RESIDENT_FIELDS,
+    SENSITIVE_RESIDENT_FIELDS,
+    ChangeLog,
+    House,
+    Resident,
+    SpecialStatus,
+    utc_now,
+)
 
-__all__ = ["TRACKED", "read_history", "set_actor"]
+__all__ = ["TRACKED", "read_history", "reveal", "set_actor"]
 
 TRACKED: tuple[type, ...] = (House, Resident, SpecialStatus)
 _ACTOR_KEY = "wangge_actor"
@@ -47,12 +59,38 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+_HASH_COLUMNS = frozenset(f"{name}_hash" for name in HASHED_RESIDENT_FIELDS)
+
+
 def _columns(obj) -> list[str]:
-    return [c.key for c in sa.inspect(type(obj)).column_attrs]
+    return [c.key for c in sa.inspect(type(obj)).column_attrs if c.key not in _HASH_COLUMNS]
+
+
+def _log_context(field: str) -> str:
+    return f"change_log.residents.{field}"
+
+
+def _logged(obj, key: str, value: Any) -> Any:
+    """The JSON value written to the log: sensitive resident fields sealed."""
+    value = _json_value(value)
+    if value is not None and isinstance(obj, Resident) and key in SENSITIVE_RESIDENT_FIELDS:
+        return keyring().encrypt(str(value), context=_log_context(key))
+    return value
+
+
+def reveal(field: str | None, value: Any) -> Any:
+    """A residents log value (a field's, or a whole record when ``field`` is None) in clear."""
+    if field is not None:
+        return (
+            keyring().decrypt(value, context=_log_context(field)) if is_ciphertext(value) else value
+        )
+    if isinstance(value, dict):
+        return {k: reveal(k, v) if k in SENSITIVE_RESIDENT_FIELDS else v for k, v in value.items()}
+    return value
 
 
 def _record(obj) -> dict[str, Any]:
-    return {key: _json_value(getattr(obj, key)) for key in _columns(obj)}
+    return {key: _logged(obj, key, getattr(obj, key)) for key in _columns(obj)}
 
 
 def _changed_fields(obj) -> list[tuple[str, Any, Any]]:
@@ -64,9 +102,8 @@ def _changed_fields(obj) -> list[tuple[str, Any, Any]]:
             continue
         old = hist.deleted[0] if hist.deleted else None
         new = hist.added[0] if hist.added else None
-        old_j, new_j = _json_value(old), _json_value(new)
-        if old_j != new_j:
-            changes.append((key, old_j, new_j))
+        if _json_value(old) != _json_value(new):
+            changes.append((key, _logged(obj, key, old), _logged(obj, key, new)))
     return changes
 
 

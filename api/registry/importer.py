@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from api.config import get_settings
 from api.db.communities import UnknownCommunityError, find_community
 from api.db.divisions import division_in_effect
+from api.db.encrypted import blind_index
 from api.db.models import (
     STORAGE_SRID,
     Community,
@@ -396,11 +397,14 @@ def _check_residents(session, community, cleaned, bad) -> None:
         )
         bad[src.row].append(RowError(src.row, header, "door_plate", plate, *reason))
     ids = sorted({rec["id_number"] for _, rec in cleaned if rec.get("id_number")})
+    # ID numbers are stored encrypted: look them up by their keyed hash
+    by_hash = {blind_index(i, context="residents.id_number"): i for i in ids}
     taken: set[str] = set()
-    for chunk in _chunks(ids):
-        taken.update(
-            session.scalars(sa.select(Resident.id_number).where(Resident.id_number.in_(chunk)))
+    for chunk in _chunks(sorted(by_hash)):
+        hits = session.scalars(
+            sa.select(Resident.id_number_hash).where(Resident.id_number_hash.in_(chunk))
         )
+        taken.update(by_hash[h] for h in hits)
     _flag_duplicates(
         "residents", cleaned, "id_number", bad, taken=taken,
         taken_zh="此身份证号码已登记", taken_en="ID number already registered",

@@ -23,8 +23,9 @@ from api.services import privacy
 __all__ = ["router"]
 
 router = APIRouter(tags=["access"])
-Approver = Annotated[User, Depends(require_role(*privacy.APPROVERS))]
-AuditReader = Annotated[User, Depends(require_role(*privacy.AUDIT_READERS))]
+# separation of duties: the administrator (accounts) neither approves nor reads the audit
+Approver = Annotated[User, Depends(require_role(*privacy.APPROVERS, admin=False))]
+AuditReader = Annotated[User, Depends(require_role(*privacy.AUDIT_READERS, admin=False))]
 
 
 @router.post("/access-requests", response_model=AccessRequestPublic, status_code=201)

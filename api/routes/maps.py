@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from api.community_data import read_community
 from api.deps import OptionalUser, SessionDep
 from api.errors import Forbidden, NotFound
+from api.headers import html_with_hashes
 from api.map_outputs import incident_map
 from api.services.incidents import FULL_VIEW_ROLES
 from maps.assets import offline
@@ -39,9 +40,10 @@ def _with_grids(session, community: str, on: dt.date | None):
 
 
 def _page(m, title: str) -> HTMLResponse:
-    """The map as a page whose asset links point at the app's ``/static/`` copies."""
+    """The map as a page whose asset links point at the app's ``/static/`` copies; its CSP
+    allows exactly its own inline scripts, by hash (:mod:`api.headers`)."""
     offline(m, mode="served", base_url=STATIC_URL, title=title)
-    return HTMLResponse(m.get_root().render())
+    return html_with_hashes(m.get_root().render())
 
 
 @router.get("/division/{community}", response_class=HTMLResponse)

@@ -98,7 +98,12 @@ _TITLES = {
 
 def _render(request: Request, page: str, *, incident_id: int | None = None) -> HTMLResponse:
     root = request.scope.get("root_path", "").rstrip("/")
-    config = {"root": root, "page": page, "incident": incident_id}
+    config = {
+        "root": root,
+        "page": page,
+        "incident": incident_id,
+        "idleTimeoutSeconds": request.app.state.idle_timeout_s,
+    }
     # JSON inside a <script>: "</" must not end the element
     config_json = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     html = PAGE_TEMPLATE.read_text(encoding="utf-8")

@@ -427,9 +427,14 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
     root = request.scope.get("root_path", "").rstrip("/")
     html = PAGE_TEMPLATE.read_text(encoding="utf-8")
     html = html.replace("{{ROOT}}", root)
-    # JSON inside a <script>: "</" must not end the element
+    config = {
+        "root": root,
+        "community": community,
+        "idleTimeoutSeconds": request.app.state.idle_timeout_s,
+    }
+    # JSON inside a <script> data block: "</" must not end the element
     html = html.replace(
-        "{{COMMUNITY_JSON}}", json.dumps(community, ensure_ascii=False).replace("</", "<\\/")
+        "{{CONFIG_JSON}}", json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     )
     return HTMLResponse(html)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.db.models import Resident, SpecialStatus, User
 from api.deps import Now, SessionDep, require_role
-from api.registry.history import read_history
+from api.registry.history import read_history, reveal
 from api.schemas import (
     ListOf,
     ResidentCreate,
@@ -110,7 +110,7 @@ def read_resident_history(session: SessionDep, user: Reader, resident_id: int) -
     privacy.check_house_scope(user, resident.house)
     data = []
     for r in read_history(session, "residents", resident_id):
-        old, new = r.old_value, r.new_value
+        old, new = reveal(r.field, r.old_value), reveal(r.field, r.new_value)
         if r.field in ("id_number", "phone") or r.field is None:
             old, new = _mask_values(r.field, old), _mask_values(r.field, new)
         data.append(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.db.models import Role, User
 from api.deps import SessionDep, require_role
+from api.errors import Forbidden
 from api.schemas import ListOf, UserCreate, UserPublic, UserUpdate
 from api.services import crud
 from api.services.privacy import audit
@@ -60,6 +61,10 @@ def update_user(session: SessionDep, admin: Admin, user_id: int, body: UserUpdat
     """修改用户 / Update a user."""
     user = crud.get_or_404(session, User, user_id, ("用户", "user"))
     data = body.model_dump(exclude_unset=True)
+    if user.id == admin.id and data.get("role", user.role) != user.role:
+        # separation of duties: the account manager cannot hand himself the auditor's or an
+        # approver's role
+        raise Forbidden("不能修改自己的角色 / you may not change your own role")
     crud.update_user(session, user=user, data=data)
     changed = sorted(k for k in data if k != "password") + (
         ["password"] if "password" in data else []

@@ -40,6 +40,7 @@ from api.registry.validators import (
     clean_staff,
 )
 from api.security import hash_password
+from api.services.accounts import change_password, check_password_policy, revoke_tokens
 from api.services.geojson import geometry_from_geojson
 from api.services.privacy import check_house_scope
 
@@ -78,7 +79,7 @@ _HOUSE_FIELDS = (
 _RESIDENT_FIELDS = tuple(
     c.key
     for c in sa.inspect(Resident).column_attrs
-    if c.key not in {"id", "house_id", "created_at"}
+    if c.key not in {"id", "house_id", "created_at", "id_number_hash", "phone_hash"}
 )
 _STAFF_FIELDS = ("name", "role", "phone", "phone_published", "photo_path", "duties")
 
@@ -420,8 +421,7 @@ def create_user(
     username = username.strip()
     if not username:
         raise Unprocessable("用户名不能为空 / username must not be empty")
-    if len(password) < 8:
-        raise Unprocessable("密码至少 8 个字符 / password must have at least 8 characters")
+    check_password_policy(password, username=username)
     try:
         role = Role(role)
     except ValueError:
@@ -431,7 +431,11 @@ def create_user(
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户 {username} 已存在 / user {username} already exists")
     user = User(
-        username=username, password_hash=hash_password(password), role=role.value, staff_id=staff_id
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        staff_id=staff_id,
+        password_changed_at=dt.datetime.now(dt.UTC),
     )
     user.grid_codes = _check_grid_codes(grid_codes, "grid_codes")
     session.add(user)
@@ -441,12 +445,14 @@ def create_user(
 
 def update_user(session: Session, *, user: User, data: Mapping[str, Any]) -> User:
     if data.get("password") is not None:
-        user.password_hash = hash_password(data["password"])
+        change_password(user, data["password"])
     if data.get("role") is not None:
         user.role = Role(data["role"]).value
     if data.get("grid_codes") is not None:
         user.grid_codes = _check_grid_codes(data["grid_codes"], "grid_codes")
     if data.get("active") is not None:
+        if user.active and not data["active"]:
+            revoke_tokens(user)
         user.active = data["active"]
     if "staff_id" in data:
         user.staff_id = data["staff_id"]

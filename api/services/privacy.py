@@ -7,6 +7,9 @@ Rules (issue 4 item 4, docs/design.md "Confidentiality"):
 - ID numbers and phones are masked (``1101**********1234``, ``138****5678``) unless the reader
   holds an access request that covers the resident (the resident, their house or their grid),
   approved by one of :data:`APPROVERS` (never the requester), and not expired; admins too;
+- separation of duties (MLPS 2.0: 系统管理员, 安全管理员, 审计员): the administrator, who
+  manages accounts, neither decides access requests (:data:`APPROVERS`: community head, street
+  department) nor reads the audit log (:data:`AUDIT_READERS`: the auditor);
 - every unmasked read writes one append-only :class:`~api.db.models.AuditLog` row per
   resident (action ``unmask_read``), in the same transaction as the read.
 """
@@ -44,8 +47,8 @@ RESIDENT_READERS = frozenset(
     {Role.GRID_WORKER, Role.POST_STAFF, Role.COMMUNITY_HEAD, Role.STREET_DEPT, Role.ADMIN}
 )
 RESIDENT_WRITERS = frozenset({Role.GRID_WORKER, Role.COMMUNITY_HEAD, Role.ADMIN})
-APPROVERS = frozenset({Role.COMMUNITY_HEAD, Role.STREET_DEPT, Role.ADMIN})
-AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN})
+APPROVERS = frozenset({Role.COMMUNITY_HEAD, Role.STREET_DEPT})  # not admin: duties separated
+AUDIT_READERS = frozenset({Role.AUDITOR})  # not admin: duties separated
 _MASKED_FIELDS = ("id_number", "phone")
 
 
@@ -122,7 +125,8 @@ def active_grant(
 def resident_public(resident: Resident, *, unmasked: bool) -> dict[str, Any]:
     """The resident as the API shows it; ID number and phone masked unless ``unmasked``."""
     out = {c.key: getattr(resident, c.key) for c in sa.inspect(Resident).column_attrs}
-    out.pop("created_at", None)
+    for internal in ("created_at", "id_number_hash", "phone_hash"):
+        out.pop(internal, None)
     out["grid_code"] = resident.house.grid_code
     if not unmasked:
         out["id_number"] = mask_id_number(resident.id_number)

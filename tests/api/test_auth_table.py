@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth_table import ANONYMOUS, API_KEY, CALLERS, POLICY, app_routes, render
 from api.demo import load_demo
-from api.security import LoginThrottle
 from tests.api.routes.conftest import ROLE_USERS, Api, ManualClock, add_users
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "auth.md"
@@ -33,18 +32,15 @@ def app_api(tmp_path_factory):
     load_demo(db_url=url)
     add_users(url, ROLE_USERS)
 
-    async def no_sleep(seconds: float) -> None:
-        return None
 
     clock = ManualClock(dt.datetime.now(dt.UTC))
     app = create_app(
         url,
         secret_key="auth-table-secret-0123456789abcdef012345",
         clock=clock,
-        throttle=LoginThrottle(sleep=no_sleep),
     )
     with TestClient(app) as client:
-        yield Api(client=client, url=url, clock=clock, throttle=app.state.throttle)
+        yield Api(client=client, url=url, clock=clock)
 
 
 def test_every_route_has_a_row_and_every_row_a_route(app_api):
@@ -73,6 +69,9 @@ def test_row(app_api, method, path):
     seen = {}
     for caller in CALLERS:
         headers = {} if caller == ANONYMOUS else app_api.as_(caller)
+        if path == "/auth/logout" and caller != ANONYMOUS:  # a token of its own to revoke
+            token = app_api.login(caller).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
         body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
         r = app_api.client.request(method, _path(path, caller), headers=headers, **body)
         seen[caller] = r.status_code
@@ -119,7 +118,7 @@ def test_sql_injection_in_query_params_is_data(app_api, payload):
         ("/geocode", {"q": payload}, {}),
         ("/maps/division/" + payload, None, {}),
         ("/open311/v2/requests.json", {"service_code": payload, "status": payload}, {}),
-        ("/audit", {"action": payload}, admin),
+        ("/audit", {"action": payload}, app_api.as_("auditor")),
         ("/incidents", {"status": payload}, admin),
         ("/access-requests", {"status": payload}, admin),
     ]

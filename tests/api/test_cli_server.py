@@ -72,16 +72,16 @@ def test_user_create_first_admin_on_a_fresh_database(cli, fresh_db_url):
             "--db",
             fresh_db_url,
         ],
-        input="another-password\n",
+        input="another-password-7\n",
     )
     assert ok.exit_code == 0, ok.output and "gw" in ok.stdout
     grids = _rows(fresh_db_url, "SELECT grid_code FROM user_grids ORDER BY grid_code")
     assert [g for (g,) in grids] == ["310101002005001", "310101002005002"]
     for args, stdin, word in [
-        (["root", "--role", "admin"], "another-password\n", "exists"),
-        (["x", "--role", "boss"], "another-password\n", "unknown role"),
-        (["y", "--role", "planner"], "short\n", "8 characters"),
-        (["z", "--role", "planner", "--grids", "123"], "another-password\n", "15 digits"),
+        (["root", "--role", "admin"], "another-password-7\n", "exists"),
+        (["x", "--role", "boss"], "another-password-7\n", "unknown role"),
+        (["y", "--role", "planner"], "short\n", "10 characters"),
+        (["z", "--role", "planner", "--grids", "123"], "another-password-7\n", "15 digits"),
     ]:
         bad = runner.invoke(
             cli, ["user", "create", *args, "--password-stdin", "--db", fresh_db_url], input=stdin
@@ -96,11 +96,11 @@ def test_user_create_prompts_for_the_password(cli, tmp_path):
     result = runner.invoke(
         cli,
         ["user", "create", "ada", "--role", "planner", "--db", url],
-        input="prompted-pass\nprompted-pass\n",
+        input="prompted-pass-9\nprompted-pass-9\n",
     )
     assert result.exit_code == 0, result.output
     [(pw_hash,)] = _rows(url, "SELECT password_hash FROM users")
-    assert verify_password("prompted-pass", pw_hash)
+    assert verify_password("prompted-pass-9", pw_hash)
 
 
 def test_load_division_validates_stores_and_says_what_changed(cli, fresh_db_url):

@@ -27,7 +27,6 @@ from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role, User
 from api.demo import load_demo
-from api.security import LoginThrottle
 from tests.api.routes.conftest import PASSWORD, ManualClock, add_users
 
 MAX_EXAMPLES = 6
@@ -41,15 +40,12 @@ FOLDER = Path(tempfile.mkdtemp(prefix="wangge-fuzz-"))
 URL = f"sqlite:///{FOLDER / 'fuzz.db'}"
 
 
-async def _no_sleep(seconds: float) -> None:
-    return None
 
 
 APP = create_app(
     URL,
     secret_key="fuzz-secret-0123456789abcdef0123456789abcd",
     clock=ManualClock(dt.datetime.now(dt.UTC)),
-    throttle=LoginThrottle(sleep=_no_sleep),
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 

@@ -23,7 +23,6 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.db.models import Role
 from api.limits import Limits
-from api.security import LoginThrottle
 from tests.api.routes.conftest import Api, ManualClock, add_users
 
 runner = CliRunner()
@@ -52,17 +51,14 @@ def hostile(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'hostile.db'}"
     add_users(url, {"admin": (Role.ADMIN, [])})
 
-    async def no_sleep(seconds: float) -> None:
-        return None
 
     app = create_app(
         url,
         secret_key="hostile-secret-0123456789abcdef0123456789",
         clock=ManualClock(dt.datetime.now(dt.UTC)),
-        throttle=LoginThrottle(sleep=no_sleep),
     )
     with TestClient(app) as client:
-        yield Api(client=client, url=url, clock=app.state.clock, throttle=app.state.throttle)
+        yield Api(client=client, url=url, clock=app.state.clock)
 
 
 def _still_serving(api: Api) -> None:

@@ -418,3 +418,21 @@ def test_time_inside_a_gapless_division_adds_up_to_the_track_duration(steps):
     days = time_in_grids(frame(fixes), grids)
     duration = (fixes[-1][0] - fixes[0][0]).total_seconds()
     assert days["seconds"].sum() == pytest.approx(duration, abs=1e-3)
+
+
+def test_a_gpx_with_entities_is_refused_unexpanded(tmp_path):
+    """Uploaded GPX is parsed without DTDs: an entity bomb (or an external entity) is an
+    unreadable file, never expanded."""
+    from gis.errors import UnreadableFileError
+    from gis.patrol import read_track
+
+    bomb = tmp_path / "bomb.gpx"
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 9))
+    bomb.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY l0 "lol">{lol}]>'
+        '<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        '<trkpt lat="31.2" lon="121.4"><time>&l8;</time></trkpt></trkseg></trk></gpx>',
+        encoding="utf-8",
+    )
+    with pytest.raises(UnreadableFileError, match="GPX"):
+        read_track(bomb)

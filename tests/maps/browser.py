@@ -85,9 +85,30 @@ def offline_context(browser, base: str, blocked: list[str], screen: str = "phone
     return context
 
 
+def wait_for_js(page, expression: str, *, arg=None, timeout: float = 30000) -> None:
+    """Wait until ``expression`` (or the function ``expression`` of ``arg``) is truthy.
+
+    Polled through ``page.evaluate``, which the page's Content-Security-Policy does not
+    govern; Playwright's ``wait_for_function`` evaluates its predicate with ``eval`` inside
+    the page, which a CSP without ``'unsafe-eval'`` (ours) refuses.
+    """
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except Error as exc:  # the page navigating meanwhile: ask again
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        assert time.monotonic() < deadline, f"still false after {timeout:g} ms: {expression}"
+        page.wait_for_timeout(50)
+
+
 def wait_idle(page) -> None:
     """Wait until the page has no API request in flight."""
-    page.wait_for_function("window.wangge && window.wangge.idle()", timeout=15000)
+    wait_for_js(page, "window.wangge && window.wangge.idle()", timeout=15000)
 
 
 def sign_in(page, base: str, username: str, password: str) -> None:
@@ -133,9 +154,11 @@ def incident_events(url: str, incident_id: int) -> list[tuple[str, str | None]]:
 
 
 @contextlib.contextmanager
-def serve_database_copy(source: Path, folder: Path, name: str) -> Iterator[tuple[str, str]]:
+def serve_database_copy(
+    source: Path, folder: Path, name: str, **app_options
+) -> Iterator[tuple[str, str]]:
     """A real uvicorn over a fresh copy of the SQLite file ``source`` (and of the staff photos
-    beside it, if any); yield (base URL, database URL)."""
+    beside it, if any), the app made with ``app_options``; yield (base URL, database URL)."""
     import shutil
 
     from api.app import create_app
@@ -146,7 +169,7 @@ def serve_database_copy(source: Path, folder: Path, name: str) -> Iterator[tuple
     if photos.is_dir() and not (folder / "staff_photos").exists():
         shutil.copytree(photos, folder / "staff_photos")
     url = f"sqlite:///{path}"
-    app = create_app(url, secret_key="browser-test-secret-0123456789abcdef")
+    app = create_app(url, secret_key="browser-test-secret-0123456789abcdef", **app_options)
     with serve_in_thread(app) as base:
         yield base, url
 

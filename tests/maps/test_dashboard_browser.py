@@ -51,6 +51,7 @@ from tests.maps.browser import (
     offline_context,
     serve_database_copy,
     sign_in,
+    wait_for_js,
 )
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
@@ -273,7 +274,7 @@ def _pct(share: float | None) -> str:
 def _wait_loaded(page, month: str, community: str) -> None:
     page.wait_for_selector(f"[data-testid=dashboard][data-loaded='{month} {community}']",
                            timeout=20000)  # fmt: skip
-    page.wait_for_function("window.wangge.idle()", timeout=15000)
+    wait_for_js(page, "window.wangge.idle()", timeout=15000)
 
 
 def _check_month(page, url: str, info: dict, month: str) -> dict:
@@ -528,7 +529,7 @@ def _queue(url: str, keep) -> list[int]:
 def _check_inbox(page, url: str, keep) -> list[dict]:
     rows = page.get_by_test_id("inbox-row")
     rows.first.wait_for(state="visible", timeout=15000)
-    page.wait_for_function("window.wangge.idle()", timeout=15000)
+    wait_for_js(page, "window.wangge.idle()", timeout=15000)
     shown = _inbox(page)
     assert [r["id"] for r in shown] == _queue(url, keep)
     now = dt.datetime.now(dt.UTC)
@@ -676,7 +677,7 @@ def test_head_and_street_handle_escalations_from_the_inbox(browser, server, demo
     ]
     page.goto(f"{base}/app/inbox")
     page.get_by_test_id("inbox-row").first.wait_for(state="visible", timeout=15000)
-    page.wait_for_function("window.wangge.idle()", timeout=15000)
+    wait_for_js(page, "window.wangge.idle()", timeout=15000)
     assert street["overdue"] not in [r["id"] for r in _inbox(page)]  # handled: gone
 
     context.close()
@@ -700,7 +701,7 @@ def test_public_page_shows_the_staff_photo_or_a_placeholder(browser, server, dem
     assert [s["name"] for s in with_photo] == [demo_file["photo_staff"]]
 
     page.goto(f"{base}/public")
-    page.wait_for_function("window.wangge.state.grids !== null", timeout=15000)
+    wait_for_js(page, "window.wangge.state.grids !== null", timeout=15000)
     page.evaluate("([lon, lat]) => wangge.maps['public-map'].fire('click', "
                   "{latlng: L.latLng(lat, lon)})", [lon, lat])  # fmt: skip
     expect(page.get_by_test_id("public-grid-code")).to_have_text(GRID, timeout=15000)
@@ -724,7 +725,8 @@ def test_public_page_shows_the_staff_photo_or_a_placeholder(browser, server, dem
 
     served = page.request.get(base + with_photo[0]["photo_url"])
     assert served.status == 200 and served.body() == _png_1x1()
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "document.querySelector('[data-testid=public-staff-photo]').complete && "
         "document.querySelector('[data-testid=public-staff-photo]').naturalWidth === 1",
         timeout=15000,

@@ -42,6 +42,7 @@ from tests.maps.browser import (
     serve_database_copy,
     sign_in,
     tap_map,
+    wait_for_js,
     wait_idle,
 )
 
@@ -136,7 +137,8 @@ def test_worker_reports_handler_resolves_public_finds_grid(browser, server, demo
     # --- registers a resident: a wrong check character is refused beside the field
     page.get_by_test_id("home-worker").click()
     page.wait_for_url(f"{base}/app/worker")
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "document.querySelector('[data-testid=resident-house]').options.length > 1"
         " && document.querySelector('[data-testid=report-category]').options.length > 1",
         timeout=15000,
@@ -285,7 +287,7 @@ def test_public_tap_on_the_map_locates_the_grid(browser, server, demo_file):
     context = offline_context(browser, base, blocked)
     page = context.new_page()
     page.goto(f"{base}/public")
-    page.wait_for_function("window.wangge.state.grids !== null", timeout=15000)
+    wait_for_js(page, "window.wangge.state.grids !== null", timeout=15000)
     wait_idle(page)
     lon, lat = demo_file["inside"]
     tap_map(page, "public-map", lon, lat)

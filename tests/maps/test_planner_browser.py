@@ -24,7 +24,7 @@ from api.demo import load_demo
 from gis.edit import split_grid
 from maps.assets import remote_links
 from tests.api.routes.conftest import PASSWORD, add_users
-from tests.maps.browser import Shots, serve_in_thread
+from tests.maps.browser import Shots, serve_in_thread, wait_for_js
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
@@ -73,11 +73,12 @@ def planner_page(browser, server):
 
 
 def _idle(page) -> None:
-    page.wait_for_function("window.planner && window.planner.idle()", timeout=15000)
+    wait_for_js(page, "window.planner && window.planner.idle()", timeout=15000)
 
 
 def _wait_message(page, kind: str, text: str) -> None:
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "([kind, text]) => { const m = document.querySelector('#message');"
         " return m.className === kind && m.textContent.includes(text); }",
         arg=[kind, text],
@@ -108,7 +109,7 @@ def _sign_in(page) -> None:
     page.get_by_test_id("login-username").fill("planner1")
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
-    page.wait_for_function("window.planner.state.grids !== null", timeout=15000)
+    wait_for_js(page, "window.planner.state.grids !== null", timeout=15000)
     _idle(page)
 
 
@@ -149,7 +150,7 @@ def test_page_is_offline_and_refuses_without_sign_in(planner_page, server):
     page.get_by_test_id("login-username").fill("planner1")
     page.get_by_test_id("login-password").fill("wrong password")
     page.get_by_test_id("login-submit").click()
-    page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    wait_for_js(page, "document.querySelector('#login-error').textContent.length > 0")
     assert page.get_by_test_id("login").is_visible()
     assert page.evaluate("typeof L.PM") == "object"  # Geoman loaded from /static/vendor
     assert blocked == [] and errors == []
@@ -230,7 +231,7 @@ def test_draw_overlap_refused_fix_save_reload_restore(planner_page, server):
 
     # 6. reload: still signed in (token kept), the saved version is the one shown
     page.reload()
-    page.wait_for_function("window.planner && window.planner.state.grids !== null")
+    wait_for_js(page, "window.planner && window.planner.state.grids !== null")
     _idle(page)
     assert page.get_by_test_id("login").is_hidden()
     assert page.get_by_test_id("division-label").get_attribute("data-version") == "2"
@@ -250,7 +251,7 @@ def test_draw_overlap_refused_fix_save_reload_restore(planner_page, server):
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     page.get_by_test_id("effective-date").fill(tomorrow)
     v1.get_by_test_id("restore").click()
-    page.wait_for_function("document.querySelectorAll('#versions-list > li').length === 3")
+    wait_for_js(page, "document.querySelectorAll('#versions-list > li').length === 3")
     assert page.locator("#versions-list > li[data-version='3'].scheduled").count() == 1
     shots("restored")
     assert blocked == [] and errors == []

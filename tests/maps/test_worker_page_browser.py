@@ -46,6 +46,7 @@ from tests.maps.browser import (
     offline_context,
     serve_database_copy,
     tap_map,
+    wait_for_js,
     wait_idle,
 )
 
@@ -154,7 +155,8 @@ def test_worker_registers_house_edits_resident_statuses_patrol_unmask(browser, s
     page.get_by_test_id("login-username").fill("worker1")
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "document.querySelector('[data-testid=house-pick]').options.length > 1"
         " && document.querySelector('[data-testid=house-use]').options.length > 1"
         " && document.querySelectorAll('[data-testid=patrol-day-row]').length === 7",

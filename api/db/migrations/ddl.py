@@ -14,9 +14,11 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 __all__ = [
+    "append_only_sql",
     "create_append_only",
     "create_spatial_index",
     "drop_append_only",
+    "drop_append_only_sql",
     "drop_spatial_table",
     "geometry",
     "storage_srid",
@@ -59,40 +61,45 @@ def drop_spatial_table(table: str, columns: tuple[str, ...]) -> None:
     op.drop_table(table)
 
 
-def create_append_only(table: str) -> None:
-    """Make ``table`` append-only: UPDATE and DELETE (and TRUNCATE on PostgreSQL) raise."""
+def append_only_sql(table: str, *, sqlite: bool) -> list[str]:
+    """The statements making ``table`` append-only (UPDATE, DELETE, TRUNCATE raise)."""
     message = f"{table} 只可追加 / {table} is append-only"
-    if _sqlite():
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER tr_{table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            )
-        return
-    op.execute(
+    if sqlite:
+        return [
+            f"CREATE TRIGGER tr_{table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+    return [
         f"CREATE OR REPLACE FUNCTION {APPEND_ONLY_FUNCTION}() RETURNS trigger "
         "LANGUAGE plpgsql AS $$ BEGIN "
         "RAISE EXCEPTION '% 只可追加 / % is append-only', TG_TABLE_NAME, TG_TABLE_NAME "
         "USING ERRCODE = 'restrict_violation'; "
-        "END $$"
-    )
-    op.execute(
+        "END $$",
         f"CREATE TRIGGER tr_{table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION {APPEND_ONLY_FUNCTION}()"
-    )
-    op.execute(
+        f"FOR EACH ROW EXECUTE FUNCTION {APPEND_ONLY_FUNCTION}()",
         f"CREATE TRIGGER tr_{table}_no_truncate BEFORE TRUNCATE ON {table} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {APPEND_ONLY_FUNCTION}()"
-    )
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {APPEND_ONLY_FUNCTION}()",
+    ]
+
+
+def drop_append_only_sql(table: str, *, sqlite: bool, last: bool = False) -> list[str]:
+    """The statements removing the append-only triggers of ``table`` (and the function)."""
+    if sqlite:
+        return [f"DROP TRIGGER IF EXISTS tr_{table}_no_{verb}" for verb in ("update", "delete")]
+    return [
+        f"DROP TRIGGER IF EXISTS tr_{table}_append_only ON {table}",
+        f"DROP TRIGGER IF EXISTS tr_{table}_no_truncate ON {table}",
+    ] + ([f"DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}()"] if last else [])
+
+
+def create_append_only(table: str) -> None:
+    """Make ``table`` append-only: UPDATE and DELETE (and TRUNCATE on PostgreSQL) raise."""
+    for statement in append_only_sql(table, sqlite=_sqlite()):
+        op.execute(statement)
 
 
 def drop_append_only(table: str, *, last: bool = False) -> None:
     """Remove the append-only triggers of ``table`` (and the function when ``last``)."""
-    if _sqlite():
-        for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS tr_{table}_no_{verb}")
-        return
-    op.execute(f"DROP TRIGGER IF EXISTS tr_{table}_append_only ON {table}")
-    op.execute(f"DROP TRIGGER IF EXISTS tr_{table}_no_truncate ON {table}")
-    if last:
-        op.execute(f"DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}()")
+    for statement in drop_append_only_sql(table, sqlite=_sqlite(), last=last):
+        op.execute(statement)

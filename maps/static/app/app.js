@@ -9,7 +9,10 @@
 (function () {
   "use strict";
 
-  var cfg = window.WANGGE_APP || {root: "", page: "home", incident: null};
+  // the page's settings: a JSON data block (not a script, so the CSP allows it)
+  var cfgNode = document.getElementById("wangge-config");
+  var cfg = cfgNode ? JSON.parse(cfgNode.textContent) : {root: "", page: "home", incident: null};
+  window.WANGGE_APP = cfg;
   var ROOT = cfg.root || "";
   var TOKEN_KEY = "wangge.app.token";
   var ROLE_ZH = {
@@ -102,8 +105,9 @@
     return next(0);
   }
 
-  function ApiError(status, body) {
+  function ApiError(status, body, secondFactor) {
     this.status = status;
+    this.secondFactor = secondFactor || null;  // X-Wangge-Second-Factor: required, enrol
     this.body = body || {};
     this.message = (body && body.detail) || ("HTTP " + status);
   }
@@ -130,7 +134,8 @@
             window.localStorage.removeItem(TOKEN_KEY);
             showLogin("登录已失效，请重新登录。");
           }
-          throw new ApiError(response.status, data);
+          throw new ApiError(response.status, data,
+            response.headers.get("X-Wangge-Second-Factor"));
         }
         return data;
       });
@@ -180,6 +185,7 @@
   function showLogin(text) {
     $$(".page").forEach(function (p) { p.hidden = true; });
     $("#login").hidden = false;
+    $("#enrol").hidden = true;
     $("#nav").hidden = true;
     $("#user-box").hidden = true;
     tid("login-error").textContent = text || "";
@@ -191,18 +197,79 @@
     var body = new URLSearchParams();
     body.set("username", form.username.value);
     body.set("password", form.password.value);
+    if (form.otp.value) body.set("otp", form.otp.value);
     tid("login-error").textContent = "";
     api("POST", "/auth/token", body).then(function (answer) {
-      window.localStorage.setItem(TOKEN_KEY, answer.access_token);
+      signedIn(answer.access_token);
       form.password.value = "";
-      start();
+      form.otp.value = "";
+      $("#login-otp-label").hidden = true;
+    }).catch(function (err) {
+      if (err.secondFactor === "required") {
+        // the password was right: the role needs the code of the authenticator app too
+        $("#login-otp-label").hidden = false;
+        form.otp.focus();
+      } else if (err.secondFactor === "enrol" && err.body.enrolment_token) {
+        form.password.value = "";
+        startEnrolment(err.body.enrolment_token);
+      }
+      tid("login-error").textContent = err.message;
+    });
+  }
+
+  function signedIn(accessToken) {
+    window.localStorage.setItem(TOKEN_KEY, accessToken);
+    $("#enrol").hidden = true;
+    start();
+  }
+
+  /* Enrol a second factor with the enrolment token the sign-in gave (it is good for nothing
+   * else): a new secret to add to the authenticator app, confirmed by its first code, which
+   * answers the full token. The enrolment token is kept in memory only. */
+  function startEnrolment(enrolmentToken) {
+    function withToken(path, body) {
+      return fetch(ROOT + path, {
+        method: "POST",
+        headers: {Authorization: "Bearer " + enrolmentToken, "Content-Type": "application/json"},
+        body: body === undefined ? undefined : JSON.stringify(body)
+      }).then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) throw new ApiError(response.status, data);
+          return data;
+        });
+      });
+    }
+    withToken("/auth/totp/enrol").then(function (answer) {
+      $("#login").hidden = true;
+      $("#enrol").hidden = false;
+      tid("enrol-secret").textContent = answer.secret;
+      tid("enrol-uri").href = answer.uri;
+      var form = $("#enrol-form");
+      form.onsubmit = function (e) {
+        e.preventDefault();
+        tid("enrol-error").textContent = "";
+        withToken("/auth/totp/confirm", {code: form.code.value}).then(function (done) {
+          form.code.value = "";
+          signedIn(done.access_token);
+        }).catch(function (err) { tid("enrol-error").textContent = err.message; });
+      };
     }).catch(function (err) { tid("login-error").textContent = err.message; });
   }
 
+  /* Sign out: the server revokes the token (POST /auth/logout), the page forgets it. */
   function signOut() {
-    window.localStorage.removeItem(TOKEN_KEY);
     state.user = null;
-    window.location.href = ROOT + "/app/";
+    window.wanggeSession.signOut(ROOT, TOKEN_KEY).then(function () {
+      window.location.href = ROOT + "/app/";
+    });
+  }
+
+  /* After the configured time without use: sign out and show the sign-in form. */
+  function signOutIdle() {
+    if (!token() || cfg.page === "public") return;
+    state.user = null;
+    window.wanggeSession.signOut(ROOT, TOKEN_KEY);
+    showLogin("长时间未操作，已自动退出，请重新登录。");
   }
 
   function showRoleLinks(root) {
@@ -1062,6 +1129,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     $("#logout").addEventListener("click", signOut);
+    window.wanggeSession.watchIdle(cfg.idleTimeoutSeconds, signOutIdle);
     if (cfg.page === "public") {
       $("header nav").hidden = true;
       initPublic();

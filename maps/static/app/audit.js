@@ -1,4 +1,4 @@
-/* The audit-log page of wangge (/app/audit): auditor and admin. Plain JavaScript, no build
+/* The audit-log page of wangge (/app/audit): the auditor only (not the admin: duties separated). Plain JavaScript, no build
  * step; loaded after app.js on this page only, it registers in window.wangge.pages and uses
  * app.js's signed-in API client.
  *
@@ -24,6 +24,10 @@
     access_rejected: "驳回查阅申请",
     login: "登录",
     login_failed: "登录失败",
+    login_locked: "登录被限制",
+    login_second_factor: "等待动态验证码",
+    password_changed: "修改密码",
+    totp_enrolled: "绑定动态验证码",
     user_create: "新建用户",
     user_update: "修改用户"
   };

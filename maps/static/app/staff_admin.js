@@ -3,7 +3,7 @@
  * these two pages only, it registers them in window.wangge.pages and uses app.js's
  * signed-in API client.
  *
- * Approvals (community head, street department, admin): GET /access-requests lists every
+ * Approvals (community head, street department; not the admin: duties separated): GET /access-requests lists every
  * request to an approver; each pending one shows the requester, the record asked for as the
  * API shows it to the approver (ID number masked), the purpose and the time; "批准" posts
  * /access-requests/{id}/approve with the hours it stays valid, "驳回" posts .../reject with

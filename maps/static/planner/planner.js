@@ -11,7 +11,10 @@
 (function () {
   "use strict";
 
-  var cfg = window.WANGGE_PLANNER || {root: "", community: ""};
+  // the page's settings: a JSON data block (not a script, so the CSP allows it)
+  var cfgNode = document.getElementById("wangge-config");
+  var cfg = cfgNode ? JSON.parse(cfgNode.textContent) : {root: "", community: ""};
+  window.WANGGE_PLANNER = cfg;
   var TOKEN_KEY = "wangge.planner.token";
   var VALIDATE_DELAY_MS = 350;
   var PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
@@ -116,17 +119,27 @@
     $("#login-error").textContent = message || "";
   }
 
-  function login(username, password) {
+  function login(username, password, otp) {
     var form = new URLSearchParams();
     form.set("username", username);
     form.set("password", password);
+    if (otp) { form.set("otp", otp); }
     return fetch(cfg.root + "/auth/token", {method: "POST", body: form})
-      .then(function (r) { return r.json().then(function (d) { return {ok: r.ok, data: d}; }); })
+      .then(function (r) {
+        return r.json().then(function (d) {
+          return {ok: r.ok, data: d, step: r.headers.get("X-Wangge-Second-Factor")};
+        });
+      })
       .then(function (res) {
         if (!res.ok) {
-          $("#login-error").textContent = res.data.detail || "登录失败 / sign-in failed";
+          // a role with a second factor: ask for the code; not enrolled: enrol on /app/
+          if (res.step === "required") { $("#login-otp-label").hidden = false; }
+          $("#login-error").textContent = res.step === "enrol"
+            ? "请先在 /app/ 登录并绑定动态验证码 / enrol a second factor on /app/ first"
+            : (res.data.detail || "登录失败 / sign-in failed");
           return false;
         }
+        $("#login-otp-label").hidden = true;
         window.localStorage.setItem(TOKEN_KEY, res.data.access_token);
         $("#login").hidden = true;
         $("#user-name").textContent = username;
@@ -660,11 +673,17 @@
   function bind() {
     $("#login-form").addEventListener("submit", function (e) {
       e.preventDefault();
-      login(e.target.username.value, e.target.password.value);
+      login(e.target.username.value, e.target.password.value, e.target.otp.value);
+      e.target.otp.value = "";
     });
     $("#logout").addEventListener("click", function () {
-      window.localStorage.removeItem(TOKEN_KEY);
+      window.wanggeSession.signOut(cfg.root, TOKEN_KEY);
       showLogin();
+    });
+    window.wanggeSession.watchIdle(cfg.idleTimeoutSeconds, function () {
+      if (!token()) return;
+      window.wanggeSession.signOut(cfg.root, TOKEN_KEY);
+      showLogin("长时间未操作，已自动退出 / signed out after a while without use");
     });
     document.querySelectorAll("#toolbar [data-mode]").forEach(function (b) {
       b.addEventListener("click", function () { setMode(b.getAttribute("data-mode")); });

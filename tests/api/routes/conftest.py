@@ -22,7 +22,6 @@ from api.db.engine import init_db, make_engine, session_factory
 from api.db.models import Role
 from api.demo import load_demo
 from api.registry.validators import id_check_character
-from api.security import LoginThrottle
 from api.services.crud import create_user
 from tests.conftest import postgis_database
 
@@ -56,7 +55,6 @@ class Api:
     client: TestClient
     url: str
     clock: ManualClock
-    throttle: LoginThrottle
     tokens: dict[str, str] = field(default_factory=dict)
 
     def login(self, username: str, password: str = PASSWORD):
@@ -71,6 +69,15 @@ class Api:
 
     def as_(self, username: str | None) -> dict[str, str]:
         return {} if username is None else {"Authorization": f"Bearer {self.token(username)}"}
+
+    def forget_sign_ins(self) -> None:
+        """Delete the recorded sign-in attempts (so one test's failures do not lock the next)."""
+        engine = make_engine(self.url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM login_attempts"))
+        finally:
+            engine.dispose()
 
     def count(self, *tables: str) -> dict[str, int]:
         engine = make_engine(self.url)
@@ -106,23 +113,11 @@ def make_api() -> Iterator:
 
     def make(url: str, **kwargs) -> Api:
         clock = kwargs.pop("clock", None) or ManualClock(dt.datetime.now(dt.UTC))
-        sleeps: list[float] = []
-
-        async def fake_sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-
-        throttle = kwargs.pop("throttle", None) or LoginThrottle(sleep=fake_sleep)
-        app = create_app(
-            url,
-            secret_key="test-secret-" + uuid.uuid4().hex,
-            clock=clock,
-            throttle=throttle,
-            **kwargs,
-        )
+        app = create_app(url, secret_key="test-secret-" + uuid.uuid4().hex, clock=clock, **kwargs)
         client = TestClient(app)
         client.__enter__()
         opened.append(client)
-        return Api(client=client, url=url, clock=clock, throttle=throttle)
+        return Api(client=client, url=url, clock=clock)
 
     yield make
     for client in opened:
@@ -156,28 +151,24 @@ def shared_api(db_url, tmp_path_factory) -> Iterator[Api]:
     load_demo(db_url=url)
     add_users(url, ROLE_USERS)
 
-    async def fake_sleep(seconds: float) -> None:
-        return None
-
     clock = ManualClock(dt.datetime.now(dt.UTC))
     app = create_app(
         url,
         secret_key="module-secret-0123456789abcdef0123456789",
         clock=clock,
-        throttle=LoginThrottle(sleep=fake_sleep),
     )
     with TestClient(app) as client:
-        yield Api(client=client, url=url, clock=clock, throttle=app.state.throttle)
+        yield Api(client=client, url=url, clock=clock)
     next(gen, None)
 
 
 @pytest.fixture
 def api(shared_api) -> Iterator[Api]:
-    """The shared app, its clock set to now and its sign-in failures cleared after the test."""
+    """The shared app, its clock set to now and its sign-in attempts cleared after the test."""
     shared_api.clock.now = dt.datetime.now(dt.UTC)
     yield shared_api
     shared_api.clock.now = dt.datetime.now(dt.UTC)
-    shared_api.throttle._failures.clear()
+    shared_api.forget_sign_ins()
 
 
 @pytest.fixture(scope="module")

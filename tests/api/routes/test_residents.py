@@ -232,8 +232,14 @@ def test_unmask_needs_an_approved_unexpired_request_and_is_audited(api):
     )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     assert ok.json()["approver_username"] == "community_head"
-    again = api.client.post(f"/access-requests/{rid_req}/approve", headers=api.as_("admin"))
+    again = api.client.post(
+        f"/access-requests/{rid_req}/approve", headers=api.as_("street_dept")
+    )
     assert again.status_code == 409
+    # the admin manages accounts and may not decide access requests (separation of duties)
+    assert api.client.post(
+        f"/access-requests/{rid_req}/reject", headers=api.as_("admin"), json={"reason": "x"}
+    ).status_code == 403
     for n in (1, 2):
         full = api.client.get(f"/residents/{rid}", headers=worker, params={"unmask": True}).json()
         assert full["masked"] is False

@@ -153,13 +153,13 @@ ENDPOINTS = {
         ),
     ),
     "POST /access-requests/{id}/approve": (
-        {"community_head", "street_dept", "admin"},
+        {"community_head", "street_dept"},  # not the admin: duties separated
         200,
         lambda api, h: api.client.post(
             f"/access-requests/{_pending_request(api)}/approve", headers=h
         ),
     ),
-    "GET /audit": ({"auditor", "admin"}, 200, lambda api, h: api.client.get("/audit", headers=h)),
+    "GET /audit": ({"auditor"}, 200, lambda api, h: api.client.get("/audit", headers=h)),
     "POST /users": (
         {"admin"},
         201,
@@ -213,3 +213,22 @@ def test_role_table(api, endpoint, role):
         expected = 401 if role == ANON else 403
         assert r.status_code == expected, r.text
         assert "detail" in r.json()
+
+
+def test_the_admin_cannot_hand_himself_another_duty(fresh_db_url, make_api):
+    """Separation of duties: the account manager changes others' roles, never his own (he
+    could otherwise make himself auditor or approver); the refusal changes nothing."""
+    from tests.api.routes.conftest import add_users
+
+    add_users(fresh_db_url, {"root": (Role.ADMIN, []), "ada": (Role.PLANNER, [])})
+    api = make_api(fresh_db_url)
+    users = {u["username"]: u for u in api.client.get("/users", headers=api.as_("root")).json()[
+        "data"]}  # fmt: skip
+    for role in ("auditor", "community_head", "street_dept"):
+        r = api.client.patch(f"/users/{users['root']['id']}", headers=api.as_("root"),
+                             json={"role": role})  # fmt: skip
+        assert r.status_code == 403, role
+    assert api.client.get("/auth/me", headers=api.as_("root")).json()["role"] == "admin"
+    r = api.client.patch(f"/users/{users['ada']['id']}", headers=api.as_("root"),
+                         json={"role": "auditor"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["role"] == "auditor"

@@ -164,17 +164,17 @@ def _create_events_guard() -> None:
     """UPDATE always refused; DELETE refused while the incident exists (cascade allowed)."""
     if _sqlite():
         op.execute(
-            f"CREATE TRIGGER tr_{EVENTS}_no_update BEFORE UPDATE ON {EVENTS} "
+            f"CREATE TRIGGER tr_{EVENTS}_no_update BEFORE UPDATE ON {EVENTS} "  # nosec B608  # DDL from module constants
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
         op.execute(
-            f"CREATE TRIGGER tr_{EVENTS}_no_delete BEFORE DELETE ON {EVENTS} "
+            f"CREATE TRIGGER tr_{EVENTS}_no_delete BEFORE DELETE ON {EVENTS} "  # nosec B608  # DDL from module constants
             "WHEN EXISTS (SELECT 1 FROM incidents WHERE id = OLD.incident_id) "
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
         return
     op.execute(
-        f"CREATE OR REPLACE FUNCTION {EVENTS_FUNCTION}() RETURNS trigger "
+        f"CREATE OR REPLACE FUNCTION {EVENTS_FUNCTION}() RETURNS trigger "  # nosec B608  # DDL from module constants
         "LANGUAGE plpgsql AS $$ BEGIN "
         "IF TG_OP = 'DELETE' AND NOT EXISTS "
         "(SELECT 1 FROM incidents WHERE id = OLD.incident_id) THEN RETURN OLD; END IF; "
