@@ -81,6 +81,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from gis.coverage.plane import Plane
 from gis.crs import WGS84, metric_crs, require_crs
 from gis.errors import GeometryTypeError, InputError
 
@@ -122,6 +123,7 @@ FINDING_COLUMNS: tuple[str, ...] = (
 )
 
 _POLYGON, _MULTIPOLYGON = 3, 6
+_NO_CRS = CRS.from_epsg(3857)  # a stand-in: contexts built without a plane are metric
 _KIND_ORDER = {kind: i for i, kind in enumerate(FINDING_KINDS)}
 _REASON_LOCATION = re.compile(r"\[\s*([-+0-9.eEnaNif]+)\s+([-+0-9.eEnaNif]+)[^\]]*\]\s*$")
 _REASON_ZH = {
@@ -220,27 +222,29 @@ def validate(
     _check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
     _check_boundary(boundary)
 
+    boundary_in = _geometry_array(_as_frame(boundary).geometry.to_crs(out_crs))
     metric = _metric_crs(grids, _as_frame(boundary))
+    plane = Plane(out_crs, metric, _joint_bounds(geoms_in, boundary_in))
     labels, code_missing = _code_labels(grids[code_field], grids.index)
-    vertices_m = _projected(geoms_in, out_crs, metric)
+    vertices_m = _in_plane(geoms_in, plane)
 
     valid_in = shapely.is_valid(geoms_in) & ~missing
     grid_size_m = noise_m / 10
     rings: dict[str, np.ndarray] = {}
     valid_m = _metric_validity(vertices_m, valid_in, missing)
     work = _repaired(vertices_m, missing, grid_size_m, valid_m, rings)
-    boundary_m = _union_polygonal(_geometry_array(boundary.geometry.to_crs(metric)), grid_size_m)
-    ctx = _Context(work, labels, noise_m, tolerance_m, rings)
+    boundary_m = _union_polygonal(plane.to_plane(boundary_in), grid_size_m)
+    ctx = _Context(work, labels, noise_m, tolerance_m, rings, plane)
 
     findings: list[_Finding] = []
     findings += _gaps_and_holes(ctx, boundary_m)
     findings += _overlaps(ctx)
-    findings += _invalid(geoms_in, missing, valid_in, labels, grids.index, out_crs, metric)
+    findings += _invalid(geoms_in, missing, valid_in, labels, grids.index, plane)
     findings += _outside(ctx, boundary_m)
     findings += _multipart(ctx, vertices_m, valid_in, grid_size_m)
     findings += _edge_mismatches(ctx)
     findings += _code_findings(geoms_in, vertices_m, labels, code_missing, grids.index)
-    return _to_frame(findings, out_crs, metric)
+    return _to_frame(findings, out_crs, plane)
 
 
 def is_valid_division(
@@ -375,22 +379,26 @@ class _Vertices:
         return self.coords[within + np.repeat(self.first[positions], counts)], owner
 
 
-def _projected(geoms: np.ndarray, source: CRS, target: CRS) -> _Vertices:
-    """``geoms`` in ``target``, as ``GeoSeries.to_crs`` gives them, each vertex projected once.
+def _in_plane(geoms: np.ndarray, plane: Plane) -> _Vertices:
+    """``geoms`` in the division's plane (:class:`Plane`), held as their mapped vertices.
 
-    Neighbouring grids share their vertices: projecting each distinct coordinate pair once
-    (a third of them in a division) gives the same coordinates, since PROJ projects point
-    by point. Geometries with Z go through geopandas.
+    In the metric CRS itself the geometries are taken as they are. Otherwise their vertices
+    are mapped (one affine map, so equal vertices stay equal and straight edges straight);
+    Z is dropped.
     """
-    if source.is_exact_same(target):
+    if plane.identity:
         return _Vertices(geoms)
     if shapely.has_z(geoms).any():
-        return _Vertices(_geometry_array(gpd.GeoSeries(geoms, crs=source).to_crs(target)))
-    coords = shapely.get_coordinates(geoms)
-    # x + iy identifies a coordinate pair by value (bit patterns of 0.0 and -0.0 aside)
-    vertex, distinct = pd.factorize(np.ascontiguousarray(coords).view(np.complex128).ravel())
-    x, y = _transformer(source, target).transform(distinct.real, distinct.imag)
-    return _Vertices(geoms, np.column_stack([x, y])[vertex])
+        geoms = shapely.force_2d(geoms)
+    return _Vertices(geoms, plane.forward(shapely.get_coordinates(geoms)))
+
+
+def _joint_bounds(*arrays: np.ndarray) -> np.ndarray:
+    """Bounds (xmin, ymin, xmax, ymax) of all geometries of ``arrays`` together."""
+    bounds = np.vstack([shapely.bounds(a).reshape(-1, 4) for a in arrays])
+    with np.errstate(invalid="ignore"):
+        low, high = np.nanmin(bounds[:, :2], axis=0), np.nanmax(bounds[:, 2:], axis=0)
+    return np.r_[low, high]
 
 
 def _as_frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
@@ -694,8 +702,10 @@ class _Context:
         noise_m: float,
         tolerance_m: float,
         rings: dict[str, np.ndarray] | None = None,
+        plane: Plane | None = None,
     ):
         self.work = work
+        self.plane = plane if plane is not None else Plane(_NO_CRS, _NO_CRS, (0, 0, 0, 0))
         self.rings = rings or {}
         self.grid_size_m = noise_m / 10
         self.snapped_directly = np.zeros(len(work), dtype=bool)
@@ -810,6 +820,11 @@ class _Context:
             widths[rest] = 2 * shapely.length(circles)
         return widths
 
+    def measured(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Areas (m²) and widths (m) of plane ``parts``, measured in the metric CRS."""
+        metric, areas = self.plane.measure(parts)
+        return areas, self.widths(metric)
+
     def bordering(self, pieces: np.ndarray) -> list[np.ndarray]:
         """Grid positions sharing a stretch of edge (not just a vertex) with each piece.
 
@@ -842,18 +857,19 @@ class _Context:
         parts, idx = _polygon_parts(geoms)
         keep = self.significant(parts)
         parts, owner_of_part = parts[keep], owners[idx[keep]]
-        widths = self.widths(parts)
+        areas, widths = self.measured(parts)
         groups = []
         for owner in np.unique(owner_of_part):
             sel = owner_of_part == owner
-            groups.append(_Pieces(owner, parts[sel], widths[sel]))
+            groups.append(_Pieces(owner, parts[sel], areas[sel], widths[sel]))
         return groups
 
 
 @dataclass
 class _Pieces:
     owner: Any
-    parts: np.ndarray
+    parts: np.ndarray  # in the plane
+    areas: np.ndarray  # measured in the metric CRS
     widths: np.ndarray
 
     @property
@@ -862,7 +878,7 @@ class _Pieces:
 
     @functools.cached_property
     def area_m2(self) -> float:
-        return float(shapely.area(self.parts).sum())
+        return float(self.areas.sum())
 
     @functools.cached_property
     def width_m(self) -> float:
@@ -1259,13 +1275,13 @@ def _gaps_and_holes(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Findin
     pieces = pieces[ctx.significant(pieces)]
     if len(pieces) == 0:
         return []
-    widths = ctx.widths(pieces)
-    areas = shapely.area(pieces)
+    metric, areas = ctx.plane.measure(pieces)
+    widths = ctx.widths(metric)
     hole_owner = _enclosing_hole_owner(ctx, pieces)
     bordering = ctx.bordering(pieces)
     findings = []
-    for piece, width, area, owner, near in zip(
-        pieces, widths, areas, hole_owner, bordering, strict=True
+    for piece, piece_m, width, area, owner, near in zip(
+        pieces, metric, widths, areas, hole_owner, bordering, strict=True
     ):
         codes = ctx.codes(near)
         names = _names(codes)
@@ -1284,7 +1300,7 @@ def _gaps_and_holes(ctx: _Context, boundary_m: shapely.Geometry) -> list[_Findin
                 )
             )
         elif width < ctx.tolerance_m:
-            length = float(shapely.length(piece)) / 2 - width  # exact for a rectangle
+            length = _sliver_length(piece_m, width, ctx.noise_m)
             findings.append(
                 _Finding(
                     "sliver",
@@ -1421,8 +1437,7 @@ def _invalid(
     valid_in: np.ndarray,
     labels: list[str],
     index: pd.Index,
-    out_crs: CRS,
-    metric: CRS,
+    plane: Plane,
 ) -> list[_Finding]:
     findings = []
     for i in np.flatnonzero(missing | ~valid_in):
@@ -1442,7 +1457,7 @@ def _invalid(
         what, spot = _parse_reason(reason)
         if spot is None:
             spot = shapely.point_on_surface(shapely.envelope(geoms_in[i]))
-        x_m, y_m = _transformer(out_crs, metric).transform(spot.x, spot.y)
+        x_m, y_m = plane.forward(np.array([[spot.x, spot.y]]))[0]
         findings.append(
             _Finding(
                 "invalid",
@@ -1529,10 +1544,11 @@ def _multipart(
         mine = items_arr[owners_arr == owner]
         if len(mine) < 2:
             continue
-        areas = shapely.area(mine)
-        strays = np.delete(mine, np.argmax(areas))
-        stray_area = float(shapely.area(strays).sum())
-        width = float(ctx.widths(strays).max())
+        areas, widths = ctx.measured(mine)
+        largest = np.argmax(areas)
+        strays = np.delete(mine, largest)
+        stray_area = float(np.delete(areas, largest).sum())
+        width = float(np.delete(widths, largest).max())
         grid, n = ctx.labels[owner], len(mine)
         findings.append(
             _Finding(
@@ -1569,7 +1585,8 @@ def _edge_mismatches(ctx: _Context) -> list[_Finding]:
         sel = mismatched & (chain_owner == owner)
         lines = list(chains[sel])
         geom = lines[0] if len(lines) == 1 else shapely.MultiLineString(lines)
-        length, width = float(shapely.length(geom)), float(deviation[sel].max())
+        length = float(shapely.length(ctx.plane.to_metric(np.array([geom]))[0]))
+        width = float(deviation[sel].max())
         others = sorted({ctx.labels[j] for k in np.flatnonzero(sel) for j in near[k]})
         grid = ctx.labels[owner]
         other_zh, other_en = "、".join(others), ", ".join(others)
@@ -1698,6 +1715,22 @@ def _code_findings(
     return findings
 
 
+def _sliver_length(piece_m: shapely.Geometry, width: float, noise_m: float) -> float:
+    """Half the perimeter minus the width of a thin piece: its length (exact for a thin
+    rectangle). Tails of the piece narrower than ``noise_m`` (a corner lying a hair off a
+    long edge in the metric CRS) are noise and left out: they are measured on the piece
+    opened by ``noise_m / 2``."""
+    if noise_m > 0:
+        opened = shapely.buffer(
+            shapely.buffer(piece_m, -noise_m / 2, join_style="mitre"),
+            noise_m / 2,
+            join_style="mitre",
+        )
+        if not shapely.is_empty(opened):
+            piece_m = opened
+    return float(shapely.length(piece_m)) / 2 - width
+
+
 def _multipolygon(geoms: np.ndarray) -> shapely.Geometry | None:
     parts, _ = _polygon_parts(geoms[~shapely.is_missing(geoms)])
     return shapely.MultiPolygon(list(parts)) if len(parts) else None
@@ -1740,7 +1773,7 @@ def _where(lon: float, lat: float) -> tuple[str, str]:
     return f"位置 {text}", f"at {text}"
 
 
-def _to_frame(findings: list[_Finding], out_crs: CRS, metric: CRS) -> gpd.GeoDataFrame:
+def _to_frame(findings: list[_Finding], out_crs: CRS, plane: Plane) -> gpd.GeoDataFrame:
     columns = {name: [] for name in FINDING_COLUMNS}
     if not findings:
         frame = pd.DataFrame({name: pd.Series([], dtype=_DTYPES[name]) for name in columns})
@@ -1748,8 +1781,8 @@ def _to_frame(findings: list[_Finding], out_crs: CRS, metric: CRS) -> gpd.GeoDat
     located = np.array([f.geometry_m for f in findings], dtype=object)
     anchors = shapely.point_on_surface(located)
     xy_m = np.column_stack([shapely.get_x(anchors), shapely.get_y(anchors)])
-    lon, lat = _transformer(metric, WGS84).transform(xy_m[:, 0], xy_m[:, 1])
-    projected = gpd.GeoSeries(located, crs=metric).to_crs(out_crs).array
+    lon, lat = plane.lonlat(xy_m)
+    projected = plane.to_crs(located, out_crs)
     geometry = [
         f.geometry_out if (f.geometry_out is not None or f.keep_input_geometry) else g
         for f, g in zip(findings, projected, strict=True)

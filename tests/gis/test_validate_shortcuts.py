@@ -90,39 +90,64 @@ def _shared_vertex_grids() -> np.ndarray:
     return np.array([*cells, None, shapely.Polygon()], dtype=object)
 
 
-@pytest.mark.parametrize("target", [4550, WGS84])
-def test_projecting_each_vertex_once_is_geopandas_to_crs_bit_for_bit(target):
+@pytest.mark.parametrize("source", [4550, WGS84])
+def test_vertices_in_the_plane_are_the_affine_map_of_each_vertex(source):
     from pyproj import CRS
 
-    from gis.coverage.validate import _projected
+    from gis.coverage.plane import Plane
+    from gis.coverage.validate import _in_plane
 
-    geoms = _shared_vertex_grids()
-    source, target = CRS.from_user_input(METRIC_CRS), CRS.from_user_input(target)
-    vertices = _projected(geoms, source, target)
-    expected = gpd.GeoSeries(geoms, crs=source).to_crs(target).array
+    geoms = np.asarray(gpd.GeoSeries(_shared_vertex_grids(), crs=METRIC_CRS).to_crs(source))
+    source = CRS.from_user_input(source)
+    plane = Plane(source, CRS.from_user_input(METRIC_CRS), shapely.total_bounds(geoms))
+    vertices = _in_plane(geoms, plane)
+    expected = shapely.transform(geoms, plane.forward)
     positions = np.arange(len(geoms))
     built = vertices.geometries(positions)
-    assert shapely.equals_exact(built[:-2], np.asarray(expected)[:-2], tolerance=0).all()
+    assert shapely.equals_exact(built[:-2], expected[:-2], tolerance=0).all()
     assert built[-2] is None and built[-1].is_empty
     coords, owner = vertices.coordinates(positions[::-1])
-    expected_coords, expected_owner = shapely.get_coordinates(
-        np.asarray(expected)[::-1], return_index=True
-    )
+    expected_coords, expected_owner = shapely.get_coordinates(expected[::-1], return_index=True)
     assert np.array_equal(coords, expected_coords) and np.array_equal(owner, expected_owner)
-    # the geometries are not touched
-    assert shapely.equals_exact(geoms[:-2], _shared_vertex_grids()[:-2], tolerance=0).all()
+    # and back: the source coordinates to rounding
+    back = plane.to_source(built[:-2])
+    assert all(shapely.equals_exact(a, b, 1e-9) for a, b in zip(back, geoms[:-2], strict=True))
 
 
-def test_projecting_geometries_with_z_goes_through_geopandas():
+def test_vertices_with_z_lose_it_in_the_plane_and_the_metric_crs_is_its_own_plane():
     from pyproj import CRS
 
-    from gis.coverage.validate import _projected
+    from gis.coverage.plane import Plane
+    from gis.coverage.validate import _in_plane
 
     geoms = np.array([shapely.Polygon([(X0, Y0, 5), (X0 + 9, Y0, 5), (X0, Y0 + 9, 5)])])
-    vertices = _projected(geoms, CRS.from_user_input(METRIC_CRS), CRS.from_user_input(4550))
-    expected = gpd.GeoSeries(geoms, crs=METRIC_CRS).to_crs(4550).array
-    assert shapely.equals_exact(vertices.geometries([0]), np.asarray(expected), tolerance=0).all()
-    assert shapely.has_z(vertices.geometries([0])).all()
+    metric = CRS.from_user_input(METRIC_CRS)
+    same = _in_plane(geoms, Plane(metric, metric, shapely.total_bounds(geoms)))
+    assert same.geometries([0])[0] is geoms[0]  # taken as given, coordinate for coordinate
+    other = Plane(CRS.from_user_input(4550), metric, shapely.total_bounds(geoms))
+    flat = _in_plane(geoms, other).geometries([0])
+    assert not shapely.has_z(flat).any()
+
+
+@pytest.mark.parametrize("lat", [18.2, 31.2, 45.0, 53.0])
+def test_plane_distances_are_metres_per_axis_at_the_datas_latitude(lat):
+    # independent truth: geodesic distances on the ellipsoid (pyproj.Geod)
+    from pyproj import CRS, Geod
+
+    from gis.coverage.plane import Plane
+    from gis.crs import metric_crs
+
+    lon = 121.4
+    span = 20_000 / 111_000  # about 20 km
+    frame = gpd.GeoDataFrame(geometry=[box(lon, lat, lon + span, lat + span)], crs=WGS84)
+    plane = Plane(CRS.from_user_input(WGS84), metric_crs(frame), frame.total_bounds)
+    rng = np.random.default_rng(int(lat * 10))
+    a = rng.uniform([lon, lat], [lon + span, lat + span], (200, 2))
+    b = a + rng.uniform(-0.002, 0.002, (200, 2))  # up to ~300 m apart
+    _, _, truth = Geod(ellps="GRS80").inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    in_plane = np.hypot(*(plane.forward(b) - plane.forward(a)).T)
+    # the scale of the metric CRS and its variation over 20 km: well within 0.5 %
+    np.testing.assert_allclose(in_plane, truth, rtol=5e-3)
 
 
 def test_common_segment_length_counts_exactly_shared_segments_only():
