@@ -78,24 +78,26 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gis.codes import PREFIX_LENGTH, is_grid_code, renumber_keep_existing, spatial_order
-from gis.coverage.plane import Plane
-from gis.coverage.validate import (
-    _REASON_ZH,
-    _as_frame,
-    _check_boundary,
-    _check_parameters,
-    _check_polygonal,
-    _code_text,
-    _geometry_array,
-    _joint_bounds,
-    _m,
-    _parse_reason,
-    _polygonal,
-    _union_polygonal,
-    feature_collection,
+from gis.coverage.common import (
+    REASON_ZH,
+    as_frame,
+    boundary_in_crs,
+    check_boundary,
+    check_parameters,
+    check_polygonal,
+    code_text,
+    format_m,
+    geometry_array,
+    joint_bounds,
+    parse_reason,
+    polygonal,
+    sliver_length,
+    union_polygonal,
 )
+from gis.coverage.plane import Plane
 from gis.crs import WGS84, metric_crs, require_crs
 from gis.errors import InputError
+from gis.geojson import frame_to_feature_collection
 
 __all__ = ["CHANGE_ACTIONS", "CHANGE_COLUMNS", "changes_to_geojson", "repair"]
 
@@ -207,29 +209,29 @@ def repair(
       action grid_codes  area_m2  width_m
     0   snap     [a, b]     30.0      0.3
     """
-    _check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
+    check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
     if max_gap_m2 is not None and not (math.isfinite(max_gap_m2) and max_gap_m2 >= 0):
         raise InputError(f"max_gap_m2 须为非负数 / max_gap_m2 must be >= 0, got {max_gap_m2}")
     out_crs = require_crs(grids, "grids / 网格")
     require_crs(boundary, "boundary / 边界")
-    geoms_in = _geometry_array(grids.geometry)
+    geoms_in = geometry_array(grids.geometry)
     missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
-    _check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
+    check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
     if missing.any():
         rows = [grids.index[i] for i in np.flatnonzero(missing)[:5]]
         raise InputError(
             f"网格第 {rows} 行没有几何图形，无法修复 / grids in rows {rows} have no geometry "
             "and cannot be repaired: draw them or delete the rows"
         )
-    _check_boundary(boundary)
+    check_boundary(boundary)
 
-    metric = metric_crs(grids, _as_frame(boundary))
-    boundary_in = _geometry_array(_as_frame(boundary).geometry.to_crs(out_crs))
-    plane = Plane(out_crs, metric, _joint_bounds(geoms_in, boundary_in))
+    metric = metric_crs(grids, as_frame(boundary))
+    boundary_in = boundary_in_crs(boundary, out_crs)
+    plane = Plane(out_crs, metric, joint_bounds(geoms_in, boundary_in))
     grid_size_m = noise_m / 10
     geoms_m = plane.to_plane(geoms_in)
-    boundary_m = _union_polygonal(plane.to_plane(boundary_in), grid_size_m)
-    codes_in = [_code_text(value) for value in grids[code_field].to_numpy()]
+    boundary_m = union_polygonal(plane.to_plane(boundary_in), grid_size_m)
+    codes_in = [code_text(value) for value in grids[code_field].to_numpy()]
     rank = _priority_rank(priority, codes_in)
 
     work, invalid = _made_valid(geoms_m, grid_size_m)
@@ -274,7 +276,7 @@ def repair(
 
 def changes_to_geojson(changes: gpd.GeoDataFrame) -> dict[str, Any]:
     """Return the change log of :func:`repair` as an RFC 7946 FeatureCollection (lon/lat)."""
-    return feature_collection(changes, CHANGE_COLUMNS)
+    return frame_to_feature_collection(changes, CHANGE_COLUMNS)
 
 
 # ------------------------------------------------------------------------ preparation
@@ -304,10 +306,10 @@ def _made_valid(geoms_m: np.ndarray, grid_size_m: float) -> tuple[np.ndarray, np
     work = geoms_m.copy()
     for i in np.flatnonzero(invalid):
         fixed = shapely.make_valid(geoms_m[i], method="structure", keep_collapsed=False)
-        work[i] = _polygonal(fixed)
+        work[i] = polygonal(fixed)
     if grid_size_m > 0:
         work = shapely.set_precision(work, grid_size_m)
-        work = np.array([_polygonal(g) for g in work], dtype=object)
+        work = np.array([polygonal(g) for g in work], dtype=object)
     return work, invalid
 
 
@@ -374,7 +376,7 @@ def _invalid_changes(
 ) -> list[_Change]:
     changes = []
     for i in np.flatnonzero(invalid):
-        what, spot = _parse_reason(shapely.is_valid_reason(geoms_in[i]))
+        what, spot = parse_reason(shapely.is_valid_reason(geoms_in[i]))
         _, (after, before) = plane.measure(np.array([work[i], geoms_m[i]], dtype=object))
         delta = float(after - before)
         grid = codes[i]
@@ -383,7 +385,7 @@ def _invalid_changes(
                 "fix_invalid",
                 [grid],
                 work[i],
-                f"网格 {grid} 几何无效（{_REASON_ZH.get(what, what)}），已按外环/内环结构修复，"
+                f"网格 {grid} 几何无效（{REASON_ZH.get(what, what)}），已按外环/内环结构修复，"
                 f"面积变化 {delta:+.2f} m²",
                 f"grid {grid} had invalid geometry ({what}); made valid keeping the area its "
                 f"rings enclose, area changed by {delta:+.2f} m²",
@@ -459,7 +461,7 @@ class _Faces:
             return shapely.Polygon()
         if len(group) == 1:
             return self.faces[group[0]]
-        return _polygonal(shapely.coverage_union_all(self.faces[group]))
+        return polygonal(shapely.coverage_union_all(self.faces[group]))
 
 
 class _Repair:
@@ -501,7 +503,7 @@ class _Repair:
         """Area, width and length (of a thin piece) of plane ``geom``, in the metric CRS."""
         metric, [area] = self.plane.measure(np.array([geom], dtype=object))
         width = float(_widths(metric, self.noise_m)[0])
-        return _Size(float(area), width, _sliver_length(metric[0], width))
+        return _Size(float(area), width, sliver_length(metric[0], width, self.noise_m))
 
     def clip_outside(self) -> list[_Change]:
         changes = []
@@ -517,9 +519,10 @@ class _Repair:
                         "clip_outside",
                         [grid],
                         geom,
-                        f"网格 {grid} 超出社区边界的 {_m(area)} m²（最宽 {_m(width)} m）已裁去",
-                        f"cut {_m(area)} m² (up to {_m(width)} m wide) of grid {grid} lying "
-                        "outside the boundary",
+                        f"网格 {grid} 超出社区边界的 {format_m(area)} m²"
+                        f"（最宽 {format_m(width)} m）已裁去",
+                        f"cut {format_m(area)} m² (up to {format_m(width)} m wide) "
+                        f"of grid {grid} lying outside the boundary",
                         area_m2=area,
                         width_m=width,
                         area_change_m2={grid: -area},
@@ -554,18 +557,19 @@ class _Repair:
                         [w, *lost],
                         geom,
                         (
-                            f"网格 {w} 与 {'、'.join(lost)} 的边界相差不到 {_m(width)} m"
-                            f"（重叠 {_m(area)} m²，长约 {_m(length)} m），对齐到网格 {w}"
+                            f"网格 {w} 与 {'、'.join(lost)} 的边界相差不到 {format_m(width)} m"
+                            f"（重叠 {format_m(area)} m²，长约 {format_m(length)} m），"
+                            f"对齐到网格 {w}"
                             if snap
-                            else f"网格 {w} 与 {'、'.join(lost)} 重叠 {_m(area)} m²"
-                            f"（最宽 {_m(width)} m），归网格 {w}（{why_zh}）"
+                            else f"网格 {w} 与 {'、'.join(lost)} 重叠 {format_m(area)} m²"
+                            f"（最宽 {format_m(width)} m），归网格 {w}（{why_zh}）"
                         ),
                         (
-                            f"edges of grids {w} and {', '.join(lost)} up to {_m(width)} m "
-                            f"apart (overlap of {_m(area)} m², about {_m(length)} m long) "
-                            f"snapped to grid {w}"
+                            f"edges of grids {w} and {', '.join(lost)} up to {format_m(width)} m "
+                            f"apart (overlap of {format_m(area)} m², "
+                            f"about {format_m(length)} m long) snapped to grid {w}"
                             if snap
-                            else f"overlap of {_m(area)} m² (up to {_m(width)} m wide) "
+                            else f"overlap of {format_m(area)} m² (up to {format_m(width)} m wide) "
                             f"between grids {w} and {', '.join(lost)} kept by {w} ({why_en})"
                         ),
                         area_m2=area,
@@ -589,11 +593,13 @@ class _Repair:
             near = [self.codes[g] for g in np.flatnonzero(shared > 0)]
             if too_big or shared.max(initial=0) <= 0:
                 if too_big:
-                    zh = f"空隙 {_m(area)} m² 大于 {_m(max_gap_m2)} m²，未填补"
-                    en = f"gap of {_m(area)} m² is larger than {_m(max_gap_m2)} m², left"
+                    zh = f"空隙 {format_m(area)} m² 大于 {format_m(max_gap_m2)} m²，未填补"
+                    en = (
+                        f"gap of {format_m(area)} m² is larger than {format_m(max_gap_m2)} m², left"
+                    )
                 else:
-                    zh = f"空隙 {_m(area)} m² 没有共享边的网格，未填补"
-                    en = f"gap of {_m(area)} m² shares no edge with any grid, left"
+                    zh = f"空隙 {format_m(area)} m² 没有共享边的网格，未填补"
+                    en = f"gap of {format_m(area)} m² shares no edge with any grid, left"
                 changes.append(
                     _Change(
                         "gap_left",
@@ -623,27 +629,32 @@ class _Repair:
                 action = "snap"
                 zh = (
                     f"{'网格 ' + grid + '、' + '、'.join(others) + ' 之间' if others else ''}"
-                    f"宽 {_m(width)} m、长约 {_m(length)} m 的窄缝 {_m(area)} m² 已闭合，"
-                    f"并入网格 {grid}（共享边最长，{_m(edge)} m）"
+                    f"宽 {format_m(width)} m、长约 {format_m(length)} m 的窄缝 "
+                    f"{format_m(area)} m² 已闭合，"
+                    f"并入网格 {grid}（共享边最长，{format_m(edge)} m）"
                 )
                 en = (
-                    f"sliver of {_m(area)} m² ({_m(width)} m wide, about {_m(length)} m long)"
+                    f"sliver of {format_m(area)} m² ({format_m(width)} m wide, "
+                    f"about {format_m(length)} m long)"
                     f"{' between grids ' + ', '.join([grid, *others]) if others else ''} "
-                    f"closed: given to grid {grid} (longest shared edge, {_m(edge)} m)"
+                    f"closed: given to grid {grid} (longest shared edge, {format_m(edge)} m)"
                 )
             elif hole:
                 action = "fill_gap"
-                zh = f"网格 {grid} 内未被其他网格填满的洞 {_m(area)} m² 归还网格 {grid}"
-                en = f"hole of {_m(area)} m² inside grid {grid}, filled by no grid, given to {grid}"
+                zh = f"网格 {grid} 内未被其他网格填满的洞 {format_m(area)} m² 归还网格 {grid}"
+                en = (
+                    f"hole of {format_m(area)} m² inside grid {grid}, filled by no grid, "
+                    f"given to {grid}"
+                )
             else:
                 action = "fill_gap"
                 zh = (
-                    f"空隙 {_m(area)} m²（最宽 {_m(width)} m）划给网格 {grid}"
-                    f"（共享边最长，{_m(edge)} m）"
+                    f"空隙 {format_m(area)} m²（最宽 {format_m(width)} m）划给网格 {grid}"
+                    f"（共享边最长，{format_m(edge)} m）"
                 )
                 en = (
-                    f"gap of {_m(area)} m² (up to {_m(width)} m wide) given to grid {grid} "
-                    f"(longest shared edge, {_m(edge)} m)"
+                    f"gap of {format_m(area)} m² (up to {format_m(width)} m wide) "
+                    f"given to grid {grid} (longest shared edge, {format_m(edge)} m)"
                 )
             changes.append(
                 _Change(
@@ -687,10 +698,10 @@ class _Repair:
                             "reassign_part",
                             [src, dst],
                             geom,
-                            f"网格 {src} 不相连的一块 {_m(area)} m² 划给网格 {dst}"
-                            f"（共享边最长，{_m(edge)} m），{src} 保留最大的一块",
-                            f"detached part of {_m(area)} m² of grid {src} given to grid "
-                            f"{dst} (longest shared edge, {_m(edge)} m); {src} keeps its "
+                            f"网格 {src} 不相连的一块 {format_m(area)} m² 划给网格 {dst}"
+                            f"（共享边最长，{format_m(edge)} m），{src} 保留最大的一块",
+                            f"detached part of {format_m(area)} m² of grid {src} given to grid "
+                            f"{dst} (longest shared edge, {format_m(edge)} m); {src} keeps its "
                             "largest part",
                             area_m2=area,
                             width_m=width,
@@ -722,7 +733,7 @@ def _back_in_source(geoms_m: np.ndarray, plane: Plane) -> np.ndarray:
         return out
     bad = np.flatnonzero(~shapely.is_valid(out) & ~shapely.is_empty(out))
     for i in bad:
-        out[i] = _polygonal(shapely.make_valid(out[i], method="structure", keep_collapsed=False))
+        out[i] = polygonal(shapely.make_valid(out[i], method="structure", keep_collapsed=False))
     return out
 
 
@@ -730,11 +741,6 @@ def _widths(parts: np.ndarray, noise_m: float) -> np.ndarray:
     """2 × radius of the largest inscribed circle of each polygon, in metres."""
     tol = np.maximum(max(noise_m, 1e-6) / 10, 1e-5 * np.sqrt(shapely.area(parts)))
     return 2 * shapely.length(shapely.maximum_inscribed_circle(parts, tolerance=tol))
-
-
-def _sliver_length(geom: shapely.Geometry, width: float) -> float:
-    """Half the perimeter minus the width: the length of a thin piece."""
-    return float(shapely.length(geom)) / 2 - width
 
 
 # ------------------------------------------------------------------------------- output

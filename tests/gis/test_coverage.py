@@ -795,18 +795,19 @@ def test_demo_defective_division_findings_equal_the_reference_implementation():
 
 
 def test_grids_in_a_projected_crs_get_the_metric_crs_of_metric_crs():
-    from gis.coverage.validate import _metric_crs
+    from gis.coverage.common import division_metric_crs
 
     grids, boundary = _jittered_division(35, 5)
     for dx in (0.0, 30_000.0, 121_000.0, 124_000.0, 160_000.0):
         # 121-124 km east of the origin the centre crosses the 121.5°E zone edge
         moved = grids.set_geometry(grids.geometry.translate(dx, 0))
         frame = boundary.translate(dx, 0).to_frame("geometry")
-        assert _metric_crs(moved, frame) == metric_crs(moved, frame), dx
+        assert division_metric_crs(moved, frame) == metric_crs(moved, frame), dx
 
 
 def test_snapping_shortcut_is_set_precision_vertex_for_vertex():
-    from gis.coverage.validate import _Context, _repaired
+    from gis.coverage.context import Context
+    from gis.coverage.snapping import made_valid_and_snapped
 
     rng = np.random.default_rng(11)
     polys = [shapely.convex_hull(shapely.multipoints(rng.uniform(0, 50, (9, 2)) + ORIGIN_M))
@@ -815,18 +816,18 @@ def test_snapping_shortcut_is_set_precision_vertex_for_vertex():
     missing = np.zeros(len(polys), dtype=bool)
     for grid_size_m in (1e-4, 1e-3, 7e-5):
         rings: dict = {}
-        fast = _repaired(polys, missing, grid_size_m, None, rings)
+        fast = made_valid_and_snapped(polys, missing, grid_size_m, None, rings)
         assert len(rings["index"]) == len(polys)  # all took the shortcut
         slow = shapely.set_precision(polys, grid_size_m)
         assert shapely.equals_exact(fast, slow, tolerance=0).all()
         labels = [str(i) for i in range(len(polys))]
-        ctx = _Context(fast, labels, grid_size_m * 10, 0.5, rings)
+        ctx = Context(fast, labels, grid_size_m * 10, 0.5, rings)
         exact = ctx.exact(np.arange(len(polys)))
         assert (shapely.get_precision(exact) == shapely.get_precision(slow)).all()
 
 
 def test_convex_widths_are_exact():
-    from gis.coverage.validate import _convex_inscribed_radius
+    from gis.coverage.widths import convex_inscribed_radius
 
     x0, y0 = ORIGIN_M
     rng = np.random.default_rng(5)
@@ -838,14 +839,14 @@ def test_convex_widths_are_exact():
         tri = shapely.Polygon(rng.uniform(0, 100, (3, 2)) + np.array([x0, y0]))
         shapes.append(tri)
         truth.append(2 * tri.area / tri.length)
-    radius = _convex_inscribed_radius(np.array(shapes, dtype=object))
+    radius = convex_inscribed_radius(np.array(shapes, dtype=object))
     np.testing.assert_allclose(radius, truth, rtol=1e-9, atol=1e-9)
     concave = shapely.Polygon([(x0, y0), (x0 + 10, y0), (x0 + 5, y0 + 1), (x0 + 5, y0 + 10)])
-    assert np.isnan(_convex_inscribed_radius(np.array([concave], dtype=object))).all()
+    assert np.isnan(convex_inscribed_radius(np.array([concave], dtype=object))).all()
 
 
 def test_point_to_outline_distances_are_geos_bit_for_bit():
-    from gis.coverage.validate import _distance_to_segments, _near_segments
+    from gis.coverage.segments import distance_to_segments, near_segments
 
     rng = np.random.default_rng(9)
     grids, _ = _jittered_division(12, 6)
@@ -853,7 +854,7 @@ def test_point_to_outline_distances_are_geos_bit_for_bit():
     points = rng.uniform(-20, 500, (4000, 2)) + ORIGIN_M
     grid = rng.integers(0, len(geoms), len(points))
     everywhere = np.tile([-1e9, -1e9, 1e9, 1e9], (len(points), 1))
-    offsets, start, end = _near_segments(geoms, grid, everywhere, 0.0)
-    mine = _distance_to_segments(points, np.arange(len(points)), offsets, start, end, chunk=997)
+    offsets, start, end = near_segments(geoms, grid, everywhere, 0.0)
+    mine = distance_to_segments(points, np.arange(len(points)), offsets, start, end, chunk=997)
     geos = shapely.distance(shapely.points(points), shapely.boundary(geoms[grid]))
     assert np.array_equal(mine, geos)

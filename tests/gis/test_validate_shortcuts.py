@@ -33,14 +33,14 @@ def _one_reflex_polygons(rng: np.random.Generator, count: int) -> list[shapely.P
 
 
 def test_one_reflex_widths_match_a_fine_geos_search():
-    from gis.coverage.validate import _convex_inscribed_radius, _one_reflex_inscribed_radius
+    from gis.coverage.widths import convex_inscribed_radius, one_reflex_inscribed_radius
 
     rng = np.random.default_rng(17)
     polys = [p for p in _one_reflex_polygons(rng, 200) if p.is_valid]
     polys.append(shapely.Polygon([(X0, Y0), (X0 + 10, Y0), (X0 + 5, Y0 + 1), (X0 + 5, Y0 + 10)]))
     parts = np.array(polys, dtype=object)
-    assert np.isnan(_convex_inscribed_radius(parts)).all()  # none of them is convex
-    mine = _one_reflex_inscribed_radius(parts)
+    assert np.isnan(convex_inscribed_radius(parts)).all()  # none of them is convex
+    mine = one_reflex_inscribed_radius(parts)
     assert not np.isnan(mine).any()
     geos = np.array([shapely.maximum_inscribed_circle(p, 1e-7).length for p in polys])
     # GEOS's search finds an inscribed circle, never one larger than the largest; on
@@ -51,14 +51,14 @@ def test_one_reflex_widths_match_a_fine_geos_search():
 
 
 def test_one_reflex_widths_of_a_notched_rectangle_known_by_construction():
-    from gis.coverage.validate import _one_reflex_inscribed_radius
+    from gis.coverage.widths import one_reflex_inscribed_radius
 
     # a 10 × 4 rectangle whose top edge is pushed down to 1 m at x = 2: the largest
     # circle (radius 2) fits in the right part, under the unnotched top
     notched = shapely.Polygon(
         [(X0, Y0), (X0 + 10, Y0), (X0 + 10, Y0 + 4), (X0 + 2, Y0 + 1), (X0, Y0 + 4)]
     )
-    radius = _one_reflex_inscribed_radius(np.array([notched], dtype=object))[0]
+    radius = one_reflex_inscribed_radius(np.array([notched], dtype=object))[0]
     # by hand: the top edge from (2, 1) to (10, 4) is the line 3x - 8y + 2 = 0, at
     # (3x - 8y + 2) / sqrt(73) from a point (x, y) below it. A circle of radius 2 (the
     # rectangle's) centred at (8, 2) crosses it; the largest circle touches the bottom
@@ -69,13 +69,13 @@ def test_one_reflex_widths_of_a_notched_rectangle_known_by_construction():
 
 
 def test_polygons_with_two_reflex_vertices_are_left_to_geos():
-    from gis.coverage.validate import _one_reflex_inscribed_radius
+    from gis.coverage.widths import one_reflex_inscribed_radius
 
     ring = [(0, 0), (10, 0), (10, 4), (6, 1), (3, 1), (0, 4)]
     two = shapely.Polygon([(X0 + x, Y0 + y) for x, y in ring])
     holed = box(X0, Y0, X0 + 10, Y0 + 10).difference(box(X0 + 4, Y0 + 4, X0 + 5, Y0 + 5))
     convex = box(X0, Y0, X0 + 3, Y0 + 1)
-    radius = _one_reflex_inscribed_radius(np.array([two, holed, convex, None], dtype=object))
+    radius = one_reflex_inscribed_radius(np.array([two, holed, convex, None], dtype=object))
     assert np.isnan(radius).all()
 
 
@@ -95,12 +95,12 @@ def test_vertices_in_the_plane_are_the_affine_map_of_each_vertex(source):
     from pyproj import CRS
 
     from gis.coverage.plane import Plane
-    from gis.coverage.validate import _in_plane
+    from gis.coverage.snapping import in_plane
 
     geoms = np.asarray(gpd.GeoSeries(_shared_vertex_grids(), crs=METRIC_CRS).to_crs(source))
     source = CRS.from_user_input(source)
     plane = Plane(source, CRS.from_user_input(METRIC_CRS), shapely.total_bounds(geoms))
-    vertices = _in_plane(geoms, plane)
+    vertices = in_plane(geoms, plane)
     expected = shapely.transform(geoms, plane.forward)
     positions = np.arange(len(geoms))
     built = vertices.geometries(positions)
@@ -118,14 +118,14 @@ def test_vertices_with_z_lose_it_in_the_plane_and_the_metric_crs_is_its_own_plan
     from pyproj import CRS
 
     from gis.coverage.plane import Plane
-    from gis.coverage.validate import _in_plane
+    from gis.coverage.snapping import in_plane
 
     geoms = np.array([shapely.Polygon([(X0, Y0, 5), (X0 + 9, Y0, 5), (X0, Y0 + 9, 5)])])
     metric = CRS.from_user_input(METRIC_CRS)
-    same = _in_plane(geoms, Plane(metric, metric, shapely.total_bounds(geoms)))
+    same = in_plane(geoms, Plane(metric, metric, shapely.total_bounds(geoms)))
     assert same.geometries([0])[0] is geoms[0]  # taken as given, coordinate for coordinate
     other = Plane(CRS.from_user_input(4550), metric, shapely.total_bounds(geoms))
-    flat = _in_plane(geoms, other).geometries([0])
+    flat = in_plane(geoms, other).geometries([0])
     assert not shapely.has_z(flat).any()
 
 
@@ -151,7 +151,7 @@ def test_plane_distances_are_metres_per_axis_at_the_datas_latitude(lat):
 
 
 def test_common_segment_length_counts_exactly_shared_segments_only():
-    from gis.coverage.validate import _common_segment_length
+    from gis.coverage.segments import common_segment_length
 
     left = box(X0, Y0, X0 + 10, Y0 + 7)
     right = box(X0 + 10, Y0, X0 + 20, Y0 + 7)  # shares the 7 m edge, the other way round
@@ -162,7 +162,7 @@ def test_common_segment_length_counts_exactly_shared_segments_only():
     holed = box(X0 - 10, Y0 - 10, X0 + 30, Y0 + 30).difference(left)  # its hole is `left`
     a = np.array([left, left, left, left, right], dtype=object)
     b = np.array([right, split, corner, holed, right], dtype=object)
-    shared = _common_segment_length(a, b)
+    shared = common_segment_length(a, b)
     assert shared == pytest.approx([7.0, 0.0, 0.0, 34.0, 34.0], abs=1e-12)
     # never more than the outline lying on the other outline, measured by GEOS
     on_outline = shapely.length(
@@ -172,9 +172,9 @@ def test_common_segment_length_counts_exactly_shared_segments_only():
 
 
 def test_bordering_grids_are_those_the_overlay_finds():
-    """``_Context.bordering`` skips the overlay for pairs sharing long exact segments; the
+    """``Context.bordering`` skips the overlay for pairs sharing long exact segments; the
     grids it names are those the overlay alone names."""
-    from gis.coverage.validate import _Context
+    from gis.coverage.context import Context
 
     rng = np.random.default_rng(8)
     frame = box(X0, Y0, X0 + 600, Y0 + 600)
@@ -187,7 +187,7 @@ def test_bordering_grids_are_those_the_overlay_finds():
     kept = np.delete(cells, removed)
     corner_only = box(X0 - 5, Y0 - 5, X0, Y0)  # meets the division at one corner
     pieces = np.array([*cells[removed], corner_only], dtype=object)
-    ctx = _Context(kept, [str(i) for i in range(len(kept))], 0.001, 0.5)
+    ctx = Context(kept, [str(i) for i in range(len(kept))], 0.001, 0.5)
     found = ctx.bordering(pieces)
     reach = 0.001
     for piece, grids in zip(pieces, found, strict=True):
@@ -233,7 +233,7 @@ def test_rows_without_geometry_do_not_shift_the_other_grids(crs):
 
 
 def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
-    from gis.coverage.validate import _repaired
+    from gis.coverage.snapping import made_valid_and_snapped
 
     rng = np.random.default_rng(12)
     polys = [
@@ -243,7 +243,7 @@ def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
     geoms = np.array([None, *polys[:20], None, None, *polys[20:]], dtype=object)
     missing = shapely.is_missing(geoms)
     rings: dict = {}
-    work = _repaired(geoms, missing, 1e-4, None, rings)
+    work = made_valid_and_snapped(geoms, missing, 1e-4, None, rings)
     assert len(rings["index"]) == len(polys)
     for k, position in enumerate(rings["index"]):
         ring = rings["coords"][rings["owner"] == k]
