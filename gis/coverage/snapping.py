@@ -26,6 +26,7 @@ __all__ = [
     "metric_validity",
     "rounded_rings",
     "snapped",
+    "without_rings",
 ]
 
 
@@ -253,3 +254,18 @@ def rounded_rings(
     ok &= shapely.is_valid(rebuilt)
     kept = ok[owner]
     return idx[ok], rebuilt[ok], rotated[kept], np.cumsum(ok)[owner[kept]] - 1
+
+
+def without_rings(rings: dict[str, np.ndarray], positions: np.ndarray) -> dict[str, np.ndarray]:
+    """``rings`` (as :func:`made_valid_and_snapped` fills them) without the polygons at
+    ``positions``: those were rebuilt, their rounded rings no longer hold."""
+    if "index" not in rings:
+        return dict(rings)
+    keep = ~np.isin(rings["index"], positions)
+    new_number = np.cumsum(keep) - 1
+    kept_coords = keep[rings["owner"]]
+    return {
+        "index": rings["index"][keep],
+        "coords": rings["coords"][kept_coords],
+        "owner": new_number[rings["owner"][kept_coords]],
+    }

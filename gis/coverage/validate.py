@@ -106,10 +106,12 @@ from gis.coverage.common import (
     multipolygon,
     parse_reason,
     polygon_parts,
+    polygonal,
     sliver_length,
     union_polygonal,
 )
 from gis.coverage.context import Context
+from gis.coverage.junctions import junction_points, with_junctions
 from gis.coverage.plane import Plane
 from gis.coverage.segments import distance_to_segments, grouped, near_segments, same_points
 from gis.coverage.snapping import (
@@ -118,6 +120,7 @@ from gis.coverage.snapping import (
     in_plane,
     made_valid_and_snapped,
     metric_validity,
+    without_rings,
 )
 from gis.crs import require_crs
 from gis.geojson import frame_to_feature_collection
@@ -256,8 +259,9 @@ def validate(
     rings: dict[str, np.ndarray] = {}
     valid_m = metric_validity(vertices_m, valid_in, missing)
     work = made_valid_and_snapped(vertices_m, missing, grid_size_m, valid_m, rings)
-    boundary_m = union_polygonal(plane.to_plane(boundary_in), grid_size_m)
     ctx = Context(work, labels, noise_m, tolerance_m, rings, plane)
+    ctx, boundary_plane = _joined_t_junctions(ctx, vertices_m, valid_m, plane.to_plane(boundary_in))
+    boundary_m = union_polygonal(boundary_plane, grid_size_m)
 
     findings: list[_Finding] = []
     findings += _gaps_and_holes(ctx, boundary_m)
@@ -306,6 +310,44 @@ def findings_to_geojson(findings: gpd.GeoDataFrame) -> dict[str, Any]:
     for feature, codes in zip(collection["features"], findings["grid_codes"], strict=True):
         feature["properties"]["grid_codes"] = [str(code) for code in codes]
     return collection
+
+
+def _joined_t_junctions(
+    ctx: Context, vertices_m: Vertices, valid_m: np.ndarray, boundary: np.ndarray
+) -> tuple[Context, np.ndarray]:
+    """``ctx`` and the boundary (plane, not snapped) with their T-junctions made shared
+    vertices before snapping (:mod:`gis.coverage.junctions`); ``ctx`` as it is without any."""
+    tolerance = ctx.grid_size_m / 10
+    if tolerance <= 0 or len(ctx.present) == 0:
+        return ctx, boundary
+    suspects = ctx.present[~ctx.segments.fully_matched(len(ctx.present))]
+    suspects = suspects[valid_m[suspects]]  # invalid grids are judged as repaired
+    if len(suspects) == 0:
+        return ctx, boundary
+    geoms = vertices_m.geometries(suspects)
+    present_b = boundary[~(shapely.is_missing(boundary) | shapely.is_empty(boundary))]
+    corners_b = shapely.get_coordinates(present_b)
+    joined = {}
+    for k, points in junction_points(geoms, corners_b, tolerance).items():
+        geom = with_junctions(geoms[k], points, tolerance)
+        if geom is not None:
+            joined[int(suspects[k])] = geom
+    # grid corners on the boundary's edges
+    on_outline = junction_points(present_b, shapely.get_coordinates(geoms), tolerance)
+    boundary = present_b.copy()
+    for k, points in on_outline.items():
+        geom = with_junctions(present_b[k], points, tolerance)
+        boundary[k] = present_b[k] if geom is None else geom
+    if not joined:
+        return ctx, boundary
+    positions = np.array(sorted(joined))
+    work = ctx.work.copy()
+    snapped_again = shapely.set_precision(
+        np.array([joined[i] for i in positions], dtype=object), ctx.grid_size_m
+    )
+    work[positions] = [polygonal(g) for g in snapped_again]
+    rings = without_rings(ctx.rings, positions)
+    return Context(work, ctx.labels, ctx.noise_m, ctx.tolerance_m, rings, ctx.plane), boundary
 
 
 def _code_labels(codes: pd.Series, index: pd.Index) -> tuple[list[str], np.ndarray]:

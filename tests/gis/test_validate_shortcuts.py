@@ -250,3 +250,31 @@ def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
         assert np.array_equal(shapely.get_coordinates(work[position]), ring)
         # and it is the grid given at that row, snapped
         assert shapely.hausdorff_distance(work[position], geoms[position]) < 1e-4
+
+
+def test_t_junctions_are_found_where_a_corner_lies_on_an_edge_and_nowhere_else():
+    from gis.coverage.junctions import junction_points, with_junctions
+
+    # a tall west grid, the east half cut in two: the cut's west end is a T-junction on
+    # the west grid's edge; the shared corners at the top and bottom are not
+    west, south, north = box(0, 0, 1, 2), box(1, 0, 2, 0.7), box(1, 0.7, 2, 2)
+    found = junction_points(np.array([west, south, north]), np.zeros((0, 2)), 1e-9)
+    assert list(found) == [0]
+    assert found[0].tolist() == [[1.0, 0.7]]
+    joined = with_junctions(west, found[0], 1e-9)
+    assert joined.equals(west) and shapely.get_num_coordinates(joined) == 6
+    assert with_junctions(south, np.array([[1.0, 0.0]]), 1e-9) is None  # already a vertex
+
+
+def test_rings_of_rebuilt_polygons_are_dropped_and_the_rest_kept_in_order():
+    from gis.coverage.snapping import without_rings
+
+    rings = {
+        "index": np.array([2, 5, 7]),
+        "coords": np.arange(18.0).reshape(9, 2),
+        "owner": np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]),
+    }
+    kept = without_rings(rings, np.array([5]))
+    assert kept["index"].tolist() == [2, 7]
+    assert kept["owner"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert kept["coords"].tolist() == rings["coords"][[0, 1, 2, 6, 7, 8]].tolist()

@@ -107,6 +107,28 @@ def _shared_edges(div: Division, min_length_u: float):
     return sorted(found, key=lambda t: -t[2].length)
 
 
+def _with_detour(cell: shapely.Polygon, e: _Edge, half_u: float, offset: np.ndarray):
+    """``cell`` with the middle of edge ``e`` replaced by a detour: along the edge to
+    ``mid - half``, out by ``offset``, along, back to ``mid + half``. Built vertex by vertex
+    (not by an overlay), so that the new corners lie on the edge as exactly as the
+    neighbour's T-junctions would, and the polygon is valid in any CRS the division is
+    mapped to."""
+    rings = [shapely.get_coordinates(cell.exterior)]
+    rings += [shapely.get_coordinates(r) for r in cell.interiors]
+    point = shapely.Point(e.mid)
+    for r, ring in enumerate(rings):
+        for s in range(len(ring) - 1):
+            a, b = ring[s], ring[s + 1]
+            if shapely.LineString([a, b]).distance(point) > 1e-12:
+                continue
+            p0, p1 = e.mid - e.tangent * half_u, e.mid + e.tangent * half_u
+            if np.dot(b - a, e.tangent) < 0:
+                p0, p1 = p1, p0
+            rings[r] = np.vstack([ring[: s + 1], [p0, p0 + offset, p1 + offset, p1], ring[s + 1 :]])
+            return shapely.Polygon(rings[0], rings[1:])
+    raise NoRoom  # the edge is not one segment of this cell's rings
+
+
 def _nested(div: Division, i: int, j: int) -> bool:
     """One of the two grids fills a hole of the other: an uncovered piece on their edge lies
     inside a ring of the outer grid and is that grid's ``hole``, not a gap."""
@@ -132,8 +154,8 @@ def plant_gap(div: Division, pick: int) -> Planted:
         if _nested(div, i, j):
             continue
         if div.cells_u[i].covers(notch.buffer(-1e-9)) and _clear_of_others(div, notch, {i, j}):
-            div2 = _replace_cells(div, {i: div.cells_u[i].difference(notch)})
-            return Planted(div2, "gap", _pair(div, i, j), notch)
+            cut = _with_detour(div.cells_u[i], e, half, e.inward * depth)
+            return Planted(_replace_cells(div, {i: cut}), "gap", _pair(div, i, j), notch)
     raise NoRoom
 
 
@@ -142,8 +164,8 @@ def plant_overlap(div: Division, pick: int) -> Planted:
     for i, j, e in _rotated(_shared_edges(div, 8 * half), pick):
         bump = _rect(e, half, depth, -1)
         if div.cells_u[j].covers(bump.buffer(-1e-9)) and _clear_of_others(div, bump, {i, j}):
-            div2 = _replace_cells(div, {i: div.cells_u[i].union(bump)})
-            return Planted(div2, "overlap", _pair(div, i, j), bump)
+            grown = _with_detour(div.cells_u[i], e, half, -e.inward * depth)
+            return Planted(_replace_cells(div, {i: grown}), "overlap", _pair(div, i, j), bump)
     raise NoRoom
 
 
@@ -155,8 +177,8 @@ def plant_sliver(div: Division, pick: int) -> Planted:
         if _nested(div, i, j):
             continue
         if div.cells_u[i].covers(strip.buffer(-1e-9)) and _clear_of_others(div, strip, {i, j}):
-            div2 = _replace_cells(div, {i: div.cells_u[i].difference(strip)})
-            return Planted(div2, "sliver", _pair(div, i, j), strip)
+            cut = _with_detour(div.cells_u[i], e, half, e.inward * depth)
+            return Planted(_replace_cells(div, {i: cut}), "sliver", _pair(div, i, j), strip)
     raise NoRoom
 
 
@@ -172,8 +194,8 @@ def plant_outside(div: Division, pick: int) -> Planted:
     for k, e in _rotated(sorted(candidates, key=lambda t: -t[1].length), pick):
         bump = _rect(e, half, depth, -1)
         if _clear_of_others(div, bump, {k}):
-            div2 = _replace_cells(div, {k: div.cells_u[k].union(bump)})
-            return Planted(div2, "outside", (div.codes[k],), bump)
+            grown = _with_detour(div.cells_u[k], e, half, -e.inward * depth)
+            return Planted(_replace_cells(div, {k: grown}), "outside", (div.codes[k],), bump)
     raise NoRoom
 
 

@@ -83,6 +83,10 @@ class Division:
     def label(self) -> str:
         return f"{self.shape} of {len(self.cells_u)} grids, {self.frame.label()}"
 
+    def __repr__(self) -> str:  # what a failing example prints: enough to rebuild it
+        cells = ", ".join(shapely.to_wkt(c, rounding_precision=6) for c in self.cells_u)
+        return f"<{self.label()}; lon/lat origin {self.frame.origin}; unit cells: {cells}>"
+
     def metres_to_units(self, metres: float) -> float:
         return metres / self.frame.size_m
 
