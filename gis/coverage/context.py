@@ -27,11 +27,14 @@ from gis.coverage.widths import convex_inscribed_radius, one_reflex_inscribed_ra
 
 __all__ = ["Context", "Pieces"]
 
-_NO_CRS = CRS.from_epsg(3857)  # a stand-in: contexts built without a plane are metric
+# without a plane, the grids are taken to be in the metric CRS itself (any CRS will do:
+# the plane of a CRS in itself maps nothing)
+_AS_GIVEN = CRS.from_epsg(4549)
 
 
 class Context:
-    """Repaired metric grids with their labels, spatial index and thresholds."""
+    """The grids, snapped in the division's plane, with their labels, spatial index and
+    thresholds; ``plane`` (default: the grids are metric already) measures what is found."""
 
     def __init__(
         self,
@@ -43,7 +46,7 @@ class Context:
         plane: Plane | None = None,
     ):
         self.work = work
-        self.plane = plane if plane is not None else Plane(_NO_CRS, _NO_CRS, (0, 0, 0, 0))
+        self.plane = plane if plane is not None else Plane(_AS_GIVEN, _AS_GIVEN, (0, 0, 0, 0))
         self.rings = rings or {}
         self.grid_size_m = noise_m / 10
         self.snapped_directly = np.zeros(len(work), dtype=bool)

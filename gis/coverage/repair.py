@@ -235,6 +235,7 @@ def repair(
     rank = _priority_rank(priority, codes_in)
 
     work, invalid = _made_valid(geoms_m, grid_size_m)
+    # ordered in the plane: metres to first order, enough for west-east, north-south
     codes, recodes = _recode(codes_in, work, metric, grids.index)
     changes = _invalid_changes(geoms_in, geoms_m, work, invalid, codes, plane)
     changes += [

@@ -19,6 +19,10 @@ silent on them):
   what rounding produces. An edge that stays within ``noise_m`` of its neighbour's edge is
   noise too (this also covers T-junctions: a vertex of one grid lying on its neighbour's
   edge is not a defect).
+* **T-junctions.** A grid corner lying on another grid's or the boundary's edge (within
+  ``noise_m / 100``, in the plane) is added to that edge as a vertex before the grids are
+  snapped to ``noise_m / 10`` (:mod:`gis.coverage.junctions`), so that snapping cannot
+  move it off the edge and leave a hair-thin tail on the pieces found next to it.
 * **Gap, sliver, hole.** The part of the boundary that no grid covers is split into
   connected pieces. A piece lying inside an interior ring of a grid is reported once, as
   ``hole`` of that grid (never also as a gap); otherwise a piece narrower than
