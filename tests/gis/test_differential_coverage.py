@@ -25,8 +25,8 @@ from tests.gis.harness.counts import count
 from tests.gis.harness.defects import DEFECT_KINDS, PLANTERS, NoRoom
 from tests.gis.harness.tilings import divisions
 
-CLEAN_EXAMPLES = 40
-DEFECT_EXAMPLES = 12  # tilings, each planted with every kind in turn
+CLEAN_EXAMPLES = 80
+DEFECT_EXAMPLES = 36  # tilings, each planted with every kind in turn
 
 
 def _harness(examples: int) -> settings:

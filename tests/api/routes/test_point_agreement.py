@@ -30,7 +30,7 @@ from tests.conftest import _exact_points_on_segment
 from tests.gis.harness.counts import count
 from tests.gis.harness.tilings import Division, Frame, divisions
 
-EXAMPLES = 4  # per database
+EXAMPLES = 6  # per database
 SLOT_DEG = 0.6  # each example's community gets its own stretch of longitude
 
 

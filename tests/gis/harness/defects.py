@@ -32,6 +32,7 @@ DEFECT_KINDS = ("gap", "overlap", "sliver", "outside", "invalid", "multipart", "
 
 NOTCH_M = 1.5  # half-length along the edge and depth of gap, overlap and spill pieces
 SLIVER_DEPTH_M = 0.2  # below the 0.5 m tolerance
+SLIVER_LENGTH_M = 20.0  # at most; half the shared edge where that is shorter
 BOWTIE_HEIGHT_M = 0.0004  # the uncovered sliver of a bow-tie: below the 1 mm noise floor
 
 
@@ -147,39 +148,36 @@ def _replace_cells(div: Division, changes: dict[int, shapely.Geometry]) -> Divis
     return div.replace(cells_u=tuple(cells))
 
 
-def plant_gap(div: Division, pick: int) -> Planted:
-    half = depth = div.metres_to_units(NOTCH_M)
-    for i, j, e in _rotated(_shared_edges(div, 8 * half), pick):
-        notch = _rect(e, half, depth, +1)
-        if _nested(div, i, j):
+def _on_shared_edge(
+    div: Division, pick: int, kind: str, length_m: float, depth_m: float, min_edge_m: float
+):
+    """Grid A moved by ``depth_m`` into itself (``gap``, ``sliver``: a notch) or into its
+    neighbour B (``overlap``: a bump) along the middle ``length_m`` (at most half) of an edge
+    of at least ``min_edge_m`` they share."""
+    depth = div.metres_to_units(depth_m)
+    side = -1 if kind == "overlap" else +1  # into B, or into A
+    for i, j, e in _rotated(_shared_edges(div, div.metres_to_units(min_edge_m)), pick):
+        half = min(div.metres_to_units(length_m) / 2, e.length / 4)
+        piece = _rect(e, half, depth, side)
+        inside = div.cells_u[j if kind == "overlap" else i]
+        if kind != "overlap" and _nested(div, i, j):
             continue
-        if div.cells_u[i].covers(notch.buffer(-1e-9)) and _clear_of_others(div, notch, {i, j}):
-            cut = _with_detour(div.cells_u[i], e, half, e.inward * depth)
-            return Planted(_replace_cells(div, {i: cut}), "gap", _pair(div, i, j), notch)
+        if inside.covers(piece.buffer(-1e-9)) and _clear_of_others(div, piece, {i, j}):
+            moved = _with_detour(div.cells_u[i], e, half, e.inward * depth * side)
+            return Planted(_replace_cells(div, {i: moved}), kind, _pair(div, i, j), piece)
     raise NoRoom
+
+
+def plant_gap(div: Division, pick: int) -> Planted:
+    return _on_shared_edge(div, pick, "gap", 2 * NOTCH_M, NOTCH_M, 8 * NOTCH_M)
 
 
 def plant_overlap(div: Division, pick: int) -> Planted:
-    half = depth = div.metres_to_units(NOTCH_M)
-    for i, j, e in _rotated(_shared_edges(div, 8 * half), pick):
-        bump = _rect(e, half, depth, -1)
-        if div.cells_u[j].covers(bump.buffer(-1e-9)) and _clear_of_others(div, bump, {i, j}):
-            grown = _with_detour(div.cells_u[i], e, half, -e.inward * depth)
-            return Planted(_replace_cells(div, {i: grown}), "overlap", _pair(div, i, j), bump)
-    raise NoRoom
+    return _on_shared_edge(div, pick, "overlap", 2 * NOTCH_M, NOTCH_M, 8 * NOTCH_M)
 
 
 def plant_sliver(div: Division, pick: int) -> Planted:
-    depth = div.metres_to_units(SLIVER_DEPTH_M)
-    for i, j, e in _rotated(_shared_edges(div, div.metres_to_units(8.0)), pick):
-        half = min(div.metres_to_units(10.0), e.length / 4)
-        strip = _rect(e, half, depth, +1)
-        if _nested(div, i, j):
-            continue
-        if div.cells_u[i].covers(strip.buffer(-1e-9)) and _clear_of_others(div, strip, {i, j}):
-            cut = _with_detour(div.cells_u[i], e, half, e.inward * depth)
-            return Planted(_replace_cells(div, {i: cut}), "sliver", _pair(div, i, j), strip)
-    raise NoRoom
+    return _on_shared_edge(div, pick, "sliver", SLIVER_LENGTH_M, SLIVER_DEPTH_M, 8.0)
 
 
 def plant_outside(div: Division, pick: int) -> Planted:
