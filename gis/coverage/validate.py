@@ -115,7 +115,7 @@ from gis.coverage.common import (
     union_polygonal,
 )
 from gis.coverage.context import Context
-from gis.coverage.junctions import junction_points, with_junctions
+from gis.coverage.junctions import with_junctions
 from gis.coverage.plane import Plane
 from gis.coverage.segments import distance_to_segments, grouped, near_segments, same_points
 from gis.coverage.snapping import (
@@ -330,18 +330,12 @@ def _joined_t_junctions(
         return ctx, boundary
     geoms = vertices_m.geometries(suspects)
     present_b = boundary[~(shapely.is_missing(boundary) | shapely.is_empty(boundary))]
-    corners_b = shapely.get_coordinates(present_b)
-    joined = {}
-    for k, points in junction_points(geoms, corners_b, tolerance).items():
-        geom = with_junctions(geoms[k], points, tolerance)
-        if geom is not None:
-            joined[int(suspects[k])] = geom
+    found = with_junctions(geoms, shapely.get_coordinates(present_b), tolerance)
+    joined = {int(suspects[k]): geom for k, geom in found.items()}
     # grid corners on the boundary's edges
-    on_outline = junction_points(present_b, shapely.get_coordinates(geoms), tolerance)
     boundary = present_b.copy()
-    for k, points in on_outline.items():
-        geom = with_junctions(present_b[k], points, tolerance)
-        boundary[k] = present_b[k] if geom is None else geom
+    for k, geom in with_junctions(present_b, shapely.get_coordinates(geoms), tolerance).items():
+        boundary[k] = geom
     if not joined:
         return ctx, boundary
     positions = np.array(sorted(joined))

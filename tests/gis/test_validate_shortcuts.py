@@ -253,17 +253,34 @@ def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
 
 
 def test_t_junctions_are_found_where_a_corner_lies_on_an_edge_and_nowhere_else():
-    from gis.coverage.junctions import junction_points, with_junctions
+    from gis.coverage.junctions import with_junctions
 
-    # a tall west grid, the east half cut in two: the cut's west end is a T-junction on
-    # the west grid's edge; the shared corners at the top and bottom are not
-    west, south, north = box(0, 0, 1, 2), box(1, 0, 2, 0.7), box(1, 0.7, 2, 2)
-    found = junction_points(np.array([west, south, north]), np.zeros((0, 2)), 1e-9)
+    # a tall west grid with a hole, the east half cut in two: the cut's west end is a
+    # T-junction on the west grid's edge; the shared corners at top and bottom are not
+    west = shapely.Polygon(
+        box(0, 0, 1, 2).exterior.coords, [box(0.2, 0.2, 0.4, 0.4).exterior.coords]
+    )
+    south, north = box(1, 0, 2, 0.7), box(1, 0.7, 2, 2)
+    found = with_junctions(np.array([west, south, north]), np.zeros((0, 2)), 1e-9)
     assert list(found) == [0]
-    assert found[0].tolist() == [[1.0, 0.7]]
-    joined = with_junctions(west, found[0], 1e-9)
-    assert joined.equals(west) and shapely.get_num_coordinates(joined) == 6
-    assert with_junctions(south, np.array([[1.0, 0.0]]), 1e-9) is None  # already a vertex
+    joined = found[0]
+    assert joined.equals(west) and len(joined.interiors) == 1
+    assert [1.0, 0.7] in shapely.get_coordinates(joined.exterior).tolist()
+    assert shapely.get_num_coordinates(joined) == shapely.get_num_coordinates(west) + 1
+    # a point on the boundary's edge given as extra, and one on no edge: only the first
+    found = with_junctions(np.array([south]), np.array([[1.5, 0.0], [1.5, 0.5]]), 1e-9)
+    assert [1.5, 0.0] in shapely.get_coordinates(found[0]).tolist()
+    assert [1.5, 0.5] not in shapely.get_coordinates(found[0]).tolist()
+
+
+def test_t_junctions_of_a_grid_of_100_000_vertices_take_no_time_per_vertex_pair():
+    # the points are matched to segments through an index: a big ring against its own
+    # vertices finds nothing (each is a vertex), without a distance to the whole outline
+    from gis.coverage.junctions import with_junctions
+
+    angles = np.linspace(0, 2 * np.pi, 100_000, endpoint=False)
+    circle = shapely.Polygon(np.c_[np.cos(angles), np.sin(angles)])
+    assert with_junctions(np.array([circle]), shapely.get_coordinates(circle), 1e-9) == {}
 
 
 def test_rings_of_rebuilt_polygons_are_dropped_and_the_rest_kept_in_order():
