@@ -88,13 +88,13 @@ class Plane:
         """Coordinates ``(n, 2)`` in ``source`` to the plane."""
         if self.identity:
             return xy
-        return (xy - self.centre) @ self.matrix.T + self.origin
+        return _affine(xy, self.centre, self.matrix, self.origin)
 
     def backward(self, xy: np.ndarray) -> np.ndarray:
         """Plane coordinates ``(n, 2)`` back to ``source``."""
         if self.identity:
             return xy
-        return (xy - self.origin) @ self.inverse.T + self.centre
+        return _affine(xy, self.origin, self.inverse, self.centre)
 
     # --------------------------------------------------------------- geometries
 
@@ -139,3 +139,13 @@ class Plane:
         """The parts in the metric CRS and their areas in m²."""
         metric = self.to_metric(parts)
         return metric, shapely.area(metric)
+
+
+def _affine(xy: np.ndarray, before: np.ndarray, matrix: np.ndarray, after: np.ndarray):
+    """``(xy - before) @ matrix.T + after``, column by column: a 2 × 2 product by numpy's
+    matmul takes ten times as long on a million points."""
+    x, y = xy[:, 0] - before[0], xy[:, 1] - before[1]
+    out = np.empty((len(xy), 2))
+    out[:, 0] = matrix[0, 0] * x + matrix[0, 1] * y + after[0]
+    out[:, 1] = matrix[1, 0] * x + matrix[1, 1] * y + after[1]
+    return out

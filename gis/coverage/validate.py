@@ -569,6 +569,9 @@ def _invalid(
 def _outside(ctx: Context, boundary_m: shapely.Geometry) -> list[_Finding]:
     shapely.prepare(boundary_m)
     spilling = ctx.present[~shapely.contains_properly(boundary_m, ctx.work[ctx.present])]
+    # a grid along the outline that the boundary covers spills nothing: no overlay with a
+    # boundary that holds every grid corner on its edges (the T-junctions joined)
+    spilling = spilling[~shapely.covers(boundary_m, ctx.work[spilling])]
     spill = shapely.difference(ctx.exact(spilling), boundary_m)
     findings = []
     for pieces in ctx.grouped_parts(spill, spilling):
