@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from pyproj import CRS
 from shapely import MultiPolygon, Point, Polygon, box
@@ -35,6 +36,7 @@ __all__ = [
     "PlantedCase",
     "cell_m",
     "code",
+    "explicit_t_junctions",
     "grids_frame",
     "planted_cases",
     "planted_points",
@@ -86,6 +88,48 @@ def boundary_frame(geoms_m: list[shapely.Geometry] | None = None) -> gpd.GeoData
     )
 
 
+def explicit_t_junctions(
+    grids: gpd.GeoDataFrame,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    between_grids: bool = False,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | gpd.GeoSeries]:
+    """The lon/lat division with the T-junctions of its metric construction made vertices.
+
+    The cases are exact in metres: a grid corner may lie on the long edge of the boundary
+    (or, ``between_grids``, of a neighbour). Converted vertex by vertex, that edge is
+    straight in lon/lat and the corner lies up to a millimetre off it, so the lon/lat data
+    would not be the division built. Adding the corner to the edge (in metres, where it
+    lies on it to 1e-6 m) keeps the division exact in both CRSs and the sizes known by
+    construction exact. Invalid geometries (planted on purpose) are left as they are.
+    """
+    metric_g = grids.geometry.to_crs(METRIC_CRS).to_numpy()
+    metric_b = boundary.geometry.to_crs(METRIC_CRS).to_numpy()
+    geoms = np.r_[metric_g, metric_b]
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    corners = shapely.multipoints(np.unique(shapely.get_coordinates(geoms[present]), axis=0))
+    target = present & shapely.is_valid(geoms)
+    if not between_grids:  # grids get the boundary's corners only
+        target[: len(metric_g)] &= False
+        b_corners = shapely.multipoints(
+            shapely.get_coordinates(metric_b[~shapely.is_missing(metric_b)])
+        )
+        g = np.flatnonzero(present[: len(metric_g)] & shapely.is_valid(metric_g))
+        snapped_g = shapely.snap(metric_g[g], b_corners, tolerance=1e-6)
+    snapped = geoms.copy()
+    snapped[target] = shapely.snap(geoms[target], corners, tolerance=1e-6)
+    if not between_grids:
+        snapped[g] = snapped_g
+    gained = shapely.get_num_coordinates(snapped) > shapely.get_num_coordinates(geoms)
+    lonlat = np.r_[grids.geometry.to_numpy(), boundary.geometry.to_numpy()]
+    lonlat[gained] = gpd.GeoSeries(snapped[gained], crs=METRIC_CRS).to_crs(grids.crs).to_numpy()
+    n = len(grids)
+    grids = grids.set_geometry(gpd.GeoSeries(lonlat[:n], index=grids.index, crs=grids.crs))
+    out_b = gpd.GeoSeries(lonlat[n:], index=boundary.index, crs=boundary.crs)
+    boundary = out_b if isinstance(boundary, gpd.GeoSeries) else boundary.set_geometry(out_b)
+    return grids, boundary
+
+
 @dataclass(frozen=True)
 class Expected:
     """A finding a case must produce: kind, grids, and sizes known by construction.
@@ -116,6 +160,11 @@ class PlantedCase:
     warnings: tuple[str, ...] = ()  # owners of expected edge_mismatch warnings
     note: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grids, boundary = explicit_t_junctions(self.grids, self.boundary)
+        object.__setattr__(self, "grids", grids)
+        object.__setattr__(self, "boundary", boundary)
 
 
 def _base(

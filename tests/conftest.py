@@ -362,3 +362,30 @@ def cheap_password_hashes():
     from api.security import set_password_hasher
 
     set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+# --------------------------------------------------------------------------- harness counts
+
+
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker sends what the differential harness ran to the controller."""
+    from tests.gis.harness.counts import COUNTS
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["differential_harness"] = dict(COUNTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """The controller adds up the workers' harness counts (pytest-xdist hook)."""
+    from tests.gis.harness.counts import COUNTS
+
+    COUNTS.update(getattr(node, "workeroutput", {}).get("differential_harness", {}))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """``differential harness: N tilings, M planted defects, K points`` when it ran."""
+    from tests.gis.harness.counts import COUNTS, summary
+
+    if COUNTS:
+        terminalreporter.write_sep("-", summary(COUNTS))

@@ -126,11 +126,13 @@ def load_division(
     """
     today = today or dt.date.today()
     effective_date = effective_date or today
-    grids = grids.to_crs(4326) if grids.crs is not None else grids
-    boundary = boundary.to_crs(4326) if boundary.crs is not None else boundary
+    # judged in the CRS the division is drawn in (a straight edge of a projected file bows
+    # once converted to lon/lat), stored in lon/lat
     findings, valid, kinds = check_division(
         grids, boundary, code_field=code_field, tolerance_m=tolerance_m
     )
+    grids = grids.to_crs(4326) if grids.crs is not None else grids
+    boundary = boundary.to_crs(4326) if boundary.crs is not None else boundary
     result: dict[str, Any] = {"valid": valid, "kinds": kinds, "findings": findings}
     if not valid and not force:
         return result | {"stored": False}

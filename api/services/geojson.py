@@ -1,4 +1,5 @@
-"""GeoJSON in and out: parse what callers send (with clear errors), build Features.
+"""GeoJSON in and out: parse what callers send (with clear errors); Features are built by
+:mod:`gis.geojson` (re-exported here for the routes).
 
 Incoming GeoJSON is WGS84 lon/lat (RFC 7946) unless the caller names another input CRS
 (``gcj02``/``bd09`` are converted, :func:`gis.crs.to_wgs84`).
@@ -16,6 +17,7 @@ import shapely.geometry
 from api.limits import check_geojson_geometry
 from gis.crs import WGS84, parse_input_crs, to_wgs84
 from gis.errors import GeometryTypeError, InputError
+from gis.geojson import feature, feature_collection  # the one GeoJSON writer
 
 __all__ = [
     "POLYGONAL",
@@ -92,18 +94,3 @@ def frame_from_geojson(
     if input_crs is not None:
         frame = to_wgs84(frame, parse_input_crs(input_crs))
     return frame
-
-
-def feature(fid: Any, geom: shapely.Geometry | None, properties: dict[str, Any]) -> dict[str, Any]:
-    """A GeoJSON Feature (RFC 7946: counter-clockwise exteriors)."""
-    if geom is not None and not geom.is_empty:
-        geom = shapely.orient_polygons(geom, exterior_cw=False)
-        geometry = shapely.geometry.mapping(geom)
-    else:
-        geometry = None
-    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
-
-
-def feature_collection(features: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection with extra members (numberMatched, links...)."""
-    return {"type": "FeatureCollection", "features": features, **members}

@@ -3,7 +3,7 @@
 :func:`repair` returns the repaired grids and a change log, one row per fix;
 :func:`changes_to_geojson` serialises the log for a map or a ``--log`` file.
 
-How it works (all in metres, in :func:`gis.crs.metric_crs` of the inputs): every invalid
+How it works (in metres; see the end for which CRS): every invalid
 grid is made valid first; then the boundary and the edges of all grids are noded together
 (``shapely.union_all`` on a ``noise_m / 10`` precision grid) and polygonised into *faces*,
 the smallest pieces any two edges cut the plane into. Each face is covered by zero, one or
@@ -48,9 +48,13 @@ logged ``area_change_m2`` within ``noise_m`` × its perimeter. Log geometries ar
 (EPSG:4326); ``lon``/``lat`` is a point on the piece. Codes in the log are the codes after
 repair (``old_code`` holds the code before a recode).
 
-A grid that owns exactly what it covered (valid, nothing moved in or out) is returned
-as given, bit for bit; its neighbours' rebuilt edges then differ from its own by less than
-the precision grid (``noise_m / 10``).
+A valid grid to or from which no piece above noise moved is returned as given, bit for
+bit; its neighbours' rebuilt edges then differ from its own by less than ``noise_m``. So a
+division that validates clean comes back unchanged.
+
+Like :func:`validate`, the faces are built in the division's own coordinates scaled to
+metres (:class:`gis.coverage.plane.Plane`: lon/lat for lon/lat data), so that a tiling exact
+there stays exact; the sizes logged are measured in the metric CRS.
 
 A grid with no geometry cannot be repaired (:class:`InputError`); a grid that loses all its
 area (e.g. lying wholly outside the boundary, or an exact copy of a smaller-priority grid)
@@ -74,23 +78,26 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gis.codes import PREFIX_LENGTH, is_grid_code, renumber_keep_existing, spatial_order
-from gis.coverage.validate import (
-    _REASON_ZH,
-    _as_frame,
-    _check_boundary,
-    _check_parameters,
-    _check_polygonal,
-    _code_text,
-    _geometry_array,
-    _m,
-    _parse_reason,
-    _polygonal,
-    _transformer,
-    _union_polygonal,
-    feature_collection,
+from gis.coverage.common import (
+    REASON_ZH,
+    as_frame,
+    boundary_in_crs,
+    check_boundary,
+    check_parameters,
+    check_polygonal,
+    code_text,
+    format_m,
+    geometry_array,
+    joint_bounds,
+    parse_reason,
+    polygonal,
+    sliver_length,
+    union_polygonal,
 )
+from gis.coverage.plane import Plane
 from gis.crs import WGS84, metric_crs, require_crs
 from gis.errors import InputError
+from gis.geojson import frame_to_feature_collection
 
 __all__ = ["CHANGE_ACTIONS", "CHANGE_COLUMNS", "changes_to_geojson", "repair"]
 
@@ -202,32 +209,35 @@ def repair(
       action grid_codes  area_m2  width_m
     0   snap     [a, b]     30.0      0.3
     """
-    _check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
+    check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
     if max_gap_m2 is not None and not (math.isfinite(max_gap_m2) and max_gap_m2 >= 0):
         raise InputError(f"max_gap_m2 须为非负数 / max_gap_m2 must be >= 0, got {max_gap_m2}")
     out_crs = require_crs(grids, "grids / 网格")
     require_crs(boundary, "boundary / 边界")
-    geoms_in = _geometry_array(grids.geometry)
+    geoms_in = geometry_array(grids.geometry)
     missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
-    _check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
+    check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
     if missing.any():
         rows = [grids.index[i] for i in np.flatnonzero(missing)[:5]]
         raise InputError(
             f"网格第 {rows} 行没有几何图形，无法修复 / grids in rows {rows} have no geometry "
             "and cannot be repaired: draw them or delete the rows"
         )
-    _check_boundary(boundary)
+    check_boundary(boundary)
 
-    metric = metric_crs(grids, _as_frame(boundary))
+    metric = metric_crs(grids, as_frame(boundary))
+    boundary_in = boundary_in_crs(boundary, out_crs)
+    plane = Plane(out_crs, metric, joint_bounds(geoms_in, boundary_in))
     grid_size_m = noise_m / 10
-    geoms_m = _geometry_array(grids.geometry.to_crs(metric))
-    boundary_m = _union_polygonal(_geometry_array(boundary.geometry.to_crs(metric)), grid_size_m)
-    codes_in = [_code_text(value) for value in grids[code_field].to_numpy()]
+    geoms_m = plane.to_plane(geoms_in)
+    boundary_m = union_polygonal(plane.to_plane(boundary_in), grid_size_m)
+    codes_in = [code_text(value) for value in grids[code_field].to_numpy()]
     rank = _priority_rank(priority, codes_in)
 
     work, invalid = _made_valid(geoms_m, grid_size_m)
+    # ordered in the plane: metres to first order, enough for west-east, north-south
     codes, recodes = _recode(codes_in, work, metric, grids.index)
-    changes = _invalid_changes(geoms_in, geoms_m, work, invalid, codes, out_crs, metric)
+    changes = _invalid_changes(geoms_in, geoms_m, work, invalid, codes, plane)
     changes += [
         _Change(
             "recode",
@@ -243,15 +253,15 @@ def repair(
     ]
 
     faces = _Faces(work, boundary_m, grid_size_m)
-    ctx = _Repair(faces, work, boundary_m, codes, noise_m, tolerance_m)
+    ctx = _Repair(faces, work, boundary_m, codes, noise_m, tolerance_m, plane)
     changes += ctx.clip_outside()
     changes += ctx.resolve_overlaps(rank, shapely.area(work))
     changes += ctx.fill_gaps(max_gap_m2)
     changes += ctx.reassign_parts()
 
     result_m = ctx.grid_geometries()
-    keep = ctx.untouched() & ~invalid  # returned as given, bit for bit
-    result = gpd.GeoSeries(result_m, crs=metric, index=grids.index).to_crs(out_crs).array
+    keep = ~ctx.moved & ~invalid  # returned as given, bit for bit
+    result = gpd.GeoSeries(_back_in_source(result_m, plane), crs=out_crs, index=grids.index).array
     result[keep] = grids.geometry.array[keep]
     repaired = grids.copy()
     repaired[code_field] = repaired[code_field].astype(object)
@@ -262,12 +272,12 @@ def repair(
     repaired = repaired.set_geometry(result, crs=out_crs)
     if repaired.geometry.name != grids.geometry.name:
         repaired = repaired.rename_geometry(grids.geometry.name)
-    return repaired, _to_frame(changes, metric)
+    return repaired, _to_frame(changes, plane)
 
 
 def changes_to_geojson(changes: gpd.GeoDataFrame) -> dict[str, Any]:
     """Return the change log of :func:`repair` as an RFC 7946 FeatureCollection (lon/lat)."""
-    return feature_collection(changes, CHANGE_COLUMNS)
+    return frame_to_feature_collection(changes, CHANGE_COLUMNS)
 
 
 # ------------------------------------------------------------------------ preparation
@@ -297,10 +307,10 @@ def _made_valid(geoms_m: np.ndarray, grid_size_m: float) -> tuple[np.ndarray, np
     work = geoms_m.copy()
     for i in np.flatnonzero(invalid):
         fixed = shapely.make_valid(geoms_m[i], method="structure", keep_collapsed=False)
-        work[i] = _polygonal(fixed)
+        work[i] = polygonal(fixed)
     if grid_size_m > 0:
         work = shapely.set_precision(work, grid_size_m)
-        work = np.array([_polygonal(g) for g in work], dtype=object)
+        work = np.array([polygonal(g) for g in work], dtype=object)
     return work, invalid
 
 
@@ -363,20 +373,20 @@ def _invalid_changes(
     work: np.ndarray,
     invalid: np.ndarray,
     codes: list[str],
-    out_crs: CRS,
-    metric: CRS,
+    plane: Plane,
 ) -> list[_Change]:
     changes = []
     for i in np.flatnonzero(invalid):
-        what, spot = _parse_reason(shapely.is_valid_reason(geoms_in[i]))
-        delta = float(shapely.area(work[i]) - shapely.area(geoms_m[i]))
+        what, spot = parse_reason(shapely.is_valid_reason(geoms_in[i]))
+        _, (after, before) = plane.measure(np.array([work[i], geoms_m[i]], dtype=object))
+        delta = float(after - before)
         grid = codes[i]
         changes.append(
             _Change(
                 "fix_invalid",
                 [grid],
                 work[i],
-                f"网格 {grid} 几何无效（{_REASON_ZH.get(what, what)}），已按外环/内环结构修复，"
+                f"网格 {grid} 几何无效（{REASON_ZH.get(what, what)}），已按外环/内环结构修复，"
                 f"面积变化 {delta:+.2f} m²",
                 f"grid {grid} had invalid geometry ({what}); made valid keeping the area its "
                 f"rings enclose, area changed by {delta:+.2f} m²",
@@ -385,7 +395,7 @@ def _invalid_changes(
             )
         )
         if spot is not None:
-            x_m, y_m = _transformer(out_crs, metric).transform(spot.x, spot.y)
+            x_m, y_m = plane.forward(np.array([[spot.x, spot.y]]))[0]
             changes[-1].anchor_m = shapely.Point(x_m, y_m)
     return changes
 
@@ -452,7 +462,7 @@ class _Faces:
             return shapely.Polygon()
         if len(group) == 1:
             return self.faces[group[0]]
-        return _polygonal(shapely.coverage_union_all(self.faces[group]))
+        return polygonal(shapely.coverage_union_all(self.faces[group]))
 
 
 class _Repair:
@@ -466,8 +476,10 @@ class _Repair:
         codes: list[str],
         noise_m: float,
         tolerance_m: float,
+        plane: Plane,
     ):
         self.f = faces
+        self.plane = plane
         self.work = work
         self.boundary_line = shapely.boundary(boundary_m)
         self.codes = codes
@@ -475,32 +487,43 @@ class _Repair:
         self.tolerance_m = tolerance_m
         self.n = len(work)
         self.owner = np.where(faces.inside, _GAP, _OUTSIDE)
+        self.moved = np.zeros(self.n, dtype=bool)  # a piece above noise moved in or out
 
-    def _pieces(self, group: np.ndarray) -> list[tuple[shapely.Geometry, float, float]]:
-        """Connected parts of ``group`` above noise: (geometry, area, width)."""
+    def _pieces(self, group: np.ndarray) -> list[tuple[shapely.Geometry, _Size]]:
+        """Connected parts of ``group`` above noise (judged in the plane), with their size
+        measured in the metric CRS."""
         out = []
         for comp in self.f.components(group):
             geom = self.f.union(comp)
             width = _widths(np.array([geom], dtype=object), self.noise_m)[0]
             if width >= self.noise_m:
-                out.append((geom, float(self.f.area[comp].sum()), float(width)))
+                out.append((geom, self.size(geom)))
         return out
+
+    def size(self, geom: shapely.Geometry) -> _Size:
+        """Area, width and length (of a thin piece) of plane ``geom``, in the metric CRS."""
+        metric, [area] = self.plane.measure(np.array([geom], dtype=object))
+        width = float(_widths(metric, self.noise_m)[0])
+        return _Size(float(area), width, sliver_length(metric[0], width, self.noise_m))
 
     def clip_outside(self) -> list[_Change]:
         changes = []
         outside = np.flatnonzero(~self.f.inside)
         for g in range(self.n):
             mine = np.array([f for f in outside if g in self.f.cover[f]], dtype=int)
-            for geom, area, width in self._pieces(mine):
+            for geom, size in self._pieces(mine):
+                area, width = size.area_m2, size.width_m
                 grid = self.codes[g]
+                self.moved[g] = True
                 changes.append(
                     _Change(
                         "clip_outside",
                         [grid],
                         geom,
-                        f"网格 {grid} 超出社区边界的 {_m(area)} m²（最宽 {_m(width)} m）已裁去",
-                        f"cut {_m(area)} m² (up to {_m(width)} m wide) of grid {grid} lying "
-                        "outside the boundary",
+                        f"网格 {grid} 超出社区边界的 {format_m(area)} m²"
+                        f"（最宽 {format_m(width)} m）已裁去",
+                        f"cut {format_m(area)} m² (up to {format_m(width)} m wide) "
+                        f"of grid {grid} lying outside the boundary",
                         area_m2=area,
                         width_m=width,
                         area_change_m2={grid: -area},
@@ -522,30 +545,32 @@ class _Repair:
         changes = []
         for (winner, losers), group in groups.items():
             by_priority = rank[winner] < min(rank[g] for g in losers)
-            for geom, area, width in self._pieces(np.array(group)):
+            for geom, size in self._pieces(np.array(group)):
+                area, width, length = size.area_m2, size.width_m, size.length_m
+                self.moved[[winner, *losers]] = True
                 w, lost = self.codes[winner], [self.codes[g] for g in losers]
                 why_zh = "优先顺序在前" if by_priority else "面积较小"
                 why_en = "earlier in priority" if by_priority else "the smaller grid"
                 snap = width < self.tolerance_m
-                length = _sliver_length(geom, width)
                 changes.append(
                     _Change(
                         "snap" if snap else "resolve_overlap",
                         [w, *lost],
                         geom,
                         (
-                            f"网格 {w} 与 {'、'.join(lost)} 的边界相差不到 {_m(width)} m"
-                            f"（重叠 {_m(area)} m²，长约 {_m(length)} m），对齐到网格 {w}"
+                            f"网格 {w} 与 {'、'.join(lost)} 的边界相差不到 {format_m(width)} m"
+                            f"（重叠 {format_m(area)} m²，长约 {format_m(length)} m），"
+                            f"对齐到网格 {w}"
                             if snap
-                            else f"网格 {w} 与 {'、'.join(lost)} 重叠 {_m(area)} m²"
-                            f"（最宽 {_m(width)} m），归网格 {w}（{why_zh}）"
+                            else f"网格 {w} 与 {'、'.join(lost)} 重叠 {format_m(area)} m²"
+                            f"（最宽 {format_m(width)} m），归网格 {w}（{why_zh}）"
                         ),
                         (
-                            f"edges of grids {w} and {', '.join(lost)} up to {_m(width)} m "
-                            f"apart (overlap of {_m(area)} m², about {_m(length)} m long) "
-                            f"snapped to grid {w}"
+                            f"edges of grids {w} and {', '.join(lost)} up to {format_m(width)} m "
+                            f"apart (overlap of {format_m(area)} m², "
+                            f"about {format_m(length)} m long) snapped to grid {w}"
                             if snap
-                            else f"overlap of {_m(area)} m² (up to {_m(width)} m wide) "
+                            else f"overlap of {format_m(area)} m² (up to {format_m(width)} m wide) "
                             f"between grids {w} and {', '.join(lost)} kept by {w} ({why_en})"
                         ),
                         area_m2=area,
@@ -562,17 +587,20 @@ class _Repair:
         for comp in self.f.components(gaps):
             shared = self.f.shared_with(comp, self.owner, self.n)
             geom = self.f.union(comp)
-            area = float(self.f.area[comp].sum())
-            width = float(_widths(np.array([geom], dtype=object), self.noise_m)[0])
+            noise = _widths(np.array([geom], dtype=object), self.noise_m)[0] < self.noise_m
+            size = self.size(geom)
+            area, width, length = size.area_m2, size.width_m, size.length_m
             too_big = max_gap_m2 is not None and area > max_gap_m2
             near = [self.codes[g] for g in np.flatnonzero(shared > 0)]
             if too_big or shared.max(initial=0) <= 0:
                 if too_big:
-                    zh = f"空隙 {_m(area)} m² 大于 {_m(max_gap_m2)} m²，未填补"
-                    en = f"gap of {_m(area)} m² is larger than {_m(max_gap_m2)} m², left"
+                    zh = f"空隙 {format_m(area)} m² 大于 {format_m(max_gap_m2)} m²，未填补"
+                    en = (
+                        f"gap of {format_m(area)} m² is larger than {format_m(max_gap_m2)} m², left"
+                    )
                 else:
-                    zh = f"空隙 {_m(area)} m² 没有共享边的网格，未填补"
-                    en = f"gap of {_m(area)} m² shares no edge with any grid, left"
+                    zh = f"空隙 {format_m(area)} m² 没有共享边的网格，未填补"
+                    en = f"gap of {format_m(area)} m² shares no edge with any grid, left"
                 changes.append(
                     _Change(
                         "gap_left",
@@ -588,8 +616,9 @@ class _Repair:
                 continue
             best = int(np.argmax(shared))
             self.owner[comp] = best
-            if width < self.noise_m:
+            if noise:
                 continue
+            self.moved[best] = True
             grid, edge = self.codes[best], float(shared[best])
             others = sorted(c for c in near if c != grid)
             hole = (
@@ -597,32 +626,36 @@ class _Repair:
                 and shapely.length(shapely.intersection(shapely.boundary(geom), self.boundary_line))
                 <= self.noise_m
             )
-            length = _sliver_length(geom, width)
             if width < self.tolerance_m:
                 action = "snap"
                 zh = (
                     f"{'网格 ' + grid + '、' + '、'.join(others) + ' 之间' if others else ''}"
-                    f"宽 {_m(width)} m、长约 {_m(length)} m 的窄缝 {_m(area)} m² 已闭合，"
-                    f"并入网格 {grid}（共享边最长，{_m(edge)} m）"
+                    f"宽 {format_m(width)} m、长约 {format_m(length)} m 的窄缝 "
+                    f"{format_m(area)} m² 已闭合，"
+                    f"并入网格 {grid}（共享边最长，{format_m(edge)} m）"
                 )
                 en = (
-                    f"sliver of {_m(area)} m² ({_m(width)} m wide, about {_m(length)} m long)"
+                    f"sliver of {format_m(area)} m² ({format_m(width)} m wide, "
+                    f"about {format_m(length)} m long)"
                     f"{' between grids ' + ', '.join([grid, *others]) if others else ''} "
-                    f"closed: given to grid {grid} (longest shared edge, {_m(edge)} m)"
+                    f"closed: given to grid {grid} (longest shared edge, {format_m(edge)} m)"
                 )
             elif hole:
                 action = "fill_gap"
-                zh = f"网格 {grid} 内未被其他网格填满的洞 {_m(area)} m² 归还网格 {grid}"
-                en = f"hole of {_m(area)} m² inside grid {grid}, filled by no grid, given to {grid}"
+                zh = f"网格 {grid} 内未被其他网格填满的洞 {format_m(area)} m² 归还网格 {grid}"
+                en = (
+                    f"hole of {format_m(area)} m² inside grid {grid}, filled by no grid, "
+                    f"given to {grid}"
+                )
             else:
                 action = "fill_gap"
                 zh = (
-                    f"空隙 {_m(area)} m²（最宽 {_m(width)} m）划给网格 {grid}"
-                    f"（共享边最长，{_m(edge)} m）"
+                    f"空隙 {format_m(area)} m²（最宽 {format_m(width)} m）划给网格 {grid}"
+                    f"（共享边最长，{format_m(edge)} m）"
                 )
                 en = (
-                    f"gap of {_m(area)} m² (up to {_m(width)} m wide) given to grid {grid} "
-                    f"(longest shared edge, {_m(edge)} m)"
+                    f"gap of {format_m(area)} m² (up to {format_m(width)} m wide) "
+                    f"given to grid {grid} (longest shared edge, {format_m(edge)} m)"
                 )
             changes.append(
                 _Change(
@@ -657,17 +690,19 @@ class _Repair:
                     width = float(_widths(np.array([geom], dtype=object), self.noise_m)[0])
                     if width < self.noise_m:
                         continue
-                    area = float(self.f.area[part].sum())
+                    self.moved[[g, best]] = True
+                    size = self.size(geom)
+                    area, width = size.area_m2, size.width_m
                     src, dst, edge = self.codes[g], self.codes[best], float(shared[best])
                     changes.append(
                         _Change(
                             "reassign_part",
                             [src, dst],
                             geom,
-                            f"网格 {src} 不相连的一块 {_m(area)} m² 划给网格 {dst}"
-                            f"（共享边最长，{_m(edge)} m），{src} 保留最大的一块",
-                            f"detached part of {_m(area)} m² of grid {src} given to grid "
-                            f"{dst} (longest shared edge, {_m(edge)} m); {src} keeps its "
+                            f"网格 {src} 不相连的一块 {format_m(area)} m² 划给网格 {dst}"
+                            f"（共享边最长，{format_m(edge)} m），{src} 保留最大的一块",
+                            f"detached part of {format_m(area)} m² of grid {src} given to grid "
+                            f"{dst} (longest shared edge, {format_m(edge)} m); {src} keeps its "
                             "largest part",
                             area_m2=area,
                             width_m=width,
@@ -683,16 +718,24 @@ class _Repair:
             [self.f.union(np.flatnonzero(self.owner == g)) for g in range(self.n)], dtype=object
         )
 
-    def untouched(self) -> np.ndarray:
-        """Mask of grids that own exactly the faces they cover (nothing moved in or out)."""
-        same = np.ones(self.n, dtype=bool)
-        for f, cover in enumerate(self.f.cover):
-            if self.owner[f] >= 0 and self.owner[f] not in cover:
-                same[self.owner[f]] = False
-            for g in cover:
-                if self.owner[f] != g:
-                    same[g] = False
-        return same
+
+@dataclass
+class _Size:
+    area_m2: float
+    width_m: float
+    length_m: float
+
+
+def _back_in_source(geoms_m: np.ndarray, plane: Plane) -> np.ndarray:
+    """Repaired plane geometries in the grids' CRS; any made invalid by the rounding of the
+    way back is made valid again (polygonal parts)."""
+    out = plane.to_source(geoms_m)
+    if plane.identity:
+        return out
+    bad = np.flatnonzero(~shapely.is_valid(out) & ~shapely.is_empty(out))
+    for i in bad:
+        out[i] = polygonal(shapely.make_valid(out[i], method="structure", keep_collapsed=False))
+    return out
 
 
 def _widths(parts: np.ndarray, noise_m: float) -> np.ndarray:
@@ -701,15 +744,10 @@ def _widths(parts: np.ndarray, noise_m: float) -> np.ndarray:
     return 2 * shapely.length(shapely.maximum_inscribed_circle(parts, tolerance=tol))
 
 
-def _sliver_length(geom: shapely.Geometry, width: float) -> float:
-    """Half the perimeter minus the width: the length of a thin piece."""
-    return float(shapely.length(geom)) / 2 - width
-
-
 # ------------------------------------------------------------------------------- output
 
 
-def _to_frame(changes: list[_Change], metric: CRS) -> gpd.GeoDataFrame:
+def _to_frame(changes: list[_Change], plane: Plane) -> gpd.GeoDataFrame:
     columns: dict[str, list] = {name: [] for name in CHANGE_COLUMNS}
     if not changes:
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in CHANGE_COLUMNS})
@@ -721,7 +759,7 @@ def _to_frame(changes: list[_Change], metric: CRS) -> gpd.GeoDataFrame:
     )
     anchors = shapely.point_on_surface(anchors)
     x_m, y_m = shapely.get_x(anchors), shapely.get_y(anchors)
-    lon, lat = _transformer(metric, WGS84).transform(x_m, y_m)
+    lon, lat = plane.lonlat(np.column_stack([x_m, y_m]))
     for c, x, y in zip(changes, lon, lat, strict=True):
         columns["action"].append(c.action)
         columns["grid_codes"].append(list(c.grid_codes))
@@ -741,5 +779,5 @@ def _to_frame(changes: list[_Change], metric: CRS) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(columns)
     frame["old_code"] = pd.Series(columns["old_code"], dtype=object)  # None, not NaN
     frame = frame.iloc[order].reset_index(drop=True)
-    geo = gpd.GeoSeries([changes[i].geometry_m for i in order], crs=metric).to_crs(WGS84)
-    return gpd.GeoDataFrame(frame, geometry=geo.array, crs=WGS84)
+    located = np.array([changes[i].geometry_m for i in order], dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=plane.to_crs(located, WGS84), crs=WGS84)

@@ -38,6 +38,10 @@ from tests.common import (
 CASES = planted_cases()
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 GEOD = Geod(ellps="WGS84")
+# pieces and rebuilt grids are cut on a noise_m / 10 (0.1 mm) grid in the grids' own
+# lon/lat: each vertex may move up to 0.71e-4 m, so an area by that much per metre of outline
+PIECE_SNAP_M2 = 1e-4 * 204  # the 10 m x 20 m gap, the 2 m x 100 m overlap
+GRID_SNAP_M2 = 1e-4 * 410  # a 100 m x 100 m grid (a 102 m one)
 NOISE_M = 0.001
 LOCATION_TOLERANCE_M = 0.01
 
@@ -176,10 +180,10 @@ def test_max_gap_leaves_large_gap_and_result_does_not_validate():
     repaired, changes = repair(case.grids, case.boundary, max_gap_m2=100)
     left = changes[changes["action"] == "gap_left"]
     assert len(left) == 1
-    assert left["area_m2"].iloc[0] == pytest.approx(200.0, rel=1e-6)
+    assert left["area_m2"].iloc[0] == pytest.approx(200.0, abs=PIECE_SNAP_M2)
     errors = _errors(repaired, case.boundary)
     assert errors["kind"].tolist() == ["gap"]
-    assert errors["area_m2"].iloc[0] == pytest.approx(200.0, rel=1e-6)
+    assert errors["area_m2"].iloc[0] == pytest.approx(200.0, abs=PIECE_SNAP_M2)
     _assert_accounting(case.grids, repaired, changes)
 
     filled, changes = repair(case.grids, case.boundary, max_gap_m2=300)
@@ -192,24 +196,24 @@ def test_gap_goes_to_neighbour_with_longest_shared_edge():
     case = CASES["gap"]
     repaired, _ = repair(case.grids, case.boundary)
     area = repaired.to_crs(METRIC_CRS).area.to_numpy()
-    assert area[4] == pytest.approx(10_000.0, abs=1e-3)
-    assert area[5] == pytest.approx(10_000.0, abs=1e-3)
+    assert area[4] == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
+    assert area[5] == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
 
 
 def test_smaller_grid_keeps_overlap_by_default_and_priority_overrides():
     case = CASES["overlap"]  # 002 (10 200 m²) reaches 2 m into 003 (10 000 m²)
     repaired, changes = repair(case.grids, case.boundary)
     area = repaired.to_crs(METRIC_CRS).area.to_numpy()
-    assert area[1] == pytest.approx(10_000.0, abs=1e-3)
-    assert area[2] == pytest.approx(10_000.0, abs=1e-3)
+    assert area[1] == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
+    assert area[2] == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
     row = changes[changes["action"] == "resolve_overlap"].iloc[0]
     assert row["grid_codes"][0] == code(3)
-    assert row["area_change_m2"] == pytest.approx({code(2): -200.0})
+    assert row["area_change_m2"] == pytest.approx({code(2): -200.0}, abs=PIECE_SNAP_M2)
 
     repaired, changes = repair(case.grids, case.boundary, priority=[code(2)])
     area = repaired.to_crs(METRIC_CRS).area.to_numpy()
-    assert area[1] == pytest.approx(10_200.0, abs=1e-3)
-    assert area[2] == pytest.approx(9_800.0, abs=1e-3)
+    assert area[1] == pytest.approx(10_200.0, abs=GRID_SNAP_M2)
+    assert area[2] == pytest.approx(9_800.0, abs=GRID_SNAP_M2)
     row = changes[changes["action"] == "resolve_overlap"].iloc[0]
     assert row["grid_codes"][0] == code(2)
     assert "priority" in row["reason_en"]
@@ -227,8 +231,8 @@ def test_detached_part_goes_to_neighbour_and_grid_keeps_largest_part():
     repaired, _ = repair(case.grids, case.boundary)
     geoms = repaired.to_crs(METRIC_CRS).geometry
     assert (geoms.geom_type == "Polygon").all()
-    assert geoms.iloc[5].area == pytest.approx(10_000.0, abs=1e-3)
-    assert geoms.iloc[3].area == pytest.approx(10_000.0, abs=1e-3)
+    assert geoms.iloc[5].area == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
+    assert geoms.iloc[3].area == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
     assert geoms.iloc[3].contains(rect_m(0, 0, 10, 10).centroid)
 
 
@@ -237,7 +241,7 @@ def test_bowtie_keeps_its_area_and_holes_go_to_their_grid():
     fix = changes[changes["action"] == "fix_invalid"].iloc[0]
     # the two lobes of the bow-tie enclose 2 × 2500 m²; GEOS gives the invalid ring 0 m²
     assert fix["area_change_m2"][code(5)] == pytest.approx(5000.0, rel=1e-6)
-    assert repaired.to_crs(METRIC_CRS).area.iloc[4] == pytest.approx(10_000.0, abs=1e-3)
+    assert repaired.to_crs(METRIC_CRS).area.iloc[4] == pytest.approx(10_000.0, abs=GRID_SNAP_M2)
 
     repaired, changes = repair(CASES["hole"].grids, CASES["hole"].boundary)
     hole = changes[changes["action"] == "fill_gap"].iloc[0]

@@ -33,14 +33,14 @@ def _one_reflex_polygons(rng: np.random.Generator, count: int) -> list[shapely.P
 
 
 def test_one_reflex_widths_match_a_fine_geos_search():
-    from gis.coverage.validate import _convex_inscribed_radius, _one_reflex_inscribed_radius
+    from gis.coverage.widths import convex_inscribed_radius, one_reflex_inscribed_radius
 
     rng = np.random.default_rng(17)
     polys = [p for p in _one_reflex_polygons(rng, 200) if p.is_valid]
     polys.append(shapely.Polygon([(X0, Y0), (X0 + 10, Y0), (X0 + 5, Y0 + 1), (X0 + 5, Y0 + 10)]))
     parts = np.array(polys, dtype=object)
-    assert np.isnan(_convex_inscribed_radius(parts)).all()  # none of them is convex
-    mine = _one_reflex_inscribed_radius(parts)
+    assert np.isnan(convex_inscribed_radius(parts)).all()  # none of them is convex
+    mine = one_reflex_inscribed_radius(parts)
     assert not np.isnan(mine).any()
     geos = np.array([shapely.maximum_inscribed_circle(p, 1e-7).length for p in polys])
     # GEOS's search finds an inscribed circle, never one larger than the largest; on
@@ -51,14 +51,14 @@ def test_one_reflex_widths_match_a_fine_geos_search():
 
 
 def test_one_reflex_widths_of_a_notched_rectangle_known_by_construction():
-    from gis.coverage.validate import _one_reflex_inscribed_radius
+    from gis.coverage.widths import one_reflex_inscribed_radius
 
     # a 10 × 4 rectangle whose top edge is pushed down to 1 m at x = 2: the largest
     # circle (radius 2) fits in the right part, under the unnotched top
     notched = shapely.Polygon(
         [(X0, Y0), (X0 + 10, Y0), (X0 + 10, Y0 + 4), (X0 + 2, Y0 + 1), (X0, Y0 + 4)]
     )
-    radius = _one_reflex_inscribed_radius(np.array([notched], dtype=object))[0]
+    radius = one_reflex_inscribed_radius(np.array([notched], dtype=object))[0]
     # by hand: the top edge from (2, 1) to (10, 4) is the line 3x - 8y + 2 = 0, at
     # (3x - 8y + 2) / sqrt(73) from a point (x, y) below it. A circle of radius 2 (the
     # rectangle's) centred at (8, 2) crosses it; the largest circle touches the bottom
@@ -69,13 +69,13 @@ def test_one_reflex_widths_of_a_notched_rectangle_known_by_construction():
 
 
 def test_polygons_with_two_reflex_vertices_are_left_to_geos():
-    from gis.coverage.validate import _one_reflex_inscribed_radius
+    from gis.coverage.widths import one_reflex_inscribed_radius
 
     ring = [(0, 0), (10, 0), (10, 4), (6, 1), (3, 1), (0, 4)]
     two = shapely.Polygon([(X0 + x, Y0 + y) for x, y in ring])
     holed = box(X0, Y0, X0 + 10, Y0 + 10).difference(box(X0 + 4, Y0 + 4, X0 + 5, Y0 + 5))
     convex = box(X0, Y0, X0 + 3, Y0 + 1)
-    radius = _one_reflex_inscribed_radius(np.array([two, holed, convex, None], dtype=object))
+    radius = one_reflex_inscribed_radius(np.array([two, holed, convex, None], dtype=object))
     assert np.isnan(radius).all()
 
 
@@ -90,43 +90,68 @@ def _shared_vertex_grids() -> np.ndarray:
     return np.array([*cells, None, shapely.Polygon()], dtype=object)
 
 
-@pytest.mark.parametrize("target", [4550, WGS84])
-def test_projecting_each_vertex_once_is_geopandas_to_crs_bit_for_bit(target):
+@pytest.mark.parametrize("source", [4550, WGS84])
+def test_vertices_in_the_plane_are_the_affine_map_of_each_vertex(source):
     from pyproj import CRS
 
-    from gis.coverage.validate import _projected
+    from gis.coverage.plane import Plane
+    from gis.coverage.snapping import in_plane
 
-    geoms = _shared_vertex_grids()
-    source, target = CRS.from_user_input(METRIC_CRS), CRS.from_user_input(target)
-    vertices = _projected(geoms, source, target)
-    expected = gpd.GeoSeries(geoms, crs=source).to_crs(target).array
+    geoms = np.asarray(gpd.GeoSeries(_shared_vertex_grids(), crs=METRIC_CRS).to_crs(source))
+    source = CRS.from_user_input(source)
+    plane = Plane(source, CRS.from_user_input(METRIC_CRS), shapely.total_bounds(geoms))
+    vertices = in_plane(geoms, plane)
+    expected = shapely.transform(geoms, plane.forward)
     positions = np.arange(len(geoms))
     built = vertices.geometries(positions)
-    assert shapely.equals_exact(built[:-2], np.asarray(expected)[:-2], tolerance=0).all()
+    assert shapely.equals_exact(built[:-2], expected[:-2], tolerance=0).all()
     assert built[-2] is None and built[-1].is_empty
     coords, owner = vertices.coordinates(positions[::-1])
-    expected_coords, expected_owner = shapely.get_coordinates(
-        np.asarray(expected)[::-1], return_index=True
-    )
+    expected_coords, expected_owner = shapely.get_coordinates(expected[::-1], return_index=True)
     assert np.array_equal(coords, expected_coords) and np.array_equal(owner, expected_owner)
-    # the geometries are not touched
-    assert shapely.equals_exact(geoms[:-2], _shared_vertex_grids()[:-2], tolerance=0).all()
+    # and back: the source coordinates to rounding
+    back = plane.to_source(built[:-2])
+    assert all(shapely.equals_exact(a, b, 1e-9) for a, b in zip(back, geoms[:-2], strict=True))
 
 
-def test_projecting_geometries_with_z_goes_through_geopandas():
+def test_vertices_with_z_lose_it_in_the_plane_and_the_metric_crs_is_its_own_plane():
     from pyproj import CRS
 
-    from gis.coverage.validate import _projected
+    from gis.coverage.plane import Plane
+    from gis.coverage.snapping import in_plane
 
     geoms = np.array([shapely.Polygon([(X0, Y0, 5), (X0 + 9, Y0, 5), (X0, Y0 + 9, 5)])])
-    vertices = _projected(geoms, CRS.from_user_input(METRIC_CRS), CRS.from_user_input(4550))
-    expected = gpd.GeoSeries(geoms, crs=METRIC_CRS).to_crs(4550).array
-    assert shapely.equals_exact(vertices.geometries([0]), np.asarray(expected), tolerance=0).all()
-    assert shapely.has_z(vertices.geometries([0])).all()
+    metric = CRS.from_user_input(METRIC_CRS)
+    same = in_plane(geoms, Plane(metric, metric, shapely.total_bounds(geoms)))
+    assert same.geometries([0])[0] is geoms[0]  # taken as given, coordinate for coordinate
+    other = Plane(CRS.from_user_input(4550), metric, shapely.total_bounds(geoms))
+    flat = in_plane(geoms, other).geometries([0])
+    assert not shapely.has_z(flat).any()
+
+
+@pytest.mark.parametrize("lat", [18.2, 31.2, 45.0, 53.0])
+def test_plane_distances_are_metres_per_axis_at_the_datas_latitude(lat):
+    # independent truth: geodesic distances on the ellipsoid (pyproj.Geod)
+    from pyproj import CRS, Geod
+
+    from gis.coverage.plane import Plane
+    from gis.crs import metric_crs
+
+    lon = 121.4
+    span = 20_000 / 111_000  # about 20 km
+    frame = gpd.GeoDataFrame(geometry=[box(lon, lat, lon + span, lat + span)], crs=WGS84)
+    plane = Plane(CRS.from_user_input(WGS84), metric_crs(frame), frame.total_bounds)
+    rng = np.random.default_rng(int(lat * 10))
+    a = rng.uniform([lon, lat], [lon + span, lat + span], (200, 2))
+    b = a + rng.uniform(-0.002, 0.002, (200, 2))  # up to ~300 m apart
+    _, _, truth = Geod(ellps="GRS80").inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    in_plane = np.hypot(*(plane.forward(b) - plane.forward(a)).T)
+    # the scale of the metric CRS and its variation over 20 km: well within 0.5 %
+    np.testing.assert_allclose(in_plane, truth, rtol=5e-3)
 
 
 def test_common_segment_length_counts_exactly_shared_segments_only():
-    from gis.coverage.validate import _common_segment_length
+    from gis.coverage.segments import common_segment_length
 
     left = box(X0, Y0, X0 + 10, Y0 + 7)
     right = box(X0 + 10, Y0, X0 + 20, Y0 + 7)  # shares the 7 m edge, the other way round
@@ -137,7 +162,7 @@ def test_common_segment_length_counts_exactly_shared_segments_only():
     holed = box(X0 - 10, Y0 - 10, X0 + 30, Y0 + 30).difference(left)  # its hole is `left`
     a = np.array([left, left, left, left, right], dtype=object)
     b = np.array([right, split, corner, holed, right], dtype=object)
-    shared = _common_segment_length(a, b)
+    shared = common_segment_length(a, b)
     assert shared == pytest.approx([7.0, 0.0, 0.0, 34.0, 34.0], abs=1e-12)
     # never more than the outline lying on the other outline, measured by GEOS
     on_outline = shapely.length(
@@ -147,9 +172,9 @@ def test_common_segment_length_counts_exactly_shared_segments_only():
 
 
 def test_bordering_grids_are_those_the_overlay_finds():
-    """``_Context.bordering`` skips the overlay for pairs sharing long exact segments; the
+    """``Context.bordering`` skips the overlay for pairs sharing long exact segments; the
     grids it names are those the overlay alone names."""
-    from gis.coverage.validate import _Context
+    from gis.coverage.context import Context
 
     rng = np.random.default_rng(8)
     frame = box(X0, Y0, X0 + 600, Y0 + 600)
@@ -162,7 +187,7 @@ def test_bordering_grids_are_those_the_overlay_finds():
     kept = np.delete(cells, removed)
     corner_only = box(X0 - 5, Y0 - 5, X0, Y0)  # meets the division at one corner
     pieces = np.array([*cells[removed], corner_only], dtype=object)
-    ctx = _Context(kept, [str(i) for i in range(len(kept))], 0.001, 0.5)
+    ctx = Context(kept, [str(i) for i in range(len(kept))], 0.001, 0.5)
     found = ctx.bordering(pieces)
     reach = 0.001
     for piece, grids in zip(pieces, found, strict=True):
@@ -208,7 +233,7 @@ def test_rows_without_geometry_do_not_shift_the_other_grids(crs):
 
 
 def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
-    from gis.coverage.validate import _repaired
+    from gis.coverage.snapping import made_valid_and_snapped
 
     rng = np.random.default_rng(12)
     polys = [
@@ -218,10 +243,55 @@ def test_snapped_rings_point_at_their_own_grids_past_missing_rows():
     geoms = np.array([None, *polys[:20], None, None, *polys[20:]], dtype=object)
     missing = shapely.is_missing(geoms)
     rings: dict = {}
-    work = _repaired(geoms, missing, 1e-4, None, rings)
+    work = made_valid_and_snapped(geoms, missing, 1e-4, None, rings)
     assert len(rings["index"]) == len(polys)
     for k, position in enumerate(rings["index"]):
         ring = rings["coords"][rings["owner"] == k]
         assert np.array_equal(shapely.get_coordinates(work[position]), ring)
         # and it is the grid given at that row, snapped
         assert shapely.hausdorff_distance(work[position], geoms[position]) < 1e-4
+
+
+def test_t_junctions_are_found_where_a_corner_lies_on_an_edge_and_nowhere_else():
+    from gis.coverage.junctions import with_junctions
+
+    # a tall west grid with a hole, the east half cut in two: the cut's west end is a
+    # T-junction on the west grid's edge; the shared corners at top and bottom are not
+    west = shapely.Polygon(
+        box(0, 0, 1, 2).exterior.coords, [box(0.2, 0.2, 0.4, 0.4).exterior.coords]
+    )
+    south, north = box(1, 0, 2, 0.7), box(1, 0.7, 2, 2)
+    found = with_junctions(np.array([west, south, north]), np.zeros((0, 2)), 1e-9)
+    assert list(found) == [0]
+    joined = found[0]
+    assert joined.equals(west) and len(joined.interiors) == 1
+    assert [1.0, 0.7] in shapely.get_coordinates(joined.exterior).tolist()
+    assert shapely.get_num_coordinates(joined) == shapely.get_num_coordinates(west) + 1
+    # a point on the boundary's edge given as extra, and one on no edge: only the first
+    found = with_junctions(np.array([south]), np.array([[1.5, 0.0], [1.5, 0.5]]), 1e-9)
+    assert [1.5, 0.0] in shapely.get_coordinates(found[0]).tolist()
+    assert [1.5, 0.5] not in shapely.get_coordinates(found[0]).tolist()
+
+
+def test_t_junctions_of_a_grid_of_100_000_vertices_take_no_time_per_vertex_pair():
+    # the points are matched to segments through an index: a big ring against its own
+    # vertices finds nothing (each is a vertex), without a distance to the whole outline
+    from gis.coverage.junctions import with_junctions
+
+    angles = np.linspace(0, 2 * np.pi, 100_000, endpoint=False)
+    circle = shapely.Polygon(np.c_[np.cos(angles), np.sin(angles)])
+    assert with_junctions(np.array([circle]), shapely.get_coordinates(circle), 1e-9) == {}
+
+
+def test_rings_of_rebuilt_polygons_are_dropped_and_the_rest_kept_in_order():
+    from gis.coverage.snapping import without_rings
+
+    rings = {
+        "index": np.array([2, 5, 7]),
+        "coords": np.arange(18.0).reshape(9, 2),
+        "owner": np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]),
+    }
+    kept = without_rings(rings, np.array([5]))
+    assert kept["index"].tolist() == [2, 7]
+    assert kept["owner"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert kept["coords"].tolist() == rings["coords"][[0, 1, 2, 6, 7, 8]].tolist()
