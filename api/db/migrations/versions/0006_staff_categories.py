@@ -1,15 +1,18 @@
-"""Incident categories the plan names that the first table lacked.
+"""``staff.is_4050`` and the incident categories the plan names that the first table lacked.
 
-The migration that created ``incident_categories`` loads the code table as it is when it
-runs, so a fresh database already has every row; a database created before these rows were
-added gets them here: each row of ``data/codes/incident_categories.csv`` whose code is not
-yet stored is inserted (with its ``public`` flag), and any post it names that is not yet in
-``posts`` is added. Existing rows are never changed (an administrator may have edited them).
+- ``staff.is_4050``: a "4050" public-welfare post (the 40/50-age re-employment programme),
+  not counted when a community is divided into one grid per grid worker;
+- incident categories: the migration that created ``incident_categories`` loads the code
+  table as it is when it runs, so a fresh database already has every row; a database created
+  before these rows were added gets them here: each row of
+  ``data/codes/incident_categories.csv`` whose code is not yet stored is inserted (with its
+  ``public`` flag), and any post it names that is not yet in ``posts`` is added. Existing
+  rows are never changed (an administrator may have edited them).
 
 New rows: 0103 流动党员, 0104 党团员志愿者服务, 0403 政策外怀孕 (major: same day),
 0609 刑释解教人员.
 
-Revision ID: 0006_categories
+Revision ID: 0006_staff_categories
 Revises: 0005_routing
 Create Date: 2026-12-07
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_categories"
+revision = "0006_staff_categories"
 down_revision = "0005_routing"
 branch_labels = None
 depends_on = None
@@ -51,6 +54,9 @@ def _categories() -> sa.TableClause:
 
 
 def upgrade() -> None:
+    op.add_column(
+        "staff", sa.Column("is_4050", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     bind = op.get_bind()
     table = _categories()
     stored = set(bind.execute(sa.select(table.c.code)).scalars())
@@ -74,3 +80,5 @@ def downgrade() -> None:
     table = _categories()
     used = sa.select(sa.literal_column("category_code")).select_from(sa.table("incidents"))
     op.execute(table.delete().where(table.c.code.in_(NEW_CODES), table.c.code.not_in(used)))
+    # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): never rebuild a spatial table
+    op.drop_column("staff", "is_4050")
