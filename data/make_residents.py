@@ -28,14 +28,15 @@ RESIDENT_COLUMNS = (
 )  # fmt: skip
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _CHECK = "10X98765432"
-# county codes (GB/T 2260) of the hukou of people from elsewhere, with their address prefix
+# county codes (GB/T 2260) of the hukou of people from elsewhere, with their address prefix:
+# counties whose code has not changed since codes began, so any birth year fits the number
 _ELSEWHERE = {
-    "320102": "江苏省南京市玄武区",
-    "340102": "安徽省合肥市瑶海区",
-    "410102": "河南省郑州市中原区",
-    "510104": "四川省成都市锦江区",
-    "330106": "浙江省杭州市西湖区",
-    "420102": "湖北省武汉市江岸区",
+    "330122": "浙江省杭州市桐庐县",
+    "340121": "安徽省合肥市长丰县",
+    "360121": "江西省南昌市南昌县",
+    "430121": "湖南省长沙市长沙县",
+    "510121": "四川省成都市金堂县",
+    "350121": "福建省福州市闽侯县",
 }
 _HOME = ("310101", "上海市黄浦区")
 _RESIDENTIAL = ("住宅", "商住")
