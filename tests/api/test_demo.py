@@ -32,7 +32,12 @@ def _counts(url: str) -> dict[str, int]:
         counts = {
             t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
             for t in (
-                "communities", "grids", "houses", "incidents", "residents", "special_statuses",
+                "communities",
+                "grids",
+                "houses",
+                "incidents",
+                "residents",
+                "special_statuses",
                 "staff",
             )
         }
