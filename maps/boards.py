@@ -296,16 +296,19 @@ def _board(
 
     w_in, h_in = paper_wh
     x_right = 0.66
+    phone_top = 0.615
     if public_url:
+        url = grid_public_url(public_url, code)
         side_w, side_h = _QR_SIDE_IN / w_in, _QR_SIDE_IN / h_in
-        _qr(fig, grid_public_url(public_url, code), (x_right, 0.865 - side_h, side_w, side_h))
+        _qr(fig, url, (x_right, 0.865 - side_h, side_w, side_h))
         under = 0.865 - side_h - 0.008
         fig.text(x_right, under, "扫码查看本网格\nScan: this grid online", fontsize=8, va="top")
-        url = grid_public_url(public_url, code)
         fig.text(x_right, under - 0.035, "\n".join(textwrap.wrap(url, 38)), fontsize=6,
                  va="top", color="#444444")  # fmt: skip
-    fig.text(x_right, 0.615, "监督电话 Supervision phone", fontsize=10, weight="bold", va="top")
-    fig.text(x_right, 0.59, supervision_phone or missing, fontsize=14, va="top")
+        phone_top = min(phone_top, under - 0.08)  # below the caption (landscape: lower)
+    fig.text(x_right, phone_top, "监督电话 Supervision phone", fontsize=10, weight="bold",
+             va="top")  # fmt: skip
+    fig.text(x_right, phone_top - 0.025, supervision_phone or missing, fontsize=14, va="top")
 
     households = row.get("households")
     households = missing if households is None or pd.isna(households) else f"{int(households)} 户"
