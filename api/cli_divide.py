@@ -84,6 +84,33 @@ def _write_table(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+DEFAULT_TARGET = 300
+
+
+def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None):
+    """Check that at most one of --target, --grids, --staff is given; read the staff
+    register when it is (the :class:`~api.registry.grid_workers.GridWorkers`), else None."""
+    given = [o for o, v in (("--target", target), ("--grids", n_grids), ("--staff", staff_file))
+             if v is not None]  # fmt: skip
+    if len(given) > 1:
+        raise WanggeError(
+            f"{' 与 '.join(given)} 只能给一个 / {', '.join(given)} are alternatives: give one"
+        )
+    if staff_file is None:
+        return None
+    from api.registry.grid_workers import count_grid_workers
+
+    return count_grid_workers(staff_file)
+
+
+def _spread(report: pd.DataFrame) -> dict:
+    """How balanced the grids are: (max - min) / mean households, and the mean."""
+    households = report["households"].astype(float)
+    mean = float(households.mean()) if len(households) else 0.0
+    spread = float(households.max() - households.min()) / mean if mean > 0 else 0.0
+    return {"households_mean": round(mean, 3), "households_spread": round(spread, 4)}
+
+
 def divide_command(
     boundary: Annotated[
         Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary")
@@ -97,8 +124,25 @@ def divide_command(
         str, typer.Option("--households-field", help="户数字段，缺失时每房屋计 1 户 / field")
     ] = "households",
     target: Annotated[
-        int, typer.Option("--target", min=1, help="每格目标户数 / target households per grid")
-    ] = 300,
+        int | None,
+        typer.Option(
+            "--target", min=1, help="每格目标户数（默认 300）/ target households per grid"
+        ),
+    ] = None,
+    n_grids: Annotated[
+        int | None,
+        typer.Option(
+            "--grids", min=1, help="按人员数划分：网格个数 / make exactly this many grids"
+        ),
+    ] = None,
+    staff_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--staff",
+            help="人员表（模板 XLSX/CSV）：每名专职网格员一个网格，“4050”人员除外 / staff "
+            "register: one grid per grid worker, 4050 staff excluded",
+        ),
+    ] = None,
     band: Annotated[
         float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / allowed band (0.2=±20%)")
     ] = 0.2,
@@ -134,6 +178,8 @@ def divide_command(
 ) -> None:
     """自动划分网格，按户数均衡、沿道路、不切分建筑 / Divide a community into balanced grids.
 
+    One of --target (households per grid, default 300), --grids N (exactly N grids) or
+    --staff FILE (one grid per grid worker of the staff register, 4050 staff excluded).
     --input-crs is the CRS of the houses (the point input); the boundary, roads and
     buildings are read in their own CRS unless --boundary-crs, --roads-crs, --buildings-crs.
     """
@@ -143,6 +189,9 @@ def divide_command(
     from maps.colouring import colour_grids
 
     try:
+        workers = _grid_count(target, n_grids, staff_file)
+        if workers is not None:
+            n_grids = workers.count
         boundary_frame = read_input(
             boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
             crs_option="--boundary-crs", geometry_type="polygon",
@@ -170,8 +219,9 @@ def divide_command(
                 boundary_frame,
                 road_frame,
                 house_frame,
-                target_households=target,
+                target_households=target or DEFAULT_TARGET,
                 households_field=households_field,
+                n_grids=n_grids,
                 road_class_field=road_class_field,
                 band=band,
                 code_prefix=code_prefix,
@@ -191,11 +241,20 @@ def divide_command(
     summary = {
         "valid": bool(valid),
         **band_summary(report),
-        "target": target,
+        **_spread(report),
+        "target": report.attrs["target_households"],
         "band": band,
         "status": {str(k): int(v) for k, v in report["status"].value_counts().items()},
         "out": str(written),
     }
+    if n_grids is not None:
+        summary["grids_requested"] = n_grids
+    if staff_file is not None:
+        summary["staff"] = {
+            "eligible": workers.count,
+            "excluded_4050": len(workers.excluded_4050),
+            "other_roles": workers.other_roles,
+        }
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
@@ -210,9 +269,15 @@ def divide_command(
             )
             if summary[key]
         )
+        if staff_file is not None:
+            out.print(
+                f"专职网格员 / grid workers: {workers.count}（“4050”人员不计 / excluded: "
+                f"{len(workers.excluded_4050)}，其他角色 / other roles: {workers.other_roles}）"
+            )
         out.print(
             f"{verdict}: {len(grids)} 个网格 / grids, {summary['in_band']} 个在目标区间 / in band"
-            f" ({target}±{band:.0%}){'; ' + apart if apart else ''}; → {written}"
+            f" ({summary['target']:.0f}±{band:.0%}){'; ' + apart if apart else ''}; 户数极差 /"
+            f" spread {summary['households_spread']:.0%}; → {written}"
         )
     raise typer.Exit(EXIT_OK if valid and acceptable.all() else EXIT_FINDINGS)
 

@@ -164,16 +164,28 @@ def print_command(
     ] = None,
     paper: Annotated[str, typer.Option("--paper", help="纸张 A4|A3 / paper")] = "A4",
     landscape: Annotated[bool, typer.Option("--landscape", help="横向 / landscape")] = False,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft", help="公示牌草稿：缺项印“待填”/ boards: print 待填 for missing fields"
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """打印网格示意图或网格公示牌（PDF/PNG）/ Print the division diagram or notice boards.
 
     --osm draws the base map (green, water, buildings, roads and road names) on the division
-    diagram from the same OSM data ``wangge basemap build`` cuts tiles from."""
+    diagram from the same OSM data ``wangge basemap build`` cuts tiles from.
+    Boards carry a QR code to <WANGGE_PUBLIC_URL>/public?grid=<code> when the setting
+    public_url is set (else they print without it, with a warning) and the supervision phone
+    of the setting supervision_phone; missing fields print as blank lines (--draft: 待填).
+    """
     from api.community_data import read_stored_community
+    from api.config import get_settings
     from api.map_outputs import write_boards, write_division_diagram
     from gis.osm import read_osm_layers
 
+    warnings: list[str] = []
     try:
         if paper.upper() not in ("A4", "A3"):
             raise WanggeError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
@@ -193,13 +205,24 @@ def print_command(
                     )
                 ]
             else:
+                if not get_settings().public_url:
+                    warnings.append(
+                        "未设置 WANGGE_PUBLIC_URL，公示牌不印二维码 / WANGGE_PUBLIC_URL is not "
+                        "set: boards print without the QR code"
+                    )
                 written = write_boards(
-                    data, out_path, roads=road_frame, paper=paper.upper(), landscape=landscape
-                )
+                    data, out_path, roads=road_frame, paper=paper.upper(), landscape=landscape,
+                    draft=draft,
+                )  # fmt: skip
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
+    for text in warnings:
+        err.print(f"警告 / warning: {text}", highlight=False)
     if as_json:
-        out.print_json(json.dumps({"print": kind.value, "out": [str(p) for p in written]}))
+        payload = {"print": kind.value, "out": [str(p) for p in written]}
+        if kind is PrintKind.boards:
+            payload["warnings"] = warnings
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         for path in written:
             out.print(f"已生成 / written: {path}", highlight=False)

@@ -45,7 +45,8 @@ class CommunityData:
     grids: gpd.GeoDataFrame  # code, name, households, geometry
     houses: gpd.GeoDataFrame  # house_key, address, households, grid_code, geometry
     incidents: pd.DataFrame  # external_id, category_code, reported_at, lon, lat, grid_code
-    staff: pd.DataFrame  # grid_code, name, role, phone, phone_published, duties, photo (a file)
+    # grid_code, name, role, phone, phone_published, duties, staff_no, post, photo (a file)
+    staff: pd.DataFrame
     division_label: str | None
 
 
@@ -122,6 +123,8 @@ def read_community(
             Staff.phone,
             Staff.phone_published,
             Staff.duties,
+            Staff.staff_no,
+            Staff.post,
             Staff.photo_path,
         )
         .join(Staff, Staff.id == StaffGrid.staff_id)
@@ -131,7 +134,17 @@ def read_community(
     photo_dir = staff_photo_dir(session.get_bind().url)
     staff = pd.DataFrame(
         [_with_photo(dict(r), photo_dir) for r in staff_rows],
-        columns=["grid_code", "name", "role", "phone", "phone_published", "duties", "photo"],
+        columns=[
+            "grid_code",
+            "name",
+            "role",
+            "phone",
+            "phone_published",
+            "duties",
+            "staff_no",
+            "post",
+            "photo",
+        ],
     )
     roles = code_table("staff_role")
     staff["role"] = staff["role"].map(lambda r: roles.name_zh(r) if r in roles.codes else r)

@@ -136,6 +136,17 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (CORS), comma separated, "
         "or * for any; empty: CORS off",
     )
+    public_url: str | None = Field(
+        None,
+        description="Address where the public pages are served (https://host[/prefix]); the "
+        "notice boards' QR codes lead to <public_url>/public?grid=<code>. Unset: boards print "
+        "without QR codes (the print command warns)",
+    )
+    supervision_phone: str | None = Field(
+        None,
+        description="The street's supervision phone (监督电话) printed on every notice board; "
+        "unset: a blank line to fill in by hand",
+    )
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

@@ -6,6 +6,7 @@ The whole load is one transaction: a failure leaves the database as it was.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from api.db.models import (
     Grid,
     House,
     Incident,
+    SpecialStatus,
     Staff,
     StaffGrid,
     Street,
@@ -40,6 +42,8 @@ from api.map_outputs import (
     write_incident_map,
     write_validation_map,
 )
+from api.registry.importer import SourceRow, import_rows
+from api.registry.validators import clean_special_status
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from gis.assign import assign_points
 from gis.coverage import validate
@@ -62,6 +66,8 @@ DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from
 DEMO_STEPS = 4  # read, validate, join, store
 DEMO_SEED = 20261101  # the incident workflow run (api.incident_demo)
 STAFF_FILE = "demo/staff.csv"
+RESIDENTS_FILE = "demo/residents.csv"  # fictional residents of the demo houses
+SPECIALS_FILE = "demo/special_statuses.csv"  # their special statuses (by ID number)
 STAFF_PHOTOS = "demo/staff_photos"  # placeholder portraits named by staff.csv photo_path
 ROADS_FILE, ROADS_LAYER = "demo/osm_bund.gpkg", "roads"
 DIVISIONS = {"current": "grids", "defective": "grids_defective"}
@@ -72,6 +78,9 @@ def _read_demo(data_dir: Path) -> dict[str, gpd.GeoDataFrame]:
     if "photo_path" not in staff.columns:  # a staff table without portraits
         staff["photo_path"] = None
     frames: dict[str, Any] = {"staff": staff}
+    for key, rel in (("residents", RESIDENTS_FILE), ("special_statuses", SPECIALS_FILE)):
+        path = data_dir / rel
+        frames[key] = pd.read_csv(path, dtype=str) if path.is_file() else pd.DataFrame()
     for key, rel in DEMO_FILES.items():
         kind = "point" if rel.endswith(".csv") else "polygon"
         frames[key] = read_layer(data_dir / rel, geometry_type=kind)
@@ -174,6 +183,8 @@ def _store(session, frames) -> Community:
             phone_published=str(r["phone_published"]).lower() == "true",
             duties=r["duties"],
             photo_path=r["photo_path"] if pd.notna(r["photo_path"]) else None,
+            staff_no=r.get("staff_no") if pd.notna(r.get("staff_no")) else None,
+            is_4050=str(r.get("is_4050")).lower() == "true",
         )
         person.grids = [
             StaffGrid(grid_code=code, community_id=community.id)
@@ -182,6 +193,46 @@ def _store(session, frames) -> Community:
         session.add(person)
     session.flush()
     return community
+
+
+def _store_residents(session, community: Community, frames) -> dict[str, int]:
+    """Register the demo residents through the registry's import (the same checks and storage
+    as ``wangge import residents``), then their special statuses."""
+    table = frames["residents"]
+    if not len(table):
+        return {"residents": 0, "special_statuses": 0}
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    rows = [SourceRow(row=i + 2, values=rec) for i, rec in enumerate(records)]
+    result = import_rows(session, "residents", rows, community=community)
+    if result.errors:
+        first = result.errors[0]
+        raise InputError(
+            f"{RESIDENTS_FILE}: 第 {first.row} 行 {first.field} 有误 / row {first.row} "
+            f"{first.field}: {first.reason_zh} / {first.reason_en}"
+        )
+    ids = dict(zip(table["id_number"], result.ids, strict=True))
+    specials = 0
+    for r in frames["special_statuses"].to_dict("records"):
+        clean, errors = clean_special_status(
+            {"category": r["category"], "fields": json.loads(r["fields"]),
+             "start_date": r.get("start_date")}
+        )  # fmt: skip
+        if errors:
+            raise InputError(
+                f"{SPECIALS_FILE}: {r['id_number'][:6]}… {errors[0].field}: {errors[0].reason_zh}"
+                f" / {errors[0].reason_en}"
+            )
+        session.add(
+            SpecialStatus(
+                resident_id=ids[r["id_number"]],
+                category=clean["category"],
+                fields=clean.get("fields") or {},
+                start_date=clean.get("start_date"),
+            )
+        )
+        specials += 1
+    session.flush()
+    return {"residents": len(result.ids), "special_statuses": specials}
 
 
 def _db_agreement(session, community: Community, model, keys: pd.Series, ours: pd.Series) -> int:
@@ -290,6 +341,7 @@ def load_demo(
         try:
             with session_factory(engine).begin() as session:
                 community = _store(session, frames)
+                people = _store_residents(session, community, frames)
                 agrees = {
                     what: _db_agreement(session, community, model, frames[what][key], codes[what])
                     for what, model, key in (
@@ -344,6 +396,7 @@ def load_demo(
             "outside": int(houses["grid_code"].isna().sum()),
             "db_agrees": agrees["houses"],
         },
+        "residents": people,
         "outputs": {name: str(path) for name, path in outputs.items()},
         "staff_photo_dir": str(photo_dir),
         "incidents": {

@@ -14,7 +14,9 @@ import folium
 import geopandas as gpd
 
 from api.community_data import CommunityData
+from api.config import get_settings
 from gis.coverage import validate
+from maps.boards import print_boards
 from maps.hotspots import hotspots, render_hotspot_map
 from maps.incidents import (
     count_per_grid,
@@ -22,7 +24,7 @@ from maps.incidents import (
     render_incident_choropleth,
     render_incident_heatmap,
 )
-from maps.print import print_boards, print_division
+from maps.print import print_division
 from maps.web import render_division_map, render_validation_map, save_html
 
 __all__ = [
@@ -136,8 +138,16 @@ def write_boards(
     roads: gpd.GeoDataFrame | None = None,
     paper: str = "A4",
     landscape: bool = False,
+    public_url: str | None = None,
+    supervision_phone: str | None = None,
+    draft: bool = False,
 ) -> list[Path]:
-    """One notice board per grid in code order (one PDF, or one PNG per grid)."""
+    """One notice board per grid in code order (one PDF, or one PNG per grid).
+
+    ``public_url`` and ``supervision_phone`` default to the settings of the same names
+    (``WANGGE_PUBLIC_URL``, ``WANGGE_SUPERVISION_PHONE``); no public URL: no QR codes.
+    """
+    settings = get_settings()
     return print_boards(
         data.grids,
         staff=data.staff,
@@ -147,4 +157,7 @@ def write_boards(
         out=out,
         paper=paper,
         landscape=landscape,
+        public_url=public_url or settings.public_url,
+        supervision_phone=supervision_phone or settings.supervision_phone,
+        draft=draft,
     )

@@ -310,6 +310,7 @@ class StaffCreate(_In):
     post: str | None = Field(None, description="岗位名称 / post by name (GET /posts)")
     staff_no: str | None = Field(None, max_length=32, description="工号 / staff number")
     department: str | None = Field(None, description="街道部门编码 / street department code")
+    is_4050: bool | None = Field(None, description="“4050”公益性岗位人员 / a 4050 post")
 
 
 class StaffUpdate(_In):
@@ -327,6 +328,7 @@ class StaffUpdate(_In):
     post: str | None = Field(None, description="岗位名称 / post by name; null clears it")
     staff_no: str | None = Field(None, max_length=32)
     department: str | None = Field(None, description="街道部门编码; null clears it")
+    is_4050: bool | None = None
 
 
 class StaffPublic(_Out):
@@ -343,6 +345,7 @@ class StaffPublic(_Out):
     post: str | None = None
     staff_no: str | None = None
     department_id: int | None = None
+    is_4050: bool = False
 
 
 # --------------------------------------------------------------------------- access, audit

@@ -24,7 +24,13 @@ PHOTO_FOLDER = "staff_photos"  # inside data/demo/
 SIZE_PX = (240, 300)  # width, height: a 4:5 ID-photo shape
 FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 FONT_INDEX_SC = 2  # JP, KR, SC, TC, HK in Debian's collection
-ROLE_COLOURS = {"grid_leader": "#c9dcef", "grid_worker": "#d5ead3", "grid_police": "#dcd6ec"}
+ROLE_COLOURS = {
+    "grid_leader": "#c9dcef",
+    "grid_worker": "#d5ead3",
+    "grid_police": "#dcd6ec",
+    "grid_instructor": "#f0e0c8",
+    "part_time_worker": "#e8e8d0",
+}
 
 __all__ = ["draw_staff_photo", "photo_file_name", "write_staff_photos"]
 

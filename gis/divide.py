@@ -921,6 +921,24 @@ def _k_choices(households: float, heavy: np.ndarray, target: float, low: float, 
     return [len(heavy) + k for k in ks]
 
 
+def _apportion(components: list[list[int]], weights: np.ndarray, n_grids: int) -> list[int]:
+    """Grids per connected component for exactly ``n_grids`` in all: one each, the rest by
+    households (largest remainder; ties to the earlier component)."""
+    if n_grids < len(components):
+        raise InputError(
+            f"社区由 {len(components)} 块互不相邻的区域组成，不能只分 {n_grids} 个网格 / the "
+            f"community has {len(components)} separate parts: fewer than {n_grids} grids"
+        )
+    totals = np.array([float(weights[c].sum()) for c in components])
+    extra = n_grids - len(components)
+    share = totals / totals.sum() * extra if totals.sum() > 0 else np.zeros(len(components))
+    ks = np.floor(share).astype(int)
+    order = sorted(range(len(components)), key=lambda i: (-(share[i] - ks[i]), i))
+    for i in order[: extra - int(ks.sum())]:
+        ks[i] += 1
+    return [1 + int(k) for k in ks]
+
+
 def _aggregate(
     polys: np.ndarray,
     weights: np.ndarray,
@@ -929,24 +947,29 @@ def _aggregate(
     target: float,
     band: float,
     min_share: float,
+    n_grids: int | None = None,
 ) -> np.ndarray:
     """Region label per block: contiguous regions balanced toward ``target`` (see the
-    module docstring, *Aggregation*)."""
+    module docstring, *Aggregation*); with ``n_grids``, exactly that many regions (no region
+    is dissolved or merged)."""
     low, high = (1 - band) * target, (1 + band) * target
     blocks = _BlockGraph.of(polys, weights, graph)
     objective = _Objective(target, low, high)
     labels = np.full(len(polys), -1)
     offset = 0
     components = sorted((sorted(c) for c in nx.connected_components(graph)), key=lambda c: c[0])
-    for nodes in components:
+    fixed = None if n_grids is None else _apportion(components, weights, n_grids)
+    for c, nodes in enumerate(components):
         w = blocks.weights[nodes]
         heavy = w[w > high]
         best: tuple[tuple[int, float], np.ndarray] | None = None
-        tries = [
-            (k, seed)
-            for seed in range(_ANNEAL_SEEDS)
-            for k in _k_choices(float(w.sum()), heavy, target, low, high)
-        ]
+        ks = _k_choices(float(w.sum()), heavy, target, low, high) if fixed is None else [fixed[c]]
+        if fixed is not None and fixed[c] > len(nodes):
+            raise InputError(
+                f"只有 {len(nodes)} 个街块（道路围合或建筑间可切分的区域），不能分成 {fixed[c]}"
+                f" 个网格 / only {len(nodes)} blocks to make {fixed[c]} grids from"
+            )
+        tries = [(k, seed) for seed in range(_ANNEAL_SEEDS) for k in ks]
         for k, seed in tries:
             part = _Partition(
                 blocks, _grow(blocks, nodes, k, target, high), objective, min_share * target
@@ -954,22 +977,31 @@ def _aggregate(
             steps = max(_ANNEAL_STEPS_MIN, _ANNEAL_STEPS_PER_BLOCK * len(nodes))
             part.improve()
             part.anneal(steps, seed=seed)
-            part.improve(may_empty=True)
-            while part.dissolve_pockets():
-                pass
+            if fixed is None:
+                part.improve(may_empty=True)
+                while part.dissolve_pockets():
+                    pass
             if len(part.households) < k:  # a pocket gave itself up: balance the rest again
                 part.anneal(steps, seed=seed)
                 part.improve()
+            if fixed is not None and len(part.households) < k:
+                continue  # fewer seeds than grids (too few populated blocks)
             score = part.score()
             if best is None or score < best[0]:
                 best = (score, part.labels)
             if best[0][0] <= len(heavy):
                 break  # only blocks that alone exceed the band are out of it
-        assert best is not None
+        if best is None:
+            raise InputError(
+                f"有人居住的街块太少，不能分成 {ks[0]} 个网格 / too few populated blocks to make"
+                f" {ks[0]} grids"
+            )
         mine = best[1][nodes]
         _, dense = np.unique(mine, return_inverse=True)
         labels[nodes] = dense + offset
         offset += int(dense.max()) + 1
+    if n_grids is not None:
+        return labels
     for _ in range(5):
         merged = _merge_underfilled(polys, weights, labels, graph, min_share * target)
         if (merged == labels).all():
@@ -1040,8 +1072,10 @@ def divide(
     split_classes: Iterable[str] | None = None,
     split_tunnels: bool = False,
     split_bridges: bool = False,
+    n_grids: int | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Divide ``boundary`` into contiguous grids of about ``target_households`` households.
+    """Divide ``boundary`` into contiguous grids of about ``target_households`` households,
+    or into exactly ``n_grids`` grids balanced by households.
 
     Parameters
     ----------
@@ -1067,6 +1101,12 @@ def divide(
         Rivers, walls, fences: lines (or polygons, by their outline) that always split.
     split_classes, split_tunnels, split_bridges
         Override which road lines split blocks (:func:`road_splits`).
+    n_grids : int, optional
+        Make exactly this many grids (one per eligible grid worker, say): the target becomes
+        the community's households divided by ``n_grids`` (``target_households`` is then
+        ignored) and no grid is dissolved or merged afterwards. An
+        :class:`~gis.errors.InputError` when there are fewer blocks (after cutting
+        oversized ones between buildings) or populated blocks than grids.
 
     Returns
     -------
@@ -1089,18 +1129,27 @@ def divide(
         raise InputError(f"band 必须在 [0, 1) / band must be in [0, 1): {band}")
     if not 0 <= min_share <= 1:
         raise InputError(f"min_share 必须在 [0, 1] / min_share must be in [0, 1]: {min_share}")
+    if n_grids is not None and (
+        isinstance(n_grids, bool) or int(n_grids) != n_grids or n_grids < 1
+    ):
+        raise InputError(f"网格数必须为正整数 / n_grids must be a positive integer: {n_grids}")
     if code_prefix is not None:
         make_grid_code(code_prefix, 1)  # validates the prefix
     out_crs = require_crs(_frame(boundary), "boundary / 边界")
     crs = metric_crs(_frame(boundary))
     boundary_m = _boundary_m(boundary, crs)
-    ceiling = (1 + band) * target_households
 
     lines = _cutting_lines(
         roads, barriers, crs, road_class_field=road_class_field, split_classes=split_classes,
         split_tunnels=split_tunnels, split_bridges=split_bridges,
     )  # fmt: skip
     house_m = _houses_m(houses, crs, households_field, boundary_m)
+    if n_grids is not None:
+        total = float(np.sum(house_m.households))
+        if total <= 0:
+            raise InputError("边界内没有住户，无法按人数划分 / no households inside the boundary")
+        target_households = total / n_grids
+    ceiling = (1 + band) * target_households
     footprints = house_m.geoms if house_m.footprints else np.empty(0, dtype=object)
     extra = _metric_array(buildings, crs, "buildings / 建筑")
     extra = extra[np.isin(shapely.get_type_id(extra), [3, 6])] if len(extra) else extra
@@ -1125,7 +1174,13 @@ def divide(
 
     graph = _adjacency(faces)
     labels = _aggregate(
-        faces, weights, graph, target=target_households, band=band, min_share=min_share
+        faces,
+        weights,
+        graph,
+        target=target_households,
+        band=band,
+        min_share=min_share,
+        n_grids=n_grids,
     )
 
     regions = np.unique(labels)

@@ -1,4 +1,6 @@
-"""Printed output: the community's division diagram (整体示意图) and one notice board per grid.
+"""Printed output: the community's division diagram (整体示意图); shared print set-up.
+
+Notice boards (one per grid) are :mod:`maps.boards`, built on the page and font set-up here.
 
 Rendered with matplotlib to vector PDF or to PNG (by the extension of ``out``).
 
@@ -22,13 +24,11 @@ from typing import Any
 import geopandas as gpd
 import matplotlib
 import numpy as np
-import pandas as pd
 import shapely
 from matplotlib import font_manager, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Polygon, Rectangle
+from matplotlib.patches import Patch, Polygon, Rectangle
 
 from gis.crs import metric_crs
 from gis.errors import InputError
@@ -36,11 +36,8 @@ from maps.base import OSM_ATTRIBUTION
 from maps.colouring import colour_grids
 from maps.labels import CJK_FONT_FILES, Box, place_labels
 from maps.print_base import base_layers_in, draw_base, place_road_names
-from maps.web import TO_FILL, staff_by_grid
 
 __all__ = [
-    "DUTIES",
-    "FLOW_STEPS",
     "FONT_FAMILY",
     "GRID_LABEL_SIZES_PT",
     "LEGEND_ROWS",
@@ -49,23 +46,13 @@ __all__ = [
     "cjk_style",
     "division_figure",
     "draw_grid_labels",
-    "print_boards",
     "print_division",
 ]
 
 PAPER_IN: dict[str, tuple[float, float]] = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
 FONT_FAMILY = "Noto Sans CJK SC"
 FONT_FILES = CJK_FONT_FILES
-FLOW_STEPS = ("发现登记", "反馈岗位责任人", "处置/上报", "签收处置", "办结")
-DUTIES = (
-    "基础信息采集与动态更新（人、房、事、物、组织）",
-    "社情民意收集，矛盾纠纷排查调处",
-    "安全隐患巡查、发现与上报",
-    "政策宣传，为居民代办、帮办服务事项",
-    "特殊人群关爱与走访",
-)
 DEFAULT_SOURCE = "社区网格划分数据"
-_ROLE_ORDER = {"网格长": 0, "专职网格员": 1, "网格员": 2, "兼职网格员": 3}
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 _NEIGHBOUR_GREY = "#d9d9d9"
 LEGEND_ROWS = 20
@@ -480,234 +467,3 @@ def print_division(
 def _metadata(fmt: str) -> dict:
     """File metadata without the creation time, so the same input gives the same bytes."""
     return {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-
-
-def _responsible(staff: pd.DataFrame | None, code: str) -> dict[str, Any]:
-    """The grid's first person by role (网格长 first), or 待填 fields."""
-    empty = {"name": TO_FILL, "role": TO_FILL, "number": TO_FILL, "phone": TO_FILL, "photo": None}
-    if staff is None or not len(staff) or "grid_code" not in staff.columns:
-        return empty
-    rows = staff[staff["grid_code"].astype(str) == code]
-    if not len(rows):
-        return empty
-    ranks = rows.get("role", pd.Series("", index=rows.index)).map(
-        lambda r: _ROLE_ORDER.get(str(r), 9)
-    )
-    row = rows.loc[ranks.sort_values(kind="stable").index[0]]
-    phone = staff_by_grid(rows.loc[[row.name]], pd.Series([code]), public=True)["phone"].iloc[0]
-
-    def text(col: str) -> str:
-        value = row.get(col)
-        return TO_FILL if value is None or pd.isna(value) or not str(value).strip() else str(value)
-
-    photo = row.get("photo")
-    photo = Path(str(photo)) if photo is not None and not pd.isna(photo) else None
-    return {
-        "name": text("name"),
-        "role": text("role"),
-        "number": text("number"),
-        "phone": phone,
-        "photo": photo if photo is not None and photo.is_file() else None,
-    }
-
-
-def _flow_chart(fig: Figure, rect: tuple[float, float, float, float]) -> None:
-    ax = fig.add_axes(rect)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    ax.text(0, 0.95, "事件办理流程 Incident service flow", fontsize=10, weight="bold", va="top")
-    n = len(FLOW_STEPS)
-    width = 0.9 / n
-    for i, step in enumerate(FLOW_STEPS):
-        x = 0.02 + i * (1 / n)
-        ax.add_patch(
-            FancyBboxPatch(
-                (x, 0.2),
-                width * 0.92,
-                0.4,
-                boxstyle="round,pad=0.01,rounding_size=0.03",
-                facecolor="#e8f1fa",
-                edgecolor="#2166ac",
-                lw=1,
-            )
-        )
-        ax.text(x + width * 0.46, 0.4, step, ha="center", va="center", fontsize=8)
-        if i < n - 1:
-            ax.add_patch(
-                FancyArrowPatch(
-                    (x + width * 0.93, 0.4),
-                    (x + 1 / n - 0.005, 0.4),
-                    arrowstyle="-|>",
-                    mutation_scale=10,
-                    color="#2166ac",
-                )
-            )
-
-
-def _board(
-    fig: Figure,
-    grids_m: gpd.GeoDataFrame,
-    idx: Any,
-    *,
-    colours: pd.Series,
-    boundary_m: gpd.GeoDataFrame | None,
-    roads_m: gpd.GeoDataFrame | None,
-    staff: pd.DataFrame | None,
-    community_name: str,
-    code_field: str,
-    osm_drawn: bool,
-) -> None:
-    row = grids_m.loc[idx]
-    code = str(row[code_field])
-    name = str(row.get("name", "") or "")
-    person = _responsible(staff, code)
-    fig.text(0.5, 0.975, f"{community_name} 网格公示牌", ha="center", va="top", fontsize=14)
-    fig.text(0.5, 0.945, f"{name}", ha="center", va="top", fontsize=22, weight="bold")
-    fig.text(0.5, 0.905, f"网格编码 Grid code: {code}", ha="center", va="top", fontsize=11)
-
-    ax = fig.add_axes((0.06, 0.45, 0.52, 0.43))
-    geom = row.geometry
-    bounds = _padded_bounds(gpd.GeoSeries([geom]), pad=0.35)
-    others = grids_m.drop(index=idx)
-    if roads_m is not None and len(roads_m):
-        gpd.clip(roads_m, bounds).plot(ax=ax, color="#8c8c8c", linewidth=0.5, zorder=2)
-    if len(others):
-        others.plot(ax=ax, color=_NEIGHBOUR_GREY, edgecolor="#999999", linewidth=0.6, zorder=1)
-    gpd.GeoSeries([geom], crs=grids_m.crs).plot(
-        ax=ax, color=colours.loc[idx], edgecolor="#222222", linewidth=1.5, alpha=0.9, zorder=3
-    )
-    if boundary_m is not None:
-        boundary_m.boundary.plot(ax=ax, color="#b2182b", linewidth=1.2, zorder=4)
-    point = geom.representative_point()
-    ax.text(
-        point.x,
-        point.y,
-        f"{name}\n{code}",
-        ha="center",
-        va="center",
-        fontsize=8,
-        zorder=10,
-        path_effects=_HALO,
-    )
-    ax.set_aspect("equal")
-    ax.set_xlim(bounds[0], bounds[2])
-    ax.set_ylim(bounds[1], bounds[3])
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    _scale_bar(ax, fontsize=7)
-    _north_arrow(ax, size=0.08)
-
-    photo_ax = fig.add_axes((0.64, 0.66, 0.3, 0.22))
-    photo_ax.set_xticks([])
-    photo_ax.set_yticks([])
-    if person["photo"] is not None:
-        photo_ax.imshow(matplotlib.image.imread(person["photo"]))
-    else:
-        photo_ax.text(
-            0.5,
-            0.5,
-            f"照片 Photo\n{TO_FILL}",
-            ha="center",
-            va="center",
-            fontsize=11,
-            transform=photo_ax.transAxes,
-            color="#666666",
-        )
-    lines = [
-        ("网格员 Name", person["name"]),
-        ("职务 Role", person["role"]),
-        ("工号 Number", person["number"]),
-        ("电话 Phone", person["phone"]),
-    ]
-    for i, (label, value) in enumerate(lines):
-        fig.text(0.64, 0.63 - i * 0.035, f"{label}：{value}", fontsize=10, va="top")
-
-    households = row.get("households")
-    households = TO_FILL if households is None or pd.isna(households) else f"{int(households)} 户"
-    area_m2 = float(geom.area)
-    fig.text(0.06, 0.42, "服务范围 Service scope", fontsize=11, weight="bold", va="top")
-    fig.text(
-        0.06,
-        0.39,
-        f"{name}（{code}），面积约 {area_m2 / 10_000:.1f} 公顷，服务户数 {households}",
-        fontsize=9,
-        va="top",
-    )
-    fig.text(0.06, 0.35, "工作职责 Duties", fontsize=11, weight="bold", va="top")
-    for i, duty in enumerate(DUTIES):
-        fig.text(0.07, 0.32 - i * 0.025, f"{i + 1}. {duty}", fontsize=9, va="top")
-    _flow_chart(fig, (0.05, 0.06, 0.9, 0.12))
-    note = "地图：社区网格划分数据" + (f"；道路 {OSM_ATTRIBUTION}" if osm_drawn else "")
-    fig.text(0.06, 0.02, note, fontsize=7, va="bottom")
-
-
-def print_boards(
-    grids: gpd.GeoDataFrame,
-    *,
-    staff: pd.DataFrame | None = None,
-    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    roads: gpd.GeoDataFrame | None = None,
-    community_name: str,
-    out: str | Path,
-    paper: str = "A4",
-    landscape: bool = False,
-    roads_from_osm: bool = True,
-    code_field: str = "code",
-    dpi: int = 150,
-) -> list[Path]:
-    """Print one notice board (网格公示牌) per grid in grid-code order; return the paths.
-
-    ``out`` ending in ``.pdf`` gives one multi-page PDF; ``.png`` gives one file per grid,
-    ``<stem>-<grid code>.png`` beside ``out``. Each board has the grid's map with its neighbours
-    greyed, its code and name, the responsible person's photo, name, number and (published)
-    phone, the service scope and duties, and the incident service flow chart. A grid without
-    staff still gets its board, with those fields marked 待填.
-
-    ``staff`` columns: grid_code, name, role, phone, phone_published, optional number and photo
-    (a path to an image file).
-    """
-    out = Path(out)
-    fmt = _format(out)
-    if not len(grids):
-        raise InputError("没有网格可打印 / no grids to print")
-    crs = metric_crs(grids)
-    grids_m = grids.to_crs(crs)
-    boundary_m = (
-        None if boundary is None else _metric(gpd.GeoDataFrame(geometry=boundary.geometry), crs)
-    )
-    roads_m = _clip_roads(roads, _padded_bounds(grids_m.geometry, pad=0.3), crs)
-    osm_drawn = roads_m is not None and len(roads_m) > 0 and roads_from_osm
-    colours = colour_grids(grids)
-    order = grids_m.index[np.argsort(grids_m[code_field].astype(str).to_numpy(), kind="stable")]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    kwargs = dict(
-        colours=colours,
-        boundary_m=boundary_m,
-        roads_m=roads_m,
-        staff=staff,
-        community_name=community_name,
-        code_field=code_field,
-        osm_drawn=osm_drawn,
-    )
-    with cjk_style(), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if fmt == "pdf":
-            with PdfPages(out) as pdf:
-                for idx in order:
-                    fig = _page(paper, landscape)
-                    _board(fig, grids_m, idx, **kwargs)
-                    pdf.savefig(fig)
-            paths.append(out)
-        else:
-            for idx in order:
-                fig = _page(paper, landscape)
-                _board(fig, grids_m, idx, **kwargs)
-                path = out.with_name(f"{out.stem}-{grids_m.loc[idx, code_field]}.png")
-                fig.savefig(path, format="png", dpi=dpi)
-                paths.append(path)
-    check_glyph_warnings(caught)
-    return paths

@@ -341,3 +341,53 @@ def test_scaled_run_is_deterministic_and_valid(tmp_path):
     assert (n_cover[place == "edge"] == 2).all()
     assert (n_cover[place == "vertex"] == 4).all()
     assert (n_cover >= 1).all()
+
+
+# --- people: staff and residents -----------------------------------------------------------
+
+
+def test_residents_have_valid_id_numbers_agreeing_with_birth_and_gender():
+    """Checked with python-stdnum's ``cn.ric`` (an implementation outside this project)."""
+    from stdnum.cn import ric
+
+    residents = pd.read_csv(DEMO / "residents.csv", dtype=str)
+    houses = pd.read_csv(DEMO / "houses.csv")
+    assert len(residents) > 500
+    assert residents["id_number"].is_unique
+    for row in residents.itertuples():
+        assert ric.validate(row.id_number) == row.id_number
+        assert ric.get_birth_date(row.id_number).isoformat() == row.birth_date
+        assert ("男" if int(row.id_number[16]) % 2 else "女") == row.gender
+    assert set(residents["door_plate"]) <= set(houses["address"])
+    adults = residents[pd.to_datetime(residents["birth_date"]) < pd.Timestamp("2008-01-01")]
+    assert adults["phone"].str.fullmatch(r"1[3-9]\d{9}").all()
+    moved = residents["population_type"] != "户籍人口"
+    assert residents.loc[moved, "inflow_date"].notna().all()
+    assert (residents.loc[moved, "inflow_date"] >= residents.loc[moved, "birth_date"]).all()
+
+
+def test_special_statuses_belong_to_residents_and_fill_required_fields():
+    residents = pd.read_csv(DEMO / "residents.csv", dtype=str)
+    specials = pd.read_csv(DEMO / "special_statuses.csv", dtype=str)
+    fields = pd.read_csv(ROOT / "data" / "codes" / "special_status_fields.csv", dtype=str)
+    assert len(specials) >= 30 and specials["category"].nunique() >= 8
+    assert set(specials["id_number"]) <= set(residents["id_number"])
+    for row in specials.itertuples():
+        required = set(fields[(fields.category == row.category) & (fields.required == "1")].field)
+        assert required <= set(json.loads(row.fields))
+
+
+def test_several_staff_per_grid_with_numbers_and_own_duties():
+    staff = pd.read_csv(DEMO / "staff.csv", dtype=str)
+    codes = set(gpd.read_file(DEMO / "grids.geojson")["code"])
+    served = staff.assign(grid=staff["grid_codes"].str.split(",")).explode("grid")
+    per_grid = served.groupby("grid")["role"].apply(set)
+    assert set(per_grid.index) == codes  # every grid has people
+    for roles in per_grid:
+        assert {"grid_leader", "grid_worker", "grid_police"} <= roles
+    assert staff["staff_no"].notna().all() and staff["staff_no"].is_unique
+    assert staff["duties"].nunique() > len(codes)  # their own duties, not one fixed list
+    workers = staff[staff["role"] == "grid_worker"]
+    assert (workers["is_4050"] == "False").sum() == len(codes)  # one counted worker a grid
+    assert (workers["is_4050"] == "True").sum() >= 1
+    assert all((DEMO / "staff_photos" / p).is_file() for p in staff["photo_path"])

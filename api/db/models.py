@@ -36,6 +36,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     func,
     select,
 )
@@ -478,6 +479,9 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     post: Mapped[str | None] = mapped_column(String(32))  # 岗位 by name (城建管理岗...), see posts
     staff_no: Mapped[str | None] = mapped_column(String(32))  # 工号
+    # a "4050" public-welfare post (re-employment programme): not counted when grids are
+    # made one per grid worker
+    is_4050: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     department_id: Mapped[int | None] = mapped_column(Integer, index=True)  # street department
 
     grids: Mapped[list[StaffGrid]] = relationship(cascade="all, delete-orphan")

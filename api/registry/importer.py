@@ -504,6 +504,7 @@ def _add_staff(session, community, records, today) -> list[Staff]:
             photo_path=rec.get("photo_path"),
             post=rec.get("post"),
             staff_no=rec.get("staff_no"),
+            is_4050=bool(rec.get("is_4050")),
         )
         member.grids = [
             StaffGrid(grid_code=code, community_id=community.id)

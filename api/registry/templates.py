@@ -158,6 +158,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("post", "岗位名称", "post name", example="城建管理岗",
                note_zh="可空；须为已有岗位（GET /posts）；“岗位/角色”一列仍为角色"),
         Column("staff_no", "工号", "staff number", example="G0001", note_zh="可空"),
+        Column("is_4050", "4050人员", "4050 staff", "bool", example="否",
+               note_zh="可空，空为否；是 = “4050”公益性岗位人员，按人数划分网格时不计入"),
     ),
 }  # fmt: skip
 

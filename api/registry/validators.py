@@ -390,6 +390,7 @@ STAFF_RULES: dict[str, tuple[_Rule, bool]] = {
     "grid_codes": (_grid_codes, False),
     "post": (_text(32), False),
     "staff_no": (_text(32), False),
+    "is_4050": (_bool, False),
 }
 SPECIAL_STATUS_RULES: dict[str, tuple[_Rule, bool]] = {
     "category": (_code("special_status"), True),
@@ -519,6 +520,8 @@ def clean_staff(
     clean, errors = _apply(record, STAFF_RULES, today or dt.date.today())
     if clean.get("phone_published") is None:
         clean["phone_published"] = True
+    if clean.get("is_4050") is None:
+        clean["is_4050"] = False
     return clean, errors
 
 

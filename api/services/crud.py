@@ -81,7 +81,9 @@ _RESIDENT_FIELDS = tuple(
     for c in sa.inspect(Resident).column_attrs
     if c.key not in {"id", "house_id", "created_at", "id_number_hash", "phone_hash"}
 )
-_STAFF_FIELDS = ("name", "role", "phone", "phone_published", "photo_path", "duties")
+_STAFF_FIELDS = (
+    "name", "role", "phone", "phone_published", "photo_path", "duties", "is_4050",
+)
 
 
 def get_or_404(session: Session, model: type, record_id: int, what: tuple[str, str]):

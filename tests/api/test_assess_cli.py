@@ -73,13 +73,17 @@ def demo_url(db_url, tmp_path_factory):
 
 
 def _add_registry(url: str, keys: list[str]) -> dict[str, dict]:
-    """Residents of k1..k4 as registered; return the house rows of the sample by key."""
+    """Residents of k1..k4 as registered (these replace the demo's own residents of those
+    houses, so the planted differences are the only ones); return the house rows of the
+    sample by key."""
     engine = make_engine(url)
     try:
         with session_factory(engine).begin() as session:
             houses = {
                 h.house_key: h for h in session.query(House).filter(House.house_key.in_(keys))
             }
+            planted = [houses[k].id for k in keys[1:5]]
+            session.query(Resident).filter(Resident.house_id.in_(planted)).delete()
 
             def person(key, name, serial, **values):
                 first = valid_id_number(serial, birth="19800101")

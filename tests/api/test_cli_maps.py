@@ -16,6 +16,7 @@ from api.cli import app
 from api.community_data import read_community
 from api.db.engine import make_engine, session_factory
 from api.demo import load_demo
+from api.registry.codes import code_table
 from maps.assets import remote_links
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -50,7 +51,11 @@ def test_read_community_gives_what_was_stored(fresh_db_url):
     # one staff row per (person, grid served); roles read as their Chinese names
     expected = sum(len(codes.split(",")) for codes in staff["grid_codes"])
     assert len(data.staff) == expected
-    assert set(data.staff["role"]) == {"网格长", "专职网格员", "网格警员（社区民警）"}
+    roles = code_table("staff_role")
+    assert set(data.staff["role"]) == {roles.name_zh(r) for r in staff["role"]}
+    assert {"网格长", "专职网格员", "网格警员（社区民警）"} <= set(data.staff["role"])
+    # staff numbers as stored from the file
+    assert set(data.staff["staff_no"]) == set(staff["staff_no"])
     areas = data.grids.to_crs(4549).area.sum()
     assert areas == pytest.approx(data.boundary.to_crs(4549).area.sum(), rel=1e-9)
 

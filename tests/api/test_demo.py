@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.db.engine import make_engine
-from api.demo import DEMO_FILES, load_demo
+from api.demo import DEMO_FILES, RESIDENTS_FILE, SPECIALS_FILE, STAFF_FILE, load_demo
 from gis.errors import InputError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -31,7 +31,15 @@ def _counts(url: str) -> dict[str, int]:
     with engine.connect() as conn:
         counts = {
             t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-            for t in ("communities", "grids", "houses", "incidents")
+            for t in (
+                "communities",
+                "grids",
+                "houses",
+                "incidents",
+                "residents",
+                "special_statuses",
+                "staff",
+            )
         }
     engine.dispose()
     return counts
@@ -64,6 +72,16 @@ def test_demo_loads_validates_and_joins(demo_url):
     counts = _counts(demo_url)
     assert counts["grids"] == len(grids)  # only the division that validates is stored
     assert counts["houses"] == len(houses) and counts["incidents"] == len(incidents)
+    # the fictional residents went through the registry import, statuses beside them
+    residents = pd.read_csv(DATA / RESIDENTS_FILE, dtype=str)
+    specials = pd.read_csv(DATA / SPECIALS_FILE, dtype=str)
+    assert summary["residents"] == {
+        "residents": len(residents),
+        "special_statuses": len(specials),
+    }
+    assert counts["residents"] == len(residents) and counts["special_statuses"] == len(specials)
+    # the register's staff, plus the post staff the incident workflow run adds
+    assert counts["staff"] >= len(pd.read_csv(DATA / STAFF_FILE))
 
 
 def test_demo_twice_replaces_instead_of_duplicating(demo_url):

@@ -633,3 +633,31 @@ def test_staff_post_and_number_columns_and_yesterdays_template(demo_db, demo_gri
         w, z = s.get(Staff, first.ids[0]), s.get(Staff, second.ids[0])
         assert (w.role, w.post, w.staff_no) == ("grid_worker", None, None)
         assert (z.role, z.post) == ("grid_leader", None)
+
+
+def test_staff_4050_column_is_stored_and_optional(demo_db, demo_grids, tmp_path):
+    """The optional column 4050人员 (是/否) is stored as ``is_4050``; a file without it (the
+    template of before) imports with ``is_4050`` false; a value that is not yes/no is named."""
+    Session = demo_db
+    a = sorted(demo_grids["code"])[0]
+    rows = [
+        {"姓名": "钱一", "岗位/角色": "专职网格员", "联系电话": "13912340011", "4050人员": "是",
+         "负责网格编码": a},
+        {"姓名": "钱二", "岗位/角色": "专职网格员", "联系电话": "13912340012", "4050人员": "否"},
+        {"姓名": "钱三", "岗位/角色": "专职网格员", "联系电话": "13912340013"},
+    ]  # fmt: skip
+    path = fill_template("staff", tmp_path / "with4050.xlsx", rows)
+    old = write_csv(tmp_path / "old.csv", [{"姓名": "钱四", "岗位/角色": "专职网格员",
+                                             "联系电话": "13912340014"}])  # fmt: skip
+    bad = write_csv(tmp_path / "bad.csv", [{"姓名": "钱五", "岗位/角色": "专职网格员",
+                                             "联系电话": "13912340015",
+                                             "4050人员": "大概"}])  # fmt: skip
+    with Session.begin() as s:
+        done = import_file(s, "staff", path, community=COMMUNITY, today=TODAY)
+        before = import_file(s, "staff", old, community=COMMUNITY, today=TODAY)
+        refused = import_file(s, "staff", bad, community=COMMUNITY, today=TODAY)
+    assert not done.errors and not before.errors
+    assert _errors(refused) == {(2, "is_4050")} and not refused.written
+    with Session() as s:
+        flags = [s.get(Staff, i).is_4050 for i in done.ids + before.ids]
+    assert flags == [True, False, False, False]

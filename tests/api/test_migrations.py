@@ -55,7 +55,7 @@ def _registered_geometry_columns(engine) -> set[tuple[str, str]]:
 def test_upgrade_builds_the_models_schema_with_spatial_indexes(fresh_engine):
     assert current_revision(fresh_engine) is None
     init_db(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0010_audit_chain"
+    assert current_revision(fresh_engine) == head_revision() == "0011_staff_categories"
     assert _our_tables(fresh_engine) == set(Base.metadata.tables)
     assert schema_differences(fresh_engine) == []
     with fresh_engine.connect() as conn:
@@ -124,3 +124,45 @@ def test_a_database_made_before_migrations_is_refused(tmp_path):
 
 def test_append_only_tables_are_the_logs():
     assert set(APPEND_ONLY_TABLES) == {"audit_log", "change_log"}
+
+
+def test_categories_added_later_reach_a_database_made_before_them(fresh_engine):
+    """A database at 0005 without the later rows (as one made before them) gets them from
+    0006 with the code table's severity, post and public flag; downgrading removes them."""
+    import csv
+
+    from api.config import get_settings
+
+    path = get_settings().data_dir / "codes" / "incident_categories.csv"
+    with path.open(encoding="utf-8-sig") as fh:
+        table = {r["code"]: r for r in csv.DictReader(fh)}
+    new = ("0103", "0104", "0403", "0609")
+    assert set(new) <= set(table)
+    upgrade(fresh_engine, "0005_routing")
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM incident_categories WHERE code IN ('0103','0104','0403','0609')")
+        )
+    upgrade(fresh_engine)
+    with fresh_engine.connect() as conn:
+        rows = {
+            r.code: r
+            for r in conn.execute(
+                sa.text(
+                    "SELECT code, name_zh, severity, post, public FROM incident_categories"
+                    " WHERE code IN ('0103','0104','0403','0609')"
+                )
+            )
+        }
+    assert set(rows) == set(new)
+    for code in new:
+        assert rows[code].name_zh == table[code]["name_zh"]
+        assert rows[code].severity == table[code]["severity"]
+        assert rows[code].post == table[code]["post"]
+        assert bool(rows[code].public) is False
+    downgrade(fresh_engine, "0005_routing")
+    with fresh_engine.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM incident_categories WHERE code IN ('0403','0609')")
+        ).scalar()
+    assert left == 0

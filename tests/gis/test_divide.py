@@ -316,6 +316,57 @@ def test_bad_parameters():
         divide(boundary_frame(), street_lattice(), bad)
 
 
+# --- a given number of grids (one per grid worker) ----------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 16])
+def test_exactly_n_grids_on_an_even_city(n):
+    """16 equal blocks: exactly ``n`` contiguous grids tiling the community; when ``n``
+    divides 16 the balanced answer is known (16/n blocks each) and must be found."""
+    boundary = boundary_frame()
+    houses = footprints(np.full((4, 4), 75.0))
+    grids, report = divide(boundary, street_lattice(), houses, n_grids=n)
+    assert len(grids) == len(report) == n
+    assert_tiles(grids, boundary)
+    assert (grids.geom_type == "Polygon").all()
+    assert grids["households"].sum() == pytest.approx(1200)
+    assert report.attrs["target_households"] == pytest.approx(1200 / n)
+    if 16 % n == 0:
+        assert grids["households"].tolist() == [1200 / n] * n
+    else:
+        # blocks of 75: no grid can be nearer the target than whole blocks allow
+        assert (grids["households"] - 1200 / n).abs().max() <= 75
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exactly_n_grids_on_uneven_cities(seed):
+    rng = np.random.default_rng(100 + seed)
+    households = rng.integers(20, 200, size=(4, 4)).astype(float)
+    n = int(rng.integers(2, 9))
+    boundary = boundary_frame()
+    houses = footprints(households, per_block=2)
+    grids, _ = divide(boundary, street_lattice(), houses, n_grids=n)
+    assert len(grids) == n
+    assert_tiles(grids, boundary)
+    assert (grids.geom_type == "Polygon").all()
+    assert grids["households"].sum() == pytest.approx(households.sum())
+    grid_m = grids.to_crs(CRS_M).geometry.to_numpy()
+    for fp in houses.to_crs(CRS_M).geometry:  # buildings are never cut
+        assert (shapely.area(shapely.intersection(grid_m, fp)) > 1e-6).sum() == 1
+
+
+def test_n_grids_refused_when_impossible_or_malformed():
+    houses = footprints(np.full((4, 4), 75.0))
+    with pytest.raises(InputError, match="16 blocks to make 17 grids"):
+        divide(boundary_frame(), street_lattice(), houses, n_grids=17)
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(InputError, match="n_grids"):
+            divide(boundary_frame(), street_lattice(), houses, n_grids=bad)
+    empty = houses.assign(households=0)
+    with pytest.raises(InputError, match="no households"):
+        divide(boundary_frame(), street_lattice(), empty, n_grids=3)
+
+
 # --- real OpenStreetMap data ---------------------------------------------------------------
 
 

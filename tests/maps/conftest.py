@@ -59,7 +59,7 @@ def demo_staff() -> pd.DataFrame:
             "role": ["网格长", "网格员", "网格长"],
             "phone": ["13800000001", "13800000002", "13800000003"],
             "phone_published": [True, False, True],
-            "number": ["WG001", "WG002", "WG003"],
+            "staff_no": ["WG001", "WG002", "WG003"],
         }
     )
 

@@ -1,4 +1,6 @@
-"""Printed diagram and notice boards, checked through poppler (pdftoppm, pdftotext, pdffonts)."""
+"""Printed division diagram, checked through poppler (pdftoppm, pdftotext, pdffonts).
+
+The notice boards are tests/maps/test_boards.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from PIL import Image
 
 from gis.osm import read_osm_layers
-from maps.print import FLOW_STEPS, print_boards, print_division
+from maps.print import print_division
 from tests.maps.conftest import DEMO
 
 pytestmark = pytest.mark.slow  # runs in CI: needs poppler-utils
@@ -70,37 +72,6 @@ def test_division_png_landscape_a3(tmp_path, demo_grids, demo_boundary):
     w, h = Image.open(out).size
     assert (w, h) == (round(16.54 * 60), round(11.69 * 60))
     assert _ink_fraction(out) > 0.05
-
-
-def test_boards_pdf_one_page_per_grid(tmp_path, demo_grids, demo_staff, demo_boundary):
-    out = tmp_path / "boards.pdf"
-    paths = print_boards(
-        demo_grids, staff=demo_staff, boundary=demo_boundary, community_name="外滩源社区", out=out
-    )
-    assert paths == [out]
-    info = _run("pdfinfo", str(out))
-    pages = int(next(ln.split()[1] for ln in info.splitlines() if ln.startswith("Pages:")))
-    assert pages == len(demo_grids)
-    codes = sorted(demo_grids["code"])
-    staffed = set(demo_staff["grid_code"])
-    for page, code in enumerate(codes, start=1):
-        text = _run("pdftotext", "-f", str(page), "-l", str(page), str(out), "-")
-        assert code in text
-        for step in FLOW_STEPS:
-            assert step in text.replace("\n", "")
-        if code in staffed:
-            assert "网格员 Name：待填" not in text
-        else:
-            assert "网格员 Name：待填" in text and "电话 Phone：待填" in text
-    first = _run("pdftotext", "-f", "1", "-l", "1", str(out), "-")
-    assert "张晓明" in first and "13800000001" in first
-
-
-def test_boards_png_named_by_grid(tmp_path, demo_grids):
-    two = demo_grids.iloc[:2]
-    paths = print_boards(two, community_name="外滩源社区", out=tmp_path / "board.png", dpi=40)
-    assert [p.name for p in paths] == [f"board-{c}.png" for c in sorted(two["code"])]
-    assert all(_ink_fraction(p) > 0.05 for p in paths)
 
 
 BASELINES = Path(__file__).resolve().parent / "baselines"

@@ -1051,6 +1051,9 @@
     loadGrids().then(function (fc) {
       var layer = gridLayer(fc, null).addTo(map);
       if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), {padding: [8, 8]});
+      // a notice board's QR code opens /public?grid=<code>: show that grid
+      var wanted = new URLSearchParams(window.location.search).get("grid");
+      if (wanted) openGrid(fc, wanted.trim());
     }).catch(function (err) { tid("public-error").textContent = err.message; });
     map.on("click", function (e) { locatePublic(e.latlng.lng, e.latlng.lat, "地图点选位置"); });
     $("#public-form").addEventListener("submit", function (event) {
@@ -1068,6 +1071,47 @@
         locatePublic(r.lon, r.lat, "匹配地址：" + (r.matched_address || address));
       }).catch(function (err) { tid("public-error").textContent = err.message; });
     });
+  }
+
+  /* Is [x, y] inside the polygon rings (even-odd rule over all rings, holes included)? */
+  function inRings(rings, x, y) {
+    var inside = false;
+    rings.forEach(function (ring) {
+      for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        var a = ring[i], b = ring[j];
+        if ((a[1] > y) !== (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]) {
+          inside = !inside;
+        }
+      }
+    });
+    return inside;
+  }
+
+  /* A point inside a (Multi)Polygon: the centre of its bounds if inside, else the first
+     inside point of a finer and finer lattice over the bounds. */
+  function pointInside(geometry) {
+    var polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    var xs = [], ys = [];
+    polygons.forEach(function (p) { p[0].forEach(function (c) { xs.push(c[0]); ys.push(c[1]); }); });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    for (var n = 1; n <= 64; n *= 2) {
+      for (var i = 0; i < n; i++) {
+        for (var j = 0; j < n; j++) {
+          var x = x0 + (x1 - x0) * (i + 0.5) / n, y = y0 + (y1 - y0) * (j + 0.5) / n;
+          if (polygons.some(function (p) { return inRings(p, x, y); })) return [x, y];
+        }
+      }
+    }
+    return null;
+  }
+
+  function openGrid(fc, code) {
+    var feature = (fc.features || []).filter(function (f) { return f.properties.code === code; })[0];
+    var where = feature && feature.geometry ? pointInside(feature.geometry) : null;
+    if (!where) { tid("public-error").textContent = "未找到网格 " + code + "。"; return; }
+    maps["public-map"].fitBounds(L.geoJSON(feature).getBounds(), {padding: [8, 8]});
+    locatePublic(where[0], where[1], "网格 " + code);
   }
 
   function locatePublic(lon, lat, how) {
