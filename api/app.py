@@ -30,6 +30,7 @@ from api.errors import install_error_handlers
 from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
+    appraisal,
     assessment,
     auth,
     communities,
@@ -43,6 +44,7 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    opinion,
     pages,
     patrol,
     planner,
@@ -211,6 +213,8 @@ def create_app(
         open311,
         patrol,
         assessment,
+        appraisal,
+        opinion,
         tiles,
         pages,
     ):

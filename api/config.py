@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="Offline base map served at /tiles/base: a .pmtiles or .mbtiles archive "
         "built by `wangge basemap build`",
     )
+    public_url: str | None = Field(
+        None,
+        description="Public base address of the app as residents reach it (e.g. "
+        "https://wangge.example.gov.cn): the rating link and QR code printed on the feedback "
+        "slip point under it; unset: slips print no rating link",
+    )
     tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
     tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
 

@@ -674,3 +674,4 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
 # photos, categories, API keys) live on the same metadata.
 from api.db import models_assessment as _models_assessment  # noqa: E402, F401
 from api.db import models_incidents as _models_incidents  # noqa: E402, F401
+from api.db import models_opinion as _models_opinion  # noqa: E402, F401
