@@ -138,7 +138,8 @@ def appraisal_score(
 def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float, float] | None:
     """The Wilson score interval of a proportion ``successes / n`` (None when ``n`` is 0).
 
-    ``(p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)``, clipped to [0, 1].
+    ``(p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)``, clipped to [0, 1]
+    (E. B. Wilson, 1927).
 
     >>> [round(x, 4) for x in wilson_interval(8, 10)]
     [0.4902, 0.9433]
@@ -152,7 +153,10 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float, f
     centre = p + z2 / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     denominator = 1 + z2 / n
-    return max(0.0, (centre - spread) / denominator), min(1.0, (centre + spread) / denominator)
+    # at p̂ = 0 (or 1) the bound is exactly 0 (or 1); floating point leaves ~1e-17
+    low = 0.0 if successes == 0 else max(0.0, (centre - spread) / denominator)
+    high = 1.0 if successes == n else min(1.0, (centre + spread) / denominator)
+    return low, high
 
 
 @lru_cache(maxsize=4)

@@ -72,7 +72,7 @@ def record_callback(
     record = sat.record_callback(
         session, incident_id, level=body.level, note=body.note,
         called_by=body.called_by or _name(session, user), called_at=body.called_at or now,
-        recorded_by=user.username,
+        recorded_by=user.username, now=now,
     )  # fmt: skip
     session.commit()
     return sat.satisfaction_dict(record)

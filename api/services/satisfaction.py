@@ -112,6 +112,7 @@ def record_callback(
     called_by: str,
     called_at: dt.datetime,
     recorded_by: str | None,
+    now: dt.datetime,
 ) -> Satisfaction:
     """Record a staff call-back of ``incident_id`` (409 if it is not handled or already rated)."""
     if not (called_by or "").strip():
@@ -130,6 +131,7 @@ def record_callback(
             called_by=called_by.strip(),
             called_at=called_at,
             recorded_by=recorded_by,
+            recorded_at=now,
         ),
     )
 
