@@ -84,7 +84,7 @@ def test_weights_are_validated(tmp_path):
         "component,weight_percent\nassessment,40\non_time,20\npatrl,20\nsatisfaction,20\n",
         encoding="utf-8",
     )
-    with pytest.raises(InputError, match="row 4.*patrl"):
+    with pytest.raises(InputError, match=r"row 4.*patrl"):
         read_weights(tmp_path)
 
 
@@ -119,15 +119,20 @@ def _auth(client, user):
 def _closed_incident(client, clock, description: str) -> int:
     address, *_ = demo_house(3)
     gw, post = _auth(client, "gw"), _auth(client, "post_cj")
-    r = client.post("/incidents", headers=gw,
-                    json={"category_code": "0303", "description": description,
-                          "address": address})  # fmt: skip
+    r = client.post(
+        "/incidents",
+        headers=gw,
+        json={"category_code": "0303", "description": description, "address": address},
+    )
     assert r.status_code == 201, r.text
     iid = r.json()["id"]
     for who, action in ((gw, "feed_back"), (post, "start"), (post, "resolve"), (gw, "close")):
         clock.advance(minutes=30)
-        step = client.post(f"/incidents/{iid}/transitions", headers=who,
-                           json={"action": action, "note": "现场核查"})  # fmt: skip
+        step = client.post(
+            f"/incidents/{iid}/transitions",
+            headers=who,
+            json={"action": action, "note": "现场核查"},
+        )
         assert step.status_code == 200, (action, step.text)
     return iid
 
@@ -135,12 +140,17 @@ def _closed_incident(client, clock, description: str) -> int:
 def _qr_urls(pdf: bytes, tmp_path) -> list[str]:
     """Every QR code on the PDF's pages, decoded by zxing-cpp from a 300 dpi rendering."""
     (tmp_path / "slip.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "300", "-png", str(tmp_path / "slip.pdf"),
-                    str(tmp_path / "page")], check=True)  # fmt: skip
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-png", str(tmp_path / "slip.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
     found = []
     for png in sorted(tmp_path.glob("page*.png")):
-        found += [b.text for b in zxingcpp.read_barcodes(Image.open(png))
-                  if b.format == zxingcpp.BarcodeFormat.QRCode]  # fmt: skip
+        found += [
+            b.text
+            for b in zxingcpp.read_barcodes(Image.open(png))
+            if b.format == zxingcpp.BarcodeFormat.QRCode
+        ]
     return found
 
 
@@ -148,13 +158,22 @@ def _raw_rows(url: str, staff_id: int, start: dt.datetime, end: dt.datetime):
     """The raw incident and satisfaction rows of one handler for the month."""
     engine = make_engine(url)
     with session_factory(engine)() as s:
-        incidents = s.scalars(sa.select(Incident).where(
-            Incident.handler_staff_id == staff_id, Incident.reported_at >= start,
-            Incident.reported_at < end)).all()  # fmt: skip
-        levels = s.scalars(sa.select(Satisfaction.level).join(
-            Incident, Incident.id == Satisfaction.incident_id).where(
-            Incident.handler_staff_id == staff_id, Satisfaction.recorded_at >= start,
-            Satisfaction.recorded_at < end)).all()  # fmt: skip
+        incidents = s.scalars(
+            sa.select(Incident).where(
+                Incident.handler_staff_id == staff_id,
+                Incident.reported_at >= start,
+                Incident.reported_at < end,
+            )
+        ).all()
+        levels = s.scalars(
+            sa.select(Satisfaction.level)
+            .join(Incident, Incident.id == Satisfaction.incident_id)
+            .where(
+                Incident.handler_staff_id == staff_id,
+                Satisfaction.recorded_at >= start,
+                Satisfaction.recorded_at < end,
+            )
+        ).all()
     engine.dispose()
     return incidents, levels
 
@@ -169,9 +188,11 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
 
     # an open incident cannot be rated
     address, *_ = demo_house(4)
-    still_open = client.post("/incidents", headers=_auth(client, "gw"),
-                             json={"category_code": "0303", "description": "井边杂物",
-                                   "address": address}).json()["id"]  # fmt: skip
+    still_open = client.post(
+        "/incidents",
+        headers=_auth(client, "gw"),
+        json={"category_code": "0303", "description": "井边杂物", "address": address},
+    ).json()["id"]
     refused = client.post(f"/incidents/{still_open}/satisfaction/link", headers=head)
     assert refused.status_code == 409 and "尚未办结" in refused.json()["detail"]
 
@@ -182,19 +203,22 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
     (url,) = _qr_urls(slip.content, tmp_path)
     assert url.startswith(f"{PUBLIC_URL}/rate/")
     token_ = url.rsplit("/", 1)[1]
-    text = subprocess.run(["pdftotext", "-", "-"], input=slip.content, capture_output=True,
-                          check=True).stdout.decode()  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=slip.content, capture_output=True, check=True
+    ).stdout.decode()
     assert "扫码评价" in text
     # only the hash is stored
     engine = make_engine(env.url)
     with engine.connect() as conn:
         stored = conn.exec_driver_sql(
-            f"SELECT token_hash FROM satisfaction_links WHERE incident_id = {iid}").scalar_one()  # fmt: skip
+            f"SELECT token_hash FROM satisfaction_links WHERE incident_id = {iid}"
+        ).scalar_one()
     engine.dispose()
     assert token_ not in stored and len(stored) == 64
 
-    appraisal_before = client.get(f"/appraisal?community=310101002005&month={MONTH}",
-                                  headers=head).json()  # fmt: skip
+    appraisal_before = client.get(
+        f"/appraisal?community=310101002005&month={MONTH}", headers=head
+    ).json()
 
     # the resident: no sign-in; the page and the facts of that incident only
     anon = TestClient(client.app)
@@ -215,9 +239,10 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
     assert first.json()["level"] == "basic"
     second = anon.post(f"/rate/{token_}", json={"level": "不满意"})
     assert second.status_code == 409
-    assert "已评价" in second.json()["detail"] and "one rating per incident" in second.json()["detail"]
-    callback = client.post(f"/incidents/{iid}/satisfaction", headers=head,
-                           json={"level": "满意"})  # fmt: skip
+    assert (
+        "已评价" in second.json()["detail"] and "one rating per incident" in second.json()["detail"]
+    )
+    callback = client.post(f"/incidents/{iid}/satisfaction", headers=head, json={"level": "满意"})
     assert callback.status_code == 409
     record = client.get(f"/incidents/{iid}/satisfaction", headers=head).json()
     assert (record["level"], record["source"]) == ("basic", "resident")
@@ -226,9 +251,16 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
     # a second incident: a staff call-back (不满意), with who called and when
     other = _closed_incident(client, clock, "路灯不亮")
     called_at = clock().isoformat()
-    cb = client.post(f"/incidents/{other}/satisfaction", headers=head,
-                     json={"level": "dissatisfied", "note": "回访：仍有异味",
-                           "called_by": "李四", "called_at": called_at})  # fmt: skip
+    cb = client.post(
+        f"/incidents/{other}/satisfaction",
+        headers=head,
+        json={
+            "level": "dissatisfied",
+            "note": "回访：仍有异味",
+            "called_by": "李四",
+            "called_at": called_at,
+        },
+    )
     assert cb.status_code == 201, cb.text
     assert cb.json()["called_by"] == "李四" and cb.json()["source"] == "callback"
     assert client.post(f"/incidents/{other}/satisfaction/link", headers=head).status_code == 409
@@ -240,44 +272,112 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
     with session_factory(engine).begin() as s:
         drawn = assessment.draw(s, "310101002005", MONTH, by="test")
         for dept, points in zip(DEPTS, (8, 7.5, 6, 8, 7), strict=True):
-            assessment.set_department_score(s, "310101002005", MONTH, dept=dept, points=points,
-                                            reason="测试")  # fmt: skip
+            assessment.set_department_score(
+                s, "310101002005", MONTH, dept=dept, points=points, reason="测试"
+            )
         for i, h in enumerate(drawn["households"]):
             house = {"owner": "某乙"} if i == 0 else {}
-            assessment.score_household(s, "310101002005", MONTH, house_key=h["house_key"],
-                                       house=house, residents=None, by="test")  # fmt: skip
-        worker = s.scalar(sa.select(Staff).join(StaffGrid, StaffGrid.staff_id == Staff.id)
-                          .where(Staff.role == "grid_worker").order_by(Staff.id))  # fmt: skip
-        track = PatrolTrack(worker=worker.name, staff_id=worker.id, file_name="t.gpx",
-                            sha256=f"{worker.id:064d}", fixes=2)  # fmt: skip
+            assessment.score_household(
+                s,
+                "310101002005",
+                MONTH,
+                house_key=h["house_key"],
+                house=house,
+                residents=None,
+                by="test",
+            )
+        worker = s.scalar(
+            sa.select(Staff)
+            .join(StaffGrid, StaffGrid.staff_id == Staff.id)
+            .where(Staff.role == "grid_worker")
+            .order_by(Staff.id)
+        )
+        track = PatrolTrack(
+            worker=worker.name,
+            staff_id=worker.id,
+            file_name="t.gpx",
+            sha256=f"{worker.id:064d}",
+            fixes=2,
+        )
         s.add(track)
         s.flush()
         code = worker.grid_codes[0]
-        for day, hours in ((dt.date(2026, 11, 3), 16.0), (dt.date(2026, 11, 10), 9.0),
-                           (dt.date(2026, 11, 12), 5.5), (dt.date(2026, 11, 18), 15.0)):
-            s.add(PatrolDay(track_id=track.id, worker=worker.name, staff_id=worker.id, date=day,
-                            grid_code=code, seconds=hours * 3600))  # fmt: skip
+        for day, hours in (
+            (dt.date(2026, 11, 3), 16.0),
+            (dt.date(2026, 11, 10), 9.0),
+            (dt.date(2026, 11, 12), 5.5),
+            (dt.date(2026, 11, 18), 15.0),
+        ):
+            s.add(
+                PatrolDay(
+                    track_id=track.id,
+                    worker=worker.name,
+                    staff_id=worker.id,
+                    date=day,
+                    grid_code=code,
+                    seconds=hours * 3600,
+                )
+            )
         worker_id, grid_worker_grids = worker.id, list(worker.grid_codes)
         community_id = s.scalar(sa.select(Community.id).where(Community.code == "310101002005"))
-        assessment_total = sum(s.scalars(sa.select(AssessmentDeptScore.points).where(
-            AssessmentDeptScore.community_id == community_id,
-            AssessmentDeptScore.month == MONTH))) + sum(s.scalars(sa.select(
-                AssessmentPoint.score).where(AssessmentPoint.community_id == community_id,
-                                             AssessmentPoint.month == MONTH)))  # fmt: skip
+        assessment_total = sum(
+            s.scalars(
+                sa.select(AssessmentDeptScore.points).where(
+                    AssessmentDeptScore.community_id == community_id,
+                    AssessmentDeptScore.month == MONTH,
+                )
+            )
+        ) + sum(
+            s.scalars(
+                sa.select(AssessmentPoint.score).where(
+                    AssessmentPoint.community_id == community_id, AssessmentPoint.month == MONTH
+                )
+            )
+        )
     engine.dispose()
     assert assessment_total == pytest.approx(8 + 7.5 + 6 + 8 + 7 + 5.5 + 9 * 6)
 
     # rewards and accountability
-    rec = client.post("/appraisal/records", headers=head,
-                      json={"staff_id": env.city_staff_id, "kind": "奖励", "reason": "月度表扬",
-                            "decided_by": "街道办事处", "decided_on": "2026-11-20"})  # fmt: skip
+    rec = client.post(
+        "/appraisal/records",
+        headers=head,
+        json={
+            "staff_id": env.city_staff_id,
+            "kind": "奖励",
+            "reason": "月度表扬",
+            "decided_by": "街道办事处",
+            "decided_on": "2026-11-20",
+        },
+    )
     assert rec.status_code == 201, rec.text
-    assert client.post("/appraisal/records", headers=head,
-                       json={"staff_id": env.city_staff_id, "kind": "问责", "reason": "",
-                             "decided_by": "x", "decided_on": "2026-11-20"}).status_code == 422  # fmt: skip
-    assert client.post("/appraisal/records", headers=head,
-                       json={"staff_id": 10**6, "kind": "问责", "reason": "r",
-                             "decided_by": "x", "decided_on": "2026-11-20"}).status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            "/appraisal/records",
+            headers=head,
+            json={
+                "staff_id": env.city_staff_id,
+                "kind": "问责",
+                "reason": "",
+                "decided_by": "x",
+                "decided_on": "2026-11-20",
+            },
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/appraisal/records",
+            headers=head,
+            json={
+                "staff_id": 10**6,
+                "kind": "问责",
+                "reason": "r",
+                "decided_by": "x",
+                "decided_on": "2026-11-20",
+            },
+        ).status_code
+        == 404
+    )
 
     # the appraisal, recomputed from the raw rows
     clock.now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
@@ -288,12 +388,24 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
     result = got.json()
     incidents, levels = _raw_rows(env.url, env.city_staff_id, start, end)
     resolved = [i for i in incidents if i.resolved_at is not None]
-    overdue = [i for i in incidents if i.resolved_at is None and i.state != "rejected"
-               and i.due_at is not None and i.due_at < now]  # fmt: skip
-    on_time = 100 * sum(i.resolved_at <= i.due_at for i in resolved) / (len(resolved) + len(overdue))
-    assert sorted(levels) == sorted(["basic", "dissatisfied"])  # this month's ratings of the handler
+    overdue = [
+        i
+        for i in incidents
+        if i.resolved_at is None
+        and i.state != "rejected"
+        and i.due_at is not None
+        and i.due_at < now
+    ]
+    on_time = (
+        100 * sum(i.resolved_at <= i.due_at for i in resolved) / (len(resolved) + len(overdue))
+    )
+    assert sorted(levels) == sorted(
+        ["basic", "dissatisfied"]
+    )  # this month's ratings of the handler
     satisfaction = 100 * sum(v in FAVOURABLE for v in levels) / len(levels)
-    expected = (40 * assessment_total + 20 * on_time + 20 * satisfaction) / 80  # post staff: no patrol
+    expected = (
+        40 * assessment_total + 20 * on_time + 20 * satisfaction
+    ) / 80  # post staff: no patrol
     (city,) = [w for w in result["workers"] if w["staff_id"] == env.city_staff_id]
     assert city["components"]["satisfaction"] == pytest.approx(satisfaction, abs=0.01)
     assert city["components"]["on_time"] == pytest.approx(on_time, abs=0.01)
@@ -306,56 +418,97 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
 
     # the grid worker: weeks with Mondays 2, 9, 16 Nov have ended by 25 Nov; ≥ 15 h: 2 Nov, 16 Nov
     (gw_row,) = [w for w in result["workers"] if w["staff_id"] == worker_id]
-    weeks = {dt.date(2026, 11, 2): 16.0, dt.date(2026, 11, 9): 9.0 + 5.5,
-             dt.date(2026, 11, 16): 15.0}  # fmt: skip
+    weeks = {
+        dt.date(2026, 11, 2): 16.0,
+        dt.date(2026, 11, 9): 9.0 + 5.5,
+        dt.date(2026, 11, 16): 15.0,
+    }
     patrol = 100 * sum(h >= 15 for h in weeks.values()) / len(weeks)
     assert gw_row["components"]["patrol"] == pytest.approx(patrol, abs=0.01)
     assert gw_row["grids"] == sorted(grid_worker_grids)
 
     # the same through the CLI, and the reports
     runner = CliRunner()
-    cli = runner.invoke(cli_app, ["appraise", "--community", "310101002005", "--month", MONTH,
-                                  "--json", "--db", env.url])  # fmt: skip
+    cli = runner.invoke(
+        cli_app,
+        ["appraise", "--community", "310101002005", "--month", MONTH, "--json", "--db", env.url],
+    )
     assert cli.exit_code == 0, cli.output
     printed = json.loads(cli.output)
     (cli_city,) = [w for w in printed["workers"] if w["staff_id"] == env.city_staff_id]
     assert cli_city["components"]["satisfaction"] == pytest.approx(satisfaction, abs=0.01)
     xlsx = tmp_path / "a.xlsx"
-    assert runner.invoke(cli_app, ["appraise", "-c", "310101002005", "--month", MONTH,
-                                   "--out", str(xlsx), "--db", env.url]).exit_code == 0  # fmt: skip
+    assert (
+        runner.invoke(
+            cli_app,
+            [
+                "appraise",
+                "-c",
+                "310101002005",
+                "--month",
+                MONTH,
+                "--out",
+                str(xlsx),
+                "--db",
+                env.url,
+            ],
+        ).exit_code
+        == 0
+    )
     sheet = load_workbook(xlsx)["绩效"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("姓名", "工号", "角色", "网格")
     city_name = next(r for r in rows[1:] if r[0] == city["name"])
     assert city_name[rows[0].index("满意率")] == pytest.approx(satisfaction, abs=0.01)
     assert city_name[rows[0].index("绩效得分")] == pytest.approx(expected, abs=0.01)
-    pdf = client.get(f"/appraisal/report?community=310101002005&month={MONTH}&format=pdf",
-                     headers=head)  # fmt: skip
+    pdf = client.get(
+        f"/appraisal/report?community=310101002005&month={MONTH}&format=pdf", headers=head
+    )
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    pdf_text = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True,
-                              check=True).stdout.decode()  # fmt: skip
+    pdf_text = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True
+    ).stdout.decode()
     assert "月度绩效" in pdf_text and city["name"] in pdf_text
-    assert runner.invoke(cli_app, ["appraise", "-c", "310101002005", "--month", "2026-13",
-                                   "--db", env.url]).exit_code == 2  # fmt: skip
-    assert runner.invoke(cli_app, ["appraise", "-c", "没有这个社区", "--month", MONTH,
-                                   "--db", env.url]).exit_code == 2  # fmt: skip
+    assert (
+        runner.invoke(
+            cli_app, ["appraise", "-c", "310101002005", "--month", "2026-13", "--db", env.url]
+        ).exit_code
+        == 2
+    )
+    assert (
+        runner.invoke(
+            cli_app, ["appraise", "-c", "没有这个社区", "--month", MONTH, "--db", env.url]
+        ).exit_code
+        == 2
+    )
 
     # the dashboard's data carries the appraisal; roles outside are refused
     board = client.get(f"/dashboard/data?month={MONTH}", headers=head).json()
     (row,) = [r for r in board["communities"] if r["community"]["code"] == "310101002005"]
     (dash_city,) = [w for w in row["appraisal"]["rows"] if w["staff_id"] == env.city_staff_id]
     assert dash_city["score"] == city["score"]
-    assert client.get(f"/appraisal?community=310101002005&month={MONTH}",
-                      headers=_auth(client, "gw")).status_code == 403  # fmt: skip
+    assert (
+        client.get(
+            f"/appraisal?community=310101002005&month={MONTH}", headers=_auth(client, "gw")
+        ).status_code
+        == 403
+    )
 
 
 def test_survey_on_the_phone_and_on_paper(env, web):
     client, clock = web
     head = _auth(client, "head")
     grids = env.grid_codes
-    r = client.post("/surveys", headers=head,
-                    json={"community": "310101002005", "title": "2026年11月民意测评",
-                          "opens_on": "2026-11-01", "closes_on": "2026-11-30"})  # fmt: skip
+    r = client.post(
+        "/surveys",
+        headers=head,
+        json={
+            "community": "310101002005",
+            "title": "2026年11月民意测评",
+            "opens_on": "2026-11-01",
+            "closes_on": "2026-11-30",
+        },
+    )
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     anon = TestClient(client.app)
@@ -367,22 +520,29 @@ def test_survey_on_the_phone_and_on_paper(env, web):
     # grid 0: 7 phone answers, 5 favourable; grid 1: 2 paper sheets, 0 favourable
     answers = ["满意", "基本满意", "不满意", "satisfied", "basic", "dissatisfied", "满意"]
     for level in answers:
-        ok = anon.post(f"/surveys/{sid}/responses",
-                       json={"grid_code": grids[0], "answers": {"overall": level,
-                                                                 "safety": "满意"}})  # fmt: skip
+        ok = anon.post(
+            f"/surveys/{sid}/responses",
+            json={"grid_code": grids[0], "answers": {"overall": level, "safety": "满意"}},
+        )
         assert ok.status_code == 201, ok.text
     for _ in range(2):
-        paper = client.post(f"/surveys/{sid}/paper-responses", headers=_auth(client, "gw"),
-                            json={"grid_code": grids[1], "answers": {"overall": "不满意"}})  # fmt: skip
+        paper = client.post(
+            f"/surveys/{sid}/paper-responses",
+            headers=_auth(client, "gw"),
+            json={"grid_code": grids[1], "answers": {"overall": "不满意"}},
+        )
         assert paper.status_code == 201, paper.text
-    bad_level = anon.post(f"/surveys/{sid}/responses",
-                          json={"grid_code": grids[0], "answers": {"overall": "还行"}})  # fmt: skip
+    bad_level = anon.post(
+        f"/surveys/{sid}/responses", json={"grid_code": grids[0], "answers": {"overall": "还行"}}
+    )
     assert bad_level.status_code == 422 and "overall" in bad_level.json()["detail"]
-    bad_question = anon.post(f"/surveys/{sid}/responses",
-                             json={"grid_code": grids[0], "answers": {"weather": "满意"}})  # fmt: skip
+    bad_question = anon.post(
+        f"/surveys/{sid}/responses", json={"grid_code": grids[0], "answers": {"weather": "满意"}}
+    )
     assert bad_question.status_code == 422 and "weather" in bad_question.json()["detail"]
-    bad_grid = anon.post(f"/surveys/{sid}/responses",
-                         json={"grid_code": "999", "answers": {"overall": "满意"}})  # fmt: skip
+    bad_grid = anon.post(
+        f"/surveys/{sid}/responses", json={"grid_code": "999", "answers": {"overall": "满意"}}
+    )
     assert bad_grid.status_code == 422
     assert anon.get(f"/surveys/{sid}/results").status_code == 401
 
@@ -403,23 +563,54 @@ def test_survey_on_the_phone_and_on_paper(env, web):
 
     # closed survey: the phone page refuses, paper is still entered
     clock.now = dt.datetime(2026, 12, 2, 9, 0, tzinfo=SHANGHAI)
-    late = anon.post(f"/surveys/{sid}/responses",
-                     json={"grid_code": grids[0], "answers": {"overall": "满意"}})  # fmt: skip
+    late = anon.post(
+        f"/surveys/{sid}/responses", json={"grid_code": grids[0], "answers": {"overall": "满意"}}
+    )
     assert late.status_code == 409
-    assert client.post(f"/surveys/{sid}/paper-responses", headers=_auth(client, "head"),
-                       json={"grid_code": grids[0], "answers": {"overall": "满意"}}).status_code == 201  # fmt: skip
+    assert (
+        client.post(
+            f"/surveys/{sid}/paper-responses",
+            headers=_auth(client, "head"),
+            json={"grid_code": grids[0], "answers": {"overall": "满意"}},
+        ).status_code
+        == 201
+    )
 
 
 def test_appraisal_rejects_bad_input(env, web):
     client, _ = web
     head = _auth(client, "head")
-    assert client.get("/appraisal?community=310101002005&month=2026-13",
-                      headers=head).status_code == 422  # fmt: skip
+    assert (
+        client.get("/appraisal?community=310101002005&month=2026-13", headers=head).status_code
+        == 422
+    )
     missing = client.get("/appraisal?community=nowhere&month=2026-11", headers=head)
     assert missing.status_code in (404, 422) and "nowhere" in missing.json()["detail"]
-    assert client.post("/surveys", headers=head,
-                       json={"community": "310101002005", "title": "x", "template": "nope",
-                             "opens_on": "2026-11-01", "closes_on": "2026-11-30"}).status_code == 422  # fmt: skip
-    assert re.search("nope", client.post("/surveys", headers=head, json={
-        "community": "310101002005", "title": "x", "template": "nope",
-        "opens_on": "2026-11-01", "closes_on": "2026-11-30"}).json()["detail"])  # fmt: skip
+    assert (
+        client.post(
+            "/surveys",
+            headers=head,
+            json={
+                "community": "310101002005",
+                "title": "x",
+                "template": "nope",
+                "opens_on": "2026-11-01",
+                "closes_on": "2026-11-30",
+            },
+        ).status_code
+        == 422
+    )
+    assert re.search(
+        "nope",
+        client.post(
+            "/surveys",
+            headers=head,
+            json={
+                "community": "310101002005",
+                "title": "x",
+                "template": "nope",
+                "opens_on": "2026-11-01",
+                "closes_on": "2026-11-30",
+            },
+        ).json()["detail"],
+    )
