@@ -164,19 +164,16 @@
       appraisal.weights.assessment + "%，按时办结 " + appraisal.weights.on_time + "%，巡查 " +
       appraisal.weights.patrol + "%，满意度 " + appraisal.weights.satisfaction + "%";
     appraisal.rows.forEach(function (w) {
-      var tr = document.createElement("tr");
-      tr.setAttribute("data-testid", "dashboard-appraisal-row");
+      var tr = $("#dashboard-appraisal-row-template").content.firstElementChild.cloneNode(true);
       tr.setAttribute("data-staff-id", String(w.staff_id));
       var s = w.survey;
-      var cells = [w.name, w.score == null ? "暂无数据" : w.score.toFixed(1),
-        s.share == null ? "暂无测评" : pct(s.share) + "（" + pct(s.wilson_low) + "–" +
-          pct(s.wilson_high) + "，" + s.responses + " 份）",
-        w.rewards + " / " + w.accountability];
-      cells.forEach(function (text, i) {
-        var cell = document.createElement(i === 0 ? "th" : "td");
-        cell.textContent = text;
-        tr.appendChild(cell);
-      });
+      tr.querySelector("[data-cell=name]").textContent = w.name;
+      setValue(tr.querySelector("[data-cell=score]"), w.score,
+        w.score == null ? "暂无数据" : w.score.toFixed(1));
+      setValue(tr.querySelector("[data-cell=survey]"), s.share, s.share == null ? "暂无测评" :
+        pct(s.share) + "（" + pct(s.wilson_low) + "–" + pct(s.wilson_high) + "，" +
+        s.responses + " 份）");
+      tr.querySelector("[data-cell=records]").textContent = w.rewards + " / " + w.accountability;
       body.appendChild(tr);
     });
   }
