@@ -49,7 +49,11 @@ def read_appraisal(
     return service.appraise(session, community, month, now=now)
 
 
-@router.get("/report")
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in _MEDIA.values()}}},
+)
 def download_report(
     session: SessionDep,
     user: Reader,
