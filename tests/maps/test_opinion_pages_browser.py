@@ -4,11 +4,14 @@
 A closed incident gets a one-time link; the page shows its public facts (the phone number
 in the description masked), the resident picks 基本满意 and sends it; the stored record is
 read back from the database; opening the link again shows it was rated and offers no form.
+A survey is answered on its phone page (grid chosen, two questions); the stored response is
+anonymous (no user) and from the phone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -96,3 +99,46 @@ def test_resident_rates_once_on_the_phone_page(env, browser, request):
         shots("again")
         context.close()
     assert blocked == []
+
+
+def test_survey_answered_anonymously_on_the_phone_page(env, browser, request):
+    clock = ManualClock(dt.datetime(2026, 11, 5, 10, 0, tzinfo=SHANGHAI))
+    with TestClient(make_app(env.url, clock)) as client:
+        head = {"Authorization": f"Bearer {token(client, 'head')}"}
+        r = client.post(
+            "/surveys",
+            headers=head,
+            json={"community": "310101002005", "title": "手机测评页测试",
+                  "opens_on": "2026-11-01", "closes_on": "2026-11-30"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+    grid = env.grid_codes[1]
+    blocked: list[str] = []
+    with serve_in_thread(make_app(env.url, clock)) as base:
+        context = offline_context(browser, base, blocked)
+        page = context.new_page()
+        shots = Shots(page, "opinion", request.node.name)
+        page.goto(f"{base}/survey/{sid}")
+        page.get_by_test_id("survey-title").get_by_text("手机测评页测试").wait_for(timeout=15000)
+        page.get_by_test_id("survey-grid").select_option(grid)
+        page.locator('input[name="overall"][value="dissatisfied"]').check()
+        page.locator('input[name="safety"][value="basic"]').check()
+        shots("filled")
+        page.get_by_test_id("survey-submit").click()
+        page.get_by_test_id("survey-message").get_by_text("感谢").wait_for(timeout=15000)
+        shots("sent")
+        context.close()
+    assert blocked == []
+    engine = make_engine(env.url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT grid_code, answers, source, entered_by FROM survey_responses "
+                    "WHERE survey_id = :s"), {"s": sid},
+        ).all()  # fmt: skip
+    engine.dispose()
+    assert len(rows) == 1
+    grid_code, answers, source, entered_by = rows[0]
+    answers = answers if isinstance(answers, dict) else json.loads(answers)
+    assert (grid_code, source, entered_by) == (grid, "phone", None)
+    assert answers == {"overall": "dissatisfied", "safety": "basic"}
