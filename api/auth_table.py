@@ -220,11 +220,16 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/dashboard/data"): Access(_roles(CH, SD)),
     # supervision and public opinion: satisfaction, one-time rating links, surveys
     ("POST", "/incidents/{incident_id}/satisfaction"): Access(
-        _roles(GW, PS, CH, SD), "handled (resolved/closed) incidents only; one record each (409)"
+        _roles(GW, PS, CH, SD),
+        "those who read the incident in full; handled (resolved/closed) incidents only; one "
+        "record each (409)",
     ),
-    ("GET", "/incidents/{incident_id}/satisfaction"): Access(SIGNED_IN),
+    ("GET", "/incidents/{incident_id}/satisfaction"): Access(
+        SIGNED_IN, "those who read the incident in full (404/403 otherwise)"
+    ),
     ("POST", "/incidents/{incident_id}/satisfaction/link"): Access(
-        _roles(GW, PS, CH, SD), "the token is shown once and stored hashed"
+        _roles(GW, PS, CH, SD),
+        "those who read the incident in full; the token is shown once and stored hashed",
     ),
     ("GET", "/rate/{token}"): Access(PUBLIC, "the page; the token is the key"),
     ("GET", "/rate/{token}/facts"): Access(

@@ -23,12 +23,13 @@ from pydantic import BaseModel, Field
 
 from api.config import get_settings
 from api.db.communities import find_community
-from api.db.models import Role, Staff, User
+from api.db.models import Incident, Role, Staff, User
 from api.db.models_opinion import Survey
 from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.errors import NotFound
+from api.errors import Forbidden, NotFound
 from api.services import satisfaction as sat
 from api.services import surveys
+from api.services.incidents import check_visible
 from maps.assets import STATIC_DIR
 
 __all__ = ["router"]
@@ -59,6 +60,18 @@ class RatingIn(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+def _in_full(session, incident_id: int, user: User) -> None:
+    """Only those who read the incident in full record or read its satisfaction (404 if it
+    is not theirs to see, 403 if they see only its public view)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or not check_visible(session, user, incident):
+        raise (NotFound if incident is None else Forbidden)(
+            f"无权处理事件 {incident_id} 的满意度 / incident {incident_id} is not yours to rate"
+            if incident is not None
+            else f"事件 {incident_id} 不存在 / incident {incident_id} not found"
+        )
+
+
 def _name(session, user: User) -> str:
     staff = session.get(Staff, user.staff_id) if user.staff_id is not None else None
     return staff.name if staff is not None else user.username
@@ -69,6 +82,7 @@ def record_callback(
     incident_id: int, body: CallbackIn, session: SessionDep, user: CallBacker, now: Now
 ) -> dict[str, Any]:
     """满意度回访 / Record a staff call-back of a handled incident (once per incident)."""
+    _in_full(session, incident_id, user)
     record = sat.record_callback(
         session, incident_id, level=body.level, note=body.note,
         called_by=body.called_by or _name(session, user), called_at=body.called_at or now,
@@ -81,6 +95,7 @@ def record_callback(
 @router.get("/incidents/{incident_id}/satisfaction")
 def read_satisfaction(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """事件满意度 / The satisfaction record of an incident (404 until rated)."""
+    _in_full(session, incident_id, user)
     record = sat.satisfaction_of(session, incident_id)
     if record is None:
         raise NotFound(f"事件 {incident_id} 尚无满意度记录 / incident {incident_id} not rated")
@@ -90,6 +105,7 @@ def read_satisfaction(incident_id: int, session: SessionDep, user: CurrentUser) 
 @router.post("/incidents/{incident_id}/satisfaction/link", status_code=201)
 def issue_link(incident_id: int, session: SessionDep, user: CallBacker, now: Now) -> dict:
     """生成一次性评价链接（只显示一次）/ Issue a one-time rating link (shown once)."""
+    _in_full(session, incident_id, user)
     token = sat.issue_link(session, incident_id, issued_by=user.username, now=now)
     session.commit()
     base = get_settings().public_url

@@ -29,7 +29,7 @@ from api.appraisal.formula import check_weights, read_weights, wilson_interval
 from api.cli import app as cli_app
 from api.config import get_settings
 from api.db.engine import make_engine, session_factory
-from api.db.models import Community, Incident, Staff, StaffGrid
+from api.db.models import Community, Incident, Role, Staff, StaffGrid, User
 from api.db.models_assessment import (
     AssessmentDeptScore,
     AssessmentPoint,
@@ -38,9 +38,10 @@ from api.db.models_assessment import (
 )
 from api.db.models_opinion import Satisfaction
 from api.services import assessment
+from api.services.crud import create_user
 from gis.errors import InputError
 from tests.api.incident_helpers import demo_house, make_app, shared_env, token
-from tests.api.routes.conftest import ManualClock
+from tests.api.routes.conftest import PASSWORD, ManualClock
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 MONTH = "2026-11"
@@ -154,6 +155,20 @@ def _qr_urls(pdf: bytes, tmp_path) -> list[str]:
     return found
 
 
+def _far_worker(env) -> str:
+    """A grid worker serving a grid other than the demo house's (created once)."""
+    name = "gw_far"
+    near = demo_house(3)[3]
+    engine = make_engine(env.url)
+    with session_factory(engine).begin() as s:
+        if s.scalar(sa.select(User.id).where(User.username == name)) is None:
+            far = next(g for g in env.grid_codes if g != near)
+            create_user(s, username=name, password=PASSWORD, role=Role.GRID_WORKER,
+                        grid_codes=[far])  # fmt: skip
+    engine.dispose()
+    return name
+
+
 def _raw_rows(url: str, staff_id: int, start: dt.datetime, end: dt.datetime):
     """The raw incident and satisfaction rows of one handler for the month."""
     engine = make_engine(url)
@@ -250,6 +265,14 @@ def test_rating_link_on_the_slip_one_rating_and_the_appraisal(env, web, tmp_path
 
     # a second incident: a staff call-back (不满意), with who called and when
     other = _closed_incident(client, clock, "路灯不亮")
+    # a grid worker of another grid does not read it in full: may not rate it or issue a link
+    far = _far_worker(env)
+    assert client.post(f"/incidents/{other}/satisfaction/link", headers=_auth(client, far)
+                       ).status_code in (403, 404)  # fmt: skip
+    refused = client.post(
+        f"/incidents/{other}/satisfaction", headers=_auth(client, far), json={"level": "满意"}
+    )
+    assert refused.status_code in (403, 404)
     called_at = clock().isoformat()
     cb = client.post(
         f"/incidents/{other}/satisfaction",
