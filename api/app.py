@@ -32,6 +32,7 @@ from api.headers import SecurityHeaders
 from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
+    appraisal,
     assessment,
     auth,
     communities,
@@ -46,6 +47,7 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    opinion,
     pages,
     patrol,
     planner,
@@ -251,6 +253,8 @@ def create_app(
         open311,
         patrol,
         assessment,
+        appraisal,
+        opinion,
         tiles,
         pages,
     ):

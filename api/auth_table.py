@@ -210,7 +210,9 @@ POLICY: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/incidents/{incident_id}/photos"): Access(SIGNED_IN, "within the caller's scope"),
     ("GET", "/incidents/{incident_id}/slip.pdf"): Access(
-        SIGNED_IN, "those who read the incident in full (404/403 otherwise)"
+        SIGNED_IN,
+        "those who read the incident in full (404/403 otherwise); with WANGGE_PUBLIC_URL a "
+        "handled, unrated incident's slip carries a new one-time rating link",
     ),
     ("POST", "/incidents/{incident_id}/reassign"): Access(
         _roles(CH), "own community; to an active staff member"
@@ -248,6 +250,40 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/assessment/results"): Access(_roles(CH, SD)),
     ("GET", "/assessment/report"): Access(_roles(CH, SD), "ID and phone numbers masked"),
     ("GET", "/dashboard/data"): Access(_roles(CH, SD)),
+    # supervision and public opinion: satisfaction, one-time rating links, surveys
+    ("POST", "/incidents/{incident_id}/satisfaction"): Access(
+        _roles(GW, PS, CH, SD),
+        "those who read the incident in full; handled (resolved/closed) incidents only; one "
+        "record each (409)",
+    ),
+    ("GET", "/incidents/{incident_id}/satisfaction"): Access(
+        SIGNED_IN, "those who read the incident in full (404/403 otherwise)"
+    ),
+    ("POST", "/incidents/{incident_id}/satisfaction/link"): Access(
+        _roles(GW, PS, CH, SD),
+        "those who read the incident in full; the token is shown once and stored hashed",
+    ),
+    ("GET", "/rate/{token}"): Access(PUBLIC, "the page; the token is the key"),
+    ("GET", "/rate/{token}/facts"): Access(
+        PUBLIC, "that incident's public facts only (redacted description of public categories)"
+    ),
+    ("POST", "/rate/{token}"): Access(PUBLIC, "one rating per incident; a second is 409"),
+    ("POST", "/surveys"): Access(_roles(CH, SD)),
+    ("GET", "/surveys"): Access(SIGNED_IN),
+    ("GET", "/surveys/{survey_id}/form"): Access(PUBLIC, "questions and grids, no answers"),
+    ("POST", "/surveys/{survey_id}/responses"): Access(
+        PUBLIC, "anonymous; while the survey is open (409 otherwise)"
+    ),
+    ("POST", "/surveys/{survey_id}/paper-responses"): Access(
+        _roles(GW, PS, CH, SD), "who entered the sheet is recorded"
+    ),
+    ("GET", "/surveys/{survey_id}/results"): Access(_roles(CH, SD)),
+    ("GET", "/survey/{survey_id}"): Access(PUBLIC, "the phone page of a survey"),
+    # the monthly appraisal per worker
+    ("GET", "/appraisal"): Access(_roles(CH, SD)),
+    ("GET", "/appraisal/report"): Access(_roles(CH, SD)),
+    ("POST", "/appraisal/records"): Access(_roles(CH, SD)),
+    ("GET", "/appraisal/records"): Access(_roles(CH, SD)),
     ("GET", "/dashboard"): Access(PUBLIC, "redirect to /app/dashboard"),
 }
 

@@ -23,6 +23,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from api.cli_appraise import register as register_appraise_commands
 from api.cli_assess import register as register_assess_commands
 from api.cli_audit import register as register_audit_commands
 from api.cli_backup import register as register_backup_commands
@@ -250,6 +251,7 @@ app.command("print")(print_command)
 register_server_commands(app)
 register_registry_commands(app)
 register_assess_commands(app)
+register_appraise_commands(app)
 register_incident_commands(app)
 register_routing_commands(app)
 register_backup_commands(app)

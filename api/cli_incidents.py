@@ -167,7 +167,11 @@ def slip_command(
             incident = session.get(Incident, incident_id)
             if incident is None:
                 raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
-            path = write_slip(session, incident, out_path, now=dt.datetime.now(dt.UTC))
+            from api.config import get_settings
+
+            path = write_slip(session, incident, out_path, now=dt.datetime.now(dt.UTC),
+                              public_url=get_settings().public_url, issued_by="wangge cli")
+            session.commit()  # keep the rating link printed on the slip
     except (ApiError, WanggeError, ValueError) as exc:
         raise _fail(exc) from exc
     finally:

@@ -138,9 +138,11 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None,
-        description="Address where the public pages are served (https://host[/prefix]); the "
-        "notice boards' QR codes lead to <public_url>/public?grid=<code>. Unset: boards print "
-        "without QR codes (the print command warns)",
+        description="Public base address of the app as residents reach it "
+        "(https://host[/prefix]): the notice boards' QR codes lead to "
+        "<public_url>/public?grid=<code>, the feedback slips' rating links to "
+        "<public_url>/rate/<token>. Unset: boards print without QR codes (the print command "
+        "warns) and slips without a rating link",
     )
     supervision_phone: str | None = Field(
         None,

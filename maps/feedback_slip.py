@@ -4,7 +4,9 @@ The slip is what the street office files: the item (number, category, grid, plac
 time, deadline, severity, state, description), every step of its history in order (step,
 state after it, who by real name, role, post and department, the time in Asia/Shanghai with
 its offset, note or reason), and signature lines with a date for the grid worker, the
-post-responsible person and the recipient of an escalation. Fonts as :mod:`maps.print`
+post-responsible person and the recipient of an escalation. With a ``rating_url`` (a handled
+item), the last page carries the resident's one-time satisfaction link as a QR code (3 cm,
+vector squares, error correction M) and as text beside the signatures. Fonts as :mod:`maps.print`
 (Noto Sans CJK, Type 3): the text stays extractable (``pdftotext``).
 
 The renderer takes plain data (:class:`Slip`); the API fills it from the database.
@@ -22,7 +24,7 @@ from matplotlib.figure import Figure
 
 from maps.print import PAPER_IN, check_glyph_warnings, cjk_style
 
-__all__ = ["SIGNATURES", "Slip", "SlipStep", "render_feedback_slip"]
+__all__ = ["QR_SIDE_CM", "SIGNATURES", "Slip", "SlipStep", "render_feedback_slip"]
 
 SIGNATURES = ("网格员（发现人）", "岗位责任人（承办人）", "签收人（上报对象）")
 _ROW_H = 0.034  # figure fraction per history line
@@ -53,6 +55,7 @@ class Slip:
     description: str
     steps: list[SlipStep] = field(default_factory=list)
     printed_at: str = ""
+    rating_url: str | None = None  # the resident's one-time satisfaction link
 
 
 def _wrap(text: str | None, width: int) -> list[str]:
@@ -111,15 +114,50 @@ def _line(y: float):
     return Line2D([0.08, 0.92], [y, y], lw=0.6, color="black")
 
 
-def _signatures(fig: Figure) -> None:
+def _signatures(fig: Figure, *, date_end: float = 0.92) -> None:
     y = 0.17
     fig.text(0.08, y + 0.03, "签字确认", fontsize=11, weight="bold")
     for label in SIGNATURES:
         fig.text(0.08, y, f"{label}签字：", fontsize=9)
-        fig.add_artist(_sign_line(0.30, 0.58, y - 0.003))
-        fig.text(0.62, y, "日期：", fontsize=9)
-        fig.add_artist(_sign_line(0.68, 0.92, y - 0.003))
+        fig.add_artist(_sign_line(0.30, 0.56, y - 0.003))
+        fig.text(0.58, y, "日期：", fontsize=9)
+        fig.add_artist(_sign_line(0.64, date_end, y - 0.003))
         y -= 0.04
+
+
+QR_SIDE_CM = 3.0
+
+
+def _rating_qr(fig: Figure, url: str) -> None:
+    """The rating link as a QR code (dark modules as vector squares) with its text."""
+    import segno
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    rows = [list(r) for r in segno.make(url, error="m").matrix_iter(scale=1, border=4)]
+    n = len(rows)
+    width_in, height_in = fig.get_size_inches()
+    side_in = QR_SIDE_CM / 2.54
+    x0, y0 = 0.92 - side_in / width_in, 0.055
+    ax = fig.add_axes((x0, y0, side_in / width_in, side_in / height_in))
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    ax.axis("off")
+    squares = []
+    for y, row in enumerate(rows):
+        x = 0
+        while x < n:  # one rectangle per run of dark modules
+            if row[x]:
+                start = x
+                while x < n and row[x]:
+                    x += 1
+                squares.append(Rectangle((start, y), x - start, 1))
+            else:
+                x += 1
+    ax.add_collection(PatchCollection(squares, facecolor="black", edgecolor="none"))
+    fig.text(x0 - 0.01, y0 + 0.5 * side_in / height_in, "扫码评价\n满意度", ha="right",
+             va="center", fontsize=9)  # fmt: skip
+    fig.text(0.92, y0 - 0.012, f"满意度评价（仅限一次）：{url}", ha="right", va="top", fontsize=6)
 
 
 def _sign_line(x0: float, x1: float, y: float):
@@ -146,7 +184,11 @@ def render_feedback_slip(slip: Slip, out: str | Path) -> Path:
                 y = _fields(fig, slip) if n == 1 else 0.88
                 _steps(fig, chunk, y)
                 if n == len(chunks):
-                    _signatures(fig)
+                    if slip.rating_url:
+                        _signatures(fig, date_end=0.74)
+                        _rating_qr(fig, slip.rating_url)
+                    else:
+                        _signatures(fig)
                 pdf.savefig(fig)
     check_glyph_warnings(caught)
     return out

@@ -40,7 +40,9 @@ __all__ = [
     "departments_table",
     "points_table",
     "ranking_table",
+    "table_page",
     "write_report",
+    "write_sheets",
 ]
 
 REPORT_TITLE = "社区网格化管理月度考核"
@@ -140,13 +142,9 @@ def _check_scores(scores: Sequence[CommunityScore]) -> list[CommunityScore]:
     return scores
 
 
-def _write_xlsx(scores: list[CommunityScore], out: Path, mask: bool) -> None:
-    sheets = {
-        "排名": ranking_table(scores),
-        "扣分明细": deductions_table(scores, mask=mask),
-        "部门评分": departments_table(scores),
-        "样本点": points_table(scores),
-    }
+def write_sheets(sheets: dict[str, pd.DataFrame], out: Path) -> None:
+    """Write each frame of ``sheets`` to its own sheet of the workbook ``out`` (bold shaded
+    header, columns sized to their text, header row frozen)."""
     wb = Workbook()
     wb.remove(wb.active)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
@@ -166,7 +164,17 @@ def _write_xlsx(scores: list[CommunityScore], out: Path, mask: bool) -> None:
     wb.save(out)
 
 
-def _table_page(pdf: PdfPages, title: str, frame: pd.DataFrame, subtitle: str = "") -> None:
+def _write_xlsx(scores: list[CommunityScore], out: Path, mask: bool) -> None:
+    sheets = {
+        "排名": ranking_table(scores),
+        "扣分明细": deductions_table(scores, mask=mask),
+        "部门评分": departments_table(scores),
+        "样本点": points_table(scores),
+    }
+    write_sheets(sheets, out)
+
+
+def table_page(pdf: PdfPages, title: str, frame: pd.DataFrame, subtitle: str = "") -> None:
     """Write ``frame`` as one or more A4 landscape pages with a title."""
     pages = max(1, -(-len(frame) // _ROWS_PER_PAGE))
     for page in range(pages):
@@ -202,18 +210,18 @@ def _write_pdf(scores: list[CommunityScore], out: Path, mask: bool) -> None:
         with PdfPages(out, metadata={"Title": f"{REPORT_TITLE} {month_text}".strip()}) as pdf:
             ranking = ranking_table(scores).drop(columns=["说明"])
             notes = "；".join(f"{s.community}：{s.note}" for s in scores if s.note)
-            _table_page(pdf, f"{REPORT_TITLE} {month_text}".strip(), ranking,
+            table_page(pdf, f"{REPORT_TITLE} {month_text}".strip(), ranking,
                         subtitle="部门评分 5 × 8 = 40 分（一办四中心）＋ 样本点 10 × 6 = 60 分"
                         + (f"　{notes}" if notes else ""))  # fmt: skip
             for s in scores:
                 depts = departments_table([s])[["部门", "评分(8)", "理由"]]
-                _table_page(pdf, f"{s.community} {s.month} 部门评分", depts,
+                table_page(pdf, f"{s.community} {s.month} 部门评分", depts,
                             subtitle=f"部门评分合计 {s.department_points:g} / 40")  # fmt: skip
                 points = points_table([s]).drop(columns=["月份", "社区"])
                 summary = f"样本点合计 {s.sample_points:g} / 60，总分 {s.total:g}"
-                _table_page(pdf, f"{s.community} {s.month} 样本点", points, subtitle=summary)
+                table_page(pdf, f"{s.community} {s.month} 样本点", points, subtitle=summary)
                 deductions = deductions_table([s], mask=mask).drop(columns=["月份", "社区"])
-                _table_page(pdf, f"{s.community} {s.month} 扣分明细", deductions)
+                table_page(pdf, f"{s.community} {s.month} 扣分明细", deductions)
     check_glyph_warnings(caught)
 
 

@@ -768,3 +768,4 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
 from api import audit_chain as _audit_chain  # noqa: E402, F401
 from api.db import models_assessment as _models_assessment  # noqa: E402, F401
 from api.db import models_incidents as _models_incidents  # noqa: E402, F401
+from api.db import models_opinion as _models_opinion  # noqa: E402, F401

@@ -266,12 +266,15 @@ def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser,
     """信息反馈单（PDF）/ The printable feedback slip: every step, signature lines, times."""
     import tempfile
 
+    from api.config import get_settings
     from api.services.slips import write_slip
 
     incident = _visible(session, incident_id, user)
     with tempfile.TemporaryDirectory() as folder:
-        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now)
+        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now,
+                          public_url=get_settings().public_url, issued_by=user.username)
         data = path.read_bytes()
+    session.commit()  # keep the rating link printed on the slip
     return Response(
         data,
         media_type="application/pdf",

@@ -622,8 +622,11 @@ def dashboard(session: Session, month: str, *, now: dt.datetime | None = None) -
     of incidents reported in the month (Asia/Shanghai) handled by their deadline among those
     whose outcome is known (:func:`api.services.incidents.statistics_table`), None without
     any; ``patrol_compliance`` the share of grid-worker weeks with at least 15 h inside the
-    grids (:func:`api.services.patrol.community_compliance`), None without any ended week.
+    grids (:func:`api.services.patrol.community_compliance`), None without any ended week;
+    ``appraisal`` the month's appraisal per worker
+    (:func:`api.services.appraisal.community_summary`).
     """
+    from api.services.appraisal import community_summary
     from api.services.patrol import community_compliance
 
     month = _month(month)
@@ -641,6 +644,7 @@ def dashboard(session: Session, month: str, *, now: dt.datetime | None = None) -
                 "on_time_share": _on_time_share(session, c.id, month, now),
                 "patrol_compliance": patrol["share"],
                 "patrol": patrol,
+                "appraisal": community_summary(session, c.id, month, now=now),
             }
         )
     return {"month": month, "communities": rows}

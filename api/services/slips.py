@@ -1,7 +1,9 @@
 """The 信息反馈单 of an incident from the database: fills :class:`maps.feedback_slip.Slip`
 (every step with the real name, role, post and department of who took it, times in
 Asia/Shanghai with the offset) and renders it (``GET /incidents/{id}/slip.pdf``,
-``wangge incidents slip``)."""
+``wangge incidents slip``). A handled (resolved or closed) incident not yet rated gets a new
+one-time satisfaction link on its slip when ``public_url`` (``WANGGE_PUBLIC_URL``) is set
+(:func:`api.services.satisfaction.issue_link`: printing again replaces the earlier link)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from api.db.models import Incident, Staff, User, from_db_geometry
 from api.db.models_incidents import Department, IncidentCategory
 from api.incidents.workflow import ACTIONS, ROLES, STATES
 from api.services.incidents import history, people_of
+from api.services.satisfaction import RATEABLE_STATES, issue_link, rating_url, satisfaction_of
 from api.timefmt import local_text
 from maps.feedback_slip import Slip, SlipStep, render_feedback_slip
 
-__all__ = ["SLIP_TITLE", "build_slip", "write_slip"]
+__all__ = ["SLIP_TITLE", "build_slip", "slip_rating_url", "write_slip"]
 
 SLIP_TITLE = "信息反馈单"
 _SEVERITY = {"major": "重大（当日办结）", "general": "一般（3 个工作日）"}
@@ -51,8 +54,10 @@ def _escalation_target(session: Session, incident: Incident) -> str:
     return " · ".join(parts)
 
 
-def build_slip(session: Session, incident: Incident, *, now: dt.datetime) -> Slip:
-    """The slip of ``incident`` as printed at ``now``."""
+def build_slip(
+    session: Session, incident: Incident, *, now: dt.datetime, rating_url: str | None = None
+) -> Slip:
+    """The slip of ``incident`` as printed at ``now`` (with ``rating_url`` when given)."""
     category = session.get(IncidentCategory, incident.category_code)
     point = from_db_geometry(incident.geom)
     place = incident.address or (f"{point.x:.6f}, {point.y:.6f}" if point is not None else "—")
@@ -94,9 +99,34 @@ def build_slip(session: Session, incident: Incident, *, now: dt.datetime) -> Sli
         description=incident.description or "",
         steps=steps,
         printed_at=local_text(now) or "",
+        rating_url=rating_url,
     )
 
 
-def write_slip(session: Session, incident: Incident, out: str | Path, *, now: dt.datetime) -> Path:
-    """Render the slip of ``incident`` to the PDF ``out``; return the path."""
-    return render_feedback_slip(build_slip(session, incident, now=now), out)
+def slip_rating_url(
+    session: Session, incident: Incident, *, public_url: str | None, issued_by: str | None,
+    now: dt.datetime,
+) -> str | None:
+    """A new one-time rating link of ``incident`` if it can be rated and ``public_url`` is
+    set; else None (the caller commits the session to keep the link)."""
+    if not public_url or incident.state not in RATEABLE_STATES:
+        return None
+    if satisfaction_of(session, incident.id) is not None:
+        return None
+    token = issue_link(session, incident.id, issued_by=issued_by, now=now)
+    return rating_url(public_url, token)
+
+
+def write_slip(
+    session: Session,
+    incident: Incident,
+    out: str | Path,
+    *,
+    now: dt.datetime,
+    public_url: str | None = None,
+    issued_by: str | None = None,
+) -> Path:
+    """Render the slip of ``incident`` to the PDF ``out``; return the path. With
+    ``public_url``, a handled incident not yet rated gets a new rating link on it."""
+    url = slip_rating_url(session, incident, public_url=public_url, issued_by=issued_by, now=now)
+    return render_feedback_slip(build_slip(session, incident, now=now, rating_url=url), out)

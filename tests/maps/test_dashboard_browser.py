@@ -222,6 +222,11 @@ def demo_file(tmp_path_factory) -> dict:
             "month": month,
             "mondays": mondays,
             "workers": len(workers),
+            "worker_ids": [w.id for w in workers],
+            "active_staff": session.scalar(
+                sa.select(sa.func.count()).select_from(Staff).where(
+                    Staff.community_id == community.id, Staff.active.is_(True))
+            ),
             "head_items": head_items,
             "street_items": street_items,
             "sample_size": len(keys),
@@ -409,6 +414,15 @@ def test_head_and_street_see_the_dashboard(browser, server, demo_file, screen):
     rows = page.get_by_test_id("dashboard-community-row")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-community-code", info["community"])
+    # the appraisal: one row per active staff member; grid worker #0 (no incidents, no
+    # ratings) by the default formula over the components it has: 40 % score, 20 % patrol
+    expect(page.get_by_test_id("dashboard-appraisal-row")).to_have_count(info["active_staff"])
+    own = sum(hours >= WEEKLY_HOURS for who, week, hours in PATROL
+              if who == 0 and week < len(weeks))  # fmt: skip
+    expected = (40 * score + 20 * 100 * own / len(weeks)) / 60
+    row0 = f'[data-testid="dashboard-appraisal-row"][data-staff-id="{info["worker_ids"][0]}"]'
+    cell = page.locator(f'{row0} [data-cell="score"]')
+    assert math.isclose(float(cell.get_attribute("data-value")), expected, abs_tol=0.005)
     page.get_by_test_id("dashboard-map").scroll_into_view_if_needed()
     shot("head-last-month")
     page.get_by_test_id("dashboard-grid-table").scroll_into_view_if_needed()

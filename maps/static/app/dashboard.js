@@ -4,6 +4,7 @@
  *
  * For the chosen month (Asia/Shanghai) and community it shows
  *   - the monthly score, on-time share and patrol-hour compliance (GET /dashboard/data),
+ *   - the appraisal of each worker with the survey result beside it (the same data),
  *   - incidents per grid (GET /incidents/stats?by=grid) as a table and as grid shading,
  *   - the incidents' heat-map (GET /incidents?start&end, drawn with the vendored Leaflet.heat).
  * Roles the API refuses (403 from /dashboard/data) see a "no permission" line and no numbers.
@@ -150,6 +151,29 @@
       setValue(tr.querySelector("[data-cell=patrol]"), r.patrol_compliance,
         pct(r.patrol_compliance));
       if (r.community.code === row.community.code) tr.classList.add("current");
+      body.appendChild(tr);
+    });
+    renderAppraisal(row.appraisal);
+  }
+
+  function renderAppraisal(appraisal) {
+    var body = $("#dashboard-appraisal");
+    body.innerHTML = "";
+    if (!appraisal) return;
+    tid("dashboard-appraisal-weights").textContent = "权重：社区考核 " +
+      appraisal.weights.assessment + "%，按时办结 " + appraisal.weights.on_time + "%，巡查 " +
+      appraisal.weights.patrol + "%，满意度 " + appraisal.weights.satisfaction + "%";
+    appraisal.rows.forEach(function (w) {
+      var tr = $("#dashboard-appraisal-row-template").content.firstElementChild.cloneNode(true);
+      tr.setAttribute("data-staff-id", String(w.staff_id));
+      var s = w.survey;
+      tr.querySelector("[data-cell=name]").textContent = w.name;
+      setValue(tr.querySelector("[data-cell=score]"), w.score,
+        w.score == null ? "暂无数据" : w.score.toFixed(1));
+      setValue(tr.querySelector("[data-cell=survey]"), s.share, s.share == null ? "暂无测评" :
+        pct(s.share) + "（" + pct(s.wilson_low) + "–" + pct(s.wilson_high) + "，" +
+        s.responses + " 份）");
+      tr.querySelector("[data-cell=records]").textContent = w.rewards + " / " + w.accountability;
       body.appendChild(tr);
     });
   }

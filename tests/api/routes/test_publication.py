@@ -10,6 +10,7 @@ planted secrets, on SpatiaLite and PostGIS.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import Community, Grid, House, Resident, Role, Staff, from_db_geometry
+from api.db.models_opinion import SatisfactionLink
 from api.services.crud import create_user
 from api.services.incidents import create_api_key
 from api.services.publication import MASK, redact
@@ -126,6 +128,16 @@ def _plant(env, client) -> Planted:
         headers=gw,
     )
     assert photo.status_code == 201, photo.text
+    # a one-time rating link of the non-public incident (planted in the table: the sweep must
+    # find nothing of it on /rate/{token} even though the link is valid)
+    rating_token = f"publication-sweep-{sensitive_ids[0]}"
+    engine = make_engine(env.url)
+    with session_factory(engine).begin() as session:
+        session.add(SatisfactionLink(
+            incident_id=sensitive_ids[0],
+            token_hash=hashlib.sha256(rating_token.encode()).hexdigest(),
+        ))  # fmt: skip
+    engine.dispose()
     secrets = [*SENSITIVE_TEXTS, *RESIDENTS, *ids, *PHONES, "".join(REPORTER), " ".join(REPORTER)]
     all_ids = [*sensitive_ids, public_id]
     params = {
@@ -145,7 +157,9 @@ def _plant(env, client) -> Planted:
         "worker": ["gw", other],
         "user_id": [1],
         "version": [1],
-        "token": [str(i) for i in [*sensitive_ids, public_id]],  # a request's token is its id
+        # Open311 tokens are request ids; rating tokens are one-time links
+        "token": [str(i) for i in [*sensitive_ids, public_id]] + ["not-a-token", rating_token],
+        "survey_id": [1],
         "rest": ["v2/requests/unknown.json"],
         "z": [16],
         "x": [54_883],  # the z16 tile at the centre of the demo community
