@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from api.community_data import read_grids_in_effect
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
-from api.db.models_assessment import WORK_LOG_KINDS, PatrolDay, PatrolTrack, WorkLog
+from api.db.models_assessment import PatrolDay, PatrolTrack, WorkLog
+from api.services.worklog import write_entry
 from api.timefmt import local_iso
 from gis.errors import InputError
 from gis.patrol import (
@@ -247,7 +248,25 @@ def store_track(
     ]
     session.add(record)
     session.flush()
+    per_day = days.groupby("date")["seconds"].sum() if len(days) else {}
+    for day, seconds in sorted(dict(per_day).items()):
+        write_entry(
+            session, worker=worker.name, user_id=worker.user_id, staff_id=worker.staff_id,
+            kind="patrol", at=_day_end(day, record.last_fix_at), record_table="patrol_tracks",
+            record_id=record.id,
+            note=f"GPS 巡查 {float(seconds) / 3600.0:.2f} 小时 / hours ({file_name})",
+        )  # fmt: skip
+    session.flush()
     return record, True
+
+
+def _day_end(day: dt.date, last_fix: dt.datetime | None) -> dt.datetime:
+    """When a patrol day's entry is dated: the track's last fix if on that day, else the
+    day's last second (Asia/Shanghai)."""
+    if last_fix is not None and pd.Timestamp(last_fix).tz_convert(TIMEZONE).date() == day:
+        return last_fix
+    end = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59, 59))).tz_localize(TIMEZONE)
+    return end.to_pydatetime()
 
 
 def add_work_log(
@@ -260,26 +279,13 @@ def add_work_log(
     record_id: int | None = None,
     note: str | None = None,
 ) -> WorkLog:
-    """Add a work-log entry; its ``date`` is the Asia/Shanghai day of ``at``."""
-    if kind not in WORK_LOG_KINDS:
-        raise InputError(
-            f"未知的工作记录类型 / unknown work-log kind {kind!r}; allowed: "
-            + ", ".join(WORK_LOG_KINDS)
-        )
-    if at.tzinfo is None:
-        raise InputError("时间须带时区 / the time needs a time zone (e.g. +08:00)")
-    entry = WorkLog(
-        worker=worker.name,
-        user_id=worker.user_id,
-        staff_id=worker.staff_id,
-        at=at,
-        date=pd.Timestamp(at).tz_convert(TIMEZONE).date(),
-        kind=kind,
-        record_table=record_table,
-        record_id=record_id,
+    """Add a manual work-log entry (signed like the automatic ones); its ``date`` is the
+    Asia/Shanghai day of ``at``."""
+    entry = write_entry(
+        session, worker=worker.name, user_id=worker.user_id, staff_id=worker.staff_id,
+        kind=kind, at=at, source="manual", record_table=record_table, record_id=record_id,
         note=note,
-    )
-    session.add(entry)
+    )  # fmt: skip
     session.flush()
     return entry
 
