@@ -209,6 +209,11 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/patrol/tracks"): Access(_roles(GW, CH, SD), "grid workers: their own tracks"),
     ("GET", "/patrol/workers/{worker}"): Access(_roles(GW, CH, SD), "grid workers: themselves"),
     ("POST", "/patrol/work-log"): Access(_roles(GW, CH, SD), "grid workers: their own log"),
+    ("GET", "/exports/{kind}"): Access(
+        _roles(CH, SD),
+        "community heads: their own community; residents/special masked unless unmask=true "
+        "and approved requests cover every resident (403 otherwise), audited",
+    ),
     ("POST", "/assessment/draws"): Access(_roles(SD)),
     ("PUT", "/assessment/department-scores"): Access(_roles(SD)),
     ("POST", "/assessment/field-data"): Access(_roles(SD)),

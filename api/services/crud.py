@@ -193,7 +193,11 @@ def _footprint(value: Any):
 
 
 def _log(
-    session: Session, user: User, kind: str, record: House | Resident, note: str,
+    session: Session,
+    user: User,
+    kind: str,
+    record: House | Resident,
+    note: str,
     now: dt.datetime | None,
 ) -> None:
     """The signed work-log entry of a house or resident change by ``user``."""

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from api.community_data import read_grids_in_effect
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
-from api.db.models_assessment import PatrolDay, PatrolTrack, WorkLog
+from api.db.models_assessment import ManualPatrol, PatrolDay, PatrolTrack, WorkLog
+from api.services.patrol_manual import combine_weeks, manual_days
 from api.services.worklog import write_entry
 from api.timefmt import local_iso
 from gis.errors import InputError
@@ -187,16 +188,23 @@ def patrol_hours(
 
 
 def report_dict(days: pd.DataFrame, weeks: pd.DataFrame, *, digits: int = 3) -> dict:
-    """The ``wangge patrol hours --json`` shape: ``{"days": [...], "weeks": [...]}``."""
+    """The ``wangge patrol hours --json`` shape: ``{"days": [...], "weeks": [...]}``; weeks
+    from :func:`api.services.patrol_manual.combine_weeks` also carry ``gps_hours`` and
+    ``manual_hours`` (``hours`` is their sum)."""
+    week_rows = []
+    for _, w in weeks.iterrows():
+        row = {"week_start": w["week_start"].isoformat(), "hours": round(float(w["hours"]), digits),
+               "under_15h": bool(w["under_15h"])}  # fmt: skip
+        for extra in ("gps_hours", "manual_hours"):
+            if extra in weeks.columns:
+                row[extra] = round(float(w[extra]), digits)
+        week_rows.append(row)
     return {
         "days": [
             {"date": d.isoformat(), "grid_code": str(c), "hours": round(float(h), digits)}
             for d, c, h in zip(days["date"], days["grid_code"], days["hours"], strict=True)
         ],
-        "weeks": [
-            {"week_start": w.isoformat(), "hours": round(float(h), digits), "under_15h": bool(u)}
-            for w, h, u in zip(weeks["week_start"], weeks["hours"], weeks["under_15h"], strict=True)
-        ],
+        "weeks": week_rows,
     }
 
 
@@ -311,10 +319,11 @@ def worker_log(
     """A worker's stored patrol from ``start`` to ``end`` (inclusive) with the work log.
 
     Returns ``{"worker", "start", "end", "threshold_hours" (the weekly requirement),
-    "days": [{"date", "grid_code", "hours"}],
-    "weeks": [{"week_start", "hours", "under_15h"}], "dates": [{"date", "hours",
-    "work_log": [...]}]}``: ``dates`` links each day's patrol hours with the work-log
-    entries of the same day (every day with either).
+    "days": [{"date", "grid_code", "hours"}] (GPS), "manual_days": [...] (approved manual
+    hours), "weeks": [{"week_start", "hours", "gps_hours", "manual_hours", "under_15h"}],
+    "dates": [{"date", "hours", "work_log": [...]}]}``: ``dates`` links each day's GPS
+    patrol hours with the work-log entries of the same day (every day with either); each
+    entry is signed (``signed_name``, ``signed_at``).
     """
     if end < start:
         raise InputError(f"结束日期早于开始日期 / end {end} is before start {start}")
@@ -333,8 +342,13 @@ def worker_log(
         columns=["date", "grid_code", "seconds"],
     )
     days["hours"] = days["seconds"] / 3600.0
-    weeks = weekly_summary(days, threshold_hours=threshold_hours, period=(start, end))
+    manual = manual_days(session, _worker_clause(ManualPatrol, worker), start, end)
+    weeks = combine_weeks(days, manual, period=(start, end), threshold_hours=threshold_hours)
     report = report_dict(days, weeks)
+    report["manual_days"] = [
+        {"date": d.isoformat(), "grid_code": c, "hours": round(sec / 3600.0, 3)}
+        for d, c, sec in zip(manual["date"], manual["grid_code"], manual["seconds"], strict=True)
+    ]
     entries = session.scalars(
         sa.select(WorkLog)
         .where(_worker_clause(WorkLog, worker), WorkLog.date.between(start, end))
@@ -354,6 +368,9 @@ def worker_log(
                 "record_table": e.record_table,
                 "record_id": e.record_id,
                 "note": e.note,
+                "source": e.source,
+                "signed_name": e.signed_name or e.worker,
+                "signed_at": local_iso(e.signed_at),
             }
         )
     return {
@@ -387,7 +404,8 @@ def community_compliance(
     ``grid_worker`` serving one of the community's grids (a user linked to one of those
     staff records is the same worker). Weeks: Monday–Sunday weeks whose Monday falls in the
     month and that have ended before ``today`` (default: today). A worker-week complies with
-    at least ``threshold_hours`` inside the worker's grids. Returns ``{"workers",
+    at least ``threshold_hours`` inside the worker's grids, GPS and approved manual hours
+    together. Returns ``{"workers",
     "worker_weeks", "compliant", "share"}`` (``share`` None without any worker-week).
     """
     first, last = _month_bounds(month)
@@ -426,12 +444,17 @@ def community_compliance(
     total = compliant = 0
     for worker in workers:
         for monday in mondays:
-            seconds = session.scalar(
-                sa.select(sa.func.coalesce(sa.func.sum(PatrolDay.seconds), 0.0)).where(
-                    _worker_clause(PatrolDay, worker),
-                    PatrolDay.date.between(monday, monday + dt.timedelta(days=6)),
-                )
-            )
+            seconds = sum(
+                float(session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.sum(model.seconds), 0.0)).where(
+                        _worker_clause(model, worker),
+                        model.date.between(monday, monday + dt.timedelta(days=6)),
+                        *extra,
+                    )
+                ))
+                for model, extra in ((PatrolDay, ()),
+                                     (ManualPatrol, (ManualPatrol.status == "approved",)))
+            )  # fmt: skip
             total += 1
             compliant += float(seconds) >= threshold_hours * 3600.0
     return {

@@ -26,8 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.db.communities import find_community
-from api.db.models import AccessRequest, AccessStatus, AuditLog, House, Resident, Role, User
+from api.db.models import (
+    AccessRequest,
+    AccessStatus,
+    AuditLog,
+    House,
+    Resident,
+    Role,
+    SpecialStatus,
+    User,
+)
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.registry.codes import code_table
 from api.registry.validators import mask_id_number, mask_phone
 from gis.errors import InputError
 
@@ -231,13 +241,16 @@ def list_residents(
     user: User,
     house_id: int | None = None,
     grid_code: str | None = None,
+    special: str | None = None,
     unmask: bool = False,
     limit: int = 100,
     offset: int = 0,
     now: dt.datetime,
 ) -> tuple[list[dict[str, Any]], int]:
     """Residents ``user`` may see (ordered by id), masked unless ``unmask`` and a grant covers
-    each one (those get an audit row each; the others stay masked). Returns (page, count)."""
+    each one (those get an audit row each; the others stay masked); ``special`` (a category
+    code of the special-status table, 422 otherwise) keeps those with a record of that
+    category. Returns (page, count)."""
     _require(user, RESIDENT_READERS, ("查看居民", "read residents"))
     query = sa.select(Resident).join(House, Resident.house_id == House.id)
     scope = grid_scope(user)
@@ -247,6 +260,18 @@ def list_residents(
         query = query.where(Resident.house_id == house_id)
     if grid_code is not None:
         query = query.where(House.grid_code == grid_code)
+    if special is not None:
+        table = code_table("special_status")
+        if special not in table.codes:
+            raise Unprocessable(
+                f"未知特殊身份类别 / unknown special-status category {special!r}; known: "
+                + ", ".join(table.codes)
+            )
+        query = query.where(
+            sa.exists().where(
+                SpecialStatus.resident_id == Resident.id, SpecialStatus.category == special
+            )
+        )
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     page = session.scalars(query.order_by(Resident.id).limit(limit).offset(offset)).all()
     out = []

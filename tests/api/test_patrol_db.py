@@ -179,9 +179,14 @@ def test_api_upload_read_and_roles(url, tmp_path):
         got = read.json()
         assert by_day(got) == by_day(body)
         assert got["weeks"] == [{"week_start": "2024-05-06", "hours": round(400 / 3600, 3),
+                                 "gps_hours": round(400 / 3600, 3), "manual_hours": 0.0,
                                  "under_15h": True}]  # fmt: skip
         may6 = next(d for d in got["dates"] if d["date"] == "2024-05-06")
-        assert may6["hours"] == round(250 / 3600, 3) and may6["work_log"][0]["kind"] == "registered"
+        assert may6["hours"] == round(250 / 3600, 3)
+        # the manual entry and the patrol day the stored track wrote, both signed
+        kinds = {(e["kind"], e["source"]) for e in may6["work_log"]}
+        assert kinds == {("registered", "manual"), ("patrol", "auto")}
+        assert all(e["signed_name"] and e["signed_at"] for e in may6["work_log"])
         # A grid worker sees only their own log; a bad track is a 4xx with the reason.
         assert client.get("/patrol/workers/张三", headers=auth("wangwu")).status_code == 403
         assert client.get("/patrol/workers/wangwu", headers=auth("wangwu")).status_code == 200
