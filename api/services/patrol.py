@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from api.community_data import read_grids_in_effect
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
-from api.db.models_assessment import ManualPatrol, PatrolDay, PatrolTrack, WorkLog
+from api.db.models_assessment import WORK_LOG_KIND_ZH, ManualPatrol, PatrolDay, PatrolTrack, WorkLog
 from api.services.patrol_manual import combine_weeks, manual_days
-from api.services.worklog import write_entry
-from api.timefmt import local_iso
+from api.services.worklog import signer_name, write_entry
+from api.timefmt import local_iso, local_text
 from gis.errors import InputError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -58,6 +58,7 @@ __all__ = [
     "patrol_hours",
     "report_dict",
     "store_track",
+    "weekly_log",
     "worker_log",
 ]
 
@@ -381,6 +382,57 @@ def worker_log(
         **report,
         "dates": [by_date[d] for d in sorted(by_date)],
     }
+
+
+_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+
+
+def weekly_log(
+    session: Session,
+    worker: Worker,
+    week: dt.date,
+    *,
+    threshold_hours: float = DEFAULT_THRESHOLD_HOURS,
+    now: dt.datetime | None = None,
+):
+    """The printable weekly log (:class:`maps.work_log_print.WeeklyLog`) of the week
+    (Monday–Sunday) holding ``week``, from :func:`worker_log`."""
+    from maps.work_log_print import LogDay, LogEntry, WeeklyLog
+
+    monday = week - dt.timedelta(days=week.weekday())
+    sunday = monday + dt.timedelta(days=6)
+    log = worker_log(session, worker, start=monday, end=sunday, threshold_hours=threshold_hours)
+    gps = {d["date"]: d["hours"] for d in log["dates"]}
+    manual: dict[str, float] = {}
+    for m in log["manual_days"]:
+        manual[m["date"]] = manual.get(m["date"], 0.0) + m["hours"]
+    entries = {d["date"]: d["work_log"] for d in log["dates"]}
+    days = []
+    for k in range(7):
+        day = (monday + dt.timedelta(days=k)).isoformat()
+        lines = [
+            LogEntry(
+                time=dt.datetime.fromisoformat(e["at"]).isoformat(timespec="minutes")[11:],
+                kind=WORK_LOG_KIND_ZH.get(e["kind"], e["kind"]),
+                what=" ".join(
+                    p for p in (e["note"], e["record_table"] and
+                                f"{e['record_table']}#{e['record_id']}") if p
+                ),
+                signed=e["signed_name"],
+            )
+            for e in entries.get(day, [])
+        ]  # fmt: skip
+        days.append(LogDay(day, _WEEKDAYS[k], gps.get(day, 0.0), manual.get(day, 0.0), lines))
+    return WeeklyLog(
+        worker=worker.name,
+        signed_name=signer_name(session, worker.staff_id, worker.name),
+        grids="、".join(worker.grid_codes),
+        week_start=monday.isoformat(),
+        week_end=sunday.isoformat(),
+        threshold_hours=threshold_hours,
+        days=days,
+        printed_at=local_text(now or utc_now()) or "",
+    )
 
 
 def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
