@@ -59,6 +59,7 @@ __all__ = [
     "report_dict",
     "store_track",
     "weekly_log",
+    "with_manual_hours",
     "worker_log",
 ]
 
@@ -186,6 +187,23 @@ def patrol_hours(
     days = days[columns]
     weeks = weekly_summary(days, threshold_hours=threshold_hours, period=(dates[0], dates[-1]))
     return days, weeks
+
+
+def with_manual_hours(
+    session: Session,
+    worker: Worker,
+    days: pd.DataFrame,
+    weeks: pd.DataFrame,
+    *,
+    threshold_hours: float = DEFAULT_THRESHOLD_HOURS,
+) -> pd.DataFrame:
+    """``weeks`` (of :func:`patrol_hours`) with the worker's approved manual hours of the same
+    weeks counted apart (:func:`api.services.patrol_manual.combine_weeks`)."""
+    if not len(weeks):
+        return weeks
+    period = (weeks["week_start"].min(), weeks["week_start"].max() + dt.timedelta(days=6))
+    manual = manual_days(session, _worker_clause(ManualPatrol, worker), *period)
+    return combine_weeks(days, manual, period=period, threshold_hours=threshold_hours)
 
 
 def report_dict(days: pd.DataFrame, weeks: pd.DataFrame, *, digits: int = 3) -> dict:
