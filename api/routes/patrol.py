@@ -234,16 +234,21 @@ def list_manual_hours(
     return {"data": [manual_dict(r) for r in rows], "count": len(rows)}
 
 
+def _decide(session, user: User, now, entry_id: int, body, approve: bool) -> dict[str, Any]:
+    note = None if body is None else body.note
+    entry = decide_manual_hours(session, entry_id=entry_id, approver=user, approve=approve,
+                                note=note, now=now)  # fmt: skip
+    session.commit()
+    return manual_dict(entry)
+
+
 @router.post("/manual/{entry_id}/approve")
 def approve_manual_hours(
     session: SessionDep, user: Approver, now: Now, entry_id: int,
     body: ManualDecision | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """批准补录（计入周合计）/ Approve manual hours (they count in the weekly total)."""
-    entry = decide_manual_hours(session, entry_id=entry_id, approver=user, approve=True,
-                                note=body and body.note, now=now)  # fmt: skip
-    session.commit()
-    return manual_dict(entry)
+    return _decide(session, user, now, entry_id, body, True)
 
 
 @router.post("/manual/{entry_id}/reject")
@@ -252,7 +257,4 @@ def reject_manual_hours(
     body: ManualDecision | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """驳回补录 / Reject manual hours."""
-    entry = decide_manual_hours(session, entry_id=entry_id, approver=user, approve=False,
-                                note=body and body.note, now=now)  # fmt: skip
-    session.commit()
-    return manual_dict(entry)
+    return _decide(session, user, now, entry_id, body, False)
