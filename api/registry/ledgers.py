@@ -200,6 +200,7 @@ def incident_rows(session: Session, community_id: int, *, month: str | None,
         start, end = _month_range_utc(month)
         query = query.where(Incident.reported_at >= start, Incident.reported_at < end)
     if category is not None:
+        _check_category(session, "incidents", category)
         query = query.where(
             sa.or_(Incident.category_code == category, Incident.category_code.like(f"{category}%"))
         )
@@ -289,6 +290,7 @@ def _special(session: Session, community_id: int, *, category: str | None,
         .where(House.community_id == community_id)
     )
     if category is not None:
+        _check_category(session, "special", category)
         query = query.where(SpecialStatus.category == category)
     records = session.scalars(query.order_by(SpecialStatus.category, SpecialStatus.id)).all()
     mask = _masker(unmasked)
@@ -374,6 +376,17 @@ def _worklog(session: Session, community_id: int, *, month: str | None) -> list[
                 })  # fmt: skip
     rows.sort(key=lambda r: (r["date"], r["at"] or "", r["worker"]))
     return rows
+
+
+def _check_category(session: Session, kind: str, category: str) -> None:
+    """InputError for a category the code tables do not know (listing some that they do)."""
+    if kind == "incidents":
+        known = set(session.scalars(sa.select(IncidentCategory.code)))
+    else:
+        known = set(code_table("special_status").codes)
+    if category not in known:
+        shown = ", ".join(sorted(known)[:12])
+        raise InputError(f"未知类别 / unknown {kind} category {category!r}; e.g. {shown}")
 
 
 def masked_scope(

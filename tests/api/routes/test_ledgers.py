@@ -145,6 +145,8 @@ def test_every_ledger_opens_with_its_documented_columns(demo_api, tmp_path):
     assert [r[0] for r in in_month] == [incident["external_id"]]
     assert _export(api, "residents", month="2026-13").status_code == 422
     assert _export(api, "staff", category="02").status_code == 422
+    assert _export(api, "incidents", category="%").status_code == 422
+    assert _export(api, "special", category="nonsense").status_code == 422
 
     # The worker's own actions are in the work log, signed: the house, the resident, the
     # special status, the report and the feed-back.
