@@ -19,11 +19,13 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli_registry import register
-from api.db.engine import make_engine
+from api.db.engine import make_engine, session_factory
+from api.db.models import Role
 from api.incidents.workflow import STATES
 from api.registry.ledgers import LEDGER_COLUMNS
 from api.registry.validators import mask_id_number, mask_phone
-from tests.api.routes.conftest import DEMO_GRIDS, valid_id_number
+from api.services.crud import create_user
+from tests.api.routes.conftest import DEMO_GRIDS, PASSWORD, valid_id_number
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
 GRIDS = gpd.read_file(DEMO / "grids.geojson").set_index("code")
@@ -177,6 +179,14 @@ def test_every_ledger_opens_with_its_documented_columns(demo_api, tmp_path):
     # grid workers may not export; a community head only their own community
     assert _export(api, "staff", who="grid_worker").status_code == 403
     assert _export(api, "staff", who="community_head").status_code == 403
+    leader = _sql(api, "SELECT s.id FROM staff s JOIN communities c ON c.id = s.community_id "
+                       "WHERE c.code = :c ORDER BY s.id", c=code)[0][0]  # fmt: skip
+    engine = make_engine(api.url)
+    with session_factory(engine).begin() as session:
+        create_user(session, username="head_here", password=PASSWORD,
+                    role=Role.COMMUNITY_HEAD, staff_id=leader)  # fmt: skip
+    engine.dispose()
+    assert _export(api, "staff", who="head_here").status_code == 200
 
 
 def _request(api, who: str, **scope) -> int:
