@@ -243,6 +243,22 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/patrol/tracks"): Access(_roles(GW, CH, SD), "grid workers: their own tracks"),
     ("GET", "/patrol/workers/{worker}"): Access(_roles(GW, CH, SD), "grid workers: themselves"),
     ("POST", "/patrol/work-log"): Access(_roles(GW, CH, SD), "grid workers: their own log"),
+    ("GET", "/patrol/workers/{worker}/week.pdf"): Access(
+        _roles(GW, CH, SD), "grid workers: themselves"
+    ),
+    ("POST", "/patrol/manual"): Access(_roles(GW, CH, SD), "grid workers: their own hours"),
+    ("GET", "/patrol/manual"): Access(_roles(GW, CH, SD), "grid workers: their own entries"),
+    ("POST", "/patrol/manual/{entry_id}/approve"): Access(
+        _roles(CH, SD), "community heads: their own community; never one's own entry"
+    ),
+    ("POST", "/patrol/manual/{entry_id}/reject"): Access(
+        _roles(CH, SD), "community heads: their own community; never one's own entry"
+    ),
+    ("GET", "/exports/{kind}"): Access(
+        _roles(CH, SD),
+        "community heads: their own community; residents/special masked unless unmask=true "
+        "and approved requests cover every resident (403 otherwise), audited",
+    ),
     ("POST", "/assessment/draws"): Access(_roles(SD)),
     ("PUT", "/assessment/department-scores"): Access(_roles(SD)),
     ("POST", "/assessment/field-data"): Access(_roles(SD)),

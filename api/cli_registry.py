@@ -58,6 +58,10 @@ class ExportLayer(enum.StrEnum):
     grids = "grids"
     houses = "houses"
     incidents = "incidents"
+    residents = "residents"
+    special = "special"
+    staff = "staff"
+    worklog = "worklog"
 
 
 DbOption = Annotated[
@@ -189,31 +193,70 @@ def import_command(
 
 
 def export_command(
-    layer: Annotated[ExportLayer, typer.Argument(help="grids|houses|incidents")],
+    layer: Annotated[
+        ExportLayer,
+        typer.Argument(help="grids|houses|incidents|residents|special|staff|worklog"),
+    ],
     community: CommunityOption,
     out_path: Annotated[
-        Path, typer.Option("--out", help=".gpkg|.shp|.xlsx|.geojson 输出文件 / output file")
+        Path,
+        typer.Option("--out", help=".xlsx|.csv|.gpkg|.shp|.geojson 输出文件 / output file"),
     ],
     division: Annotated[
         str | None,
         typer.Option("--division", help="网格划分标签（默认今天生效的）/ division label"),
     ] = None,
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="月份 YYYY-MM（事件、工作日志）/ month (incidents, worklog)"),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", help="事件或特殊人群类别代码 / incident or special category"),
+    ] = None,
+    unmask: Annotated[
+        bool,
+        typer.Option(
+            "--unmask",
+            help="不脱敏（需 --user 持有覆盖本次导出的已批准申请，记审计）/ unmasked (audited)",
+        ),
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="导出人用户名 / the exporting user's name")
+    ] = None,
     db: DbOption = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """导出网格、房屋、事件 / Export grids, houses or incidents (GPKG, SHP, XLSX, GeoJSON)."""
+    """导出图层与台账 / Export a layer or ledger (XLSX, CSV; GPKG, SHP, GeoJSON for grids,
+    houses, incidents).
+
+    Residents and special rosters are masked (ID numbers, phones) unless --unmask and the
+    user named by --user holds approved, unexpired access requests covering every resident
+    exported; an unmasked export leaves one audit row. Exit 0 written, 2 bad input or no
+    covering request.
+    """
     from api.db.engine import session_factory
+    from api.errors import ApiError
     from api.registry.exporter import export_layer
+    from api.services.incidents import find_user
 
     engine = None
     try:
         engine = _open_engine(db)
         with session_factory(engine)() as session:
-            result = export_layer(
-                session, layer.value, out_path, community=community, division=division,
-                allow_truncate=allow_truncate,
-            )  # fmt: skip
+            exporter = None
+            try:
+                if user is not None:
+                    exporter = find_user(session, user)
+                result = export_layer(
+                    session, layer.value, out_path, community=community, division=division,
+                    month=month, category=category, unmask=unmask, user=exporter,
+                    allow_truncate=allow_truncate,
+                )  # fmt: skip
+            except ApiError as exc:  # unknown user, no covering request: bad input
+                raise WanggeError(str(exc)) from exc
+            session.commit()
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     finally:
@@ -223,6 +266,8 @@ def export_command(
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
         which = f" ({result.division})" if result.division else ""
+        shown = {True: "（脱敏 / masked）", False: "（未脱敏，已审计 / unmasked, audited）"}
+        which += shown.get(result.masked, "")
         out.print(f"{layer.value}{which}: {result.rows} 条 / rows → {result.path}")
     raise typer.Exit(EXIT_OK)
 

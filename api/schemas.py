@@ -355,6 +355,9 @@ class AccessRequestCreate(_In):
     resident_id: int | None = None
     house_id: int | None = None
     grid_code: str | None = Field(None, pattern=GRID_CODE)
+    community: str | None = Field(
+        None, description="社区名册（编码或名称）/ a community roster: code or name"
+    )
     reason: str = Field(min_length=2, max_length=2000, description="用途 / purpose")
 
 
@@ -370,6 +373,7 @@ class AccessRequestPublic(_Out):
     resident_id: int | None
     house_id: int | None
     grid_code: str | None
+    community_id: int | None
     reason: str
     status: str
     requested_at: LocalDateTime

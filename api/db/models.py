@@ -586,14 +586,17 @@ class AccessStatus(enum.StrEnum):
 class AccessRequest(Base):
     """A request to read unmasked resident data, approved by a leader and time-limited.
 
-    The scope is one resident, one house or one grid (at least one must be given).
+    The scope is one resident, one house, one grid or a whole community roster
+    (``community_id``, for ledger exports); at least one must be given. ``reason`` is the
+    stated purpose (用途).
     """
 
     __tablename__ = "access_requests"
     __table_args__ = (
         CheckConstraint(_in("status", AccessStatus), name="status"),
         CheckConstraint(
-            "resident_id IS NOT NULL OR house_id IS NOT NULL OR grid_code IS NOT NULL",
+            "resident_id IS NOT NULL OR house_id IS NOT NULL OR grid_code IS NOT NULL"
+            " OR community_id IS NOT NULL",
             name="has_scope",
         ),
         Index("ix_access_requests_requester_status", "requester_id", "status"),
@@ -606,6 +609,9 @@ class AccessRequest(Base):
     )
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id", ondelete="CASCADE"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=AccessStatus.REQUESTED.value)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -39,18 +39,39 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from api.db.models import Base, UTCDateTime, utc_now
 
 __all__ = [
+    "MANUAL_STATUSES",
     "WORK_LOG_KINDS",
+    "WORK_LOG_KIND_ZH",
+    "WORK_LOG_SOURCES",
     "AssessmentDeptScore",
     "AssessmentPoint",
     "AssessmentSample",
+    "ManualPatrol",
     "PatrolDay",
     "PatrolTrack",
     "WorkLog",
 ]
 
-WORK_LOG_KINDS = ("registered", "fed_back", "handled", "escalated", "visited", "other")
+WORK_LOG_KINDS = (
+    "registered", "fed_back", "handled", "escalated", "visited", "other",
+    "patrol", "updated", "manual_patrol",
+)  # fmt: skip
 """Kinds of work-log entries: registered (登记), fed back (反馈), handled (处置), escalated
-(上报), visited (走访), other."""
+(上报), visited (走访), other, patrol (巡查, a patrol day from a GPS track), updated (变更,
+a house or resident changed), manual_patrol (补录巡查, approved manual patrol hours)."""
+
+WORK_LOG_KIND_ZH = {
+    "registered": "登记", "fed_back": "反馈", "handled": "处置", "escalated": "上报",
+    "visited": "走访", "other": "其他", "patrol": "巡查", "updated": "变更",
+    "manual_patrol": "补录巡查",
+}  # fmt: skip
+"""Chinese name of each work-log kind (ledgers and the printed weekly log)."""
+
+WORK_LOG_SOURCES = ("auto", "manual")
+"""``auto``: written by the worker's own action; ``manual``: typed in by the worker."""
+
+MANUAL_STATUSES = ("requested", "approved", "rejected")
+"""States of a manual patrol-hour entry; only ``approved`` ones count."""
 
 
 class PatrolTrack(Base):
@@ -129,6 +150,45 @@ class WorkLog(Base):
     record_table: Mapped[str | None] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    # signature (migration 0006): who wrote it (real name when known) and when
+    source: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    signed_name: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class ManualPatrol(Base):
+    """Manual patrol hours (start, end, grid, note) of a worker without a GPS track.
+
+    Counted apart from GPS hours, and only once a community head (or street department,
+    admin) approved it (``status`` approved). ``date`` is the Asia/Shanghai day of
+    ``start_at``; an entry never spans local midnight.
+    """
+
+    __tablename__ = "patrol_manual"
+    __table_args__ = (
+        Index("ix_patrol_manual_worker_date", "worker", "date"),
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{k}'" for k in MANUAL_STATUSES) + ")", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    staff_id: Mapped[int | None] = mapped_column(Integer)
+    grid_code: Mapped[str] = mapped_column(String(32))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    date: Mapped[dt.date] = mapped_column(Date)
+    seconds: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    entered_by: Mapped[str | None] = mapped_column(String(64))
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AssessmentSample(Base):

@@ -1,4 +1,6 @@
-"""Export a community's grids, houses and incidents to GeoPackage, Shapefile, XLSX and GeoJSON.
+"""Export a community's layers and ledgers (台账): grids, houses and incidents to GeoPackage,
+Shapefile, XLSX, CSV and GeoJSON; residents, special-status rosters, staff and work logs to
+XLSX and CSV (the ledgers of :mod:`api.registry.ledgers`).
 
 Layers (one row per record, ordered by grid code / record id, geometry in the storage CRS;
 GeoJSON and XLSX in WGS84 lon/lat as :func:`gis.io.write_layer` writes them):
@@ -8,8 +10,17 @@ GeoJSON and XLSX in WGS84 lon/lat as :func:`gis.io.write_layer` writes them):
   metric CRS of :func:`gis.crs.metric_crs`); polygons.
 - ``houses``: the registry fields (owner included; residents are not exported here) and the
   grid code; points (a house without a point has no geometry).
-- ``incidents``: id, category code, report time (UTC, ISO 8601 text), description, grid
-  code; points.
+- ``incidents``: the incident ledger (number, category, severity, report time, place, grid,
+  reporter, handler, state, deadline, resolved and closed times, on time, satisfaction,
+  description; times as Asia/Shanghai text with the offset); points.
+- ``residents``, ``special``, ``staff``, ``worklog``: tables without geometry (XLSX/CSV
+  only) with the columns of :data:`api.registry.ledgers.LEDGER_COLUMNS`. ID numbers and
+  phones are masked unless ``unmask`` and the exporting user's approved requests cover the
+  export (:func:`api.services.privacy.export_grants`); an unmasked export writes one audit
+  row (``unmask_export``).
+
+CSV is written UTF-8 with a byte-order mark (Excel opens it as UTF-8), Chinese headers as
+XLSX.
 
 Field names are the field names in GeoPackage and GeoJSON. XLSX uses the Chinese headers
 (houses: those of :mod:`api.registry.templates`, so an exported sheet can be imported again)
@@ -31,7 +42,23 @@ from sqlalchemy.orm import Session
 
 from api.db.communities import find_community
 from api.db.divisions import division_in_effect
-from api.db.models import STORAGE_SRID, Division, Grid, House, Incident, from_db_geometry
+from api.db.models import (
+    STORAGE_SRID,
+    Division,
+    Grid,
+    House,
+    User,
+    from_db_geometry,
+    utc_now,
+)
+from api.registry.ledgers import (
+    LEDGER_COLUMNS,
+    MASKED_KINDS,
+    incident_rows,
+    ledger_frame,
+    masked_scope,
+    month_bounds,
+)
 from api.registry.templates import COLUMNS
 from api.timefmt import local_text
 from gis.crs import metric_crs
@@ -42,6 +69,8 @@ __all__ = [
     "EXPORT_FORMATS",
     "EXPORT_LAYERS",
     "SHAPEFILE_FIELD_NAMES",
+    "SPATIAL_LAYERS",
+    "TABLE_FORMATS",
     "XLSX_HEADERS",
     "ExportResult",
     "export_layer",
@@ -50,8 +79,11 @@ __all__ = [
     "incidents_frame",
 ]
 
-EXPORT_LAYERS = ("grids", "houses", "incidents")
-EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".geojson")
+SPATIAL_LAYERS = ("grids", "houses", "incidents")
+EXPORT_LAYERS = (*SPATIAL_LAYERS, "residents", "special", "staff", "worklog")
+EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".csv", ".geojson")
+TABLE_FORMATS = (".xlsx", ".csv")
+"""Formats of the ledgers without geometry."""
 
 SHAPEFILE_FIELD_NAMES: dict[str, dict[str, str]] = {
     "grids": {"effective_from": "eff_from", "effective_to": "eff_to"},
@@ -59,7 +91,10 @@ SHAPEFILE_FIELD_NAMES: dict[str, dict[str, str]] = {
     "incidents": {
         "external_id": "ext_id",
         "category_code": "category",
+        "category_name": "cat_name",
         "reported_at": "reported",
+        "resolved_at": "resolved",
+        "satisfaction": "satisfied",
         "description": "descr",
     },
 }
@@ -78,13 +113,7 @@ XLSX_HEADERS: dict[str, dict[str, str]] = {
     },
     "houses": {c.field: c.header_zh for c in COLUMNS["houses"] if c.field not in ("lon", "lat")}
     | {"grid_code": "网格编码"},
-    "incidents": {
-        "external_id": "事件编号",
-        "category_code": "类别代码",
-        "reported_at": "上报时间",
-        "description": "描述",
-        "grid_code": "网格编码",
-    },
+    "incidents": LEDGER_COLUMNS["incidents"],
 }
 """Chinese XLSX header of each exported field, per layer."""
 
@@ -103,6 +132,8 @@ class ExportResult:
     rows: int
     path: Path
     division: str | None = None
+    masked: bool | None = None
+    audit_id: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -111,6 +142,8 @@ class ExportResult:
             "division": self.division,
             "rows": self.rows,
             "out": str(self.path),
+            "masked": self.masked,
+            "audit_id": self.audit_id,
         }
 
 
@@ -190,24 +223,50 @@ def houses_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
     return _frame(records, [from_db_geometry(h.geom) for h in houses], _HOUSE_FIELDS)
 
 
-def incidents_frame(session: Session, community_id: int) -> gpd.GeoDataFrame:
-    """Return the incidents of the community (report time as Asia/Shanghai text with the
-    offset, ``YYYY-MM-DD HH:MM:SS+08:00``; points)."""
-    incidents = session.scalars(
-        sa.select(Incident).where(Incident.community_id == community_id).order_by(Incident.id)
-    ).all()
-    columns = ("external_id", "category_code", "reported_at", "description", "grid_code")
-    records = [
-        {
-            "external_id": i.external_id,
-            "category_code": i.category_code,
-            "reported_at": _iso(i.reported_at),
-            "description": i.description,
-            "grid_code": i.grid_code,
-        }
-        for i in incidents
-    ]
-    return _frame(records, [from_db_geometry(i.geom) for i in incidents], columns)
+def incidents_frame(
+    session: Session,
+    community_id: int,
+    *,
+    month: str | None = None,
+    category: str | None = None,
+    now: dt.datetime | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the incident ledger of the community (fields of
+    :data:`api.registry.ledgers.LEDGER_COLUMNS`, times as Asia/Shanghai text with the
+    offset, ``YYYY-MM-DD HH:MM:SS+08:00``; points), ordered by record id."""
+    rows = incident_rows(session, community_id, month=month, category=category,
+                         now=now or utc_now())  # fmt: skip
+    geoms = [from_db_geometry(r.pop("geom")) for r in rows]
+    return _frame(rows, geoms, tuple(LEDGER_COLUMNS["incidents"]))
+
+
+def _write_table(frame: pd.DataFrame, path: Path, sheet: str) -> Path:
+    """Write a ledger without geometry to XLSX (one sheet) or CSV (UTF-8 with BOM)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        frame.to_excel(path, index=False, sheet_name=sheet, engine="openpyxl")
+    return path
+
+
+def _unmask_audit(session: Session, *, user: User, layer: str, community, scope, grants,
+                  rows: int, month, category, path: Path, now) -> int:  # fmt: skip
+    from api.services.privacy import audit
+
+    row = audit(
+        session, user=user, action="unmask_export",
+        table_name="residents" if layer == "residents" else "special_statuses",
+        detail={
+            "export": layer, "community": community.code, "category": category,
+            "month": month, "rows": rows, "residents": len(scope), "file": path.name,
+            "access_request_ids": [g.id for g in grants],
+            "purposes": [g.reason for g in grants],
+        },
+        at=now,
+    )  # fmt: skip
+    session.flush()
+    return row.id
 
 
 def export_layer(
@@ -217,13 +276,24 @@ def export_layer(
     *,
     community: str,
     division: str | None = None,
+    month: str | None = None,
+    category: str | None = None,
+    unmask: bool = False,
+    user: User | None = None,
+    now: dt.datetime | None = None,
     allow_truncate: bool = False,
 ) -> ExportResult:
-    """Write ``layer`` (grids, houses, incidents) of ``community`` (code or name) to ``path``
-    (.gpkg, .shp, .xlsx, .geojson, by extension); return what was written.
+    """Write ``layer`` (one of :data:`EXPORT_LAYERS`) of ``community`` (code or name) to
+    ``path`` (.gpkg, .shp, .xlsx, .csv, .geojson by extension; ledgers without geometry
+    .xlsx and .csv); return what was written.
 
-    Raises :class:`~gis.errors.InputError` for an unknown layer, format, community or division,
-    and for a Shapefile that would truncate text (unless ``allow_truncate``).
+    ``unmask`` (residents, special) shows ID numbers and phones in full when ``user``'s
+    approved requests cover the export, and writes one audit row (the caller commits);
+    :class:`~api.errors.Forbidden` when they do not.
+
+    Raises :class:`~gis.errors.InputError` for an unknown layer, format, community, division
+    or month, an option the layer does not take, and for a Shapefile that would truncate
+    text (unless ``allow_truncate``).
     """
     if layer not in EXPORT_LAYERS:
         raise InputError(
@@ -238,7 +308,42 @@ def export_layer(
         )
     if division is not None and layer != "grids":
         raise InputError("--division 只用于导出网格 / --division applies to grids only")
+    if layer not in SPATIAL_LAYERS and ext not in TABLE_FORMATS:
+        raise InputError(
+            f"{path}: {layer} 台账没有几何，只能导出 .xlsx 或 .csv / the {layer} ledger has no "
+            f"geometry: export it to .xlsx or .csv"
+        )
+    if unmask and layer not in MASKED_KINDS:
+        raise InputError(f"--unmask 只用于居民和特殊人群台账 / --unmask applies to "
+                         f"residents and special, not {layer}")  # fmt: skip
+    if unmask and user is None:
+        raise InputError("不脱敏导出须指明导出人 / an unmasked export needs the exporting user")
+    if month is not None:
+        month_bounds(month)
     record = find_community(session, community)
+    now = now or utc_now()
+    if layer not in SPATIAL_LAYERS:
+        grants = []
+        if unmask:
+            from api.services.privacy import export_grants
+
+            scope = masked_scope(session, layer, record.id, category=category)
+            grants = export_grants(session, user=user, community_id=record.id, scope=scope,
+                                   now=now)  # fmt: skip
+        table = ledger_frame(session, layer, record.id, month=month, category=category,
+                             unmasked=bool(grants), now=now)  # fmt: skip
+        written = _write_table(table, path, layer)
+        audit_id = None
+        if grants:
+            audit_id = _unmask_audit(
+                session, user=user, layer=layer, community=record, scope=scope, grants=grants,
+                rows=len(table), month=month, category=category, path=path, now=now,
+            )  # fmt: skip
+        masked = None if layer not in MASKED_KINDS else not grants
+        return ExportResult(layer, record.code, len(table), written, None, masked, audit_id)
+    if (month is not None or category is not None) and layer != "incidents":
+        raise InputError(f"--month/--category 不用于 {layer} / --month and --category do not "
+                         f"apply to {layer}")  # fmt: skip
     label = None
     if layer == "grids":
         frame, div = grids_frame(session, record.id, division=division)
@@ -246,11 +351,11 @@ def export_layer(
     elif layer == "houses":
         frame = houses_frame(session, record.id)
     else:
-        frame = incidents_frame(session, record.id)
+        frame = incidents_frame(session, record.id, month=month, category=category, now=now)
     out = frame
     if ext == ".shp":
         out = frame.rename(columns=SHAPEFILE_FIELD_NAMES[layer])
-    elif ext == ".xlsx":
+    elif ext in TABLE_FORMATS:
         out = frame.rename(columns=XLSX_HEADERS[layer])
         if layer != "grids":
             out["经度"], out["纬度"] = float("nan"), float("nan")  # filled by write_layer

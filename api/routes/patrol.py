@@ -1,5 +1,7 @@
 """Patrol logs: upload a GPS track (GPX/CSV) → hours inside the worker's grids; read a
-worker's days and weeks with the work log of each day; add work-log entries.
+worker's days and weeks with the work log of each day; add work-log entries; manual patrol
+hours (entered for a worker without a phone, approved by the community head, counted apart
+from GPS hours); the printable weekly log (PDF).
 
 Grid workers upload and read their own (a worker is theirs when it is their user, or the
 staff record their user is linked to); community heads and street departments (and admins)
@@ -13,10 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from api.db.models import Role, User
+from api.db.models_assessment import ManualPatrol
 from api.deps import Now, SessionDep, require_role
 from api.errors import Forbidden
 from api.services.patrol import (
@@ -26,7 +30,14 @@ from api.services.patrol import (
     patrol_hours,
     report_dict,
     store_track,
+    weekly_log,
     worker_log,
+)
+from api.services.patrol_manual import (
+    MANUAL_APPROVERS,
+    add_manual_hours,
+    decide_manual_hours,
+    manual_dict,
 )
 from api.timefmt import local_iso
 from gis.patrol import (
@@ -35,6 +46,7 @@ from gis.patrol import (
     DEFAULT_MAX_SPEED_KMH,
     read_track,
 )
+from maps.work_log_print import render_weekly_log
 
 __all__ = ["router"]
 
@@ -149,3 +161,100 @@ def create_work_log(session: SessionDep, user: Patroller, body: WorkLogIn) -> di
     session.commit()
     return {"id": entry.id, "worker": who.name, "date": entry.date.isoformat(),
             "kind": entry.kind, "at": local_iso(entry.at)}  # fmt: skip
+
+
+@router.get("/workers/{worker}/week.pdf")
+def print_weekly_log(
+    session: SessionDep,
+    user: Patroller,
+    now: Now,
+    worker: str,
+    week: Annotated[
+        dt.date | None, Query(description="周内任一日（默认本周）/ a day of it")
+    ] = None,
+) -> Response:
+    """打印一周工作日志（PDF）/ The printable weekly work log (A4 PDF, signed entries)."""
+    who = _worker_for(session, user, worker)
+    log = weekly_log(session, who, week or now.date(), now=now)
+    with tempfile.TemporaryDirectory() as folder:
+        data = render_weekly_log(log, Path(folder) / "week.pdf").read_bytes()
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="work-log-{log.week_start}.pdf"'},
+    )
+
+
+class ManualHoursIn(BaseModel):
+    """Manual patrol hours: start, end (same local day, with offsets), grid, note."""
+
+    grid_code: str
+    start: dt.datetime = Field(description="开始时间（带时区）/ start with offset")
+    end: dt.datetime = Field(description="结束时间（带时区）/ end with offset")
+    note: str | None = Field(None, max_length=2000)
+    worker: str | None = None
+
+
+class ManualDecision(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+
+
+Approver = Annotated[User, Depends(require_role(*MANUAL_APPROVERS))]
+
+
+@router.post("/manual", status_code=201)
+def create_manual_hours(
+    session: SessionDep, user: Patroller, now: Now, body: ManualHoursIn
+) -> dict[str, Any]:
+    """补录巡查时长（待社区负责人审批）/ Enter manual patrol hours (awaiting approval)."""
+    who = _worker_for(session, user, body.worker)
+    entry = add_manual_hours(
+        session, who, grid_code=body.grid_code, start=body.start, end=body.end, note=body.note,
+        entered_by=user.username, now=now,
+    )  # fmt: skip
+    session.commit()
+    return manual_dict(entry)
+
+
+@router.get("/manual")
+def list_manual_hours(
+    session: SessionDep,
+    user: Patroller,
+    worker: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(requested|approved|rejected)$")] = None,
+) -> dict[str, Any]:
+    """补录巡查（网格员看本人的）/ Manual patrol entries (grid workers: their own)."""
+    query = select(ManualPatrol)
+    if worker is not None or user.role not in _SUPERVISORS:
+        who = _worker_for(session, user, worker)
+        query = query.where(ManualPatrol.worker == who.name)
+    if status is not None:
+        query = query.where(ManualPatrol.status == status)
+    rows = session.scalars(query.order_by(ManualPatrol.id)).all()
+    return {"data": [manual_dict(r) for r in rows], "count": len(rows)}
+
+
+def _decide(session, user: User, now, entry_id: int, body, approve: bool) -> dict[str, Any]:
+    note = None if body is None else body.note
+    entry = decide_manual_hours(session, entry_id=entry_id, approver=user, approve=approve,
+                                note=note, now=now)  # fmt: skip
+    session.commit()
+    return manual_dict(entry)
+
+
+@router.post("/manual/{entry_id}/approve")
+def approve_manual_hours(
+    session: SessionDep, user: Approver, now: Now, entry_id: int,
+    body: ManualDecision | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """批准补录（计入周合计）/ Approve manual hours (they count in the weekly total)."""
+    return _decide(session, user, now, entry_id, body, True)
+
+
+@router.post("/manual/{entry_id}/reject")
+def reject_manual_hours(
+    session: SessionDep, user: Approver, now: Now, entry_id: int,
+    body: ManualDecision | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """驳回补录 / Reject manual hours."""
+    return _decide(session, user, now, entry_id, body, False)

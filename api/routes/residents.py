@@ -39,16 +39,22 @@ def read_residents(
     now: Now,
     house_id: int | None = None,
     grid_code: str | None = None,
+    special: Annotated[
+        str | None,
+        Query(description="特殊身份类别代码（如 disability）/ special-status category code"),
+    ] = None,
     unmask: Unmask = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """居民列表（脱敏）/ Residents the user may see, masked unless unmasked by a grant."""
+    """居民列表（脱敏）/ Residents the user may see, masked unless unmasked by a grant;
+    ``special`` keeps those with a special-status record of that category."""
     data, count = privacy.list_residents(
         session,
         user=user,
         house_id=house_id,
         grid_code=grid_code,
+        special=special,
         unmask=unmask,
         limit=limit,
         offset=offset,

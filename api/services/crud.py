@@ -43,6 +43,7 @@ from api.security import hash_password
 from api.services.accounts import change_password, check_password_policy, revoke_tokens
 from api.services.geojson import geometry_from_geojson
 from api.services.privacy import check_house_scope
+from api.services.worklog import record_action
 
 __all__ = [
     "create_community",
@@ -194,6 +195,21 @@ def _footprint(value: Any):
     return to_db_geometry(geometry_from_geojson(value, what="footprint"), multi=True)
 
 
+def _log(
+    session: Session,
+    user: User,
+    kind: str,
+    record: House | Resident,
+    note: str,
+    now: dt.datetime | None,
+) -> None:
+    """The signed work-log entry of a house or resident change by ``user``."""
+    record_action(
+        session, user, kind=kind, at=now, record_table=record.__tablename__,
+        record_id=record.id, note=note,
+    )  # fmt: skip
+
+
 def create_house(
     session: Session, *, user: User, data: Mapping[str, Any], now: dt.datetime | None = None
 ) -> House:
@@ -218,6 +234,7 @@ def create_house(
     check_house_scope(user, house)
     session.add(house)
     session.flush()
+    _log(session, user, "registered", house, f"登记房屋 {house.address or house.id}", now)
     return house
 
 
@@ -248,11 +265,13 @@ def update_house(
         house.footprint = _footprint(data["footprint"])
     check_house_scope(user, house)
     session.flush()
+    _log(session, user, "updated", house, f"变更房屋 {house.address or house.id}", now)
     return house
 
 
 def delete_house(session: Session, *, user: User, house: House) -> None:
     check_house_scope(user, house)
+    _log(session, user, "updated", house, f"注销房屋 {house.address or house.id}", None)
     session.delete(house)
     session.flush()
 
@@ -276,6 +295,7 @@ def create_resident(
     resident = Resident(house=house, **{k: clean.get(k) for k in _RESIDENT_FIELDS})
     session.add(resident)
     session.flush()
+    _log(session, user, "registered", resident, f"登记居民 {resident.id}", now)
     return resident
 
 
@@ -306,11 +326,13 @@ def update_resident(
         if key in patch or getattr(resident, key) != clean.get(key):
             setattr(resident, key, clean.get(key))
     session.flush()
+    _log(session, user, "updated", resident, f"变更居民 {resident.id}", now)
     return resident
 
 
 def delete_resident(session: Session, *, user: User, resident: Resident) -> None:
     check_house_scope(user, resident.house)
+    _log(session, user, "updated", resident, f"注销居民 {resident.id}", None)
     session.delete(resident)
     session.flush()
 
@@ -338,6 +360,7 @@ def create_special_status(
     )
     session.add(record)
     session.flush()
+    _log(session, user, "updated", resident, f"登记特殊身份 {record.category}", now)
     return record
 
 

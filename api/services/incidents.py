@@ -86,6 +86,7 @@ from api.incidents.workflow import (
 )
 from api.services.geocoding import locate_address
 from api.services.publication import PublicText, is_public, public_clause
+from api.services.worklog import TRANSITION_KINDS, record_action
 from api.timefmt import local_iso
 from gis.errors import InputError
 
@@ -360,9 +361,29 @@ def report_incident(
     )
     session.add(incident)
     session.flush()
+    if incident.external_id is None:
+        incident.external_id = incident_number(incident.id, at)
     session.add(_event(incident.id, 1, None, "registered", "report", actor, at, note=note))
+    record_action(
+        session, actor, kind="registered", at=at, record_table="incidents",
+        record_id=incident.id,
+        note=f"上报事件 {incident.external_id}（{incident.category_code}）/ reported incident",
+    )  # fmt: skip
     session.flush()
     return incident
+
+
+def incident_number(incident_id: int, reported_at: dt.datetime) -> str:
+    """The 事件编号 of an incident reported without one: ``SJ`` + the Asia/Shanghai report
+    date (``YYYYMMDD``) + ``-`` + the record id zero-padded to 6 digits (unique, since the id
+    is).
+
+    >>> import datetime as dt
+    >>> incident_number(42, dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC))
+    'SJ20260302-000042'
+    """
+    day = reported_at.astimezone(SHANGHAI).date()
+    return f"SJ{day:%Y%m%d}-{incident_id:06d}"
 
 
 # --------------------------------------------------------------------------- transitions
@@ -599,6 +620,11 @@ def transition(
                 reason=reason,
             )
         )
+        record_action(
+            session, actor, kind=TRANSITION_KINDS.get(action, "handled"), at=when,
+            record_table="incidents", record_id=incident_id,
+            note=f"事件 {incident.external_id or incident_id}: {action} → {new_state}",
+        )  # fmt: skip
         session.commit()
     except (IntegrityError, OperationalError) as exc:
         session.rollback()

@@ -34,8 +34,10 @@ from sqlalchemy.orm import Session
 from api.community_data import read_grids_in_effect
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
-from api.db.models_assessment import WORK_LOG_KINDS, PatrolDay, PatrolTrack, WorkLog
-from api.timefmt import local_iso
+from api.db.models_assessment import WORK_LOG_KIND_ZH, ManualPatrol, PatrolDay, PatrolTrack, WorkLog
+from api.services.patrol_manual import combine_weeks, manual_days
+from api.services.worklog import signer_name, write_entry
+from api.timefmt import local_iso, local_text
 from gis.errors import InputError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -56,6 +58,8 @@ __all__ = [
     "patrol_hours",
     "report_dict",
     "store_track",
+    "weekly_log",
+    "with_manual_hours",
     "worker_log",
 ]
 
@@ -185,17 +189,41 @@ def patrol_hours(
     return days, weeks
 
 
+def with_manual_hours(
+    session: Session,
+    worker: Worker,
+    days: pd.DataFrame,
+    weeks: pd.DataFrame,
+    *,
+    threshold_hours: float = DEFAULT_THRESHOLD_HOURS,
+) -> pd.DataFrame:
+    """``weeks`` (of :func:`patrol_hours`) with the worker's approved manual hours of the same
+    weeks counted apart (:func:`api.services.patrol_manual.combine_weeks`)."""
+    if not len(weeks):
+        return weeks
+    period = (weeks["week_start"].min(), weeks["week_start"].max() + dt.timedelta(days=6))
+    manual = manual_days(session, _worker_clause(ManualPatrol, worker), *period)
+    return combine_weeks(days, manual, period=period, threshold_hours=threshold_hours)
+
+
 def report_dict(days: pd.DataFrame, weeks: pd.DataFrame, *, digits: int = 3) -> dict:
-    """The ``wangge patrol hours --json`` shape: ``{"days": [...], "weeks": [...]}``."""
+    """The ``wangge patrol hours --json`` shape: ``{"days": [...], "weeks": [...]}``; weeks
+    from :func:`api.services.patrol_manual.combine_weeks` also carry ``gps_hours`` and
+    ``manual_hours`` (``hours`` is their sum)."""
+    week_rows = []
+    for _, w in weeks.iterrows():
+        row = {"week_start": w["week_start"].isoformat(), "hours": round(float(w["hours"]), digits),
+               "under_15h": bool(w["under_15h"])}  # fmt: skip
+        for extra in ("gps_hours", "manual_hours"):
+            if extra in weeks.columns:
+                row[extra] = round(float(w[extra]), digits)
+        week_rows.append(row)
     return {
         "days": [
             {"date": d.isoformat(), "grid_code": str(c), "hours": round(float(h), digits)}
             for d, c, h in zip(days["date"], days["grid_code"], days["hours"], strict=True)
         ],
-        "weeks": [
-            {"week_start": w.isoformat(), "hours": round(float(h), digits), "under_15h": bool(u)}
-            for w, h, u in zip(weeks["week_start"], weeks["hours"], weeks["under_15h"], strict=True)
-        ],
+        "weeks": week_rows,
     }
 
 
@@ -247,7 +275,25 @@ def store_track(
     ]
     session.add(record)
     session.flush()
+    per_day = days.groupby("date")["seconds"].sum() if len(days) else {}
+    for day, seconds in sorted(dict(per_day).items()):
+        write_entry(
+            session, worker=worker.name, user_id=worker.user_id, staff_id=worker.staff_id,
+            kind="patrol", at=_day_end(day, record.last_fix_at), record_table="patrol_tracks",
+            record_id=record.id,
+            note=f"GPS 巡查 {float(seconds) / 3600.0:.2f} 小时 / hours ({file_name})",
+        )  # fmt: skip
+    session.flush()
     return record, True
+
+
+def _day_end(day: dt.date, last_fix: dt.datetime | None) -> dt.datetime:
+    """When a patrol day's entry is dated: the track's last fix if on that day, else the
+    day's last second (Asia/Shanghai)."""
+    if last_fix is not None and pd.Timestamp(last_fix).tz_convert(TIMEZONE).date() == day:
+        return last_fix
+    end = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59, 59))).tz_localize(TIMEZONE)
+    return end.to_pydatetime()
 
 
 def add_work_log(
@@ -260,26 +306,13 @@ def add_work_log(
     record_id: int | None = None,
     note: str | None = None,
 ) -> WorkLog:
-    """Add a work-log entry; its ``date`` is the Asia/Shanghai day of ``at``."""
-    if kind not in WORK_LOG_KINDS:
-        raise InputError(
-            f"未知的工作记录类型 / unknown work-log kind {kind!r}; allowed: "
-            + ", ".join(WORK_LOG_KINDS)
-        )
-    if at.tzinfo is None:
-        raise InputError("时间须带时区 / the time needs a time zone (e.g. +08:00)")
-    entry = WorkLog(
-        worker=worker.name,
-        user_id=worker.user_id,
-        staff_id=worker.staff_id,
-        at=at,
-        date=pd.Timestamp(at).tz_convert(TIMEZONE).date(),
-        kind=kind,
-        record_table=record_table,
-        record_id=record_id,
+    """Add a manual work-log entry (signed like the automatic ones); its ``date`` is the
+    Asia/Shanghai day of ``at``."""
+    entry = write_entry(
+        session, worker=worker.name, user_id=worker.user_id, staff_id=worker.staff_id,
+        kind=kind, at=at, source="manual", record_table=record_table, record_id=record_id,
         note=note,
-    )
-    session.add(entry)
+    )  # fmt: skip
     session.flush()
     return entry
 
@@ -305,10 +338,11 @@ def worker_log(
     """A worker's stored patrol from ``start`` to ``end`` (inclusive) with the work log.
 
     Returns ``{"worker", "start", "end", "threshold_hours" (the weekly requirement),
-    "days": [{"date", "grid_code", "hours"}],
-    "weeks": [{"week_start", "hours", "under_15h"}], "dates": [{"date", "hours",
-    "work_log": [...]}]}``: ``dates`` links each day's patrol hours with the work-log
-    entries of the same day (every day with either).
+    "days": [{"date", "grid_code", "hours"}] (GPS), "manual_days": [...] (approved manual
+    hours), "weeks": [{"week_start", "hours", "gps_hours", "manual_hours", "under_15h"}],
+    "dates": [{"date", "hours", "work_log": [...]}]}``: ``dates`` links each day's GPS
+    patrol hours with the work-log entries of the same day (every day with either); each
+    entry is signed (``signed_name``, ``signed_at``).
     """
     if end < start:
         raise InputError(f"结束日期早于开始日期 / end {end} is before start {start}")
@@ -327,8 +361,13 @@ def worker_log(
         columns=["date", "grid_code", "seconds"],
     )
     days["hours"] = days["seconds"] / 3600.0
-    weeks = weekly_summary(days, threshold_hours=threshold_hours, period=(start, end))
+    manual = manual_days(session, _worker_clause(ManualPatrol, worker), start, end)
+    weeks = combine_weeks(days, manual, period=(start, end), threshold_hours=threshold_hours)
     report = report_dict(days, weeks)
+    report["manual_days"] = [
+        {"date": d.isoformat(), "grid_code": c, "hours": round(sec / 3600.0, 3)}
+        for d, c, sec in zip(manual["date"], manual["grid_code"], manual["seconds"], strict=True)
+    ]
     entries = session.scalars(
         sa.select(WorkLog)
         .where(_worker_clause(WorkLog, worker), WorkLog.date.between(start, end))
@@ -348,6 +387,9 @@ def worker_log(
                 "record_table": e.record_table,
                 "record_id": e.record_id,
                 "note": e.note,
+                "source": e.source,
+                "signed_name": e.signed_name or e.worker,
+                "signed_at": local_iso(e.signed_at),
             }
         )
     return {
@@ -358,6 +400,57 @@ def worker_log(
         **report,
         "dates": [by_date[d] for d in sorted(by_date)],
     }
+
+
+_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+
+
+def weekly_log(
+    session: Session,
+    worker: Worker,
+    week: dt.date,
+    *,
+    threshold_hours: float = DEFAULT_THRESHOLD_HOURS,
+    now: dt.datetime | None = None,
+):
+    """The printable weekly log (:class:`maps.work_log_print.WeeklyLog`) of the week
+    (Monday–Sunday) holding ``week``, from :func:`worker_log`."""
+    from maps.work_log_print import LogDay, LogEntry, WeeklyLog
+
+    monday = week - dt.timedelta(days=week.weekday())
+    sunday = monday + dt.timedelta(days=6)
+    log = worker_log(session, worker, start=monday, end=sunday, threshold_hours=threshold_hours)
+    gps = {d["date"]: d["hours"] for d in log["dates"]}
+    manual: dict[str, float] = {}
+    for m in log["manual_days"]:
+        manual[m["date"]] = manual.get(m["date"], 0.0) + m["hours"]
+    entries = {d["date"]: d["work_log"] for d in log["dates"]}
+    days = []
+    for k in range(7):
+        day = (monday + dt.timedelta(days=k)).isoformat()
+        lines = [
+            LogEntry(
+                time=dt.datetime.fromisoformat(e["at"]).isoformat(timespec="minutes")[11:],
+                kind=WORK_LOG_KIND_ZH.get(e["kind"], e["kind"]),
+                what=" ".join(
+                    p for p in (e["note"], e["record_table"] and
+                                f"{e['record_table']}#{e['record_id']}") if p
+                ),
+                signed=e["signed_name"],
+            )
+            for e in entries.get(day, [])
+        ]  # fmt: skip
+        days.append(LogDay(day, _WEEKDAYS[k], gps.get(day, 0.0), manual.get(day, 0.0), lines))
+    return WeeklyLog(
+        worker=worker.name,
+        signed_name=signer_name(session, worker.staff_id, worker.name),
+        grids="、".join(worker.grid_codes),
+        week_start=monday.isoformat(),
+        week_end=sunday.isoformat(),
+        threshold_hours=threshold_hours,
+        days=days,
+        printed_at=local_text(now or utc_now()) or "",
+    )
 
 
 def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
@@ -381,7 +474,8 @@ def community_compliance(
     ``grid_worker`` serving one of the community's grids (a user linked to one of those
     staff records is the same worker). Weeks: Monday–Sunday weeks whose Monday falls in the
     month and that have ended before ``today`` (default: today). A worker-week complies with
-    at least ``threshold_hours`` inside the worker's grids. Returns ``{"workers",
+    at least ``threshold_hours`` inside the worker's grids, GPS and approved manual hours
+    together. Returns ``{"workers",
     "worker_weeks", "compliant", "share"}`` (``share`` None without any worker-week).
     """
     first, last = _month_bounds(month)
@@ -420,12 +514,17 @@ def community_compliance(
     total = compliant = 0
     for worker in workers:
         for monday in mondays:
-            seconds = session.scalar(
-                sa.select(sa.func.coalesce(sa.func.sum(PatrolDay.seconds), 0.0)).where(
-                    _worker_clause(PatrolDay, worker),
-                    PatrolDay.date.between(monday, monday + dt.timedelta(days=6)),
-                )
-            )
+            seconds = sum(
+                float(session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.sum(model.seconds), 0.0)).where(
+                        _worker_clause(model, worker),
+                        model.date.between(monday, monday + dt.timedelta(days=6)),
+                        *extra,
+                    )
+                ))
+                for model, extra in ((PatrolDay, ()),
+                                     (ManualPatrol, (ManualPatrol.status == "approved",)))
+            )  # fmt: skip
             total += 1
             compliant += float(seconds) >= threshold_hours * 3600.0
     return {

@@ -11,7 +11,13 @@ Rules (issue 4 item 4, docs/design.md "Confidentiality"):
   manages accounts, neither decides access requests (:data:`APPROVERS`: community head, street
   department) nor reads the audit log (:data:`AUDIT_READERS`: the auditor);
 - every unmasked read writes one append-only :class:`~api.db.models.AuditLog` row per
-  resident (action ``unmask_read``), in the same transaction as the read.
+  resident (action ``unmask_read``), in the same transaction as the read;
+- a ledger of residents or special-status rosters is exported unmasked only when the
+  exporter's approved, unexpired requests cover every resident in it (a community-roster
+  request for that community covers all of them; else each resident needs a request naming
+  them, their house or their grid): :func:`export_grants`. Each unmasked export writes one
+  audit row (action ``unmask_export``) naming the ledger, the scope, the requests and the
+  row count.
 """
 
 from __future__ import annotations
@@ -22,9 +28,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.db.models import AccessRequest, AccessStatus, AuditLog, House, Resident, Role, User
+from api.db.communities import find_community
+from api.db.models import (
+    AccessRequest,
+    AccessStatus,
+    AuditLog,
+    House,
+    Resident,
+    Role,
+    SpecialStatus,
+    User,
+)
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.registry.codes import code_table
 from api.registry.validators import mask_id_number, mask_phone
+from gis.errors import InputError
 
 __all__ = [
     "APPROVERS",
@@ -35,6 +53,7 @@ __all__ = [
     "audit",
     "check_house_scope",
     "decide_access",
+    "export_grants",
     "grid_scope",
     "list_access_requests",
     "list_residents",
@@ -122,6 +141,54 @@ def active_grant(
     ).first()
 
 
+def export_grants(
+    session: Session,
+    *,
+    user: User,
+    community_id: int,
+    scope: list[tuple[int, int, str | None]],
+    now: dt.datetime,
+) -> list[AccessRequest]:
+    """The approved, unexpired requests of ``user`` that together cover every
+    ``(resident_id, house_id, grid_code)`` of ``scope``; 403 naming how many residents are
+    not covered otherwise."""
+    grants = session.scalars(
+        sa.select(AccessRequest)
+        .where(
+            AccessRequest.requester_id == user.id,
+            AccessRequest.status == AccessStatus.APPROVED.value,
+            AccessRequest.expires_at > now,
+        )
+        .order_by(AccessRequest.id)
+    ).all()
+    roster = [g for g in grants if g.community_id == community_id]
+    if roster:
+        return roster[:1]
+    used: dict[int, AccessRequest] = {}
+    missing = 0
+    for resident_id, house_id, grid_code in scope:
+        grant = next(
+            (
+                g for g in grants
+                if g.resident_id == resident_id or g.house_id == house_id
+                or (grid_code is not None and g.grid_code == grid_code)
+            ),
+            None,
+        )  # fmt: skip
+        if grant is None:
+            missing += 1
+        else:
+            used[grant.id] = grant
+    if missing or not grants:
+        raise Forbidden(
+            f"不脱敏导出需要已批准且覆盖全部 {len(scope)} 名居民的查阅申请，尚有 {missing} 名"
+            f"未覆盖 / an unmasked export needs approved, unexpired access requests covering "
+            f"all {len(scope)} residents in it ({missing} not covered); request the "
+            "community roster (POST /access-requests with community)"
+        )
+    return list(used.values())
+
+
 def resident_public(resident: Resident, *, unmasked: bool) -> dict[str, Any]:
     """The resident as the API shows it; ID number and phone masked unless ``unmasked``."""
     out = {c.key: getattr(resident, c.key) for c in sa.inspect(Resident).column_attrs}
@@ -178,13 +245,16 @@ def list_residents(
     user: User,
     house_id: int | None = None,
     grid_code: str | None = None,
+    special: str | None = None,
     unmask: bool = False,
     limit: int = 100,
     offset: int = 0,
     now: dt.datetime,
 ) -> tuple[list[dict[str, Any]], int]:
     """Residents ``user`` may see (ordered by id), masked unless ``unmask`` and a grant covers
-    each one (those get an audit row each; the others stay masked). Returns (page, count)."""
+    each one (those get an audit row each; the others stay masked); ``special`` (a category
+    code of the special-status table, 422 otherwise) keeps those with a record of that
+    category. Returns (page, count)."""
     _require(user, RESIDENT_READERS, ("查看居民", "read residents"))
     query = sa.select(Resident).join(House, Resident.house_id == House.id)
     scope = grid_scope(user)
@@ -194,6 +264,18 @@ def list_residents(
         query = query.where(Resident.house_id == house_id)
     if grid_code is not None:
         query = query.where(House.grid_code == grid_code)
+    if special is not None:
+        table = code_table("special_status")
+        if special not in table.codes:
+            raise Unprocessable(
+                f"未知特殊身份类别 / unknown special-status category {special!r}; known: "
+                + ", ".join(table.codes)
+            )
+        query = query.where(
+            sa.exists().where(
+                SpecialStatus.resident_id == Resident.id, SpecialStatus.category == special
+            )
+        )
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     page = session.scalars(query.order_by(Resident.id).limit(limit).offset(offset)).all()
     out = []
@@ -214,15 +296,23 @@ def request_access(
     resident_id: int | None = None,
     house_id: int | None = None,
     grid_code: str | None = None,
+    community: str | None = None,
     now: dt.datetime,
 ) -> AccessRequest:
-    """File a request to read unmasked data of one resident, house or grid."""
+    """File a request to read unmasked data of one resident, house, grid or community roster
+    (``community``: code or name); ``reason`` is the purpose."""
     _require(user, RESIDENT_READERS, ("申请查阅居民信息", "request access to residents"))
-    if (resident_id, house_id, grid_code) == (None, None, None):
+    if (resident_id, house_id, grid_code, community) == (None, None, None, None):
         raise Unprocessable(
-            "请给出 resident_id、house_id 或 grid_code 之一 / give resident_id, house_id or "
-            "grid_code: the scope of the request"
+            "请给出 resident_id、house_id、grid_code 或 community 之一 / give resident_id, "
+            "house_id, grid_code or community: the scope of the request"
         )
+    community_id = None
+    if community is not None:
+        try:
+            community_id = find_community(session, community).id
+        except InputError as exc:
+            raise Unprocessable(str(exc)) from exc
     if resident_id is not None and session.get(Resident, resident_id) is None:
         raise Unprocessable(f"居民 {resident_id} 不存在 / resident {resident_id} not found")
     if house_id is not None and session.get(House, house_id) is None:
@@ -232,6 +322,7 @@ def request_access(
         resident_id=resident_id,
         house_id=house_id,
         grid_code=grid_code,
+        community_id=community_id,
         reason=reason,
         status=AccessStatus.REQUESTED.value,
         requested_at=now,
@@ -244,7 +335,7 @@ def request_access(
         action="access_request",
         table_name="access_requests",
         record_id=request.id,
-        detail={"reason": reason},
+        detail={"reason": reason, "community_id": community_id},
         at=now,
     )
     return request

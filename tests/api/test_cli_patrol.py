@@ -43,7 +43,7 @@ def files(tmp_path):
 def test_hours_json_has_exactly_the_contract_keys_and_hand_computed_hours(tmp_path):
     track, grids = files(tmp_path)
     result = run(track, "--worker", "张三", "--grids", grids, "--code-field", "grid_no", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a short week is a finding
     payload = json.loads(result.stdout)
     assert list(payload) == ["days", "weeks"]
     assert all(list(day) == ["date", "grid_code", "hours"] for day in payload["days"])
@@ -65,10 +65,10 @@ def test_hours_text_output_and_gcj02_flag(tmp_path):
     fixes = walk(MAY6_8AM, LEGS)
     gcj = write_csv(tmp_path / "gcj.csv", fixes, gcj02=True)
     flagged = run(gcj, "--worker", "李四", "--grids", grids, "--code-field", "grid_no", "--gcj02")
-    assert flagged.exit_code == 0, flagged.output
+    assert flagged.exit_code == 1, flagged.output
     assert "李四" in flagged.stdout and CODE_A in flagged.stdout
     as_wgs84 = run(gcj, "--worker", "李四", "--grids", grids, "--code-field", "grid_no", "--json")
-    assert as_wgs84.exit_code == 0
+    assert as_wgs84.exit_code == 1
     assert json.loads(as_wgs84.stdout)["days"] == []  # hundreds of metres off: never inside
 
 
@@ -81,6 +81,27 @@ def test_gap_option_is_applied(tmp_path):
     assert default["days"] == []  # 20 min > the 10 min cap: nothing credited
     wide = json.loads(run(track, *args, "--max-gap-s", "1800").stdout)
     assert wide["days"] == [{"date": "2024-05-06", "grid_code": CODE_A, "hours": 0.333}]
+
+
+def _steady_track(path, hours: float):
+    """Fixes every 5 minutes (under the 10-minute gap cap) inside grid A for ``hours``."""
+    fixes = [
+        (MAY6_8AM + dt.timedelta(minutes=5 * k), 50.0 + (k % 2), 50.0)
+        for k in range(int(hours * 12) + 1)
+    ]
+    return write_csv(path, fixes)
+
+
+def test_exit_code_says_whether_a_week_is_short(tmp_path):
+    """15 h or more in the week: 0; less: 1 (the threshold is DEFAULT_THRESHOLD_HOURS)."""
+    _, grids = files(tmp_path)
+    args = ("--worker", "王五", "--grids", grids, "--code-field", "grid_no", "--json")
+    for hours, code in ((16.0, 0), (15.0, 0), (14.5, 1)):
+        track = _steady_track(tmp_path / f"t{hours}.csv", hours)
+        result = run(track, *args)
+        assert result.exit_code == code, (hours, result.output)
+        week = json.loads(result.stdout)["weeks"][0]
+        assert week["hours"] == hours and week["under_15h"] is (code == 1)
 
 
 def test_bad_input_exits_2(tmp_path):

@@ -54,4 +54,5 @@ def test_patrol_week_states_the_weekly_requirement(api):
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["threshold_hours"] == 15
-    assert body["weeks"] == [{"week_start": monday.isoformat(), "hours": 0.0, "under_15h": True}]
+    assert body["weeks"] == [{"week_start": monday.isoformat(), "hours": 0.0, "under_15h": True,
+                              "gps_hours": 0.0, "manual_hours": 0.0}]  # fmt: skip
