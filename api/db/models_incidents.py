@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.db.encrypted import EncryptedText
 from api.db.models import Base, UTCDateTime, utc_now
 
 __all__ = [
@@ -145,7 +146,9 @@ class Open311Submission(Base):
     key name), the reporter's account id, e-mail, names, phone and device, and ``media_url``.
 
     The reporter's details are kept for the staff who handle the report and never appear in
-    an Open311 answer; ``media_url`` is the request's public media link.
+    an Open311 answer; e-mail, names and phone are personal data, stored encrypted under the
+    data key (:class:`~api.db.encrypted.EncryptedText`). ``media_url`` is the request's public
+    media link.
     """
 
     __tablename__ = "open311_submissions"
@@ -155,9 +158,9 @@ class Open311Submission(Base):
     )
     api_key_name: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[str | None] = mapped_column(String(64))
-    email: Mapped[str | None] = mapped_column(String(254))
-    first_name: Mapped[str | None] = mapped_column(String(64))
-    last_name: Mapped[str | None] = mapped_column(String(64))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(EncryptedText("open311_submissions.email"))
+    first_name: Mapped[str | None] = mapped_column(EncryptedText("open311_submissions.first_name"))
+    last_name: Mapped[str | None] = mapped_column(EncryptedText("open311_submissions.last_name"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("open311_submissions.phone"))
     device_id: Mapped[str | None] = mapped_column(String(128))
     media_url: Mapped[str | None] = mapped_column(Text)

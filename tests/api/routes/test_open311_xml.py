@@ -186,6 +186,13 @@ def test_post_keeps_media_url_and_hides_the_reporter(incident_server, api_key, i
             row = session.get(Open311Submission, int(rid))
             assert {k: getattr(row, k) for k in REPORTER} == REPORTER
             assert row.media_url == media
+            # personal data of the reporter is stored encrypted, like residents' phones
+            stored = session.execute(
+                sa.text("SELECT email, first_name, last_name, phone FROM open311_submissions "
+                        "WHERE incident_id = :i"), {"i": int(rid)}
+            ).one()  # fmt: skip
+            assert all(str(v).startswith("wg1:") for v in stored), stored
+            assert not {REPORTER[k] for k in ("email", "phone")} & {str(v) for v in stored}
     finally:
         engine.dispose()
     # ...and never in a public answer, in either format

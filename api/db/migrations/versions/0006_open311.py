@@ -2,7 +2,8 @@
 
 - ``open311_submissions``: one row per report made through Open311 — the client (API key
   name), the reporter's account id, e-mail, first and last name, phone, device id (kept for
-  the staff, never shown in an Open311 answer) and the request's ``media_url``.
+  the staff, never shown in an Open311 answer; e-mail, names and phone are stored encrypted
+  like residents' personal data, hence text columns) and the request's ``media_url``.
 
 Revision ID: 0006_open311
 Revises: 0005_routing
@@ -26,10 +27,10 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=False),
         sa.Column("api_key_name", sa.String(length=64), nullable=False),
         sa.Column("account_id", sa.String(length=64), nullable=True),
-        sa.Column("email", sa.String(length=254), nullable=True),
-        sa.Column("first_name", sa.String(length=64), nullable=True),
-        sa.Column("last_name", sa.String(length=64), nullable=True),
-        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("first_name", sa.Text(), nullable=True),
+        sa.Column("last_name", sa.Text(), nullable=True),
+        sa.Column("phone", sa.Text(), nullable=True),
         sa.Column("device_id", sa.String(length=128), nullable=True),
         sa.Column("media_url", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
