@@ -114,8 +114,11 @@ class Settings(BaseSettings):
     locate_cache_s: float = Field(
         5.0,
         ge=0,
-        description="Longest time the public grid look-up answers from memory before checking "
-        "the database again (edits in this process show at once; 0: check every request)",
+        le=30,
+        description="Longest time the public grid look-up answers from memory before reading "
+        "the database's change counter again: the bound (at most 30 s) within which an edit "
+        "made by another process or host shows (edits in this process show at once; 0: check "
+        "every request)",
     )
     basemap: Path | None = Field(
         None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["http_locate", "map_rendering"]
+__all__ = ["http_locate", "http_locate_by_workers", "map_rendering"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,13 +95,25 @@ def _serve(args: list[str], env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (Linux /proc; NaN elsewhere)."""
+def _stat(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its live children (uvicorn's workers) have
+    used so far (Linux /proc; NaN elsewhere)."""
+    fields = _stat(pid)
+    if fields is None:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = int(fields[11]) + int(fields[12])
+    for entry in Path("/proc").iterdir():
+        child = _stat(entry.name) if entry.name.isdigit() else None
+        if child is not None and int(child[1]) == pid:
+            total += int(child[11]) + int(child[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _best_round(rounds: list[dict]) -> dict:
@@ -113,9 +125,16 @@ def _best_round(rounds: list[dict]) -> dict:
 
 
 def http_locate(
-    *, requests: int = 2000, concurrency: int = 16, seed: int = 7, rounds: int = 3
+    *,
+    requests: int = 2000,
+    concurrency: int = 16,
+    seed: int = 7,
+    rounds: int = 3,
+    workers: int = 1,
 ) -> dict:
     """Load ``GET /grids/locate`` on the demo community; compare with a bare endpoint.
+
+    ``workers``: uvicorn worker processes of both servers (``wangge serve --workers``).
 
     Both servers run at once and take turns, ``rounds`` rounds of ``requests`` requests each,
     so that a busy spell of a shared machine falls on both; each keeps its best round. The
@@ -140,7 +159,13 @@ def http_locate(
         index.locate(x, y)
     in_process = requests / (time.perf_counter() - start)
 
-    out: dict = {"in_process_per_s": in_process, "concurrency": concurrency, "rounds": rounds}
+    out: dict = {
+        "in_process_per_s": in_process,
+        "concurrency": concurrency,
+        "rounds": rounds,
+        "workers": workers,
+    }
+    many = ["--workers", str(workers)] if workers > 1 else []
     with tempfile.TemporaryDirectory(prefix="wangge-bench-web-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'demo.db'}"
         load_demo(db_url=db)
@@ -152,14 +177,14 @@ def http_locate(
                 (
                     "locate",
                     [str(Path(sys.executable).parent / "wangge"), "serve", "--db", db,
-                     "--port", "{port}", "--log-level", "warning"],
+                     "--port", "{port}", "--log-level", "warning", *many],
                     "/grids/locate",
-                    None,
+                    {**os.environ, "WANGGE_SECRET_KEY": os.urandom(16).hex()},
                 ),
                 (
                     "bare",
                     [sys.executable, "-m", "uvicorn", "hello_app:app", "--port", "{port}",
-                     "--log-level", "warning"],
+                     "--log-level", "warning", *many],
                     "/hello",
                     {**os.environ, "PYTHONPATH": tmp},
                 ),
@@ -186,6 +211,38 @@ def http_locate(
     return out
 
 
+def http_locate_by_workers(counts: tuple[int, ...] = (1, 2, 4), **kwargs) -> dict[int, dict]:
+    """:func:`http_locate` with 1, 2 and 4 worker processes (both servers alike)."""
+    return {n: http_locate(workers=n, **kwargs) for n in counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.web [--requests N] [--workers 1,2,4]``: HTTP look-up throughput per
+    worker count, wangge against the bare endpoint, printed as a Markdown table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.web")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args(argv)
+    counts = tuple(int(n) for n in args.workers.split(","))
+    found = http_locate_by_workers(
+        counts, requests=args.requests, concurrency=args.concurrency, rounds=args.rounds
+    )
+    print("| workers | locate req/s | bare req/s | locate / bare | locate CPU ms/req | errors |")
+    print("|---|---|---|---|---|---|")
+    for n, r in found.items():
+        loc, bare = r["locate"], r["bare"]
+        print(
+            f"| {n} | {loc['per_s']:,.0f} | {bare['per_s']:,.0f} | "
+            f"{loc['per_s'] / bare['per_s']:.2f} | {loc['cpu_ms_per_request']:.2f} | "
+            f"{loc['errors'] + bare['errors']} |"
+        )
+    return 0
+
+
 def map_rendering(data: Path, *, n_incidents: int = 1_000_000) -> dict:
     """Division map of the grids in ``data`` and heat-map of ``n_incidents`` of its houses."""
     import geopandas as gpd
@@ -210,3 +267,7 @@ def map_rendering(data: Path, *, n_incidents: int = 1_000_000) -> dict:
         out["heatmap_mib"] = path.stat().st_size / 2**20
     out["browser_points_cap"] = MAX_BROWSER_POINTS
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

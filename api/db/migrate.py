@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 # Tables the migrations fill with rows (code tables), not empty on a fresh database.
-SEEDED_TABLES = frozenset({"incident_categories", "posts", "audit_chain_head"})
+SEEDED_TABLES = frozenset({"incident_categories", "posts", "audit_chain_head", "change_counters"})
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -22,6 +22,7 @@ from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -65,6 +66,7 @@ __all__ = [
     "AuditChainHead",
     "AuditLog",
     "Base",
+    "ChangeCounter",
     "ChangeLog",
     "Community",
     "Division",
@@ -663,6 +665,17 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int | None] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChangeCounter(Base):
+    """A counter per watched set of tables, bumped by database triggers in the same
+    transaction as any write to them (row ``locate``: staff, staff_grids, grids, divisions,
+    communities), so every process sees another's writes by reading one row."""
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ChangeLog(Base):

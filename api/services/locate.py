@@ -13,10 +13,13 @@ the framework's time and no database query:
 * a commit in this process that touches ``staff``, ``staff_grids``, ``grids``, ``divisions``
   or ``communities`` (through a SQLAlchemy session: unit of work or ORM bulk statement) makes
   the next look-up check the database, so edits made through the API show at once;
-* edits made by another process (a second server, the CLI) show within ``max_age_s``
-  (``WANGGE_LOCATE_CACHE_S``, default 5 s): the divisions in effect are checked again (a
-  one-row query; the index is rebuilt only if they changed) and each grid's answer is read
-  again, after that long.
+* edits made by another process (a second server worker, another host on the same PostGIS,
+  the CLI, plain SQL) show within ``max_age_s`` (``WANGGE_LOCATE_CACHE_S``, default 5 s, at
+  most 30 s): after that long the ``change_counters`` row ``locate`` is read (one row).
+  Triggers bump it in the same transaction as any write to those tables (migration
+  ``0014_change_counters``), so when it has not moved nothing is read again; when it has, the
+  divisions in effect are checked again (the index is rebuilt only if they changed) and each
+  grid's answer is read again.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sqlalchemy.orm import Session
 from api.db.divisions import in_effect_clause
 from api.db.models import (
     STORAGE_SRID,
+    ChangeCounter,
     Community,
     Division,
     Grid,
@@ -50,7 +54,17 @@ from api.services.staff_photos import resolve_staff_photo
 from gis.assign import GridIndex
 from gis.crs import lonlat_to_wgs84
 
-__all__ = ["OUTSIDE", "GridLocator", "staff_photo_url", "to_storage_lonlat", "write_generation"]
+__all__ = [
+    "LOCATE_COUNTER",
+    "OUTSIDE",
+    "GridLocator",
+    "change_counter",
+    "staff_photo_url",
+    "to_storage_lonlat",
+    "write_generation",
+]
+
+LOCATE_COUNTER = "locate"  # the row of change_counters the look-up watches
 
 
 def to_storage_lonlat(lon: float, lat: float, crs: str) -> tuple[float, float]:
@@ -115,22 +129,18 @@ def _after_commit(session: Session) -> None:
 # --------------------------------------------------------------------------- the locator
 
 
-@dataclass(frozen=True)
-class _GridAnswer:
-    answer: dict[str, Any]
-    generation: int
-    read_at: float
-
-
 @dataclass
 class _Day:
-    """The grids in effect on one day: their index and the answers read so far."""
+    """The grids in effect on one day: their index and the answers read so far.
+
+    ``current`` is False once the database changed: the divisions in effect are then checked
+    again (the index is kept when they are the same) and the answers read again.
+    """
 
     stamp: tuple
     index: GridIndex | None
-    generation: int
-    checked_at: float
-    answers: dict[str, _GridAnswer] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    current: bool = True
 
 
 class GridLocator:
@@ -138,9 +148,11 @@ class GridLocator:
 
     ``sessions`` opens a session on the database; ``photo_dir`` is the staff photo folder
     (a staff member gets a ``photo_url`` only when the file there is an image);
-    ``max_age_s`` bounds how stale an answer may be for edits made outside this process.
-    :meth:`from_memory` never touches the database (call it on the event loop);
-    :meth:`locate` may (call it in a worker thread).
+    ``max_age_s`` bounds how stale an answer may be for edits made outside this process:
+    after that long the database's change counter (one row, bumped by triggers in the same
+    transaction as any write to the watched tables) is read again, and everything held is
+    dropped if it moved. :meth:`from_memory` never touches the database (call it on the event
+    loop); :meth:`locate` may (call it in a worker thread).
     """
 
     def __init__(
@@ -156,22 +168,25 @@ class GridLocator:
         self.max_age_s, self.max_days, self.clock = max_age_s, max_days, clock
         self._days: OrderedDict[dt.date, _Day] = OrderedDict()
         self._lock = threading.Lock()
+        self._seen: tuple[int, int | None] | None = None  # (this process, the database)
+        self._checked_at = 0.0
 
-    def _fresh(self, generation: int, read_at: float) -> bool:
-        return generation == _current and self.clock() - read_at < self.max_age_s
+    def _fresh(self) -> bool:
+        return (
+            self._seen is not None
+            and self._seen[0] == _current
+            and self.clock() - self._checked_at < self.max_age_s
+        )
 
     def from_memory(self, x: float, y: float, day: dt.date) -> Mapping[str, Any] | None:
         """The answer for storage lon/lat ``(x, y)`` on ``day`` if memory holds a fresh one."""
         known = self._days.get(day)
-        if known is None or not self._fresh(known.generation, known.checked_at):
+        if known is None or not known.current or not self._fresh():
             return None
         code = None if known.index is None else known.index.locate(x, y)
         if code is None:
             return OUTSIDE
-        found = known.answers.get(code)
-        if found is None or not self._fresh(found.generation, found.read_at):
-            return None
-        return found.answer
+        return known.answers.get(code)
 
     def locate(self, x: float, y: float, day: dt.date) -> Mapping[str, Any]:
         """``{"grid_code", "grid_name", "community", "outside", "staff"}`` for a point.
@@ -185,34 +200,42 @@ class GridLocator:
             return found
         # one reader at a time: a burst of look-ups reads once
         with self._lock, self.sessions() as session:
+            self._check_changes(session)
             known = self._day(session, day)
             code = None if known.index is None else known.index.locate(x, y)
             if code is None:
                 return OUTSIDE
-            cached = known.answers.get(code)
-            if cached is not None and self._fresh(cached.generation, cached.read_at):
-                return cached.answer
-            generation, read_at = _current, self.clock()  # before reading
-            answer = self._read_answer(session, code, day)
-            known.answers[code] = _GridAnswer(answer, generation, read_at)
+            answer = known.answers.get(code)
+            if answer is None:
+                answer = known.answers[code] = self._read_answer(session, code, day)
             return answer
+
+    def _check_changes(self, session: Session) -> None:
+        """Drop what memory holds if this process or the database wrote since the last look."""
+        if self._fresh():
+            return
+        # read before the data: a write committed after this read moves the counter again
+        seen = (_current, change_counter(session))
+        if seen != self._seen:
+            for known in self._days.values():
+                known.current = False
+                known.answers = {}
+        self._seen, self._checked_at = seen, self.clock()
 
     def _day(self, session: Session, day: dt.date) -> _Day:
         known = self._days.get(day)
-        if known is not None and self._fresh(known.generation, known.checked_at):
+        if known is not None and known.current:
             return known
-        generation, checked_at = _current, self.clock()  # before reading
         stamp = _in_effect_stamp(session, day)
         if known is None or known.stamp != stamp:
-            fresh = _Day(stamp, _build_index(session, day), generation, checked_at)
-        else:  # same grids: keep the index, and the answers unless this process wrote
-            answers = known.answers if known.generation == generation else {}
-            fresh = _Day(stamp, known.index, generation, checked_at, answers)
-        self._days[day] = fresh
+            known = _Day(stamp, _build_index(session, day))
+        else:  # same grids: keep the index
+            known.current = True
+        self._days[day] = known
         self._days.move_to_end(day)
         while len(self._days) > self.max_days:
             self._days.popitem(last=False)
-        return fresh
+        return known
 
     def _read_answer(self, session: Session, code: str, day: dt.date) -> dict[str, Any]:
         grid_name, community_name = session.execute(
@@ -250,6 +273,13 @@ class GridLocator:
         if self.photo_dir is None or resolve_staff_photo(self.photo_dir, photo_path) is None:
             return None
         return staff_photo_url(staff_id)
+
+
+def change_counter(session: Session) -> int | None:
+    """The database's ``locate`` change counter (None on a database without the table)."""
+    return session.execute(
+        sa.select(ChangeCounter.value).where(ChangeCounter.name == LOCATE_COUNTER)
+    ).scalar_one_or_none()
 
 
 def _in_effect_stamp(session: Session, day: dt.date) -> tuple:

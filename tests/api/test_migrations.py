@@ -55,7 +55,7 @@ def _registered_geometry_columns(engine) -> set[tuple[str, str]]:
 def test_upgrade_builds_the_models_schema_with_spatial_indexes(fresh_engine):
     assert current_revision(fresh_engine) is None
     init_db(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0013_ledgers"
+    assert current_revision(fresh_engine) == head_revision() == "0014_change_counters"
     assert _our_tables(fresh_engine) == set(Base.metadata.tables)
     assert schema_differences(fresh_engine) == []
     with fresh_engine.connect() as conn:
