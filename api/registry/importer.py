@@ -191,6 +191,30 @@ def _read_csv_rows(path: Path, encoding: str | None, max_rows: int | None) -> li
     )
 
 
+def _read_parquet_rows(path: Path, max_rows: int | None) -> list[list[Any]]:
+    """A Parquet register as rows, the column names first (a GeoParquet geometry is left out:
+    a register's points are its lon/lat columns)."""
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+        n = source.metadata.num_rows
+        if max_rows is not None and n > max_rows:
+            raise InputError(
+                f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; "
+                "split the file (bound: WANGGE_MAX_UPLOAD_ROWS for uploads, --max-rows or "
+                "WANGGE_MAX_LOCAL_ROWS for local files)"
+            )
+        table = source.read()
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        if isinstance(exc, InputError):
+            raise
+        raise UnreadableFileError(f"{path}: 无法读取 Parquet / cannot read Parquet: {exc}") from exc
+    names = [c for c in table.column_names if c != "geometry"]
+    columns = [table.column(c).to_pylist() for c in names]
+    return [names, *(list(row) for row in zip(*columns, strict=True))]
+
+
 def _read_xlsx_rows(path: Path, kind: str, max_rows: int | None) -> list[list[Any]]:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -233,14 +257,17 @@ def read_table(
     path = Path(path)
     headers_of = header_map(kind)
     ext = path.suffix.lower()
-    if ext not in (".xlsx", ".csv"):
+    if ext not in (".xlsx", ".csv", ".parquet"):
         raise UnreadableFileError(
-            f"{path}: 须为 .xlsx 或 .csv / must be an .xlsx or .csv file (got {ext or 'none'!r})"
+            f"{path}: 须为 .xlsx、.csv 或 .parquet / must be an .xlsx, .csv or .parquet file "
+            f"(got {ext or 'none'!r})"
         )
     if not path.is_file():
         raise UnreadableFileError(f"{path}: 文件不存在 / file not found")
     if ext == ".csv":
         raw = _read_csv_rows(path, encoding, max_rows)
+    elif ext == ".parquet":
+        raw = _read_parquet_rows(path, max_rows)
     else:
         raw = _read_xlsx_rows(path, kind, max_rows)
     header_index = next(

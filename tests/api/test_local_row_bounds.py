@@ -24,6 +24,7 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.db.models import Role
+from gis.errors import InputError
 from tests.api.routes.conftest import Api, ManualClock, add_users
 from tests.api.test_import import COMMUNITY, demo_frames, store_demo
 from tests.conftest import expected_code
@@ -111,3 +112,20 @@ def test_import_takes_it_and_the_api_upload_refuses_it(big_csv, fresh_db_url, mo
         assert houses() == before + N_ROWS
     finally:
         engine.dispose()
+
+
+def test_a_parquet_register_reads_as_the_same_csv_does(tmp_path):
+    from api.registry.importer import read_table
+
+    frame = pd.DataFrame(
+        {
+            "门牌号码": ["甲路1号", "乙路2号"],
+            "经度": ["121.48", "121.49"],
+            "纬度": ["31.23", "31.24"],
+        }
+    )
+    frame.to_csv(tmp_path / "h.csv", index=False, encoding="utf-8-sig")
+    frame.to_parquet(tmp_path / "h.parquet")
+    assert read_table(tmp_path / "h.parquet", "houses") == read_table(tmp_path / "h.csv", "houses")
+    with pytest.raises(InputError, match="more than 1 data rows"):
+        read_table(tmp_path / "h.parquet", "houses", max_rows=1)
