@@ -155,6 +155,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _too_many_rows(path: Path, max_rows: int) -> InputError:
+    return InputError(
+        f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; split the "
+        "file (bound: WANGGE_MAX_UPLOAD_ROWS for uploads, --max-rows or WANGGE_MAX_LOCAL_ROWS "
+        "for local files)"
+    )
+
+
 def _bounded_rows(path: Path, rows: Iterable, max_rows: int | None) -> list[list[Any]]:
     """The rows as lists; refuse more than ``max_rows`` non-blank rows after the first."""
     if max_rows is None:
@@ -167,11 +175,7 @@ def _bounded_rows(path: Path, rows: Iterable, max_rows: int | None) -> list[list
         if any(_cell(v) is not None for v in row):
             filled += 1
             if filled > max_rows + 1:  # the header row is not a data row
-                raise InputError(
-                    f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; "
-                    "split the file (bound: WANGGE_MAX_UPLOAD_ROWS for uploads, --max-rows or "
-                    "WANGGE_MAX_LOCAL_ROWS for local files)"
-                )
+                raise _too_many_rows(path, max_rows)
     return out
 
 
@@ -200,11 +204,7 @@ def _read_parquet_rows(path: Path, max_rows: int | None) -> list[list[Any]]:
         source = pq.ParquetFile(path)
         n = source.metadata.num_rows
         if max_rows is not None and n > max_rows:
-            raise InputError(
-                f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; "
-                "split the file (bound: WANGGE_MAX_UPLOAD_ROWS for uploads, --max-rows or "
-                "WANGGE_MAX_LOCAL_ROWS for local files)"
-            )
+            raise _too_many_rows(path, max_rows)
         table = source.read()
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         if isinstance(exc, InputError):
