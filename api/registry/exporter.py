@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 EXPORT_LAYERS = ("grids", "houses", "incidents")
-EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".geojson")
+EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".geojson", ".parquet")
 
 SHAPEFILE_FIELD_NAMES: dict[str, dict[str, str]] = {
     "grids": {"effective_from": "eff_from", "effective_to": "eff_to"},
@@ -220,7 +220,7 @@ def export_layer(
     allow_truncate: bool = False,
 ) -> ExportResult:
     """Write ``layer`` (grids, houses, incidents) of ``community`` (code or name) to ``path``
-    (.gpkg, .shp, .xlsx, .geojson, by extension); return what was written.
+    (.gpkg, .shp, .xlsx, .geojson, .parquet: GeoParquet, by extension); return what was written.
 
     Raises :class:`~gis.errors.InputError` for an unknown layer, format, community or division,
     and for a Shapefile that would truncate text (unless ``allow_truncate``).
