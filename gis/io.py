@@ -1252,7 +1252,10 @@ def write_csv_columns(table, added: dict[str, object], path: str | Path) -> Path
     path = Path(path)
     columns = dict(zip(table.schema.names, table.columns, strict=True))
     for name, values in added.items():
-        array = pa.array(values)
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (ids of several kinds)
+            array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         if pa.types.is_boolean(array.type):
             array = pc.if_else(array, "True", "False")
         columns[name] = array

@@ -181,3 +181,15 @@ def test_written_columns_keep_the_text_and_are_read_back_by_duckdb(tmp_path):
     con.close()
     assert got == 2
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_grid_ids_of_mixed_kinds_are_written_as_text(tmp_path):
+    import pyarrow as pa
+
+    out = write_csv_columns(
+        pa.table({"a": ["x", "y", "z"]}),
+        {"grid_code": np.array([1, "b", None], dtype=object)},
+        tmp_path / "m.csv",
+    )
+    back = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert back["grid_code"].tolist() == ["1", "b", ""]
