@@ -85,11 +85,20 @@ def main(
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="版本 / version"),
     ] = False,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rows",
+            min=1,
+            help="本地文件最多行数（默认不限）/ most rows in a local input file (default: no "
+            "bound; WANGGE_MAX_LOCAL_ROWS)",
+        ),
+    ] = None,
 ) -> None:
     """网格化管理 GIS 系统 / GIS for community grid management."""
-    from api.limits import apply_cli_limits
+    from api.cli_limits import apply_cli_limits  # not api.limits: that loads the web stack
 
-    apply_cli_limits()
+    apply_cli_limits(max_rows=max_rows)
 
 
 def _findings_table(findings) -> Table:
@@ -201,10 +210,15 @@ def assign_command(
     --input-crs coordinates converted). The points' CRS is --input-crs; the grids file is
     read in its own CRS (--grids-crs to say otherwise).
     """
-    from gis.assign import assign_points
-    from gis.io import write_layer
-
     try:
+        if _assign_columnar(
+            points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
+            grids_crs=grids_crs, grids_layer=grids_layer, as_json=as_json,
+        ):  # fmt: skip
+            raise typer.Exit(EXIT_OK)
+        from gis.assign import assign_points
+        from gis.io import write_layer
+
         point_frame = read_input(
             points, layer=layer, crs=input_crs, geometry_type="point", keep_file_coordinates=True
         )
@@ -227,15 +241,79 @@ def assign_command(
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
-    n_out = int(result["outside"].sum())
+    _print_assigned(len(result), int(result["outside"].sum()), written, as_json)
+    raise typer.Exit(EXIT_OK)
+
+
+def _print_assigned(n: int, n_out: int, written: Path, as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps({"points": len(result), "outside": n_out, "out": str(written)}))
+        out.print_json(json.dumps({"points": n, "outside": n_out, "out": str(written)}))
     else:
         out.print(
-            f"已分配 / assigned {len(result) - n_out} / {len(result)} 个点 / points;"
+            f"已分配 / assigned {n - n_out} / {n} 个点 / points;"
             f" 网格外 / outside: {n_out}; → {written}"
         )
-    raise typer.Exit(EXIT_OK)
+
+
+def _assign_columnar(
+    points: Path,
+    grids: Path,
+    out_path: Path,
+    *,
+    code_field: str,
+    input_crs: str | None,
+    layer: str | None,
+    grids_crs: str | None,
+    grids_layer: str | None,
+    as_json: bool,
+) -> bool:
+    """``assign`` column-wise for a clean lon/lat table (CSV/Parquet) written as CSV.
+
+    The points are parsed in bulk and their columns written back as read, with no geometry per
+    row, while another thread reads the grids and builds their index (the second core). False
+    (nothing written) when the input needs the general reader (other formats or CRS, a bad
+    cell: that reader names the row) or the output is not CSV.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gis.crs import WGS84, parse_input_crs
+    from gis.io import read_point_table, write_csv_columns
+
+    if (
+        out_path.suffix.lower() != ".csv"
+        or layer is not None
+        or points.suffix.lower() not in (".csv", ".parquet")
+        or (input_crs is not None and parse_input_crs(input_crs) != "wgs84")
+    ):
+        return False
+
+    def grid_index():
+        from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
+
+        grid_frame = read_input(
+            grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+            crs_option="--grids-crs", geometry_type="polygon",
+        )  # fmt: skip
+        if code_field not in grid_frame.columns:
+            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+        return GridIndex(grid_frame, grid_id=code_field, one_shot=True)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        index = pool.submit(grid_index)
+        table = read_point_table(points, input_crs=input_crs)
+        if table is None:
+            index.cancel()
+            return False
+        built = index.result()
+        from gis.assign import assign_lonlat
+
+        with err.status("空间连接中 / joining…"):
+            codes = assign_lonlat(table.lon, table.lat, WGS84, built)
+    outside = np.equal(codes, None)
+    added = {"grid_code": codes, "outside": outside, "lon_wgs84": table.lon, "lat_wgs84": table.lat}
+    written = write_csv_columns(table.table, added, out_path)
+    _print_assigned(len(codes), int(outside.sum()), written, as_json)
+    return True
 
 
 app.command("repair")(repair_command)

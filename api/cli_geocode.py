@@ -44,15 +44,18 @@ __all__ = [
 
 gazetteer_app = typer.Typer(help="门牌库 / door-plate gazetteer", no_args_is_help=True)
 
-_OUTPUT_EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
+_OUTPUT_EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
 
 
 def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
-    """Read a CSV (UTF-8, else GBK) or XLSX table as text columns, keeping every row."""
+    """Read a CSV (UTF-8, else GBK), XLSX or Parquet table as text columns, keeping every row."""
     ext = path.suffix.lower()
     if not path.is_file():
         raise UnreadableFileError(f"{path}: 文件不存在 / file not found")
     try:
+        if ext == ".parquet":
+            frame = pd.read_parquet(path).drop(columns=["geometry"], errors="ignore")
+            return frame.apply(lambda c: c.map(lambda v: None if pd.isna(v) else str(v)))
         if ext == ".xlsx":
             return pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="openpyxl")
         if ext == ".csv":
@@ -67,7 +70,8 @@ def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UnreadableFileError(f"{path}: 无法读取 / cannot read: {exc}") from exc
     raise UnreadableFileError(
-        f"{path}: 地址表须为 .csv 或 .xlsx / the address table must be .csv or .xlsx"
+        f"{path}: 地址表须为 .csv、.xlsx 或 .parquet / the address table must be .csv, .xlsx "
+        "or .parquet"
     )
 
 

@@ -96,7 +96,13 @@ class Settings(BaseSettings):
         32, gt=0, description="Deepest nesting of arrays/objects in a JSON body (422 above)"
     )
     max_upload_rows: int = Field(
-        100_000, gt=0, description="Most rows (features) in one uploaded or imported file"
+        100_000, gt=0, description="Most rows (features) in one file uploaded through the API"
+    )
+    max_local_rows: int | None = Field(
+        None,
+        gt=0,
+        description="Most rows (features) in one local file a CLI command reads (none: no bound;"
+        " `wangge --max-rows N` for one run)",
     )
     max_unzipped_mb: float = Field(
         200.0, gt=0, description="Most bytes a zip upload (zipped SHP, XLSX) may expand to"

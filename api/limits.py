@@ -10,8 +10,10 @@ bound                 default    where                                          
 ``max_vertices``      100,000    every GeoJSON geometry entering the API
                                  (:func:`check_geojson_geometry`) and every file read
                                  by :func:`gis.io.read_layer`                         422
-``max_upload_rows``   100,000    uploaded/imported files (:func:`gis.io.read_layer`,
+``max_upload_rows``   100,000    files uploaded through the API (:func:`gis.io.read_layer`,
                                  :func:`api.registry.importer.read_table`)           422
+``max_local_rows``    none       a user's own files read by CLI commands (``wangge
+                                 --max-rows N`` for one run)                         exit 2
 ``max_unzipped_mb``   200        zipped Shapefiles and XLSX, checked before expanding 422
 ``request_timeout_s`` 30         every HTTP request (:class:`RequestTimeout`)        504
 ====================  =========  ==================================================  ======
@@ -43,9 +45,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
+from api.cli_limits import apply_cli_limits
 from api.config import Settings, get_settings
 from gis.errors import InputError
-from gis.io import ReadLimits, get_read_limits, set_read_limits, use_read_limits
+from gis.io import ReadLimits, get_read_limits, use_read_limits
 
 __all__ = [
     "Limits",
@@ -92,13 +95,6 @@ class Limits:
             max_rows=self.max_upload_rows,
             max_unzipped_bytes=self.max_unzipped_bytes,
         )
-
-
-def apply_cli_limits(settings: Settings | None = None) -> ReadLimits:
-    """Put the configured bounds in force for this process's file readers (CLI start-up)."""
-    limits = Limits.from_settings(settings).read_limits()
-    set_read_limits(limits)
-    return limits
 
 
 # --------------------------------------------------------------------------- JSON bodies

@@ -4,6 +4,8 @@ Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: fo
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
 (postgis, duckdb, sjoin, validate, web, load, geocode, basemap), ``--only geocode`` (that
 section alone, written into the existing results file in place of its previous run),
+``--only commands`` (whole commands as a user runs them against the scripts a user would
+write instead: ``bench/commands.py``),
 ``--results PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given).
 Each case runs in its own process (peak RSS per case).
 """
@@ -431,9 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--skip", action="append", default=[])
     parser.add_argument("--results", type=Path, default=None)
-    parser.add_argument("--only", choices=["geocode"], default=None)
+    parser.add_argument("--only", choices=["geocode", "commands"], default=None)
     args = parser.parse_args(argv)
     results = args.results if args.results or args.smoke else RESULTS
+    if args.only == "commands":  # whole commands against scripts (bench/commands.py)
+        from bench.commands import main as commands_main
+
+        smoke = ["--smoke"] if args.smoke else []
+        return commands_main([*smoke, *(["--results", str(results)] if results else [])])
     if args.only:
         return only_geocoding(args.smoke, results)
     info = machine()

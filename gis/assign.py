@@ -43,7 +43,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from gis.errors import GeometryTypeError, UnknownCRSError
@@ -51,6 +51,7 @@ from gis.errors import GeometryTypeError, UnknownCRSError
 __all__ = [
     "TIE_BREAK",
     "GridIndex",
+    "assign_lonlat",
     "assign_points",
     "orientation_sign",
     "outside_mask",
@@ -224,11 +225,13 @@ class _Raster:
     ``cand[start[k]:start[k + 1]]``.
     """
 
-    def __init__(self, geoms: np.ndarray, tree: shapely.STRtree) -> None:
+    def __init__(
+        self, geoms: np.ndarray, tree: shapely.STRtree, cells_per_grid: int = _CELLS_PER_GRID
+    ) -> None:
         n = len(geoms)
         xmin, ymin, xmax, ymax = (float(v) for v in shapely.total_bounds(geoms))
         width, height = xmax - xmin, ymax - ymin
-        target = min(max(_CELLS_PER_GRID * n, _MIN_CELLS), _MAX_CELLS)
+        target = min(max(cells_per_grid * n, _MIN_CELLS), _MAX_CELLS)
         tiny = 1e-9 * (abs(xmin) + abs(ymin) + 1.0)
         size = max(math.sqrt(width * height / target), max(width, height) / _MAX_CELLS_PER_SIDE)
         self.size = max(size, tiny)
@@ -588,6 +591,45 @@ def assign_points(
     return GridIndex._from_sorted(sorted_grids).assign(geoseries)
 
 
+def assign_lonlat(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    crs,
+    grids: gpd.GeoDataFrame | GridIndex,
+    *,
+    grid_id: str = "code",
+) -> np.ndarray:
+    """Return the grid id per coordinate pair (object array, None outside).
+
+    The same answer as :func:`assign_points` for ``shapely.points(xs, ys)`` in ``crs`` (same
+    reprojection, rule and tie-break), without making a point geometry per row: for tables
+    read column-wise (:func:`gis.io.read_point_table`). ``grids`` may be a :class:`GridIndex`
+    built beforehand (e.g. while the points were being read); ``grid_id`` is then unused.
+
+    >>> from shapely import box
+    >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
+    ...                          crs=4326)
+    >>> assign_lonlat(np.array([0.5, 1.0, 3.0]), np.array([0.5, 0.5, 3.0]), 4326, grids).tolist()
+    ['a', 'a', None]
+    """
+    index = grids if isinstance(grids, GridIndex) else None
+    sorted_grids = index._grids if index is not None else _SortedGrids(grids, grid_id)
+    xs = np.asarray(xs, dtype=float)
+    ys = np.asarray(ys, dtype=float)
+    point_crs = CRS.from_user_input(crs)
+    if point_crs != sorted_grids.crs:
+        transformer = Transformer.from_crs(point_crs, sorted_grids.crs, always_xy=True)
+        xs, ys = transformer.transform(xs, ys)
+    n = len(xs)
+    if n == 0 or len(sorted_grids) == 0:
+        return np.full(n, None, dtype=object)
+    if index is not None:
+        return index._ids(xs, ys, None)
+    if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
+        return _ids_at(sorted_grids, _tree_join(sorted_grids, shapely.points(xs, ys)))
+    return GridIndex._from_sorted(sorted_grids)._ids(xs, ys, None)
+
+
 def outside_mask(grid_codes: pd.Series) -> pd.Series:
     """Return True where :func:`assign_points` found no grid (the point is outside).
 
@@ -615,8 +657,10 @@ class GridIndex:
     ('a', 'b', None)
     """
 
-    def __init__(self, grids: gpd.GeoDataFrame, *, grid_id: str = "code") -> None:
-        self._build(_SortedGrids(grids, grid_id))
+    def __init__(
+        self, grids: gpd.GeoDataFrame, *, grid_id: str = "code", one_shot: bool = False
+    ) -> None:
+        self._build(_SortedGrids(grids, grid_id), one_shot=one_shot)
 
     @classmethod
     def _from_sorted(cls, sorted_grids: _SortedGrids) -> GridIndex:
@@ -624,10 +668,14 @@ class GridIndex:
         index._build(sorted_grids)
         return index
 
-    def _build(self, sorted_grids: _SortedGrids) -> None:
+    def _build(self, sorted_grids: _SortedGrids, *, one_shot: bool = False) -> None:
+        # one_shot: an index built for one bulk join (a CLI run) is built coarser: about a
+        # quarter of the cells, so the build costs less than half while the few more points
+        # in boundary cells cost a little more look-up (same answers: the exact test decides).
         self._grids = sorted_grids
         self._tree = shapely.STRtree(sorted_grids.geoms)
-        self._raster = _Raster(sorted_grids.geoms, self._tree) if len(sorted_grids) else None
+        cells = _CELLS_PER_GRID // 4 if one_shot else _CELLS_PER_GRID
+        self._raster = _Raster(sorted_grids.geoms, self._tree, cells) if len(sorted_grids) else None
         # plain-Python views for the single-point path (no numpy call per look-up)
         self._id_list = list(sorted_grids.ids)
         self._geom_list = list(sorted_grids.geoms)

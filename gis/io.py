@@ -67,22 +67,28 @@ __all__ = [
     "LON_COLUMN_NAMES",
     "SUPPORTED_EXTENSIONS",
     "WKT_COLUMN_NAMES",
+    "PointTable",
     "ReadLimits",
     "check_zip_expansion",
     "find_column",
     "get_read_limits",
     "read_csv_text",
     "read_layer",
+    "read_point_table",
     "set_read_limits",
     "use_read_limits",
+    "write_csv_columns",
     "write_layer",
 ]
 
 GeometryKind = Literal["polygon", "point", "line"]
 
-SUPPORTED_EXTENSIONS = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml", ".csv", ".xlsx")
-"""File name endings :func:`read_layer` reads (``.zip``: a zipped Shapefile); all but
-``.zip`` are also written by :func:`write_layer`."""
+SUPPORTED_EXTENSIONS = (
+    ".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml", ".csv", ".xlsx", ".parquet",
+)  # fmt: skip
+"""File name endings :func:`read_layer` reads (``.zip``: a zipped Shapefile; ``.parquet``:
+GeoParquet, or a plain Parquet table with lon/lat or WKT columns); all but ``.zip`` are also
+written by :func:`write_layer`."""
 
 LON_COLUMN_NAMES = ("lon", "lng", "longitude", "long", "x", "经度")
 LAT_COLUMN_NAMES = ("lat", "latitude", "y", "纬度")
@@ -100,9 +106,11 @@ _VECTOR_DRIVERS = {
     ".shp": "ESRI Shapefile",
     ".kml": "LIBKML",
 }
-_WRITABLE_EXTENSIONS = (*_VECTOR_DRIVERS, ".csv", ".xlsx")
-# Formats whose specification fixes the CRS (WGS84 lon/lat) when the file does not say.
-_WGS84_BY_DEFAULT = (".geojson", ".json", ".kml", ".csv", ".xlsx")
+_WRITABLE_EXTENSIONS = (*_VECTOR_DRIVERS, ".csv", ".xlsx", ".parquet")
+# Formats whose specification fixes the CRS (WGS84 lon/lat) when the file does not say (a
+# GeoParquet file without a "crs" is OGC:CRS84 by its specification; a plain Parquet table
+# holds lon/lat like a CSV).
+_WGS84_BY_DEFAULT = (".geojson", ".json", ".kml", ".csv", ".xlsx", ".parquet")
 _SHAPEFILE_FIELD_NAME_MAX_BYTES = 10
 _SHAPEFILE_TEXT_MAX_BYTES = 254
 # Columns GDAL's LIBKML reader adds to every KML layer, with the values meaning "not set".
@@ -167,8 +175,9 @@ class ReadLimits:
 
     max_vertices: int = 100_000
     """Most coordinates in one geometry (all rings and parts together)."""
-    max_rows: int = 100_000
-    """Most features (vector files) or data rows (CSV/XLSX) in one file."""
+    max_rows: int | None = 100_000
+    """Most features (vector files) or data rows (CSV/XLSX/Parquet) in one file; None: no
+    bound (a user's own files on the command line, unless bounded there)."""
     max_unzipped_bytes: int = 200 * 1024 * 1024
     """Most bytes the members read from one zip (zipped SHP, XLSX) may expand to."""
 
@@ -196,10 +205,16 @@ def use_read_limits(limits: ReadLimits) -> Iterator[ReadLimits]:
         _READ_LIMITS.reset(token)
 
 
+def _over(n: int, max_rows: int | None) -> bool:
+    """True if ``n`` rows break the bound ``max_rows`` (None: no bound)."""
+    return max_rows is not None and n > max_rows
+
+
 def _too_many_rows(label: str, n: int | str, max_rows: int) -> InputError:
     return InputError(
         f"{label}: 行数/要素数 {n} 超过上限 {max_rows:,} / more than {max_rows:,} rows or "
-        f"features ({n}); split the file (bound: max_rows, WANGGE_MAX_UPLOAD_ROWS)"
+        f"features ({n}); split the file (bound: max_rows: WANGGE_MAX_UPLOAD_ROWS for uploads, "
+        "--max-rows or WANGGE_MAX_LOCAL_ROWS for local files)"
     )
 
 
@@ -356,15 +371,17 @@ def read_layer(
     coordinate_columns: tuple[str, str] | None = None
     warnings: list[str] = []
     hints = _Hints(layer_hint, crs_hint, warnings)
-    if ext in (".csv", ".xlsx"):
+    if ext in (".csv", ".xlsx") or (ext == ".parquet" and not _is_geoparquet(path, label)):
         gdf, where, coordinate_columns = _read_table(
             path, ext, layer, encoding, lon_col, lat_col, limits
         )
+    elif ext == ".parquet":
+        gdf = _read_geoparquet(path, label, limits)
     elif ext == ".zip":
         gdf = _read_zipped_shapefile(path, layer, encoding, limits, hints)
     else:
         gdf = _read_vector(path, label, layer, encoding, limits, hints)
-    if len(gdf) > limits.max_rows:  # a driver that could not count before reading
+    if _over(len(gdf), limits.max_rows):  # a driver that could not count before reading
         raise _too_many_rows(label, len(gdf), limits.max_rows)
     _check_vertices(gdf, label, where, limits.max_vertices)
     if len(gdf):
@@ -423,7 +440,7 @@ def _read_vector(
     try:
         with mapping:
             n_features = pyogrio.read_info(path, layer=chosen, **kwargs)["features"]
-            if n_features > limits.max_rows:  # -1 when the driver cannot tell cheaply
+            if _over(n_features, limits.max_rows):  # -1 when the driver cannot tell cheaply
                 raise _too_many_rows(label, n_features, limits.max_rows)
             gdf = pyogrio.read_dataframe(path, layer=chosen, **kwargs)
     except _PYOGRIO_ERRORS as exc:
@@ -621,6 +638,8 @@ def read_csv_text(
             if max_rows is not None and len(frame) > max_rows:
                 raise _too_many_rows(str(path), f"> {max_rows:,}", max_rows)
             return frame
+        except InputError:
+            raise
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError as exc:
@@ -651,7 +670,7 @@ def _count_xlsx_rows(path: Path, sheet: str | None, limits: ReadLimits) -> None:
             return  # the reader names the missing sheet
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         declared = ws.max_row  # from the <dimension> element; may be missing or generous
-        if declared is not None and declared - 1 <= limits.max_rows:
+        if limits.max_rows is None or (declared is not None and declared - 1 <= limits.max_rows):
             return
         n = -1  # the header row
         for row in ws.iter_rows(values_only=True):
@@ -736,6 +755,8 @@ def _read_table(
     label = str(path)
     if ext == ".csv":
         df = read_csv_text(path, encoding=encoding, max_rows=limits.max_rows)
+    elif ext == ".parquet":
+        df = _read_plain_parquet(path, label, limits)
     else:
         df = _read_xlsx(path, sheet, limits)
     # Drop blank lines but remember each row's number as a spreadsheet shows it.
@@ -745,6 +766,8 @@ def _read_table(
     row_numbers = row_numbers[keep]
 
     def where(i: int) -> str:
+        if ext == ".parquet":  # no header line: rows count from 1
+            return f"第 {row_numbers[i] - 1} 行 / row {row_numbers[i] - 1}"
         return f"第 {row_numbers[i]} 行 / row {row_numbers[i]}"
 
     for given, what in ((lon_col, "lon_col"), (lat_col, "lat_col")):
@@ -788,6 +811,48 @@ def _read_table(
         attributes = _infer_csv_numbers(attributes, skip)
     gdf = gpd.GeoDataFrame(attributes, geometry=geometry, crs=None)
     return gdf, where, coordinate_columns
+
+
+def _unreadable_parquet(label: str, exc: Exception) -> UnreadableFileError:
+    return UnreadableFileError(f"{label}: 无法读取 Parquet / cannot read Parquet: {exc}")
+
+
+def _parquet_file(path: Path, label: str):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise _unreadable_parquet(label, exc) from exc
+
+
+def _is_geoparquet(path: Path, label: str) -> bool:
+    """True if the Parquet file carries GeoParquet ``geo`` metadata."""
+    metadata = _parquet_file(path, label).schema_arrow.metadata or {}
+    return b"geo" in metadata
+
+
+def _check_parquet_rows(path: Path, label: str, limits: ReadLimits) -> None:
+    n = _parquet_file(path, label).metadata.num_rows
+    if _over(n, limits.max_rows):
+        raise _too_many_rows(label, n, limits.max_rows)
+
+
+def _read_geoparquet(path: Path, label: str, limits: ReadLimits) -> gpd.GeoDataFrame:
+    _check_parquet_rows(path, label, limits)
+    try:
+        return gpd.read_parquet(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise _unreadable_parquet(label, exc) from exc
+
+
+def _read_plain_parquet(path: Path, label: str, limits: ReadLimits) -> pd.DataFrame:
+    """A Parquet table without GeoParquet metadata (points in lon/lat or WKT columns)."""
+    _check_parquet_rows(path, label, limits)
+    try:
+        return _parquet_file(path, label).read().to_pandas()
+    except (OSError, ValueError, TypeError) as exc:
+        raise _unreadable_parquet(label, exc) from exc
 
 
 def _resolve_crs(
@@ -949,6 +1014,11 @@ def write_layer(
         )
     crs = require_crs(gdf, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if ext == ".parquet":  # GeoParquet (geometry as WKB, the frame's CRS in the metadata)
+        if path.exists():
+            path.unlink()
+        _join_lists(gdf, keep_lists=True).to_parquet(path, index=False)
+        return path
     if ext in (".csv", ".xlsx"):
         df = _table_frame(gdf if crs.equals(WGS84) else gdf.to_crs(WGS84), xy_columns)
         if ext == ".csv":
@@ -1048,3 +1118,155 @@ def _refuse_shapefile_truncation(gdf: gpd.GeoDataFrame, path: Path) -> None:
             "/ write a GeoPackage (.gpkg) instead, or accept the loss with --allow-truncate "
             "(allow_truncate=True)"
         )
+
+
+# --- columnar point tables (whole-command speed) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PointTable:
+    """A table of points read column-wise: the file's columns as read, and lon/lat arrays.
+
+    ``table`` is a :class:`pyarrow.Table` holding every column of the file (CSV cells as text,
+    exactly as written; blank rows dropped); ``lon``/``lat`` are the parsed coordinates
+    (WGS84), one per row.
+    """
+
+    table: object
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _arrow_csv(path: Path, encoding: str | None):
+    """The CSV as a pyarrow table of text columns, or None if pyarrow cannot read it as such."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    for codec in [encoding] if encoding else ["utf8", "gbk"]:
+        read = pacsv.ReadOptions(encoding=codec)
+        try:
+            with pacsv.open_csv(path, read_options=read) as reader:
+                names = reader.schema.names
+            if "" in names or len(set(names)) != len(names):
+                return None  # unnamed or repeated headers: the general reader renames them
+            convert = pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            )
+            parse = pacsv.ParseOptions(newlines_in_values=True)
+            return pacsv.read_csv(
+                path, read_options=read, parse_options=parse, convert_options=convert
+            )
+        except UnicodeDecodeError:
+            continue
+        except (ValueError, OSError, LookupError):  # pyarrow's ArrowInvalid is a ValueError
+            return None
+    return None
+
+
+def _arrow_floats(column) -> np.ndarray | None:
+    """The column as float64 (text trimmed), or None if any cell is not a finite number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.utf8_trim_whitespace(column)
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    except (ValueError, TypeError, NotImplementedError):  # ArrowInvalid / not castable
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def read_point_table(
+    path: str | Path,
+    *,
+    input_crs: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    encoding: str | None = None,
+    limits: ReadLimits | None = None,
+) -> PointTable | None:
+    """Read a CSV or plain Parquet table of WGS84 lon/lat points column-wise, or return None.
+
+    The fast path for whole-table commands: columns are parsed in bulk (pyarrow), cells are not
+    converted one by one and the other columns stay as written. Whenever the file is not a
+    clean point table in WGS84 — another format, no lon/lat columns, a cell that is not a
+    finite number or out of range, more rows than ``limits`` allow, headers the general reader
+    would rename, another ``input_crs`` — the answer is None and the caller reads the file
+    with :func:`read_layer`, which gives the error naming the row and column, or the answer.
+    """
+    limits = limits or get_read_limits()
+    path = Path(path)
+    ext = path.suffix.lower()
+    if input_crs is not None and parse_input_crs(input_crs) != "wgs84":
+        return None
+    if not path.is_file():
+        return None
+    if ext == ".csv":
+        table = _arrow_csv(path, encoding)
+    elif ext == ".parquet" and not _is_geoparquet(path, str(path)):
+        table = _parquet_file(path, str(path)).read()
+    else:
+        return None
+    if table is None:
+        return None
+    import pyarrow.compute as pc
+
+    filled = None
+    for column in table.columns:
+        valid = pc.is_valid(column)
+        filled = valid if filled is None else pc.or_(filled, valid)
+    if filled is not None and not pc.all(filled).as_py():
+        table = table.filter(filled)
+    if _over(table.num_rows, limits.max_rows):
+        return None
+    names = table.schema.names
+    if (lon_col is not None and lon_col not in names) or (
+        lat_col is not None and lat_col not in names
+    ):
+        return None
+    lon_name = lon_col if lon_col is not None else find_column(names, LON_COLUMN_NAMES)
+    lat_name = lat_col if lat_col is not None else find_column(names, LAT_COLUMN_NAMES)
+    if lon_name is None or lat_name is None:
+        return None
+    lon, lat = _arrow_floats(table[lon_name]), _arrow_floats(table[lat_name])
+    if lon is None or lat is None or (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
+        return None
+    return PointTable(table=table, lon=lon, lat=lat)
+
+
+def write_csv_columns(table, added: dict[str, object], path: str | Path) -> Path:
+    """Write ``table`` (pyarrow) with ``added`` columns as CSV (UTF-8 with BOM), column-wise.
+
+    An added column whose name the table already has replaces it in place; the others follow
+    in order. Text columns are written as they are; booleans as ``True``/``False`` in CSV
+    (as :func:`write_layer` writes them). The file is written whole to a temporary name and
+    then renamed, so a failure leaves no partial output.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    columns = dict(zip(table.schema.names, table.columns, strict=True))
+    for name, values in added.items():
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (ids of several kinds)
+            array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        if pa.types.is_boolean(array.type):
+            array = pc.if_else(array, "True", "False")
+        columns[name] = array
+    out = pa.table(columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as sink:
+            sink.write("\ufeff".encode())  # BOM: Excel reads it as UTF-8
+            pacsv.write_csv(out, sink)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path

@@ -81,7 +81,7 @@ __all__ = [
 
 SPATIAL_LAYERS = ("grids", "houses", "incidents")
 EXPORT_LAYERS = (*SPATIAL_LAYERS, "residents", "special", "staff", "worklog")
-EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".csv", ".geojson")
+EXPORT_FORMATS = (".gpkg", ".shp", ".xlsx", ".csv", ".geojson", ".parquet")
 TABLE_FORMATS = (".xlsx", ".csv")
 """Formats of the ledgers without geometry."""
 
@@ -284,8 +284,8 @@ def export_layer(
     allow_truncate: bool = False,
 ) -> ExportResult:
     """Write ``layer`` (one of :data:`EXPORT_LAYERS`) of ``community`` (code or name) to
-    ``path`` (.gpkg, .shp, .xlsx, .csv, .geojson by extension; ledgers without geometry
-    .xlsx and .csv); return what was written.
+    ``path`` (.gpkg, .shp, .xlsx, .csv, .geojson, .parquet as GeoParquet, by extension;
+    ledgers without geometry .xlsx and .csv); return what was written.
 
     ``unmask`` (residents, special) shows ID numbers and phones in full when ``user``'s
     approved requests cover the export, and writes one audit row (the caller commits);

@@ -35,7 +35,6 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from api.config import get_settings
 from api.db.communities import UnknownCommunityError, find_community
 from api.db.divisions import division_in_effect
 from api.db.encrypted import blind_index
@@ -156,8 +155,18 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _bounded_rows(path: Path, rows: Iterable, max_rows: int) -> list[list[Any]]:
+def _too_many_rows(path: Path, max_rows: int) -> InputError:
+    return InputError(
+        f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; split the "
+        "file (bound: WANGGE_MAX_UPLOAD_ROWS for uploads, --max-rows or WANGGE_MAX_LOCAL_ROWS "
+        "for local files)"
+    )
+
+
+def _bounded_rows(path: Path, rows: Iterable, max_rows: int | None) -> list[list[Any]]:
     """The rows as lists; refuse more than ``max_rows`` non-blank rows after the first."""
+    if max_rows is None:
+        return [list(r) for r in rows]
     out: list[list[Any]] = []
     filled = 0
     for r in rows:
@@ -166,14 +175,11 @@ def _bounded_rows(path: Path, rows: Iterable, max_rows: int) -> list[list[Any]]:
         if any(_cell(v) is not None for v in row):
             filled += 1
             if filled > max_rows + 1:  # the header row is not a data row
-                raise InputError(
-                    f"{path}: 数据行超过上限 {max_rows:,} / more than {max_rows:,} data rows; "
-                    "split the file (bound: WANGGE_MAX_UPLOAD_ROWS)"
-                )
+                raise _too_many_rows(path, max_rows)
     return out
 
 
-def _read_csv_rows(path: Path, encoding: str | None, max_rows: int) -> list[list[Any]]:
+def _read_csv_rows(path: Path, encoding: str | None, max_rows: int | None) -> list[list[Any]]:
     data = path.read_bytes()
     for codec in [encoding] if encoding else ["utf-8-sig", "gbk"]:
         try:
@@ -189,7 +195,27 @@ def _read_csv_rows(path: Path, encoding: str | None, max_rows: int) -> list[list
     )
 
 
-def _read_xlsx_rows(path: Path, kind: str, max_rows: int) -> list[list[Any]]:
+def _read_parquet_rows(path: Path, max_rows: int | None) -> list[list[Any]]:
+    """A Parquet register as rows, the column names first (a GeoParquet geometry is left out:
+    a register's points are its lon/lat columns)."""
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+        n = source.metadata.num_rows
+        if max_rows is not None and n > max_rows:
+            raise _too_many_rows(path, max_rows)
+        table = source.read()
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        if isinstance(exc, InputError):
+            raise
+        raise UnreadableFileError(f"{path}: 无法读取 Parquet / cannot read Parquet: {exc}") from exc
+    names = [c for c in table.column_names if c != "geometry"]
+    columns = [table.column(c).to_pylist() for c in names]
+    return [names, *(list(row) for row in zip(*columns, strict=True))]
+
+
+def _read_xlsx_rows(path: Path, kind: str, max_rows: int | None) -> list[list[Any]]:
     try:
         with zipfile.ZipFile(path) as archive:
             check_zip_expansion(archive, str(path), max_bytes=get_read_limits().max_unzipped_bytes)
@@ -213,7 +239,9 @@ def read_table(
     The first row is the header; it is mapped with :func:`~api.registry.templates.header_map`.
     Blank rows are skipped (the others keep the numbers a spreadsheet shows). XLSX: the sheet
     named as in the template (:data:`~api.registry.templates.DATA_SHEET`), else the first.
-    More than ``max_rows`` data rows (default the setting ``max_upload_rows``) is refused
+    More than ``max_rows`` data rows (default the row bound in force,
+    :func:`gis.io.get_read_limits`: ``max_upload_rows`` in a request, none for a local file
+    on the command line unless bounded there) is refused
     while reading, before the rest of the file is read; an XLSX whose zip would expand past
     :attr:`gis.io.ReadLimits.max_unzipped_bytes` is refused before it is opened.
 
@@ -225,18 +253,21 @@ def read_table(
         A required column missing, or two columns meaning the same field; too many rows.
     """
     if max_rows is None:
-        max_rows = get_settings().max_upload_rows
+        max_rows = get_read_limits().max_rows
     path = Path(path)
     headers_of = header_map(kind)
     ext = path.suffix.lower()
-    if ext not in (".xlsx", ".csv"):
+    if ext not in (".xlsx", ".csv", ".parquet"):
         raise UnreadableFileError(
-            f"{path}: 须为 .xlsx 或 .csv / must be an .xlsx or .csv file (got {ext or 'none'!r})"
+            f"{path}: 须为 .xlsx、.csv 或 .parquet / must be an .xlsx, .csv or .parquet file "
+            f"(got {ext or 'none'!r})"
         )
     if not path.is_file():
         raise UnreadableFileError(f"{path}: 文件不存在 / file not found")
     if ext == ".csv":
         raw = _read_csv_rows(path, encoding, max_rows)
+    elif ext == ".parquet":
+        raw = _read_parquet_rows(path, max_rows)
     else:
         raw = _read_xlsx_rows(path, kind, max_rows)
     header_index = next(

@@ -187,6 +187,24 @@ def test_export_writes_the_layer(url, tmp_path):
     assert bad.exit_code == 2 and "no community" in _said(bad)
 
 
+def test_export_as_geoparquet_reads_back_as_the_geopackage_does(url, tmp_path):
+    import shapely
+
+    for layer in ("grids", "houses"):
+        frames = []
+        for ext in (".gpkg", ".parquet"):
+            out = tmp_path / f"{layer}{ext}"
+            args = ["export", layer, "--community", COMMUNITY, "--db", url, "--out", str(out)]
+            result = runner.invoke(APP, args)
+            assert result.exit_code == 0, result.output
+            frames.append(read_layer(out))
+        gpkg, parquet = frames
+        assert len(parquet) == len(gpkg) > 0 and list(parquet.columns) == list(gpkg.columns)
+        assert shapely.equals_exact(
+            parquet.geometry.to_numpy(), gpkg.geometry.to_numpy(), tolerance=1e-9
+        ).all()
+
+
 def test_a_missing_database_is_created_and_migrated(tmp_path):
     db = tmp_path / "new.db"
     result = runner.invoke(

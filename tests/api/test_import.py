@@ -199,7 +199,7 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path):
     broken.write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(UnreadableFileError, match="cannot read XLSX"):
         read_table(broken, "houses")
-    with pytest.raises(UnreadableFileError, match=r"must be an \.xlsx or \.csv"):
+    with pytest.raises(UnreadableFileError, match=r"must be an \.xlsx, \.csv or \.parquet"):
         read_table(tmp_path / "d.txt", "houses")
     with pytest.raises(UnreadableFileError, match="file not found"):
         read_table(tmp_path / "missing.csv", "houses")

@@ -84,7 +84,7 @@ def assert_same_attributes(got, want, columns, *, as_text=False):
         assert got_values == want_values, column
 
 
-VECTOR_EXTENSIONS = [".geojson", ".json", ".gpkg", ".shp", ".kml"]
+VECTOR_EXTENSIONS = [".geojson", ".json", ".gpkg", ".shp", ".kml", ".parquet"]
 TABLE_EXTENSIONS = [".csv", ".xlsx"]
 
 

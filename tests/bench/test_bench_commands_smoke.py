@@ -1,0 +1,35 @@
+"""A tiny run of ``python -m bench.commands --smoke``: every whole-command case runs, as a user
+runs it, next to its script, and where both answer (grid codes) they agree. No timing asserts:
+the machine is shared."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_whole_command_cases_run_and_agree_with_their_scripts(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.commands", "--smoke", "--results", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = results.read_text()
+    assert "## Whole commands" in text and "PROBLEM" not in text, text
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")]
+    cases = [r[0].strip() for r in rows[1:]]  # the first row is the header
+    for command in ("assign", "validate", "geocode", "import"):
+        assert sum(c.startswith(command) for c in cases) >= 1, cases
+    assert sum("/ 24 grids" in c for c in cases) == 2  # assign and geocode on 24 grids
+    assert "validate 24 grids" in cases
+    for r in rows[1:]:
+        assert r[7].strip() in ("met", "MISSED")
+        assert r[8].strip() in ("—", "0"), r  # grid codes agree where both give them
