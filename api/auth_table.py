@@ -88,7 +88,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/health"): Access(PUBLIC),
     ("POST", "/csp-report"): Access(PUBLIC, "browsers' CSP violation reports; logged, not stored"),
-    # web pages (issue 12): the pages are public, their data calls need a token
+    # web pages: the pages are public, their data calls need a token
     ("GET", "/app"): Access(PUBLIC, "redirect to /app/"),
     ("GET", "/app/"): Access(PUBLIC, "the page; its data calls need a token"),
     ("GET", "/app/worker"): Access(PUBLIC, "the page; its data calls need a token"),

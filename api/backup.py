@@ -1,4 +1,4 @@
-"""Backup and restore of a whole wangge database, on either engine (issue 11).
+"""Backup and restore of a whole wangge database, on either engine.
 
 * SpatiaLite: :func:`backup` copies the file page by page with SQLite's online backup API
   (``sqlite3.Connection.backup``), which gives a consistent snapshot even while the API

@@ -153,7 +153,7 @@ ERROR_SCHEMA: dict[str, Any] = {
         },
     },
 }
-"""The shape of every error answer, declared in the OpenAPI schema for 422 (issue 11)."""
+"""The shape of every error answer, declared in the OpenAPI schema for 422."""
 
 
 def _declare_error_shape(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""Bounds on hostile or accidental input, enforced by the service itself (issue 11).
+"""Bounds on hostile or accidental input, enforced by the service itself.
 
 Defaults (settings, env ``WANGGE_*``, README "Configuration"):
 

@@ -1,1 +1,1 @@
-"""Benchmarks of wangge against peers measured in the same run (issue 6): ``python -m bench``."""
+"""Benchmarks of wangge against peers measured in the same run: ``python -m bench``."""

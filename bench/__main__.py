@@ -192,7 +192,7 @@ def growth(work, skip) -> list[tuple]:
 
 
 def web(smoke: bool, n_houses: int, n_grids: int, rows, lines, notes, problems) -> None:
-    """HTTP look-ups under uvicorn and map rendering (issue 6 parts 2 and 4)."""
+    """HTTP look-ups under uvicorn and map rendering."""
     from bench.web import http_locate, map_rendering
 
     try:
@@ -310,7 +310,7 @@ def geocoding(n: int, work: Path, rows, lines, notes, problems) -> None:
 
 
 def load(smoke: bool, notes, problems) -> None:
-    """Bounded API load on SpatiaLite and PostGIS (issue 11 part 4): p50/p95/p99 per kind."""
+    """Bounded API load on SpatiaLite and PostGIS: p50/p95/p99 per kind."""
     from bench.load import load_both
 
     requests, concurrency = (150, 8) if smoke else (2000, 16)
@@ -346,7 +346,7 @@ def write_results(path, info, rows, lines, problems, extra, targets, series) -> 
     md = [
         "# Benchmark results",
         "",
-        "Written by `python -m bench` (issue 6). Ratios are the targets; absolute times are for",
+        "Written by `python -m bench`. Ratios are the targets; absolute times are for",
         "reference (the machine is shared and noisy). Each case ran in its own process.",
         "",
         f"- date: {info['date']}",

@@ -1,4 +1,4 @@
-"""A bounded load test of the API on loopback (issue 11 part 4).
+"""A bounded load test of the API on loopback.
 
 :func:`run_load` starts ``wangge serve`` over a demo database (the demo community plus a grid
 worker and the post-responsible staff member who handles its reports), then drives it with a

@@ -1,4 +1,4 @@
-"""Benchmarks of the web side (issue 6 parts 2 and 4): HTTP look-ups and map rendering.
+"""Benchmarks of the web side: HTTP look-ups and map rendering.
 
 * ``GET /grids/locate`` under uvicorn on loopback: a bounded load (fixed request count,
   fixed concurrency), requests per second and latency percentiles, beside a bare FastAPI

@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python data/make_demo.py --out /tmp/d --seed 7
     .venv/bin/python data/make_demo.py --houses 1000000 --grids 10000 --out /tmp/big
     .venv/bin/python data/make_demo.py \
-        --osm-source ../shared/data/osm-shanghai-bund/shanghai_bund_osm.gpkg
+        --osm-source path/to/shanghai_bund_osm.gpkg   # re-cut from a full OSM extract
 
 The demo reads the committed OSM clip ``data/demo/osm_bund.gpkg`` (roads, buildings, water;
 © OpenStreetMap contributors, ODbL 1.0). ``--osm-source`` re-cuts that clip from the full

@@ -1,4 +1,4 @@
-"""Precision and recall of the geocoder on a labelled address set (issue 7, item 5).
+"""Precision and recall of the geocoder on a labelled address set.
 
 The set's format and the definitions are those of ``tests/gis/README_geocode_cases.md``:
 

@@ -343,7 +343,7 @@ class Incident(Base):
     description: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(_geometry("POINT"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
-    # workflow (issue 8, migration 0003; see api/services/incidents.py and docs/workflow.md)
+    # workflow (migration 0003; see api/services/incidents.py and docs/workflow.md)
     state: Mapped[str] = mapped_column(
         String(16), default="registered", server_default="registered"
     )
@@ -493,7 +493,7 @@ class Staff(Base):
 
 
 class Role(enum.StrEnum):
-    """User roles (issue 4)."""
+    """User roles."""
 
     PLANNER = "planner"
     GRID_WORKER = "grid_worker"
@@ -781,8 +781,8 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
     return record
 
 
-# The patrol-log and assessment tables (issue 10) and the incident tables (issue 8: history,
-# photos, categories, API keys) live on the same metadata.
+# The patrol-log and assessment tables and the incident tables (history, photos, categories,
+# API keys) live on the same metadata.
 # The audit chain's flush hooks, with the model they watch.
 from api import audit_chain as _audit_chain  # noqa: E402, F401
 from api.db import models_assessment as _models_assessment  # noqa: E402, F401

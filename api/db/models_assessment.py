@@ -1,4 +1,4 @@
-"""ORM models of patrol logs and the monthly assessment (issue 10), on the one ``Base``.
+"""ORM models of patrol logs and the monthly assessment, on the one ``Base``.
 
 Patrol: an uploaded GPS track (:class:`PatrolTrack`, identified by its SHA-256 so the same
 file uploaded twice by one worker counts once), the time it credits per day and grid

@@ -1,4 +1,4 @@
-"""The incident workflow as an explicit state machine (docs/design.md §2, issue 8 item 3).
+"""The incident workflow as an explicit state machine (docs/design.md §2).
 
 A grid worker registers an item (``registered``) and feeds it back to the post-responsible
 person of its category (``fed_back``), who starts handling it (``in_progress``) and resolves

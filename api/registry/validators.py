@@ -5,7 +5,7 @@
 ``datetime.date`` instead of text, upper-case ``X`` in ID numbers, phones without spaces), as an
 importer wants to store it. A record is a plain ``dict`` keyed by the model's column names.
 
-Rules (docs/design.md §2, issue 4):
+Rules (docs/design.md §2):
 
 - ID number (GB 11643-1999): 18 characters, 17 digits and an ISO 7064 MOD 11-2 check character
   (``0-9`` or ``X``), a known province prefix, a real birth date (YYYYMMDD at 7–14) not in the

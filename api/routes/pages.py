@@ -1,4 +1,4 @@
-"""The staff and public web pages (issue 12): ``/app/...`` for staff, ``/public`` for everyone.
+"""The staff and public web pages: ``/app/...`` for staff, ``/public`` for everyone.
 
 Every page is one HTML shell (``maps/static/app/app.html``) with one plain JS file and one CSS
 file (no build step), Leaflet served from ``/static/vendor/`` (no CDN). The pages hold no data:

@@ -42,7 +42,7 @@ def geometry_from_geojson(
         obj = obj.get("geometry")
     if not isinstance(obj, Mapping) or "type" not in obj:
         raise InputError(f"{what}: 不是 GeoJSON 几何 / not a GeoJSON geometry or Feature")
-    check_geojson_geometry(obj, what=what)  # vertex bound, finite lon/lat in range (issue 11)
+    check_geojson_geometry(obj, what=what)  # vertex bound, finite lon/lat in range
     try:
         geom = shapely.geometry.shape(obj)
     except Exception as exc:  # shapely raises several types for malformed coordinates

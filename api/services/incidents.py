@@ -1,5 +1,5 @@
 """Incidents in the database: report, route, transitions with optimistic locking, inboxes,
-overdue and due-soon lists, a daily summary and statistics (issue 8).
+overdue and due-soon lists, a daily summary and statistics.
 
 Routing
 -------

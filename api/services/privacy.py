@@ -1,6 +1,6 @@
 """Who may read what about residents: roles, grid scope, masking, access requests, audit.
 
-Rules (issue 4 item 4, docs/design.md "Confidentiality"):
+Rules (docs/design.md "Confidentiality"):
 
 - residents are read by :data:`RESIDENT_READERS`; a grid worker only those living in a house
   of their own grids (``User.grid_codes``), other roles every resident;

@@ -1,4 +1,4 @@
-"""Faults (issue 11 part 5): the server killed with SIGKILL in the middle of transitions leaves
+"""Faults: the server killed with SIGKILL in the middle of transitions leaves
 every incident's history consistent; ``wangge import`` or the server under ``POST
 /imports/houses`` killed with SIGKILL while the rows are written leaves none of them (and the
 same import run again stores all of them); PostGIS stopped under the running API gives 503

@@ -530,7 +530,7 @@ def test_overlaps_of_a_grown_voronoi_cell_are_all_reported_with_their_area(seed)
 # ------------------------------------------------- the fast validate against the reference
 #
 # ``tests/gis/_reference_validate.py`` is the straightforward implementation validate had
-# before it was made fast (issue 6 part 3), kept only for these tests. The fast one must
+# before it was made fast, kept only for these tests. The fast one must
 # give the same findings, plus the pieces the reference wrongly dropped as noise (its noise
 # test, a negative buffer on geometry with the snapping grid's fixed precision model, makes
 # GEOS return EMPTY for some real pieces): each of those extra findings must be real, with

@@ -1,6 +1,6 @@
 """The labelled address set (tests/gis/geocode_cases.csv) against the demo gazetteer.
 
-Targets (issue 7, README_geocode_cases.md): door-plate precision >= 0.98 and recall >= 0.9,
+Targets (README_geocode_cases.md): door-plate precision >= 0.98 and recall >= 0.9,
 no wrong door plate at or above the confidence threshold. The demo gazetteer holds no
 building, unit or room entries, so precision at building level is vacuous (None).
 """

@@ -1,4 +1,4 @@
-"""The approvals and import pages (issue 12) in a real headless Chromium (Debian's).
+"""The approvals and import pages in a real headless Chromium (Debian's).
 
 Same set-up as ``test_worker_page_browser.py``: one real uvicorn on 127.0.0.1 over a fresh
 copy of the demo database per test, a phone-sized screen, every request beyond the loopback

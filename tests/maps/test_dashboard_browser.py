@@ -1,4 +1,4 @@
-"""The dashboard, the escalation inbox and the public staff photo (issue 12, items 3–5) in a
+"""The dashboard, the escalation inbox and the public staff photo in a
 real headless Chromium (Debian's), on a phone-sized and a desktop screen.
 
 One real uvicorn on 127.0.0.1 over a copy of the demo database; every request not to it is

@@ -1,4 +1,4 @@
-"""The staff and public pages (issue 12) in a real headless Chromium on a phone-sized screen.
+"""The staff and public pages in a real headless Chromium on a phone-sized screen.
 
 One real uvicorn on 127.0.0.1 over a copy of the demo database; every request not to it is
 aborted and recorded (the pages must work offline). A grid worker signs in, registers a

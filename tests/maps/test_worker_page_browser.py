@@ -1,4 +1,4 @@
-"""The worker page's registry and patrol parts (issue 12) in a real headless Chromium.
+"""The worker page's registry and patrol parts in a real headless Chromium.
 
 Same set-up as ``test_pages_browser.py``: one real uvicorn on 127.0.0.1 over a copy of the
 demo database, a phone-sized screen, every request beyond the loopback aborted and recorded.

@@ -1,4 +1,4 @@
-/* The staff and public pages of wangge (issue 12). Plain JavaScript, no build step.
+/* The staff and public pages of wangge. Plain JavaScript, no build step.
  * Leaflet is served by the app under /static/vendor/ (no CDN, no base tiles: works offline).
  *
  * Staff pages sign in through POST /auth/token and keep the token in localStorage; every

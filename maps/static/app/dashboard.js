@@ -1,4 +1,4 @@
-/* The dashboard page of wangge (/app/dashboard, issue 12 item 4): for the community head and
+/* The dashboard page of wangge (/app/dashboard): for the community head and
  * the street department. Plain JavaScript, no build step; loaded after app.js on this page
  * only, it registers itself in window.wangge.pages and uses app.js's signed-in API client.
  *

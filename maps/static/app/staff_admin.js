@@ -1,4 +1,4 @@
-/* Two staff pages of wangge (issue 12): access-request approvals (/app/approvals) and the
+/* Two staff pages of wangge: access-request approvals (/app/approvals) and the
  * register import (/app/import). Plain JavaScript, no build step; loaded after app.js on
  * these two pages only, it registers them in window.wangge.pages and uses app.js's
  * signed-in API client.

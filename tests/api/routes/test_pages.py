@@ -1,4 +1,4 @@
-"""The staff and public pages (issue 12): served, offline, and their data-testids documented."""
+"""The staff and public pages: served, offline, and their data-testids documented."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the worker page (issue 12) reads beyond the registry: the forms' code tables, the
+"""What the worker page reads beyond the registry: the forms' code tables, the
 fields of each special-status category, and the weekly patrol requirement."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Patrol logs and the monthly assessment (issue 10).
+"""Patrol logs and the monthly assessment.
 
 - ``patrol_tracks``: uploaded GPS tracks (worker, file name, SHA-256, fixes, uploader);
 - ``patrol_days``: seconds inside each grid per day (Asia/Shanghai) credited by a track;
