@@ -21,6 +21,7 @@ from api.db.engine import make_engine
 from tests.api.incident_helpers import demo_house, make_app, shared_env, token
 from tests.api.routes.conftest import ManualClock
 from tests.maps.browser import Shots, offline_context, serve_in_thread
+from tests.maps.test_csp_browser import LISTEN as CSP_LISTEN
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
@@ -72,6 +73,7 @@ def test_resident_rates_once_on_the_phone_page(env, browser, request):
     blocked: list[str] = []
     with serve_in_thread(make_app(env.url, clock)) as base:
         context = offline_context(browser, base, blocked)
+        context.add_init_script(CSP_LISTEN)
         page = context.new_page()
         shots = Shots(page, "opinion", request.node.name)
         page.goto(base + path)
@@ -97,6 +99,7 @@ def test_resident_rates_once_on_the_phone_page(env, browser, request):
         message.get_by_text("已评价").wait_for(timeout=15000)
         assert page.get_by_test_id("rate-form").is_hidden()
         shots("again")
+        assert page.evaluate("window.__csp") == []  # the page works under the CSP
         context.close()
     assert blocked == []
 
@@ -117,6 +120,7 @@ def test_survey_answered_anonymously_on_the_phone_page(env, browser, request):
     blocked: list[str] = []
     with serve_in_thread(make_app(env.url, clock)) as base:
         context = offline_context(browser, base, blocked)
+        context.add_init_script(CSP_LISTEN)
         page = context.new_page()
         shots = Shots(page, "opinion", request.node.name)
         page.goto(f"{base}/survey/{sid}")
@@ -128,6 +132,7 @@ def test_survey_answered_anonymously_on_the_phone_page(env, browser, request):
         page.get_by_test_id("survey-submit").click()
         page.get_by_test_id("survey-message").get_by_text("感谢").wait_for(timeout=15000)
         shots("sent")
+        assert page.evaluate("window.__csp") == []  # the page works under the CSP
         context.close()
     assert blocked == []
     engine = make_engine(env.url)

@@ -19,6 +19,7 @@
   // every action the API writes (grep "audit(" in api/); unknown ones are shown by their code
   var ACTION_ZH = {
     unmask_read: "查看完整居民信息",
+    unmask_export: "导出未遮蔽台账",
     access_request: "提交查阅申请",
     access_approved: "批准查阅申请",
     access_rejected: "驳回查阅申请",
