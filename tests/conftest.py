@@ -180,6 +180,24 @@ def fresh_db_url(db_url, tmp_path) -> str:
         yield url
 
 
+@pytest.fixture
+def empty_target(db_url, tmp_path) -> Iterator[str]:
+    """A second, truly empty database on the engine of ``db_url`` (no postgis extension on
+    PostGIS, a path not yet made on SpatiaLite): where a restore or copy may go."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'restored.db'}"
+        return
+    name = f"restore_{uuid.uuid4().hex[:12]}"
+    server = sa.make_url(db_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def engine(db_url):
     """An engine with the schema created (``init_db``), shared by the session."""

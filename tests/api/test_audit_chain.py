@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -155,22 +154,6 @@ def test_concurrent_writers_keep_one_linear_chain(fresh_db_url):
     assert len(stored) == 60
     assert [tuple(r) for r in stored] == _independent_chain(fresh_db_url)
     assert _verify(fresh_db_url)[0] == 0
-
-
-@pytest.fixture
-def empty_target(db_url, tmp_path):
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    name = f"audit_{uuid.uuid4().hex[:12]}"
-    server = sa.make_url(db_url).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
 
 
 def test_the_head_goes_with_the_backup_and_checks_the_restore(fresh_db_url, empty_target,

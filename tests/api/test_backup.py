@@ -31,23 +31,6 @@ def cli() -> typer.Typer:
     return cli_app
 
 
-@pytest.fixture
-def empty_target(db_url, tmp_path):
-    """A second empty database on the engine of ``db_url`` (SpatiaLite: a path not yet made)."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    name = f"restore_{uuid.uuid4().hex[:12]}"
-    server = sa.make_url(db_url).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
-
-
 def _rows(url: str, sql: str):
     engine = make_engine(url)
     try:
