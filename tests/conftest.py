@@ -386,24 +386,35 @@ def cheap_password_hashes():
 
 
 def pytest_sessionfinish(session) -> None:
-    """A pytest-xdist worker sends what the differential harness ran to the controller."""
+    """A pytest-xdist worker sends what the differential harness ran, and the reports of
+    :mod:`tests.reports`, to the controller."""
     from tests.gis.harness.counts import COUNTS
+    from tests.reports import REPORTS
 
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["differential_harness"] = dict(COUNTS)
+        session.config.workeroutput["reports"] = [list(r) for r in REPORTS]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
-    """The controller adds up the workers' harness counts (pytest-xdist hook)."""
+    """The controller adds up the workers' harness counts and reports (pytest-xdist hook)."""
     from tests.gis.harness.counts import COUNTS
+    from tests.reports import REPORTS
 
-    COUNTS.update(getattr(node, "workeroutput", {}).get("differential_harness", {}))
+    output = getattr(node, "workeroutput", {})
+    COUNTS.update(output.get("differential_harness", {}))
+    REPORTS.extend(tuple(r) for r in output.get("reports", []))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """``differential harness: N tilings, M planted defects, K points`` when it ran."""
+    """The tests' reports, then ``differential harness: N tilings, M planted defects, K
+    points`` when it ran."""
     from tests.gis.harness.counts import COUNTS, summary
+    from tests.reports import REPORTS
 
+    for title, text in sorted(REPORTS):
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)
     if COUNTS:
         terminalreporter.write_sep("-", summary(COUNTS))

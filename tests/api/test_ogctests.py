@@ -18,6 +18,7 @@ import pytest
 
 from api.demo import load_demo
 from tests.api.incident_helpers import LiveServer, make_app
+from tests.reports import add_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_PYTHON = ROOT / ".venv-ogctests" / "bin" / "python"
@@ -34,7 +35,7 @@ def server(tmp_path_factory):
         yield live
 
 
-def test_ogctests_core_suite(server, capsys):
+def test_ogctests_core_suite(server):
     if not SUITE_PYTHON.is_file():
         pytest.fail(f"{SUITE_PYTHON} is missing: run bash install.sh (it installs ogctests)")
     suite = subprocess.run(
@@ -63,8 +64,7 @@ def test_ogctests_core_suite(server, capsys):
         env=os.environ | {"INSTANCE_URL": f"{server.base}/ogc"},
         timeout=600,
     )
-    with capsys.disabled():  # the suite's own report, in the test run's output
-        print("\nogctests features/core against wangge:\n" + run.stdout[-6000:])
+    add_report("ogctests features/core against wangge", run.stdout[-6000:])
     outcomes = {
         name: outcome
         for outcome, name in re.findall(

@@ -17,6 +17,7 @@ import pytest
 
 from gis.geocode import Gazetteer
 from gis.geocode_eval import evaluate
+from tests.reports import add_report
 
 ROOT = Path(__file__).resolve().parents[2] / "data" / "geocode_real"
 CASES = ROOT / "cases.csv"
@@ -44,10 +45,10 @@ def _pct(value) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(request):
+def report():
     gaz = Gazetteer.from_file(PLATES, road_column="road")
     result = evaluate(CASES, gaz, id_column="id")
-    lines = [f"\nreal door plates: {len(gaz)}, cases: {result['cases']}"]
+    lines = [f"real door plates: {len(gaz)}, cases: {result['cases']}"]
     lines.append("level      reported correct precision expected recalled recall")
     for level, row in result["levels"].items():
         lines.append(
@@ -64,9 +65,7 @@ def report(request):
     lines.append(
         f"overall: precision {_pct(overall['precision'])}, recall {_pct(overall['recall'])}"
     )
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print("\n".join(lines))
+    add_report("geocoding, real labelled set: by level and variant class", "\n".join(lines))
     return result
 
 
@@ -128,7 +127,7 @@ def test_every_hong_kong_plate_is_a_school_address_of_the_list():
         assert plate.address.startswith("香港特别行政区")
 
 
-def test_each_source_meets_the_targets_on_its_own(tmp_path, request):
+def test_each_source_meets_the_targets_on_its_own(tmp_path):
     gaz = Gazetteer.from_file(PLATES, road_column="road")
     cases = pd.read_csv(CASES, dtype=str, keep_default_na=False)
     lines = []
@@ -146,9 +145,7 @@ def test_each_source_meets_the_targets_on_its_own(tmp_path, request):
         assert overall["precision"] >= 0.99, source
         assert overall["recall"] >= 0.95, source
         assert result["wrong_above_threshold"] == [], source
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print("\nper source\n" + "\n".join(lines))
+    add_report("geocoding, real labelled set: per source", "\n".join(lines))
 
 
 def test_every_case_names_a_real_plate_and_every_class_is_there():
