@@ -17,6 +17,9 @@ from tests.api.routes.conftest import DEMO_GRIDS, valid_id_number
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
 POINT = gpd.read_file(DEMO / "grids.geojson").geometry.iloc[0].representative_point()
 _n = itertools.count(301, 2)
+# every house a door plate of its own: the shared database is also drawn from by the monthly
+# assessment, which refuses two households at one door plate
+_plates = itertools.count(1)
 ALL = {r.value for r in Role}
 ANON = "anonymous"
 
@@ -31,7 +34,7 @@ def _house(api) -> int:
         headers=api.as_("admin"),
         json={
             "community_id": _community(api),
-            "address": "角色路 1 号",
+            "address": f"角色路 {next(_plates)} 号",
             "lon": POINT.x,
             "lat": POINT.y,
         },
@@ -118,7 +121,7 @@ ENDPOINTS = {
             headers=h,
             json={
                 "community_id": _community(api),
-                "address": "角色路 2 号",
+                "address": f"角色路 {next(_plates)} 号",
                 "lon": POINT.x,
                 "lat": POINT.y,
             },
