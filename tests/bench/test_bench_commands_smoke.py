@@ -4,25 +4,12 @@ the machine is shared."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.smoke import run_smoke
 
 
 def test_whole_command_cases_run_and_agree_with_their_scripts(tmp_path):
     results = tmp_path / "RESULTS.md"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.commands", "--smoke", "--results", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = results.read_text()
+    text = run_smoke("bench.commands", results)
     assert "## Whole commands" in text and "PROBLEM" not in text, text
     rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")]
     cases = [r[0].strip() for r in rows[1:]]  # the first row is the header

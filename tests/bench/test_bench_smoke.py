@@ -8,26 +8,15 @@ grid for every house as wangge, or ``python -m bench`` exits 1 and names the dis
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.smoke import run_smoke
+
 LINE = re.compile(r"^- (?P<case>.+): wangge vs (?P<peer>.+?) (?P<ratio>\d+(\.\d+)?)×$")
 
 
 def test_smoke_run_agrees_with_every_peer_and_writes_ratio_lines(tmp_path):
     results = tmp_path / "RESULTS.md"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--results", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = results.read_text()
+    text = run_smoke("bench", results)
     assert "## Problems\n\n- none" in text, text
     ratios = [m.groupdict() for m in map(LINE.match, text.splitlines()) if m]
     peers = {r["peer"] for r in ratios}
