@@ -673,9 +673,23 @@ class GridIndex:
         # quarter of the cells, so the build costs less than half while the few more points
         # in boundary cells cost a little more look-up (same answers: the exact test decides).
         self._grids = sorted_grids
-        self._tree = shapely.STRtree(sorted_grids.geoms)
+        tree = shapely.STRtree(sorted_grids.geoms)
         cells = _CELLS_PER_GRID // 4 if one_shot else _CELLS_PER_GRID
-        self._raster = _Raster(sorted_grids.geoms, self._tree, cells) if len(sorted_grids) else None
+        self._raster = _Raster(sorted_grids.geoms, tree, cells) if len(sorted_grids) else None
+        self._views()
+
+    def __getstate__(self) -> dict:
+        """Pickled (to ship a built index to other processes, e.g. Dask workers) without the
+        plain-Python views, which are rebuilt on arrival; geometries travel as WKB."""
+        return {"grids": self._grids, "raster": self._raster}
+
+    def __setstate__(self, state: dict) -> None:
+        self._grids, self._raster = state["grids"], state["raster"]
+        shapely.prepare(self._grids.geoms)  # preparation does not survive pickling
+        self._views()
+
+    def _views(self) -> None:
+        sorted_grids = self._grids
         # plain-Python views for the single-point path (no numpy call per look-up)
         self._id_list = list(sorted_grids.ids)
         self._geom_list = list(sorted_grids.geoms)

@@ -1,0 +1,521 @@
+"""Assign points to grids on a Dask cluster: tables larger than one machine's memory.
+
+The same answers as the single-process path (:func:`gis.assign.assign_points` on what
+:func:`gis.io.read_layer` reads), point for point, with memory bounded by the partition
+size:
+
+1. the points (GeoParquet, plain Parquet or CSV with lon/lat columns) are read in
+   partitions of at most ``partition_rows`` rows (Parquet row groups, CSV byte blocks),
+   converted to lon/lat exactly as the single-process reader converts them (the file's
+   CRS, or ``input_crs``); CSV columns become numbers where every value in the whole file
+   is one and it is not an identifier, decided over all partitions before any is converted;
+2. the partitions are shuffled spatially: rows are ordered along a Hilbert curve over the
+   grids' extent and cut into partitions of neighbouring points (``spatial=False`` keeps
+   the file order);
+3. the grid index (:class:`gis.assign.GridIndex`), built once by the caller, goes to every
+   worker once (a worker plugin) and each partition is assigned there;
+4. each partition is written by its worker as one Parquet part with one fixed schema;
+   the parts become the output dataset (``out`` a directory) or are joined into one
+   GeoParquet file (``out`` ending in ``.parquet``), under a temporary name until complete.
+
+Output columns: every input column (the geometry included), then ``grid_code``,
+``outside``, ``lon_wgs84``, ``lat_wgs84`` as the single-process ``wangge assign`` writes
+them. Rows come in the spatial order of step 2, not the file order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from distributed import WorkerPlugin
+from pyproj import CRS
+
+from gis.assign import GridIndex
+from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, parse_input_crs, to_wgs84
+from gis.errors import CRSMismatchError, GeometryTypeError, InputError, UnreadableFileError
+from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
+from gis.parquet import (
+    GeoParquetWriter,
+    arrow_table,
+    geo_metadata,
+    geoparquet_schema,
+    output_schema,
+    read_row_groups,
+    row_group_batches,
+)
+
+__all__ = ["DEFAULT_PARTITION_ROWS", "DaskAssignResult", "assign_on_cluster", "dask_client"]
+
+DEFAULT_PARTITION_ROWS = 500_000
+_ADDED = ("grid_code", "outside", "lon_wgs84", "lat_wgs84")
+_HILBERT_LEVEL = 16
+
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: str | None = None, *, workers: int = 2, memory_limit: str | int | None = "auto"
+) -> Iterator:
+    """A :class:`distributed.Client`: connected to ``scheduler`` (an address such as
+    ``tcp://host:8786``), or to a local cluster of ``workers`` processes (one thread each,
+    ``memory_limit`` per worker) that is shut down on leaving the block."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    # a shuffle's start and end are logged as warnings: routine here, not the user's concern
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"无法连接调度器 / cannot connect to the Dask scheduler {scheduler!r}: {exc}"
+            ) from exc
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@dataclass
+class DaskAssignResult:
+    """What :func:`assign_on_cluster` wrote: rows, rows outside every grid, the output."""
+
+    points: int
+    outside: int
+    out: Path
+    partitions: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+class _IndexPlugin(WorkerPlugin):
+    """Carries the built grid index to each worker once (a Dask worker plugin)."""
+
+    def __init__(self, name: str, index: GridIndex) -> None:
+        self.name = name
+        self.index = index
+
+    def setup(self, worker) -> None:  # the plugin object itself is what workers look up
+        pass
+
+
+def _index_on_worker(name: str) -> GridIndex:
+    from distributed import get_worker
+
+    return get_worker().plugins[name].index
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How a partition of the input becomes the single-process reader's frame."""
+
+    label: str
+    kind: str  # "geo" (GeoParquet), "table" (lon/lat columns: CSV or plain Parquet)
+    source: str | None  # parsed input_crs
+    lon: str | None = None
+    lat: str | None = None
+    numbers: dict = field(default_factory=dict)  # CSV column -> "int" | "float"
+
+
+# --- one partition -------------------------------------------------------------------------
+
+
+def _where(offset: int | None, i: int, csv: bool) -> str:
+    if offset is None:
+        return "某行 / a row"
+    n = offset + i + (2 if csv else 1)  # CSV rows count the header line
+    return f"第 {n} 行 / row {n}"
+
+
+def _coordinate(values: pd.Series, column: str, spec: _Spec, offset: int | None) -> np.ndarray:
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 列 / column {column!r} "
+            f"不是数字 / is not a number: {text.iloc[i]!r}"
+        )
+    return numbers.to_numpy(dtype=float)
+
+
+def _as_lonlat(gdf: gpd.GeoDataFrame, spec: _Spec) -> gpd.GeoDataFrame:
+    """The CRS rule of :func:`gis.io.read_layer`: ``input_crs`` or the file's own CRS, to
+    CGCS2000 lon/lat when CGCS2000-based, else WGS84 lon/lat."""
+    file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+    if spec.source is not None:
+        if file_crs is not None and not file_crs.is_geographic:
+            raise CRSMismatchError(
+                f"{spec.label}: 文件自带投影坐标系 {file_crs.name}，与 --input-crs 矛盾 / the "
+                f"file carries the projected CRS {file_crs.name!r} but --input-crs says lon/lat"
+            )
+        return to_wgs84(gdf, spec.source)
+    if file_crs is None:
+        return gdf.set_crs(WGS84)
+    target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
+    if file_crs.equals(target, ignore_axis_order=True):
+        return gdf.set_crs(target, allow_override=True)
+    return gdf.to_crs(target)
+
+
+def _check_points(gdf: gpd.GeoDataFrame, spec: _Spec, offset: int | None) -> None:
+    geoms = np.asarray(gdf.geometry.values)
+    not_point = shapely.get_type_id(geoms) != shapely.GeometryType.POINT
+    not_point |= shapely.is_empty(geoms)
+    if not_point.any():
+        i = int(np.argmax(not_point))
+        kind = gdf.geometry.iloc[i].geom_type if geoms[i] is not None else "None"
+        raise GeometryTypeError(
+            f"{spec.label}: {_where(offset, i, False)}: 几何类型为 {kind}，应为点 / geometry is "
+            f"{kind}, expected Point"
+        )
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(y) > 90) | (np.abs(x) > 180)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 坐标超出经纬度范围 / "
+            f"coordinate out of lon/lat range: ({x[i]}, {y[i]})"
+        )
+
+
+def _prepare(frame: pd.DataFrame, spec: _Spec, offset: int | None) -> gpd.GeoDataFrame:
+    """One partition as the single-process reader returns those rows."""
+    if spec.kind == "geo":
+        gdf = frame
+        if len(gdf):
+            gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
+    else:
+        frame = frame.loc[frame.notna().any(axis=1).to_numpy()].reset_index(drop=True)
+        lon = _coordinate(frame[spec.lon], spec.lon, spec, offset)
+        lat = _coordinate(frame[spec.lat], spec.lat, spec, offset)
+        attributes = frame.copy()
+        attributes[spec.lon], attributes[spec.lat] = lon, lat
+        for column, kind in spec.numbers.items():
+            values = pd.to_numeric(attributes[column].str.strip())
+            attributes[column] = values.astype("int64" if kind == "int" else "float64")
+        gdf = gpd.GeoDataFrame(attributes, geometry=shapely.points(lon, lat), crs=None)
+    gdf = _as_lonlat(gdf, spec)
+    _check_points(gdf, spec, offset)
+    return gdf
+
+
+def _assign_part(gdf: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
+    """The rows with ``grid_code``/``outside``/``lon_wgs84``/``lat_wgs84`` as ``wangge
+    assign`` adds them (spatial sort key dropped)."""
+    result = gdf.reset_index(drop=True)
+    index = _index_on_worker(index_name)
+    codes = index.assign(result.geometry)
+    result["grid_code"] = codes.astype(object).where(codes.notna(), None)
+    result["outside"] = codes.isna().to_numpy()
+    wgs84 = np.asarray(result.geometry.to_crs(4326).values) if len(result) else np.array([])
+    result["lon_wgs84"] = shapely.get_x(wgs84).astype(float)
+    result["lat_wgs84"] = shapely.get_y(wgs84).astype(float)
+    return result
+
+
+def _write_part(gdf: gpd.GeoDataFrame, folder: str, schema, partition_info=None) -> pd.DataFrame:
+    """Write one partition as ``part.NNNNN.parquet``; return its row and outside counts."""
+    import pyarrow.parquet as pq
+
+    number = partition_info["number"] if partition_info else 0
+    path = Path(folder) / f"part.{number:05d}.parquet"
+    pq.write_table(arrow_table(gdf, schema), path)
+    return pd.DataFrame({"rows": [len(gdf)], "outside": [int(gdf["outside"].sum())]})
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _column_stats(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per text column: any value, all numbers, all integers, any missing, looks like a code
+    (what :func:`gis.io.read_layer` decides a CSV column's type by)."""
+    rows = []
+    frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
+    for column in columns:
+        raw = frame[column]
+        text = raw.dropna().str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        rows.append(
+            {
+                "column": column,
+                "any": not text.empty,
+                "numeric": bool(numbers.notna().all()),
+                "integer": numbers.dtype.kind in "iu" or text.empty,
+                "missing": bool(raw.isna().any()),
+                "code": bool(
+                    text.str.match(r"^[+-]?0\d").any() or text.str.match(r"^\+?\d{11,}$").any()
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _csv_numbers(ddf, columns: list[str]) -> dict:
+    stats = ddf.map_partitions(
+        _column_stats,
+        columns,
+        meta=pd.DataFrame({k: pd.Series(dtype=t) for k, t in (
+            ("column", object), ("any", bool), ("numeric", bool), ("integer", bool),
+            ("missing", bool), ("code", bool))}),
+    ).compute()  # fmt: skip
+    numbers = {}
+    for column, group in stats.groupby("column", sort=False):
+        if group["any"].any() and not group["code"].any() and group["numeric"].all():
+            exact = group["integer"].all() and not group["missing"].any()
+            numbers[column] = "int" if exact else "float"
+    return numbers
+
+
+def _lonlat_names(columns, label: str, lon_col: str | None, lat_col: str | None):
+    lon = lon_col if lon_col is not None else find_column(columns, LON_COLUMN_NAMES)
+    lat = lat_col if lat_col is not None else find_column(columns, LAT_COLUMN_NAMES)
+    for given in (lon, lat):
+        if given is not None and given not in columns:
+            raise InputError(f"{label}: 没有列 {given!r} / no column {given!r}")
+    if lon is None or lat is None:
+        raise InputError(
+            f"{label}: 找不到经纬度列 / cannot find lon/lat columns (found: "
+            f"{', '.join(map(str, columns))}); expected one of {'|'.join(LON_COLUMN_NAMES)} and "
+            f"one of {'|'.join(LAT_COLUMN_NAMES)}, or give --lon-col/--lat-col"
+        )
+    return lon, lat
+
+
+def _read_parquet_part(batch: tuple[list[int], int], path: str, spec: _Spec) -> gpd.GeoDataFrame:
+    row_groups, offset = batch
+    return _prepare(read_row_groups(path, row_groups), spec, offset)
+
+
+def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
+    """The points as a Dask GeoDataFrame of prepared partitions."""
+    import dask.dataframe as dd
+    import dask_geopandas  # noqa: F401  (registers GeoDataFrame collections)
+
+    label = str(path)
+    ext = path.suffix.lower()
+    if not path.is_file():
+        raise UnreadableFileError(f"{label}: 文件不存在 / file not found")
+    if ext == ".parquet":
+        geo = geo_metadata(path)
+        batches = row_group_batches(path, partition_rows)
+        if not batches:
+            raise UnreadableFileError(f"{label}: 空文件 / empty file")
+        if geo is None:
+            import pyarrow.parquet as pq
+
+            names = pq.ParquetFile(path).schema_arrow.names
+            lon, lat = _lonlat_names(names, label, lon_col, lat_col)
+            spec = _Spec(label, "table", source, lon, lat)
+        else:
+            spec = _Spec(label, "geo", source)
+        sizes = [
+            sum(_row_group_rows(path, g) for g in batch) for batch in batches
+        ]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+        parts = list(zip(batches, offsets, strict=True))
+        head = _prepare(read_row_groups(path, batches[0][:1]).iloc[:0], spec, 0)
+        return dd.from_map(
+            _read_parquet_part, parts, path=str(path), spec=spec, meta=head,
+            enforce_metadata=False,
+        )  # fmt: skip
+    if ext == ".csv":
+        encoding = _csv_encoding(path)
+        text = dd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding,
+            blocksize=max(partition_rows * 64, 1 << 20), skip_blank_lines=True,
+        )  # fmt: skip
+        columns = [str(c) for c in text.columns]
+        lon, lat = _lonlat_names(columns, label, lon_col, lat_col)
+        others = [c for c in columns if c not in (lon, lat)]
+        spec = _Spec(label, "table", source, lon, lat)
+        spec = _Spec(label, "table", source, lon, lat, _csv_numbers(text, others))
+        head = _prepare(text._meta, spec, None)
+        return text.map_partitions(_prepare, spec, None, meta=head)
+    raise InputError(
+        f"{label}: Dask 引擎读 .parquet 或 .csv / the dask engine reads .parquet (GeoParquet or "
+        "lon/lat columns) or .csv points"
+    )
+
+
+def _row_group_rows(path: Path, i: int) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.row_group(i).num_rows
+
+
+def _csv_encoding(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    for codec in ("utf-8-sig", "gbk"):
+        try:
+            head.decode(codec)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not merely a character cut at the sample's end
+                continue
+        return codec
+    raise UnreadableFileError(f"{path}: 文本既不是 UTF-8 也不是 GBK / text is neither UTF-8 nor GBK")
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+
+def _grid_code_type(index: GridIndex):
+    import pyarrow as pa
+
+    ids = list(index._grids.ids[:1])
+    return pa.array(ids).type if ids else pa.string()
+
+
+def assign_on_cluster(
+    points: str | Path,
+    index: GridIndex,
+    out: str | Path,
+    *,
+    client,
+    input_crs: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    spatial: bool = True,
+) -> DaskAssignResult:
+    """Assign every point of the file ``points`` to the grid of ``index`` that covers it,
+    on the cluster of ``client``; write the points with the grid columns to ``out``.
+
+    Parameters
+    ----------
+    points
+        GeoParquet, or a Parquet/CSV table with lon/lat columns (found by name as
+        :func:`gis.io.read_layer` finds them, or ``lon_col``/``lat_col``).
+    index
+        The grid index, built once; every worker receives it once.
+    out
+        A ``.parquet`` file (one GeoParquet file), or a directory (a Parquet dataset of
+        ``part.NNNNN.parquet`` files, each GeoParquet). Replaced when complete; nothing is
+        left behind on failure. With a remote scheduler it must be on storage the workers
+        and this process share.
+    input_crs
+        What the points' lon/lat are ("wgs84", "cgcs2000", "gcj02", "bd09"), as ``--input-crs``.
+    partition_rows
+        At most this many rows per partition (whole Parquet row groups; CSV blocks of about
+        64 bytes a row): the unit of memory on a worker.
+    spatial
+        Shuffle the points into spatially compact partitions (Hilbert curve over the grids'
+        extent) before assigning them.
+    """
+    import dask
+
+    # Text columns keep the dtype the single-process reader gives them (Dask would make
+    # them pyarrow strings, and the output's pandas metadata would say so).
+    with dask.config.set({"dataframe.convert-string": False}):
+        return _assign_on_cluster(
+            Path(points), index, Path(out), client=client, input_crs=input_crs,
+            lon_col=lon_col, lat_col=lat_col, partition_rows=partition_rows, spatial=spatial,
+        )  # fmt: skip
+
+
+def _assign_on_cluster(
+    points: Path, index: GridIndex, out: Path, *, client, input_crs, lon_col, lat_col,
+    partition_rows: int, spatial: bool,
+) -> DaskAssignResult:  # fmt: skip
+    source = parse_input_crs(input_crs) if input_crs is not None else None
+    ddf = _read_points(points, source, lon_col, lat_col, partition_rows)
+    n_in = ddf.npartitions
+    if spatial and n_in > 1 and len(index):
+        bounds = _lonlat_bounds(index)
+        distance = ddf.hilbert_distance(total_bounds=bounds, level=_HILBERT_LEVEL)
+        ddf = ddf.set_index(distance, npartitions=n_in, shuffle_method="p2p")
+    name = f"wangge-grid-index-{uuid.uuid4().hex}"
+    meta = _assign_part_meta(ddf._meta, index)
+    schema = geoparquet_schema(
+        output_schema(meta, {"grid_code": _grid_code_type(index)}),
+        geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
+    )  # fmt: skip
+    assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
+
+    directory = out.suffix.lower() != ".parquet"
+    staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    client.register_plugin(_IndexPlugin(name, index), name=name)
+    try:
+        counts = assigned.map_partitions(
+            _write_part, str(staging), schema,
+            meta=pd.DataFrame({"rows": pd.Series(dtype="int64"), "outside": pd.Series(dtype="int64")}),
+        ).compute()  # fmt: skip
+        parts = sorted(staging.glob("part.*.parquet"))
+        if directory:
+            _replace_dir(staging, out)
+            files = sorted(out.glob("part.*.parquet"))
+        else:
+            _join_parts(parts, out, schema)
+            shutil.rmtree(staging)
+            files = [out]
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            client.unregister_worker_plugin(name)
+    return DaskAssignResult(
+        points=int(counts["rows"].sum()), outside=int(counts["outside"].sum()), out=out,
+        partitions=len(parts), files=files,
+    )  # fmt: skip
+
+
+def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
+    geoms = gpd.GeoSeries(index._grids.geoms, crs=index.crs)
+    if not index.crs.is_geographic:
+        geoms = geoms.to_crs(WGS84)
+    return tuple(float(v) for v in geoms.total_bounds)
+
+
+def _assign_part_meta(meta: gpd.GeoDataFrame, index: GridIndex) -> gpd.GeoDataFrame:
+    result = meta.reset_index(drop=True).copy()
+    result["grid_code"] = pd.Series(dtype=object)
+    result["outside"] = pd.Series(dtype=bool)
+    result["lon_wgs84"] = pd.Series(dtype=float)
+    result["lat_wgs84"] = pd.Series(dtype=float)
+    return result
+
+
+def _join_parts(parts: list[Path], out: Path, schema) -> None:
+    """Stream the part files, row group by row group, into one GeoParquet file."""
+    import pyarrow.parquet as pq
+
+    with GeoParquetWriter(out, schema) as writer:
+        for part in parts:
+            file = pq.ParquetFile(part)
+            for i in range(file.metadata.num_row_groups):
+                writer.write(file.read_row_group(i))
+
+
+def _replace_dir(staging: Path, out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: 已存在且不是目录 / exists and is not a directory")
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old)
