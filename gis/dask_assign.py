@@ -329,9 +329,7 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
             spec = _Spec(label, "table", source, lon, lat)
         else:
             spec = _Spec(label, "geo", source)
-        sizes = [
-            sum(_row_group_rows(path, g) for g in batch) for batch in batches
-        ]
+        sizes = [sum(_row_group_rows(path, g) for g in batch) for batch in batches]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
         parts = list(zip(batches, offsets, strict=True))
         head = _prepare(read_row_groups(path, batches[0][:1]).iloc[:0], spec, 0)
@@ -348,7 +346,6 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         columns = [str(c) for c in text.columns]
         lon, lat = _lonlat_names(columns, label, lon_col, lat_col)
         others = [c for c in columns if c not in (lon, lat)]
-        spec = _Spec(label, "table", source, lon, lat)
         spec = _Spec(label, "table", source, lon, lat, _csv_numbers(text, others))
         head = _prepare(text._meta, spec, None)
         return text.map_partitions(_prepare, spec, None, meta=head)
@@ -374,7 +371,9 @@ def _csv_encoding(path: Path) -> str:
             if exc.start < len(head) - 4:  # not merely a character cut at the sample's end
                 continue
         return codec
-    raise UnreadableFileError(f"{path}: 文本既不是 UTF-8 也不是 GBK / text is neither UTF-8 nor GBK")
+    raise UnreadableFileError(
+        f"{path}: 文本既不是 UTF-8 也不是 GBK / text is neither UTF-8 nor GBK"
+    )
 
 
 # --- the whole run -------------------------------------------------------------------------
@@ -460,7 +459,8 @@ def _assign_on_cluster(
     try:
         counts = assigned.map_partitions(
             _write_part, str(staging), schema,
-            meta=pd.DataFrame({"rows": pd.Series(dtype="int64"), "outside": pd.Series(dtype="int64")}),
+            meta=pd.DataFrame({"rows": pd.Series(dtype="int64"),
+                               "outside": pd.Series(dtype="int64")}),
         ).compute()  # fmt: skip
         parts = sorted(staging.glob("part.*.parquet"))
         if directory:
