@@ -47,6 +47,21 @@ from api.cli_common import (
     read_division,
     read_input,
 )
+from api.cli_dask import (
+    ByOption,
+    CommunityFieldOption,
+    Engine,
+    EngineOption,
+    MemoryLimitOption,
+    PartitionRowsOption,
+    SchedulerOption,
+    WorkersOption,
+    assign_with_dask,
+    check_engine_options,
+    community_summary,
+    validate_by_community,
+    write_findings,
+)
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
 from api.cli_geocode import gazetteer_app, geocode_command, geocode_eval_command
@@ -60,7 +75,7 @@ from api.cli_routing import register as register_routing_commands
 from api.cli_server import register as register_server_commands
 from api.cli_server import user_app
 from api.cli_totp import register as register_totp_command
-from gis.errors import WanggeError
+from gis.errors import InputError, WanggeError
 
 __all__ = ["app"]
 
@@ -142,32 +157,63 @@ def validate_command(
     as_json: JsonFlag = False,
     out_path: Annotated[
         Path | None,
-        typer.Option("--out", help="把问题写成 GeoJSON / write findings as GeoJSON"),
+        typer.Option(
+            "--out",
+            help="把问题写成文件，格式由扩展名决定（.geojson、.parquet、.gpkg、.csv…）/ write the "
+            "findings; the extension names the format (.geojson, .parquet, .gpkg, .csv...)",
+        ),
     ] = None,
     layer: Layer = None,
     boundary_layer: BoundaryLayer = None,
     grids_crs: GridsCRS = None,
     boundary_crs: BoundaryCRS = None,
+    by: ByOption = None,
+    community_field: CommunityFieldOption = "community_code",
+    engine: EngineOption = Engine.default,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = 2,
+    memory_limit: MemoryLimitOption = "auto",
 ) -> None:
-    """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
+    """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division.
+
+    ``--by community``: the files hold many communities (``--community-field`` says whose
+    each grid and boundary is); each community is validated alone against its own boundary,
+    spread over a Dask cluster's workers with ``--engine dask``.
+    """
     from gis.coverage import findings_to_geojson, validate
 
+    per_community = None
     try:
+        check_engine_options(engine, scheduler)
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
         )  # fmt: skip
-        with err.status("校验中 / validating…"):
-            findings = validate(
-                grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
+        if by is not None:
+            findings, per_community = validate_by_community(
+                grid_frame, boundary_frame, by=community_field, code_field=code_field,
+                tolerance_m=tolerance, engine=engine, scheduler=scheduler, workers=workers,
+                memory_limit=memory_limit,
+            )  # fmt: skip
+        elif engine is Engine.dask:
+            raise InputError(
+                "--engine dask 用于多个社区：请加 --by community / --engine dask spreads "
+                "communities over workers: add --by community"
             )
+        else:
+            with err.status("校验中 / validating…"):
+                findings = validate(
+                    grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
+                )
+        collection = findings_to_geojson(findings)
+        if per_community is not None:
+            for feature, key in zip(collection["features"], findings["community"], strict=True):
+                feature["properties"] = {"community": str(key)} | feature["properties"]
+        if out_path is not None:
+            write_findings(findings, collection, out_path)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
-    collection = findings_to_geojson(findings)
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     has_error = bool((findings["severity"] == "error").any()) if len(findings) else False
     if as_json:
         payload = {
@@ -177,6 +223,8 @@ def validate_command(
                 f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]
             ],
         }
+        if per_community is not None:
+            payload["communities"] = community_summary(findings, per_community)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if len(findings):
@@ -184,7 +232,8 @@ def validate_command(
         counts = findings["kind"].value_counts().to_dict() if len(findings) else {}
         verdict = "不通过 / INVALID" if has_error else "通过 / VALID"
         detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "无问题 / no findings"
-        out.print(f"{verdict}: {len(grid_frame)} 个网格 / grids; {detail}")
+        scope = f"{len(per_community)} 个社区 / communities, " if per_community else ""
+        out.print(f"{verdict}: {scope}{len(grid_frame)} 个网格 / grids; {detail}")
     raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)
 
 
@@ -202,15 +251,30 @@ def assign_command(
     grids_layer: GridsLayer = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    engine: EngineOption = Engine.default,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = 2,
+    memory_limit: MemoryLimitOption = "auto",
+    partition_rows: PartitionRowsOption = 500_000,
 ) -> None:
     """把点落到网格（空间连接）/ Assign points to grids by spatial join.
 
     The output keeps every input column as it was and adds ``grid_code``, ``outside`` and
     ``lon_wgs84``/``lat_wgs84``: the WGS84 position the grid was found for (the point's
     --input-crs coordinates converted). The points' CRS is --input-crs; the grids file is
-    read in its own CRS (--grids-crs to say otherwise).
+    read in its own CRS (--grids-crs to say otherwise). ``--engine dask`` assigns on a Dask
+    cluster (GeoParquet or lon/lat CSV/Parquet in; a ``.parquet`` file or a directory out).
     """
     try:
+        check_engine_options(engine, scheduler)
+        if engine is Engine.dask:
+            result = assign_with_dask(
+                points, grids, out_path, code_field=code_field, input_crs=input_crs,
+                grids_crs=grids_crs, grids_layer=grids_layer, scheduler=scheduler,
+                workers=workers, memory_limit=memory_limit, partition_rows=partition_rows,
+            )  # fmt: skip
+            _print_assigned(result.points, result.outside, result.out, as_json)
+            raise typer.Exit(EXIT_OK)
         if _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
             grids_crs=grids_crs, grids_layer=grids_layer, as_json=as_json,
