@@ -26,6 +26,7 @@ them. Rows come in the spatial order of step 2, not the file order.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ __all__ = ["DEFAULT_PARTITION_ROWS", "DaskAssignResult", "assign_on_cluster", "d
 DEFAULT_PARTITION_ROWS = 500_000
 _ADDED = ("grid_code", "outside", "lon_wgs84", "lat_wgs84")
 _HILBERT_LEVEL = 16
+_LOG = logging.getLogger("distributed.shuffle")
 
 
 @contextlib.contextmanager
@@ -67,12 +69,10 @@ def dask_client(
     """A :class:`distributed.Client`: connected to ``scheduler`` (an address such as
     ``tcp://host:8786``), or to a local cluster of ``workers`` processes (one thread each,
     ``memory_limit`` per worker) that is shut down on leaving the block."""
-    import logging
-
+    import dask
     from distributed import Client, LocalCluster
 
-    # a shuffle's start and end are logged as warnings: routine here, not the user's concern
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    _LOG.setLevel(logging.ERROR)  # its start and end are routine here, not warnings
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="10s")
@@ -84,6 +84,7 @@ def dask_client(
             yield client
         return
     with (
+        dask.config.set(_shuffle_buffers(memory_limit, workers)),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -94,6 +95,23 @@ def dask_client(
         Client(cluster) as client,
     ):
         yield client
+
+
+def _shuffle_buffers(memory_limit: str | int | None, workers: int) -> dict:
+    """Buffer sizes of Dask's disk-backed (P2P) shuffle in proportion to a worker's memory.
+
+    Its defaults (1 GiB of send buffers, 100 MiB before writing to disk, per worker) would
+    by themselves go past a small worker's limit, which pauses the worker and stalls the run.
+    """
+    from distributed.worker_memory import parse_memory_limit
+
+    limit = parse_memory_limit(memory_limit, 1, total_cores=workers, logger=_LOG)
+    if not limit:
+        return {}
+    return {
+        "distributed.p2p.comm.buffer": max(limit // 10, 8 << 20),
+        "distributed.p2p.storage.buffer": max(limit // 20, 4 << 20),
+    }
 
 
 @dataclass
@@ -341,7 +359,7 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         encoding = _csv_encoding(path)
         text = dd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding,
-            blocksize=max(partition_rows * 64, 1 << 20), skip_blank_lines=True,
+            blocksize=max(partition_rows * 64, 1 << 16), skip_blank_lines=True,
         )  # fmt: skip
         columns = [str(c) for c in text.columns]
         lon, lat = _lonlat_names(columns, label, lon_col, lat_col)

@@ -1,0 +1,296 @@
+"""``wangge assign --engine dask`` against the single-process path, on real local clusters.
+
+The clusters are real ``distributed.LocalCluster``s of 2 worker processes. Data come from the
+bench's generator (``data/make_demo.py build_scaled``: a jittered tiling with points exactly on
+shared edges and vertices) plus points outside it; each answer is compared with the default
+``wangge assign`` row by row (same columns, dtypes and values) and with the rule computed
+independently (``shapely.covers`` over an STRtree, the smallest code winning).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from distributed import Client, LocalCluster
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.assign import GridIndex
+from gis.crs import WGS84
+from gis.dask_assign import assign_on_cluster
+from gis.io import read_layer
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _build_scaled(out: Path, n_houses: int, n_grids: int, seed: int) -> None:
+    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "data" / "make_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_scaled(out, n_houses, n_grids, seed)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with Client(cluster) as c:
+        yield c
+
+
+def _truth(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.ndarray:
+    """The rule by brute force: of the grids whose polygon covers the point, the smallest code."""
+    geoms = grids.geometry.to_numpy()
+    codes = grids["code"].astype(str).to_numpy()
+    tree = shapely.STRtree(geoms)
+    point_geoms = points.geometry.to_crs(grids.crs).to_numpy()
+    pairs = tree.query(point_geoms, predicate="covered_by")
+    best = np.full(len(point_geoms), None, dtype=object)
+    for p, g in zip(*pairs, strict=True):
+        if best[p] is None or codes[g] < best[p]:
+            best[p] = codes[g]
+    return best
+
+
+def _houses_with_outside(folder: Path, seed: int) -> gpd.GeoDataFrame:
+    """The generated houses plus points outside the tiling and on its outer boundary."""
+    houses = gpd.read_parquet(folder / "houses.parquet")
+    grids = gpd.read_parquet(folder / "grids.parquet")
+    xmin, ymin, xmax, ymax = grids.total_bounds
+    rng = np.random.default_rng(seed)
+    n = 300
+    lon = np.concatenate(
+        [rng.uniform(xmax, xmax + 0.01, n // 3), rng.uniform(xmin, xmax, n // 3),
+         np.full(n - 2 * (n // 3), xmin)]
+    )  # fmt: skip
+    lat = np.concatenate(
+        [rng.uniform(ymin, ymax, n // 3), rng.uniform(ymin - 0.01, ymin, n // 3),
+         rng.uniform(ymin, ymax, n - 2 * (n // 3))]
+    )  # fmt: skip
+    extra = gpd.GeoDataFrame(
+        {
+            "house_id": [f"X{i:07d}" for i in range(n)],
+            "households": rng.integers(1, 4, n),
+            "placement": "outside",
+            "lon": lon,
+            "lat": lat,
+        },
+        geometry=shapely.points(lon, lat),
+        crs=WGS84,
+    )
+    both = pd.concat([houses, extra], ignore_index=True)
+    return gpd.GeoDataFrame(both.sample(frac=1.0, random_state=seed), crs=WGS84)
+
+
+def _default(points: Path, grids: Path, out: Path, *extra: str) -> pd.DataFrame:
+    result = runner.invoke(app, ["assign", str(points), "--grids", str(grids), "--out", str(out),
+                                 *extra])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return pd.read_parquet(out)
+
+
+def _codes(values: pd.Series) -> list:
+    """Codes as a list, None outside (a text column read back holds NaN there)."""
+    return [None if pd.isna(v) else v for v in values]
+
+
+def _by_id(frame: pd.DataFrame, key: str = "house_id") -> pd.DataFrame:
+    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def test_grid_index_answers_the_same_after_pickling(tmp_path):
+    _build_scaled(tmp_path, 3000, 36, 3)
+    grids = gpd.read_parquet(tmp_path / "grids.parquet")
+    houses = gpd.read_parquet(tmp_path / "houses.parquet")
+    index = GridIndex(grids)
+    copy = pickle.loads(pickle.dumps(index))
+    got = copy.assign(houses.geometry).to_numpy()
+    assert got.tolist() == index.assign(houses.geometry).to_numpy().tolist()
+    assert got.tolist() == _truth(houses, grids).tolist()
+    lon, lat = houses["lon"].to_numpy(), houses["lat"].to_numpy()
+    assert [copy.locate(x, y) for x, y in zip(lon[:200], lat[:200], strict=True)] == got[
+        :200
+    ].tolist()
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_dask_equals_the_default_path_point_for_point(tmp_path, client, seed):
+    _build_scaled(tmp_path, 6000, 400, seed)
+    houses = _houses_with_outside(tmp_path, seed)
+    points = tmp_path / "points.parquet"
+    houses.to_parquet(points, index=False, row_group_size=700)
+    grids_path = tmp_path / "grids.parquet"
+    want = _default(points, grids_path, tmp_path / "default.parquet")
+
+    index = GridIndex(read_layer(grids_path, geometry_type="polygon"), one_shot=True)
+    result = assign_on_cluster(
+        points, index, tmp_path / "dask.parquet", client=client, partition_rows=1500
+    )
+    assert result.partitions > 3  # several partitions, spatially shuffled
+    got = pd.read_parquet(tmp_path / "dask.parquet")
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.to_dict() == want.dtypes.to_dict()
+    pd.testing.assert_frame_equal(_by_id(got), _by_id(want))
+    assert (result.points, result.outside) == (len(want), int(want["outside"].sum()))
+
+    truth = _truth(houses, gpd.read_parquet(grids_path))
+    by_id = dict(zip(houses["house_id"], truth, strict=True))
+    assert _codes(got["grid_code"]) == [by_id[h] for h in got["house_id"]]
+    assert got["outside"].sum() > 100 and (houses["placement"] == "vertex").sum() > 100
+
+    geo = json.loads(pq.read_schema(tmp_path / "dask.parquet").metadata[b"geo"])
+    assert geo["primary_column"] == "geometry"
+    assert gpd.read_parquet(tmp_path / "dask.parquet").crs.equals(WGS84)
+
+
+def test_a_directory_out_is_a_geoparquet_dataset_with_the_same_rows(tmp_path, client):
+    _build_scaled(tmp_path, 4000, 100, 5)
+    points = tmp_path / "houses.parquet"
+    pq.write_table(pq.read_table(points), tmp_path / "small_groups.parquet", row_group_size=500)
+    grids_path = tmp_path / "grids.parquet"
+    want = _default(points, grids_path, tmp_path / "default.parquet")
+    index = GridIndex(read_layer(grids_path, geometry_type="polygon"))
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / "stale.parquet").write_bytes(b"old")  # a previous output is replaced whole
+    result = assign_on_cluster(
+        tmp_path / "small_groups.parquet", index, out, client=client, partition_rows=1000
+    )
+    files = sorted(out.iterdir())
+    assert files == result.files and len(files) == 4
+    for path in files:
+        assert gpd.read_parquet(path).crs.equals(WGS84)
+    pd.testing.assert_frame_equal(_by_id(pd.read_parquet(out)), _by_id(want))
+    assert not list(tmp_path.glob(".dataset*"))  # no staging folder left
+
+
+def _csv_rows(rng: np.random.Generator, n: int, lon: np.ndarray, lat: np.ndarray) -> list[str]:
+    rows = []
+    for i in range(n):
+        count = str(rng.integers(0, 50))
+        ratio = "" if i % 97 == 0 else f"{rng.uniform(0, 1):.3f}"
+        floors = str(rng.integers(1, 30)) if i < n - 1 else "2.5"  # one non-integer at the end
+        unit = str(rng.integers(1, 9)) if i < n - 1 else "0102"  # a code at the very end
+        rows.append(f"H{i:06d},{count},{ratio},{floors},{unit},小区{i % 13},{float(lon[i])!r},{float(lat[i])!r}")
+    return rows
+
+
+def test_a_csv_gives_the_columns_and_types_of_the_default_path(tmp_path, client):
+    """Number columns are decided over the whole file, not one partition at a time."""
+    _build_scaled(tmp_path, 6000, 100, 9)
+    houses = gpd.read_parquet(tmp_path / "houses.parquet")
+    rng = np.random.default_rng(9)
+    lines = ["house_id,residents,ratio,floors,unit,estate,lon,lat"]
+    lines += _csv_rows(rng, len(houses), houses["lon"].to_numpy(), houses["lat"].to_numpy())
+    lines.insert(50, "")  # a blank line is skipped by both
+    points = tmp_path / "houses.csv"
+    points.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    grids_path = tmp_path / "grids.parquet"
+    want = _default(points, grids_path, tmp_path / "default.parquet")
+    assert want["floors"].dtype == np.float64 and want["unit"].dtype != np.int64
+
+    index = GridIndex(read_layer(grids_path, geometry_type="polygon"))
+    result = assign_on_cluster(
+        points, index, tmp_path / "dask.parquet", client=client, partition_rows=1000
+    )
+    assert result.partitions > 3
+    got = pd.read_parquet(tmp_path / "dask.parquet")
+    assert got.dtypes.to_dict() == want.dtypes.to_dict()
+    pd.testing.assert_frame_equal(_by_id(got), _by_id(want))
+
+
+def test_bad_coordinates_are_refused_and_nothing_is_written(tmp_path, client):
+    _build_scaled(tmp_path, 2000, 36, 4)
+    lines = ["id,lon,lat"] + [f"{i},121.47,31.23" for i in range(100)] + ["bad,121.4x,31.2"]
+    points = tmp_path / "bad.csv"
+    points.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = GridIndex(read_layer(tmp_path / "grids.parquet", geometry_type="polygon"))
+    out = tmp_path / "never.parquet"
+    with pytest.raises(Exception, match="121.4x"):
+        assign_on_cluster(points, index, out, client=client)
+    assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+def test_cli_on_a_running_scheduler_equals_the_default_path(tmp_path, cluster):
+    _build_scaled(tmp_path, 5000, 400, 21)
+    points, grids_path = tmp_path / "houses.parquet", tmp_path / "grids.parquet"
+    pq.write_table(pq.read_table(points), tmp_path / "rg.parquet", row_group_size=1000)
+    want = _default(points, grids_path, tmp_path / "default.parquet")
+    got = _default(
+        tmp_path / "rg.parquet", grids_path, tmp_path / "dask.parquet", "--engine", "dask",
+        "--scheduler", cluster.scheduler_address, "--partition-rows", "1000",
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(_by_id(got), _by_id(want))
+    assert len(cluster.scheduler_info["workers"]) == 2  # the running cluster is left running
+
+
+def test_cli_local_cluster_equals_the_default_path_and_leaves_no_process(tmp_path):
+    _build_scaled(tmp_path, 5000, 100, 22)
+    points, grids_path = tmp_path / "houses.parquet", tmp_path / "grids.parquet"
+    want = _default(points, grids_path, tmp_path / "default.parquet")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    result = runner.invoke(
+        app,
+        ["assign", str(points), "--grids", str(grids_path), "--out", str(tmp_path / "d.parquet"),
+         "--engine", "dask", "--workers", "2", "--memory-limit", "1GB", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["points"] == len(want)
+    pd.testing.assert_frame_equal(_by_id(pd.read_parquet(tmp_path / "d.parquet")), _by_id(want))
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    gone, alive = psutil.wait_procs(left, timeout=30)  # returns as soon as all have exited
+    assert alive == []
+
+
+def test_cli_refuses_dask_options_it_cannot_use(tmp_path):
+    _build_scaled(tmp_path, 500, 4, 1)
+    base = ["assign", str(tmp_path / "houses.parquet"), "--grids", str(tmp_path / "grids.parquet")]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "a.csv"), "--engine", "dask"])
+    assert result.exit_code == 2 and "GeoParquet" in result.output
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "a.parquet"), "--scheduler", "x"])
+    assert result.exit_code == 2 and "--engine dask" in result.output
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "a.parquet").exists()
+
+
+def test_memory_is_bounded_by_the_partition_not_the_input(tmp_path):
+    """Workers limited to 400 MB each assign a table that takes more than that in memory."""
+    limit = 400_000_000
+    _build_scaled(tmp_path, 1_000_000, 400, 31)
+    houses = gpd.read_parquet(tmp_path / "houses.parquet")
+    houses["note"] = houses["house_id"].str.pad(400, side="right", fillchar="-")
+    assert houses.memory_usage(deep=True).sum() > limit
+    points = tmp_path / "big.parquet"
+    houses.to_parquet(points, index=False, row_group_size=25_000)
+    grids = read_layer(tmp_path / "grids.parquet", geometry_type="polygon")
+    index = GridIndex(grids)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                     memory_limit=limit) as local,
+        Client(local) as c,
+    ):  # fmt: skip
+        result = assign_on_cluster(
+            points, index, tmp_path / "out.parquet", client=c, partition_rows=25_000
+        )
+        assert len(c.scheduler_info()["workers"]) == 2
+    got = pd.read_parquet(tmp_path / "out.parquet", columns=["house_id", "note", "grid_code"])
+    assert result.points == len(houses) == len(got)
+    want = pd.Series(index.assign(houses.geometry).to_numpy(), index=houses["house_id"])
+    assert _codes(got["grid_code"]) == want.loc[got["house_id"]].tolist()
+    assert (got["note"].str.slice(0, 8) == got["house_id"]).all()
