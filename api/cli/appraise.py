@@ -1,6 +1,6 @@
 """``wangge appraise --community C --month YYYY-MM [--json] [--out F.xlsx|F.pdf]``.
 
-The monthly appraisal per worker (:func:`api.services.appraisal.appraise`): prints a table
+The monthly appraisal per worker (:func:`api.services.appraisal.service.appraise`): prints a table
 (or the JSON of ``GET /appraisal``) and writes the XLSX/PDF report with ``--out``. Exit
 codes: 0 done, 2 unusable input (unknown community, bad month, bad weights, bad file type).
 """
@@ -15,10 +15,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import EXIT_OK, CommunityOption, JsonFlag, fail_input, out
+from api.cli.options import CommunityOption, DbOption, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out
 from gis.errors import WanggeError
 
-__all__ = ["appraise_command", "register"]
+__all__ = ["appraise_command"]
 
 
 def _fmt(value: float | None) -> str:
@@ -32,15 +33,13 @@ def appraise_command(
         Path | None,
         typer.Option("--out", help="报表 .xlsx 或 .pdf / write the report (.xlsx or .pdf)"),
     ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL")
-    ] = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """月度绩效（每名工作人员）/ Monthly appraisal of every worker of a community."""
-    from api.appraisal.report import write_appraisal
     from api.db.engine import database_session
-    from api.services.appraisal import appraise
+    from api.services.appraisal.report import write_appraisal
+    from api.services.appraisal.service import appraise
 
     if out_path is not None and out_path.suffix.lower() not in (".xlsx", ".pdf"):
         raise fail_input(ValueError(
@@ -81,8 +80,3 @@ def appraise_command(
     if out_path is not None:
         out.print(f"已写出 / wrote {out_path}", highlight=False, markup=False)
     raise typer.Exit(EXIT_OK)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``appraise`` to ``app``."""
-    app.command("appraise")(appraise_command)

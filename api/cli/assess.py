@@ -1,6 +1,6 @@
 """``wangge assess draw | dept | score | show | report``: the monthly assessment of communities.
 
-:func:`register` adds the ``assess`` sub-app. Thin wrappers of :mod:`api.services.assessment`;
+Thin wrappers of :mod:`api.services.assessment.service`;
 every command takes ``--db`` (created and migrated when missing) and ``--json``.
 
 Exit codes: 0 done, 1 ``score``/``show`` when the month is not complete yet (draw, five
@@ -16,30 +16,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    CommunityOption,
-    JsonFlag,
-    err,
-    fail_input,
-    out,
-)
+from api.cli.options import CommunityOption, DbOption, JsonFlag
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
-__all__ = ["assess_app", "register"]
+__all__ = ["app"]
 
-assess_app = typer.Typer(
-    help="月度考核 / monthly assessment of communities",
+app = typer.Typer(
+    help="月度考核 / monthly assessment",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
-]
 MonthOption = Annotated[str, typer.Option("--month", help="考核月份 YYYY-MM / month")]
 ByOption = Annotated[
     str | None, typer.Option("--by", help="操作人（记入记录）/ who does it (recorded)")
@@ -64,7 +53,7 @@ def _print(payload: dict, as_json: bool, text) -> None:
         text()
 
 
-@assess_app.command("draw")
+@app.command("draw")
 def draw_command(
     community: CommunityOption,
     month: MonthOption,
@@ -77,7 +66,7 @@ def draw_command(
     as_json: JsonFlag = False,
 ) -> None:
     """抽取本月 10 个样本点（可复现，记录种子）/ Draw the month's 10 sample points (recorded)."""
-    from api.services.assessment import draw
+    from api.services.assessment.service import draw
 
     result = _run(db, lambda s: draw(s, community, month, seed=seed, by=by or "wangge assess"))
 
@@ -95,7 +84,7 @@ def draw_command(
     raise typer.Exit(EXIT_OK)
 
 
-@assess_app.command("dept")
+@app.command("dept")
 def dept_command(
     community: CommunityOption,
     month: MonthOption,
@@ -114,7 +103,7 @@ def dept_command(
     as_json: JsonFlag = False,
 ) -> None:
     """录入部门评分（0–8 分及理由）/ Enter a department's score (0–8, with its reason)."""
-    from api.services.assessment import set_department_score
+    from api.services.assessment.service import set_department_score
 
     result = _run(
         db,
@@ -158,7 +147,7 @@ def _summary(result: dict) -> None:
         out.print("尚未完成 / not complete: " + "；".join(result["missing"]))
 
 
-@assess_app.command("score")
+@app.command("score")
 def score_command(
     community: CommunityOption,
     month: MonthOption,
@@ -174,7 +163,7 @@ def score_command(
     as_json: JsonFlag = False,
 ) -> None:
     """比对实地核查数据与登记并扣分 / Score the sample points' field data against the registry."""
-    from api.services.assessment import community_result, read_field_data, score_field_data
+    from api.services.assessment.service import community_result, read_field_data, score_field_data
 
     def work(session):
         households = read_field_data(field_data)
@@ -186,7 +175,7 @@ def score_command(
     raise typer.Exit(EXIT_OK if result["complete"] else EXIT_FINDINGS)
 
 
-@assess_app.command("show")
+@app.command("show")
 def show_command(
     community: CommunityOption,
     month: MonthOption,
@@ -194,14 +183,14 @@ def show_command(
     as_json: JsonFlag = False,
 ) -> None:
     """查看社区本月考核（样本点、部门评分、总分）/ Show a community's month."""
-    from api.services.assessment import community_result
+    from api.services.assessment.service import community_result
 
     result = _run(db, lambda s: community_result(s, community, month))
     _print(result, as_json, lambda: _summary(result))
     raise typer.Exit(EXIT_OK if result["complete"] else EXIT_FINDINGS)
 
 
-@assess_app.command("report")
+@app.command("report")
 def report_command(
     month: MonthOption,
     out_path: Annotated[Path, typer.Option("--out", help="输出 .xlsx 或 .pdf / output file")],
@@ -213,7 +202,7 @@ def report_command(
     as_json: JsonFlag = False,
 ) -> None:
     """导出本月考核结果与排名（XLSX/PDF）/ Write the month's results and ranking (XLSX/PDF)."""
-    from api.services.assessment import write_month_report
+    from api.services.assessment.service import write_month_report
 
     def work(session):
         written, ranking, incomplete = write_month_report(
@@ -240,8 +229,3 @@ def report_command(
 
     _print(result, as_json, text)
     raise typer.Exit(EXIT_OK)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``assess`` sub-app to ``app``."""
-    app.add_typer(assess_app, name="assess", help="月度考核 / monthly assessment")

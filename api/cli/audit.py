@@ -14,19 +14,18 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli_common import EXIT_FINDINGS, EXIT_OK, JsonFlag, fail_input, out
+from api.cli.options import DbOption, JsonFlag
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, fail_input, out
 from gis.errors import InputError, WanggeError
 
-__all__ = ["audit_app", "register", "verify_command"]
+__all__ = ["app", "verify_command"]
 
-audit_app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(help="审计日志 / audit log", no_args_is_help=True)
 
 
-@audit_app.command("verify")
+@app.command("verify")
 def verify_command(
-    db: Annotated[
-        str | None, typer.Option("--db", help="数据库 URL（默认：配置的数据库）/ database URL")
-    ] = None,
+    db: DbOption = None,
     head: Annotated[
         Path | None,
         typer.Option("--head", help="导出的链头文件 / exported chain head: FILE.audit-head.json"),
@@ -34,8 +33,8 @@ def verify_command(
     as_json: JsonFlag = False,
 ) -> None:
     """校验审计日志哈希链 / Verify the audit log's hash chain (exit 1 naming the first bad row)."""
-    from api.audit_chain import verify_chain
-    from api.config import get_settings
+    from api.core.config import get_settings
+    from api.db.audit_chain import verify_chain
     from api.db.engine import make_engine
 
     try:
@@ -65,8 +64,3 @@ def verify_command(
     else:
         out.print(f"审计日志被篡改 / audit log TAMPERED: {report.problem}", highlight=False)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``audit`` (``verify``) to ``app``."""
-    app.add_typer(audit_app, name="audit", help="审计日志 / audit log")

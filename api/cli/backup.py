@@ -1,7 +1,8 @@
-"""``wangge backup --db URL --out FILE`` and ``wangge restore FILE --db URL`` (:mod:`api.backup`).
+"""``wangge backup --db URL --out FILE`` and ``wangge restore FILE --db URL``
+(:mod:`api.services.backup`).
 
-:func:`register` adds both to the main Typer app. Exit codes: 0 done, 2 unusable input (no
-such database, not a backup, a target that is not empty, a failing pg_dump/pg_restore).
+Exit codes: 0 done, 2 unusable input (no such database, not a backup, a target that is not empty, a
+failing pg_dump/pg_restore).
 """
 
 from __future__ import annotations
@@ -13,30 +14,24 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli_common import EXIT_FINDINGS, EXIT_OK, JsonFlag, fail_input, out
+from api.cli.options import DbOption, JsonFlag
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, fail_input, out
 from gis.errors import WanggeError
 
-__all__ = ["backup_command", "register", "restore_command"]
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="数据库 URL（默认：配置的数据库）/ database URL (default: configured)"
-    ),
-]
+__all__ = ["backup_command", "restore_command"]
 
 
 def _db(db: str | None) -> str:
     if db is not None:
         return db
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     return get_settings().database_url
 
 
 def backup_command(
     out_file: Annotated[Path, typer.Option("--out", help="备份文件 / backup file to write")],
-    db: DbUrl = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """备份整个数据库（使用中亦安全）/ Back up the whole database (safe while in use).
@@ -44,7 +39,7 @@ def backup_command(
     SpatiaLite: SQLite online backup; PostGIS: pg_dump -Fc of the server's version. The
     audit chain's head is written beside it (FILE.audit-head.json).
     """
-    from api.backup import backup
+    from api.services.backup import backup
 
     try:
         result = backup(_db(db), out_file)
@@ -61,7 +56,7 @@ def backup_command(
 
 def restore_command(
     file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
-    db: DbUrl = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """恢复备份到一个空数据库 / Restore a backup into an empty database.
@@ -69,7 +64,7 @@ def restore_command(
     When the backup's audit head (FILE.audit-head.json) is beside it, the restored audit log
     is verified against it: exit 1 if the chain is broken (the data is restored all the same).
     """
-    from api.backup import restore
+    from api.services.backup import restore
 
     try:
         result = restore(file, _db(db))
@@ -93,9 +88,3 @@ def restore_command(
                 highlight=False,
             )
     raise typer.Exit(EXIT_OK if audit is None or audit["ok"] else EXIT_FINDINGS)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``backup`` and ``restore`` to ``app``."""
-    app.command("backup")(backup_command)
-    app.command("restore")(restore_command)

@@ -25,13 +25,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from api.cli_common import EXIT_OK, JsonFlag, err, fail_input, out
+from api.cli.options import JsonFlag
+from api.cli.output import EXIT_OK, err, fail_input, out
 from gis.errors import InputError, WanggeError
 
-__all__ = ["basemap_app", "parse_bbox", "read_door_plates", "register"]
+__all__ = ["app", "parse_bbox", "read_door_plates"]
 
-basemap_app = typer.Typer(
-    help="离线底图（矢量瓦片）/ offline base map (vector tiles)",
+app = typer.Typer(
+    help="离线底图 / offline base map",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -66,9 +67,9 @@ def read_door_plates(db: str | None, community: str | None) -> gpd.GeoDataFrame:
     """
     import sqlalchemy as sa
 
-    from api.community_data import find_community
     from api.db.engine import database_session
     from api.db.models import House, from_db_geometry
+    from api.services.community_data import find_community
 
     with database_session(db) as session:
         query = sa.select(House.number, House.road, House.geom).where(
@@ -85,7 +86,7 @@ def read_door_plates(db: str | None, community: str | None) -> gpd.GeoDataFrame:
         ).to_crs("EPSG:4326")
 
 
-@basemap_app.command("build")
+@app.command("build")
 def build_command(
     sources: Annotated[
         list[Path],
@@ -178,8 +179,3 @@ def build_command(
             highlight=False,
         )
     raise typer.Exit(EXIT_OK)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``wangge basemap …`` to the main app."""
-    app.add_typer(basemap_app, name="basemap", help="离线底图 / offline base map")

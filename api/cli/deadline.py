@@ -1,6 +1,7 @@
-"""``wangge deadline``: when an incident is due (a thin wrapper of api.incidents.deadlines).
+"""``wangge deadline``: when an incident is due (a thin wrapper of
+api.services.incidents.deadlines).
 
-Registered on the app in :mod:`api.cli`; the shared option types are in :mod:`api.cli_common`.
+Registered on the app in :mod:`api.cli`; the shared option types are in :mod:`api.cli.options`.
 
 Output: the due time (ISO 8601 with offset) alone on the first line, then the working days
 counted; ``--json`` prints ``{"due": "...+08:00", "working_days": ["YYYY-MM-DD", ...]}``.
@@ -16,9 +17,10 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import JsonFlag, err, fail_input, out
-from api.incidents.calendar import CalendarCoverageWarning
-from api.incidents.deadlines import due_at
+from api.cli.options import JsonFlag
+from api.cli.output import err, fail_input, out
+from api.services.incidents.calendar import CalendarCoverageWarning
+from api.services.incidents.deadlines import due_at
 from gis.errors import WanggeError
 
 __all__ = ["deadline_command"]

@@ -21,24 +21,20 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from api.cli_common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
+from api.cli.inputs import read_input
+from api.cli.options import (
     AllowTruncate,
     BoundaryCRS,
     BoundaryLayer,
     BuildingsCRS,
+    DbOption,
     GridsCRS,
     HousesLayer,
     InputCRS,
     JsonFlag,
     RoadsCRS,
-    err,
-    fail_input,
-    fmt_number,
-    out,
-    read_input,
 )
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
 
 __all__ = ["divide_command"]
@@ -89,7 +85,8 @@ DEFAULT_TARGET = 300
 
 def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None):
     """Check that at most one of --target, --grids, --staff is given; read the staff
-    register when it is (the :class:`~api.registry.grid_workers.GridWorkers`), else None."""
+    register when it is (the :class:`~api.services.registry.grid_workers.GridWorkers`), else
+    None."""
     given = [o for o, v in (("--target", target), ("--grids", n_grids), ("--staff", staff_file))
              if v is not None]  # fmt: skip
     if len(given) > 1:
@@ -98,7 +95,7 @@ def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None
         )
     if staff_file is None:
         return None
-    from api.registry.grid_workers import count_grid_workers
+    from api.services.registry.grid_workers import count_grid_workers
 
     return count_grid_workers(staff_file)
 
@@ -295,7 +292,7 @@ def balance_command(
             "--community", "-c", help="库中社区：12 位编码或名称 / stored community: code or name"
         ),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")] = None,
+    db: DbOption = None,
     code_field: Annotated[str, typer.Option("--code-field", help="网格编码字段")] = "code",
     households_field: Annotated[
         str, typer.Option("--households-field", help="户数字段 / households field")
@@ -325,7 +322,7 @@ def balance_command(
             raise WanggeError("请给出网格文件或 --community 之一 / give GRIDS or --community")
         staff = None
         if community is not None:
-            from api.community_data import read_stored_community
+            from api.services.community_data import read_stored_community
 
             data = read_stored_community(db, community)
             grid_frame, house_frame, staff = data.grids, data.houses, data.staff

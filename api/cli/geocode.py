@@ -17,32 +17,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.cli_common import (
-    EXIT_BAD_INPUT,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    CodeField,
-    GridsCRS,
-    GridsLayer,
-    InputCRS,
-    JsonFlag,
-    err,
-    fail_input,
-    out,
-    read_input,
-)
+from api.cli.inputs import read_input
+from api.cli.options import CodeField, GridsCRS, GridsLayer, InputCRS, JsonFlag
+from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
 __all__ = [
-    "gazetteer_app",
-    "gazetteer_build_command",
     "geocode_command",
     "geocode_eval_command",
     "read_table",
     "summarise",
 ]
 
-gazetteer_app = typer.Typer(help="门牌库 / door-plate gazetteer", no_args_is_help=True)
 
 _OUTPUT_EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
 
@@ -132,8 +118,8 @@ def _write(result: pd.DataFrame, path: Path, crs) -> None:
 
 def _from_database(db: str, community: str | None):
     """Door plates (of one community or all) and the grids in effect today, from ``db``."""
-    from api.community_data import read_door_plates, read_grids_in_effect
     from api.db.engine import database_session
+    from api.services.community_data import read_door_plates, read_grids_in_effect
 
     with database_session(db) as session:
         plates = read_door_plates(session, community)
@@ -371,40 +357,3 @@ def geocode_eval_command(
         "threshold; overall precision ≥ 0.99, recall ≥ 0.95)"
     )
     raise typer.Exit(code)
-
-
-@gazetteer_app.command("build")
-def gazetteer_build_command(
-    source: Annotated[
-        Path,
-        typer.Option("--from", help="OSM 数据 .osm/.osm.pbf/.gpkg / OSM data with addr:* tags"),
-    ],
-    out_path: Annotated[Path, typer.Option("--out", help="门牌库 CSV / gazetteer CSV")],
-    prefix: Annotated[
-        str,
-        typer.Option("--prefix", help="地址前缀，如 上海市黄浦区 / place names before addresses"),
-    ] = "",
-    as_json: JsonFlag = False,
-) -> None:
-    """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
-    from gis.gazetteer_osm import gazetteer_from_osm
-
-    if out_path.suffix.lower() != ".csv":
-        raise fail_input(InputError(f"{out_path}: 门牌库须为 .csv / the gazetteer must be .csv"))
-    try:
-        plates = gazetteer_from_osm(source, prefix=prefix)
-    except (WanggeError, ValueError, OSError) as exc:
-        raise fail_input(exc) from exc
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    plates.to_csv(out_path, index=False, encoding="utf-8")
-    summary = {"door_plates": len(plates), "roads": int(plates["road"].nunique())}
-    summary["out"] = str(out_path)
-    if as_json:
-        out.print_json(json.dumps(summary, ensure_ascii=False))
-    else:
-        out.print(
-            f"门牌 / door plates: {summary['door_plates']}，道路 / roads: {summary['roads']}"
-            f" → {out_path}（© OpenStreetMap contributors, ODbL）",
-            highlight=False,
-        )
-    raise typer.Exit(EXIT_OK)

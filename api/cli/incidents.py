@@ -1,7 +1,6 @@
-"""``wangge incidents inbox|stats|summary|slip`` and ``wangge open311 key create``.
+"""``wangge incidents inbox|stats|summary|slip``: the incident inbox, statistics and slips.
 
-:func:`register` adds them to the main Typer app. Exit codes: 0 ok, 2 bad input (unknown
-user, bad time, bad grouping).
+Exit codes: 0 ok, 2 bad input (unknown user, bad time, bad grouping).
 """
 
 from __future__ import annotations
@@ -13,57 +12,37 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, fail_input, out
+from api.cli.database import open_sessions
+from api.cli.options import DbOption, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, fail_service, out
 from gis.errors import WanggeError
 
-__all__ = ["register"]
+__all__ = ["app"]
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
-]
 
-incidents_app = typer.Typer(
+app = typer.Typer(
     help="事件 / incidents: inbox, statistics, daily summary",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-open311_app = typer.Typer(help="Open311 GeoReport v2", no_args_is_help=True, rich_markup_mode=None)
-key_app = typer.Typer(help="API 密钥 / API keys", no_args_is_help=True, rich_markup_mode=None)
-open311_app.add_typer(key_app, name="key")
 
 
-def _session(db: str | None):
-    from api.db.engine import open_database, session_factory
-
-    engine = open_database(db)
-    return engine, session_factory(engine)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    from api.errors import ApiError
-
-    if isinstance(exc, ApiError):
-        return fail_input(exc.detail)  # type: ignore[arg-type]
-    return fail_input(exc)
-
-
-@incidents_app.command("inbox")
+@app.command("inbox")
 def inbox_command(
     user: Annotated[str, typer.Option("--user", help="用户名 / username")],
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """我的待办（逾期在前，按期限排序）/ A user's queue: overdue first, then by deadline."""
-    from api.errors import ApiError
-    from api.services.incidents import find_user, inbox
+    from api.core.errors import ApiError
+    from api.services.incidents.service import find_user, inbox
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             items = inbox(session, find_user(session, user))
     except (ApiError, WanggeError) as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     if as_json:
@@ -80,7 +59,7 @@ def inbox_command(
         )
 
 
-@incidents_app.command("stats")
+@app.command("stats")
 def stats_command(
     by: Annotated[str, typer.Option("--by", help="grid,category,community")] = "grid",
     start: Annotated[str | None, typer.Option("--from", help="ISO 8601 (含 / inclusive)")] = None,
@@ -89,16 +68,16 @@ def stats_command(
     as_json: JsonFlag = False,
 ) -> None:
     """统计：件数、处理时长中位数、按时办结率 / counts, median handling time, on-time share."""
-    from api.services.incidents import GROUP_COLUMNS, statistics_table
+    from api.services.incidents.service import GROUP_COLUMNS, statistics_table
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             rows = statistics_table(
                 session, by=tuple(b.strip() for b in by.split(",")), start=start, end=end
             )
     except WanggeError as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     if as_json:
@@ -117,21 +96,21 @@ def stats_command(
         )
 
 
-@incidents_app.command("summary")
+@app.command("summary")
 def summary_command(
     day: Annotated[str | None, typer.Option("--day", help="YYYY-MM-DD（默认今天）")] = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """每日汇总（各社区）/ Daily summary per community."""
-    from api.incidents.deadlines import SHANGHAI
-    from api.services.incidents import daily_summary
+    from api.services.incidents.deadlines import SHANGHAI
+    from api.services.incidents.service import daily_summary
 
     try:
         when = dt.date.fromisoformat(day) if day else dt.datetime.now(SHANGHAI).date()
     except ValueError as exc:
         raise fail_input(exc) from exc
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             rows = daily_summary(session, when)
@@ -150,61 +129,36 @@ def summary_command(
         )
 
 
-@incidents_app.command("slip")
+@app.command("slip")
 def slip_command(
     incident_id: Annotated[int, typer.Argument(help="事件编号 / incident id")],
     out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
     db: DbOption = None,
 ) -> None:
     """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
+    from api.core.errors import ApiError, NotFound
     from api.db.models import Incident
-    from api.errors import ApiError, NotFound
-    from api.services.slips import write_slip
+    from api.services.incidents.slips import write_slip
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             incident = session.get(Incident, incident_id)
             if incident is None:
                 raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
-            from api.config import get_settings
+            from api.core.config import get_settings
 
-            path = write_slip(session, incident, out_path, now=dt.datetime.now(dt.UTC),
-                              public_url=get_settings().public_url, issued_by="wangge cli")
+            path = write_slip(
+                session,
+                incident,
+                out_path,
+                now=dt.datetime.now(dt.UTC),
+                public_url=get_settings().public_url,
+                issued_by="wangge cli",
+            )
             session.commit()  # keep the rating link printed on the slip
     except (ApiError, WanggeError, ValueError) as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     out.print(f"已写出信息反馈单 / wrote feedback slip: {path}", highlight=False, markup=False)
-
-
-@key_app.command("create")
-def key_create_command(
-    name: Annotated[str, typer.Argument(help="密钥名称 / key name")],
-    db: DbOption = None,
-) -> None:
-    """新建 Open311 API 密钥（最后一行即密钥，只显示一次）/ Create an API key (last line)."""
-    from api.errors import ApiError
-    from api.services.incidents import create_api_key
-
-    engine, sessions = _session(db)
-    try:
-        with sessions.begin() as session:
-            key = create_api_key(session, name)
-    except (ApiError, WanggeError) as exc:
-        raise _fail(exc) from exc
-    finally:
-        engine.dispose()
-    out.print(
-        f"已创建 API 密钥 {name}（只显示这一次）/ created API key {name} (shown only once):",
-        highlight=False,
-        markup=False,
-    )
-    print(key)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``incidents inbox|stats|summary`` and ``open311 key create`` to ``app``."""
-    app.add_typer(incidents_app, name="incidents")
-    app.add_typer(open311_app, name="open311")

@@ -13,8 +13,9 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, fail_input, out
-from api.crypto import (
+from api.cli.options import DbOption, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out
+from api.core.crypto import (
     DataKeyError,
     Keyring,
     keyring,
@@ -24,15 +25,15 @@ from api.crypto import (
 )
 from gis.errors import WanggeError
 
-__all__ = ["keys_app", "register", "rotate_data_key"]
+__all__ = ["app", "rotate_data_key"]
 
-keys_app = typer.Typer(
+app = typer.Typer(
     help="数据密钥（加密居民身份证号码、电话）/ The data key encrypting residents' personal data",
     no_args_is_help=True,
 )
 
 
-@keys_app.command("new")
+@app.command("new")
 def keys_new_command() -> None:
     """生成新的数据密钥（32 字节，URL 安全 base64）/ Print a new data key (32 random bytes)."""
     out.print(new_data_key(), highlight=False)
@@ -45,7 +46,7 @@ def rotate_data_key(db_url: str, new_key_file: Path) -> dict[str, object]:
 
     Returns the old and new key ids and the rows rewritten.
     """
-    from api.data_keys import reseal
+    from api.db.data_keys import reseal
     from api.db.engine import open_database
 
     old = keyring()
@@ -66,7 +67,7 @@ def rotate_data_key(db_url: str, new_key_file: Path) -> dict[str, object]:
     return {"old_key_id": old.current.key_id, "new_key_id": new_key.key_id, **counts}
 
 
-@keys_app.command("rotate")
+@app.command("rotate")
 def keys_rotate_command(
     new_key_file: Annotated[
         Path,
@@ -75,9 +76,7 @@ def keys_rotate_command(
             help="新密钥文件（不存在则生成，权限 0600）/ file of the new key (made when missing)",
         ),
     ],
-    db: Annotated[
-        str | None, typer.Option("--db", help="数据库 URL（默认：配置的数据库）/ database URL")
-    ] = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """用新密钥重新加密全部个人数据 / Re-encrypt all personal data with a new data key.
@@ -85,7 +84,7 @@ def keys_rotate_command(
     Reads the current key from WANGGE_DATA_KEY / WANGGE_DATA_KEY_FILE. Stop the servers
     first, then start them with WANGGE_DATA_KEY_FILE set to the new key file.
     """
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     try:
         result = rotate_data_key(db or get_settings().database_url, new_key_file)
@@ -102,8 +101,3 @@ def keys_rotate_command(
             f"WANGGE_DATA_KEY_FILE={new_key_file}"
         )
     raise typer.Exit(EXIT_OK)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``keys new`` and ``keys rotate`` to ``app``."""
-    app.add_typer(keys_app, name="keys")

@@ -16,16 +16,9 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import (
-    EXIT_OK,
-    CommunityOption,
-    JsonFlag,
-    RoadsCRS,
-    err,
-    fail_input,
-    out,
-    read_input,
-)
+from api.cli.inputs import read_input
+from api.cli.options import CommunityOption, DbOption, JsonFlag, RoadsCRS
+from api.cli.output import EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
 __all__ = ["map_command", "print_command"]
@@ -48,7 +41,6 @@ class IncidentStyle(StrEnum):
     hotspots = "hotspots"
 
 
-Db = Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")]
 Roads = Annotated[
     Path | None, typer.Option("--roads", help="道路文件（可选）/ roads to draw (optional)")
 ]
@@ -77,7 +69,7 @@ def map_command(
     kind: Annotated[MapKind, typer.Argument(help="division | validation | incidents")],
     community: CommunityOption,
     out_path: Out,
-    db: Db = None,
+    db: DbOption = None,
     roads: Roads = None,
     roads_layer: RoadsLayer = None,
     roads_crs: RoadsCRS = None,
@@ -106,8 +98,12 @@ def map_command(
     as_json: JsonFlag = False,
 ) -> None:
     """生成网页地图（离线可用）/ Write a self-contained web map of a community."""
-    from api.community_data import read_stored_community
-    from api.map_outputs import write_division_map, write_incident_map, write_validation_map
+    from api.services.community_data import read_stored_community
+    from api.services.map_outputs import (
+        write_division_map,
+        write_incident_map,
+        write_validation_map,
+    )
 
     try:
         tile_choice = None if tiles == "none" else tiles
@@ -151,7 +147,7 @@ def print_command(
     kind: Annotated[PrintKind, typer.Argument(help="division | boards")],
     community: CommunityOption,
     out_path: Out,
-    db: Db = None,
+    db: DbOption = None,
     roads: Roads = None,
     roads_layer: RoadsLayer = None,
     roads_crs: RoadsCRS = None,
@@ -180,9 +176,9 @@ def print_command(
     public_url is set (else they print without it, with a warning) and the supervision phone
     of the setting supervision_phone; missing fields print as blank lines (--draft: 待填).
     """
-    from api.community_data import read_stored_community
-    from api.config import get_settings
-    from api.map_outputs import write_boards, write_division_diagram
+    from api.core.config import get_settings
+    from api.services.community_data import read_stored_community
+    from api.services.map_outputs import write_boards, write_division_diagram
     from gis.osm import read_osm_layers
 
     warnings: list[str] = []

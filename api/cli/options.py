@@ -1,24 +1,25 @@
-"""What every ``wangge`` command shares: consoles, exit codes, option types, error exit."""
+"""The options every ``wangge`` command shares, declared once: ``--db``, ``--tolerance-m``
+(``--tolerance`` kept as its alias), ``--community``, ``--layer`` and the other layer options,
+``--json``, ``--code-field``, ``--allow-truncate`` and the CRS options of the inputs.
+
+A command declares a parameter with one of these types (``db: DbOption = None``) instead of
+spelling the option out, so a flag reads and behaves the same in every command.
+"""
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 __all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_FINDINGS",
-    "EXIT_OK",
     "AllowTruncate",
     "BoundaryCRS",
     "BoundaryLayer",
     "BuildingsCRS",
     "CodeField",
     "CommunityOption",
+    "DbOption",
     "GridsCRS",
     "GridsLayer",
     "HousesLayer",
@@ -26,18 +27,8 @@ __all__ = [
     "JsonFlag",
     "Layer",
     "RoadsCRS",
-    "err",
-    "fail_input",
-    "fmt_number",
-    "out",
-    "read_division",
-    "read_input",
+    "ToleranceOption",
 ]
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 # One rule for the CRS of inputs: every file is read in its own declared CRS (GeoJSON, KML,
 # CSV and XLSX are WGS84 unless told); --input-crs names the CRS of the point/address input
@@ -94,73 +85,11 @@ CodeField = Annotated[
     str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
-
-
-def fail_input(exc: Exception) -> typer.Exit:
-    """Print ``exc`` as a bad-input message on stderr and return the exit (code 2) to raise."""
-    err.print(f"[bold red]输入错误 / bad input:[/] {exc}", highlight=False, markup=True)
-    return typer.Exit(EXIT_BAD_INPUT)
-
-
-def fmt_number(value: Any, digits: int = 1) -> str:
-    """Format a number with thousands separators; None/NaN as an empty cell."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:,.{digits}f}"
-
-
-def read_input(
-    path: Path,
-    *,
-    layer: str | None = None,
-    crs: str | None = None,
-    layer_option: str = "--layer",
-    crs_option: str = "--input-crs",
-    **kwargs: Any,
-):
-    """Read one input file with :func:`gis.io.read_layer`, in its own CRS unless ``crs`` says.
-
-    Errors name the command-line options (``layer_option``, ``crs_option``) that fix them;
-    warnings the reader collected (an encoding guessed) are printed on stderr.
-    """
-    from gis.io import read_layer
-
-    frame = read_layer(
-        path, layer=layer, input_crs=crs, layer_hint=layer_option, crs_hint=crs_option, **kwargs
-    )
-    for warning in frame.attrs.get("read_warnings", []):
-        err.print(f"[yellow]警告 / warning:[/] {warning}", highlight=False, markup=True)
-    return frame
-
-
-def read_division(
-    grids: Path,
-    boundary: Path,
-    *,
-    code_field: str,
-    grids_crs: str | None = None,
-    boundary_crs: str | None = None,
-    grids_layer: str | None = None,
-    boundary_layer: str | None = None,
-    grids_layer_option: str = "--layer",
-):
-    """Read a division and its community boundary (any gis.io format); check the code field.
-
-    Each file is read in its own CRS unless ``grids_crs``/``boundary_crs`` says otherwise.
-    """
-    from gis.errors import InputError
-
-    grid_frame = read_input(
-        grids, layer=grids_layer, crs=grids_crs, layer_option=grids_layer_option,
-        crs_option="--grids-crs", geometry_type="polygon",
-    )  # fmt: skip
-    boundary_frame = read_input(
-        boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
-        crs_option="--boundary-crs", geometry_type="polygon",
-    )  # fmt: skip
-    if code_field not in grid_frame.columns:
-        raise InputError(
-            f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
-            f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
-        )
-    return grid_frame, boundary_frame
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+]
+ToleranceOption = Annotated[
+    float,
+    typer.Option("--tolerance-m", "--tolerance", min=0.0, help="容差（米）/ tolerance in metres"),
+]

@@ -1,6 +1,6 @@
 """``wangge patrol``: hours a grid worker spent inside their grids, from a GPS track.
 
-A Typer sub-app (:data:`patrol_app`), registered in :mod:`api.cli` as ``patrol``; a thin
+A Typer sub-app (:data:`app`), registered in :mod:`api.cli` as ``patrol``; a thin
 wrapper of :func:`gis.patrol.patrol_report`.
 
 Commands: ``hours`` (time inside the grids from a track), ``manual add|approve|reject|list``
@@ -22,20 +22,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import (
-    EXIT_BAD_INPUT,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    CodeField,
-    GridsCRS,
-    GridsLayer,
-    InputCRS,
-    JsonFlag,
-    err,
-    fail_input,
-    out,
-    read_input,
-)
+from api.cli.inputs import read_input
+from api.cli.options import CodeField, DbOption, GridsCRS, GridsLayer, InputCRS, JsonFlag
+from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -44,10 +33,10 @@ from gis.patrol import (
     DEFAULT_THRESHOLD_HOURS,
 )
 
-__all__ = ["hours_command", "manual_app", "patrol_app", "week_command"]
+__all__ = ["app", "hours_command", "manual_app", "week_command"]
 
-patrol_app = typer.Typer(
-    help="巡查记录：网格内时长 / Patrol logs: time inside the grids.",
+app = typer.Typer(
+    help="巡查轨迹 / patrol logs",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -117,7 +106,7 @@ def _weeks_table(report: dict) -> Table:
     return table
 
 
-@patrol_app.command("hours")
+@app.command("hours")
 def hours_command(
     track: Annotated[Path, typer.Argument(help="GPS 轨迹（GPX 或 CSV）/ GPS track (GPX or CSV)")],
     worker: Annotated[str, typer.Option("--worker", help="网格员姓名 / grid worker's name")],
@@ -230,9 +219,7 @@ manual_app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-patrol_app.add_typer(manual_app, name="manual")
-
-DbUrl = Annotated[str | None, typer.Option("--db", help="数据库 URL / database URL")]
+app.add_typer(manual_app, name="manual")
 
 
 def _aware(text: str, option: str) -> dt.datetime:
@@ -264,7 +251,7 @@ def manual_add_command(
     end: Annotated[str, typer.Option("--end", help="结束 2026-12-07T11:30+08:00")],
     note: Annotated[str | None, typer.Option("--note", help="说明 / note")] = None,
     by: Annotated[str | None, typer.Option("--by", help="录入人 / entered by")] = None,
-    db: DbUrl = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """补录一段巡查（待审批）/ Enter manual patrol hours (awaiting approval). Exit 0/2."""
@@ -288,9 +275,9 @@ def manual_add_command(
 
 
 def _decide(entry_id: int, by: str, note: str | None, db: str | None, approve: bool) -> dict:
+    from api.core.errors import ApiError
     from api.db.engine import database_session
-    from api.errors import ApiError
-    from api.services.incidents import find_user
+    from api.services.incidents.service import find_user
     from api.services.patrol_manual import decide_manual_hours, manual_dict
 
     try:
@@ -312,7 +299,7 @@ Note = Annotated[str | None, typer.Option("--note", help="意见 / note")]
 
 @manual_app.command("approve")
 def manual_approve_command(
-    entry_id: EntryId, by: ByUser, note: Note = None, db: DbUrl = None, as_json: JsonFlag = False
+    entry_id: EntryId, by: ByUser, note: Note = None, db: DbOption = None, as_json: JsonFlag = False
 ) -> None:
     """批准补录（计入周合计）/ Approve manual hours. Exit 0, 2 refused or bad input."""
     _print_entry(_decide(entry_id, by, note, db, True), as_json, "已批准 / approved")
@@ -321,19 +308,19 @@ def manual_approve_command(
 
 @manual_app.command("reject")
 def manual_reject_command(
-    entry_id: EntryId, by: ByUser, note: Note = None, db: DbUrl = None, as_json: JsonFlag = False
+    entry_id: EntryId, by: ByUser, note: Note = None, db: DbOption = None, as_json: JsonFlag = False
 ) -> None:
     """驳回补录 / Reject manual hours. Exit 0, 2 refused or bad input."""
     _print_entry(_decide(entry_id, by, note, db, False), as_json, "已驳回 / rejected")
     raise typer.Exit(EXIT_OK)
 
 
-@patrol_app.command("week")
+@app.command("week")
 def week_command(
     worker: Annotated[str, typer.Option("--worker", help="网格员 / grid worker")],
     week: Annotated[str, typer.Option("--week", help="周内任一日 YYYY-MM-DD / a day of it")],
     out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
-    db: DbUrl = None,
+    db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """打印一周工作日志（PDF，签名、时间）/ Print a worker's weekly work log (PDF).

@@ -1,6 +1,6 @@
 """``wangge template | import | export``: registry spreadsheets in and out of the database.
 
-Registered on the app with :func:`register`. Exit codes: ``template`` and ``export`` 0 ok,
+Exit codes: ``template`` and ``export`` 0 ok,
 2 bad input; ``import`` 0 every row imported, 1 rows rejected (nothing written unless
 ``--only-good-rows``, then the good rows are), 2 unusable file, unknown community or a
 database error (nothing written). Every command taking ``--db`` creates and migrates the
@@ -18,21 +18,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import (
+from api.cli.options import AllowTruncate, CommunityOption, DbOption, InputCRS, JsonFlag
+from api.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
-    AllowTruncate,
-    CommunityOption,
-    InputCRS,
-    JsonFlag,
     err,
     fail_input,
     out,
 )
 from gis.errors import WanggeError
 
-__all__ = ["export_command", "import_command", "register", "template_command"]
+__all__ = ["export_command", "import_command", "template_command"]
 
 
 class RegisterKind(enum.StrEnum):
@@ -64,12 +61,6 @@ class ExportLayer(enum.StrEnum):
     worklog = "worklog"
 
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
-]
-
-
 def _open_engine(db: str | None):
     from api.db.engine import open_database
 
@@ -86,7 +77,12 @@ def template_command(
     ``field-check``: the monthly assessment's field-check workbook (sheets 房屋, 人口,
     特殊人群: the registry's fields), filled on the spot and read by ``wangge assess score``.
     """
-    from api.registry.templates import COLUMNS, FIELD_CHECK, FIELD_CHECK_SHEETS, write_template
+    from api.services.registry.templates import (
+        COLUMNS,
+        FIELD_CHECK,
+        FIELD_CHECK_SHEETS,
+        write_template,
+    )
 
     try:
         written = write_template(kind.value, out_path)
@@ -141,9 +137,9 @@ def import_command(
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db.engine import session_factory
+    from api.db.history import set_actor
     from api.db.models import User
-    from api.registry.history import set_actor
-    from api.registry.importer import import_file, write_report
+    from api.services.registry.importer import import_file, write_report
 
     username = user or getpass.getuser()
     engine = None
@@ -236,10 +232,10 @@ def export_command(
     exported; an unmasked export leaves one audit row. Exit 0 written, 2 bad input or no
     covering request.
     """
+    from api.core.errors import ApiError
     from api.db.engine import session_factory
-    from api.errors import ApiError
-    from api.registry.exporter import export_layer
-    from api.services.incidents import find_user
+    from api.services.incidents.service import find_user
+    from api.services.registry.exporter import export_layer
 
     engine = None
     try:
@@ -270,10 +266,3 @@ def export_command(
         which += shown.get(result.masked, "")
         out.print(f"{layer.value}{which}: {result.rows} 条 / rows → {result.path}")
     raise typer.Exit(EXIT_OK)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``template``, ``import`` and ``export`` to ``app``."""
-    app.command("template")(template_command)
-    app.command("import")(import_command)
-    app.command("export")(export_command)

@@ -1,6 +1,6 @@
 """``wangge repair``: repair a grid division and log every fix (a thin wrapper of gis.coverage).
 
-Registered on the app in :mod:`api.cli`; the shared option types are in :mod:`api.cli_common`.
+Registered on the app in :mod:`api.cli`; the shared option types are in :mod:`api.cli.options`.
 
 Exit codes: 0 the repaired division validates, 1 it does not (e.g. gaps left by
 ``--max-gap-m2``), 2 unusable input.
@@ -16,9 +16,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import (
-    EXIT_FINDINGS,
-    EXIT_OK,
+from api.cli.inputs import read_division
+from api.cli.options import (
     AllowTruncate,
     BoundaryCRS,
     BoundaryLayer,
@@ -26,12 +25,8 @@ from api.cli_common import (
     GridsCRS,
     JsonFlag,
     Layer,
-    err,
-    fail_input,
-    fmt_number,
-    out,
-    read_division,
 )
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
 
 __all__ = ["repair_command"]
@@ -64,7 +59,12 @@ def repair_command(
     code_field: CodeField = "code",
     tolerance: Annotated[
         float,
-        typer.Option("--tolerance", min=0.0, help="对齐容差（米）/ snapping tolerance in metres"),
+        typer.Option(
+            "--tolerance-m",
+            "--tolerance",
+            min=0.0,
+            help="对齐容差（米）/ snapping tolerance in metres",
+        ),
     ] = 0.5,
     max_gap_m2: Annotated[
         float | None,

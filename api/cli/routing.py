@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, out
-from api.cli_incidents import DbOption, _fail, _session
+from api.cli.database import open_sessions
+from api.cli.options import DbOption, JsonFlag
+from api.cli.output import EXIT_OK, fail_service, out
 from gis.errors import WanggeError
 
-__all__ = ["read_routing_file", "register", "write_routing_file"]
+__all__ = ["app", "read_routing_file", "write_routing_file"]
 
-routing_app = typer.Typer(
+app = typer.Typer(
     help="事件路由：岗位、街道部门、类别规则 / incident routing: posts, departments, rules",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -33,7 +34,7 @@ def write_routing_file(rows: list[dict[str, Any]], path: Path) -> Path:
     """Write routing rows with Chinese headers as CSV (UTF-8 with BOM) or XLSX."""
     import pandas as pd
 
-    from api.services.routing import ROUTING_COLUMNS
+    from api.services.incidents.routing import ROUTING_COLUMNS
 
     frame = pd.DataFrame(rows, columns=list(ROUTING_COLUMNS)).rename(columns=ROUTING_COLUMNS)
     frame["是否公开"] = frame["是否公开"].map({True: "是", False: "否"})
@@ -51,7 +52,7 @@ def read_routing_file(path: Path) -> list[dict[str, Any]]:
     is ignored; empty cells of post and department are kept as empty (clearing them)."""
     import pandas as pd
 
-    from api.services.routing import ROUTING_COLUMNS
+    from api.services.incidents.routing import ROUTING_COLUMNS
 
     if not path.exists():
         raise WanggeError(f"文件不存在 / no such file: {path}")
@@ -72,12 +73,17 @@ def read_routing_file(path: Path) -> list[dict[str, Any]]:
     return [{k: str(v).strip() for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-@routing_app.command("show")
+@app.command("show")
 def show_command(db: DbOption = None, as_json: JsonFlag = False) -> None:
     """显示路由规则、岗位与部门 / Show routing rules, posts and departments."""
-    from api.services.routing import department_dict, list_departments, list_posts, routing_rows
+    from api.services.incidents.routing import (
+        department_dict,
+        list_departments,
+        list_posts,
+        routing_rows,
+    )
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             rows = routing_rows(session)
@@ -101,27 +107,27 @@ def show_command(db: DbOption = None, as_json: JsonFlag = False) -> None:
         )
 
 
-@routing_app.command("export")
+@app.command("export")
 def export_command(
     path: Annotated[Path, typer.Argument(help="输出 .csv 或 .xlsx / output file")],
     db: DbOption = None,
 ) -> None:
     """导出路由规则模板（可编辑后导入）/ Export the routing table (edit, then import)."""
-    from api.services.routing import routing_rows
+    from api.services.incidents.routing import routing_rows
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             rows = routing_rows(session)
         write_routing_file(rows, path)
     except WanggeError as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     out.print(f"已导出 {len(rows)} 条 / exported {len(rows)} rules: {path}", highlight=False)
 
 
-@routing_app.command("import")
+@app.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(help=".csv 或 .xlsx（routing export 的格式）")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查不写入 / check only")] = False,
@@ -129,10 +135,10 @@ def import_command(
     as_json: JsonFlag = False,
 ) -> None:
     """导入路由规则（全部行先检查，有错则不写入）/ Import routing rules (all or nothing)."""
-    from api.errors import ApiError
-    from api.services.routing import apply_routing_rows
+    from api.core.errors import ApiError
+    from api.services.incidents.routing import apply_routing_rows
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         rows = read_routing_file(path)
         with sessions() as session:
@@ -142,7 +148,7 @@ def import_command(
             else:
                 session.commit()
     except (ApiError, WanggeError) as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     if as_json:
@@ -152,28 +158,28 @@ def import_command(
     out.print(f"{verb} {applied} 条 / rules", highlight=False, markup=False)
 
 
-@routing_app.command("add-post")
+@app.command("add-post")
 def add_post_command(
     name: Annotated[str, typer.Argument(help="岗位名称 / post name")],
     code: Annotated[str | None, typer.Option("--code", help="岗位编码 / code")] = None,
     db: DbOption = None,
 ) -> None:
     """新增岗位 / Add a post."""
-    from api.errors import ApiError
-    from api.services.routing import create_post
+    from api.core.errors import ApiError
+    from api.services.incidents.routing import create_post
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions.begin() as session:
             create_post(session, name=name, code=code)
     except (ApiError, WanggeError) as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     out.print(f"已新增岗位 / added post: {name}", highlight=False, markup=False)
 
 
-@routing_app.command("add-department")
+@app.command("add-department")
 def add_department_command(
     code: Annotated[str, typer.Argument(help="部门编码 / department code")],
     name: Annotated[str, typer.Argument(help="部门名称 / department name")],
@@ -184,16 +190,16 @@ def add_department_command(
     db: DbOption = None,
 ) -> None:
     """新增街道部门及成员 / Add a street department with its members."""
-    from api.errors import ApiError
-    from api.services.routing import create_department, set_members
+    from api.core.errors import ApiError
+    from api.services.incidents.routing import create_department, set_members
 
-    engine, sessions = _session(db)
+    engine, sessions = open_sessions(db)
     try:
         with sessions.begin() as session:
             department = create_department(session, code=code, name=name, street_code=street)
             set_members(session, department, member or [])
     except (ApiError, WanggeError) as exc:
-        raise _fail(exc) from exc
+        raise fail_service(exc) from exc
     finally:
         engine.dispose()
     out.print(
@@ -201,8 +207,3 @@ def add_department_command(
         highlight=False,
         markup=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``routing ...`` to ``app``."""
-    app.add_typer(routing_app, name="routing")

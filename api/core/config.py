@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     tolerance_m: float = Field(0.5, gt=0, description="Default coverage tolerance in metres")
     noise_floor_m: float = Field(0.001, gt=0, description="Differences below this are noise")
     data_dir: Path = Field(
-        Path(__file__).resolve().parent.parent / "data",
+        Path(__file__).resolve().parents[2] / "data",
         description="Folder with the demo community and the code tables",
     )
     spatialite_path: str | None = Field(

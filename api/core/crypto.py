@@ -154,7 +154,7 @@ _keyring: Keyring | None = None
 
 
 def _configured_key() -> DataKey | None:
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     settings = get_settings()
     if settings.data_key:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.crypto import DataKeyError
+from api.core.crypto import DataKeyError
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
@@ -108,7 +108,7 @@ class TooManyRequests(ApiError):
 
 
 def field_errors(errors) -> Unprocessable:
-    """Return a 422 for a list of :class:`api.registry.validators.FieldError`."""
+    """Return a 422 for a list of :class:`api.services.registry.validators.FieldError`."""
     detail = "; ".join(e.message for e in errors)
     return Unprocessable(
         f"数据无效 / invalid data: {detail}",

@@ -11,7 +11,7 @@ bound                 default    where                                          
                                  (:func:`check_geojson_geometry`) and every file read
                                  by :func:`gis.io.read_layer`                         422
 ``max_upload_rows``   100,000    files uploaded through the API (:func:`gis.io.read_layer`,
-                                 :func:`api.registry.importer.read_table`)           422
+                                 :func:`api.services.registry.importer.read_table`)           422
 ``max_local_rows``    none       a user's own files read by CLI commands (``wangge
                                  --max-rows N`` for one run)                         exit 2
 ``max_unzipped_mb``   200        zipped Shapefiles and XLSX, checked before expanding 422
@@ -45,8 +45,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
-from api.cli_limits import apply_cli_limits
-from api.config import Settings, get_settings
+from api.core.config import Settings, get_settings
+from api.core.local_limits import apply_cli_limits
 from gis.errors import InputError
 from gis.io import ReadLimits, get_read_limits, use_read_limits
 

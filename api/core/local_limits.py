@@ -7,7 +7,7 @@ vertex and unzip bounds stay as configured (they guard against bombs, not big ba
 
 from __future__ import annotations
 
-from api.config import Settings, get_settings
+from api.core.config import Settings, get_settings
 from gis.io import ReadLimits, set_read_limits
 
 __all__ = ["apply_cli_limits"]

@@ -15,7 +15,7 @@ __all__ = ["MIN_LENGTH", "password_problems"]
 
 MIN_LENGTH = 10
 COMMON_PASSWORDS = (
-    Path(__file__).resolve().parent.parent / "data" / "security" / "common-passwords.txt.gz"
+    Path(__file__).resolve().parents[2] / "data" / "security" / "common-passwords.txt.gz"
 )
 
 

@@ -2,8 +2,8 @@
 
 Each token carries a random id (``jti``, revoked by signing out) and the user's token
 generation (``gen``; raising it revokes every token issued before). Sign-in limits live in
-:mod:`api.throttle`, the password policy in :mod:`api.password_policy`, TOTP in
-:mod:`api.totp`.
+:mod:`api.routes.throttle`, the password policy in :mod:`api.core.password_policy`, TOTP in
+:mod:`api.core.totp`.
 """
 
 from __future__ import annotations

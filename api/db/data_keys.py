@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.crypto import Keyring, is_ciphertext
+from api.core.crypto import Keyring, is_ciphertext
 from api.db.migrations.ddl import append_only_sql, drop_append_only_sql
 
 __all__ = ["has_personal_data", "reseal"]

@@ -21,7 +21,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from api.crypto import is_ciphertext, keyring
+from api.core.crypto import is_ciphertext, keyring
 from api.db.models import (
     HASHED_RESIDENT_FIELDS,
     SENSITIVE_RESIDENT_FIELDS,

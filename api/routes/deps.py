@@ -15,10 +15,10 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.core.errors import Forbidden, Unauthorized
+from api.core.security import ENROL_SCOPE, TokenError, decode_access_token
+from api.db.history import set_actor
 from api.db.models import RevokedToken, Role, User
-from api.errors import Forbidden, Unauthorized
-from api.registry.history import set_actor
-from api.security import ENROL_SCOPE, TokenError, decode_access_token
 
 __all__ = [
     "ApiState",

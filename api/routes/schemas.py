@@ -2,7 +2,7 @@
 
 Non-spatial lists are ``{"data": [...], "count": n}`` (:class:`ListOf`); spatial lists are
 GeoJSON FeatureCollections built by the routes. Registry values (codes, dates, phones, ID
-numbers) are checked by :mod:`api.registry.validators` in the services, which answer a 422
+numbers) are checked by :mod:`api.services.registry.validators` in the services, which answer a 422
 naming the field; the models here only fix the shape.
 """
 
@@ -13,8 +13,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.timefmt import LocalDateTime
 from api.db.models import Role
-from api.timefmt import LocalDateTime
 
 __all__ = [
     "AccessDecision",

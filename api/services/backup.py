@@ -16,7 +16,7 @@ row count and an MD5 of the geometry (WKB ordered by primary key) of every table
 checking a round trip.
 
 Every backup writes the audit chain's head beside it (``FILE.audit-head.json``: the id and hash
-of the last audit row, :func:`api.audit_chain.head_of`); :func:`restore` verifies the restored
+of the last audit row, :func:`api.db.audit_chain.head_of`); :func:`restore` verifies the restored
 audit log against it when it is there (a rewritten or shortened log does not pass).
 """
 
@@ -201,7 +201,7 @@ def backup(db_url: str, out: str | Path) -> dict[str, Any]:
 
 
 def _audit_head(db_url: str) -> dict[str, Any]:
-    from api.audit_chain import head_of
+    from api.db.audit_chain import head_of
     from api.db.engine import make_engine
 
     engine = make_engine(db_url)
@@ -215,7 +215,7 @@ def _audit_head(db_url: str) -> dict[str, Any]:
 def verify_restored_audit(file: Path, db_url: str) -> dict[str, Any] | None:
     """The audit chain of ``db_url`` checked against the head exported beside ``file``
     (None when the backup has no head file)."""
-    from api.audit_chain import verify_chain
+    from api.db.audit_chain import verify_chain
     from api.db.engine import make_engine
 
     head_path = file.with_name(file.name + AUDIT_HEAD_SUFFIX)
@@ -327,7 +327,7 @@ def restore(file: str | Path, db_url: str) -> dict[str, Any]:
                 pg.env,
             )  # fmt: skip
         else:
-            from api.cli_server import copy_database
+            from api.services.database_copy import copy_database
 
             copy_database(f"sqlite:///{file}", db_url)
     else:

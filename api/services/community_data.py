@@ -21,8 +21,8 @@ from api.db.models import (
     StaffGrid,
     from_db_geometry,
 )
-from api.registry.codes import code_table
-from api.services.publication import public_clause
+from api.services.incidents.publication import public_clause
+from api.services.registry.codes import code_table
 from api.services.staff_photos import resolve_staff_photo, staff_photo_dir
 
 __all__ = [
@@ -66,7 +66,7 @@ def read_community(
 ) -> CommunityData:
     """Read ``community`` (code or name) with the division in effect ``on`` (default today);
     ``public_only`` keeps only incidents of public categories (for pages served without
-    sign-in; see :mod:`api.services.publication`)."""
+    sign-in; see :mod:`api.services.incidents.publication`)."""
     c = find_community(session, community)
     srid = Community.geom.type.srid
     boundary = gpd.GeoDataFrame(

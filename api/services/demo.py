@@ -17,8 +17,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from api.community_data import read_community
-from api.config import get_settings
+from api.core.config import get_settings
 from api.db.dialect import assign_codes_in_db
 from api.db.divisions import put_in_effect
 from api.db.engine import init_db, make_engine, session_factory
@@ -34,16 +33,17 @@ from api.db.models import (
     Street,
     to_db_geometry,
 )
-from api.incident_demo import run_demo_workflow
-from api.map_outputs import (
+from api.services.community_data import read_community
+from api.services.incidents.demo import run_demo_workflow
+from api.services.map_outputs import (
     write_boards,
     write_division_diagram,
     write_division_map,
     write_incident_map,
     write_validation_map,
 )
-from api.registry.importer import SourceRow, import_rows
-from api.registry.validators import clean_special_status
+from api.services.registry.importer import SourceRow, import_rows
+from api.services.registry.validators import clean_special_status
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from gis.assign import assign_points
 from gis.coverage import validate
@@ -64,7 +64,7 @@ DEMO_FILES = {
 }
 DEMO_EFFECTIVE_FROM = dt.date(2026, 1, 1)  # the demo division is in effect from this day
 DEMO_STEPS = 4  # read, validate, join, store
-DEMO_SEED = 20261101  # the incident workflow run (api.incident_demo)
+DEMO_SEED = 20261101  # the incident workflow run (api.services.incidents.demo)
 STAFF_FILE = "demo/staff.csv"
 RESIDENTS_FILE = "demo/residents.csv"  # fictional residents of the demo houses
 SPECIALS_FILE = "demo/special_statuses.csv"  # their special statuses (by ID number)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import folium
 import geopandas as gpd
 
-from api.community_data import CommunityData
-from api.config import get_settings
+from api.core.config import get_settings
+from api.services.community_data import CommunityData
 from gis.coverage import validate
 from maps.boards import print_boards
 from maps.hotspots import hotspots, render_hotspot_map

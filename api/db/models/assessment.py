@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.db.models import Base, UTCDateTime, utc_now
+from api.db.models.base import Base, UTCDateTime, utc_now
 
 __all__ = [
     "MANUAL_STATUSES",

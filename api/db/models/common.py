@@ -1,4 +1,4 @@
-"""ORM models (SQLAlchemy 2 typed mappings + GeoAlchemy2): the spatial base and the registry.
+"""The tables every domain shares: places, people, accounts, access, audit and change logs.
 
 Hierarchy street → community → division (versioned, effective dates) → grid; houses with their
 residents and special-status records; staff, users, access requests; append-only audit and
@@ -17,24 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-import shapely
-from geoalchemy2 import Geometry, WKBElement
-from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     event,
     false,
@@ -44,7 +38,6 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import (
-    DeclarativeBase,
     Mapped,
     Session,
     mapped_column,
@@ -52,20 +45,21 @@ from sqlalchemy.orm import (
     validates,
 )
 
-from api.config import get_settings
-from api.crypto import keyring
+from api.core.crypto import keyring
 from api.db.encrypted import EncryptedText, blind_index
+from api.db.models.base import (
+    HASHED_RESIDENT_FIELDS,
+    Base,
+    UTCDateTime,
+    geometry_column,
+    utc_now,
+)
 
 __all__ = [
-    "APPEND_ONLY_TABLES",
-    "HASHED_RESIDENT_FIELDS",
-    "SENSITIVE_RESIDENT_FIELDS",
-    "STORAGE_SRID",
     "AccessRequest",
     "AccessStatus",
     "AuditChainHead",
     "AuditLog",
-    "Base",
     "ChangeCounter",
     "ChangeLog",
     "Community",
@@ -81,89 +75,9 @@ __all__ = [
     "Staff",
     "StaffGrid",
     "Street",
-    "UTCDateTime",
     "User",
     "UserGrid",
-    "from_db_geometry",
-    "to_db_geometry",
-    "utc_now",
 ]
-
-STORAGE_SRID: int = get_settings().storage_srid
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware timestamp, stored in UTC on every database (SQLite has no time zones).
-
-    Naive datetimes are refused: a report time without a zone is ambiguous.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"时间缺少时区 / datetime without a time zone: {value.isoformat()}")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-
-def _geometry(kind: str) -> Geometry:
-    return Geometry(geometry_type=kind, srid=STORAGE_SRID, spatial_index=True, nullable=True)
-
-
-def to_db_geometry(geom: shapely.Geometry | None, *, srid: int = STORAGE_SRID, multi: bool = False):
-    """Return a GeoAlchemy2 WKB element for ``geom`` (exact doubles), or None.
-
-    ``multi=True`` promotes a Polygon to a MultiPolygon, as the MULTIPOLYGON columns require.
-    """
-    if geom is None:
-        return None
-    if multi and geom.geom_type == "Polygon":
-        geom = shapely.MultiPolygon([geom])
-    return from_shape(geom, srid=srid)
-
-
-def from_db_geometry(value: WKBElement | None) -> shapely.Geometry | None:
-    """Return the shapely geometry of a stored value (None stays None)."""
-    return None if value is None else to_shape(value)
-
-
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware (UTC)."""
-    return dt.datetime.now(dt.UTC)
-
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# Residents' fields stored encrypted (personal information the PIPL calls sensitive: identity
-# document numbers, and the phone that reaches a person), and those with a keyed hash beside.
-SENSITIVE_RESIDENT_FIELDS = ("id_number", "phone", "residence_permit_no")
-HASHED_RESIDENT_FIELDS = ("id_number", "phone")
-
-# Tables whose rows are never updated or deleted (triggers on both engines raise).
-APPEND_ONLY_TABLES = ("audit_log", "change_log")
-
-
-class Base(DeclarativeBase):
-    """Declarative base: one metadata for the whole schema (constraint names by convention)."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Street(Base):
@@ -198,7 +112,7 @@ class Community(Base):
     )
     street_name: Mapped[str | None] = mapped_column(Text)
     district_name: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(_geometry("MULTIPOLYGON"))
+    geom = mapped_column(geometry_column("MULTIPOLYGON"))
 
     street: Mapped[Street | None] = relationship(back_populates="communities")
     divisions: Mapped[list[Division]] = relationship(
@@ -278,7 +192,7 @@ class Grid(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(Text)
     households: Mapped[int | None] = mapped_column(Integer)
-    geom = mapped_column(_geometry("MULTIPOLYGON"))
+    geom = mapped_column(geometry_column("MULTIPOLYGON"))
 
     community: Mapped[Community] = relationship()
     division_record: Mapped[Division] = relationship(back_populates="grids")
@@ -313,8 +227,8 @@ class House(Base):
     house_type: Mapped[str | None] = mapped_column(String(64))
     use: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(_geometry("POINT"))
-    footprint = mapped_column(_geometry("MULTIPOLYGON"))
+    geom = mapped_column(geometry_column("POINT"))
+    footprint = mapped_column(geometry_column("MULTIPOLYGON"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
 
     residents: Mapped[list[Resident]] = relationship(
@@ -341,9 +255,9 @@ class Incident(Base):
     category_code: Mapped[str] = mapped_column(String(32))
     reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     description: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(_geometry("POINT"))
+    geom = mapped_column(geometry_column("POINT"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
-    # workflow (migration 0003; see api/services/incidents.py and docs/workflow.md)
+    # workflow (migration 0003; see api/services/incidents/service.py and docs/workflow.md)
     state: Mapped[str] = mapped_column(
         String(16), default="registered", server_default="registered"
     )
@@ -552,7 +466,8 @@ class User(Base):
 
 
 class LoginAttempt(Base):
-    """One sign-in attempt (:mod:`api.throttle`): when, user name (lower case), client, result."""
+    """One sign-in attempt (:mod:`api.routes.throttle`): when, user name (lower case), client,
+    result."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (
@@ -639,7 +554,7 @@ class AuditLog(Base):
 
     ``user_id`` is not a foreign key: the log outlives users. UPDATE and DELETE raise.
     Each row carries ``row_hash``, chained to the row before through ``prev_hash``
-    (:mod:`api.audit_chain`, filled in as the row is written).
+    (:mod:`api.db.audit_chain`, filled in as the row is written).
     """
 
     __tablename__ = "audit_log"
@@ -779,12 +694,3 @@ def _new_division(session: Session, community_key, label: str, made) -> Division
         record.community = community_key
     session.add(record)
     return record
-
-
-# The patrol-log and assessment tables and the incident tables (history, photos, categories,
-# API keys) live on the same metadata.
-# The audit chain's flush hooks, with the model they watch.
-from api import audit_chain as _audit_chain  # noqa: E402, F401
-from api.db import models_assessment as _models_assessment  # noqa: E402, F401
-from api.db import models_incidents as _models_incidents  # noqa: E402, F401
-from api.db import models_opinion as _models_opinion  # noqa: E402, F401

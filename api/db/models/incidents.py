@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.encrypted import EncryptedText
-from api.db.models import Base, UTCDateTime, utc_now
+from api.db.models.base import Base, UTCDateTime, utc_now
 
 __all__ = [
     "INCIDENT_APPEND_ONLY_TABLES",
@@ -76,7 +76,8 @@ class IncidentPhoto(Base):
 class IncidentCategory(Base):
     """A category of the incident taxonomy (``data/codes/incident_categories.csv``, loaded by
     the migration): two levels, default severity, handling post, GB/T 30428.2-style class, and
-    whether its incidents may be published (``public``; see :mod:`api.services.publication`)."""
+    whether its incidents may be published (``public``; see
+    :mod:`api.services.incidents.publication`)."""
 
     __tablename__ = "incident_categories"
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db.models import Base, UTCDateTime, utc_now
+from api.db.models.base import Base, UTCDateTime, utc_now
 
 __all__ = [
     "APPRAISAL_RECORD_KINDS",
@@ -117,9 +117,7 @@ class SurveyResponse(Base):
     __table_args__ = (CheckConstraint(_in("source", ("phone", "paper")), name="source"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    survey_id: Mapped[int] = mapped_column(
-        ForeignKey("surveys.id", ondelete="CASCADE"), index=True
-    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
     grid_code: Mapped[str] = mapped_column(String(32), index=True)
     answers: Mapped[dict] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(8))

@@ -1,10 +1,11 @@
 """The monthly appraisal per worker (绩效) and public opinion: pure rules (no database).
 
-:mod:`api.appraisal.formula` holds the weights, the Wilson interval, the satisfaction levels
-and the questionnaire templates; :mod:`api.appraisal.report` writes the XLSX/PDF report.
+:mod:`api.services.appraisal.formula` holds the weights, the Wilson interval, the satisfaction
+levels
+and the questionnaire templates; :mod:`api.services.appraisal.report` writes the XLSX/PDF report.
 """
 
-from api.appraisal.formula import (
+from api.services.appraisal.formula import (
     COMPONENTS,
     Z95,
     appraisal_score,

@@ -3,7 +3,7 @@
 Formula (README "Monthly appraisal"): each component is a number from 0 to 100 —
 
 - ``assessment``: the community's monthly assessment total (100 points,
-  :func:`api.services.assessment.community_result`);
+  :func:`api.services.assessment.service.community_result`);
 - ``on_time``: 100 × the on-time share of the worker's incidents reported in the month;
 - ``patrol``: 100 × the share of the worker's ended weeks of the month with ≥ 15 h patrol;
 - ``satisfaction``: 100 × the favourable share (满意 + 基本满意) of the satisfaction records
@@ -45,7 +45,7 @@ Z95 = 1.959963984540054
 
 def _codes_dir(data_dir: Path | None) -> Path:
     if data_dir is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         data_dir = Path(get_settings().data_dir)
     return Path(data_dir) / "codes"

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 
-from api.assessment.report import table_page, write_sheets
+from api.services.assessment.report import table_page, write_sheets
 from gis.errors import InputError
 from maps.print import check_glyph_warnings, cjk_style
 
@@ -80,7 +80,8 @@ def _formula(result: dict[str, Any]) -> str:
 
 
 def write_appraisal(result: dict[str, Any], out: Path | str) -> Path:
-    """Write ``result`` (:func:`api.services.appraisal.appraise`) to ``out`` (.xlsx/.pdf)."""
+    """Write ``result`` (:func:`api.services.appraisal.service.appraise`) to ``out``
+    (.xlsx/.pdf)."""
     out = Path(out)
     ext = out.suffix.lower()
     if ext not in (".xlsx", ".pdf"):

@@ -4,20 +4,20 @@ Workers are the community's active staff (``staff.community_id``), each with the
 linked to their staff record. For a month (Asia/Shanghai) a worker's components, each 0–100:
 
 - ``assessment``: the community's monthly assessment total
-  (:func:`api.services.assessment.community_result`; missing until the assessment is
+  (:func:`api.services.assessment.service.community_result`; missing until the assessment is
   complete);
 - ``on_time``: the worker's incidents are the community's incidents *reported in the month*
   that the worker handles (``handler_staff_id``, or ``handler_user_id`` of a linked user) or
   reported (``reporter_user_id`` of a linked user); on time = resolved by the deadline, over
   those whose outcome is known (resolved, or open and already overdue); rejected items left
-  out — the rule of :func:`api.services.incidents.statistics_table`;
+  out — the rule of :func:`api.services.incidents.service.statistics_table`;
 - ``patrol``: grid workers (staff role ``grid_worker``) only: the share of the Monday–Sunday
   weeks whose Monday is in the month and that have ended with at least 15 h inside the
   worker's grids (:func:`api.services.patrol.worker_log`);
 - ``satisfaction``: the favourable share (满意 + 基本满意) of the satisfaction records
   *recorded in the month* of any incident of the worker (handled or reported);
 
-combined by :func:`api.appraisal.formula.appraisal_score` with the weights of
+combined by :func:`api.services.appraisal.formula.appraisal_score` with the weights of
 ``data/codes/appraisal_weights.csv`` (a component without data is left out and listed in
 ``missing``). Beside it: the headline question of the community's surveys answered in the
 month about the worker's grids (count, favourable share, Wilson 95 % interval), and the
@@ -32,7 +32,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.appraisal.formula import (
+from api.core.errors import NotFound
+from api.core.timefmt import local_iso
+from api.db.communities import find_community
+from api.db.models import Community, Incident, Staff, User
+from api.db.models.opinion import (
+    APPRAISAL_RECORD_KINDS,
+    AppraisalRecord,
+    Satisfaction,
+    Survey,
+    SurveyResponse,
+)
+from api.services.appraisal.formula import (
     COMPONENTS,
     appraisal_score,
     check_weights,
@@ -40,20 +51,9 @@ from api.appraisal.formula import (
     read_weights,
     survey_questions,
 )
-from api.assessment.sample import _check_month
-from api.db.communities import find_community
-from api.db.models import Community, Incident, Staff, User
-from api.db.models_opinion import (
-    APPRAISAL_RECORD_KINDS,
-    AppraisalRecord,
-    Satisfaction,
-    Survey,
-    SurveyResponse,
-)
-from api.errors import NotFound
-from api.incidents.deadlines import SHANGHAI, to_shanghai
+from api.services.assessment.sample import _check_month
+from api.services.incidents.deadlines import SHANGHAI, to_shanghai
 from api.services.surveys import proportion, tally, worker_grid_codes
-from api.timefmt import local_iso
 from gis.errors import InputError
 
 __all__ = [
@@ -258,7 +258,7 @@ def appraise(
     "details", "score", "missing", "survey", "rewards", "accountability"}]}`` ordered by
     score (highest first, workers without a score last), then name.
     """
-    from api.services.assessment import community_result
+    from api.services.assessment.service import community_result
 
     month = _check_month(month)
     weights = check_weights(weights) if weights is not None else read_weights()

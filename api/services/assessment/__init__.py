@@ -3,8 +3,8 @@
 Pure functions over DataFrames and records; the database and CLI wiring live elsewhere.
 """
 
-from api.assessment.sample import SAMPLE_SIZE, Sample, derive_seed, draw_sample
-from api.assessment.scoring import (
+from api.services.assessment.sample import SAMPLE_SIZE, Sample, derive_seed, draw_sample
+from api.services.assessment.scoring import (
     DEFAULT_RULES,
     DEPARTMENTS,
     CommunityScore,

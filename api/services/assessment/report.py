@@ -7,7 +7,7 @@ The PDF has a title page with the ranking, then per community its department sco
 points and deductions, paged as needed.
 
 ID numbers and phone numbers among the listed values are masked by default
-(:func:`api.registry.mask_id_number` / ``mask_phone``: resident data is confidential,
+(:func:`api.services.registry.mask_id_number` / ``mask_phone``: resident data is confidential,
 docs/design.md §2); ``mask=False`` writes them in full for the street's own archive.
 
 PDF fonts: Noto Sans CJK as Type 3 fonts, registered the way :mod:`maps.print` does it (see
@@ -27,8 +27,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from api.assessment.scoring import CommunityScore, rank_communities
-from api.registry.validators import mask_id_number, mask_phone
+from api.services.assessment.scoring import CommunityScore, rank_communities
+from api.services.registry.validators import mask_id_number, mask_phone
 from gis.errors import InputError
 from maps.print import check_glyph_warnings, cjk_style
 

@@ -96,8 +96,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from api.assessment.sample import household_ids
-from api.registry.codes import code_table, special_status_fields
+from api.services.assessment.sample import household_ids
+from api.services.registry.codes import code_table, special_status_fields
 from gis.address import normalise, split_admin_prefix
 from gis.errors import InputError
 

@@ -1,10 +1,11 @@
 """The monthly assessment in the database: draw, department scores, field data, scores, report.
 
-The pure rules live in :mod:`api.assessment` (draw, comparison, deductions, ranking, report);
+The pure rules live in :mod:`api.services.assessment` (draw, comparison, deductions, ranking,
+report);
 this module reads the registry, records each step and answers the dashboard.
 
 * :func:`draw` — the community's 10 sample points for a month, drawn once from its houses
-  (seed derived from the community code and month, :func:`api.assessment.derive_seed`) and
+  (seed derived from the community code and month, :func:`api.services.assessment.derive_seed`) and
   recorded with the seed, who drew and when; drawing again returns the recorded draw.
 * :func:`set_department_score` — one of the five departments' 0–8 points with its reason
   (entered again: replaced, with the new author and time).
@@ -40,7 +41,10 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from api.assessment import (
+from api.core.timefmt import local_iso
+from api.db.models import Community, House, Resident, SpecialStatus, utc_now
+from api.db.models.assessment import AssessmentDeptScore, AssessmentPoint, AssessmentSample
+from api.services.assessment import (
     DEPARTMENTS,
     SAMPLE_SIZE,
     CommunityScore,
@@ -54,15 +58,12 @@ from api.assessment import (
     score_community,
     score_sample_point,
 )
-from api.assessment.report import write_report
-from api.assessment.sample import _check_month
-from api.community_data import find_community
-from api.db.models import Community, House, Resident, SpecialStatus, utc_now
-from api.db.models_assessment import AssessmentDeptScore, AssessmentPoint, AssessmentSample
-from api.registry.codes import code_table, special_status_fields
-from api.registry.importer import read_table
-from api.registry.templates import FIELD_CHECK_SHEETS, normalise_header
-from api.timefmt import local_iso
+from api.services.assessment.report import write_report
+from api.services.assessment.sample import _check_month
+from api.services.community_data import find_community
+from api.services.registry.codes import code_table, special_status_fields
+from api.services.registry.importer import read_table
+from api.services.registry.templates import FIELD_CHECK_SHEETS, normalise_header
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
@@ -195,7 +196,7 @@ def set_department_score(
 ) -> dict:
     """Enter (or replace) one department's score (0–8, with a reason) of a community's month.
 
-    ``dept`` is a code of :data:`api.assessment.DEPARTMENTS` or its Chinese name.
+    ``dept`` is a code of :data:`api.services.assessment.DEPARTMENTS` or its Chinese name.
     """
     month = _month(month)
     c = _community(session, community)
@@ -598,7 +599,7 @@ def write_month_report(
 
 def _on_time_share(session: Session, community_id: int, month: str, now: dt.datetime):
     try:
-        from api.services.incidents import statistics_table
+        from api.services.incidents.service import statistics_table
     except ImportError:  # the incident workflow is not installed
         return None
     year, mon = (int(p) for p in month.split("-"))
@@ -620,13 +621,13 @@ def dashboard(session: Session, month: str, *, now: dt.datetime | None = None) -
 
     ``score`` is None until the month's assessment is complete; ``on_time_share`` is the share
     of incidents reported in the month (Asia/Shanghai) handled by their deadline among those
-    whose outcome is known (:func:`api.services.incidents.statistics_table`), None without
+    whose outcome is known (:func:`api.services.incidents.service.statistics_table`), None without
     any; ``patrol_compliance`` the share of grid-worker weeks with at least 15 h inside the
     grids (:func:`api.services.patrol.community_compliance`), None without any ended week;
     ``appraisal`` the month's appraisal per worker
-    (:func:`api.services.appraisal.community_summary`).
+    (:func:`api.services.appraisal.service.community_summary`).
     """
-    from api.services.appraisal import community_summary
+    from api.services.appraisal.service import community_summary
     from api.services.patrol import community_compliance
 
     month = _month(month)

@@ -58,7 +58,7 @@ class CalendarCoverageWarning(UserWarning):
 def calendar_dir(data_dir: Path | None = None) -> Path:
     """Return the folder of the calendar files: ``<data_dir>/calendar`` (default: the settings)."""
     if data_dir is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         data_dir = get_settings().data_dir
     return Path(data_dir) / "calendar"

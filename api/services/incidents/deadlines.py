@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from api.incidents.calendar import WorkCalendar, default_calendar
+from api.services.incidents.calendar import WorkCalendar, default_calendar
 from gis.errors import InputError
 
 __all__ = [

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.db.models import Incident, Staff
-from api.db.models_incidents import IncidentCategory, IncidentEvent
-from api.incidents.deadlines import due_at
+from api.db.models.incidents import IncidentCategory, IncidentEvent
+from api.services.incidents.deadlines import due_at
 
 __all__ = ["DEMO_POST_STAFF", "run_demo_workflow"]
 

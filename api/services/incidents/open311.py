@@ -1,7 +1,8 @@
 """Open311 GeoReport v2 as data: services, service definitions, requests, tokens, discovery.
 
 Every function here returns plain dicts and lists (the JSON shape of the spec); turning them
-into JSON or XML is :mod:`api.open311_format`'s job, and the routes (:mod:`api.routes.open311`)
+into JSON or XML is :mod:`api.services.incidents.open311_format`'s job, and the routes
+(:mod:`api.routes.open311`)
 only join the two. Errors are :class:`Open311Error` (an HTTP status and a description).
 
 Which incidents a caller may see is decided in one place each: :func:`request_query` (lists)
@@ -22,19 +23,19 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.timefmt import local_iso
 from api.db.models import Incident, from_db_geometry
-from api.db.models_incidents import (
+from api.db.models.incidents import (
     IncidentCategory,
     IncidentEvent,
     IncidentPhoto,
     Open311Submission,
 )
-from api.incidents.deadlines import to_shanghai
-from api.incidents.workflow import OPEN311_STATUS, open311_status
-from api.services import incidents as svc
+from api.services.incidents import service as svc
+from api.services.incidents.deadlines import to_shanghai
+from api.services.incidents.publication import PublicText, is_public, public_incidents
+from api.services.incidents.workflow import OPEN311_STATUS, open311_status
 from api.services.locate import to_storage_lonlat
-from api.services.publication import PublicText, is_public, public_incidents
-from api.timefmt import local_iso
 from gis.errors import WanggeError
 
 __all__ = [
@@ -243,7 +244,7 @@ def request_dicts(
 ) -> list[dict[str, Any]]:
     """The spec's request objects of ``rows`` (in order); ``photo_url(incident_id,
     photo_id)`` is the public address of a stored photo. Texts redacted
-    (:class:`api.services.publication.PublicText`); no reporter details."""
+    (:class:`api.services.incidents.publication.PublicText`); no reporter details."""
     categories = {c.code: c for c in svc.list_categories(session)}
     ids = [r.id for r in rows]
     notes, media = _last_notes(session, ids), _media(session, ids, photo_url)

@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 answers in the spec's two formats, JSON and XML.
 
-The data (:mod:`api.services.open311`) is a list of objects or one object; this module only
+The data (:mod:`api.services.incidents.open311`) is a list of objects or one object; this module
+only
 serialises it. The XML element names are the spec's: a list is its root element with one
 child per item (``services``/``service``, ``service_requests``/``request``,
 ``errors``/``error``, ``attributes``/``attribute``, ``endpoints``/``endpoint``,

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.db.models import House, Incident, Resident
-from api.db.models_incidents import IncidentCategory
+from api.db.models.incidents import IncidentCategory
 
 __all__ = [
     "MASK",

@@ -23,15 +23,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.errors import Conflict, NotFound, Unprocessable
 from api.db.models import Incident, Staff, Street, User
-from api.db.models_incidents import (
+from api.db.models.incidents import (
     Department,
     EscalationRule,
     IncidentCategory,
     IncidentEvent,
     Post,
 )
-from api.errors import Conflict, NotFound, Unprocessable
 
 __all__ = [
     "ROUTING_COLUMNS",

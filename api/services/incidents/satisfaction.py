@@ -1,7 +1,7 @@
 """Satisfaction with handled incidents: staff call-backs and residents' one-time links.
 
 Every resolved or closed incident (办结/结案) can get exactly one satisfaction record
-(:class:`api.db.models_opinion.Satisfaction`, unique per incident):
+(:class:`api.db.models.opinion.Satisfaction`, unique per incident):
 
 - :func:`record_callback` — staff called the resident back: level, note, who called, when;
 - :func:`issue_link` — a one-time link ``{WANGGE_PUBLIC_URL}/rate/<token>`` (printed on the
@@ -9,8 +9,8 @@ Every resolved or closed incident (办结/结案) can get exactly one satisfacti
   new link replaces an unused one (the old token stops working);
 - :func:`link_facts` / :func:`rate_by_token` — what the link shows without sign-in (only the
   incident's public facts: category, status, dates and, for a public category, the redacted
-  description, :mod:`api.services.publication`) and the resident's rating. A second rating
-  of the incident, by link or call-back, is refused with :class:`~api.errors.Conflict`
+  description, :mod:`api.services.incidents.publication`) and the resident's rating. A second rating
+  of the incident, by link or call-back, is refused with :class:`~api.core.errors.Conflict`
   (HTTP 409).
 """
 
@@ -25,14 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.appraisal.formula import level_code, satisfaction_levels
+from api.core.errors import Conflict, NotFound
+from api.core.timefmt import local_iso
 from api.db.models import Incident
-from api.db.models_incidents import IncidentCategory
-from api.db.models_opinion import Satisfaction, SatisfactionLink
-from api.errors import Conflict, NotFound
-from api.incidents.workflow import STATES
-from api.services.publication import PublicText, is_public
-from api.timefmt import local_iso
+from api.db.models.incidents import IncidentCategory
+from api.db.models.opinion import Satisfaction, SatisfactionLink
+from api.services.appraisal.formula import level_code, satisfaction_levels
+from api.services.incidents.publication import PublicText, is_public
+from api.services.incidents.workflow import STATES
 from gis.errors import InputError
 
 __all__ = [

@@ -6,8 +6,9 @@ Routing
 The grid is the one covering the point in the division in effect on the day of the report
 (Asia/Shanghai; :func:`api.db.dialect.grid_code_at`); a point outside every grid is refused
 (:class:`OutsideGrids`, HTTP 422). The category (table ``incident_categories``, loaded by the
-migrations) gives the severity, the deadline (:func:`api.incidents.deadlines.due_at`) and the
-handling post (an admin changes it: :mod:`api.services.routing`). The handler is the
+migrations) gives the severity, the deadline (:func:`api.services.incidents.deadlines.due_at`) and
+the
+handling post (an admin changes it: :mod:`api.services.incidents.routing`). The handler is the
 active staff member of the grid's community holding that ``post`` — one serving the grid if
 several do, else the lowest id — and the active user linked to that staff record, if any.
 With no such person the item is accepted anyway; it has no handler (``unassigned``, with a
@@ -20,7 +21,7 @@ Visibility
 ----------
 :func:`full_view_clause` says who reads which incidents in full (managers all, post staff
 their items, grid workers their grids and reports); other staff see the public view of
-public categories (:func:`public_dict`, :mod:`api.services.publication`).
+public categories (:func:`public_dict`, :mod:`api.services.incidents.publication`).
 
 Users and communities
 ---------------------
@@ -33,7 +34,7 @@ street departments.
 Transitions and concurrency
 ---------------------------
 :func:`transition` reads the incident, checks the move with the pure state machine
-(:func:`api.incidents.workflow.apply_transition`) and writes it with a conditional
+(:func:`api.services.incidents.workflow.apply_transition`) and writes it with a conditional
 ``UPDATE incidents SET state=…, version=version+1 WHERE id=:id AND version=:read``; no row
 updated means someone else moved the item first: :class:`ConcurrentChange` (HTTP 409). The
 history row (``seq`` = the new version, unique per incident) is inserted in the same
@@ -58,6 +59,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from api.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.core.timefmt import local_iso
 from api.db.dialect import grid_code_at
 from api.db.divisions import divisions_in_effect
 from api.db.models import (
@@ -73,10 +76,11 @@ from api.db.models import (
     from_db_geometry,
     to_db_geometry,
 )
-from api.db.models_incidents import ApiKey, IncidentCategory, IncidentEvent, IncidentPhoto
-from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.incidents.deadlines import SHANGHAI, due_at, to_shanghai
-from api.incidents.workflow import (
+from api.db.models.incidents import ApiKey, IncidentCategory, IncidentEvent, IncidentPhoto
+from api.services.geocoding import locate_address
+from api.services.incidents.deadlines import SHANGHAI, due_at, to_shanghai
+from api.services.incidents.publication import PublicText, is_public, public_clause
+from api.services.incidents.workflow import (
     FINAL_STATES,
     IllegalTransition,
     RoleNotAllowed,
@@ -84,10 +88,7 @@ from api.incidents.workflow import (
     apply_transition,
     open311_status,
 )
-from api.services.geocoding import locate_address
-from api.services.publication import PublicText, is_public, public_clause
 from api.services.worklog import TRANSITION_KINDS, record_action
-from api.timefmt import local_iso
 from gis.errors import InputError
 
 __all__ = [
@@ -465,7 +466,7 @@ class EscalationTarget:
 
 
 def _escalation(session: Session, incident: Incident, target: EscalationTarget) -> dict:
-    from api.services.routing import department_by_code, department_for
+    from api.services.incidents.routing import department_by_code, department_for
 
     to = target.to
     if to is None:
@@ -519,7 +520,7 @@ def _check_receiver(session: Session, incident: Incident, actor: Actor, action: 
         )
     if incident.escalated_department_id is None:
         return
-    from api.db.models_incidents import Department
+    from api.db.models.incidents import Department
 
     department = session.get(Department, incident.escalated_department_id)
     mine = None
@@ -727,8 +728,8 @@ def incident_dict(
 def people_of(session: Session, events: list[IncidentEvent]) -> dict[int, dict[str, Any]]:
     """Per user id of ``events``: the real name, staff number, post, role name and department
     of the user's staff record (None where unknown)."""
-    from api.db.models_incidents import Department
-    from api.incidents.workflow import ROLES
+    from api.db.models.incidents import Department
+    from api.services.incidents.workflow import ROLES
 
     ids = {e.user_id for e in events if e.user_id is not None}
     if not ids:
@@ -775,7 +776,7 @@ def event_dict(event: IncidentEvent, people: dict[int, dict[str, Any]] | None = 
 
 
 def _role_name(role: str) -> str:
-    from api.incidents.workflow import ROLES
+    from api.services.incidents.workflow import ROLES
 
     return ROLES.get(role, (role, role))[0]
 

@@ -3,7 +3,8 @@
 Asia/Shanghai with the offset) and renders it (``GET /incidents/{id}/slip.pdf``,
 ``wangge incidents slip``). A handled (resolved or closed) incident not yet rated gets a new
 one-time satisfaction link on its slip when ``public_url`` (``WANGGE_PUBLIC_URL``) is set
-(:func:`api.services.satisfaction.issue_link`: printing again replaces the earlier link)."""
+(:func:`api.services.incidents.satisfaction.issue_link`: printing again replaces the earlier
+link)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from api.core.timefmt import local_text
 from api.db.models import Incident, Staff, User, from_db_geometry
-from api.db.models_incidents import Department, IncidentCategory
-from api.incidents.workflow import ACTIONS, ROLES, STATES
-from api.services.incidents import history, people_of
-from api.services.satisfaction import RATEABLE_STATES, issue_link, rating_url, satisfaction_of
-from api.timefmt import local_text
+from api.db.models.incidents import Department, IncidentCategory
+from api.services.incidents.satisfaction import (
+    RATEABLE_STATES,
+    issue_link,
+    rating_url,
+    satisfaction_of,
+)
+from api.services.incidents.service import history, people_of
+from api.services.incidents.workflow import ACTIONS, ROLES, STATES
 from maps.feedback_slip import Slip, SlipStep, render_feedback_slip
 
 __all__ = ["SLIP_TITLE", "build_slip", "slip_rating_url", "write_slip"]

@@ -1,7 +1,7 @@
 """The registry of houses, residents, special statuses and staff: code tables and validation."""
 
-from api.registry.codes import CODE_TABLES, code_table, special_status_fields
-from api.registry.validators import (
+from api.services.registry.codes import CODE_TABLES, code_table, special_status_fields
+from api.services.registry.validators import (
     FieldError,
     IdInfo,
     IdNumberError,

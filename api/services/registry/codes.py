@@ -57,7 +57,7 @@ _LOOKUP_COLUMNS = ("code", "name_zh", "short_zh", "name_en")
 def codes_dir(data_dir: Path | None = None) -> Path:
     """Return the folder of the code tables: ``<data_dir>/codes`` (default from the settings)."""
     if data_dir is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         data_dir = get_settings().data_dir
     return Path(data_dir) / "codes"

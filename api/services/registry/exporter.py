@@ -1,6 +1,6 @@
 """Export a community's layers and ledgers (台账): grids, houses and incidents to GeoPackage,
 Shapefile, XLSX, CSV and GeoJSON; residents, special-status rosters, staff and work logs to
-XLSX and CSV (the ledgers of :mod:`api.registry.ledgers`).
+XLSX and CSV (the ledgers of :mod:`api.services.registry.ledgers`).
 
 Layers (one row per record, ordered by grid code / record id, geometry in the storage CRS;
 GeoJSON and XLSX in WGS84 lon/lat as :func:`gis.io.write_layer` writes them):
@@ -14,7 +14,7 @@ GeoJSON and XLSX in WGS84 lon/lat as :func:`gis.io.write_layer` writes them):
   reporter, handler, state, deadline, resolved and closed times, on time, satisfaction,
   description; times as Asia/Shanghai text with the offset); points.
 - ``residents``, ``special``, ``staff``, ``worklog``: tables without geometry (XLSX/CSV
-  only) with the columns of :data:`api.registry.ledgers.LEDGER_COLUMNS`. ID numbers and
+  only) with the columns of :data:`api.services.registry.ledgers.LEDGER_COLUMNS`. ID numbers and
   phones are masked unless ``unmask`` and the exporting user's approved requests cover the
   export (:func:`api.services.privacy.export_grants`); an unmasked export writes one audit
   row (``unmask_export``).
@@ -23,7 +23,8 @@ CSV is written UTF-8 with a byte-order mark (Excel opens it as UTF-8), Chinese h
 XLSX.
 
 Field names are the field names in GeoPackage and GeoJSON. XLSX uses the Chinese headers
-(houses: those of :mod:`api.registry.templates`, so an exported sheet can be imported again)
+(houses: those of :mod:`api.services.registry.templates`, so an exported sheet can be imported
+again)
 with ``经度``/``纬度`` columns for points and a ``wkt`` column for grids. A Shapefile limits
 field names to 10 bytes: :data:`SHAPEFILE_FIELD_NAMES` is the documented short-name mapping
 (names not listed are already short enough), and the ``.cpg`` says UTF-8.
@@ -40,6 +41,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.timefmt import local_text
 from api.db.communities import find_community
 from api.db.divisions import division_in_effect
 from api.db.models import (
@@ -51,7 +53,7 @@ from api.db.models import (
     from_db_geometry,
     utc_now,
 )
-from api.registry.ledgers import (
+from api.services.registry.ledgers import (
     LEDGER_COLUMNS,
     MASKED_KINDS,
     incident_rows,
@@ -59,8 +61,7 @@ from api.registry.ledgers import (
     masked_scope,
     month_bounds,
 )
-from api.registry.templates import COLUMNS
-from api.timefmt import local_text
+from api.services.registry.templates import COLUMNS
 from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.io import write_layer
@@ -232,7 +233,7 @@ def incidents_frame(
     now: dt.datetime | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the incident ledger of the community (fields of
-    :data:`api.registry.ledgers.LEDGER_COLUMNS`, times as Asia/Shanghai text with the
+    :data:`api.services.registry.ledgers.LEDGER_COLUMNS`, times as Asia/Shanghai text with the
     offset, ``YYYY-MM-DD HH:MM:SS+08:00``; points), ordered by record id."""
     rows = incident_rows(session, community_id, month=month, category=category,
                          now=now or utc_now())  # fmt: skip
@@ -289,7 +290,7 @@ def export_layer(
 
     ``unmask`` (residents, special) shows ID numbers and phones in full when ``user``'s
     approved requests cover the export, and writes one audit row (the caller commits);
-    :class:`~api.errors.Forbidden` when they do not.
+    :class:`~api.core.errors.Forbidden` when they do not.
 
     Raises :class:`~gis.errors.InputError` for an unknown layer, format, community, division
     or month, an option the layer does not take, and for a Shapefile that would truncate

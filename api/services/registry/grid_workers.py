@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.registry.importer import read_table
-from api.registry.validators import clean_staff
+from api.services.registry.importer import read_table
+from api.services.registry.validators import clean_staff
 from gis.errors import InputError
 
 __all__ = ["DIVIDING_ROLES", "GridWorkers", "count_grid_workers"]

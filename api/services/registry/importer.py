@@ -1,7 +1,8 @@
 """Bulk import of houses, residents and staff from the spreadsheets staff keep (XLSX/CSV).
 
 :func:`read_table` reads a file whose header row uses the Chinese headers of
-:mod:`api.registry.templates` (English headers and field names are accepted too); CSV may be
+:mod:`api.services.registry.templates` (English headers and field names are accepted too); CSV may
+be
 UTF-8 (with or without BOM) or GBK. :func:`import_file` validates every row with the registry
 validators plus the checks that need the database (door plate of a resident's house, duplicate
 ID numbers, door plates and house ids, grid codes of staff), and returns an
@@ -14,7 +15,7 @@ the caller's session and flushed, never committed: run it inside one transaction
 nothing written. Houses get their grid code on import: :func:`gis.assign.assign_points` on the
 grids of the community's division in effect on ``today`` (the rule of
 :func:`api.db.dialect.assign_codes_in_db`). The change log gets the actor of the session
-(:func:`api.registry.history.set_actor`).
+(:func:`api.db.history.set_actor`).
 """
 
 from __future__ import annotations
@@ -49,9 +50,16 @@ from api.db.models import (
     from_db_geometry,
     to_db_geometry,
 )
-from api.db.models_incidents import Post
-from api.registry.templates import COLUMNS, DATA_SHEET, KINDS, column, header_map, normalise_header
-from api.registry.validators import FieldError, clean_house, clean_resident, clean_staff
+from api.db.models.incidents import Post
+from api.services.registry.templates import (
+    COLUMNS,
+    DATA_SHEET,
+    KINDS,
+    column,
+    header_map,
+    normalise_header,
+)
+from api.services.registry.validators import FieldError, clean_house, clean_resident, clean_staff
 from gis.assign import assign_points
 from gis.crs import lonlat_to_wgs84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
@@ -236,9 +244,10 @@ def read_table(
 ) -> tuple[list[SourceRow], list[str]]:
     """Read the data rows of an XLSX/CSV register of ``kind``; return (rows, ignored headers).
 
-    The first row is the header; it is mapped with :func:`~api.registry.templates.header_map`.
+    The first row is the header; it is mapped with
+    :func:`~api.services.registry.templates.header_map`.
     Blank rows are skipped (the others keep the numbers a spreadsheet shows). XLSX: the sheet
-    named as in the template (:data:`~api.registry.templates.DATA_SHEET`), else the first.
+    named as in the template (:data:`~api.services.registry.templates.DATA_SHEET`), else the first.
     More than ``max_rows`` data rows (default the row bound in force,
     :func:`gis.io.get_read_limits`: ``max_upload_rows`` in a request, none for a local file
     on the command line unless bounded there) is refused

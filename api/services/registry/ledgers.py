@@ -13,7 +13,7 @@ header, in order; README lists them):
 - ``worklog``: the signed work-log entries and the manual patrol hours of the community's
   workers (日期, 时间, 网格员, 签名, 类型, 来源, 记录, 说明, 签名时间).
 
-Times are Asia/Shanghai text with the offset (:func:`api.timefmt.local_text`). ID numbers
+Times are Asia/Shanghai text with the offset (:func:`api.core.timefmt.local_text`). ID numbers
 and phones are masked unless ``unmasked`` (the caller checks the grant and audits:
 :mod:`api.services.ledger_export`). ``month`` (``YYYY-MM``) limits incidents (by report
 time) and the work log (by day); ``category`` limits incidents (a category code or the code
@@ -30,14 +30,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.timefmt import local_text
 from api.db.models import Grid, House, Incident, Resident, SpecialStatus, Staff, User, UserGrid
-from api.db.models_assessment import WORK_LOG_KIND_ZH, ManualPatrol, WorkLog
-from api.db.models_incidents import IncidentCategory
-from api.incidents.deadlines import SHANGHAI
-from api.incidents.workflow import STATES
-from api.registry.codes import code_table
-from api.registry.validators import mask_id_number, mask_phone
-from api.timefmt import local_text
+from api.db.models.assessment import WORK_LOG_KIND_ZH, ManualPatrol, WorkLog
+from api.db.models.incidents import IncidentCategory
+from api.services.incidents.deadlines import SHANGHAI
+from api.services.incidents.workflow import STATES
+from api.services.registry.codes import code_table
+from api.services.registry.validators import mask_id_number, mask_phone
 from gis.errors import InputError
 
 __all__ = [
@@ -168,9 +168,9 @@ def on_time(incident: Incident, now: dt.datetime) -> str:
 
 def incident_satisfaction(session: Session, incident_ids: list[int]) -> dict[int, str]:
     """The satisfaction of each incident that has one (满意/基本满意/不满意): a staff
-    call-back or the resident's own rating (:mod:`api.services.satisfaction`)."""
-    from api.appraisal.formula import satisfaction_levels
-    from api.db.models_opinion import Satisfaction
+    call-back or the resident's own rating (:mod:`api.services.incidents.satisfaction`)."""
+    from api.db.models.opinion import Satisfaction
+    from api.services.appraisal.formula import satisfaction_levels
 
     if not incident_ids:
         return {}

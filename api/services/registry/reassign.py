@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.db.divisions import division_in_effect, put_in_effect
 from api.db.models import STORAGE_SRID, Community, Division, House, from_db_geometry
-from api.registry.importer import grids_in_effect
+from api.services.registry.importer import grids_in_effect
 from gis.assign import assign_points
 from gis.errors import InputError
 

@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from api.registry.codes import code_table
+from api.services.registry.codes import code_table
 
 __all__ = [
     "COLUMNS",
