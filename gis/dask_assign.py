@@ -9,9 +9,11 @@ size:
    converted to lon/lat exactly as the single-process reader converts them (the file's
    CRS, or ``input_crs``); CSV columns become numbers where every value in the whole file
    is one and it is not an identifier, decided over all partitions before any is converted;
-2. the partitions are shuffled spatially: rows are ordered along a Hilbert curve over the
-   grids' extent and cut into partitions of neighbouring points (``spatial=False`` keeps
-   the file order);
+2. the partitions are spatial when the file is (GeoParquet written at scale is usually
+   sorted along a space-filling curve: DuckDB ``ORDER BY ST_Hilbert``, GDAL's
+   ``SORT_BY_BBOX``); ``spatial=True`` reorders the rows along a Hilbert curve over the
+   grids' extent first (a disk-backed shuffle of the whole table: on a small machine it
+   costs more than the look-ups it speeds up, see ``bench/``);
 3. the grid index (:class:`gis.assign.GridIndex`), built once by the caller, goes to every
    worker once (a worker plugin) and each partition is assigned there;
 4. each partition is written by its worker as one Parquet part with one fixed schema;
@@ -20,7 +22,7 @@ size:
 
 Output columns: every input column (the geometry included), then ``grid_code``,
 ``outside``, ``lon_wgs84``, ``lat_wgs84`` as the single-process ``wangge assign`` writes
-them. Rows come in the spatial order of step 2, not the file order.
+them. Rows come partition by partition in file order (in Hilbert order with ``spatial``).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def dask_client(
             yield client
         return
     with (
-        dask.config.set(_shuffle_buffers(memory_limit, workers)),
+        dask.config.set(_worker_settings(memory_limit, workers)),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -97,18 +99,22 @@ def dask_client(
         yield client
 
 
-def _shuffle_buffers(memory_limit: str | int | None, workers: int) -> dict:
-    """Buffer sizes of Dask's disk-backed (P2P) shuffle in proportion to a worker's memory.
-
-    Its defaults (1 GiB of send buffers, 100 MiB before writing to disk, per worker) would
-    by themselves go past a small worker's limit, which pauses the worker and stalls the run.
+def _worker_settings(memory_limit: str | int | None, workers: int) -> dict:
+    """Workers' allocator; buffer sizes of Dask's disk-backed (P2P) shuffle in proportion to
+    a worker's memory: its defaults (1 GiB of send buffers, 100 MiB before writing to disk,
+    per worker) would by themselves go past a small worker's limit, which pauses the worker
+    and stalls the run.
     """
     from distributed.worker_memory import parse_memory_limit
 
+    # Arrow's default allocator (mimalloc) keeps freed memory for reuse, which a worker's
+    # limit counts as used: a worker paused at 80 % with almost nothing in hand. The system
+    # allocator, trimmed as the Nanny already asks, gives it back after each partition.
+    environ = {"distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "system"}
     limit = parse_memory_limit(memory_limit, 1, total_cores=workers, logger=_LOG)
     if not limit:
-        return {}
-    return {
+        return environ
+    return environ | {
         "distributed.p2p.comm.buffer": max(limit // 10, 8 << 20),
         "distributed.p2p.storage.buffer": max(limit // 20, 4 << 20),
     }
@@ -254,11 +260,15 @@ def _assign_part(gdf: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
 
 def _write_part(gdf: gpd.GeoDataFrame, folder: str, schema, partition_info=None) -> pd.DataFrame:
     """Write one partition as ``part.NNNNN.parquet``; return its row and outside counts."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     number = partition_info["number"] if partition_info else 0
     path = Path(folder) / f"part.{number:05d}.parquet"
     pq.write_table(arrow_table(gdf, schema), path)
+    # Arrow's allocator keeps freed memory for reuse; a worker's limit counts it as used
+    # (unmanaged) memory, so hand it back after each partition.
+    pa.default_memory_pool().release_unused()
     return pd.DataFrame({"rows": [len(gdf)], "outside": [int(gdf["outside"].sum())]})
 
 
@@ -414,7 +424,7 @@ def assign_on_cluster(
     lon_col: str | None = None,
     lat_col: str | None = None,
     partition_rows: int = DEFAULT_PARTITION_ROWS,
-    spatial: bool = True,
+    spatial: bool = False,
 ) -> DaskAssignResult:
     """Assign every point of the file ``points`` to the grid of ``index`` that covers it,
     on the cluster of ``client``; write the points with the grid columns to ``out``.
@@ -438,7 +448,7 @@ def assign_on_cluster(
         64 bytes a row): the unit of memory on a worker.
     spatial
         Shuffle the points into spatially compact partitions (Hilbert curve over the grids'
-        extent) before assigning them.
+        extent) before assigning them; default: the file's row groups as they are.
     """
     import dask
 

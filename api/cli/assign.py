@@ -16,6 +16,7 @@ from api.cli.engine import (
     MemoryLimitOption,
     PartitionRowsOption,
     SchedulerOption,
+    SpatialShuffleOption,
     WorkersOption,
     assign_with_dask,
     check_engine_options,
@@ -52,6 +53,7 @@ def assign_command(
     workers: WorkersOption = 2,
     memory_limit: MemoryLimitOption = "auto",
     partition_rows: PartitionRowsOption = 500_000,
+    spatial_shuffle: SpatialShuffleOption = False,
 ) -> None:
     """把点落到网格（空间连接）/ Assign points to grids by spatial join.
 
@@ -68,6 +70,7 @@ def assign_command(
                 points, grids, out_path, code_field=code_field, input_crs=input_crs,
                 grids_crs=grids_crs, grids_layer=grids_layer, scheduler=scheduler,
                 workers=workers, memory_limit=memory_limit, partition_rows=partition_rows,
+                spatial_shuffle=spatial_shuffle,
             )  # fmt: skip
             _print_assigned(result.points, result.outside, result.out, as_json)
             raise typer.Exit(EXIT_OK)

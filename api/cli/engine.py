@@ -25,6 +25,7 @@ __all__ = [
     "MemoryLimitOption",
     "PartitionRowsOption",
     "SchedulerOption",
+    "SpatialShuffleOption",
     "WorkersOption",
     "assign_with_dask",
     "check_engine_options",
@@ -68,6 +69,14 @@ MemoryLimitOption = Annotated[
         "--memory-limit",
         help="本地集群每个工作进程的内存上限（如 2GB；auto 为均分本机内存）/ memory limit per "
         "local worker (e.g. 2GB; auto: the machine's memory shared out)",
+    ),
+]
+SpatialShuffleOption = Annotated[
+    bool,
+    typer.Option(
+        "--spatial-shuffle",
+        help="先按 Hilbert 曲线重排点，使每个分区在空间上紧凑 / first reorder the points along a "
+        "Hilbert curve so that each partition is spatially compact",
     ),
 ]
 PartitionRowsOption = Annotated[
@@ -131,6 +140,7 @@ def assign_with_dask(
     workers: int,
     memory_limit: str,
     partition_rows: int,
+    spatial_shuffle: bool = False,
 ):
     """``wangge assign --engine dask``: build the grid index here, assign on the cluster."""
     from gis.assign import GridIndex
@@ -154,7 +164,7 @@ def assign_with_dask(
     ):
         return assign_on_cluster(
             points, index, out_path, client=client, input_crs=input_crs,
-            partition_rows=partition_rows,
+            partition_rows=partition_rows, spatial=spatial_shuffle,
         )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from gis.assign import GridIndex
 from gis.crs import WGS84
-from gis.dask_assign import assign_on_cluster
+from gis.dask_assign import assign_on_cluster, dask_client
 from gis.io import read_layer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,8 +130,8 @@ def test_grid_index_answers_the_same_after_pickling(tmp_path):
     ].tolist()
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_dask_equals_the_default_path_point_for_point(tmp_path, client, seed):
+@pytest.mark.parametrize(("seed", "spatial"), [(11, False), (12, True)])
+def test_dask_equals_the_default_path_point_for_point(tmp_path, client, seed, spatial):
     _build_scaled(tmp_path, 6000, 400, seed)
     houses = _houses_with_outside(tmp_path, seed)
     points = tmp_path / "points.parquet"
@@ -141,9 +141,10 @@ def test_dask_equals_the_default_path_point_for_point(tmp_path, client, seed):
 
     index = GridIndex(read_layer(grids_path, geometry_type="polygon"), one_shot=True)
     result = assign_on_cluster(
-        points, index, tmp_path / "dask.parquet", client=client, partition_rows=1500
-    )
-    assert result.partitions > 3  # several partitions, spatially shuffled
+        points, index, tmp_path / "dask.parquet", client=client, partition_rows=1500,
+        spatial=spatial,
+    )  # fmt: skip
+    assert result.partitions > 3
     got = pd.read_parquet(tmp_path / "dask.parquet")
     assert list(got.columns) == list(want.columns)
     assert got.dtypes.to_dict() == want.dtypes.to_dict()
@@ -188,7 +189,8 @@ def _csv_rows(rng: np.random.Generator, n: int, lon: np.ndarray, lat: np.ndarray
         ratio = "" if i % 97 == 0 else f"{rng.uniform(0, 1):.3f}"
         floors = str(rng.integers(1, 30)) if i < n - 1 else "2.5"  # one non-integer at the end
         unit = str(rng.integers(1, 9)) if i < n - 1 else "0102"  # a code at the very end
-        rows.append(f"H{i:06d},{count},{ratio},{floors},{unit},小区{i % 13},{float(lon[i])!r},{float(lat[i])!r}")
+        where = f"{float(lon[i])!r},{float(lat[i])!r}"
+        rows.append(f"H{i:06d},{count},{ratio},{floors},{unit},小区{i % 13},{where}")
     return rows
 
 
@@ -223,7 +225,7 @@ def test_bad_coordinates_are_refused_and_nothing_is_written(tmp_path, client):
     points.write_text("\n".join(lines) + "\n", encoding="utf-8")
     index = GridIndex(read_layer(tmp_path / "grids.parquet", geometry_type="polygon"))
     out = tmp_path / "never.parquet"
-    with pytest.raises(Exception, match="121.4x"):
+    with pytest.raises(Exception, match=r"121\.4x"):
         assign_on_cluster(points, index, out, client=client)
     assert not out.exists() and not list(tmp_path.glob(".never*"))
 
@@ -235,7 +237,7 @@ def test_cli_on_a_running_scheduler_equals_the_default_path(tmp_path, cluster):
     want = _default(points, grids_path, tmp_path / "default.parquet")
     got = _default(
         tmp_path / "rg.parquet", grids_path, tmp_path / "dask.parquet", "--engine", "dask",
-        "--scheduler", cluster.scheduler_address, "--partition-rows", "1000",
+        "--scheduler", cluster.scheduler_address, "--partition-rows", "1000", "--spatial-shuffle",
     )  # fmt: skip
     pd.testing.assert_frame_equal(_by_id(got), _by_id(want))
     assert len(cluster.scheduler_info["workers"]) == 2  # the running cluster is left running
@@ -255,7 +257,7 @@ def test_cli_local_cluster_equals_the_default_path_and_leaves_no_process(tmp_pat
     assert json.loads(result.stdout)["points"] == len(want)
     pd.testing.assert_frame_equal(_by_id(pd.read_parquet(tmp_path / "d.parquet")), _by_id(want))
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
-    gone, alive = psutil.wait_procs(left, timeout=30)  # returns as soon as all have exited
+    _gone, alive = psutil.wait_procs(left, timeout=30)  # returns as soon as all have exited
     assert alive == []
 
 
@@ -270,27 +272,33 @@ def test_cli_refuses_dask_options_it_cannot_use(tmp_path):
 
 
 def test_memory_is_bounded_by_the_partition_not_the_input(tmp_path):
-    """Workers limited to 400 MB each assign a table that takes more than that in memory."""
-    limit = 400_000_000
+    """Workers limited to 450 MB each assign a table that takes more than that in memory
+    (a worker pauses at 80 % of its limit and is restarted at 95 %: the run would stall)."""
+    limit = 450_000_000
     _build_scaled(tmp_path, 1_000_000, 400, 31)
     houses = gpd.read_parquet(tmp_path / "houses.parquet")
-    houses["note"] = houses["house_id"].str.pad(400, side="right", fillchar="-")
+    houses["note"] = houses["house_id"].str.pad(500, side="right", fillchar="-")
     assert houses.memory_usage(deep=True).sum() > limit
     points = tmp_path / "big.parquet"
     houses.to_parquet(points, index=False, row_group_size=25_000)
-    grids = read_layer(tmp_path / "grids.parquet", geometry_type="polygon")
-    index = GridIndex(grids)
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                     memory_limit=limit) as local,
-        Client(local) as c,
-    ):  # fmt: skip
+    index = GridIndex(read_layer(tmp_path / "grids.parquet", geometry_type="polygon"))
+    with dask_client(workers=2, memory_limit=limit) as c:
         result = assign_on_cluster(
             points, index, tmp_path / "out.parquet", client=c, partition_rows=25_000
         )
         assert len(c.scheduler_info()["workers"]) == 2
+        peaks = c.run(_peak_rss)
+    assert max(peaks.values()) < limit
     got = pd.read_parquet(tmp_path / "out.parquet", columns=["house_id", "note", "grid_code"])
     assert result.points == len(houses) == len(got)
     want = pd.Series(index.assign(houses.geometry).to_numpy(), index=houses["house_id"])
     assert _codes(got["grid_code"]) == want.loc[got["house_id"]].tolist()
     assert (got["note"].str.slice(0, 8) == got["house_id"]).all()
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory (VmHWM), bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
