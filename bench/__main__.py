@@ -5,7 +5,9 @@ Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: fo
 (postgis, duckdb, sjoin, validate, web, load, geocode, basemap), ``--only geocode`` (that
 section alone, written into the existing results file in place of its previous run),
 ``--only commands`` (whole commands as a user runs them against the scripts a user would
-write instead: ``bench/commands.py``),
+write instead: ``bench/commands.py``), ``--only dask [--dask-points N]`` (``wangge assign
+--engine dask`` on a local cluster against the single process, 50M points by default:
+``bench/dask_assign.py``),
 ``--results PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given).
 Each case runs in its own process (peak RSS per case).
 """
@@ -433,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--skip", action="append", default=[])
     parser.add_argument("--results", type=Path, default=None)
-    parser.add_argument("--only", choices=["geocode", "commands"], default=None)
+    parser.add_argument("--only", choices=["geocode", "commands", "dask"], default=None)
+    parser.add_argument("--dask-points", type=int, default=None)
     args = parser.parse_args(argv)
     results = args.results if args.results or args.smoke else RESULTS
     if args.only == "commands":  # whole commands against scripts (bench/commands.py)
@@ -441,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
 
         smoke = ["--smoke"] if args.smoke else []
         return commands_main([*smoke, *(["--results", str(results)] if results else [])])
+    if args.only == "dask":  # wangge assign --engine dask against the single process
+        from bench.dask_assign import main as dask_main
+
+        points = args.dask_points or (200_000 if args.smoke else None)
+        return dask_main([*(["--points", str(points)] if points else []),
+                          *(["--results", str(results)] if results else [])])  # fmt: skip
     if args.only:
         return only_geocoding(args.smoke, results)
     info = machine()

@@ -152,16 +152,18 @@ class GeoParquetWriter:
     ``schema`` is the Arrow schema every part is cast to, carrying its ``geo`` metadata
     (:func:`output_schema`, :func:`geoparquet_schema`). The file is written under a
     temporary name and moved into place by :meth:`close`; :meth:`abort` (or an exception
-    in a ``with`` block) leaves nothing.
+    in a ``with`` block) leaves nothing. ``row_group_size``: at most this many rows per row
+    group (the unit a partitioned reader takes).
     """
 
-    def __init__(self, path: str | Path, schema) -> None:
+    def __init__(self, path: str | Path, schema, *, row_group_size: int | None = None) -> None:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._partial = self.path.with_name(f".{self.path.name}.partial")
         self.schema = schema
+        self._row_group_size = row_group_size
         self._writer = pq.ParquetWriter(self._partial, self.schema)
         self.rows = 0
 
@@ -169,7 +171,7 @@ class GeoParquetWriter:
         """Append a GeoDataFrame or an Arrow table (cast to the writer's schema)."""
         table = arrow_table(part, self.schema) if isinstance(part, pd.DataFrame) else part
         table = table.cast(self.schema) if table.schema != self.schema else table
-        self._writer.write_table(table)
+        self._writer.write_table(table, row_group_size=self._row_group_size)
         self.rows += table.num_rows
 
     def close(self) -> Path:

@@ -68,15 +68,19 @@ def _report_table(report) -> Table:
 
 
 def _write_table(table: pd.DataFrame, path: Path) -> Path:
-    """Write a plain table as CSV (UTF-8 with BOM, for Excel) or XLSX, by extension."""
+    """Write a plain table as CSV (UTF-8 with BOM, for Excel), XLSX or Parquet, by extension."""
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         table.to_csv(path, index=False, encoding="utf-8-sig")
     elif suffix == ".xlsx":
         table.to_excel(path, index=False)
+    elif suffix == ".parquet":
+        table.to_parquet(path, index=False)
     else:
-        raise WanggeError(f"{path}: 报告只能是 .csv 或 .xlsx / report must be .csv or .xlsx")
+        raise WanggeError(
+            f"{path}: 报告只能是 .csv、.xlsx 或 .parquet / report must be .csv, .xlsx or .parquet"
+        )
     return path
 
 
@@ -162,7 +166,7 @@ def divide_command(
         typer.Option("--code-prefix", help="12 位行政+街道+社区编码 / 12-digit code prefix"),
     ] = None,
     report_path: Annotated[
-        Path | None, typer.Option("--report", help="每格报告 CSV/XLSX / per-grid report")
+        Path | None, typer.Option("--report", help="每格报告 CSV/XLSX/Parquet / per-grid report")
     ] = None,
     input_crs: InputCRS = None,
     houses_layer: HousesLayer = None,
@@ -300,7 +304,7 @@ def balance_command(
     target: Annotated[int, typer.Option("--target", min=1, help="目标户数 / target")] = 300,
     band: Annotated[float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / band")] = 0.2,
     report_path: Annotated[
-        Path | None, typer.Option("--out", help="报告 CSV/XLSX / write the report")
+        Path | None, typer.Option("--out", help="报告 CSV/XLSX/Parquet / write the report")
     ] = None,
     input_crs: InputCRS = None,
     layer: Annotated[

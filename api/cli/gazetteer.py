@@ -23,7 +23,9 @@ def gazetteer_build_command(
         Path,
         typer.Option("--from", help="OSM 数据 .osm/.osm.pbf/.gpkg / OSM data with addr:* tags"),
     ],
-    out_path: Annotated[Path, typer.Option("--out", help="门牌库 CSV / gazetteer CSV")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="门牌库 CSV/Parquet / gazetteer CSV or Parquet")
+    ],
     prefix: Annotated[
         str,
         typer.Option("--prefix", help="地址前缀，如 上海市黄浦区 / place names before addresses"),
@@ -33,14 +35,21 @@ def gazetteer_build_command(
     """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
     from gis.gazetteer_osm import gazetteer_from_osm
 
-    if out_path.suffix.lower() != ".csv":
-        raise fail_input(InputError(f"{out_path}: 门牌库须为 .csv / the gazetteer must be .csv"))
+    if out_path.suffix.lower() not in (".csv", ".parquet"):
+        raise fail_input(
+            InputError(
+                f"{out_path}: 门牌库须为 .csv 或 .parquet / the gazetteer must be .csv or .parquet"
+            )
+        )
     try:
         plates = gazetteer_from_osm(source, prefix=prefix)
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    plates.to_csv(out_path, index=False, encoding="utf-8")
+    if out_path.suffix.lower() == ".parquet":  # lon/lat columns: read back as a point table
+        plates.to_parquet(out_path, index=False)
+    else:
+        plates.to_csv(out_path, index=False, encoding="utf-8")
     summary = {"door_plates": len(plates), "roads": int(plates["road"].nunique())}
     summary["out"] = str(out_path)
     if as_json:
