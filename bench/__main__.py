@@ -447,8 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "dask":  # wangge assign --engine dask against the single process
         from bench.dask_assign import main as dask_main
 
-        points = args.dask_points or (200_000 if args.smoke else None)
-        return dask_main([*(["--points", str(points)] if points else []),
+        return dask_main([*(["--points", str(args.dask_points)] if args.dask_points else []),
+                          *(["--smoke"] if args.smoke else []),
                           *(["--results", str(results)] if results else [])])  # fmt: skip
     if args.only:
         return only_geocoding(args.smoke, results)

@@ -127,6 +127,13 @@ def _in_subprocess(kind: str, *args: str) -> dict:
     return json.loads(lines[-1])
 
 
+def _size_note(n_points: int) -> list[str]:
+    if n_points == DEFAULT_POINTS:
+        return []
+    return [f"- the case's default is {DEFAULT_POINTS:,} points (`python -m bench --only dask`); "
+            f"this run: {n_points:,} (`--dask-points`)"]  # fmt: skip
+
+
 def section(n_points: int, n_grids: int, workers: int, single: dict, dask: dict, differ, info):
     lines = [
         "## Dask assignment (local cluster against the single process)",
@@ -136,6 +143,7 @@ def section(n_points: int, n_grids: int, workers: int, single: dict, dask: dict,
         f"{CHUNK:,}) into {n_grids:,} grids; Dask: {workers} worker processes × 1 thread, "
         f"{MEMORY_LIMIT} each, partitions of {PARTITION_ROWS:,} rows, file order (no spatial "
         "shuffle); both whole runs including start-up and writing one GeoParquet file",
+        *(_size_note(n_points)),
         "",
         "| case | wall | peak RSS | ratio (single / dask) | rows differing |",
         "|---|---|---|---|---|",
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grids", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-single", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="200k points into 100 grids")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--case", nargs="+", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -188,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(json.dumps(run_single(points, grids, out)))
         return 0
+    if args.smoke:
+        args.points, args.grids = min(args.points, 200_000), 100
     info = machine_line()
     grids_folder = assignment_data(10_000, args.grids)
     points = points_file(args.points, grids_folder)

@@ -49,6 +49,7 @@ from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
 from gis.parquet import (
     GeoParquetWriter,
     arrow_table,
+    empty_frame,
     geo_metadata,
     geoparquet_schema,
     output_schema,
@@ -345,22 +346,23 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
     if not path.is_file():
         raise UnreadableFileError(f"{label}: 文件不存在 / file not found")
     if ext == ".parquet":
+        import pyarrow.parquet as pq
+
         geo = geo_metadata(path)
         batches = row_group_batches(path, partition_rows)
         if not batches:
             raise UnreadableFileError(f"{label}: 空文件 / empty file")
         if geo is None:
-            import pyarrow.parquet as pq
-
             names = pq.ParquetFile(path).schema_arrow.names
             lon, lat = _lonlat_names(names, label, lon_col, lat_col)
             spec = _Spec(label, "table", source, lon, lat)
         else:
             spec = _Spec(label, "geo", source)
-        sizes = [sum(_row_group_rows(path, g) for g in batch) for batch in batches]
+        footer = pq.ParquetFile(path).metadata
+        sizes = [sum(footer.row_group(g).num_rows for g in batch) for batch in batches]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
         parts = list(zip(batches, offsets, strict=True))
-        head = _prepare(read_row_groups(path, batches[0][:1]).iloc[:0], spec, 0)
+        head = _prepare(empty_frame(path), spec, 0)
         return dd.from_map(
             _read_parquet_part, parts, path=str(path), spec=spec, meta=head,
             enforce_metadata=False,
@@ -381,12 +383,6 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         f"{label}: Dask 引擎读 .parquet 或 .csv / the dask engine reads .parquet (GeoParquet or "
         "lon/lat columns) or .csv points"
     )
-
-
-def _row_group_rows(path: Path, i: int) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.row_group(i).num_rows
 
 
 def _csv_encoding(path: Path) -> str:

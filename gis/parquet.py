@@ -25,6 +25,7 @@ from gis.errors import InputError, UnreadableFileError
 __all__ = [
     "GeoParquetWriter",
     "arrow_table",
+    "empty_frame",
     "geo_metadata",
     "geoparquet_schema",
     "output_schema",
@@ -80,9 +81,16 @@ def read_row_groups(path: str | Path, row_groups: list[int]) -> pd.DataFrame:
     """Row groups of a Parquet file: a GeoDataFrame for GeoParquet (its primary geometry
     decoded from WKB, with the file's CRS), else a plain DataFrame."""
     path = Path(path)
-    file = _parquet_file(path)
-    table = file.read_row_groups(row_groups)
-    geo = geo_metadata(path)
+    return _frame(_parquet_file(path).read_row_groups(row_groups), geo_metadata(path), path)
+
+
+def empty_frame(path: str | Path) -> pd.DataFrame:
+    """The file's columns and types with no rows, as :func:`read_row_groups` returns them."""
+    path = Path(path)
+    return _frame(_parquet_file(path).schema_arrow.empty_table(), geo_metadata(path), path)
+
+
+def _frame(table, geo: dict | None, path: Path) -> pd.DataFrame:
     frame = table.to_pandas()
     if geo is None:
         return frame
