@@ -40,6 +40,7 @@ from api.cli_common import (
     InputCRS,
     JsonFlag,
     Layer,
+    WanggeGroup,
     err,
     fail_input,
     fmt_number,
@@ -60,12 +61,14 @@ from api.cli_routing import register as register_routing_commands
 from api.cli_server import register as register_server_commands
 from api.cli_server import user_app
 from api.cli_totp import register as register_totp_command
+from gis.codes import require_code_field
 from gis.errors import WanggeError
 
 __all__ = ["app"]
 
 app = typer.Typer(
     name="wangge",
+    cls=WanggeGroup,
     help="网格化管理 GIS 系统 / GIS for community grid management.",
     no_args_is_help=True,
     add_completion=False,
@@ -226,10 +229,9 @@ def assign_command(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+        require_code_field(grid_frame, code_field, source=grids)
         with err.status("空间连接中 / joining…"):
-            codes = assign_points(point_frame, grid_frame, grid_id=code_field)
+            codes = assign_points(point_frame, grid_frame, code_field=code_field)
         result = point_frame.copy()
         result["grid_code"] = codes.astype(object).where(codes.notna(), None)
         result["outside"] = codes.isna().to_numpy()
@@ -294,9 +296,8 @@ def _assign_columnar(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-        return GridIndex(grid_frame, grid_id=code_field, one_shot=True)
+        require_code_field(grid_frame, code_field, source=grids)
+        return GridIndex(grid_frame, code_field=code_field, one_shot=True)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(grid_index)

@@ -6,8 +6,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -26,6 +28,7 @@ __all__ = [
     "JsonFlag",
     "Layer",
     "RoadsCRS",
+    "WanggeGroup",
     "err",
     "fail_input",
     "fmt_number",
@@ -96,10 +99,29 @@ CodeField = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
 
 
-def fail_input(exc: Exception) -> typer.Exit:
-    """Print ``exc`` as a bad-input message on stderr and return the exit (code 2) to raise."""
+def fail_input(exc: Exception | str) -> typer.Exit:
+    """Print ``exc`` as a bad-input message on stderr and return the exit to raise.
+
+    The exit code is the one :data:`api.errors.ERROR_TABLE` gives ``exc`` (2 for a message
+    or an error outside the table that a command caught on purpose).
+    """
+    from api.errors import exit_code
+
     err.print(f"[bold red]输入错误 / bad input:[/] {exc}", highlight=False, markup=True)
-    return typer.Exit(EXIT_BAD_INPUT)
+    return typer.Exit(exit_code(exc) if isinstance(exc, BaseException) else EXIT_BAD_INPUT)
+
+
+class WanggeGroup(TyperGroup):
+    """The ``wangge`` command group: a wangge error no command caught ends the run as
+    :func:`fail_input` does (message on stderr, the table's exit code), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from gis.errors import WanggeError
+
+        try:
+            return super().invoke(ctx)
+        except WanggeError as exc:
+            raise fail_input(exc) from exc
 
 
 def fmt_number(value: Any, digits: int = 1) -> str:
@@ -148,7 +170,7 @@ def read_division(
 
     Each file is read in its own CRS unless ``grids_crs``/``boundary_crs`` says otherwise.
     """
-    from gis.errors import InputError
+    from gis.codes import require_code_field
 
     grid_frame = read_input(
         grids, layer=grids_layer, crs=grids_crs, layer_option=grids_layer_option,
@@ -158,9 +180,5 @@ def read_division(
         boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
         crs_option="--boundary-crs", geometry_type="polygon",
     )  # fmt: skip
-    if code_field not in grid_frame.columns:
-        raise InputError(
-            f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
-            f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
-        )
+    require_code_field(grid_frame, code_field, source=grids)
     return grid_frame, boundary_frame

@@ -36,6 +36,7 @@ from api.cli_common import (
     out,
     read_input,
 )
+from gis.codes import require_code_field
 from gis.errors import WanggeError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
@@ -201,8 +202,7 @@ def hours_command(
                 grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                 crs_option="--grids-crs", geometry_type="polygon",
             )  # fmt: skip
-            if code_field not in grid_frame.columns:
-                raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+            require_code_field(grid_frame, code_field, source=grids)
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
     except (WanggeError, ValueError) as exc:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 
+from api.backup import TargetNotEmptyError
 from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -339,10 +340,6 @@ def load_division_command(
 
 
 # --------------------------------------------------------------------------- db copy
-
-
-class TargetNotEmptyError(WanggeError, ValueError):
-    """``db copy`` refuses a target that already holds rows."""
 
 
 def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dict[str, int]:

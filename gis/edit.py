@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence
+from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence, require_code_field
 from gis.crs import metric_crs, require_crs
 from gis.errors import InputError
 
@@ -305,10 +305,7 @@ def _position(grids: gpd.GeoDataFrame, code: str, code_field: str) -> int:
     if not isinstance(grids, gpd.GeoDataFrame):
         raise InputError(f"网格须为 GeoDataFrame / grids must be a GeoDataFrame, not {type(grids)}")
     require_crs(grids, "grids / 网格")
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格缺少编码字段 {code_field!r} / grids have no code field {code_field!r}"
-        )
+    require_code_field(grids, code_field)
     hits = np.flatnonzero(grids[code_field].to_numpy() == code)
     if len(hits) == 0:
         raise InputError(f"没有编码为 {code} 的网格 / no grid has code {code}")

@@ -662,7 +662,7 @@ def _grid_locator(grids, code_field: str, crs: CRS):
         return None
     from gis.assign import GridIndex
 
-    index = grids if isinstance(grids, GridIndex) else GridIndex(grids, grid_id=code_field)
+    index = grids if isinstance(grids, GridIndex) else GridIndex(grids, code_field=code_field)
     if CRS.from_user_input(index.crs).equals(crs):
         return index.locate_many
     transformer = Transformer.from_crs(crs, index.crs, always_xy=True)

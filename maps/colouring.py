@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import metric_crs, require_crs
+from gis.errors import InputError
 
 __all__ = ["PALETTE", "colour_grids", "colour_indices", "grid_adjacency"]
 
@@ -96,5 +97,5 @@ def colour_grids(
     numbers = colour_indices(grids, strategy=strategy, tolerance_m=tolerance_m)
     colours = list(palette) + [c for c in _EXTRA if c not in palette]
     if len(numbers) and numbers.max() >= len(colours):  # pragma: no cover - needs degree > 13
-        raise ValueError(f"colouring needs {numbers.max() + 1} colours, have {len(colours)}")
+        raise InputError(f"colouring needs {numbers.max() + 1} colours, have {len(colours)}")
     return numbers.map(lambda i: colours[i]).rename("colour")

@@ -55,6 +55,7 @@ from sqlalchemy.orm import (
 from api.config import get_settings
 from api.crypto import keyring
 from api.db.encrypted import EncryptedText, blind_index
+from gis.errors import InputError
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -105,7 +106,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"时间缺少时区 / datetime without a time zone: {value.isoformat()}")
+            raise InputError(f"时间缺少时区 / datetime without a time zone: {value.isoformat()}")
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -723,7 +724,7 @@ def _grids_get_their_division(session: Session, flush_context, instances) -> Non
                 record = session.get(Division, grid.division_id)
             if record is not None:
                 if grid.division is not None and grid.division != record.label:
-                    raise ValueError(
+                    raise InputError(
                         f"网格 {grid.code} 的划分标签 {grid.division!r} 与其划分 {record.label!r}"
                         f" 不一致 / grid {grid.code}: label {grid.division!r} disagrees with "
                         f"its division {record.label!r}"

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from api.db.models import Division, Role, User
 from api.deps import Now, SessionDep, require_role
+from api.errors import Unprocessable
 from api.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
 from api.services.divisions import check_division, load_division
 from api.services.geojson import frame_from_geojson
@@ -69,13 +70,10 @@ def read_divisions(
 def _stored(session, result: dict[str, Any]) -> JSONResponse:
     if not result["stored"]:
         session.rollback()
-        return JSONResponse(
-            {
-                "detail": "划分未通过校验，未入库（可用 force）/ the division does not "
-                f"validate and was not stored (use force): {result['kinds']}",
-                "findings": result["findings"],
-            },
-            status_code=422,
+        raise Unprocessable(
+            "划分未通过校验，未入库（可用 force）/ the division does not "
+            f"validate and was not stored (use force): {result['kinds']}",
+            extra={"findings": result["findings"]},
         )
     session.commit()
     return JSONResponse(result, status_code=201)

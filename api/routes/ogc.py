@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from api.db.dialect import geometry_bounds
 from api.db.models import Division, Grid, House, User
 from api.deps import Now, OptionalUser, SessionDep
-from api.errors import ApiError, BadRequest, NotFound, Unauthorized
+from api.errors import ApiError, BadRequest, NotFound, Unauthorized, http_status
 from api.incidents.deadlines import SHANGHAI
 from api.routes.grids import grids_query
 from api.routes.houses import houses_query
@@ -78,10 +78,11 @@ class OgcRoute(APIRoute):
             try:
                 return await handler(request)
             except ApiError as exc:
-                code = _OGC_CODES.get(exc.status_code, "NoApplicableCode")
+                status = http_status(exc)
+                code = _OGC_CODES.get(status, "NoApplicableCode")
                 return JSONResponse(
                     {"code": code, "description": exc.detail, "detail": exc.detail},
-                    status_code=exc.status_code,
+                    status_code=status,
                     headers=exc.headers,
                 )
 

@@ -33,15 +33,18 @@ from fastapi.responses import Response
 
 from api.config import get_settings
 from api.deps import SessionDep
-from api.errors import ApiError
+from api.errors import BadRequest, http_status
 from api.open311_format import FORMATS, MEDIA_TYPES, Format, error_response, render
 from api.services import open311 as data
-from api.services.open311 import MAX_REQUESTS, Open311Error
+from api.services.open311 import MAX_REQUESTS
 from gis.errors import WanggeError
 
 __all__ = ["MAX_REQUESTS", "router"]
 
 router = APIRouter(prefix="/open311", tags=["open311"])
+
+# the statuses GeoReport v2 names for errors; any other error is answered 400
+_SPEC_STATUSES = (400, 403, 404)
 
 
 def _format(request: Request) -> Format:
@@ -71,14 +74,14 @@ def _guarded(fmt: Format, func: Callable[[], Response]) -> Response:
     """Run ``func``; turn wangge and API errors into the spec's error list in ``fmt``."""
     try:
         return func()
-    except Open311Error as exc:
-        return error_response(fmt, exc.code, exc.description)
-    except ApiError as exc:
-        code = exc.status_code if exc.status_code in (403, 404) else 400
-        return error_response(fmt, code, exc.detail)
     except (WanggeError, ValueError) as exc:
-        code = getattr(exc, "status_code", 400)
-        return error_response(fmt, code if code in (403, 404, 409) else 400, str(exc))
+        return _spec_error(fmt, exc)
+
+
+def _spec_error(fmt: Format, exc: Exception) -> Response:
+    """The spec's error list for ``exc``: its table status when the spec knows it, else 400."""
+    code = http_status(exc) if isinstance(exc, WanggeError) else 400
+    return error_response(fmt, code if code in _SPEC_STATUSES else 400, str(exc))
 
 
 @_both_formats("GET", "/discovery")
@@ -158,9 +161,9 @@ async def _params(request: Request) -> dict[str, str]:
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError as exc:
-            raise Open311Error(400, "JSON 格式错误 / malformed JSON") from exc
+            raise BadRequest("JSON 格式错误 / malformed JSON") from exc
         if not isinstance(body, dict):
-            raise Open311Error(400, "JSON 须为对象 / JSON body must be an object")
+            raise BadRequest("JSON 须为对象 / JSON body must be an object")
         params = {k: "" if v is None else str(v) for k, v in body.items()}
     else:
         form = await request.form()
@@ -176,8 +179,8 @@ async def create_request(request: Request, session: SessionDep) -> Response:
     fmt = _format(request)
     try:
         params = await _params(request)
-    except Open311Error as exc:
-        return error_response(fmt, exc.code, exc.description)
+    except BadRequest as exc:
+        return _spec_error(fmt, exc)
 
     def run() -> Response:
         answer = data.create_request(session, params)

@@ -38,7 +38,7 @@ from api.config import get_settings
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, Role, User, from_db_geometry
 from api.deps import Now, SessionDep, require_role
-from api.errors import NotFound
+from api.errors import NotFound, Unprocessable
 from api.services.divisions import check_division, load_division
 from api.services.geojson import (
     feature,
@@ -399,15 +399,10 @@ def _store(session, record, grids, boundary, houses, effective_date, actor, toda
     )
     if not result["stored"]:
         session.rollback()
-        return JSONResponse(
-            {
-                "detail": "划分未通过校验，未保存 / the division does not validate and was not "
-                f"saved: {result['kinds']}",
-                "valid": False,
-                "kinds": result["kinds"],
-                "findings": result["findings"],
-            },
-            status_code=422,
+        raise Unprocessable(
+            "划分未通过校验，未保存 / the division does not validate and was not "
+            f"saved: {result['kinds']}",
+            extra={"valid": False, "kinds": result["kinds"], "findings": result["findings"]},
         )
     session.commit()
     return JSONResponse(

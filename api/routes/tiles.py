@@ -17,9 +17,10 @@ import gzip
 import hashlib
 from functools import lru_cache
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import NotFound
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
 from maps.tile_archive import TileArchive
@@ -38,8 +39,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def _archive(request: Request) -> TileArchive:
     archive = getattr(request.app.state, "basemap", None)
     if archive is None:
-        raise HTTPException(
-            404, "未配置底图（wangge serve --basemap 或 WANGGE_BASEMAP）/ no base map configured"
+        raise NotFound(
+            "未配置底图（wangge serve --basemap 或 WANGGE_BASEMAP）/ no base map configured"
         )
     return archive
 
@@ -72,7 +73,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     """底图矢量瓦片 / One base-map vector tile (XYZ scheme; 204 when empty)."""
     archive = _archive(request)
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise HTTPException(404, f"没有这个瓦片 / no such tile {z}/{x}/{y} (zoom 0–{MAX_ZOOM})")
+        raise NotFound(f"没有这个瓦片 / no such tile {z}/{x}/{y} (zoom 0–{MAX_ZOOM})")
     if z <= archive.maxzoom:  # one positioned read or indexed query: on the event loop
         data = archive.get(z, x, y) or b""
     else:  # decoding and cutting the parent takes milliseconds: in a worker thread

@@ -26,6 +26,7 @@ from api.db.communities import lookup_community
 from api.db.divisions import put_in_effect
 from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
 from api.registry.reassign import reassign_houses
+from gis.codes import require_code_field
 from gis.coverage import findings_to_geojson, validate
 from gis.errors import InputError
 
@@ -40,12 +41,7 @@ def check_division(
     tolerance_m: float = 0.5,
 ) -> tuple[dict[str, Any], bool, dict[str, int]]:
     """Validate; return (findings FeatureCollection, valid, counts per kind)."""
-    if code_field not in grids.columns:
-        fields = [c for c in grids.columns if c != grids.geometry.name]
-        raise InputError(
-            f"网格没有编码字段 {code_field!r} / grids have no code field {code_field!r}; "
-            f"fields: {', '.join(map(str, fields)) or '(none)'}"
-        )
+    require_code_field(grids, code_field)
     findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
     valid = not bool((findings["severity"] == "error").any()) if len(findings) else True
     kinds = {str(k): int(v) for k, v in findings["kind"].value_counts().sort_index().items()}
