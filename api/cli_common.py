@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from gis.defaults import DEFAULT_TOLERANCE_M
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FINDINGS",
@@ -28,6 +30,7 @@ __all__ = [
     "JsonFlag",
     "Layer",
     "RoadsCRS",
+    "ToleranceOption",
     "WanggeGroup",
     "err",
     "fail_input",
@@ -97,6 +100,16 @@ CodeField = Annotated[
     str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
+ToleranceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance-m",
+        "--tolerance",
+        min=0.0,
+        help=f"容差（米；默认 WANGGE_TOLERANCE_M，{DEFAULT_TOLERANCE_M:g}）/ tolerance in metres "
+        f"(default: the WANGGE_TOLERANCE_M setting, {DEFAULT_TOLERANCE_M:g})",
+    ),
+]
 
 
 def fail_input(exc: Exception | str) -> typer.Exit:

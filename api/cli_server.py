@@ -28,6 +28,7 @@ from api.cli_common import (
     GridsCRS,
     JsonFlag,
     Layer,
+    ToleranceOption,
     err,
     fail_input,
     out,
@@ -279,9 +280,7 @@ def load_division_command(
     force: Annotated[
         bool, typer.Option("--force", help="未通过校验也入库 / store even if it does not validate")
     ] = False,
-    tolerance: Annotated[
-        float, typer.Option("--tolerance", min=0.0, help="容差（米）/ tolerance in metres")
-    ] = 0.5,
+    tolerance: ToleranceOption = None,
     layer: Layer = None,
     boundary_layer: BoundaryLayer = None,
     grids_crs: GridsCRS = None,

@@ -13,8 +13,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.config import default_tolerance_m
 from api.db.models import Role
 from api.timefmt import LocalDateTime
+from gis.defaults import DEFAULT_CODE_FIELD, MAX_TOLERANCE_M
 
 __all__ = [
     "AccessDecision",
@@ -173,8 +175,14 @@ class LocateResult(BaseModel):
 class ValidateRequest(_In):
     grids: dict[str, Any] = Field(description="GeoJSON FeatureCollection of the grids")
     boundary: dict[str, Any] = Field(description="GeoJSON Feature (or geometry) of the boundary")
-    tolerance_m: float = Field(0.5, gt=0, le=100)
-    code_field: str = "code"
+    tolerance_m: float = Field(
+        default_factory=default_tolerance_m,
+        gt=0,
+        le=MAX_TOLERANCE_M,
+        description="容差（米，默认 WANGGE_TOLERANCE_M）/ tolerance in metres (default: the "
+        "WANGGE_TOLERANCE_M setting)",
+    )
+    code_field: str = DEFAULT_CODE_FIELD
     grids_crs: str | None = Field(
         None, description="网格坐标系 / CRS of grids: wgs84|cgcs2000|gcj02|bd09 (default WGS84)"
     )

@@ -47,6 +47,7 @@ from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from gis.codes import require_code_field
+from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
 
 __all__ = [
@@ -536,7 +537,7 @@ def assign_points(
     points: gpd.GeoDataFrame | gpd.GeoSeries,
     grids: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
 ) -> pd.Series:
     """Return the id of the grid covering each point (NA outside every grid).
 
@@ -596,7 +597,7 @@ def assign_lonlat(
     crs,
     grids: gpd.GeoDataFrame | GridIndex,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
 ) -> np.ndarray:
     """Return the grid id per coordinate pair (object array, None outside).
 
@@ -657,7 +658,11 @@ class GridIndex:
     """
 
     def __init__(
-        self, grids: gpd.GeoDataFrame, *, code_field: str = "code", one_shot: bool = False
+        self,
+        grids: gpd.GeoDataFrame,
+        *,
+        code_field: str = DEFAULT_CODE_FIELD,
+        one_shot: bool = False,
     ) -> None:
         self._build(_SortedGrids(grids, code_field), one_shot=one_shot)
 

@@ -36,6 +36,7 @@ import shapely
 from gis.assign import assign_points
 from gis.codes import require_code_field
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from gis.divide import household_weights
 from gis.errors import InputError
 
@@ -105,10 +106,10 @@ def balance_report(
     houses: gpd.GeoDataFrame | None = None,
     residents: pd.DataFrame | None = None,
     staff: pd.DataFrame | None = None,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     households_field: str = "households",
-    target: float = 300,
-    band: float = 0.2,
+    target: float = DEFAULT_TARGET_HOUSEHOLDS,
+    band: float = DEFAULT_HOUSEHOLD_BAND,
 ) -> pd.DataFrame:
     """Return one row per grid: households, residents, area, compactness, staff and a flag.
 

@@ -62,6 +62,7 @@ from pyproj import CRS, Transformer
 
 from gis.codes import require_code_field
 from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputError, InputTypeError, UnreadableFileError
 from gis.io import find_column, read_csv_text
 
@@ -550,7 +551,7 @@ def time_in_grids(
     track: pd.DataFrame,
     grids: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     max_gap_s: float | None = DEFAULT_MAX_GAP_S,
 ) -> pd.DataFrame:
     """Return the time spent inside each grid per day (Asia/Shanghai) along ``track``.
@@ -727,7 +728,7 @@ def patrol_report(
     track: pd.DataFrame,
     grids: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     max_speed_kmh: float | None = DEFAULT_MAX_SPEED_KMH,
     max_accuracy_m: float | None = DEFAULT_MAX_ACCURACY_M,
     max_gap_s: float | None = DEFAULT_MAX_GAP_S,

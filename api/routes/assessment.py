@@ -132,7 +132,7 @@ def read_results(
     return service.community_result(session, community, month)
 
 
-@router.get("/assessment/report")
+@router.get("/assessment/report", response_class=Response)
 def download_report(
     session: SessionDep,
     user: Reader,
@@ -157,7 +157,7 @@ def dashboard_data(session: SessionDep, user: Reader, now: Now, month: Month) ->
     return service.dashboard(session, month, now=now)
 
 
-@router.get("/dashboard", include_in_schema=False)
+@router.get("/dashboard", include_in_schema=False, response_class=RedirectResponse)
 def dashboard_redirect(request: Request) -> RedirectResponse:
     """看板已移至 /app/dashboard / The dashboard is one of the staff pages now."""
     return RedirectResponse(f"{request.scope.get('root_path', '')}/app/dashboard", status_code=308)

@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -156,7 +156,7 @@ def _sign_in(session, state, username: str, password: str, otp, client: str, now
     return user
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, response_class=Response)
 def logout(session: SessionDep, claims: CurrentClaims) -> None:
     """退出登录：此令牌立即失效 / Sign out: this token is revoked at once."""
     expires = dt.datetime.fromtimestamp(float(claims["exp"]), dt.UTC)
@@ -176,7 +176,7 @@ class PasswordChange(BaseModel):
     new_password: str
 
 
-@router.post("/password", status_code=204)
+@router.post("/password", status_code=204, response_class=Response)
 def change_own_password(session: SessionDep, user: CurrentUser, body: PasswordChange,
                         request: Request) -> None:  # fmt: skip
     """修改本人密码（旧令牌全部失效）/ Change your password (every earlier token is revoked)."""

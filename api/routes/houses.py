@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.db.models import House, Role, User
 from api.deps import CurrentUser, Now, SessionDep, require_role
@@ -122,7 +122,7 @@ def update_house(
     return house_feature(house)
 
 
-@router.delete("/{house_id}", status_code=204)
+@router.delete("/{house_id}", status_code=204, response_class=Response)
 def delete_house(session: SessionDep, user: Writer, house_id: int) -> None:
     """删除房屋（含其居民）/ Delete a house and its residents."""
     house = crud.get_or_404(session, House, house_id, _WHAT)

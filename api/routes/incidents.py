@@ -271,8 +271,14 @@ def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser,
 
     incident = _visible(session, incident_id, user)
     with tempfile.TemporaryDirectory() as folder:
-        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now,
-                          public_url=get_settings().public_url, issued_by=user.username)
+        path = write_slip(
+            session,
+            incident,
+            Path(folder) / "slip.pdf",
+            now=now,
+            public_url=get_settings().public_url,
+            issued_by=user.username,
+        )
         data = path.read_bytes()
     session.commit()  # keep the rating link printed on the slip
     return Response(
@@ -392,7 +398,7 @@ async def upload_photo(
     }
 
 
-@router.get("/{incident_id}/photos/{photo_id}")
+@router.get("/{incident_id}/photos/{photo_id}", response_class=FileResponse)
 def read_photo(
     incident_id: int, photo_id: int, request: Request, session: SessionDep, user: OptionalUser
 ):

@@ -190,7 +190,9 @@ async def create_request(request: Request, session: SessionDep) -> Response:
     return _guarded(fmt, run)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route(
+    "/{rest:path}", methods=["GET", "POST"], include_in_schema=False, response_class=Response
+)
 def unknown_endpoint(rest: str, request: Request) -> Response:
     """Anything else under ``/open311``: 404 (or 405 for a known endpoint and another
     method) in the format the path's suffix asks for, like every Open311 error."""

@@ -114,7 +114,7 @@ def _render(request: Request, page: str, *, incident_id: int | None = None) -> H
     return HTMLResponse(html)
 
 
-@router.get("/app", include_in_schema=False)
+@router.get("/app", include_in_schema=False, response_class=RedirectResponse)
 def app_root(request: Request) -> RedirectResponse:
     """``/app`` → ``/app/``."""
     root = request.scope.get("root_path", "").rstrip("/")

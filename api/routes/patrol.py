@@ -163,7 +163,7 @@ def create_work_log(session: SessionDep, user: Patroller, body: WorkLogIn) -> di
             "kind": entry.kind, "at": local_iso(entry.at)}  # fmt: skip
 
 
-@router.get("/workers/{worker}/week.pdf")
+@router.get("/workers/{worker}/week.pdf", response_class=Response)
 def print_weekly_log(
     session: SessionDep,
     user: Patroller,

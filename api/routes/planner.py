@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from api.community_data import find_community
-from api.config import get_settings
+from api.config import coverage_tolerances, default_tolerance_m, get_settings
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, Role, User, from_db_geometry
 from api.deps import Now, SessionDep, require_role
@@ -50,6 +50,7 @@ from gis.balance import balance_report
 from gis.codes import PREFIX_LENGTH, is_grid_code
 from gis.coverage import changes_to_geojson, repair
 from gis.crs import WGS84, metric_crs
+from gis.defaults import MAX_TOLERANCE_M
 from gis.divide import divide
 from gis.edit import merge_grids, move_shared_boundary, split_grid
 from gis.errors import InputError, WanggeError
@@ -83,12 +84,12 @@ class _Band(BaseModel):
 
 class ValidateBody(_Band):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RepairBody(BaseModel):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class DivideBody(_Band):
@@ -116,7 +117,7 @@ class MoveBody(BaseModel):
 class SaveBody(BaseModel):
     grids: dict[str, Any]
     effective_date: dt.date
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RestoreBody(BaseModel):
@@ -124,10 +125,6 @@ class RestoreBody(BaseModel):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _community(session, community: str) -> Community:
-    return find_community(session, community)
 
 
 def _boundary(record: Community) -> gpd.GeoDataFrame:
@@ -443,7 +440,7 @@ def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -
 
     The division is the one in effect today, else the latest version (else none).
     """
-    record = _community(session, community)
+    record = find_community(session, community)
     boundary = _boundary(record)
     roads, buildings = _context(boundary)
     houses = _houses(session, record)
@@ -471,7 +468,7 @@ def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -
         "defaults": {
             "target_households": DEFAULT_TARGET_HOUSEHOLDS,
             "band": DEFAULT_BAND,
-            "tolerance_m": 0.5,
+            "tolerance_m": default_tolerance_m(),
             "today": today.isoformat(),
         },
     }
@@ -482,7 +479,7 @@ def planner_validate(
     community: str, body: ValidateBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
     """校验工作稿 / Findings, households per grid against the band, and compactness."""
-    record = _community(session, community)
+    record = find_community(session, community)
     return _check(
         _grids(body.grids),
         _boundary(record),
@@ -498,9 +495,10 @@ def planner_repair(
     community: str, body: RepairBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
     """自动修复（不保存）/ The working copy repaired, with the change log (not saved)."""
-    record = _community(session, community)
+    record = find_community(session, community)
     grids = _grids(body.grids)
-    repaired, changes = repair(grids, _boundary(record), tolerance_m=body.tolerance_m)
+    tolerance_m, noise_m = coverage_tolerances(body.tolerance_m)
+    repaired, changes = repair(grids, _boundary(record), tolerance_m=tolerance_m, noise_m=noise_m)
     return {"grids": _grids_fc(repaired), "changes": changes_to_geojson(changes)}
 
 
@@ -509,7 +507,7 @@ def planner_divide(
     community: str, body: DivideBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
     """自动划分（不保存）/ A proposed division along roads (not saved)."""
-    record = _community(session, community)
+    record = find_community(session, community)
     boundary = _boundary(record)
     roads, buildings = _context(boundary)
     if roads is None:
@@ -544,7 +542,7 @@ def planner_split(
 
     Without ``code``: the grid the line cuts in exactly two, the longest crossing first.
     """
-    _community(session, community)
+    find_community(session, community)
     grids = _grids(body.grids)
     line = _line(body.line)
     candidates = [body.code] if body.code else _grids_crossed(grids, line)
@@ -573,7 +571,7 @@ def planner_merge(
     community: str, body: MergeBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
     """合并相邻网格 / Merge neighbouring grids (the first code is kept)."""
-    _community(session, community)
+    find_community(session, community)
     out = merge_grids(_grids(body.grids), body.codes)
     return {"grids": _grids_fc(out), "kept": body.codes[0]}
 
@@ -587,7 +585,7 @@ def planner_move_boundary(
     Without ``code_a``/``code_b``, the pair is the one whose shared edge runs between the
     line's two ends (within 2 m).
     """
-    _community(session, community)
+    find_community(session, community)
     grids = _grids(body.grids)
     line = _line(body.line)
     if body.code_a and body.code_b:
@@ -606,7 +604,7 @@ def planner_save(
 
     Refused (422, with the findings) when it does not validate.
     """
-    record = _community(session, community)
+    record = find_community(session, community)
     return _store(
         session,
         record,
@@ -625,7 +623,7 @@ def planner_versions(
     community: str, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
     """划分历史版本 / Every version of the community's division, newest first."""
-    record = _community(session, community)
+    record = find_community(session, community)
     counts = dict(
         session.execute(
             sa.select(Grid.division_id, sa.func.count())
@@ -647,7 +645,7 @@ def planner_version(
     community: str, version: int, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
     """查看某一版本 / One version: its dates and its grids (FeatureCollection)."""
-    record = _community(session, community)
+    record = find_community(session, community)
     division = _division(session, record, version)
     return _division_meta(division, now.date()) | {
         "grids": _grids_fc(_division_grids(session, division))
@@ -659,7 +657,7 @@ def planner_restore(
     community: str, version: int, body: RestoreBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:
     """恢复旧版本 / Store an older version's grids as a new version from a new date."""
-    record = _community(session, community)
+    record = find_community(session, community)
     division = _division(session, record, version)
     grids = _division_grids(session, division)
     if not len(grids):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.db.models import Resident, SpecialStatus, User
 from api.deps import Now, SessionDep, require_role
@@ -101,7 +101,7 @@ def update_resident(
     return privacy.resident_public(resident, unmasked=False)
 
 
-@router.delete("/{resident_id}", status_code=204)
+@router.delete("/{resident_id}", status_code=204, response_class=Response)
 def delete_resident(session: SessionDep, user: Writer, resident_id: int) -> None:
     """删除居民 / Delete a resident."""
     resident = crud.get_or_404(session, Resident, resident_id, _WHAT)

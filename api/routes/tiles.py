@@ -63,6 +63,7 @@ def _overzoomed(archive: TileArchive, z: int, x: int, y: int) -> bytes:
 
 @router.get(
     "/base/{z}/{x}/{y}.mvt",
+    response_class=Response,
     responses={
         200: {"content": {MVT_TYPE: {}}, "description": "Mapbox Vector Tile 2.1"},
         204: {"description": "empty tile"},
