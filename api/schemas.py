@@ -401,3 +401,56 @@ class AuditPublic(_Out):
     table_name: str | None
     record_id: int | None
     detail: dict[str, Any] | None
+
+
+# --------------------------------------------------------------------------- answers
+#
+# The response models of the endpoints that answer plain JSON built by the services. Each
+# names the keys its answer always has, with their types; keys it does not name (present
+# only sometimes, or nested deeper) pass through unchanged, so that declaring a model never
+# changes what a client receives.
+
+
+class _Answer(BaseModel):
+    """Base of the answers: the named keys are checked, any other key passes through."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Link(_Answer):
+    """A link of an OGC API page (``self``, ``next``, ``prev``, ``collection``)."""
+
+    href: str
+    rel: str
+
+
+class Feature(_Answer):
+    """A GeoJSON Feature (RFC 7946) in lon/lat; ``id`` when the thing has one."""
+
+    type: Literal["Feature"]
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any] | None
+
+
+class FeatureCollection(_Answer):
+    """A GeoJSON FeatureCollection in lon/lat."""
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+
+
+class FeaturePage(FeatureCollection):
+    """A page of a spatial list, OGC API – Features style: counts, time stamp and links."""
+
+    numberMatched: int
+    numberReturned: int
+    timeStamp: str
+    links: list[Link]
+
+
+class Listing(_Answer):
+    """A non-spatial list: ``{"data": [...], "count": n}`` (the rows as the service gives
+    them)."""
+
+    data: list[Any]
+    count: int
