@@ -17,8 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.core.errors import ServiceUnavailable
 from api.db.spatialite import load_spatialite
-from api.errors import ServiceUnavailable
 from gis.errors import InputError
 
 __all__ = [
@@ -101,7 +101,7 @@ def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
     reconnected to instead of failing the next request.
     """
     if url is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         url = get_settings().database_url
     parsed = normalise_url(url)

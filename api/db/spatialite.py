@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from api.errors import ServiceUnavailable
+from api.core.errors import ServiceUnavailable
 
 __all__ = ["SpatiaLiteUnavailableError", "check_spatialite", "load_spatialite", "spatialite_module"]
 
@@ -43,7 +43,7 @@ def spatialite_module(path: str | None = None) -> str:
     """Return the extension to load: ``path``, else settings.spatialite_path, else the default."""
     if path:
         return path
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     return get_settings().spatialite_path or "mod_spatialite"
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import NotFound
+from api.core.errors import NotFound
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
 from maps.tile_archive import TileArchive

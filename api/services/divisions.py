@@ -22,11 +22,11 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.config import coverage_tolerances
+from api.core.config import coverage_tolerances
 from api.db.communities import lookup_community
 from api.db.divisions import put_in_effect
 from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
-from api.registry.reassign import reassign_houses
+from api.services.registry.reassign import reassign_houses
 from gis.codes import require_code_field
 from gis.coverage import findings_to_geojson, validate
 from gis.defaults import DEFAULT_CODE_FIELD

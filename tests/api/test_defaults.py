@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.config import Settings, get_settings
+from api.core.config import Settings, get_settings
 from gis.coverage import validate
 from gis.defaults import DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
 from tests.common import planted_cases

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.cli_common import WanggeGroup, fail_input
-from api.error_handlers import install_error_handlers
-from api.errors import ERROR_TABLE, rule_for
+from api.cli.output import WanggeGroup, fail_input
+from api.core.error_handlers import install_error_handlers
+from api.core.errors import ERROR_TABLE, rule_for
 from gis.errors import WanggeError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_the_tree_reaches_every_layer():
 
 def test_target_not_empty_is_defined_once():
     assert [c for c in ERRORS if c.__name__ == "TargetNotEmptyError"] == [
-        importlib.import_module("api.backup").TargetNotEmptyError
+        importlib.import_module("api.services.database_copy").TargetNotEmptyError
     ]
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from api.errors import http_status
-from api.incidents.workflow import (
+from api.core.errors import http_status
+from api.services.incidents.workflow import (
     ACTIONS,
     FINAL_STATES,
     ROLES,

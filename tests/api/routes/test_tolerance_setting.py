@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from api.config import get_settings
+from api.core.config import get_settings
 from gis.coverage import validate
 from tests.common import planted_cases
 
