@@ -322,7 +322,7 @@ def _no_commit_after_timeout(session: Session) -> None:
         return
     with deadline.lock:
         if deadline.expired:
-            raise TimeoutError(
+            raise RequestTimedOut(
                 "请求已超时，不再提交 / the request timed out and was answered 504; not committing"
             )
         deadline.committed = True

@@ -20,6 +20,13 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
+    AssessmentResultAnswer,
+    CreateDrawAnswer,
+    DashboardDataAnswer,
+    PutDepartmentScoreAnswer,
+    ScorePointAnswer,
+)
 from api.services.assessment import service as service
 
 __all__ = ["router"]
@@ -62,7 +69,7 @@ class HouseholdIn(BaseModel):
     )
 
 
-@router.post("/assessment/draws", status_code=201)
+@router.post("/assessment/draws", status_code=201, response_model=CreateDrawAnswer)
 def create_draw(session: SessionDep, user: Assessor, now: Now, body: DrawIn) -> dict[str, Any]:
     """抽取本月样本点（一次，之后原样返回）/ Draw the month's sample points (recorded once)."""
     result = service.draw(
@@ -72,7 +79,7 @@ def create_draw(session: SessionDep, user: Assessor, now: Now, body: DrawIn) -> 
     return result
 
 
-@router.put("/assessment/department-scores")
+@router.put("/assessment/department-scores", response_model=PutDepartmentScoreAnswer)
 def put_department_score(
     session: SessionDep, user: Assessor, now: Now, body: DeptScoreIn
 ) -> dict[str, Any]:
@@ -85,7 +92,7 @@ def put_department_score(
     return result
 
 
-@router.post("/assessment/field-data")
+@router.post("/assessment/field-data", response_model=AssessmentResultAnswer)
 def upload_field_data(
     session: SessionDep,
     user: Assessor,
@@ -107,7 +114,7 @@ def upload_field_data(
     return service.community_result(session, community, month)
 
 
-@router.post("/assessment/points")
+@router.post("/assessment/points", response_model=ScorePointAnswer)
 def score_point(session: SessionDep, user: Assessor, now: Now, body: HouseholdIn) -> dict:
     """录入一个样本点的实地数据并评分 / Score one sample point from a form."""
     point = service.score_household(
@@ -124,7 +131,7 @@ def score_point(session: SessionDep, user: Assessor, now: Now, body: HouseholdIn
     }
 
 
-@router.get("/assessment/results")
+@router.get("/assessment/results", response_model=AssessmentResultAnswer)
 def read_results(
     session: SessionDep, user: Reader, community: Annotated[str, Query(min_length=1)], month: Month
 ) -> dict[str, Any]:
@@ -151,7 +158,7 @@ def download_report(
     )
 
 
-@router.get("/dashboard/data")
+@router.get("/dashboard/data", response_model=DashboardDataAnswer)
 def dashboard_data(session: SessionDep, user: Reader, now: Now, month: Month) -> dict[str, Any]:
     """看板数据：每个社区本月考核得分、事件按时办结率、巡查时长达标率 / Dashboard data."""
     return service.dashboard(session, month, now=now)

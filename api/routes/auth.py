@@ -27,7 +27,7 @@ from api.core.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verif
 from api.core.totp import matching_step, new_totp_secret, provisioning_uri
 from api.db.models import RevokedToken, User
 from api.routes.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
-from api.routes.schemas import Token, UserPublic
+from api.routes.schemas import EnrolTotpAnswer, Token, UserPublic
 from api.routes.throttle import record_attempt, refusal
 from api.services.accounts import change_password
 from api.services.privacy import audit
@@ -191,7 +191,7 @@ class TotpCode(BaseModel):
     code: str
 
 
-@router.post("/totp/enrol")
+@router.post("/totp/enrol", response_model=EnrolTotpAnswer)
 def enrol_totp(session: SessionDep, user: EnrollingUser) -> dict[str, Any]:
     """绑定动态验证码：返回密钥 / Start TOTP enrolment: a new secret (confirm with a code).
 

@@ -19,7 +19,14 @@ from fastapi.responses import JSONResponse
 from api.core.errors import Unprocessable
 from api.db.models import Division, Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
+from api.routes.schemas import (
+    DivisionLoad,
+    DivisionLoadAnswer,
+    DivisionPublic,
+    FeatureCollection,
+    ListOf,
+    ValidateRequest,
+)
 from api.services.divisions import check_division, load_division
 from api.services.geojson import frame_from_geojson
 from gis.errors import InputError
@@ -37,7 +44,7 @@ def _division_frames(body: ValidateRequest):
     return grids, boundary
 
 
-@router.post("/validate")
+@router.post("/validate", response_model=FeatureCollection)
 def validate_division(body: ValidateRequest) -> dict[str, Any]:
     """校验网格划分（公开）/ Validate a division: findings as a FeatureCollection.
 
@@ -79,7 +86,7 @@ def _stored(session, result: dict[str, Any]) -> JSONResponse:
     return JSONResponse(result, status_code=201)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=DivisionLoadAnswer)
 def load_division_json(session: SessionDep, user: Planner, now: Now, body: DivisionLoad):
     """入库一个网格划分 / Store a division (GeoJSON), in effect from ``effective_date``."""
     grids, boundary = _division_frames(body)
@@ -98,7 +105,7 @@ def load_division_json(session: SessionDep, user: Planner, now: Now, body: Divis
     return _stored(session, result)
 
 
-@router.post("/files", status_code=201)
+@router.post("/files", status_code=201, response_model=DivisionLoadAnswer)
 def load_division_files(
     session: SessionDep,
     user: Planner,

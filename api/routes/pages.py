@@ -48,6 +48,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.routes.deps import SessionDep
+from api.routes.schemas import FormCodesAnswer
 from api.services.incidents.service import list_categories
 from api.services.registry.codes import code_table, special_status_fields
 from maps.assets import STATIC_DIR
@@ -176,7 +177,7 @@ def public_page(request: Request) -> HTMLResponse:
     return _render(request, "public")
 
 
-@router.get("/app/codes")
+@router.get("/app/codes", response_model=FormCodesAnswer)
 def form_codes(session: SessionDep) -> dict[str, Any]:
     """表单代码表 / Enumerations of the forms: code tables, the fields of each special-status
     category and incident categories (public)."""

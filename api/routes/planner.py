@@ -38,6 +38,16 @@ from api.core.errors import NotFound, Unprocessable
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, Role, User, from_db_geometry
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
+    Listing,
+    PlannerDataAnswer,
+    PlannerDivideAnswer,
+    PlannerEditAnswer,
+    PlannerRepairAnswer,
+    PlannerStoredAnswer,
+    PlannerValidateAnswer,
+    PlannerVersionAnswer,
+)
 from api.services.community_data import find_community
 from api.services.divisions import check_division, load_division
 from api.services.geojson import (
@@ -434,7 +444,7 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
 # --------------------------------------------------------------------------- JSON endpoints
 
 
-@router.get("/{community}/data")
+@router.get("/{community}/data", response_model=PlannerDataAnswer)
 def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -> dict[str, Any]:
     """底图与当前划分 / Boundary, roads, buildings, houses and the division being edited.
 
@@ -474,7 +484,7 @@ def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -
     }
 
 
-@router.post("/{community}/validate")
+@router.post("/{community}/validate", response_model=PlannerValidateAnswer)
 def planner_validate(
     community: str, body: ValidateBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -490,7 +500,7 @@ def planner_validate(
     )
 
 
-@router.post("/{community}/repair")
+@router.post("/{community}/repair", response_model=PlannerRepairAnswer)
 def planner_repair(
     community: str, body: RepairBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -502,7 +512,7 @@ def planner_repair(
     return {"grids": _grids_fc(repaired), "changes": changes_to_geojson(changes)}
 
 
-@router.post("/{community}/divide")
+@router.post("/{community}/divide", response_model=PlannerDivideAnswer)
 def planner_divide(
     community: str, body: DivideBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -534,7 +544,7 @@ def planner_divide(
     return {"grids": _grids_fc(grids), "report": rows}
 
 
-@router.post("/{community}/edit/split")
+@router.post("/{community}/edit/split", response_model=PlannerEditAnswer)
 def planner_split(
     community: str, body: SplitBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -566,7 +576,7 @@ def _free_code(grids: gpd.GeoDataFrame, code: str) -> str:
     return f"{code}-{n}"
 
 
-@router.post("/{community}/edit/merge")
+@router.post("/{community}/edit/merge", response_model=PlannerEditAnswer)
 def planner_merge(
     community: str, body: MergeBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -576,7 +586,7 @@ def planner_merge(
     return {"grids": _grids_fc(out), "kept": body.codes[0]}
 
 
-@router.post("/{community}/edit/move-boundary")
+@router.post("/{community}/edit/move-boundary", response_model=PlannerEditAnswer)
 def planner_move_boundary(
     community: str, body: MoveBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -596,7 +606,7 @@ def planner_move_boundary(
     return {"grids": _grids_fc(out), "moved": [code_a, code_b]}
 
 
-@router.post("/{community}/save", status_code=201)
+@router.post("/{community}/save", status_code=201, response_model=PlannerStoredAnswer)
 def planner_save(
     community: str, body: SaveBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:
@@ -618,7 +628,7 @@ def planner_save(
     )
 
 
-@router.get("/{community}/versions")
+@router.get("/{community}/versions", response_model=Listing)
 def planner_versions(
     community: str, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -640,7 +650,7 @@ def planner_versions(
     return {"data": data, "count": len(data)}
 
 
-@router.get("/{community}/versions/{version}")
+@router.get("/{community}/versions/{version}", response_model=PlannerVersionAnswer)
 def planner_version(
     community: str, version: int, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -652,7 +662,9 @@ def planner_version(
     }
 
 
-@router.post("/{community}/versions/{version}/restore", status_code=201)
+@router.post(
+    "/{community}/versions/{version}/restore", status_code=201, response_model=PlannerStoredAnswer
+)
 def planner_restore(
     community: str, version: int, body: RestoreBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:

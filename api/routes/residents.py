@@ -12,6 +12,7 @@ from api.db.history import read_history, reveal
 from api.db.models import Resident, SpecialStatus, User
 from api.routes.deps import Now, SessionDep, require_role
 from api.routes.schemas import (
+    Listing,
     ListOf,
     ResidentCreate,
     ResidentPublic,
@@ -109,7 +110,7 @@ def delete_resident(session: SessionDep, user: Writer, resident_id: int) -> None
     session.commit()
 
 
-@router.get("/{resident_id}/history")
+@router.get("/{resident_id}/history", response_model=Listing)
 def read_resident_history(session: SessionDep, user: Reader, resident_id: int) -> dict[str, Any]:
     """居民变更记录（值已脱敏）/ Change history (ID numbers and phones masked)."""
     resident = crud.get_or_404(session, Resident, resident_id, _WHAT)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.core.errors import NotFound
+from api.routes.schemas import BaseStyleDocumentAnswer, BaseTilejsonAnswer
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
 from maps.tile_archive import TileArchive
@@ -94,7 +95,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     return Response(content=data, media_type=MVT_TYPE, headers=headers)
 
 
-@router.get("/base/style.json")
+@router.get("/base/style.json", response_model=BaseStyleDocumentAnswer)
 def base_style_document(request: Request) -> dict:
     """底图样式（MapLibre style v8）/ The base map's style document."""
     archive = _archive(request)
@@ -107,7 +108,7 @@ def base_style_document(request: Request) -> dict:
     )
 
 
-@router.get("/base.json")
+@router.get("/base.json", response_model=BaseTilejsonAnswer)
 def base_tilejson(request: Request) -> dict:
     """底图 TileJSON 3.0 / The base tiles' TileJSON (layers, fields, zooms, bounds)."""
     archive = _archive(request)

@@ -100,3 +100,25 @@ def test_cli_validate_reads_the_noise_floor_setting(gap_files, setting):
     result = CliRunner().invoke(app, ["validate", str(grids), "--boundary", str(boundary)])
     assert result.exit_code == 2
     assert "noise_m" in result.output and "0.5" in result.output
+
+
+# wired by the base-map work (web maps' tiles); everything else must be read
+_NOT_YET_READ = {"tianditu_key"}
+
+
+def test_every_setting_is_read_somewhere():
+    config = ROOT / "api" / "core" / "config.py"
+    texts = [
+        p.read_text(encoding="utf-8")
+        for folder in ("api", "maps", "gis")
+        for p in (ROOT / folder).rglob("*.py")
+        if p != config
+    ]
+    # config.py beyond the Settings class itself (its helpers read settings too)
+    texts.append(config.read_text(encoding="utf-8").split("\n@lru_cache", 1)[1])
+    unread = {
+        name
+        for name in Settings.model_fields
+        if not any(re.search(rf"\.{name}\b", text) for text in texts)
+    }
+    assert unread == _NOT_YET_READ

@@ -156,3 +156,17 @@ def test_services_and_lower_layers_never_raise_http_errors():
     files = [p for folder in below_routes for p in folder.rglob("*.py")]
     assert len(files) > 50
     assert [str(p.relative_to(ROOT)) for p in files if _imports_http_exception(p)] == []
+
+
+def test_the_readme_table_is_the_error_table():
+    """README's error table names each listed class with the table's status and exit code."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for cells in (line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")):
+        if len(cells) == 3 and cells[1].strip()[:3].isdigit():
+            rows[cells[0]] = (int(cells[1].strip()[:3]), int(cells[2].strip()))
+    listed = [cls for cls in ERROR_TABLE if cls is not WanggeError and cls.__name__ != "ApiError"]
+    for cls in listed:
+        found = [v for k, v in rows.items() if f"`{cls.__name__}`" in k]
+        assert found, f"README's error table lacks {cls.__name__}"
+        assert found[0] == (ERROR_TABLE[cls].status, ERROR_TABLE[cls].exit_code), cls.__name__
