@@ -169,13 +169,13 @@ def assign_with_dask(
 
 
 def validate_by_community(
-    grids, boundaries, *, by: str, code_field: str, tolerance_m: float, engine: Engine,
-    scheduler: str | None, workers: int, memory_limit: str,
+    grids, boundaries, *, by: str, code_field: str, tolerance_m: float, noise_m: float,
+    engine: Engine, scheduler: str | None, workers: int, memory_limit: str,
 ):  # fmt: skip
     """``wangge validate --by community``: each community alone, on the cluster with dask."""
     from gis.coverage.communities import validate_communities
 
-    options = {"by": by, "code_field": code_field, "tolerance_m": tolerance_m}
+    options = {"by": by, "code_field": code_field, "tolerance_m": tolerance_m, "noise_m": noise_m}
     if engine is not Engine.dask:
         with err.status("校验中 / validating…"):
             return validate_communities(grids, boundaries, **options)

@@ -38,6 +38,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import InputError, WanggeError
 
+__all__ = ["validate_command"]
+
 
 def _findings_table(findings) -> Table:
     table = Table(title="校验结果 / validation findings", show_lines=False)
@@ -73,7 +75,7 @@ def validate_command(
         Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary file")
     ],
     code_field: CodeField = "code",
-    tolerance: ToleranceOption = 0.5,
+    tolerance: ToleranceOption = None,
     as_json: JsonFlag = False,
     out_path: Annotated[
         Path | None,
@@ -100,11 +102,13 @@ def validate_command(
     each grid and boundary is); each community is validated alone against its own boundary,
     spread over a Dask cluster's workers with ``--engine dask``.
     """
+    from api.core.config import coverage_tolerances
     from gis.coverage import findings_to_geojson, validate
 
     per_community = None
     try:
         check_engine_options(engine, scheduler)
+        tolerance_m, noise_m = coverage_tolerances(tolerance)
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
@@ -112,8 +116,8 @@ def validate_command(
         if by is not None:
             findings, per_community = validate_by_community(
                 grid_frame, boundary_frame, by=community_field, code_field=code_field,
-                tolerance_m=tolerance, engine=engine, scheduler=scheduler, workers=workers,
-                memory_limit=memory_limit,
+                tolerance_m=tolerance_m, noise_m=noise_m, engine=engine, scheduler=scheduler,
+                workers=workers, memory_limit=memory_limit,
             )  # fmt: skip
         elif engine is Engine.dask:
             raise InputError(
@@ -123,8 +127,9 @@ def validate_command(
         else:
             with err.status("校验中 / validating…"):
                 findings = validate(
-                    grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
-                )
+                    grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance_m,
+                    noise_m=noise_m,
+                )  # fmt: skip
         collection = findings_to_geojson(findings)
         if per_community is not None:
             for feature, key in zip(collection["features"], findings["community"], strict=True):

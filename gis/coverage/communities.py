@@ -47,6 +47,7 @@ def validate_communities(
     by: str = "community_code",
     code_field: str = "code",
     tolerance_m: float = 0.5,
+    noise_m: float = 0.001,
     client=None,
 ) -> tuple[gpd.GeoDataFrame, dict[Hashable, int]]:
     """Return the findings of every community's division and its number of grids.
@@ -60,7 +61,7 @@ def validate_communities(
         community are unioned, as :func:`gis.coverage.validate` does).
     by : str
         The community column, in both frames.
-    code_field, tolerance_m
+    code_field, tolerance_m, noise_m
         As :func:`gis.coverage.validate`.
     client : distributed.Client, optional
         Spread the communities over this cluster's workers (one task per community).
@@ -92,7 +93,7 @@ def validate_communities(
             parts.append(f"无网格 / no grids: {', '.join(no_grids)}")
         raise InputError(f"社区不对应 / communities do not match ({by}): {'; '.join(parts)}")
     keys = sorted(grid_groups, key=str)
-    options = {"code_field": code_field, "tolerance_m": tolerance_m}
+    options = {"code_field": code_field, "tolerance_m": tolerance_m, "noise_m": noise_m}
     if client is None:
         results = [validate(grid_groups[k], boundary_groups[k], **options) for k in keys]
     else:
