@@ -157,7 +157,7 @@ def assign_with_dask(
     )  # fmt: skip
     if code_field not in grid_frame.columns:
         raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-    index = GridIndex(grid_frame, grid_id=code_field, one_shot=True)
+    index = GridIndex(grid_frame, code_field=code_field, one_shot=True)
     with (
         engine_client(scheduler, workers, memory_limit) as client,
         err.status("Dask 集群上空间连接中 / joining on the Dask cluster…"),
