@@ -101,7 +101,7 @@ def test_a_road_stopping_short_of_the_outline_is_carried_across():
     west = 30 * 50 + (30 + 31) / 2 * 47 + (31 + x_top) / 2 * 3
     assert sorted(out.area) == pytest.approx(sorted([west, 10_000 - west]), abs=1e-6)
     # beyond the tolerance the road is a dead end that cuts nothing
-    with pytest.raises(InputError, match="does not cut grid 310101002005001.*within 2 m"):
+    with pytest.raises(InputError, match=r"does not cut grid 310101002005001.*within 2 m"):
         split_along_line(_grids(rect), CODE, road, tolerance_m=2)
 
 
