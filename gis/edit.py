@@ -101,15 +101,15 @@ def split_along_line(
     bit for bit and the neighbours receive the new nodes (shared edges stay identical).
 
     The largest piece (in m²) keeps the code and the row; each other piece becomes a copy
-    of the row with a code from ``new_codes`` (largest first), by default the next free
-    sequences under the grid's 12-digit prefix.
+    of the row with a code from ``new_codes`` (in order, largest piece first; codes left
+    over are not used), by default the next free sequences under the grid's 12-digit prefix.
 
     Raises
     ------
     InputError
         Unknown code, a line that does not cut the grid (it must cross the grid from
-        outline to outline, or end within ``tolerance_m`` of it), the wrong number of
-        ``new_codes``, or a code already taken.
+        outline to outline, or end within ``tolerance_m`` of it), too few ``new_codes``,
+        or a code already taken.
 
     Examples
     --------
@@ -134,7 +134,7 @@ def split_along_line(
             f"{tolerance_m:g} 米）/ the line does not cut grid {code}: it must cross the grid "
             f"from outline to outline, or end within {tolerance_m:g} m of the outline"
         )
-    return _replace_with_pieces(grids, pos, pieces, new_codes, code_field)
+    return _replace_with_pieces(grids, pos, pieces, new_codes, code_field, spare_codes=True)
 
 
 def merge_grids(
@@ -398,12 +398,15 @@ def _replace_with_pieces(
     pieces: np.ndarray,
     new_codes: list[str] | None,
     code_field: str,
+    *,
+    spare_codes: bool = False,
 ) -> gpd.GeoDataFrame:
     """``grids`` with row ``pos`` replaced by ``pieces``: the largest (in m²) keeps the row
     and its code, each other piece becomes a copy of the row with the next code.
 
     ``new_codes`` (one per extra piece) default to the next free sequences under the grid's
-    12-digit prefix. The nodes the pieces added on the old outline go into the neighbours'
+    12-digit prefix; with ``spare_codes`` the list may hold more than are needed. The nodes
+    the pieces added on the old outline go into the neighbours'
     outlines too, so shared edges keep identical vertices.
     """
     geom = grids.geometry.iloc[pos]
@@ -422,6 +425,7 @@ def _replace_with_pieces(
         new_codes = []
         for _ in extra:
             new_codes.append(next_free_sequence(codes + new_codes, code[:PREFIX_LENGTH]))
+    new_codes = list(new_codes[: len(extra)]) if spare_codes else new_codes
     if len(new_codes) != len(extra):
         raise InputError(
             f"网格 {code} 被切成 {len(pieces)} 块，需要 {len(extra)} 个新编码，给出了 "

@@ -51,7 +51,7 @@ from gis.codes import PREFIX_LENGTH, is_grid_code
 from gis.coverage import changes_to_geojson, repair
 from gis.crs import WGS84, metric_crs
 from gis.divide import divide
-from gis.edit import merge_grids, move_shared_boundary, split_grid
+from gis.edit import merge_grids, move_shared_boundary, split_along_line, split_grid
 from gis.errors import InputError, WanggeError
 from maps.assets import STATIC_DIR
 
@@ -71,6 +71,7 @@ CONTEXT_FILE = "demo/osm_bund.gpkg"  # roads and buildings, relative to settings
 DEFAULT_TARGET_HOUSEHOLDS = 400.0  # 300-500 households: a comprehensive grid (docs/design.md §2)
 DEFAULT_BAND = 0.25
 MATCH_ENDS_M = 2.0  # a drawn boundary line's ends may miss the shared edge's ends by this
+ROAD_END_TOLERANCE_M = 5.0  # a road ending this close to a grid's outline is carried across
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -111,6 +112,13 @@ class MoveBody(BaseModel):
     line: dict[str, Any]
     code_a: str | None = None
     code_b: str | None = None
+
+
+class SplitAlongRoadBody(BaseModel):
+    grids: dict[str, Any]
+    code: str
+    road: dict[str, Any]
+    tolerance_m: float = Field(ROAD_END_TOLERANCE_M, ge=0, le=50)
 
 
 class SaveBody(BaseModel):
@@ -566,11 +574,19 @@ def planner_split(
 
 
 def _free_code(grids: gpd.GeoDataFrame, code: str) -> str:
+    return _free_codes(grids, code, 1)[0]
+
+
+def _free_codes(grids: gpd.GeoDataFrame, code: str, count: int) -> list[str]:
+    """``count`` codes ``code-2``, ``code-3``, ... that no grid holds."""
     taken = set(grids["code"].astype(str))
+    out: list[str] = []
     n = 2
-    while f"{code}-{n}" in taken:
+    while len(out) < count:
+        if f"{code}-{n}" not in taken:
+            out.append(f"{code}-{n}")
         n += 1
-    return f"{code}-{n}"
+    return out
 
 
 @router.post("/{community}/edit/merge")
@@ -601,6 +617,31 @@ def planner_move_boundary(
         code_a, code_b = _pair_for_line(grids, line)
     out = move_shared_boundary(grids, code_a, code_b, line, tolerance_m=MATCH_ENDS_M)
     return {"grids": _grids_fc(out), "moved": [code_a, code_b]}
+
+
+@router.post("/{community}/edit/split-along-road")
+def planner_split_along_road(
+    community: str, body: SplitAlongRoadBody, session: SessionDep, user: Planner
+) -> dict[str, Any]:
+    """沿道路分割网格 / Cut one grid along a road's centreline (not saved).
+
+    ``road`` is a GeoJSON LineString or MultiLineString (the ways of one road, lon/lat);
+    an end within ``tolerance_m`` metres of the grid's outline is carried across it. The
+    largest piece keeps ``code``; the others get new codes (``new_codes``, largest first).
+    """
+    _community(session, community)
+    grids = _grids(body.grids)
+    road = geometry_from_geojson(
+        body.road, what="road / 道路", kinds=("LineString", "MultiLineString")
+    )
+    new_codes = None
+    if not is_grid_code(body.code):  # a hand-made code: its pieces become "A-2", "A-3", ...
+        new_codes = _free_codes(grids, body.code, len(shapely.get_coordinates(road)) + 2)
+    out = split_along_line(
+        grids, body.code, road, tolerance_m=body.tolerance_m, new_codes=new_codes
+    )
+    added = [str(c) for c in out["code"].iloc[len(grids) :]]
+    return {"grids": _grids_fc(out), "split": body.code, "new_codes": added}
 
 
 @router.post("/{community}/save", status_code=201)

@@ -17,6 +17,7 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+import shapely.ops
 import sqlalchemy as sa
 from shapely.geometry import shape
 
@@ -330,3 +331,43 @@ def test_save_refuses_invalid_then_stores_versions_and_restores(demo_api):
     )
     assert r.status_code == 422
     assert api.client.get(f"{BASE}/versions/9", headers=head).status_code == 404
+
+
+def test_split_along_a_road_of_the_data_keeps_the_division_valid(api):
+    d = _data(api)
+    grids = _features(d["division"]["grids"])
+    head = api.as_("planner")
+    code = "310101002005007"
+    ways = [shape(f["geometry"]) for f in d["roads"]["features"]
+            if f["properties"]["name"] == "金陵东路"]  # fmt: skip
+    assert ways, "the demo's 金陵东路 is in the planner's data"
+    road = shapely.line_merge(shapely.union_all(ways))
+    body = {"grids": _fc(grids), "code": code, "road": shapely.geometry.mapping(road)}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head, json=body)
+    assert r.status_code == 200, r.text
+    out = _features(r.json()["grids"])
+    new = r.json()["new_codes"]
+    assert r.json()["split"] == code and new and new[0] == "310101002005013"
+    assert sorted(out) == sorted([*grids, *new])
+    # truth: GEOS's own split of the grid by the road, areas on the ellipsoid
+    truth = sorted(_geod_area_m2(p) for p in shapely.ops.split(grids[code], road).geoms)
+    got = sorted(_geod_area_m2(out[c]) for c in [code, *new])
+    assert got == pytest.approx(truth, abs=0.01) and len(got) >= 2
+    assert _geod_area_m2(out[code]) == pytest.approx(truth[-1], abs=0.01)  # largest keeps code
+    for other in set(grids) - {code}:
+        assert _geod_area_m2(out[other]) == pytest.approx(_geod_area_m2(grids[other]), abs=1e-3)
+    boundary = gpd.GeoDataFrame(geometry=[shape(d["boundary"]["geometry"])], crs=4326)
+    frame = gpd.GeoDataFrame({"code": list(out)}, geometry=list(out.values()), crs=4326)
+    assert len(validate(frame, boundary)) == 0
+
+    # a road that does not cross the grid, and a point, are refused with a reason
+    far = shapely.LineString([(121.40, 31.10), (121.41, 31.11)])
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"road": shapely.geometry.mapping(far)})  # fmt: skip
+    assert r.status_code == 422 and "does not cut grid 310101002005007" in r.json()["detail"]
+    point = {"type": "Point", "coordinates": [121.49, 31.24]}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"road": point})  # fmt: skip
+    assert r.status_code == 422 and "LineString" in r.json()["detail"]
+    r = api.client.post(f"{BASE}/edit/split-along-road", json=body)
+    assert r.status_code == 401
