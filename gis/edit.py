@@ -85,6 +85,7 @@ def split_along_line(
     line: Any,
     *,
     tolerance_m: float = 5.0,
+    min_width_m: float = 1.0,
     code_field: str = "code",
     new_codes: list[str] | None = None,
 ) -> gpd.GeoDataFrame:
@@ -99,6 +100,9 @@ def split_along_line(
     of the outline. Distances are measured in a metric CRS (:func:`gis.crs.metric_crs`);
     the cut itself is made in the grids' CRS so the untouched outline keeps its vertices
     bit for bit and the neighbours receive the new nodes (shared edges stay identical).
+    A road that runs along the outline (the usual case: grids are drawn along roads) cuts
+    off strips narrower than ``min_width_m``; each such strip goes back to the piece it
+    shares the longest edge with.
 
     The largest piece (in m²) keeps the code and the row; each other piece becomes a copy
     of the row with a code from ``new_codes`` (in order, largest piece first; codes left
@@ -121,13 +125,16 @@ def split_along_line(
     >>> out["code"].tolist(), out.area.round(1).tolist()
     (['310101002005001', '310101002005002'], [6973.4, 3026.6])
     """
-    if not tolerance_m >= 0:
-        raise InputError(f"容差须 ≥ 0 米 / tolerance_m must be ≥ 0, not {tolerance_m}")
+    if not tolerance_m >= 0 or not min_width_m >= 0:
+        raise InputError(
+            f"容差须 ≥ 0 米 / tolerance_m and min_width_m must be ≥ 0, not {tolerance_m}, "
+            f"{min_width_m}"
+        )
     pos = _position(grids, code, code_field)
     geom = grids.geometry.iloc[pos]
     parts = _line_parts(line, grids, "line / 道路中心线")
     parts = _extend_to_outline(parts, geom, grids.crs, tolerance_m)
-    pieces = _pieces(geom, parts)
+    pieces = _merge_narrow(_pieces(geom, parts), grids.crs, min_width_m)
     if len(pieces) < 2:
         raise InputError(
             f"道路没有穿过网格 {code}（须从一侧边界穿到另一侧，或端点离边界不超过 "
@@ -466,6 +473,32 @@ def _line_parts(line: Any, grids: gpd.GeoDataFrame, what: str) -> np.ndarray:
             f"{what}: 须为线 (LineString / MultiLineString) / must be lines, not {line.geom_type}"
         )
     return parts
+
+
+def _merge_narrow(pieces: np.ndarray, crs: Any, min_width_m: float) -> np.ndarray:
+    """``pieces`` with each one narrower than ``min_width_m`` (nothing left after an inward
+    buffer of half that) joined to the piece it shares the longest edge with."""
+    pieces = list(pieces)
+    if min_width_m <= 0 or len(pieces) < 2:
+        return np.array(pieces, dtype=object)
+    metric = metric_crs(gpd.GeoDataFrame(geometry=pieces, crs=crs))
+    pieces_m = list(gpd.GeoSeries(pieces, crs=crs).to_crs(metric))
+    while len(pieces) > 1:
+        narrow = [i for i, g in enumerate(pieces_m) if g.buffer(-min_width_m / 2).is_empty]
+        if not narrow:
+            break
+        i = min(narrow, key=lambda k: pieces_m[k].area)
+        shared = [
+            -1.0 if j == i else _shared_length_m(pieces_m[i], pieces_m[j])
+            for j in range(len(pieces))
+        ]
+        j = int(np.argmax(shared))
+        if shared[j] <= 0:
+            break  # touches no other piece: leave it (cannot happen for faces of one grid)
+        pieces[j] = _polygonal(shapely.union(pieces[j], pieces[i]))
+        pieces_m[j] = shapely.union(pieces_m[j], pieces_m[i])
+        del pieces[i], pieces_m[i]
+    return np.array(pieces, dtype=object)
 
 
 def _extend_to_outline(

@@ -60,7 +60,7 @@ def rectangles_and_lines(draw):
 def test_straight_line_across_a_rectangle_matches_geos_split(case):
     rect, a, b = case
     line = LineString([a, b])
-    out = split_along_line(_grids(rect), CODE, line)
+    out = split_along_line(_grids(rect), CODE, line, min_width_m=0)
     truth = sorted(p.area for p in shapely_split(rect, line).geoms)
     got = sorted(out.area)
     assert len(got) == len(truth) == 2
@@ -83,7 +83,7 @@ def test_the_neighbour_keeps_the_shared_edge_and_the_division_validates(case):
     x0, y0, x1, y1 = rect.bounds
     right = box(x1, y0, x1 + 50, y1)  # shares the rectangle's east side
     grids = _grids(rect, right)
-    out = split_along_line(grids, CODE, LineString([a, b]))
+    out = split_along_line(grids, CODE, LineString([a, b]), min_width_m=0)
     outline = box(x0, y0, x1 + 50, y1)
     boundary = gpd.GeoDataFrame(geometry=[outline], crs=CRS)
     assert validate(out, boundary, code_field="code").empty
@@ -161,3 +161,17 @@ def test_roads_that_do_not_cut_the_grid_are_refused():
         split_along_line(grids, "310101002005009", beside)
     with pytest.raises(InputError, match="must be lines"):
         split_along_line(grids, CODE, shapely.Point(X0, Y0))
+
+
+def test_a_road_running_along_the_outline_leaves_no_sliver():
+    rect = box(X0, Y0, X0 + 100, Y0 + 100)
+    # one way across the grid; another from there north along its east side, 2 cm inside
+    road = MultiLineString([
+        [(X0 - 10, Y0 + 40), (X0 + 110, Y0 + 40)],
+        [(X0 + 99.98, Y0 + 40), (X0 + 99.98, Y0 + 110)],
+    ])  # fmt: skip
+    out = split_along_line(_grids(rect), CODE, road)
+    assert len(out) == 2
+    assert sorted(out.area) == pytest.approx([4000.0, 6000.0], abs=1e-6)
+    exact = split_along_line(_grids(rect), CODE, road, min_width_m=0)
+    assert len(exact) == 3 and min(exact.area) == pytest.approx(0.02 * 60, abs=1e-6)
