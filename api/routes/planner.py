@@ -13,8 +13,11 @@ Nothing but ``save`` and ``restore`` writes: ``validate``, ``repair``, ``divide`
 :func:`api.services.divisions.load_division`, refused (422, with the findings) when it does
 not validate; ``restore`` does the same with an older version's grids.
 
-Roads and buildings are not stored in the database: the page shows the OSM layers of the
-data folder (``data/demo/osm_bund.gpkg``) where they reach the community, else none.
+Roads and buildings are not stored in the database: the page shows (and snaps drawn
+vertices to) the OSM layers of the data folder (``data/demo/osm_bund.gpkg``, the source the
+demo's base map is cut from) where they reach the community, at full precision; without them,
+the base map's own top-zoom tiles when the server has one (``--basemap``; decoded tile
+coordinates are quantised to about 13 cm at zoom 16, :mod:`maps.basemap_features`); else none.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from gis.divide import divide
 from gis.edit import merge_grids, move_shared_boundary, split_along_line, split_grid
 from gis.errors import InputError, WanggeError
 from maps.assets import STATIC_DIR
+from maps.basemap_features import archive_features
 
 __all__ = [
     "CONTEXT_FILE",
@@ -186,6 +190,25 @@ def _context(boundary: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, ...]:
             out.append(None)
             continue
         near = frame[frame.intersects(outline)]
+        out.append(near if len(near) else None)
+    return tuple(out)
+
+
+def _context_or_basemap(request: Request, boundary: gpd.GeoDataFrame) -> tuple[Any, Any]:
+    """Roads and buildings near the community: the data folder's OSM layers, else the
+    base map's top-zoom tiles (when the server has one), else none."""
+    roads, buildings = _context(boundary)
+    archive = getattr(request.app.state, "basemap", None)
+    if roads is not None or buildings is not None or archive is None:
+        return roads, buildings
+    outline = shapely.union_all(boundary.geometry.to_numpy())
+    try:
+        found = archive_features(archive, tuple(float(v) for v in outline.bounds))
+    except ValueError:  # a community too large to read from tiles: no context
+        return None, None
+    out = []
+    for name in ("roads", "buildings"):
+        near = found[name][found[name].intersects(outline)]
         out.append(near if len(near) else None)
     return tuple(out)
 
@@ -451,14 +474,17 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
 
 
 @router.get("/{community}/data")
-def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -> dict[str, Any]:
+def planner_data(
+    community: str, request: Request, session: SessionDep, user: Planner, now: Now
+) -> dict[str, Any]:
     """底图与当前划分 / Boundary, roads, buildings, houses and the division being edited.
 
-    The division is the one in effect today, else the latest version (else none).
+    The division is the one in effect today, else the latest version (else none). Roads
+    and buildings are what the page snaps drawn vertices to.
     """
     record = _community(session, community)
     boundary = _boundary(record)
-    roads, buildings = _context(boundary)
+    roads, buildings = _context_or_basemap(request, boundary)
     houses = _houses(session, record)
     today = now.date()
     division = (

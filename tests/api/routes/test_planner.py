@@ -376,3 +376,32 @@ def test_split_along_a_road_of_the_data_keeps_the_division_valid(api):
     assert r.status_code == 422 and "LineString" in r.json()["detail"]
     r = api.client.post(f"{BASE}/edit/split-along-road", json=body)
     assert r.status_code == 401
+
+
+def test_data_falls_back_to_the_base_map_tiles_without_the_osm_layers(
+    api, make_api, tmp_path, monkeypatch
+):
+    from api.config import get_settings
+    from gis.osm import read_osm_layers
+    from maps.basemap import build_basemap
+
+    archive = tmp_path / "base.pmtiles"
+    build_basemap(read_osm_layers([DEMO / "osm_bund.gpkg"]), archive, processes=1)
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(tmp_path / "no-osm-here"))
+    get_settings.cache_clear()
+    try:
+        bare = _data(make_api(api.url))
+        tiled = _data(make_api(api.url, basemap=archive))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert bare["roads"]["features"] == [] and bare["buildings"]["features"] == []
+    roads = [shape(f["geometry"]) for f in tiled["roads"]["features"]]
+    names = {f["properties"].get("name") for f in tiled["roads"]["features"]}
+    assert len(roads) > 50 and "金陵东路" in names
+    assert len(tiled["buildings"]["features"]) > 50
+    # every vertex on an OSM road of the extract, within the tiles' quantisation (≤ 25 cm)
+    source = gpd.read_file(DEMO / "osm_bund.gpkg", layer="roads").to_crs(4549)
+    points = gpd.GeoSeries(shapely.points(shapely.get_coordinates(roads)), crs=4326)
+    off = shapely.distance(points.to_crs(4549).to_numpy(), source.union_all())
+    assert off.max() <= 0.25
