@@ -174,7 +174,7 @@
     layers = {};
     layers.buildings = L.geoJSON(d.buildings, {pmIgnore: true, interactive: false,
       style: {color: "#9c9488", weight: 0.5, fillColor: "#c9c2b6", fillOpacity: 0.6}});
-    layers.roads = L.geoJSON(d.roads, {pmIgnore: false, interactive: false,
+    layers.roads = L.geoJSON(d.roads, {pmIgnore: true, interactive: false,
       style: {color: "#ffffff", weight: 3, opacity: 0.9}});
     layers.houses = L.geoJSON(d.houses, {pmIgnore: true,
       pointToLayer: function (f, latlng) {

@@ -33,7 +33,7 @@ TESTIDS = (
     "login-username", "login-password", "login-submit", "draw", "split", "merge",
     "move-boundary", "validate", "findings-list", "household-balance", "repair", "divide",
     "preview-accept", "preview-discard", "effective-date", "save", "versions-list", "undo",
-    "redo",
+    "redo", "split-road", "snap-help",
 )  # fmt: skip
 
 
