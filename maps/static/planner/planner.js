@@ -50,7 +50,6 @@
       "picked: now click the road that crosses it."
   };
 
-
   var state = {
     data: null,            // GET data: community, boundary, roads, buildings, houses, division
     grids: null,           // the working copy (FeatureCollection)
@@ -488,7 +487,8 @@
   // ------------------------------------------------------------------ snapping to the real world
 
   // Road centrelines and building outlines of the community (GET data: the OSM layers the
-  // base map is built from, at full precision) as an invisible layer Geoman snaps to.
+  // base map is built from, at full precision; else the base map's own tiles) as an
+  // invisible layer Geoman snaps to.
   function addSnapLayer(d) {
     if (layers.snap) { map.removeLayer(layers.snap); }
     var features = (d.roads.features || []).concat(d.buildings.features || []);
