@@ -381,7 +381,7 @@ def test_split_along_a_road_of_the_data_keeps_the_division_valid(api):
 def test_data_falls_back_to_the_base_map_tiles_without_the_osm_layers(
     api, make_api, tmp_path, monkeypatch
 ):
-    from api.config import get_settings
+    from api.core.config import get_settings
     from gis.osm import read_osm_layers
     from maps.basemap import build_basemap
 
