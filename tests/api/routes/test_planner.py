@@ -365,6 +365,13 @@ def test_split_along_a_road_of_the_data_keeps_the_division_valid(api):
     frame = gpd.GeoDataFrame({"code": list(out)}, geometry=list(out.values()), crs=4326)
     assert len(validate(frame, boundary)) == 0
 
+    # a hand-made code: the new piece is numbered after it
+    renamed = {("A" if c == code else c): g for c, g in grids.items()}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"grids": _fc(renamed), "code": "A"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["new_codes"] == ["A-2"], r.text
+    assert sorted(_features(r.json()["grids"])) == sorted([*renamed, "A-2"])
+
     # a road that does not cross the grid, and a point, are refused with a reason
     far = shapely.LineString([(121.40, 31.10), (121.41, 31.11)])
     r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
