@@ -162,9 +162,8 @@
   function initMap() {
     map = L.map("map", {zoomSnap: 0.25, preferCanvas: false});
     map.pm.setLang("zh");
-    map.pm.setGlobalOptions({snappable: true, snapDistance: SNAP_PX, allowSelfIntersection: true});
+    map.pm.setGlobalOptions({snappable: true, snapDistance: 15, allowSelfIntersection: true});
     map.on("pm:create", onCreate);
-    map.on("click", onMapClickForRoadSplit);
     L.control.scale({imperial: false}).addTo(map);
   }
 
@@ -488,8 +487,11 @@
 
   // Road centrelines and building outlines of the community (GET data: the OSM layers the
   // base map is built from, at full precision; else the base map's own tiles) as an
-  // invisible layer Geoman snaps to.
+  // invisible layer Geoman snaps to; and the map click that picks a road to split along.
   function addSnapLayer(d) {
+    map.pm.setGlobalOptions({snapDistance: SNAP_PX});
+    map.off("click", onMapClickForRoadSplit);
+    map.on("click", onMapClickForRoadSplit);
     if (layers.snap) { map.removeLayer(layers.snap); }
     var features = (d.roads.features || []).concat(d.buildings.features || []);
     layers.snap = L.geoJSON({type: "FeatureCollection", features: features}, {
