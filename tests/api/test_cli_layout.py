@@ -15,7 +15,7 @@ import api.cli
 from api.cli import COMMANDS, GROUPS, app
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
-SHARED = {"options", "output", "inputs", "database"}  # what the command modules share
+SHARED = {"options", "output", "inputs", "database", "engine"}  # what the command modules share
 
 
 def test_every_cli_module_is_registered_from_the_root():
