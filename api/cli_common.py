@@ -19,6 +19,7 @@ __all__ = [
     "BuildingsCRS",
     "CodeField",
     "CommunityOption",
+    "DryRunFlag",
     "GridsCRS",
     "GridsLayer",
     "HousesLayer",
@@ -32,6 +33,7 @@ __all__ = [
     "out",
     "read_division",
     "read_input",
+    "report_dry_run",
 ]
 
 out = Console(soft_wrap=True)
@@ -94,6 +96,27 @@ CodeField = Annotated[
     str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
+DryRunFlag = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="演练：照常执行并报告将写入的内容，但不写入 / do everything, report what would be "
+        "written, write nothing",
+    ),
+]
+
+
+def report_dry_run(report, payload: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Say what a dry run would have written (a ``WriteReport``).
+
+    With ``payload`` (the command's ``--json`` output) return it with ``dry_run`` and
+    ``would_write`` added, for the caller to print; without, print the report's lines.
+    """
+    if payload is not None:
+        return payload | {"dry_run": True, "would_write": report.as_dict()}
+    for line in report.lines():
+        out.print(line, highlight=False, markup=False)
+    return None
 
 
 def fail_input(exc: Exception) -> typer.Exit:

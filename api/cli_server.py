@@ -24,6 +24,7 @@ from api.cli_common import (
     BoundaryLayer,
     CodeField,
     CommunityOption,
+    DryRunFlag,
     GridsCRS,
     JsonFlag,
     Layer,
@@ -31,7 +32,9 @@ from api.cli_common import (
     fail_input,
     out,
     read_division,
+    report_dry_run,
 )
+from api.db.dry_run import write_scope
 from gis.errors import WanggeError
 
 __all__ = ["copy_database", "register"]
@@ -182,6 +185,7 @@ def user_create_command(
     ] = False,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """新建用户（新库的第一个管理员也用它）/ Create a user (also the first admin)."""
     from api.errors import ApiError
@@ -191,9 +195,7 @@ def user_create_command(
     codes = [c.strip() for c in (grids or "").replace("，", ",").split(",") if c.strip()]
     password = _read_password(password_stdin)
     try:
-        engine, sessions = _open(db)
-        try:
-            with sessions.begin() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
                 user = create_user(
                     session, username=name, password=password, role=role, grid_codes=codes
                 )
@@ -210,15 +212,15 @@ def user_create_command(
                     "username": user.username,
                     "role": user.role,
                     "grid_codes": list(user.grid_codes),
-                    "db": _where(engine),
+                    "db": scope.url,
                 }
-        finally:
-            engine.dispose()
     except ApiError as exc:
         raise fail_input(ValueError(exc.detail)) from exc
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if as_json:
+        if dry_run:
+            summary = report_dry_run(scope.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         grids_text = ", ".join(summary["grid_codes"]) or "-"
@@ -226,6 +228,8 @@ def user_create_command(
             f"已创建用户 / created user {summary['username']} (id {summary['id']}, role "
             f"{summary['role']}, grids {grids_text}) → {summary['db']}"
         )
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -286,6 +290,7 @@ def load_division_command(
     grids_crs: GridsCRS = None,
     boundary_crs: BoundaryCRS = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """校验并入库一个网格划分 / Validate and store a division of a community into grids.
 
@@ -307,9 +312,7 @@ def load_division_command(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
         )  # fmt: skip
-        engine, sessions = _open(db)
-        try:
-            with sessions() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
                 with err.status("校验、入库中 / validating and storing…"):
                     result = load_division(
                         session,
@@ -324,17 +327,20 @@ def load_division_command(
                     )
                 if result["stored"]:
                     session.commit()
-        finally:
-            engine.dispose()
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
-    where = _where(engine)
+    where = scope.url
     if as_json:
         payload = {k: v for k, v in result.items() if k != "findings"}
         payload["findings"] = len(result["findings"]["features"])
-        out.print_json(json.dumps(payload | {"db": where}, ensure_ascii=False))
+        payload |= {"db": where}
+        if dry_run:
+            payload = report_dry_run(scope.report, payload)
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         _print_load(result, where)
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK if result["stored"] else EXIT_FINDINGS)
 
 
