@@ -12,7 +12,7 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -34,8 +34,10 @@ from api.cli_common import (
     read_division,
     report_dry_run,
 )
-from api.db.dry_run import write_scope
 from gis.errors import WanggeError
+
+if TYPE_CHECKING:
+    from api.db.dry_run import WriteReport
 
 __all__ = ["copy_database", "register"]
 
@@ -188,6 +190,7 @@ def user_create_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """新建用户（新库的第一个管理员也用它）/ Create a user (also the first admin)."""
+    from api.db.dry_run import write_scope
     from api.errors import ApiError
     from api.services.crud import create_user
     from api.services.privacy import audit
@@ -196,24 +199,24 @@ def user_create_command(
     password = _read_password(password_stdin)
     try:
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
-                user = create_user(
-                    session, username=name, password=password, role=role, grid_codes=codes
-                )
-                audit(
-                    session,
-                    user=None,
-                    action="user_create",
-                    table_name="users",
-                    record_id=user.id,
-                    detail={"username": user.username, "role": user.role, "via": "cli"},
-                )
-                summary = {
-                    "id": user.id,
-                    "username": user.username,
-                    "role": user.role,
-                    "grid_codes": list(user.grid_codes),
-                    "db": scope.url,
-                }
+            user = create_user(
+                session, username=name, password=password, role=role, grid_codes=codes
+            )
+            audit(
+                session,
+                user=None,
+                action="user_create",
+                table_name="users",
+                record_id=user.id,
+                detail={"username": user.username, "role": user.role, "via": "cli"},
+            )
+            summary = {
+                "id": user.id,
+                "username": user.username,
+                "role": user.role,
+                "grid_codes": list(user.grid_codes),
+                "db": scope.url,
+            }
     except ApiError as exc:
         raise fail_input(ValueError(exc.detail)) from exc
     except (WanggeError, ValueError) as exc:
@@ -299,6 +302,7 @@ def load_division_command(
     codes), or, when --community is a 12-digit code, named by the boundary's name property.
     Each grid's name comes from its name, Name (a KML Placemark's name) or 名称 field.
     """
+    from api.db.dry_run import write_scope
     from api.services.divisions import load_division
 
     try:
@@ -313,20 +317,20 @@ def load_division_command(
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
         )  # fmt: skip
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
-                with err.status("校验、入库中 / validating and storing…"):
-                    result = load_division(
-                        session,
-                        grids=grid_frame,
-                        boundary=boundary_frame,
-                        community=community,
-                        code_field=code_field,
-                        effective_date=day,
-                        tolerance_m=tolerance,
-                        force=force,
-                        actor="wangge load division",
-                    )
-                if result["stored"]:
-                    session.commit()
+            with err.status("校验、入库中 / validating and storing…"):
+                result = load_division(
+                    session,
+                    grids=grid_frame,
+                    boundary=boundary_frame,
+                    community=community,
+                    code_field=code_field,
+                    effective_date=day,
+                    tolerance_m=tolerance,
+                    force=force,
+                    actor="wangge load division",
+                )
+            if result["stored"]:
+                session.commit()
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     where = scope.url
@@ -351,7 +355,14 @@ class TargetNotEmptyError(WanggeError, ValueError):
     """``db copy`` refuses a target that already holds rows."""
 
 
-def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dict[str, int]:
+def copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    batch: int = 2000,
+    dry_run: bool = False,
+    report: WriteReport | None = None,
+) -> dict[str, int]:
     """Copy every table of the schema from ``source_url`` to ``target_url``; return row counts.
 
     The target is created and migrated when missing and must hold no rows, except in the
@@ -359,54 +370,59 @@ def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dic
     source's rows. Tables go in
     dependency order (parents first) in one transaction on the target; geometry is copied as
     EWKB (SRID kept); the append-only audit and change logs are copied too (inserts only).
-    On PostgreSQL the id sequences are then set past the largest id.
+    On PostgreSQL the id sequences are then set past the largest id. With ``dry_run`` the
+    whole copy is done and rolled back (:func:`api.db.dry_run.write_scope`); what it would
+    write is added to ``report``.
     """
+    from api.db.dry_run import write_scope
     from api.db.migrate import SEEDED_TABLES
     from api.db.models import Base
 
     source_engine, _ = _open(source_url)
-    target_engine, _ = _open(target_url)
     tables = Base.metadata.sorted_tables
     counts: dict[str, int] = {}
     try:
-        with target_engine.begin() as dst:
-            busy = [
-                t.name
-                for t in tables
-                if t.name not in SEEDED_TABLES
-                and dst.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-            ]
-            if busy:
-                raise TargetNotEmptyError(
-                    f"目标数据库非空 / target database is not empty: {', '.join(busy)} hold rows;"
-                    " copy into a new, empty database"
-                )
-            # tables the migrations fill (code tables) take the source's rows instead
-            for table in reversed(tables):
-                if table.name in SEEDED_TABLES:
-                    dst.execute(sa.delete(table))
-            with source_engine.connect() as src:
-                for table in tables:
-                    pk = list(table.primary_key.columns)
-                    result = src.execution_options(yield_per=batch).execute(
-                        sa.select(table).order_by(*pk)
-                    )
-                    n = 0
-                    for chunk in result.partitions(batch):
-                        dst.execute(sa.insert(table), [dict(row._mapping) for row in chunk])
-                        n += len(chunk)
-                    counts[table.name] = n
-            if dst.dialect.name == "postgresql":
-                for table in tables:
-                    if "id" in table.c and table.c.id.primary_key:
-                        dst.exec_driver_sql(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # nosec B608  # table names come from the ORM metadata, not from input
-                            f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
-                        )
+        with write_scope(target_url, dry_run=dry_run) as scope, scope.begin() as dst:
+            _copy_tables(source_engine, dst, tables, SEEDED_TABLES, batch, counts)
     finally:
         source_engine.dispose()
-        target_engine.dispose()
+    if report is not None:
+        report.merge(scope.report)
     return counts
+
+
+def _copy_tables(source_engine, dst, tables, seeded, batch: int, counts: dict[str, int]) -> None:
+    busy = [
+        t.name
+        for t in tables
+        if t.name not in seeded
+        and dst.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+    ]
+    if busy:
+        raise TargetNotEmptyError(
+            f"目标数据库非空 / target database is not empty: {', '.join(busy)} hold rows;"
+            " copy into a new, empty database"
+        )
+    # tables the migrations fill (code tables) take the source's rows instead
+    for table in reversed(tables):
+        if table.name in seeded:
+            dst.execute(sa.delete(table))
+    with source_engine.connect() as src:
+        for table in tables:
+            pk = list(table.primary_key.columns)
+            result = src.execution_options(yield_per=batch).execute(sa.select(table).order_by(*pk))
+            n = 0
+            for chunk in result.partitions(batch):
+                dst.execute(sa.insert(table), [dict(row._mapping) for row in chunk])
+                n += len(chunk)
+            counts[table.name] = n
+    if dst.dialect.name == "postgresql":
+        for table in tables:
+            if "id" in table.c and table.c.id.primary_key:
+                dst.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # nosec B608  # table names come from the ORM metadata, not from input
+                    f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                )
 
 
 @db_app.command("copy")
@@ -414,14 +430,21 @@ def db_copy_command(
     source: Annotated[str, typer.Option("--from", help="源数据库 URL / source database URL")],
     target: Annotated[str, typer.Option("--to", help="目标数据库 URL（须为空）/ target (empty)")],
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """整库复制（如 SpatiaLite → PostGIS）/ Copy a whole database (e.g. SpatiaLite → PostGIS)."""
+    from api.db.dry_run import WriteReport
+
+    report = WriteReport()
     try:
-        counts = copy_database(source, target)
+        counts = copy_database(source, target, dry_run=dry_run, report=report)
     except (WanggeError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps({"tables": counts, "rows": sum(counts.values())}))
+        payload = {"tables": counts, "rows": sum(counts.values())}
+        if dry_run:
+            payload = report_dry_run(report, payload)
+        out.print_json(json.dumps(payload))
     else:
         for name, n in counts.items():
             if n:
@@ -429,6 +452,8 @@ def db_copy_command(
         out.print(
             f"已复制 / copied {sum(counts.values())} 行 / rows in {len(counts)} 张表 / tables"
         )
+        if dry_run:
+            report_dry_run(report)
     raise typer.Exit(EXIT_OK)
 
 

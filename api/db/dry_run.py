@@ -93,12 +93,24 @@ class WriteReport:
         return sum(c.inserted + c.updated + c.deleted for c in self.tables.values())
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as JSON: ``{"tables": {name: counts}, "files": [...], "database_created"}``."""
+        """The report as JSON: ``{"tables": {name: counts}, "files", "database_created"}``."""
         return {
             "tables": {name: change.as_dict() for name, change in self.tables.items()},
             "files": [f.as_dict() for f in self.files],
             "database_created": self.database_created,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WriteReport:
+        """The report :meth:`as_dict` gave."""
+        return cls(
+            tables={
+                name: TableChange(c["before"], c["after"], c["updated"], c["deleted"])
+                for name, c in data["tables"].items()
+            },
+            files=[FileWrite(f["path"], f["bytes"], f["replaces"]) for f in data["files"]],
+            database_created=data["database_created"],
+        )
 
     def lines(self) -> list[str]:
         """The report as lines of text, Chinese first."""
