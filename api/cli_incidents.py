@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import EXIT_OK, JsonFlag, fail_input, out
+from api.cli_common import EXIT_OK, DryRunFlag, JsonFlag, fail_input, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["register"]
@@ -155,47 +155,52 @@ def slip_command(
     incident_id: Annotated[int, typer.Argument(help="事件编号 / incident id")],
     out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
+    from api.db.dry_run import write_scope
     from api.db.models import Incident
     from api.errors import ApiError, NotFound
     from api.services.slips import write_slip
 
-    engine, sessions = _session(db)
     try:
-        with sessions() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             incident = session.get(Incident, incident_id)
             if incident is None:
                 raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
             from api.config import get_settings
 
-            path = write_slip(session, incident, out_path, now=dt.datetime.now(dt.UTC),
-                              public_url=get_settings().public_url, issued_by="wangge cli")
+            path = write_slip(session, incident, scope.output(out_path),
+                              now=dt.datetime.now(dt.UTC), public_url=get_settings().public_url,
+                              issued_by="wangge cli")  # fmt: skip
+            path = scope.outputs.shown(path)
             session.commit()  # keep the rating link printed on the slip
     except (ApiError, WanggeError, ValueError) as exc:
         raise _fail(exc) from exc
-    finally:
-        engine.dispose()
     out.print(f"已写出信息反馈单 / wrote feedback slip: {path}", highlight=False, markup=False)
+    if dry_run:
+        report_dry_run(scope.report)
 
 
 @key_app.command("create")
 def key_create_command(
     name: Annotated[str, typer.Argument(help="密钥名称 / key name")],
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """新建 Open311 API 密钥（最后一行即密钥，只显示一次）/ Create an API key (last line)."""
+    from api.db.dry_run import write_scope
     from api.errors import ApiError
     from api.services.incidents import create_api_key
 
-    engine, sessions = _session(db)
     try:
-        with sessions.begin() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
             key = create_api_key(session, name)
     except (ApiError, WanggeError) as exc:
         raise _fail(exc) from exc
-    finally:
-        engine.dispose()
+    if dry_run:  # the key was rolled back: printing it would only mislead
+        report_dry_run(scope.report)
+        return
     out.print(
         f"已创建 API 密钥 {name}（只显示这一次）/ created API key {name} (shown only once):",
         highlight=False,
