@@ -35,6 +35,7 @@ from api.cli_common import (
     BoundaryCRS,
     BoundaryLayer,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     GridsLayer,
     InputCRS,
@@ -46,6 +47,7 @@ from api.cli_common import (
     out,
     read_division,
     read_input,
+    report_dry_run,
 )
 from api.cli_deadline import deadline_command
 from api.cli_divide import balance_command, divide_command
@@ -148,6 +150,7 @@ def validate_command(
     boundary_layer: BoundaryLayer = None,
     grids_crs: GridsCRS = None,
     boundary_crs: BoundaryCRS = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
     from gis.coverage import findings_to_geojson, validate
@@ -164,10 +167,14 @@ def validate_command(
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
+    from api.db.dry_run import output_plan
+
     collection = findings_to_geojson(findings)
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    with output_plan(dry_run) as plan:
+        if out_path is not None:
+            target = plan.path(out_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     has_error = bool((findings["severity"] == "error").any()) if len(findings) else False
     if as_json:
         payload = {
@@ -177,6 +184,8 @@ def validate_command(
                 f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]
             ],
         }
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if len(findings):
@@ -185,6 +194,8 @@ def validate_command(
         verdict = "不通过 / INVALID" if has_error else "通过 / VALID"
         detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "无问题 / no findings"
         out.print(f"{verdict}: {len(grid_frame)} 个网格 / grids; {detail}")
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)
 
 
@@ -202,6 +213,7 @@ def assign_command(
     grids_layer: GridsLayer = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """把点落到网格（空间连接）/ Assign points to grids by spatial join.
 
@@ -210,12 +222,38 @@ def assign_command(
     --input-crs coordinates converted). The points' CRS is --input-crs; the grids file is
     read in its own CRS (--grids-crs to say otherwise).
     """
+    from api.db.dry_run import output_plan
+
+    with output_plan(dry_run) as plan:
+        n, n_out, written = _assign(
+            points, grids, plan.path(out_path), code_field=code_field, input_crs=input_crs,
+            layer=layer, grids_crs=grids_crs, grids_layer=grids_layer,
+            allow_truncate=allow_truncate,
+        )  # fmt: skip
+    _print_assigned(n, n_out, plan.shown(written), as_json, plan.report if dry_run else None)
+    raise typer.Exit(EXIT_OK)
+
+
+def _assign(
+    points: Path,
+    grids: Path,
+    out_path: Path,
+    *,
+    code_field: str,
+    input_crs: str | None,
+    layer: str | None,
+    grids_crs: str | None,
+    grids_layer: str | None,
+    allow_truncate: bool,
+) -> tuple[int, int, Path]:
+    """Assign and write ``out_path``; return the points, the points outside, the file written."""
     try:
-        if _assign_columnar(
+        done = _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
-            grids_crs=grids_crs, grids_layer=grids_layer, as_json=as_json,
-        ):  # fmt: skip
-            raise typer.Exit(EXIT_OK)
+            grids_crs=grids_crs, grids_layer=grids_layer,
+        )  # fmt: skip
+        if done is not None:
+            return done
         from gis.assign import assign_points
         from gis.io import write_layer
 
@@ -240,19 +278,22 @@ def assign_command(
         )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
-
-    _print_assigned(len(result), int(result["outside"].sum()), written, as_json)
-    raise typer.Exit(EXIT_OK)
+    return len(result), int(result["outside"].sum()), written
 
 
-def _print_assigned(n: int, n_out: int, written: Path, as_json: bool) -> None:
+def _print_assigned(n: int, n_out: int, written: Path, as_json: bool, dry_report) -> None:
     if as_json:
-        out.print_json(json.dumps({"points": n, "outside": n_out, "out": str(written)}))
+        payload = {"points": n, "outside": n_out, "out": str(written)}
+        if dry_report is not None:
+            payload = report_dry_run(dry_report, payload)
+        out.print_json(json.dumps(payload))
     else:
         out.print(
             f"已分配 / assigned {n - n_out} / {n} 个点 / points;"
             f" 网格外 / outside: {n_out}; → {written}"
         )
+        if dry_report is not None:
+            report_dry_run(dry_report)
 
 
 def _assign_columnar(
@@ -265,14 +306,14 @@ def _assign_columnar(
     layer: str | None,
     grids_crs: str | None,
     grids_layer: str | None,
-    as_json: bool,
-) -> bool:
+) -> tuple[int, int, Path] | None:
     """``assign`` column-wise for a clean lon/lat table (CSV/Parquet) written as CSV.
 
     The points are parsed in bulk and their columns written back as read, with no geometry per
-    row, while another thread reads the grids and builds their index (the second core). False
+    row, while another thread reads the grids and builds their index (the second core). None
     (nothing written) when the input needs the general reader (other formats or CRS, a bad
-    cell: that reader names the row) or the output is not CSV.
+    cell: that reader names the row) or the output is not CSV; else the points, the points
+    outside and the file written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -285,7 +326,7 @@ def _assign_columnar(
         or points.suffix.lower() not in (".csv", ".parquet")
         or (input_crs is not None and parse_input_crs(input_crs) != "wgs84")
     ):
-        return False
+        return None
 
     def grid_index():
         from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
@@ -303,7 +344,7 @@ def _assign_columnar(
         table = read_point_table(points, input_crs=input_crs)
         if table is None:
             index.cancel()
-            return False
+            return None
         built = index.result()
         from gis.assign import assign_lonlat
 
@@ -312,8 +353,7 @@ def _assign_columnar(
     outside = np.equal(codes, None)
     added = {"grid_code": codes, "outside": outside, "lon_wgs84": table.lon, "lat_wgs84": table.lat}
     written = write_csv_columns(table.table, added, out_path)
-    _print_assigned(len(codes), int(outside.sum()), written, as_json)
-    return True
+    return len(codes), int(outside.sum()), written
 
 
 app.command("repair")(repair_command)
@@ -355,11 +395,12 @@ def demo_command(
         bool, typer.Option("--no-maps", help="不生成地图与打印件 / skip maps and printouts")
     ] = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """载入示例社区：入库、校验、连接、出图 / Load, validate, join and map the demo community."""
     from api.demo import DEMO_STEPS, load_demo
 
-    key_note = _demo_data_key(db)
+    key_note, key_write = _demo_data_key(db, dry_run=dry_run)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -377,16 +418,24 @@ def demo_command(
                     progress.console.print(message)
                 progress.advance(task)
 
-            summary = load_demo(db_url=db, on_step=step, out_dir=None if no_maps else out_dir)
+            summary = load_demo(
+                db_url=db, on_step=step, out_dir=None if no_maps else out_dir, dry_run=dry_run
+            )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if key_note is not None:
         summary["data_key_file"] = str(key_note)
+    if key_write is not None:  # a dry run made the key in memory only
+        summary["would_write"]["files"].insert(0, key_write.as_dict())
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         _print_demo_summary(summary)
-        if key_note is not None:
+        if dry_run:
+            from api.db.dry_run import WriteReport
+
+            report_dry_run(WriteReport.from_dict(summary["would_write"]))
+        elif key_note is not None:
             out.print(
                 f"示例数据密钥已写入 / demo data key written to {key_note} (0600)；"
                 f"启动服务前请设置 / before serving set WANGGE_DATA_KEY_FILE={key_note}",
@@ -395,12 +444,14 @@ def demo_command(
     raise typer.Exit(EXIT_OK)
 
 
-def _demo_data_key(db: str | None) -> Path | None:
+def _demo_data_key(db: str | None, *, dry_run: bool = False) -> tuple[Path | None, Any]:
     """The demo's data key: the configured one, else a new key file made for the demo.
 
     Residents are refused without a data key; the demo makes one explicitly (beside the
     SpatiaLite file, or ./wangge-data.key for PostGIS), used by this process and named in the
-    output, instead of storing personal data in clear. Returns the file made, or None.
+    output, instead of storing personal data in clear. Returns the file made (or None), and
+    in a dry run, which makes the key in memory only, the file it would write (a
+    :class:`api.db.dry_run.FileWrite`, else None).
     """
     from api.config import get_settings
     from api.crypto import (
@@ -412,23 +463,28 @@ def _demo_data_key(db: str | None) -> Path | None:
         set_keyring,
         write_key_file,
     )
+    from api.db.dry_run import FileWrite
 
     try:
         keyring()
-        return None
+        return None, None
     except MissingDataKeyError:
         pass
     url = db or get_settings().database_url
     folder = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else Path()
     path = folder / "wangge-data.key"
+    would_write = None
     if path.exists():
         text = path.read_text(encoding="ascii")
+    elif dry_run:
+        text = new_data_key()
+        would_write = FileWrite(str(path), len(text.strip()) + 1, replaces=False)
     else:
         text = new_data_key()
         folder.mkdir(parents=True, exist_ok=True)
         write_key_file(path, text)
     set_keyring(Keyring(parse_data_key(text, source=str(path))))
-    return path
+    return path, would_write
 
 
 def _print_demo_summary(summary: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from api.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     GridsLayer,
     InputCRS,
@@ -30,6 +31,7 @@ from api.cli_common import (
     fail_input,
     out,
     read_input,
+    report_dry_run,
 )
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
@@ -186,12 +188,14 @@ def geocode_command(
     grids_crs: GridsCRS = None,
     grids_layer: GridsLayer = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """批量地理编码：地址 → 坐标、匹配级别、网格 / Geocode an address table offline.
 
     --input-crs is the CRS of the door-plate gazetteer (the point input the coordinates come
     from; results are WGS84); the grids file is read in its own CRS unless --grids-crs.
     """
+    from api.db.dry_run import output_plan
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 
     if gazetteer is None and db is None:
@@ -252,7 +256,8 @@ def geocode_command(
                 code_field=code_field,
                 progress=lambda n: bar.update(task, completed=n),
             )
-        _write(result, out_path, gaz.crs)
+        with output_plan(dry_run) as plan:
+            _write(result, plan.path(out_path), gaz.crs)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -260,6 +265,8 @@ def geocode_command(
     summary["gazetteer_skipped_rows"] = len(gaz.skipped)
     summary["out"] = str(out_path)
     if as_json:
+        if dry_run:
+            summary = report_dry_run(plan.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(EXIT_OK)
     table_view = Table(title=f"地理编码结果 / geocoding summary ({summary['rows']} rows)")
@@ -278,6 +285,8 @@ def geocode_command(
         )
     out.print(table_view)
     out.print(f"已写出 / written: {out_path}", highlight=False)
+    if dry_run:
+        report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -385,8 +394,10 @@ def gazetteer_build_command(
         typer.Option("--prefix", help="地址前缀，如 上海市黄浦区 / place names before addresses"),
     ] = "",
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
+    from api.db.dry_run import output_plan
     from gis.gazetteer_osm import gazetteer_from_osm
 
     if out_path.suffix.lower() != ".csv":
@@ -395,11 +406,15 @@ def gazetteer_build_command(
         plates = gazetteer_from_osm(source, prefix=prefix)
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    plates.to_csv(out_path, index=False, encoding="utf-8")
+    with output_plan(dry_run) as plan:
+        target = plan.path(out_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        plates.to_csv(target, index=False, encoding="utf-8")
     summary = {"door_plates": len(plates), "roads": int(plates["road"].nunique())}
     summary["out"] = str(out_path)
     if as_json:
+        if dry_run:
+            summary = report_dry_run(plan.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         out.print(
@@ -407,4 +422,6 @@ def gazetteer_build_command(
             f" → {out_path}（© OpenStreetMap contributors, ODbL）",
             highlight=False,
         )
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)

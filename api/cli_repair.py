@@ -23,6 +23,7 @@ from api.cli_common import (
     BoundaryCRS,
     BoundaryLayer,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     JsonFlag,
     Layer,
@@ -31,6 +32,7 @@ from api.cli_common import (
     fmt_number,
     out,
     read_division,
+    report_dry_run,
 )
 from gis.errors import WanggeError
 
@@ -91,8 +93,10 @@ def repair_command(
     boundary_crs: BoundaryCRS = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
+    from api.db.dry_run import output_plan
     from gis.coverage import changes_to_geojson, repair, validate
     from gis.io import write_layer
 
@@ -114,11 +118,14 @@ def repair_command(
             findings = validate(
                 repaired, boundary_frame, code_field=code_field, tolerance_m=tolerance
             )
-        written = write_layer(repaired, out_path, allow_truncate=allow_truncate)
         log = changes_to_geojson(changes)
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_text(json.dumps(log, ensure_ascii=False), encoding="utf-8")
+        with output_plan(dry_run) as plan:
+            written = write_layer(repaired, plan.path(out_path), allow_truncate=allow_truncate)
+            written = plan.shown(written)
+            if log_path is not None:
+                log_file = plan.path(log_path)
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                log_file.write_text(json.dumps(log, ensure_ascii=False), encoding="utf-8")
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -135,6 +142,8 @@ def repair_command(
                 for r in errors.itertuples()
             ],
         }
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if len(changes):
@@ -146,4 +155,6 @@ def repair_command(
         for r in errors.itertuples():
             out.print(f"  {r.kind}: {r.message_zh} / {r.message_en}", highlight=False)
         out.print(f"校验 / validate: {verdict}")
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK if valid else EXIT_FINDINGS)

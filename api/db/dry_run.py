@@ -194,10 +194,11 @@ class OutputPlan:
 class WriteScope:
     """Sessions, connections and output paths for one job (see :func:`write_scope`)."""
 
-    def __init__(self, engine: sa.Engine, *, dry_run: bool, shown_url: str) -> None:
+    def __init__(self, engine: sa.Engine, *, dry_run: bool, real_url: URL) -> None:
         self.engine = engine
         self.dry_run = dry_run
-        self.url = shown_url  # the database's URL without password (the real one)
+        self.real_url = real_url  # the database asked for (a dry run may work on a copy)
+        self.url = real_url.render_as_string(hide_password=True)
         self.report = WriteReport()
         self.outputs = OutputPlan(dry_run, self.report)
         self._connection: sa.Connection | None = None
@@ -346,10 +347,9 @@ def write_scope(db: str | URL | None, *, dry_run: bool) -> Iterator[WriteScope]:
 
         db = get_settings().database_url
     url = normalise_url(db)
-    shown = url.render_as_string(hide_password=True)
     if not dry_run:
         engine = open_database(url)
-        scope = WriteScope(engine, dry_run=False, shown_url=shown)
+        scope = WriteScope(engine, dry_run=False, real_url=url)
         try:
             yield scope
         finally:
@@ -372,7 +372,7 @@ def write_scope(db: str | URL | None, *, dry_run: bool) -> Iterator[WriteScope]:
                     into[name] = into.get(name, 0) + result.rowcount
 
             event.listen(conn, "after_execute", tally)
-            scope = WriteScope(engine, dry_run=True, shown_url=shown)
+            scope = WriteScope(engine, dry_run=True, real_url=url)
             scope.report = scope.outputs.report = report
             scope._connection = conn
             try:
