@@ -13,6 +13,8 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FINDINGS",
     "EXIT_OK",
+    "READ_ONLY_COMMANDS",
+    "WRITING_COMMANDS",
     "AllowTruncate",
     "BoundaryCRS",
     "BoundaryLayer",
@@ -96,6 +98,29 @@ CodeField = Annotated[
     str, typer.Option("--code-field", help="网格编码字段 / field holding the grid code")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
+# Every command is one or the other: a command that writes anything (rows, files, keys) takes
+# --dry-run; a command that only reads is named here. tests/api/test_cli_dry_run.py fails when
+# a command is in neither list, so a new writing command cannot slip in without a dry run.
+# (Commands given --db create and migrate a database that does not exist yet: that is
+# opening it, not a write the dry run is about.)
+WRITING_COMMANDS = frozenset(
+    {
+        "appraise", "assess dept", "assess draw", "assess report", "assess score", "assign",
+        "backup", "balance", "basemap build", "db copy", "demo", "divide", "export",
+        "gazetteer build", "geocode", "import", "incidents slip", "keys rotate",
+        "load division", "map", "open311 key create", "patrol hours", "patrol manual add",
+        "patrol manual approve", "patrol manual reject", "patrol week", "print", "repair",
+        "restore", "routing add-department", "routing add-post", "routing export",
+        "routing import", "template", "user create", "user totp", "validate",
+    }
+)  # fmt: skip
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "assess show", "audit verify", "deadline", "geocode-eval", "incidents inbox",
+        "incidents stats", "incidents summary", "keys new", "routing show",
+        "serve",  # the web API: its writes are requests, each in its own transaction
+    }
+)  # fmt: skip
 DryRunFlag = Annotated[
     bool,
     typer.Option(
