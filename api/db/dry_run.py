@@ -370,7 +370,7 @@ def write_scope(db: str | URL | None, *, dry_run: bool) -> Iterator[WriteScope]:
     from api.db.engine import normalise_url, open_database
 
     if db is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         db = get_settings().database_url
     url = normalise_url(db)

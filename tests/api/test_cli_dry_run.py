@@ -5,7 +5,7 @@ real run writes (counts worked out here from the inputs, not taken from the comm
 database holds exactly the rows it held before (every row of every table compared) and no
 file appeared; then the same command runs for real and writes what the dry run said, table by
 table and file by file. A last test walks the registered commands: each one is either a
-writing command with ``--dry-run`` or named read-only, in ``api.cli_common``.
+writing command with ``--dry-run`` or named read-only, in ``api.cli.options``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from api.cli_common import READ_ONLY_COMMANDS, WRITING_COMMANDS
-from api.crypto import Keyring, parse_data_key, reset_keyring, set_keyring
+from api.cli.options import READ_ONLY_COMMANDS, WRITING_COMMANDS
+from api.core.crypto import Keyring, parse_data_key, reset_keyring, set_keyring
 from api.db.engine import make_engine, open_database
 from api.db.models import Base
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.routes.conftest import ROLE_USERS, _module_database, add_users
 from tests.api.test_import import write_csv
 
