@@ -195,14 +195,21 @@ class OutputPlan:
 class WriteScope:
     """Sessions, connections and output paths for one job (see :func:`write_scope`)."""
 
-    def __init__(self, engine: sa.Engine, *, dry_run: bool, real_url: URL) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        real_url: URL,
+        connection: sa.Connection | None = None,
+        report: WriteReport | None = None,
+    ) -> None:
         self.engine = engine
-        self.dry_run = dry_run
+        self.dry_run = connection is not None  # a dry run shares one connection
         self.real_url = real_url  # the database asked for (a dry run may work on a copy)
         self.url = real_url.render_as_string(hide_password=True)
-        self.report = WriteReport()
-        self.outputs = OutputPlan(dry_run, self.report)
-        self._connection: sa.Connection | None = None
+        self.report = report if report is not None else WriteReport()
+        self.outputs = OutputPlan(self.dry_run, self.report)
+        self._connection = connection
         self._sessions: sessionmaker[Session] | None = None
 
     @property
@@ -376,7 +383,7 @@ def write_scope(db: str | URL | None, *, dry_run: bool) -> Iterator[WriteScope]:
     url = normalise_url(db)
     if not dry_run:
         engine = open_database(url)
-        scope = WriteScope(engine, dry_run=False, real_url=url)
+        scope = WriteScope(engine, real_url=url)
         try:
             yield scope
         finally:
@@ -396,13 +403,12 @@ def write_scope(db: str | URL | None, *, dry_run: bool) -> Iterator[WriteScope]:
             def tally(connection, clause, multiparams, params, options, result) -> None:
                 if isinstance(clause, sa.Update | sa.Delete) and result.rowcount > 0:
                     into = updated if isinstance(clause, sa.Update) else deleted
-                    name = clause.table.name
-                    into[name] = into.get(name, 0) + result.rowcount
+                    name = getattr(clause.table, "name", None)  # None: a join, not one table
+                    if name is not None:
+                        into[name] = into.get(name, 0) + result.rowcount
 
             event.listen(conn, "after_execute", tally)
-            scope = WriteScope(engine, dry_run=True, real_url=url)
-            scope.report = scope.outputs.report = report
-            scope._connection = conn
+            scope = WriteScope(engine, real_url=url, connection=conn, report=report)
             try:
                 yield scope
                 after = _counts(conn)
