@@ -210,7 +210,7 @@ def hours_command(
                 db, track, fixes, worker, store=store, options=options, dry_run=dry_run
             )
         else:
-            if store or dry_run:
+            if store:
                 raise WanggeError("--store 需要 --db / --store needs --db")
             grid_frame = read_input(
                 grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
@@ -220,6 +220,10 @@ def hours_command(
                 raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
+            if dry_run:  # from files only: nothing is written either way
+                from api.db.dry_run import WriteReport
+
+                report = report_dry_run(WriteReport(), report)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 

@@ -553,6 +553,9 @@ def test_file_commands(demo_url, tmp_path):
           demo_url], 0, [out / "m.html"]),
         (["print", "division", "--community", COMMUNITY, "--out", out / "d.pdf", "--db",
           demo_url], 0, [out / "d.pdf"]),
+        # without --db and --store, patrol hours writes nothing: its dry run says so
+        (["patrol", "hours", _track(inputs / "walk.csv", "310101002005001"), "--worker", "某人",
+          "--grids", grids], 1, []),
     ]  # fmt: skip
     for args, code, expected in cases:
         report, _ = dry_then_real(demo_url, args, folder=tmp_path, code=code)
