@@ -10,6 +10,8 @@ from api.cli.options import DbOption, DryRunFlag
 from api.cli.output import fail_service, out, report_dry_run
 from gis.errors import WanggeError
 
+__all__ = ["app", "key_create_command"]
+
 app = typer.Typer(help="Open311 GeoReport v2", no_args_is_help=True, rich_markup_mode=None)
 
 
