@@ -28,6 +28,7 @@ from api.cli.output import (
     out,
     report_dry_run,
 )
+from gis.codes import require_code_field
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
 __all__ = [
@@ -227,10 +228,7 @@ def geocode_command(
                     grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                     crs_option="--grids-crs", geometry_type="polygon",
                 )  # fmt: skip
-                if code_field not in grid_frame.columns:
-                    raise InputError(
-                        f"{grids}: 没有编码字段 {code_field!r} / no code field {code_field!r}"
-                    )
+                require_code_field(grid_frame, code_field, source=grids)
         with Progress(
             TextColumn("地理编码 / geocoding"),
             BarColumn(),

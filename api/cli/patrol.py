@@ -41,7 +41,8 @@ from api.cli.output import (
     out,
     report_dry_run,
 )
-from gis.errors import WanggeError
+from gis.codes import require_code_field
+from gis.errors import InputError, WanggeError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
@@ -211,13 +212,12 @@ def hours_command(
             )
         else:
             if store:
-                raise WanggeError("--store 需要 --db / --store needs --db")
+                raise InputError("--store 需要 --db / --store needs --db")
             grid_frame = read_input(
                 grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                 crs_option="--grids-crs", geometry_type="polygon",
             )  # fmt: skip
-            if code_field not in grid_frame.columns:
-                raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+            require_code_field(grid_frame, code_field, source=grids)
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
             if dry_run:  # from files only: nothing is written either way
@@ -258,9 +258,9 @@ def _aware(text: str, option: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise WanggeError(f"{option}: 不是 ISO 时间 / not an ISO time: {text!r}") from None
+        raise InputError(f"{option}: 不是 ISO 时间 / not an ISO time: {text!r}") from None
     if value.tzinfo is None:
-        raise WanggeError(f"{option}: 须带时区，如 +08:00 / needs an offset such as +08:00")
+        raise InputError(f"{option}: 须带时区，如 +08:00 / needs an offset such as +08:00")
     return value
 
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from api.core.errors import Conflict
 from api.db.dry_run import WriteReport, write_scope
 from api.db.engine import open_database
 from api.db.migrate import SEEDED_TABLES
 from api.db.models import Base
-from gis.errors import WanggeError
 
 __all__ = ["TargetNotEmptyError", "copy_database"]
 
 
-class TargetNotEmptyError(WanggeError, ValueError):
-    """``db copy`` refuses a target that already holds rows."""
+class TargetNotEmptyError(Conflict, ValueError):
+    """A ``db copy`` or a restore refuses a target that already holds tables or rows."""
 
 
 def copy_database(
