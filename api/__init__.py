@@ -45,7 +45,8 @@ The rooms, highest first::
                       dry_run (a job in one rolled-back transaction, files in a
                       temporary folder: every writing command's --dry-run)
     ------------------------------------------------------------------------------------
-    api/core/         the foundation, no database: config (settings), errors, crypto,
+    api/core/         the foundation, no database: config (settings), errors (the error
+                      table) and error_handlers (its one renderer for the web API), crypto,
                       security (passwords, tokens), password_policy, totp, timefmt,
                       limits (request bounds) and local_limits (file bounds of the CLI)
 
