@@ -41,7 +41,9 @@ The rooms, highest first::
                       migrations (Alembic), communities, divisions, encrypted columns,
                       data_keys (resealing personal data); models/ (base, common,
                       incidents, assessment, opinion: each imports only models.base);
-                      the storage's flush hooks: history (change log), audit_chain
+                      the storage's flush hooks: history (change log), audit_chain;
+                      dry_run (a job in one rolled-back transaction, files in a
+                      temporary folder: every writing command's --dry-run)
     ------------------------------------------------------------------------------------
     api/core/         the foundation, no database: config (settings), errors (the error
                       table) and error_handlers (its one renderer for the web API), crypto,

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.options import CommunityOption, DbOption, JsonFlag
-from api.cli.output import EXIT_OK, fail_input, out
+from api.cli.options import CommunityOption, DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["appraise_command"]
@@ -35,9 +35,10 @@ def appraise_command(
     ] = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """月度绩效（每名工作人员）/ Monthly appraisal of every worker of a community."""
-    from api.db.engine import database_session
+    from api.db.dry_run import write_scope
     from api.services.appraisal.report import write_appraisal
     from api.services.appraisal.service import appraise
 
@@ -46,14 +47,16 @@ def appraise_command(
             f"输出文件须为 .xlsx 或 .pdf / --out must end in .xlsx or .pdf: {out_path}"
         ))  # fmt: skip
     try:
-        with database_session(db, begin=True) as session:
-            result = appraise(session, community, month, now=dt.datetime.now(dt.UTC))
-        if out_path is not None:
-            write_appraisal(result, out_path)
+        with write_scope(db, dry_run=dry_run) as scope:
+            with scope.sessions.begin() as session:
+                result = appraise(session, community, month, now=dt.datetime.now(dt.UTC))
+            if out_path is not None:
+                write_appraisal(result, scope.output(out_path))
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps(result, ensure_ascii=False, default=str))
+        payload = report_dry_run(scope.report, result) if dry_run else result
+        out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
         raise typer.Exit(EXIT_OK)
     table = Table(title=f"{result['community']['name']} {result['month']} 月度绩效 / appraisal")
     for header in ("姓名 name", "角色 role", "社区考核", "按时办结", "巡查达标", "满意率",
@@ -79,4 +82,6 @@ def appraise_command(
         )
     if out_path is not None:
         out.print(f"已写出 / wrote {out_path}", highlight=False, markup=False)
+    if dry_run:
+        report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK)

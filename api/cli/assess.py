@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.options import CommunityOption, DbOption, JsonFlag
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out
+from api.cli.options import CommunityOption, DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -35,22 +35,35 @@ ByOption = Annotated[
 ]
 
 
-def _run(db: str | None, work):
-    """Run ``work(session)`` in one transaction on ``db``; bad input exits 2."""
-    from api.db.engine import database_session
+def _run(db: str | None, work, *, dry_run: bool = False, out_path: Path | None = None):
+    """Run ``work(session, out_path)`` in one transaction on ``db``; bad input exits 2.
+
+    ``out_path`` is handed on as the path to write (a stand-in in a dry run, whose report is
+    added to the result under ``would_write``).
+    """
+    from api.db.dry_run import write_scope
 
     try:
-        with database_session(db, begin=True) as session:
-            return work(session)
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
+            result = work(session, None if out_path is None else scope.output(out_path))
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
+    if out_path is not None:
+        result["out"] = str(scope.outputs.shown(result["out"]))
+    if dry_run:
+        result = report_dry_run(scope.report, result)
+    return result
 
 
 def _print(payload: dict, as_json: bool, text) -> None:
     if as_json:
         out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
-    else:
-        text()
+        return
+    text()
+    if payload.get("dry_run"):
+        from api.db.dry_run import WriteReport
+
+        report_dry_run(WriteReport.from_dict(payload["would_write"]))
 
 
 @app.command("draw")
@@ -64,11 +77,16 @@ def draw_command(
     by: ByOption = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """抽取本月 10 个样本点（可复现，记录种子）/ Draw the month's 10 sample points (recorded)."""
     from api.services.assessment.service import draw
 
-    result = _run(db, lambda s: draw(s, community, month, seed=seed, by=by or "wangge assess"))
+    result = _run(
+        db,
+        lambda s, _: draw(s, community, month, seed=seed, by=by or "wangge assess"),
+        dry_run=dry_run,
+    )
 
     def text() -> None:
         table = Table(title=f"{result['community']['name']} {result['month']} 样本点 / sample")
@@ -101,15 +119,17 @@ def dept_command(
     by: ByOption = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """录入部门评分（0–8 分及理由）/ Enter a department's score (0–8, with its reason)."""
     from api.services.assessment.service import set_department_score
 
     result = _run(
         db,
-        lambda s: set_department_score(
+        lambda s, _: set_department_score(
             s, community, month, dept=dept, points=points, reason=reason, by=by
         ),
+        dry_run=dry_run,
     )
     _print(
         result,
@@ -161,16 +181,17 @@ def score_command(
     by: ByOption = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """比对实地核查数据与登记并扣分 / Score the sample points' field data against the registry."""
     from api.services.assessment.service import community_result, read_field_data, score_field_data
 
-    def work(session):
+    def work(session, _):
         households = read_field_data(field_data)
         score_field_data(session, community, month, households, by=by or "wangge assess")
         return community_result(session, community, month)
 
-    result = _run(db, work)
+    result = _run(db, work, dry_run=dry_run)
     _print(result, as_json, lambda: _summary(result))
     raise typer.Exit(EXIT_OK if result["complete"] else EXIT_FINDINGS)
 
@@ -185,7 +206,7 @@ def show_command(
     """查看社区本月考核（样本点、部门评分、总分）/ Show a community's month."""
     from api.services.assessment.service import community_result
 
-    result = _run(db, lambda s: community_result(s, community, month))
+    result = _run(db, lambda s, _: community_result(s, community, month))
     _print(result, as_json, lambda: _summary(result))
     raise typer.Exit(EXIT_OK if result["complete"] else EXIT_FINDINGS)
 
@@ -200,14 +221,13 @@ def report_command(
     ] = False,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """导出本月考核结果与排名（XLSX/PDF）/ Write the month's results and ranking (XLSX/PDF)."""
     from api.services.assessment.service import write_month_report
 
-    def work(session):
-        written, ranking, incomplete = write_month_report(
-            session, month, out_path, mask=not unmasked
-        )
+    def work(session, path):
+        written, ranking, incomplete = write_month_report(session, month, path, mask=not unmasked)
         return {
             "out": str(written),
             "month": month,
@@ -218,7 +238,7 @@ def report_command(
             "incomplete": incomplete,
         }
 
-    result = _run(db, work)
+    result = _run(db, work, dry_run=dry_run, out_path=out_path)
 
     def text() -> None:
         for r in result["ranking"]:

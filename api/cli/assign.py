@@ -25,13 +25,14 @@ from api.cli.inputs import read_input
 from api.cli.options import (
     AllowTruncate,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     GridsLayer,
     InputCRS,
     JsonFlag,
     Layer,
 )
-from api.cli.output import EXIT_OK, err, fail_input, out
+from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
 from gis.codes import require_code_field
 from gis.errors import WanggeError
 
@@ -57,6 +58,7 @@ def assign_command(
     memory_limit: MemoryLimitOption = "auto",
     partition_rows: PartitionRowsOption = 500_000,
     spatial_shuffle: SpatialShuffleOption = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """把点落到网格（空间连接）/ Assign points to grids by spatial join.
 
@@ -66,22 +68,59 @@ def assign_command(
     read in its own CRS (--grids-crs to say otherwise). ``--engine dask`` assigns on a Dask
     cluster (GeoParquet or lon/lat CSV/Parquet in; a ``.parquet`` file or a directory out).
     """
+    from api.db.dry_run import output_plan
+
     try:
         check_engine_options(engine, scheduler)
+    except (WanggeError, ValueError) as exc:
+        raise fail_input(exc) from exc
+    with output_plan(dry_run) as plan:
         if engine is Engine.dask:
-            result = assign_with_dask(
-                points, grids, out_path, code_field=code_field, input_crs=input_crs,
+            n, n_out, written = _assign_dask(
+                points, grids, plan.path(out_path), code_field=code_field, input_crs=input_crs,
                 grids_crs=grids_crs, grids_layer=grids_layer, scheduler=scheduler,
                 workers=workers, memory_limit=memory_limit, partition_rows=partition_rows,
                 spatial_shuffle=spatial_shuffle,
             )  # fmt: skip
-            _print_assigned(result.points, result.outside, result.out, as_json)
-            raise typer.Exit(EXIT_OK)
-        if _assign_columnar(
+        else:
+            n, n_out, written = _assign(
+                points, grids, plan.path(out_path), code_field=code_field, input_crs=input_crs,
+                layer=layer, grids_crs=grids_crs, grids_layer=grids_layer,
+                allow_truncate=allow_truncate,
+            )  # fmt: skip
+    _print_assigned(n, n_out, plan.shown(written), as_json, plan.report if dry_run else None)
+    raise typer.Exit(EXIT_OK)
+
+
+def _assign_dask(points: Path, grids: Path, out_path: Path, **options) -> tuple[int, int, Path]:
+    """Assign on a Dask cluster; return the points, the points outside, the file written."""
+    try:
+        result = assign_with_dask(points, grids, out_path, **options)
+    except (WanggeError, ValueError) as exc:
+        raise fail_input(exc) from exc
+    return result.points, result.outside, result.out
+
+
+def _assign(
+    points: Path,
+    grids: Path,
+    out_path: Path,
+    *,
+    code_field: str,
+    input_crs: str | None,
+    layer: str | None,
+    grids_crs: str | None,
+    grids_layer: str | None,
+    allow_truncate: bool,
+) -> tuple[int, int, Path]:
+    """Assign and write ``out_path``; return the points, the points outside, the file written."""
+    try:
+        done = _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
-            grids_crs=grids_crs, grids_layer=grids_layer, as_json=as_json,
-        ):  # fmt: skip
-            raise typer.Exit(EXIT_OK)
+            grids_crs=grids_crs, grids_layer=grids_layer,
+        )  # fmt: skip
+        if done is not None:
+            return done
         from gis.assign import assign_points
         from gis.io import write_layer
 
@@ -105,19 +144,22 @@ def assign_command(
         )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
-
-    _print_assigned(len(result), int(result["outside"].sum()), written, as_json)
-    raise typer.Exit(EXIT_OK)
+    return len(result), int(result["outside"].sum()), written
 
 
-def _print_assigned(n: int, n_out: int, written: Path, as_json: bool) -> None:
+def _print_assigned(n: int, n_out: int, written: Path, as_json: bool, dry_report) -> None:
     if as_json:
-        out.print_json(json.dumps({"points": n, "outside": n_out, "out": str(written)}))
+        payload = {"points": n, "outside": n_out, "out": str(written)}
+        if dry_report is not None:
+            payload = report_dry_run(dry_report, payload)
+        out.print_json(json.dumps(payload))
     else:
         out.print(
             f"已分配 / assigned {n - n_out} / {n} 个点 / points;"
             f" 网格外 / outside: {n_out}; → {written}"
         )
+        if dry_report is not None:
+            report_dry_run(dry_report)
 
 
 def _assign_columnar(
@@ -130,14 +172,14 @@ def _assign_columnar(
     layer: str | None,
     grids_crs: str | None,
     grids_layer: str | None,
-    as_json: bool,
-) -> bool:
+) -> tuple[int, int, Path] | None:
     """``assign`` column-wise for a clean lon/lat table (CSV/Parquet) written as CSV.
 
     The points are parsed in bulk and their columns written back as read, with no geometry per
-    row, while another thread reads the grids and builds their index (the second core). False
+    row, while another thread reads the grids and builds their index (the second core). None
     (nothing written) when the input needs the general reader (other formats or CRS, a bad
-    cell: that reader names the row) or the output is not CSV.
+    cell: that reader names the row) or the output is not CSV; else the points, the points
+    outside and the file written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -150,7 +192,7 @@ def _assign_columnar(
         or points.suffix.lower() not in (".csv", ".parquet")
         or (input_crs is not None and parse_input_crs(input_crs) != "wgs84")
     ):
-        return False
+        return None
 
     def grid_index():
         from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
@@ -167,7 +209,7 @@ def _assign_columnar(
         table = read_point_table(points, input_crs=input_crs)
         if table is None:
             index.cancel()
-            return False
+            return None
         built = index.result()
         from gis.assign import assign_lonlat
 
@@ -176,5 +218,4 @@ def _assign_columnar(
     outside = np.equal(codes, None)
     added = {"grid_code": codes, "outside": outside, "lon_wgs84": table.lon, "lat_wgs84": table.lat}
     written = write_csv_columns(table.table, added, out_path)
-    _print_assigned(len(codes), int(outside.sum()), written, as_json)
-    return True
+    return len(codes), int(outside.sum()), written

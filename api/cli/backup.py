@@ -14,8 +14,8 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli.options import DbOption, JsonFlag
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, fail_input, out
+from api.cli.options import DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, fail_input, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["backup_command", "restore_command"]
@@ -33,24 +33,31 @@ def backup_command(
     out_file: Annotated[Path, typer.Option("--out", help="备份文件 / backup file to write")],
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """备份整个数据库（使用中亦安全）/ Back up the whole database (safe while in use).
 
     SpatiaLite: SQLite online backup; PostGIS: pg_dump -Fc of the server's version. The
     audit chain's head is written beside it (FILE.audit-head.json).
     """
+    from api.db.dry_run import output_plan
     from api.services.backup import backup
 
     try:
-        result = backup(_db(db), out_file)
+        with output_plan(dry_run) as plan:
+            result = backup(_db(db), plan.path(out_file))
+            result["file"] = str(plan.shown(result["file"]))
+            result["audit_head"]["file"] = str(plan.shown(result["audit_head"]["file"]))
     except (WanggeError, ValueError, OSError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json.dumps(report_dry_run(plan.report, result) if dry_run else result))
     else:
         out.print(
             f"已备份 / backed up ({result['engine']}) → {result['file']}, {result['bytes']:,} B"
         )
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -58,6 +65,7 @@ def restore_command(
     file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """恢复备份到一个空数据库 / Restore a backup into an empty database.
 
@@ -67,13 +75,19 @@ def restore_command(
     from api.services.backup import restore
 
     try:
-        result = restore(file, _db(db))
+        result = restore(file, _db(db), dry_run=dry_run)
     except (WanggeError, ValueError, OSError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     tables = result["tables"]
     audit = result.get("audit")
     if as_json:
         out.print_json(json.dumps(result))
+    elif dry_run:
+        from api.db.dry_run import WriteReport
+
+        rows = sum(info["rows"] for info in tables.values())
+        out.print(f"备份含 / the backup holds {rows} 行 / rows in {len(tables)} 张表 / tables")
+        report_dry_run(WriteReport.from_dict(result["would_write"]))
     else:
         for name, info in tables.items():
             if info["rows"]:

@@ -25,8 +25,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from api.cli.options import JsonFlag
-from api.cli.output import EXIT_OK, err, fail_input, out
+from api.cli.options import DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "parse_bbox", "read_door_plates"]
@@ -119,8 +119,10 @@ def build_command(
         typer.Option("--processes", min=1, help="进程数（默认：全部 CPU）/ worker processes"),
     ] = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """由 OSM 数据生成离线底图矢量瓦片 / Build the offline base map's vector tiles from OSM data."""
+    from api.db.dry_run import output_plan
     from gis.osm import read_osm_layers
     from maps.basemap import build_basemap
     from maps.tile_archive import archive_format
@@ -151,7 +153,7 @@ def build_command(
             console=err,
             disable=as_json,
         )
-        with progress:
+        with progress, output_plan(dry_run) as plan:
             task = progress.add_task("切瓦片 / cutting tiles", total=None)
 
             def advance(done: int, total: int) -> None:
@@ -159,7 +161,7 @@ def build_command(
 
             summary = build_basemap(
                 layers,
-                out_path,
+                plan.path(out_path),
                 bbox=box,
                 minzoom=minzoom,
                 maxzoom=maxzoom,
@@ -168,14 +170,20 @@ def build_command(
             )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
+    shown = {"out": str(plan.shown(summary.path))}
     if as_json:
-        out.print_json(json.dumps(summary.as_dict(), ensure_ascii=False))
+        payload = summary.as_dict() | shown
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         counts = ", ".join(f"{k} {v}" for k, v in summary.features.items())
         out.print(
-            f"底图 / base map → {summary.path} ({summary.format}, z{summary.minzoom}–"
+            f"底图 / base map → {shown['out']} ({summary.format}, z{summary.minzoom}–"
             f"{summary.maxzoom}): {summary.tiles} 个瓦片 / tiles, {summary.bytes / 1024:.0f} KiB,"
             f" 最大瓦片 / largest tile {summary.largest_tile_bytes / 1024:.0f} KiB; {counts}",
             highlight=False,
         )
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 import typer
 
 from api.cli.options import (
+    DryRunFlag,
     JsonFlag,
 )
-from api.cli.output import EXIT_OK, fail_input, out
+from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
 from api.services.database_copy import copy_database
 from gis.errors import WanggeError
 
@@ -28,14 +29,21 @@ def db_copy_command(
     source: Annotated[str, typer.Option("--from", help="源数据库 URL / source database URL")],
     target: Annotated[str, typer.Option("--to", help="目标数据库 URL（须为空）/ target (empty)")],
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """整库复制（如 SpatiaLite → PostGIS）/ Copy a whole database (e.g. SpatiaLite → PostGIS)."""
+    from api.db.dry_run import WriteReport
+
+    report = WriteReport()
     try:
-        counts = copy_database(source, target)
+        counts = copy_database(source, target, dry_run=dry_run, report=report)
     except (WanggeError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps({"tables": counts, "rows": sum(counts.values())}))
+        payload = {"tables": counts, "rows": sum(counts.values())}
+        if dry_run:
+            payload = report_dry_run(report, payload)
+        out.print_json(json.dumps(payload))
     else:
         for name, n in counts.items():
             if n:
@@ -43,4 +51,6 @@ def db_copy_command(
         out.print(
             f"已复制 / copied {sum(counts.values())} 行 / rows in {len(counts)} 张表 / tables"
         )
+        if dry_run:
+            report_dry_run(report)
     raise typer.Exit(EXIT_OK)

@@ -12,9 +12,10 @@ from rich.table import Table
 
 from api.cli.options import (
     DbOption,
+    DryRunFlag,
     JsonFlag,
 )
-from api.cli.output import EXIT_OK, err, fail_input, fmt_number, out
+from api.cli.output import EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["demo_command"]
@@ -32,11 +33,12 @@ def demo_command(
         bool, typer.Option("--no-maps", help="不生成地图与打印件 / skip maps and printouts")
     ] = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """载入示例社区：入库、校验、连接、出图 / Load, validate, join and map the demo community."""
     from api.services.demo import DEMO_STEPS, load_demo
 
-    key_note = _demo_data_key(db)
+    key_note, key_write = _demo_data_key(db, dry_run=dry_run)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -54,16 +56,24 @@ def demo_command(
                     progress.console.print(message)
                 progress.advance(task)
 
-            summary = load_demo(db_url=db, on_step=step, out_dir=None if no_maps else out_dir)
+            summary = load_demo(
+                db_url=db, on_step=step, out_dir=None if no_maps else out_dir, dry_run=dry_run
+            )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if key_note is not None:
         summary["data_key_file"] = str(key_note)
+    if key_write is not None:  # a dry run made the key in memory only
+        summary["would_write"]["files"].insert(0, key_write.as_dict())
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         _print_demo_summary(summary)
-        if key_note is not None:
+        if dry_run:
+            from api.db.dry_run import WriteReport
+
+            report_dry_run(WriteReport.from_dict(summary["would_write"]))
+        elif key_note is not None:
             out.print(
                 f"示例数据密钥已写入 / demo data key written to {key_note} (0600)；"
                 f"启动服务前请设置 / before serving set WANGGE_DATA_KEY_FILE={key_note}",
@@ -72,12 +82,14 @@ def demo_command(
     raise typer.Exit(EXIT_OK)
 
 
-def _demo_data_key(db: str | None) -> Path | None:
+def _demo_data_key(db: str | None, *, dry_run: bool = False) -> tuple[Path | None, Any]:
     """The demo's data key: the configured one, else a new key file made for the demo.
 
     Residents are refused without a data key; the demo makes one explicitly (beside the
     SpatiaLite file, or ./wangge-data.key for PostGIS), used by this process and named in the
-    output, instead of storing personal data in clear. Returns the file made, or None.
+    output, instead of storing personal data in clear. Returns the file made (or None), and
+    in a dry run, which makes the key in memory only, the file it would write (a
+    :class:`api.db.dry_run.FileWrite`, else None).
     """
     from api.core.config import get_settings
     from api.core.crypto import (
@@ -89,23 +101,28 @@ def _demo_data_key(db: str | None) -> Path | None:
         set_keyring,
         write_key_file,
     )
+    from api.db.dry_run import FileWrite
 
     try:
         keyring()
-        return None
+        return None, None
     except MissingDataKeyError:
         pass
     url = db or get_settings().database_url
     folder = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else Path()
     path = folder / "wangge-data.key"
+    would_write = None
     if path.exists():
         text = path.read_text(encoding="ascii")
+    elif dry_run:
+        text = new_data_key()
+        would_write = FileWrite(str(path), len(text.strip()) + 1, replaces=False)
     else:
         text = new_data_key()
         folder.mkdir(parents=True, exist_ok=True)
         write_key_file(path, text)
     set_keyring(Keyring(parse_data_key(text, source=str(path))))
-    return path
+    return path, would_write
 
 
 def _print_demo_summary(summary: dict[str, Any]) -> None:

@@ -28,13 +28,14 @@ from api.cli.options import (
     BoundaryLayer,
     BuildingsCRS,
     DbOption,
+    DryRunFlag,
     GridsCRS,
     HousesLayer,
     InputCRS,
     JsonFlag,
     RoadsCRS,
 )
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["divide_command"]
@@ -176,6 +177,7 @@ def divide_command(
     buildings_crs: BuildingsCRS = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """自动划分网格，按户数均衡、沿道路、不切分建筑 / Divide a community into balanced grids.
 
@@ -184,6 +186,7 @@ def divide_command(
     --input-crs is the CRS of the houses (the point input); the boundary, roads and
     buildings are read in their own CRS unless --boundary-crs, --roads-crs, --buildings-crs.
     """
+    from api.db.dry_run import output_plan
     from gis.coverage import is_valid_division
     from gis.divide import band_summary, divide
     from gis.io import write_layer
@@ -232,9 +235,11 @@ def divide_command(
         # simplestyle properties, so any GeoJSON viewer draws neighbours in different colours
         grids["fill"] = colour_grids(grids)
         grids["stroke"] = "#333333"
-        written = write_layer(grids, out_path, allow_truncate=allow_truncate)
-        if report_path is not None:
-            _write_table(report, report_path)
+        with output_plan(dry_run) as plan:
+            written = write_layer(grids, plan.path(out_path), allow_truncate=allow_truncate)
+            written = plan.shown(written)
+            if report_path is not None:
+                _write_table(report, plan.path(report_path))
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -257,6 +262,8 @@ def divide_command(
             "other_roles": workers.other_roles,
         }
     if as_json:
+        if dry_run:
+            summary = report_dry_run(plan.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         out.print(_report_table(report))
@@ -280,6 +287,8 @@ def divide_command(
             f" ({summary['target']:.0f}±{band:.0%}){'; ' + apart if apart else ''}; 户数极差 /"
             f" spread {summary['households_spread']:.0%}; → {written}"
         )
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK if valid and acceptable.all() else EXIT_FINDINGS)
 
 
@@ -313,12 +322,14 @@ def balance_command(
     houses_layer: HousesLayer = None,
     grids_crs: GridsCRS = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """网格均衡报告：户数、人口、面积、紧凑度、人员 / Balance report of a division.
 
     --input-crs is the CRS of the houses (the point input); the grids file is read in its
     own CRS unless --grids-crs.
     """
+    from api.db.dry_run import output_plan
     from gis.balance import balance_report
 
     try:
@@ -350,8 +361,9 @@ def balance_command(
             target=target,
             band=band,
         )
-        if report_path is not None:
-            _write_table(report, report_path)
+        with output_plan(dry_run) as plan:
+            if report_path is not None:
+                _write_table(report, plan.path(report_path))
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -360,6 +372,8 @@ def balance_command(
             "grids": json.loads(report.to_json(orient="records", force_ascii=False)),
             "totals": {k: v for k, v in report.attrs.items() if k != "metric_crs"},
         }
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
     else:
         table = Table(title=f"网格均衡 / balance (目标 target {target}±{band:.0%})")
@@ -374,5 +388,7 @@ def balance_command(
                 f"{_STATUS_ZH.get(row.flag, row.flag)} / {row.flag}",
             )  # fmt: skip
         out.print(table)
+        if dry_run:
+            report_dry_run(plan.report)
     flagged = (report["flag"] != "ok").any()
     raise typer.Exit(EXIT_FINDINGS if flagged else EXIT_OK)

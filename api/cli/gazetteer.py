@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from api.cli.options import JsonFlag
-from api.cli.output import EXIT_OK, fail_input, out
+from api.cli.options import DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "gazetteer_build_command"]
@@ -31,8 +31,10 @@ def gazetteer_build_command(
         typer.Option("--prefix", help="地址前缀，如 上海市黄浦区 / place names before addresses"),
     ] = "",
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
+    from api.db.dry_run import output_plan
     from gis.gazetteer_osm import gazetteer_from_osm
 
     if out_path.suffix.lower() not in (".csv", ".parquet"):
@@ -45,14 +47,18 @@ def gazetteer_build_command(
         plates = gazetteer_from_osm(source, prefix=prefix)
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix.lower() == ".parquet":  # lon/lat columns: read back as a point table
-        plates.to_parquet(out_path, index=False)
-    else:
-        plates.to_csv(out_path, index=False, encoding="utf-8")
+    with output_plan(dry_run) as plan:
+        target = plan.path(out_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if out_path.suffix.lower() == ".parquet":  # lon/lat columns: read back as a point table
+            plates.to_parquet(target, index=False)
+        else:
+            plates.to_csv(target, index=False, encoding="utf-8")
     summary = {"door_plates": len(plates), "roads": int(plates["road"].nunique())}
     summary["out"] = str(out_path)
     if as_json:
+        if dry_run:
+            summary = report_dry_run(plan.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         out.print(
@@ -60,4 +66,6 @@ def gazetteer_build_command(
             f" → {out_path}（© OpenStreetMap contributors, ODbL）",
             highlight=False,
         )
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)

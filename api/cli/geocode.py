@@ -18,8 +18,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.inputs import read_input
-from api.cli.options import CodeField, GridsCRS, GridsLayer, InputCRS, JsonFlag
-from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
+from api.cli.options import CodeField, DryRunFlag, GridsCRS, GridsLayer, InputCRS, JsonFlag
+from api.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    err,
+    fail_input,
+    out,
+    report_dry_run,
+)
 from gis.codes import require_code_field
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
@@ -173,12 +181,14 @@ def geocode_command(
     grids_crs: GridsCRS = None,
     grids_layer: GridsLayer = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """批量地理编码：地址 → 坐标、匹配级别、网格 / Geocode an address table offline.
 
     --input-crs is the CRS of the door-plate gazetteer (the point input the coordinates come
     from; results are WGS84); the grids file is read in its own CRS unless --grids-crs.
     """
+    from api.db.dry_run import output_plan
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 
     if gazetteer is None and db is None:
@@ -236,7 +246,8 @@ def geocode_command(
                 code_field=code_field,
                 progress=lambda n: bar.update(task, completed=n),
             )
-        _write(result, out_path, gaz.crs)
+        with output_plan(dry_run) as plan:
+            _write(result, plan.path(out_path), gaz.crs)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -244,6 +255,8 @@ def geocode_command(
     summary["gazetteer_skipped_rows"] = len(gaz.skipped)
     summary["out"] = str(out_path)
     if as_json:
+        if dry_run:
+            summary = report_dry_run(plan.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(EXIT_OK)
     table_view = Table(title=f"地理编码结果 / geocoding summary ({summary['rows']} rows)")
@@ -262,6 +275,8 @@ def geocode_command(
         )
     out.print(table_view)
     out.print(f"已写出 / written: {out_path}", highlight=False)
+    if dry_run:
+        report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)
 
 

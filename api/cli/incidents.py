@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from api.cli.database import open_sessions
-from api.cli.options import DbOption, JsonFlag
-from api.cli.output import EXIT_OK, fail_input, fail_service, out
+from api.cli.options import DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, fail_service, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["app"]
@@ -134,15 +134,16 @@ def slip_command(
     incident_id: Annotated[int, typer.Argument(help="事件编号 / incident id")],
     out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
     from api.core.errors import ApiError, NotFound
+    from api.db.dry_run import write_scope
     from api.db.models import Incident
     from api.services.incidents.slips import write_slip
 
-    engine, sessions = open_sessions(db)
     try:
-        with sessions() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             incident = session.get(Incident, incident_id)
             if incident is None:
                 raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
@@ -151,14 +152,15 @@ def slip_command(
             path = write_slip(
                 session,
                 incident,
-                out_path,
+                scope.output(out_path),
                 now=dt.datetime.now(dt.UTC),
                 public_url=get_settings().public_url,
                 issued_by="wangge cli",
             )
+            path = scope.outputs.shown(path)
             session.commit()  # keep the rating link printed on the slip
     except (ApiError, WanggeError, ValueError) as exc:
         raise fail_service(exc) from exc
-    finally:
-        engine.dispose()
     out.print(f"已写出信息反馈单 / wrote feedback slip: {path}", highlight=False, markup=False)
+    if dry_run:
+        report_dry_run(scope.report)

@@ -13,8 +13,8 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from api.cli.options import DbOption, JsonFlag
-from api.cli.output import EXIT_OK, fail_input, out
+from api.cli.options import DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
 from api.core.crypto import (
     DataKeyError,
     Keyring,
@@ -40,31 +40,34 @@ def keys_new_command() -> None:
     raise typer.Exit(EXIT_OK)
 
 
-def rotate_data_key(db_url: str, new_key_file: Path) -> dict[str, object]:
+def rotate_data_key(db_url: str, new_key_file: Path, *, dry_run: bool = False) -> dict[str, object]:
     """Re-encrypt every sealed value of ``db_url`` from the configured key to the key in
     ``new_key_file`` (made there, mode 0600, when the file does not exist); one transaction.
 
-    Returns the old and new key ids and the rows rewritten.
+    Returns the old and new key ids and the rows rewritten. With ``dry_run`` the rows are
+    re-encrypted and rolled back, the key file is made in a temporary folder only, and the
+    result has ``would_write`` (:class:`api.db.dry_run.WriteReport`).
     """
     from api.db.data_keys import reseal
-    from api.db.engine import open_database
+    from api.db.dry_run import write_scope
 
     old = keyring()
-    if new_key_file.exists():
-        new_key = parse_data_key(new_key_file.read_text(encoding="ascii"), source=str(new_key_file))
-    else:
-        text = new_data_key()
-        new_key = parse_data_key(text)
-        write_key_file(new_key_file, text)
-    if new_key.key_id == old.current.key_id:
-        raise DataKeyError(f"{new_key_file}: 新密钥与当前密钥相同 / the new key is the current key")
-    engine = open_database(db_url)
-    try:
-        with engine.begin() as conn:
+    with write_scope(db_url, dry_run=dry_run) as scope:
+        if new_key_file.exists():
+            text = new_key_file.read_text(encoding="ascii")
+            new_key = parse_data_key(text, source=str(new_key_file))
+        else:
+            text = new_data_key()
+            new_key = parse_data_key(text)
+            write_key_file(scope.output(new_key_file), text)
+        if new_key.key_id == old.current.key_id:
+            raise DataKeyError(
+                f"{new_key_file}: 新密钥与当前密钥相同 / the new key is the current key"
+            )
+        with scope.begin() as conn:
             counts = reseal(conn, old=old, new=Keyring(new_key))
-    finally:
-        engine.dispose()
-    return {"old_key_id": old.current.key_id, "new_key_id": new_key.key_id, **counts}
+    result = {"old_key_id": old.current.key_id, "new_key_id": new_key.key_id, **counts}
+    return result | ({"would_write": scope.report.as_dict()} if dry_run else {})
 
 
 @app.command("rotate")
@@ -78,6 +81,7 @@ def keys_rotate_command(
     ],
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """用新密钥重新加密全部个人数据 / Re-encrypt all personal data with a new data key.
 
@@ -87,11 +91,11 @@ def keys_rotate_command(
     from api.core.config import get_settings
 
     try:
-        result = rotate_data_key(db or get_settings().database_url, new_key_file)
+        result = rotate_data_key(db or get_settings().database_url, new_key_file, dry_run=dry_run)
     except (WanggeError, DataKeyError, ValueError, OSError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json.dumps(result | {"dry_run": True} if dry_run else result))
     else:
         out.print(
             f"已重新加密 / re-encrypted {result['residents']} 位居民 / residents, "
@@ -100,4 +104,8 @@ def keys_rotate_command(
             f"请以 WANGGE_DATA_KEY_FILE={new_key_file} 重启服务 / restart the servers with "
             f"WANGGE_DATA_KEY_FILE={new_key_file}"
         )
+        if dry_run:
+            from api.db.dry_run import WriteReport
+
+            report_dry_run(WriteReport.from_dict(result["would_write"]))
     raise typer.Exit(EXIT_OK)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli.database import open_sessions, shown_url
 from api.cli.inputs import read_division
 from api.cli.options import (
     BoundaryCRS,
@@ -22,12 +21,13 @@ from api.cli.options import (
     CodeField,
     CommunityOption,
     DbOption,
+    DryRunFlag,
     GridsCRS,
     JsonFlag,
     Layer,
     ToleranceOption,
 )
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["app", "load_division_command"]
@@ -89,6 +89,7 @@ def load_division_command(
     grids_crs: GridsCRS = None,
     boundary_crs: BoundaryCRS = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """校验并入库一个网格划分 / Validate and store a division of a community into grids.
 
@@ -97,6 +98,7 @@ def load_division_command(
     codes), or, when --community is a 12-digit code, named by the boundary's name property.
     Each grid's name comes from its name, Name (a KML Placemark's name) or 名称 field.
     """
+    from api.db.dry_run import write_scope
     from api.services.divisions import load_division
 
     try:
@@ -110,32 +112,33 @@ def load_division_command(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
         )  # fmt: skip
-        engine, sessions = open_sessions(db)
-        try:
-            with sessions() as session:
-                with err.status("校验、入库中 / validating and storing…"):
-                    result = load_division(
-                        session,
-                        grids=grid_frame,
-                        boundary=boundary_frame,
-                        community=community,
-                        code_field=code_field,
-                        effective_date=day,
-                        tolerance_m=tolerance,
-                        force=force,
-                        actor="wangge load division",
-                    )
-                if result["stored"]:
-                    session.commit()
-        finally:
-            engine.dispose()
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
+            with err.status("校验、入库中 / validating and storing…"):
+                result = load_division(
+                    session,
+                    grids=grid_frame,
+                    boundary=boundary_frame,
+                    community=community,
+                    code_field=code_field,
+                    effective_date=day,
+                    tolerance_m=tolerance,
+                    force=force,
+                    actor="wangge load division",
+                )
+            if result["stored"]:
+                session.commit()
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
-    where = shown_url(engine)
+    where = scope.url
     if as_json:
         payload = {k: v for k, v in result.items() if k != "findings"}
         payload["findings"] = len(result["findings"]["features"])
-        out.print_json(json.dumps(payload | {"db": where}, ensure_ascii=False))
+        payload |= {"db": where}
+        if dry_run:
+            payload = report_dry_run(scope.report, payload)
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         _print_load(result, where)
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK if result["stored"] else EXIT_FINDINGS)

@@ -17,8 +17,8 @@ from typing import Annotated
 import typer
 
 from api.cli.inputs import read_input
-from api.cli.options import CommunityOption, DbOption, JsonFlag, RoadsCRS
-from api.cli.output import EXIT_OK, err, fail_input, out
+from api.cli.options import CommunityOption, DbOption, DryRunFlag, JsonFlag, RoadsCRS
+from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["map_command", "print_command"]
@@ -96,8 +96,10 @@ def map_command(
         bool, typer.Option("--time-slider", help="按周播放 / weekly time slider")
     ] = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """生成网页地图（离线可用）/ Write a self-contained web map of a community."""
+    from api.db.dry_run import output_plan
     from api.services.community_data import read_stored_community
     from api.services.map_outputs import (
         write_division_map,
@@ -110,7 +112,8 @@ def map_command(
         period = None
         if date_from or date_to:
             period = (_date(date_from, "--from"), _date(date_to, "--to"))
-        with err.status("出图中 / drawing…"):
+        with err.status("出图中 / drawing…"), output_plan(dry_run) as plan:
+            out_path = plan.path(out_path)
             data = read_stored_community(db, community)
             if kind is MapKind.division:
                 written = write_division_map(
@@ -134,12 +137,16 @@ def map_command(
                     time_slider=time_slider,
                     tiles=tile_choice,
                 )
+            written = plan.shown(written)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps({"map": kind.value, "out": str(written)}))
+        payload = {"map": kind.value, "out": str(written)}
+        out.print_json(json.dumps(report_dry_run(plan.report, payload) if dry_run else payload))
     else:
         out.print(f"已生成 / written: {written}", highlight=False)
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -167,6 +174,7 @@ def print_command(
         ),
     ] = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """打印网格示意图或网格公示牌（PDF/PNG）/ Print the division diagram or notice boards.
 
@@ -177,6 +185,7 @@ def print_command(
     of the setting supervision_phone; missing fields print as blank lines (--draft: 待填).
     """
     from api.core.config import get_settings
+    from api.db.dry_run import output_plan
     from api.services.community_data import read_stored_community
     from api.services.map_outputs import write_boards, write_division_diagram
     from gis.osm import read_osm_layers
@@ -185,7 +194,8 @@ def print_command(
     try:
         if paper.upper() not in ("A4", "A3"):
             raise InputError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
-        with err.status("打印中 / printing…"):
+        with err.status("打印中 / printing…"), output_plan(dry_run) as plan:
+            out_path = plan.path(out_path)
             data = read_stored_community(db, community)
             road_frame = _roads(roads, roads_layer, roads_crs)
             if kind is PrintKind.division:
@@ -210,6 +220,7 @@ def print_command(
                     data, out_path, roads=road_frame, paper=paper.upper(), landscape=landscape,
                     draft=draft,
                 )  # fmt: skip
+            written = [plan.shown(p) for p in written]
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     for text in warnings:
@@ -218,8 +229,12 @@ def print_command(
         payload = {"print": kind.value, "out": [str(p) for p in written]}
         if kind is PrintKind.boards:
             payload["warnings"] = warnings
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         for path in written:
             out.print(f"已生成 / written: {path}", highlight=False)
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)

@@ -1,6 +1,7 @@
 """The options every ``wangge`` command shares, declared once: ``--db``, ``--tolerance-m``
 (``--tolerance`` kept as its alias), ``--community``, ``--layer`` and the other layer options,
-``--json``, ``--code-field``, ``--allow-truncate`` and the CRS options of the inputs.
+``--json``, ``--dry-run``, ``--code-field``, ``--allow-truncate`` and the CRS options of the
+inputs; and which commands write (each takes ``--dry-run``) and which only read.
 
 A command declares a parameter with one of these types (``db: DbOption = None``) instead of
 spelling the option out, so a flag reads and behaves the same in every command.
@@ -15,6 +16,8 @@ import typer
 from gis.defaults import DEFAULT_TOLERANCE_M
 
 __all__ = [
+    "READ_ONLY_COMMANDS",
+    "WRITING_COMMANDS",
     "AllowTruncate",
     "BoundaryCRS",
     "BoundaryLayer",
@@ -22,6 +25,7 @@ __all__ = [
     "CodeField",
     "CommunityOption",
     "DbOption",
+    "DryRunFlag",
     "GridsCRS",
     "GridsLayer",
     "HousesLayer",
@@ -101,5 +105,37 @@ ToleranceOption = Annotated[
         min=0.0,
         help=f"容差（米；默认 WANGGE_TOLERANCE_M，{DEFAULT_TOLERANCE_M:g}）/ tolerance in metres "
         f"(default: the WANGGE_TOLERANCE_M setting, {DEFAULT_TOLERANCE_M:g})",
+    ),
+]
+
+# Every command is one or the other: a command that writes anything (rows, files, keys) takes
+# --dry-run; a command that only reads is named here. tests/api/test_cli_dry_run.py fails when
+# a command is in neither list, so a new writing command cannot slip in without a dry run.
+# (Commands given --db create and migrate a database that does not exist yet: that is
+# opening it, not a write the dry run is about.)
+WRITING_COMMANDS = frozenset(
+    {
+        "appraise", "assess dept", "assess draw", "assess report", "assess score", "assign",
+        "backup", "balance", "basemap build", "db copy", "demo", "divide", "export",
+        "gazetteer build", "geocode", "import", "incidents slip", "keys rotate",
+        "load division", "map", "open311 key create", "patrol hours", "patrol manual add",
+        "patrol manual approve", "patrol manual reject", "patrol week", "print", "repair",
+        "restore", "routing add-department", "routing add-post", "routing export",
+        "routing import", "template", "user create", "user totp", "validate",
+    }
+)  # fmt: skip
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "assess show", "audit verify", "deadline", "geocode-eval", "incidents inbox",
+        "incidents stats", "incidents summary", "keys new", "routing show",
+        "serve",  # the web API: its writes are requests, each in its own transaction
+    }
+)  # fmt: skip
+DryRunFlag = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="演练：照常执行并报告将写入的内容，但不写入 / do everything, report what would be "
+        "written, write nothing",
     ),
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "fail_service",
     "fmt_number",
     "out",
+    "report_dry_run",
 ]
 
 out = Console(soft_wrap=True)
@@ -67,3 +68,16 @@ def fail_service(exc: Exception) -> typer.Exit:
     """:func:`fail_input` for a service's error (an :class:`~api.core.errors.ApiError` prints
     as its detail; its exit code is the table's like any other)."""
     return fail_input(exc)  # an ApiError prints as its detail
+
+
+def report_dry_run(report, payload: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Say what a dry run would have written (a ``WriteReport``).
+
+    With ``payload`` (the command's ``--json`` output) return it with ``dry_run`` and
+    ``would_write`` added, for the caller to print; without, print the report's lines.
+    """
+    if payload is not None:
+        return payload | {"dry_run": True, "would_write": report.as_dict()}
+    for line in report.lines():
+        out.print(line, highlight=False, markup=False)
+    return None

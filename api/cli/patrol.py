@@ -23,8 +23,24 @@ import typer
 from rich.table import Table
 
 from api.cli.inputs import read_input
-from api.cli.options import CodeField, DbOption, GridsCRS, GridsLayer, InputCRS, JsonFlag
-from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
+from api.cli.options import (
+    CodeField,
+    DbOption,
+    DryRunFlag,
+    GridsCRS,
+    GridsLayer,
+    InputCRS,
+    JsonFlag,
+)
+from api.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    err,
+    fail_input,
+    out,
+    report_dry_run,
+)
 from gis.codes import require_code_field
 from gis.errors import InputError, WanggeError
 from gis.patrol import (
@@ -45,9 +61,9 @@ app = typer.Typer(
 
 
 def _hours_from_db(
-    db: str, path: Path, fixes, worker_name: str, *, store: bool, options: dict
+    db: str, path: Path, fixes, worker_name: str, *, store: bool, options: dict, dry_run: bool
 ) -> dict:
-    from api.db.engine import database_session
+    from api.db.dry_run import write_scope
     from api.services.patrol import (
         find_worker,
         patrol_hours,
@@ -56,7 +72,7 @@ def _hours_from_db(
         with_manual_hours,
     )
 
-    with database_session(db) as session:
+    with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
         worker = find_worker(session, worker_name)
         with err.status("计算中 / computing…"):
             days, weeks = patrol_hours(session, worker, fixes, **options)
@@ -78,7 +94,14 @@ def _hours_from_db(
                     f"{record.id}; nothing added",
                     highlight=False,
                 )
-    return report_dict(days, weeks)
+    report = report_dict(days, weeks)
+    return report_dry_run(scope.report, report) if dry_run else report
+
+
+def _report_text(payload: dict) -> None:
+    from api.db.dry_run import WriteReport
+
+    report_dry_run(WriteReport.from_dict(payload["would_write"]))
 
 
 def _days_table(report: dict, worker: str) -> Table:
@@ -147,6 +170,7 @@ def hours_command(
         ),
     ] = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """每个网格每天的巡查时长，每周不足 15 小时标出 / Hours per grid per day, weeks under 15 h.
 
@@ -183,7 +207,9 @@ def hours_command(
     try:
         fixes = read_track(track, gcj02=gcj02, input_crs=input_crs)
         if db is not None:
-            report = _hours_from_db(db, track, fixes, worker, store=store, options=options)
+            report = _hours_from_db(
+                db, track, fixes, worker, store=store, options=options, dry_run=dry_run
+            )
         else:
             if store:
                 raise InputError("--store 需要 --db / --store needs --db")
@@ -194,6 +220,10 @@ def hours_command(
             require_code_field(grid_frame, code_field, source=grids)
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
+            if dry_run:  # from files only: nothing is written either way
+                from api.db.dry_run import WriteReport
+
+                report = report_dry_run(WriteReport(), report)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -207,6 +237,8 @@ def hours_command(
             f"{worker}: {len(report['weeks'])} 周 / weeks, "
             f"{under} 周不足 {DEFAULT_THRESHOLD_HOURS:g} 小时 / under {DEFAULT_THRESHOLD_HOURS:g} h"
         )
+        if dry_run:
+            _report_text(report)
     short = any(week["under_15h"] for week in report["weeks"])
     raise typer.Exit(EXIT_FINDINGS if short else EXIT_OK)
 
@@ -241,6 +273,8 @@ def _print_entry(entry: dict, as_json: bool, verb: str) -> None:
             f"{entry['end']} {entry['hours']:.2f} 小时 / h [{entry['status']}]",
             highlight=False,
         )
+        if entry.get("dry_run"):
+            _report_text(entry)
 
 
 @manual_app.command("add")
@@ -253,14 +287,15 @@ def manual_add_command(
     by: Annotated[str | None, typer.Option("--by", help="录入人 / entered by")] = None,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """补录一段巡查（待审批）/ Enter manual patrol hours (awaiting approval). Exit 0/2."""
-    from api.db.engine import database_session
+    from api.db.dry_run import write_scope
     from api.services.patrol import find_worker
     from api.services.patrol_manual import add_manual_hours, manual_dict
 
     try:
-        with database_session(db) as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             entry = add_manual_hours(
                 session, find_worker(session, worker), grid_code=grid,
                 start=_aware(start, "--start"), end=_aware(end, "--end"), note=note,
@@ -270,26 +305,31 @@ def manual_add_command(
             shown = manual_dict(entry)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
+    if dry_run:
+        shown = report_dry_run(scope.report, shown)
     _print_entry(shown, as_json, "已登记，待审批 / entered, awaiting approval")
     raise typer.Exit(EXIT_OK)
 
 
-def _decide(entry_id: int, by: str, note: str | None, db: str | None, approve: bool) -> dict:
+def _decide(
+    entry_id: int, by: str, note: str | None, db: str | None, approve: bool, dry_run: bool
+) -> dict:
     from api.core.errors import ApiError
-    from api.db.engine import database_session
+    from api.db.dry_run import write_scope
     from api.services.incidents.service import find_user
     from api.services.patrol_manual import decide_manual_hours, manual_dict
 
     try:
-        with database_session(db) as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             entry = decide_manual_hours(
                 session, entry_id=entry_id, approver=find_user(session, by), approve=approve,
                 note=note,
             )  # fmt: skip
             session.commit()
-            return manual_dict(entry)
+            shown = manual_dict(entry)
     except ApiError as exc:  # unknown user or entry, not an approver, already decided
         raise fail_input(WanggeError(str(exc))) from exc
+    return report_dry_run(scope.report, shown) if dry_run else shown
 
 
 EntryId = Annotated[int, typer.Argument(help="补录编号 / entry id")]
@@ -299,19 +339,29 @@ Note = Annotated[str | None, typer.Option("--note", help="意见 / note")]
 
 @manual_app.command("approve")
 def manual_approve_command(
-    entry_id: EntryId, by: ByUser, note: Note = None, db: DbOption = None, as_json: JsonFlag = False
+    entry_id: EntryId,
+    by: ByUser,
+    note: Note = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """批准补录（计入周合计）/ Approve manual hours. Exit 0, 2 refused or bad input."""
-    _print_entry(_decide(entry_id, by, note, db, True), as_json, "已批准 / approved")
+    _print_entry(_decide(entry_id, by, note, db, True, dry_run), as_json, "已批准 / approved")
     raise typer.Exit(EXIT_OK)
 
 
 @manual_app.command("reject")
 def manual_reject_command(
-    entry_id: EntryId, by: ByUser, note: Note = None, db: DbOption = None, as_json: JsonFlag = False
+    entry_id: EntryId,
+    by: ByUser,
+    note: Note = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """驳回补录 / Reject manual hours. Exit 0, 2 refused or bad input."""
-    _print_entry(_decide(entry_id, by, note, db, False), as_json, "已驳回 / rejected")
+    _print_entry(_decide(entry_id, by, note, db, False, dry_run), as_json, "已驳回 / rejected")
     raise typer.Exit(EXIT_OK)
 
 
@@ -322,29 +372,34 @@ def week_command(
     out_path: Annotated[Path, typer.Option("--out", help="输出 PDF / output .pdf")],
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """打印一周工作日志（PDF，签名、时间）/ Print a worker's weekly work log (PDF).
 
     Exit 0 written, 1 written but the week is short of 15 h, 2 bad input.
     """
-    from api.db.engine import database_session
+    from api.db.dry_run import write_scope
     from api.services.patrol import find_worker, weekly_log
     from maps.work_log_print import render_weekly_log
 
     try:
         day = dt.date.fromisoformat(week)
-        with database_session(db) as session:
-            log = weekly_log(session, find_worker(session, worker), day)
-        written = render_weekly_log(log, out_path)
+        with write_scope(db, dry_run=dry_run) as scope:
+            with scope.sessions() as session:
+                log = weekly_log(session, find_worker(session, worker), day)
+            written = scope.outputs.shown(render_weekly_log(log, scope.output(out_path)))
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     total = log.gps_hours + log.manual_hours
     short = total < log.threshold_hours
     if as_json:
-        out.print_json(json.dumps({"out": str(written), "week_start": log.week_start,
-                                   "gps_hours": round(log.gps_hours, 3),
-                                   "manual_hours": round(log.manual_hours, 3),
-                                   "hours": round(total, 3), "under_15h": short}))  # fmt: skip
+        payload = {"out": str(written), "week_start": log.week_start,
+                   "gps_hours": round(log.gps_hours, 3),
+                   "manual_hours": round(log.manual_hours, 3),
+                   "hours": round(total, 3), "under_15h": short}  # fmt: skip
+        out.print_json(json.dumps(report_dry_run(scope.report, payload) if dry_run else payload))
     else:
         out.print(f"{log.signed_name} {log.week_start}: {total:.2f} 小时 / h → {written}")
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_FINDINGS if short else EXIT_OK)

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.options import AllowTruncate, CommunityOption, DbOption, InputCRS, JsonFlag
+from api.cli.options import AllowTruncate, CommunityOption, DbOption, DryRunFlag, InputCRS, JsonFlag
 from api.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
@@ -26,6 +26,7 @@ from api.cli.output import (
     err,
     fail_input,
     out,
+    report_dry_run,
 )
 from gis.errors import WanggeError
 
@@ -61,22 +62,18 @@ class ExportLayer(enum.StrEnum):
     worklog = "worklog"
 
 
-def _open_engine(db: str | None):
-    from api.db.engine import open_database
-
-    return open_database(db)
-
-
 def template_command(
     kind: Annotated[TemplateKind, typer.Argument(help="houses|residents|staff|field-check")],
     out_path: Annotated[Path, typer.Option("--out", help="模板文件 .xlsx / template file")],
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """写出空白导入模板（中文表头、说明、下拉选项）/ Write the blank import template.
 
     ``field-check``: the monthly assessment's field-check workbook (sheets 房屋, 人口,
     特殊人群: the registry's fields), filled on the spot and read by ``wangge assess score``.
     """
+    from api.db.dry_run import output_plan
     from api.services.registry.templates import (
         COLUMNS,
         FIELD_CHECK,
@@ -85,18 +82,21 @@ def template_command(
     )
 
     try:
-        written = write_template(kind.value, out_path)
+        with output_plan(dry_run) as plan:
+            written = plan.shown(write_template(kind.value, plan.path(out_path)))
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     kinds = list(FIELD_CHECK_SHEETS) if kind.value == FIELD_CHECK else [kind.value]
     headers = [c.header_zh for k in kinds for c in COLUMNS[k]]
     if as_json:
-        out.print_json(
-            json.dumps({"kind": kind.value, "out": str(written), "columns": headers},
-                       ensure_ascii=False)
-        )  # fmt: skip
+        payload = {"kind": kind.value, "out": str(written), "columns": headers}
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         out.print(f"模板 / template {kind.value}: {'、'.join(headers)} → {written}")
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -131,30 +131,30 @@ def import_command(
     db: DbOption = None,
     input_crs: InputCRS = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """批量导入房屋、人口、人员（一个事务）/ Bulk import houses, residents or staff."""
     import sqlalchemy as sa
     from sqlalchemy.exc import SQLAlchemyError
 
-    from api.db.engine import session_factory
+    from api.db.dry_run import write_scope
     from api.db.history import set_actor
     from api.db.models import User
     from api.services.registry.importer import import_file, write_report
 
     username = user or getpass.getuser()
-    engine = None
     try:
-        engine = _open_engine(db)
-        with session_factory(engine).begin() as session:
-            user_id = session.scalar(sa.select(User.id).where(User.username == username))
-            set_actor(session, user_id=user_id, username=username)
-            with err.status("导入中 / importing…"):
-                result = import_file(
-                    session, kind.value, file, community=community,
-                    only_good_rows=only_good_rows, input_crs=input_crs,
-                )  # fmt: skip
-        if report is not None:
-            write_report(result, report)
+        with write_scope(db, dry_run=dry_run) as scope:
+            with scope.sessions.begin() as session:
+                user_id = session.scalar(sa.select(User.id).where(User.username == username))
+                set_actor(session, user_id=user_id, username=username)
+                with err.status("导入中 / importing…"):
+                    result = import_file(
+                        session, kind.value, file, community=community,
+                        only_good_rows=only_good_rows, input_crs=input_crs,
+                    )  # fmt: skip
+            if report is not None:
+                write_report(result, scope.output(report))
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
     except SQLAlchemyError as exc:
@@ -164,12 +164,11 @@ def import_command(
             highlight=False,
         )
         raise typer.Exit(EXIT_BAD_INPUT) from exc
-    finally:
-        if engine is not None:
-            engine.dispose()
 
     if as_json:
         payload = result.as_dict() | {"report": None if report is None else str(report)}
+        if dry_run:
+            payload = report_dry_run(scope.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False, default=str))
     else:
         if result.errors:
@@ -185,6 +184,8 @@ def import_command(
         )
         if result.ignored_columns:
             out.print(f"未识别的列（忽略）/ ignored columns: {', '.join(result.ignored_columns)}")
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_FINDINGS if result.errors else EXIT_OK)
 
 
@@ -223,6 +224,7 @@ def export_command(
     db: DbOption = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """导出图层与台账 / Export a layer or ledger (XLSX, CSV; GPKG, SHP, GeoJSON for grids,
     houses, incidents).
@@ -232,32 +234,32 @@ def export_command(
     exported; an unmasked export leaves one audit row. Exit 0 written, 2 bad input or no
     covering request.
     """
-    from api.db.engine import session_factory
+    from api.db.dry_run import write_scope
     from api.services.incidents.service import find_user
     from api.services.registry.exporter import export_layer
 
-    engine = None
     try:
-        engine = _open_engine(db)
-        with session_factory(engine)() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             # an unknown user or no covering request is an ApiError: a WanggeError like any
             exporter = find_user(session, user) if user is not None else None
             result = export_layer(
-                session, layer.value, out_path, community=community, division=division,
-                month=month, category=category, unmask=unmask, user=exporter,
-                allow_truncate=allow_truncate,
+                session, layer.value, scope.output(out_path), community=community,
+                division=division, month=month, category=category, unmask=unmask,
+                user=exporter, allow_truncate=allow_truncate,
             )  # fmt: skip
             session.commit()
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc
-    finally:
-        if engine is not None:
-            engine.dispose()
+    payload = result.as_dict() | {"out": str(scope.outputs.shown(result.path))}
     if as_json:
-        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        if dry_run:
+            payload = report_dry_run(scope.report, payload)
+        out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         which = f" ({result.division})" if result.division else ""
         shown = {True: "（脱敏 / masked）", False: "（未脱敏，已审计 / unmasked, audited）"}
         which += shown.get(result.masked, "")
-        out.print(f"{layer.value}{which}: {result.rows} 条 / rows → {result.path}")
+        out.print(f"{layer.value}{which}: {result.rows} 条 / rows → {payload['out']}")
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK)

@@ -22,12 +22,13 @@ from api.cli.options import (
     BoundaryCRS,
     BoundaryLayer,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     JsonFlag,
     Layer,
     ToleranceOption,
 )
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
 from gis.errors import WanggeError
 
 __all__ = ["repair_command"]
@@ -84,9 +85,11 @@ def repair_command(
     boundary_crs: BoundaryCRS = None,
     allow_truncate: AllowTruncate = False,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
     from api.core.config import coverage_tolerances
+    from api.db.dry_run import output_plan
     from gis.coverage import changes_to_geojson, repair, validate
     from gis.io import write_layer
 
@@ -114,11 +117,14 @@ def repair_command(
                 tolerance_m=tolerance_m,
                 noise_m=noise_m,
             )
-        written = write_layer(repaired, out_path, allow_truncate=allow_truncate)
         log = changes_to_geojson(changes)
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_text(json.dumps(log, ensure_ascii=False), encoding="utf-8")
+        with output_plan(dry_run) as plan:
+            written = write_layer(repaired, plan.path(out_path), allow_truncate=allow_truncate)
+            written = plan.shown(written)
+            if log_path is not None:
+                log_file = plan.path(log_path)
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                log_file.write_text(json.dumps(log, ensure_ascii=False), encoding="utf-8")
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -135,6 +141,8 @@ def repair_command(
                 for r in errors.itertuples()
             ],
         }
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if len(changes):
@@ -146,4 +154,6 @@ def repair_command(
         for r in errors.itertuples():
             out.print(f"  {r.kind}: {r.message_zh} / {r.message_en}", highlight=False)
         out.print(f"校验 / validate: {verdict}")
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_OK if valid else EXIT_FINDINGS)

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli.database import open_sessions
-from api.cli.options import DbOption, JsonFlag
-from api.cli.output import EXIT_OK, fail_service, out
+from api.cli.options import DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_service, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "read_routing_file", "write_routing_file"]
@@ -111,51 +111,52 @@ def show_command(db: DbOption = None, as_json: JsonFlag = False) -> None:
 def export_command(
     path: Annotated[Path, typer.Argument(help="输出 .csv 或 .xlsx / output file")],
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """导出路由规则模板（可编辑后导入）/ Export the routing table (edit, then import)."""
+    from api.db.dry_run import write_scope
     from api.services.incidents.routing import routing_rows
 
-    engine, sessions = open_sessions(db)
     try:
-        with sessions() as session:
-            rows = routing_rows(session)
-        write_routing_file(rows, path)
+        with write_scope(db, dry_run=dry_run) as scope:
+            with scope.sessions() as session:
+                rows = routing_rows(session)
+            write_routing_file(rows, scope.output(path))
     except WanggeError as exc:
         raise fail_service(exc) from exc
-    finally:
-        engine.dispose()
     out.print(f"已导出 {len(rows)} 条 / exported {len(rows)} rules: {path}", highlight=False)
+    if dry_run:
+        report_dry_run(scope.report)
 
 
 @app.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(help=".csv 或 .xlsx（routing export 的格式）")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查不写入 / check only")] = False,
+    dry_run: DryRunFlag = False,
     db: DbOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """导入路由规则（全部行先检查，有错则不写入）/ Import routing rules (all or nothing)."""
     from api.core.errors import ApiError
+    from api.db.dry_run import write_scope
     from api.services.incidents.routing import apply_routing_rows
 
-    engine, sessions = open_sessions(db)
     try:
         rows = read_routing_file(path)
-        with sessions() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
             applied = apply_routing_rows(session, rows)
-            if dry_run:
-                session.rollback()
-            else:
-                session.commit()
     except (ApiError, WanggeError) as exc:
         raise fail_service(exc) from exc
-    finally:
-        engine.dispose()
     if as_json:
-        out.print_json(json.dumps({"applied": applied, "dry_run": dry_run}))
+        payload = {"applied": applied, "dry_run": dry_run}
+        if dry_run:
+            payload = report_dry_run(scope.report, payload)
+        out.print_json(json.dumps(payload))
         raise typer.Exit(EXIT_OK)
     verb = "可导入（未写入）/ would apply" if dry_run else "已导入 / applied"
     out.print(f"{verb} {applied} 条 / rules", highlight=False, markup=False)
+    if dry_run:
+        report_dry_run(scope.report)
 
 
 @app.command("add-post")
@@ -163,20 +164,21 @@ def add_post_command(
     name: Annotated[str, typer.Argument(help="岗位名称 / post name")],
     code: Annotated[str | None, typer.Option("--code", help="岗位编码 / code")] = None,
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """新增岗位 / Add a post."""
     from api.core.errors import ApiError
+    from api.db.dry_run import write_scope
     from api.services.incidents.routing import create_post
 
-    engine, sessions = open_sessions(db)
     try:
-        with sessions.begin() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
             create_post(session, name=name, code=code)
     except (ApiError, WanggeError) as exc:
         raise fail_service(exc) from exc
-    finally:
-        engine.dispose()
     out.print(f"已新增岗位 / added post: {name}", highlight=False, markup=False)
+    if dry_run:
+        report_dry_run(scope.report)
 
 
 @app.command("add-department")
@@ -188,22 +190,23 @@ def add_department_command(
     ] = None,
     street: Annotated[str | None, typer.Option("--street", help="街道编码 / street")] = None,
     db: DbOption = None,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """新增街道部门及成员 / Add a street department with its members."""
     from api.core.errors import ApiError
+    from api.db.dry_run import write_scope
     from api.services.incidents.routing import create_department, set_members
 
-    engine, sessions = open_sessions(db)
     try:
-        with sessions.begin() as session:
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
             department = create_department(session, code=code, name=name, street_code=street)
             set_members(session, department, member or [])
     except (ApiError, WanggeError) as exc:
         raise fail_service(exc) from exc
-    finally:
-        engine.dispose()
     out.print(
         f"已新增部门 / added department: {code} {name} ({len(member or [])} 名成员 / members)",
         highlight=False,
         markup=False,
     )
+    if dry_run:
+        report_dry_run(scope.report)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
 
-from api.cli.database import open_sessions, shown_url
-from api.cli.options import DbOption, JsonFlag
-from api.cli.output import EXIT_OK, fail_input, out
+from api.cli.options import DbOption, DryRunFlag, JsonFlag
+from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
 from api.core.crypto import DataKeyError
 from gis.errors import InputError, WanggeError
 
@@ -64,43 +63,43 @@ def user_create_command(
     ] = False,
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """新建用户（新库的第一个管理员也用它）/ Create a user (also the first admin)."""
     from api.core.errors import ApiError
+    from api.db.dry_run import write_scope
     from api.services.crud import create_user
     from api.services.privacy import audit
 
     codes = [c.strip() for c in (grids or "").replace("，", ",").split(",") if c.strip()]
     password = _read_password(password_stdin)
     try:
-        engine, sessions = open_sessions(db)
-        try:
-            with sessions.begin() as session:
-                user = create_user(
-                    session, username=name, password=password, role=role, grid_codes=codes
-                )
-                audit(
-                    session,
-                    user=None,
-                    action="user_create",
-                    table_name="users",
-                    record_id=user.id,
-                    detail={"username": user.username, "role": user.role, "via": "cli"},
-                )
-                summary = {
-                    "id": user.id,
-                    "username": user.username,
-                    "role": user.role,
-                    "grid_codes": list(user.grid_codes),
-                    "db": shown_url(engine),
-                }
-        finally:
-            engine.dispose()
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
+            user = create_user(
+                session, username=name, password=password, role=role, grid_codes=codes
+            )
+            audit(
+                session,
+                user=None,
+                action="user_create",
+                table_name="users",
+                record_id=user.id,
+                detail={"username": user.username, "role": user.role, "via": "cli"},
+            )
+            summary = {
+                "id": user.id,
+                "username": user.username,
+                "role": user.role,
+                "grid_codes": list(user.grid_codes),
+                "db": scope.url,
+            }
     except ApiError as exc:
         raise fail_input(ValueError(exc.detail)) from exc
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
     if as_json:
+        if dry_run:
+            summary = report_dry_run(scope.report, summary)
         out.print_json(json.dumps(summary, ensure_ascii=False))
     else:
         grids_text = ", ".join(summary["grid_codes"]) or "-"
@@ -108,6 +107,8 @@ def user_create_command(
             f"已创建用户 / created user {summary['username']} (id {summary['id']}, role "
             f"{summary['role']}, grids {grids_text}) → {summary['db']}"
         )
+        if dry_run:
+            report_dry_run(scope.report)
     raise typer.Exit(EXIT_OK)
 
 
@@ -120,14 +121,24 @@ def user_create_command(
 # --------------------------------------------------------------------------- user totp
 
 
-def enrol_totp(db_url: str | None, username: str) -> dict[str, str]:
-    """Give ``username`` a new TOTP secret, required from now on; return secret and URI."""
+def enrol_totp(db_url: str | None, username: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """Give ``username`` a new TOTP secret, required from now on; return secret and URI.
+
+    With ``dry_run`` the enrolment is rolled back; the result then has ``would_write``.
+    """
+    from api.db.dry_run import write_scope
+
+    with write_scope(db_url, dry_run=dry_run) as scope:
+        result = _enrol(scope.sessions, username)
+    return result | ({"would_write": scope.report.as_dict()} if dry_run else {})
+
+
+def _enrol(sessions, username: str) -> dict[str, Any]:
     from api.core.totp import new_totp_secret, provisioning_uri
-    from api.db.engine import database_session
     from api.db.models import User
     from api.services.privacy import audit
 
-    with database_session(db_url, begin=True) as session:
+    with sessions.begin() as session:
         user = session.scalars(sa.select(User).where(User.username == username)).first()
         if user is None:
             raise InputError(f"用户 {username} 不存在 / no user {username}")
@@ -143,17 +154,22 @@ def totp_command(
     name: Annotated[str, typer.Argument(help="用户名 / username")],
     db: DbOption = None,
     as_json: JsonFlag = False,
+    dry_run: DryRunFlag = False,
 ) -> None:
     """绑定动态验证码（TOTP）/ Enrol a TOTP second factor for a user (prints the secret)."""
     try:
-        result = enrol_totp(db, name)
+        result = enrol_totp(db, name, dry_run=dry_run)
     except (WanggeError, DataKeyError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json.dumps(result | {"dry_run": True} if dry_run else result))
     else:
         out.print(
             f"已绑定 / enrolled {name}: 密钥 / secret {result['secret']}\n{result['uri']}",
             highlight=False,
         )
+        if dry_run:
+            from api.db.dry_run import WriteReport
+
+            report_dry_run(WriteReport.from_dict(result["would_write"]))
     raise typer.Exit(EXIT_OK)

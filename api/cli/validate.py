@@ -30,12 +30,13 @@ from api.cli.options import (
     BoundaryCRS,
     BoundaryLayer,
     CodeField,
+    DryRunFlag,
     GridsCRS,
     JsonFlag,
     Layer,
     ToleranceOption,
 )
-from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
 __all__ = ["validate_command"]
@@ -95,6 +96,7 @@ def validate_command(
     scheduler: SchedulerOption = None,
     workers: WorkersOption = 2,
     memory_limit: MemoryLimitOption = "auto",
+    dry_run: DryRunFlag = False,
 ) -> None:
     """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division.
 
@@ -103,6 +105,7 @@ def validate_command(
     spread over a Dask cluster's workers with ``--engine dask``.
     """
     from api.core.config import coverage_tolerances
+    from api.db.dry_run import output_plan
     from gis.coverage import findings_to_geojson, validate
 
     per_community = None
@@ -134,8 +137,11 @@ def validate_command(
         if per_community is not None:
             for feature, key in zip(collection["features"], findings["community"], strict=True):
                 feature["properties"] = {"community": str(key)} | feature["properties"]
-        if out_path is not None:
-            write_findings(findings, collection, out_path)
+        with output_plan(dry_run) as plan:
+            if out_path is not None:
+                target = plan.path(out_path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_findings(findings, collection, target)
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 
@@ -150,6 +156,8 @@ def validate_command(
         }
         if per_community is not None:
             payload["communities"] = community_summary(findings, per_community)
+        if dry_run:
+            payload = report_dry_run(plan.report, payload)
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
         if len(findings):
@@ -159,4 +167,6 @@ def validate_command(
         detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "无问题 / no findings"
         scope = f"{len(per_community)} 个社区 / communities, " if per_community else ""
         out.print(f"{verdict}: {scope}{len(grid_frame)} 个网格 / grids; {detail}")
+        if dry_run:
+            report_dry_run(plan.report)
     raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)

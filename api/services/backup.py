@@ -284,8 +284,14 @@ def _user_tables(conn: sa.Connection) -> list[str]:
     return sorted(present & ({t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}))
 
 
-def restore(file: str | Path, db_url: str) -> dict[str, Any]:
+def restore(file: str | Path, db_url: str, *, dry_run: bool = False) -> dict[str, Any]:
     """Restore the backup ``file`` into the empty database at ``db_url``; return its fingerprint.
+
+    With ``dry_run`` every check is made and the restore is done where it can be undone, but
+    nothing is written: a SpatiaLite backup is copied into a temporary file (SpatiaLite
+    target) or copied row by row and rolled back (PostGIS target); a PostgreSQL dump is read
+    through ``pg_restore`` and its rows counted. The result then has ``would_write``
+    (:meth:`api.db.dry_run.WriteReport.as_dict`) and ``tables`` describes the backup.
 
     SpatiaLite target: the file must not exist or hold no wangge tables. PostGIS target: the
     database must exist and hold no tables (the ``postgis`` extension may be there); a
@@ -313,11 +319,15 @@ def restore(file: str | Path, db_url: str) -> dict[str, Any]:
         target = _sqlite_path(url)
         if target.exists() and target.stat().st_size > 0:
             _refuse_if_not_empty(db_url)
+        if dry_run:
+            return _dry_restore_sqlite(file, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         _sqlite_copy(file, target)
     elif backend == "postgresql":
         pg = _pg(url)
         _refuse_if_not_empty(db_url)
+        if dry_run:
+            return _dry_restore_postgis(file, kind, db_url, pg)
         if kind == "postgis":
             _run(
                 [_pg_tool("pg_restore", pg.major), "--no-owner", "--no-privileges",
@@ -332,6 +342,68 @@ def restore(file: str | Path, db_url: str) -> dict[str, Any]:
         raise InputError(f"不支持的数据库 / unsupported database {url.drivername!r}")
     return {"engine": kind, "source": str(file), "tables": fingerprint(db_url),
             "audit": verify_restored_audit(file, db_url)}  # fmt: skip
+
+
+def _dry_result(kind: str, file: Path, tables: dict, report) -> dict[str, Any]:
+    return {"engine": kind, "source": str(file), "tables": tables, "audit": None,
+            "dry_run": True, "would_write": report.as_dict()}  # fmt: skip
+
+
+def _dry_restore_sqlite(file: Path, target: Path) -> dict[str, Any]:
+    """Restore into a temporary file: the file the restore would write, and its rows."""
+    from api.db.dry_run import FileWrite, TableChange, WriteReport
+
+    folder = Path(tempfile.mkdtemp(prefix="wangge-dry-restore-"))
+    try:
+        copy = folder / target.name
+        _sqlite_copy(file, copy)
+        tables = fingerprint(f"sqlite:///{copy}")
+        report = WriteReport(
+            tables={n: TableChange(0, t["rows"]) for n, t in tables.items() if t["rows"]},
+            files=[FileWrite(str(target), copy.stat().st_size, target.exists())],
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _dry_result("spatialite", file, tables, report)
+
+
+def _dry_restore_postgis(file: Path, kind: str, db_url: str, pg: _Pg) -> dict[str, Any]:
+    """A SpatiaLite backup copied row by row and rolled back; a dump's rows counted."""
+    from api.db.dry_run import TableChange, WriteReport
+    from api.services.database_copy import copy_database
+
+    report = WriteReport()
+    if kind == "spatialite":
+        counts = copy_database(f"sqlite:///{file}", db_url, dry_run=True, report=report)
+        tables = {name: {"rows": n, "geometry_md5": None} for name, n in counts.items()}
+        return _dry_result(kind, file, tables, report)
+    counts = _dump_rows(file, pg)
+    report.tables = {name: TableChange(0, n) for name, n in counts.items() if n}
+    tables = {name: {"rows": n, "geometry_md5": None} for name, n in counts.items()}
+    return _dry_result(kind, file, tables, report)
+
+
+def _dump_rows(file: Path, pg: _Pg) -> dict[str, int]:
+    """Rows per table in a ``pg_dump -Fc`` archive: ``pg_restore`` writes the data as SQL
+    ``COPY`` blocks, one line a row, ended by ``\\.``."""
+    cmd = [_pg_tool("pg_restore", pg.major), "--data-only", "-f", "-", str(file)]
+    counts: dict[str, int] = {}
+    table = None
+    with subprocess.Popen(cmd, env=pg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if table is None:
+                if raw.startswith(b"COPY ") and raw.rstrip().endswith(b"FROM stdin;"):
+                    table = raw.split()[1].decode().split(".")[-1].strip('"')
+                    counts[table] = 0
+            elif raw.rstrip(b"\n") == b"\\.":
+                table = None
+            else:
+                counts[table] += 1
+        problem = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise BackupError(f"pg_restore 失败 / failed (exit {proc.returncode}): {problem[-2000:]}")
+    return counts
 
 
 def _refuse_if_not_empty(db_url: str) -> None:

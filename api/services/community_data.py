@@ -131,7 +131,7 @@ def read_community(
         .where(StaffGrid.community_id == c.id, Staff.active.is_(True))
         .order_by(StaffGrid.grid_code, Staff.id)
     ).mappings()
-    photo_dir = staff_photo_dir(session.get_bind().url)
+    photo_dir = staff_photo_dir(session.get_bind().engine.url)
     staff = pd.DataFrame(
         [_with_photo(dict(r), photo_dir) for r in staff_rows],
         columns=[

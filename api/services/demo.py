@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from api.core.config import get_settings
 from api.db.dialect import assign_codes_in_db
 from api.db.divisions import put_in_effect
-from api.db.engine import init_db, make_engine, session_factory
+from api.db.dry_run import write_scope
 from api.db.models import (
     Community,
     Division,
@@ -271,11 +271,11 @@ def copy_staff_photos(staff: pd.DataFrame, source: Path, target: Path) -> int:
     return written
 
 
-def _write_outputs(engine, frames, data_dir: Path, out_dir: Path) -> dict[str, Path]:
+def _write_outputs(sessions, frames, data_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Draw and print the stored demo community (read back from the database), and cut the
     offline base map (``basemap.pmtiles``) from the demo's OSM extract."""
     code = str(frames["boundary"].iloc[0]["code"])
-    with session_factory(engine)() as session:
+    with sessions() as session:
         data = read_community(session, code)
     roads = read_layer(data_dir / ROADS_FILE, layer=ROADS_LAYER)
     base = read_osm_layers([data_dir / ROADS_FILE])
@@ -300,8 +300,13 @@ def load_demo(
     on_step: Callable[[str], None] | None = None,
     out_dir: Path | None = None,
     staff_photo_dir: Path | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Load the demo community into ``db_url`` (default: the configured database).
+
+    With ``dry_run`` everything is done inside one transaction that is rolled back, and the
+    photos, maps and printouts are written into a temporary folder that is removed; the
+    summary then has ``would_write`` (:meth:`api.db.dry_run.WriteReport.as_dict`).
 
     ``on_step`` is called with a message after each of the :data:`DEMO_STEPS` steps (one
     more when ``out_dir`` is given: the maps and printouts written there, read back from the
@@ -333,13 +338,11 @@ def load_demo(
     codes = {what: assign_points(frames[what], grids) for what in ("houses", "incidents")}
     log("空间连接完成 / joined houses and incidents to grids")
 
-    engine = make_engine(db_url)
-    init_db(engine)
-    where = engine.url.render_as_string(hide_password=True)
     outputs: dict[str, Path] = {}
-    try:
+    with write_scope(db_url, dry_run=dry_run) as scope:
+        where = scope.url
         try:
-            with session_factory(engine).begin() as session:
+            with scope.sessions.begin() as session:
                 community = _store(session, frames)
                 people = _store_residents(session, community, frames)
                 agrees = {
@@ -356,13 +359,12 @@ def load_demo(
                 f" {exc.orig}"
             ) from exc
         log(f"入库 / stored in {where}")
-        photo_dir = Path(staff_photo_dir or default_staff_photo_dir(engine.url))
-        copy_staff_photos(frames["staff"], data_dir / STAFF_PHOTOS, photo_dir)
+        photo_dir = Path(staff_photo_dir or default_staff_photo_dir(scope.real_url))
+        copy_staff_photos(frames["staff"], data_dir / STAFF_PHOTOS, scope.output(photo_dir))
         if out_dir is not None:
-            outputs = _write_outputs(engine, frames, data_dir, Path(out_dir))
+            written = _write_outputs(scope.sessions, frames, data_dir, scope.output(Path(out_dir)))
+            outputs = {name: scope.outputs.shown(path) for name, path in written.items()}
             log(f"地图与打印件 / maps and printouts → {out_dir}")
-    finally:
-        engine.dispose()
 
     metric = metric_crs(frames["boundary"])
     grid_m = grids.to_crs(metric)
@@ -405,4 +407,4 @@ def load_demo(
             "db_agrees": agrees["incidents"],
             "workflow": workflow,
         },
-    }
+    } | ({"dry_run": True, "would_write": scope.report.as_dict()} if dry_run else {})

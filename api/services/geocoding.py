@@ -43,7 +43,7 @@ def geocoder_for(session: Session, community: str | None) -> Geocoder:
     if community_id is not None:
         query = query.where(House.community_id == community_id)
     stamp = (
-        str(session.get_bind().url),
+        str(session.get_bind().engine.url),
         community_id,
         *session.execute(query).one(),
         dt.date.today(),
