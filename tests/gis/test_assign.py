@@ -457,3 +457,26 @@ def test_fast_paths_are_taken_on_a_clean_division():
     (ax, ay), (bx, by), (px, py) = (map(F, v) for v in (a, b, mid))
     det = (ax - px) * (by - py) - (ay - py) * (bx - px)
     assert sign[0] == (det > 0) - (det < 0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        shapely.box(1.2, 1.2, 1.8, 1.8),  # wholly inside one lattice cell, touching no edge
+        shapely.box(1, 1, 2, 2),  # a duplicate of a lattice cell
+        shapely.box(1, 1, 3, 2),  # two cells at once, every edge on lattice lines
+        shapely.box(0, 0, 4, 4),  # the whole lattice
+        shapely.box(1, 1, 1.5, 2),  # half a cell, three edges on the cell's edges
+    ],
+    ids=["inside", "duplicate", "two-cells", "everything", "half-cell"],
+)
+def test_overlaps_with_matching_edges_are_found(extra):
+    # a grid overlapping a clean lattice without crossing any edge: the cheap coverage check
+    # must still send the pair to the exact test, whichever code sorts first
+    cells = [shapely.box(c, r, c + 1, r + 1) for r in range(4) for c in range(4)]
+    geoms = np.array([*cells, extra], dtype=object)
+    rng = np.random.default_rng(11)
+    xy = _points_on_and_near(geoms, rng, 300)
+    for extra_code in ("000", "999"):
+        codes = [f"{i + 100:03d}" for i in range(16)] + [extra_code]
+        _check_fast_path(geoms, codes, xy)
