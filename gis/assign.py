@@ -666,7 +666,7 @@ def assign_points(
         return pd.Series([None] * n, index=geoseries.index, name="grid_code", dtype=object)
     if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
         return _as_series(sorted_grids, _tree_join(sorted_grids, point_geoms), geoseries.index)
-    return GridIndex._from_sorted(sorted_grids).assign(geoseries)
+    return GridIndex._from_sorted(sorted_grids, one_shot=True).assign(geoseries)
 
 
 def assign_lonlat(
@@ -705,7 +705,7 @@ def assign_lonlat(
         return index._ids(xs, ys, None)
     if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
         return _ids_at(sorted_grids, _tree_join(sorted_grids, shapely.points(xs, ys)))
-    return GridIndex._from_sorted(sorted_grids)._ids(xs, ys, None)
+    return GridIndex._from_sorted(sorted_grids, one_shot=True)._ids(xs, ys, None)
 
 
 def outside_mask(grid_codes: pd.Series) -> pd.Series:
@@ -741,9 +741,9 @@ class GridIndex:
         self._build(_SortedGrids(grids, grid_id), one_shot=one_shot)
 
     @classmethod
-    def _from_sorted(cls, sorted_grids: _SortedGrids) -> GridIndex:
+    def _from_sorted(cls, sorted_grids: _SortedGrids, *, one_shot: bool = False) -> GridIndex:
         index = cls.__new__(cls)
-        index._build(sorted_grids)
+        index._build(sorted_grids, one_shot=one_shot)
         return index
 
     def _build(self, sorted_grids: _SortedGrids, *, one_shot: bool = False) -> None:
