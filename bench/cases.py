@@ -301,8 +301,8 @@ def case_validate_naive(data: Path, arg: str | None) -> tuple[dict, None]:
         gaps = shapely.get_parts(shapely.difference(frame, union))
         return overlaps, gaps[shapely.area(gaps) > 1e-6]
 
-    (overlaps, gaps), times = _timed(naive, 1)
-    return {"time_s": times[0], "overlaps": len(overlaps), "gaps": len(gaps)}, None
+    (overlaps, gaps), times, cpu = _timed_cpu(naive, 1)
+    return {"time_s": times[0], "cpu_s": cpu[0], "overlaps": len(overlaps), "gaps": len(gaps)}, None
 
 
 def _geocode_inputs(path: Path):
