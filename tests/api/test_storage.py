@@ -403,6 +403,7 @@ def test_reassigning_houses_in_the_database_follows_the_rule_on_edges_and_vertic
     from api.db.divisions import put_in_effect
     from api.registry.history import set_actor
     from api.registry.reassign import reassign_houses
+    from bench.city import captured_statements
     from tests.conftest import expected_code
 
     grids = division.grids
@@ -443,7 +444,13 @@ def test_reassigning_houses_in_the_database_follows_the_rule_on_edges_and_vertic
     for label, day in (("old", dt.date(2025, 1, 1)), ("new", dt.date(2026, 1, 1))):
         put_in_effect(session, division_record(label), day)
         before = codes()
-        results.append(reassign_houses(session, community, day))
+        with captured_statements(session.get_bind().engine) as seen:
+            results.append(reassign_houses(session, community, day))
+        if _dialect(session) == "sqlite":  # the R*Tree is probed per house (SQLite's plan)
+            [(create, params)] = [s for s in seen if s[0].lstrip().startswith("CREATE TEMP")]
+            select = create[create.index(" AS SELECT ") + 4 :]
+            steps = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + select, params)
+            assert any("idx_grids_geom" in str(row[-1]) for row in steps.all())
         truth = [expected_code(stored_grids(label), p) for p in points]
         assert codes() == truth
         assert codes() == assign_points(points, stored_grids(label)).tolist()  # the Python path
