@@ -304,10 +304,25 @@ class _Raster:
 
         # 1. boundary cells: every cell a segment passes through or near, with its grid
         ax, ay, bx, by, owner, interior_left = _segments(geoms)
-        self.seg_xy = (ax, ay, bx, by)  # as in the rings
-        # canonical direction of each segment: from the lexicographically smaller end point
-        self.seg_rev = (ax > bx) | ((ax == bx) & (ay > by))
-        cell, seg = self._mark_cells(ax, ay, bx, by)
+        # each segment in its canonical direction, from the lexicographically smaller end
+        # point, with the side of its grid's interior against that direction; a segment
+        # shared by two grids gets one number (rows compared bit for bit: -0.0 differs from
+        # 0.0, which only costs the fast path)
+        rev = (ax > bx) | ((ax == bx) & (ay > by))
+        self.seg_xy = (
+            np.where(rev, bx, ax),
+            np.where(rev, by, ay),
+            np.where(rev, ax, bx),
+            np.where(rev, ay, by),
+        )
+        interior_left = interior_left != rev
+        del ax, ay, bx, by, rev
+        rows = np.ascontiguousarray(np.stack(self.seg_xy, axis=1)).view(np.dtype((np.void, 32)))[
+            :, 0
+        ]
+        segment_id = np.unique(rows, return_inverse=True)[1].astype(np.int32)
+        del rows
+        cell, seg = self._mark_cells(*self.seg_xy)
         grid = owner[seg].astype(np.int32)
         extra = overlapping.result()
         if len(extra):
@@ -328,7 +343,15 @@ class _Raster:
         self.start = np.append(np.flatnonzero(new_cell[keep]), len(self.cand)).astype(np.int32)
         del keep, new_cell
         self._half_planes(
-            valid, boundary_cells, cell_start, len(cell), grid, seg, len(extra) > 0, interior_left
+            valid,
+            boundary_cells,
+            cell_start,
+            len(cell),
+            grid,
+            seg,
+            len(extra) > 0,
+            interior_left,
+            segment_id,
         )
         del cell, grid, seg, cell_start
 
@@ -391,16 +414,11 @@ class _Raster:
 
     def _canonical(self, s: np.ndarray) -> tuple[np.ndarray, ...]:
         """End points of segments ``s`` in their canonical direction (smaller end first)."""
-        ax, ay, bx, by = (v[s] for v in self.seg_xy)
-        rev = self.seg_rev[s]
-        return (
-            np.where(rev, bx, ax),
-            np.where(rev, by, ay),
-            np.where(rev, ax, bx),
-            np.where(rev, ay, by),
-        )
+        return tuple(v[s] for v in self.seg_xy)
 
-    def _half_planes(self, valid, boundary_cells, cell_start, n_marks, grid, seg, extra, left):
+    def _half_planes(
+        self, valid, boundary_cells, cell_start, n_marks, grid, seg, extra, left, segment_id
+    ):
         """Find boundary cells split by one straight edge into two sides (most of them).
 
         Such a cell is crossed by a single segment, seen from one or two valid grids whose
@@ -424,17 +442,14 @@ class _Raster:
         s1, s2 = seg[first], seg[last]
         g1, g_last = grid[first], grid[last]
         del last
-        rev = self.seg_rev
-        c1, c2 = self._canonical(s1), self._canonical(s2)
         same = (
             (count <= 2)
-            & (c1[0] == c2[0]) & (c1[1] == c2[1]) & (c1[2] == c2[2]) & (c1[3] == c2[3])
+            & (segment_id[s1] == segment_id[s2])
             & ((count == 1) | (g1 != g_last))
             & valid[g1] & valid[g_last]
         )  # fmt: skip
-        del c1, c2
-        left1 = left[s1] != rev[s1]  # interior of grid g1 left of the canonical a→b
-        left2 = left[s2] != rev[s2]
+        left1 = left[s1]  # interior of grid g1 left of the canonical a→b
+        left2 = left[s2]
         same &= (count == 1) | (left1 != left2)
         del left2
         m = _MARGIN_CELLS * self.size
