@@ -104,6 +104,8 @@ class _SortedGrids:
         ids = ids.to_numpy()[keep]
         order = np.argsort(np.array([str(v) for v in ids], dtype=object), kind="stable")
         self.ids: np.ndarray = ids[order]
+        self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
+        self.ids_or_none[:-1] = self.ids
         # Exact copies (WKB keeps every double), so preparing leaves the caller's geometries alone.
         self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[keep][order]))
         shapely.prepare(self.geoms)
@@ -120,10 +122,7 @@ def _first_covering(pairs_grid: np.ndarray, pairs_point: np.ndarray, n_points: i
 
 
 def _ids_at(grids: _SortedGrids, best: np.ndarray) -> np.ndarray:
-    out = np.full(len(best), None, dtype=object)
-    hit = best < len(grids)
-    out[hit] = grids.ids[best[hit]]
-    return out
+    return grids.ids_or_none[best]  # position len(grids) (no grid) reads None
 
 
 _CELLS_PER_GRID = 512  # raster resolution: about 23 x 23 cells per grid ...
@@ -178,20 +177,45 @@ def _two_product_tail(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray
     return a_lo * b_lo - (((x - a_hi * b_hi) - a_lo * b_hi) - a_hi * b_lo)
 
 
+_ORIENT_ERROR_BOUND = (3.0 + 16.0 * 2.0**-53) * 2.0**-53  # Shewchuk's ccwerrboundA
+
+
 def orientation_sign(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
     """Exact sign of the orientation of p against the line a→b (+1 left, -1 right, 0 on it).
 
     Returns ``(sign, exact)``; ``exact`` is False where the sign could not be proven with this
     short exact evaluation (coordinate differences that round, over/underflow): use a full
-    predicate there. Where the differences ``a - p`` and ``b - p`` are exact (always, by
-    Sterbenz' lemma, for points near each other far from the origin) the determinant is
-    ``d1 - d2`` with ``d1 = acx * bcy`` and ``d2 = acy * bcx``: rounding is monotonic, so when
-    the rounded products differ their order is the exact order; when they are equal the sign
-    is that of the difference of their exact rounding errors.
+    predicate there. First Shewchuk's floating-point filter: where the rounded determinant
+    exceeds its proven error bound (``(3 + 16ε)ε`` times the sum of the products' magnitudes,
+    rounding of the differences included), its sign is the exact sign; that settles nearly
+    every point not on the line. The rest: where the differences ``a - p`` and ``b - p`` are
+    exact (always, by Sterbenz' lemma, for points near each other far from the origin) the
+    determinant is ``d1 - d2`` with ``d1 = acx * bcy`` and ``d2 = acy * bcx``: rounding is
+    monotonic, so when the rounded products differ their order is the exact order; when they
+    are equal the sign is that of the difference of their exact rounding errors.
 
     >>> orientation_sign(*np.array([[0.0], [0.0], [1.0], [1.0], [0.1], [0.1]]))[0].tolist()
     [0]
     """
+    acx, acy, bcx, bcy = ax - px, ay - py, bx - px, by - py
+    with np.errstate(invalid="ignore", over="ignore"):
+        d1, d2 = acx * bcy, acy * bcx
+        det = d1 - d2
+        size = np.abs(d1) + np.abs(d2)
+        sure = (np.abs(det) > _ORIENT_ERROR_BOUND * size) & (size > 1e-280) & (size < 1e280)
+    sign = np.zeros(len(det), dtype=np.int8)
+    sign[sure] = np.sign(det[sure])
+    exact = sure.copy()
+    rest = np.flatnonzero(~sure)
+    if len(rest):
+        sign[rest], exact[rest] = _orientation_by_tails(
+            ax[rest], ay[rest], bx[rest], by[rest], px[rest], py[rest]
+        )
+    return sign, exact
+
+
+def _orientation_by_tails(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`orientation_sign` where the filter could not decide (see there)."""
     acx, acy, bcx, bcy = ax - px, ay - py, bx - px, by - py
     exact = (
         (_two_diff_tail(ax, px, acx) == 0)
@@ -205,7 +229,8 @@ def orientation_sign(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
     d1, d2 = acx * bcy, acy * bcx
     with np.errstate(invalid="ignore", over="ignore"):
         e1, e2 = _two_product_tail(acx, bcy, d1), _two_product_tail(acy, bcx, d2)
-        sign = np.where(d1 != d2, np.sign(d1 - d2), np.sign(e1 - e2)).astype(np.int8)
+        sign = np.where(d1 != d2, np.sign(d1 - d2), np.sign(e1 - e2))
+        sign = np.where(exact, sign, 0).astype(np.int8)
     return sign, exact
 
 
