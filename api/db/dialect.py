@@ -234,7 +234,7 @@ def reassign_codes_in_db(
     The rule of :func:`grid_code_at` per row (``ST_Covers``, the smallest code on ties), in
     three statements in the caller's transaction: the new codes into a temporary table, a
     change-log row per changed row (``actor`` = (user id, user name), as
-    :func:`api.registry.history.set_actor` gives it; None: no log), then one ``UPDATE … FROM``
+    :func:`api.db.history.set_actor` gives it; None: no log), then one ``UPDATE … FROM``
     of the rows whose code changed. Loaded ORM objects of ``table`` are expired.
     """
     target = _point_table(table)
