@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL + PostGIS cluster for tests (docs/design.md §3 "Storage").
+"""A throw-away PostgreSQL + PostGIS cluster for the benchmarks and the tests (docs/design.md
+§3 "Storage"); the benchmarks import nothing from ``tests``.
 
 Finds the newest PostgreSQL under ``/usr/lib/postgresql/<major>/bin`` (15 on Debian 12, 17 on
 Debian 13), runs ``initdb`` as the ``postgres`` user when we are root (initdb refuses root),
