@@ -166,6 +166,15 @@ def http_locate(
         "workers": workers,
     }
     many = ["--workers", str(workers)] if workers > 1 else []
+    if not (os.environ.get("WANGGE_DATA_KEY") or os.environ.get("WANGGE_DATA_KEY_FILE")):
+        from api.core.config import get_settings
+        from api.core.crypto import new_data_key, reset_keyring
+
+        # the demo's residents are stored encrypted: a throw-away key for a throw-away database,
+        # passed on to the servers through the environment
+        os.environ["WANGGE_DATA_KEY"] = new_data_key()
+        get_settings.cache_clear()
+        reset_keyring()
     with tempfile.TemporaryDirectory(prefix="wangge-bench-web-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'demo.db'}"
         load_demo(db_url=db)
