@@ -41,7 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+def _wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 240.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
