@@ -23,6 +23,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
+__all__ = ["assign_command"]
+
 
 def assign_command(
     points: Annotated[Path, typer.Argument(help="点文件（房屋、事件）/ points file")],
