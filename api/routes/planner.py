@@ -14,8 +14,9 @@ but ``save`` and ``restore`` writes: ``validate``, ``repair``, ``divide`` and th
 :func:`api.services.divisions.load_division`, refused (422, with the findings) when it does
 not validate; ``restore`` does the same with an older version's grids.
 
-Roads and buildings are not stored in the database: the page shows the OSM layers of the
-data folder (``data/demo/osm_bund.gpkg``) where they reach the community, else none.
+Roads and buildings are not stored in the database: the page shows (and snaps drawn vertices
+to) the OSM layers of the data folder (``data/demo/osm_bund.gpkg``), else the base map's
+top-zoom tiles when the server has one (``--basemap``), else none.
 """
 
 from __future__ import annotations
@@ -27,10 +28,27 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from api.core.config import default_tolerance_m
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
+    Listing,
+    PlannerDataAnswer,
+    PlannerDivideAnswer,
+    PlannerEditAnswer,
+    PlannerRepairAnswer,
+    PlannerStoredAnswer,
+    PlannerValidateAnswer,
+    PlannerVersionAnswer,
+)
 from api.services import planner as board
-from api.services.planner import CONTEXT_FILE, DEFAULT_BAND, DEFAULT_TARGET_HOUSEHOLDS
+from api.services.planner import (
+    CONTEXT_FILE,
+    DEFAULT_BAND,
+    DEFAULT_TARGET_HOUSEHOLDS,
+    ROAD_END_TOLERANCE_M,
+)
+from gis.defaults import MAX_TOLERANCE_M
 from maps.assets import STATIC_DIR
 
 __all__ = [
@@ -57,12 +75,12 @@ class _Band(BaseModel):
 
 class ValidateBody(_Band):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RepairBody(BaseModel):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class DivideBody(_Band):
@@ -87,10 +105,17 @@ class MoveBody(BaseModel):
     code_b: str | None = None
 
 
+class SplitAlongRoadBody(BaseModel):
+    grids: dict[str, Any]
+    code: str
+    road: dict[str, Any]
+    tolerance_m: float = Field(ROAD_END_TOLERANCE_M, ge=0, le=50)
+
+
 class SaveBody(BaseModel):
     grids: dict[str, Any]
     effective_date: dt.date
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RestoreBody(BaseModel):
@@ -132,16 +157,20 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
 # --------------------------------------------------------------------------- JSON endpoints
 
 
-@router.get("/{community}/data")
-def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -> dict[str, Any]:
+@router.get("/{community}/data", response_model=PlannerDataAnswer)
+def planner_data(
+    community: str, request: Request, session: SessionDep, user: Planner, now: Now
+) -> dict[str, Any]:
     """底图与当前划分 / Boundary, roads, buildings, houses and the division being edited.
 
-    The division is the one in effect today, else the latest version (else none).
+    The division is the one in effect today, else the latest version (else none). Roads
+    and buildings are what the page snaps drawn vertices to.
     """
-    return board.board_data(session, community, today=now.date())
+    basemap = getattr(request.app.state, "basemap", None)
+    return board.board_data(session, community, today=now.date(), basemap=basemap)
 
 
-@router.post("/{community}/validate")
+@router.post("/{community}/validate", response_model=PlannerValidateAnswer)
 def planner_validate(
     community: str, body: ValidateBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -156,7 +185,7 @@ def planner_validate(
     )
 
 
-@router.post("/{community}/repair")
+@router.post("/{community}/repair", response_model=PlannerRepairAnswer)
 def planner_repair(
     community: str, body: RepairBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -164,7 +193,7 @@ def planner_repair(
     return board.repair_working_copy(session, community, body.grids, tolerance_m=body.tolerance_m)
 
 
-@router.post("/{community}/divide")
+@router.post("/{community}/divide", response_model=PlannerDivideAnswer)
 def planner_divide(
     community: str, body: DivideBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -172,7 +201,7 @@ def planner_divide(
     return board.divide_community(session, community, target=body.target_households, band=body.band)
 
 
-@router.post("/{community}/edit/split")
+@router.post("/{community}/edit/split", response_model=PlannerEditAnswer)
 def planner_split(
     community: str, body: SplitBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -183,7 +212,7 @@ def planner_split(
     return board.split_working_copy(session, community, body.grids, body.line, code=body.code)
 
 
-@router.post("/{community}/edit/merge")
+@router.post("/{community}/edit/merge", response_model=PlannerEditAnswer)
 def planner_merge(
     community: str, body: MergeBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -191,7 +220,7 @@ def planner_merge(
     return board.merge_working_copy(session, community, body.grids, body.codes)
 
 
-@router.post("/{community}/edit/move-boundary")
+@router.post("/{community}/edit/move-boundary", response_model=PlannerEditAnswer)
 def planner_move_boundary(
     community: str, body: MoveBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -205,7 +234,22 @@ def planner_move_boundary(
     )
 
 
-@router.post("/{community}/save", status_code=201)
+@router.post("/{community}/edit/split-along-road", response_model=PlannerEditAnswer)
+def planner_split_along_road(
+    community: str, body: SplitAlongRoadBody, session: SessionDep, user: Planner
+) -> dict[str, Any]:
+    """沿道路分割网格 / Cut one grid along a road's centreline (not saved).
+
+    ``road`` is a GeoJSON LineString or MultiLineString (the ways of one road, lon/lat);
+    an end within ``tolerance_m`` metres of the grid's outline is carried across it. The
+    largest piece keeps ``code``; the others get new codes (``new_codes``, largest first).
+    """
+    return board.split_along_road(
+        session, community, body.grids, body.code, body.road, tolerance_m=body.tolerance_m
+    )
+
+
+@router.post("/{community}/save", status_code=201, response_model=PlannerStoredAnswer)
 def planner_save(
     community: str, body: SaveBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:
@@ -225,7 +269,7 @@ def planner_save(
     return _stored(session, stored, answer)
 
 
-@router.get("/{community}/versions")
+@router.get("/{community}/versions", response_model=Listing)
 def planner_versions(
     community: str, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -233,7 +277,7 @@ def planner_versions(
     return board.versions_of(session, community, today=now.date())
 
 
-@router.get("/{community}/versions/{version}")
+@router.get("/{community}/versions/{version}", response_model=PlannerVersionAnswer)
 def planner_version(
     community: str, version: int, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -241,7 +285,9 @@ def planner_version(
     return board.version_of(session, community, version, today=now.date())
 
 
-@router.post("/{community}/versions/{version}/restore", status_code=201)
+@router.post(
+    "/{community}/versions/{version}/restore", status_code=201, response_model=PlannerStoredAnswer
+)
 def planner_restore(
     community: str, version: int, body: RestoreBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:
