@@ -2,7 +2,7 @@
 
 Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: for CI),
 ``--full`` (adds the growth series 100k→10M points and 1k→100k grids), ``--skip NAME``
-(postgis, duckdb, sjoin, validate, web, load, geocode, basemap), ``--only geocode`` (that
+(postgis, duckdb, sjoin, memory, validate, web, load, geocode, basemap), ``--only geocode`` (that
 section alone, written into the existing results file in place of its previous run),
 ``--only commands`` (whole commands as a user runs them against the scripts a user would
 write instead: ``bench/commands.py``), ``--only dask [--dask-points N]`` (``wangge assign
@@ -72,7 +72,10 @@ def _ratio(peer_s, ours_s) -> str:
     return f"{ratio:.2f}×" if ratio < 1 else f"{ratio:.1f}×"
 
 
-def assignment(n_houses, n_grids, work, skip, lines, rows, problems) -> dict:
+REPEAT = 3  # timed runs per assignment case (best kept): the machine may be shared
+
+
+def assignment(n_houses, n_grids, work, skip, lines, rows, problems, with_postgis=True) -> dict:
     data = assignment_data(n_houses, n_grids)
     label = f"assign {n_houses:,} houses / {n_grids:,} grids".replace(",", "_")
     label = label.replace("_000_000", "M").replace("_000", "k")
@@ -82,24 +85,27 @@ def assignment(n_houses, n_grids, work, skip, lines, rows, problems) -> dict:
         return {}
     peers = {}
     if "sjoin" not in skip:
-        peers["geopandas sjoin"] = run_case("sjoin", data, work)
+        peers["geopandas sjoin"] = run_case("sjoin", data, work, str(REPEAT))
     if "duckdb" not in skip:
         try:
             import duckdb_extension_spatial  # noqa: F401
 
-            peers["DuckDB, 1 thread"] = run_case("duckdb", data, work, "1")
+            peers["DuckDB, 1 thread"] = run_case("duckdb", data, work, f"1:{REPEAT}")
             peers[f"DuckDB, {os.cpu_count()} threads"] = run_case(
-                "duckdb", data, work, str(os.cpu_count())
+                "duckdb", data, work, f"{os.cpu_count()}:{REPEAT}"
             )
         except ImportError:
             problems.append(
                 "DuckDB: the duckdb-extension-spatial wheel is not installed; DuckDB not run"
             )
-    if "postgis" not in skip:
+    if "postgis" not in skip and with_postgis:
         peers["PostGIS"] = run_case("postgis", data, work)
     rows.append(
         (label, "wangge", f"build {_fmt_s(ours['build_s'])}, look-up {_fmt_s(ours['assign_s'])}"
-         f" (coords only {_fmt_s(ours['locate_many_s'])})", ours["peak_rss_mib"], "—")
+         f" (coords only {_fmt_s(ours['locate_many_s'])}); one-shot build + look-up "
+         f"{_fmt_s(ours['oneshot_s'])} (CPU {_fmt_s(ours['oneshot_cpu_s'])}); peak RSS with "
+         f"the index built and used {ours['index_peak_rss_mib']:.0f} MiB",
+         ours["peak_rss_mib"], "—")
     )  # fmt: skip
     for peer, stats in peers.items():
         if "error" in stats:
@@ -114,6 +120,8 @@ def assignment(n_houses, n_grids, work, skip, lines, rows, problems) -> dict:
                 f"{min(200, len(differ))}, shapely.covers sides with wangge on {ours_right}"
             )
         extra = f", load {stats['load_s']:.1f} s" if "load_s" in stats else ""
+        if "query_cpu_s" in stats:
+            extra = f" (CPU {_fmt_s(stats['query_cpu_s'])}){extra}"
         rows.append((label, peer, f"query {_fmt_s(stats['query_s'])}{extra}",
                      stats["peak_rss_mib"], str(len(differ))))  # fmt: skip
         name = peer.split(",")[0]
@@ -127,26 +135,47 @@ def assignment(n_houses, n_grids, work, skip, lines, rows, problems) -> dict:
                 f"{label} (build + look-up{threads}): wangge vs {name} "
                 f"{_ratio(stats['query_s'], ours['build_s'] + ours['assign_s'])}"
             )
+            lines.append(
+                f"{label} (one-shot build + look-up, as `wangge assign` builds it{threads}): "
+                f"wangge vs {name} {_ratio(stats['query_s'], ours['oneshot_s'])} "
+                f"(CPU time: {_ratio(stats['query_cpu_s'], ours['oneshot_cpu_s'])})"
+            )
     return {"ours": ours, "peers": peers, "label": label}
 
 
-def validation(n_cells, work, rows, lines, problems) -> dict:
+def validation(n_cells, work, rows, lines, problems, rounds: int = 1) -> dict:
     data = voronoi_division(n_cells)
     label = f"validate {n_cells // 1000}k Voronoi grids"
-    out = {}
-    for case in ("validate", "validate_floor", "validate_naive"):
-        out[case] = run_case(case, data, work)
-        if "error" in out[case]:
-            problems.append(f"{label}: {case} failed: {out[case]['error']}")
+    out: dict = {}
+    for _ in range(rounds):  # in turns, best kept: a busy spell falls on every case
+        for case in ("validate", "validate_floor", "validate_naive"):
+            got = run_case(case, data, work)
+            if "error" in got:
+                problems.append(f"{label}: {case} failed: {got['error']}")
+                out[case] = got
+                continue
+            best = out.get(case)
+            if best is None or "error" in best:
+                out[case] = got
+            else:
+                for key in ("time_s", "cpu_s"):
+                    best[key] = min(best[key], got[key])
     if "error" in out["validate"]:
         return out
-    ours = out["validate"]["time_s"]
-    rows.append((label, "wangge validate", _fmt_s(ours), out["validate"]["peak_rss_mib"], "—"))
+    ours, ours_cpu = out["validate"]["time_s"], out["validate"]["cpu_s"]
+    rows.append(
+        (label, "wangge validate", f"{_fmt_s(ours)} (CPU {_fmt_s(ours_cpu)})",
+         out["validate"]["peak_rss_mib"], "—")
+    )  # fmt: skip
     for case, peer in (("validate_floor", "GEOS floor"), ("validate_naive", "naive pairwise")):
         if "error" not in out[case]:
-            t = out[case]["time_s"]
-            rows.append((label, peer, _fmt_s(t), out[case]["peak_rss_mib"], "—"))
-            lines.append(f"{label}: wangge vs {peer} {_ratio(t, ours)}")
+            t, cpu = out[case]["time_s"], out[case]["cpu_s"]
+            rows.append(
+                (label, peer, f"{_fmt_s(t)} (CPU {_fmt_s(cpu)})", out[case]["peak_rss_mib"], "—")
+            )
+            lines.append(
+                f"{label}: wangge vs {peer} {_ratio(t, ours)} (CPU time: {_ratio(cpu, ours_cpu)})"
+            )
     return out
 
 
@@ -451,6 +480,16 @@ def main(argv: list[str] | None = None) -> int:
                 r = speedup(name)
                 if r is not None:
                     checks.append((f"≥ {need}× {name}", r >= need, f"{r:.1f}×"))
+            two = f"DuckDB, {os.cpu_count()} threads"
+            for name, need in (("geopandas sjoin", 4), (two, 3)):
+                s = peers.get(name, {})
+                if "query_s" in s:
+                    r = s["query_s"] / ours["oneshot_s"]
+                    r_cpu = s["query_cpu_s"] / ours["oneshot_cpu_s"]
+                    checks.append(
+                        (f"one-shot assign (build + look-up) 1M × 10k ≥ {need}× {name}",
+                         r >= need, f"{r:.2f}× wall (CPU time {r_cpu:.2f}×)")
+                    )  # fmt: skip
             if args.smoke:
                 checks = []  # the targets are for the 1M / 10k case
             for name, ok, value in checks:
@@ -468,18 +507,40 @@ def main(argv: list[str] | None = None) -> int:
                 "touched by an edge.",
                 "",
             ]
+        if ours and not args.smoke and "memory" not in args.skip:
+            # the 100k-grid index: peak RSS with 1M houses loaded, and the look-up ratios
+            big = assignment(1_000_000, 100_000, work, args.skip, lines, rows, problems,
+                             with_postgis=False)  # fmt: skip
+            b = big.get("ours", {})
+            if b:
+                peak = b["index_peak_rss_mib"]
+                targets.append(
+                    f"{'met' if peak <= 1024 else 'MISSED'}: 100k-grid index ≤ 1 GB peak RSS — "
+                    f"{peak:.0f} MiB (the whole process: 1M houses loaded, "
+                    f"{b['rss_loaded_mib']:.0f} MiB before the build; index built and used)"
+                )
+                for name in ("geopandas sjoin", "DuckDB, 1 thread"):
+                    s = big["peers"].get(name, {})
+                    if "query_s" in s:
+                        r = s["query_s"] / b["assign_s"]
+                        targets.append(
+                            f"{'met' if r >= 3 else 'MISSED'}: look-up ratio kept at 100k grids,"
+                            f" ≥ 3× {name} — {r:.1f}×"
+                        )
         if "validate" not in args.skip:
             sizes = [2_000] if args.smoke else [50_000, 200_000]
             notes += ["## Validation", ""]
             for n_cells in sizes:
-                out = validation(n_cells, work, rows, lines, problems)
+                rounds = 3 if n_cells == 200_000 else 1
+                out = validation(n_cells, work, rows, lines, problems, rounds)
                 v, f = out.get("validate", {}), out.get("validate_floor", {})
                 if not args.smoke and "time_s" in v and "time_s" in f:
-                    ok = v["time_s"] <= 1.5 * f["time_s"]
+                    ratio_cpu = v["cpu_s"] / f["cpu_s"]
                     if n_cells == 200_000:
                         targets.append(
-                            f"{'met' if ok else 'MISSED'}: validate 200k within 1.5× of the GEOS"
-                            f" floor — {v['time_s'] / f['time_s']:.2f}× the floor"
+                            f"{'met' if ratio_cpu <= 1.0 else 'MISSED'}: validate 200k ≤ 1.0× the"
+                            f" GEOS floor — {ratio_cpu:.2f}× on CPU time (wall "
+                            f"{v['time_s'] / f['time_s']:.2f}×; best of {rounds} rounds in turns)"
                         )
                     notes += [
                         f"- validate, {n_cells:,} Voronoi grids: findings by kind "

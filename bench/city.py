@@ -6,8 +6,9 @@ of square grids, ``N`` houses at random points and ``M`` incidents over a year, 
 
 * ``assign_codes_in_db`` (one ``UPDATE … SET grid_code = (covering grid)``, the GiST index on
   ``grids.geom`` per house) for every stored house, after a new division is put in effect;
-* ``reassign_houses`` (what loading a division runs: houses read into Python, assigned with
-  :class:`gis.assign.GridIndex`, changed rows written) on the same houses;
+* ``reassign_houses`` (what loading a division runs: the new codes computed in the database
+  into a temporary table, a change-log row per changed house, one ``UPDATE … FROM`` of the
+  changed rows) on the same houses, with the peak RSS of this (client) process;
 * ``statistics_table`` for one week and for the whole year.
 
 Without ``--url`` a throw-away PostGIS cluster is started (:mod:`bench.pg`). The plan of each
@@ -126,6 +127,13 @@ def index_names(node: dict) -> set[str]:
     return names
 
 
+def _status_mib(field: str) -> float:
+    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = fn()
@@ -147,13 +155,24 @@ def run(url: str, *, side: int, houses: int, incidents: int) -> dict[str, Any]:
                 lambda: plant_city(conn, side=side, houses=houses, incidents=incidents)
             )
         day = dt.date(2026, 6, 1)
-        # the Python path first (every house changes: none has a code yet), rolled back
-        with sa.orm.Session(engine) as session:
+        # a division load first (every house changes: none has a code yet), rolled back
+        rss_before = _status_mib("VmHWM")
+        with (
+            engine.connect() as conn,
+            captured_statements(engine) as seen,
+            sa.orm.Session(bind=conn) as session,
+        ):
             result, out["reassign_houses_s"] = _timed(
                 lambda: reassign_houses(session, ids["community"], day)
             )
+            create = next(s for s in seen if s[0].lstrip().upper().startswith("CREATE TEMP"))
+            select = create[0][create[0].upper().index(" AS SELECT ") + 4 :]
+            out["reassign_houses_indexes"] = sorted(index_names(plan(conn, select, create[1])))
             session.rollback()
-            out["reassign_changed"] = len(result.changed)
+        out["reassign_changed"] = len(result.changed)
+        out["reassign_peak_rss_mib"] = _status_mib("VmHWM")
+        out["rss_before_reassign_mib"] = rss_before
+        del result
         with engine.connect() as conn, captured_statements(engine) as seen:
             with sa.orm.Session(bind=conn) as session:
                 counts, out["assign_in_db_s"] = _timed(

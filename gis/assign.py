@@ -37,6 +37,7 @@ check this against the plain predicate on random lattices and Voronoi divisions.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Hashable, Sequence
 
 import geopandas as gpd
@@ -44,7 +45,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from scipy import ndimage
 
 from gis.codes import require_code_field
 from gis.defaults import DEFAULT_CODE_FIELD
@@ -102,6 +102,8 @@ class _SortedGrids:
         ids = ids.to_numpy()[keep]
         order = np.argsort(np.array([str(v) for v in ids], dtype=object), kind="stable")
         self.ids: np.ndarray = ids[order]
+        self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
+        self.ids_or_none[:-1] = self.ids
         # Exact copies (WKB keeps every double), so preparing leaves the caller's geometries alone.
         self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[keep][order]))
         shapely.prepare(self.geoms)
@@ -118,10 +120,7 @@ def _first_covering(pairs_grid: np.ndarray, pairs_point: np.ndarray, n_points: i
 
 
 def _ids_at(grids: _SortedGrids, best: np.ndarray) -> np.ndarray:
-    out = np.full(len(best), None, dtype=object)
-    hit = best < len(grids)
-    out[hit] = grids.ids[best[hit]]
-    return out
+    return grids.ids_or_none[best]  # position len(grids) (no grid) reads None
 
 
 _CELLS_PER_GRID = 512  # raster resolution: about 23 x 23 cells per grid ...
@@ -132,6 +131,8 @@ _MARGIN_CELLS = 1e-6  # an edge closer than this to a cell makes the cell a boun
 _OUTSIDE = -1  # table value: no grid covers the cell; <= -2: boundary cell number -2 - value
 _RASTER_MIN_POINTS = 20_000  # assign_points: fewer points, or < 8 per grid, use one STRtree join
 _CHUNK_POINTS = 1 << 20  # GridIndex bulk look-ups go this many points at a time
+_SEGMENT_CHUNK = 1 << 16  # the build rasterises this many ring segments at a time
+_CELL_CHUNK = 1 << 18  # ... and tests this many boundary cells for a splitting edge at a time
 
 
 def _segments(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -174,20 +175,45 @@ def _two_product_tail(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray
     return a_lo * b_lo - (((x - a_hi * b_hi) - a_lo * b_hi) - a_hi * b_lo)
 
 
+_ORIENT_ERROR_BOUND = (3.0 + 16.0 * 2.0**-53) * 2.0**-53  # Shewchuk's ccwerrboundA
+
+
 def orientation_sign(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
     """Exact sign of the orientation of p against the line a→b (+1 left, -1 right, 0 on it).
 
     Returns ``(sign, exact)``; ``exact`` is False where the sign could not be proven with this
     short exact evaluation (coordinate differences that round, over/underflow): use a full
-    predicate there. Where the differences ``a - p`` and ``b - p`` are exact (always, by
-    Sterbenz' lemma, for points near each other far from the origin) the determinant is
-    ``d1 - d2`` with ``d1 = acx * bcy`` and ``d2 = acy * bcx``: rounding is monotonic, so when
-    the rounded products differ their order is the exact order; when they are equal the sign
-    is that of the difference of their exact rounding errors.
+    predicate there. First Shewchuk's floating-point filter: where the rounded determinant
+    exceeds its proven error bound (``(3 + 16ε)ε`` times the sum of the products' magnitudes,
+    rounding of the differences included), its sign is the exact sign; that settles nearly
+    every point not on the line. The rest: where the differences ``a - p`` and ``b - p`` are
+    exact (always, by Sterbenz' lemma, for points near each other far from the origin) the
+    determinant is ``d1 - d2`` with ``d1 = acx * bcy`` and ``d2 = acy * bcx``: rounding is
+    monotonic, so when the rounded products differ their order is the exact order; when they
+    are equal the sign is that of the difference of their exact rounding errors.
 
     >>> orientation_sign(*np.array([[0.0], [0.0], [1.0], [1.0], [0.1], [0.1]]))[0].tolist()
     [0]
     """
+    acx, acy, bcx, bcy = ax - px, ay - py, bx - px, by - py
+    with np.errstate(invalid="ignore", over="ignore"):
+        d1, d2 = acx * bcy, acy * bcx
+        det = d1 - d2
+        size = np.abs(d1) + np.abs(d2)
+        sure = (np.abs(det) > _ORIENT_ERROR_BOUND * size) & (size > 1e-280) & (size < 1e280)
+    sign = np.zeros(len(det), dtype=np.int8)
+    sign[sure] = np.sign(det[sure])
+    exact = sure.copy()
+    rest = np.flatnonzero(~sure)
+    if len(rest):
+        sign[rest], exact[rest] = _orientation_by_tails(
+            ax[rest], ay[rest], bx[rest], by[rest], px[rest], py[rest]
+        )
+    return sign, exact
+
+
+def _orientation_by_tails(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`orientation_sign` where the filter could not decide (see there)."""
     acx, acy, bcx, bcy = ax - px, ay - py, bx - px, by - py
     exact = (
         (_two_diff_tail(ax, px, acx) == 0)
@@ -201,7 +227,8 @@ def orientation_sign(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
     d1, d2 = acx * bcy, acy * bcx
     with np.errstate(invalid="ignore", over="ignore"):
         e1, e2 = _two_product_tail(acx, bcy, d1), _two_product_tail(acy, bcx, d2)
-        sign = np.where(d1 != d2, np.sign(d1 - d2), np.sign(e1 - e2)).astype(np.int8)
+        sign = np.where(d1 != d2, np.sign(d1 - d2), np.sign(e1 - e2))
+        sign = np.where(exact, sign, 0).astype(np.int8)
     return sign, exact
 
 
@@ -214,6 +241,57 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row, value
 
 
+class _Background:
+    """Run ``fn(*args)`` on a thread (GEOS releases the GIL) while the caller goes on."""
+
+    def __init__(self, fn, *args) -> None:
+        self._out: dict = {}
+
+        def run() -> None:
+            try:
+                self._out["value"] = fn(*args)
+            except BaseException as exc:  # re-raised in the caller by result()
+                self._out["error"] = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def _overlapping_grids(geoms: np.ndarray, valid: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
+    """Positions of the grids whose interior overlaps another grid's (sorted, distinct).
+
+    GEOS's coverage check (one pass over all edges, far cheaper than relating every pair of
+    neighbours) flags every valid grid with an edge that no neighbour's edge matches; two valid
+    grids whose interiors overlap have such an edge in one of them at least (crossing
+    boundaries flag both, a grid inside another flags the inner one). Only the pairs with a
+    flagged or an invalid grid are related.
+    """
+    suspect = ~valid
+    if valid.any():
+        edges = shapely.coverage_invalid_edges(geoms[valid])
+        suspect[np.flatnonzero(valid)[~shapely.is_empty(edges)]] = True
+    which = np.flatnonzero(suspect)
+    if len(which) == 0:
+        return which
+    left, right = tree.query(geoms[which], predicate="intersects")
+    left = which[left]
+    keep = left != right
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return left
+    try:
+        interiors_meet = shapely.relate_pattern(geoms[left], geoms[right], "T********")
+    except shapely.errors.GEOSException:  # invalid grids GEOS cannot relate: assume overlap
+        interiors_meet = np.ones(len(left), dtype=bool)
+    return np.unique(np.concatenate([left[interiors_meet], right[interiors_meet]]))
+
+
 class _Raster:
     """A uniform lattice of square cells over the grids: per cell the answer or the candidates.
 
@@ -221,12 +299,17 @@ class _Raster:
     no grid covers it, or ``-2 - k`` for boundary cell ``k`` (an edge passes within
     ``_MARGIN_CELLS`` of it), whose candidate grid positions, in tie-break order, are
     ``cand[start[k]:start[k + 1]]``.
+
+    Memory: per boundary cell only small integers are kept (the segment splitting it, its two
+    answers, a reference to a common vertex); coordinates are kept once per ring segment.
+    Segments are rasterised a chunk at a time, so the build's temporaries stay bounded.
     """
 
     def __init__(
         self, geoms: np.ndarray, tree: shapely.STRtree, cells_per_grid: int = _CELLS_PER_GRID
     ) -> None:
         n = len(geoms)
+        self.n_grids = n
         xmin, ymin, xmax, ymax = (float(v) for v in shapely.total_bounds(geoms))
         width, height = xmax - xmin, ymax - ymin
         target = min(max(cells_per_grid * n, _MIN_CELLS), _MAX_CELLS)
@@ -239,34 +322,40 @@ class _Raster:
         self.nrows = int(height * self.inv) + 3
         n_cells = self.ncols * self.nrows
 
+        valid = shapely.is_valid(geoms)
+        overlapping = _Background(_overlapping_grids, geoms, valid, tree)
+
         # 1. boundary cells: every cell a segment passes through or near, with its grid
         ax, ay, bx, by, owner, interior_left = _segments(geoms)
-        sax, say, sbx, sby = ax, ay, bx, by  # as in the rings (before the swap below)
-        ua, va = (ax - self.x0) * self.inv, (ay - self.y0) * self.inv
-        ub, vb = (bx - self.x0) * self.inv, (by - self.y0) * self.inv
-        swap = ub < ua
-        ua, ub = np.where(swap, ub, ua), np.where(swap, ua, ub)
-        va, vb = np.where(swap, vb, va), np.where(swap, va, vb)
-        eps = _MARGIN_CELLS
-        seg, col = _ranges(np.floor(ua - eps).astype(np.int64), np.floor(ub + eps).astype(np.int64))
-        du = ub[seg] - ua[seg]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_lo = np.where(du > 0, (np.maximum(col - eps, ua[seg]) - ua[seg]) / du, 0.0)
-            t_hi = np.where(du > 0, (np.minimum(col + 1 + eps, ub[seg]) - ua[seg]) / du, 1.0)
-        dv = vb[seg] - va[seg]
-        v_lo = va[seg] + dv * np.clip(t_lo, 0.0, 1.0)
-        v_hi = va[seg] + dv * np.clip(t_hi, 0.0, 1.0)
-        r_lo = np.floor(np.minimum(v_lo, v_hi) - eps).astype(np.int64)
-        r_hi = np.floor(np.maximum(v_lo, v_hi) + eps).astype(np.int64)
-        pair, row = _ranges(r_lo, r_hi)
-        cell = row * self.ncols + col[pair]
-        seg = seg[pair]
-        grid = owner[seg].astype(np.int64)
-        n_marks = len(cell)
-        cell, grid, extra = self._add_overlapping_grids(geoms, tree, cell, grid)
-        seg = np.concatenate([seg, np.full(len(cell) - n_marks, -1)])
-        order = np.argsort(cell * n + grid)
+        # each segment in its canonical direction, from the lexicographically smaller end
+        # point, with the side of its grid's interior against that direction; a segment
+        # shared by two grids gets one number (rows compared bit for bit: -0.0 differs from
+        # 0.0, which only costs the fast path)
+        rev = (ax > bx) | ((ax == bx) & (ay > by))
+        self.seg_xy = (
+            np.where(rev, bx, ax),
+            np.where(rev, by, ay),
+            np.where(rev, ax, bx),
+            np.where(rev, ay, by),
+        )
+        interior_left = interior_left != rev
+        del ax, ay, bx, by, rev
+        rows = np.ascontiguousarray(np.stack(self.seg_xy, axis=1)).view(np.dtype((np.void, 32)))[
+            :, 0
+        ]
+        segment_id = np.unique(rows, return_inverse=True)[1].astype(np.int32)
+        del rows
+        cell, seg = self._mark_cells(*self.seg_xy)
+        grid = owner[seg].astype(np.int32)
+        extra = overlapping.result()
+        if len(extra):
+            extra_cell, extra_grid = self._bbox_cells(geoms, extra, cell)
+            cell = np.concatenate([cell, extra_cell])
+            grid = np.concatenate([grid, extra_grid])
+            seg = np.concatenate([seg, np.full(len(extra_cell), -1, dtype=np.int32)])
+        order = np.argsort(cell.astype(np.int64) * n + grid)
         cell, grid, seg = cell[order], grid[order], seg[order]
+        del order
         new_cell = np.ones(len(cell), dtype=bool)
         new_cell[1:] = cell[1:] != cell[:-1]
         boundary_cells = cell[new_cell]
@@ -274,30 +363,36 @@ class _Raster:
         keep = new_cell.copy()  # candidates: distinct (cell, grid) pairs in tie-break order
         keep[1:] |= grid[1:] != grid[:-1]
         self.cand = grid[keep]
-        self.start = np.append(np.flatnonzero(new_cell[keep]), len(self.cand)).astype(np.int64)
+        self.start = np.append(np.flatnonzero(new_cell[keep]), len(self.cand)).astype(np.int32)
+        del keep, new_cell
         self._half_planes(
-            geoms,
+            valid,
             boundary_cells,
             cell_start,
-            cell,
+            len(cell),
             grid,
             seg,
-            extra,
-            (sax, say, sbx, sby),
+            len(extra) > 0,
             interior_left,
+            segment_id,
         )
+        del cell, grid, seg, cell_start
 
         # 2. the other cells: each connected run of them lies inside one face of the division,
         #    so one test at one cell centre answers for all of them
-        is_boundary = np.zeros(n_cells, dtype=bool)
-        is_boundary[boundary_cells] = True
-        labels, n_labels = ndimage.label(~is_boundary.reshape(self.nrows, self.ncols))
+        from scipy import ndimage  # here, not at module import: it costs start-up time
+
+        is_free = np.ones(n_cells, dtype=bool)
+        is_free[boundary_cells] = False
+        labels, n_labels = ndimage.label(is_free.reshape(self.nrows, self.ncols))
+        del is_free
         labels = labels.ravel()
         # the first cell of a label follows a cell of another label (or starts the raster)
         starts = np.concatenate([[0], np.flatnonzero(labels[1:] != labels[:-1]) + 1])[::-1]
         first = np.zeros(n_labels + 1, dtype=np.int64)
         first[labels[starts]] = starts  # reversed: the earliest start of each label wins
         first = first[1:]
+        del starts
         centres = shapely.points(
             self.x0 + (first % self.ncols + 0.5) * self.size,
             self.y0 + (first // self.ncols + 0.5) * self.size,
@@ -306,10 +401,47 @@ class _Raster:
         best = _first_covering(gpos, pt, n_labels, n)
         label_value = np.concatenate([[0], np.where(best < n, best, _OUTSIDE)]).astype(np.int32)
         self.table = label_value[labels]
+        del labels
         self.table[boundary_cells] = -2 - np.arange(len(boundary_cells), dtype=np.int32)
         self.n_boundary_cells = len(boundary_cells)
 
-    def _half_planes(self, geoms, boundary_cells, cell_start, cell, grid, seg, extra, ab, left):
+    def _mark_cells(self, ax, ay, bx, by) -> tuple[np.ndarray, np.ndarray]:
+        """(cell, segment) pairs: every cell each segment passes through or within the margin
+        of, ``_SEGMENT_CHUNK`` segments at a time (int32: the raster has < 2**31 cells)."""
+        eps = _MARGIN_CELLS
+        cells, segs = [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.int32)]
+        for lo in range(0, len(ax), _SEGMENT_CHUNK):
+            part = slice(lo, lo + _SEGMENT_CHUNK)
+            ua, va = (ax[part] - self.x0) * self.inv, (ay[part] - self.y0) * self.inv
+            ub, vb = (bx[part] - self.x0) * self.inv, (by[part] - self.y0) * self.inv
+            swap = ub < ua
+            ua, ub = np.where(swap, ub, ua), np.where(swap, ua, ub)
+            va, vb = np.where(swap, vb, va), np.where(swap, va, vb)
+            s, col = _ranges(
+                np.floor(ua - eps).astype(np.int64), np.floor(ub + eps).astype(np.int64)
+            )
+            u0, u1, v0 = ua[s], ub[s], va[s]
+            du = u1 - u0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t_lo = np.where(du > 0, (np.maximum(col - eps, u0) - u0) / du, 0.0)
+                t_hi = np.where(du > 0, (np.minimum(col + 1 + eps, u1) - u0) / du, 1.0)
+            dv = vb[s] - v0
+            v_lo = v0 + dv * np.clip(t_lo, 0.0, 1.0)
+            v_hi = v0 + dv * np.clip(t_hi, 0.0, 1.0)
+            r_lo = np.floor(np.minimum(v_lo, v_hi) - eps).astype(np.int64)
+            r_hi = np.floor(np.maximum(v_lo, v_hi) + eps).astype(np.int64)
+            pair, row = _ranges(r_lo, r_hi)
+            cells.append((row * self.ncols + col[pair]).astype(np.int32))
+            segs.append((s[pair] + lo).astype(np.int32))
+        return np.concatenate(cells), np.concatenate(segs)
+
+    def _canonical(self, s: np.ndarray) -> tuple[np.ndarray, ...]:
+        """End points of segments ``s`` in their canonical direction (smaller end first)."""
+        return tuple(v[s] for v in self.seg_xy)
+
+    def _half_planes(
+        self, valid, boundary_cells, cell_start, n_marks, grid, seg, extra, left, segment_id
+    ):
         """Find boundary cells split by one straight edge into two sides (most of them).
 
         Such a cell is crossed by a single segment, seen from one or two valid grids whose
@@ -319,104 +451,88 @@ class _Raster:
         Points there are answered with an exact orientation test instead of GEOS.
         """
         n_cells = len(boundary_cells)
-        n = len(geoms)
+        n = self.n_grids
         self.simple = np.zeros(n_cells, dtype=bool)
-        self.side = np.zeros((n_cells, 4), dtype=np.float64)
-        self.answer = np.full((n_cells, 3), n, dtype=np.int32)  # left, right, on the line
-        self.vertex = np.full((n_cells, 2), np.nan)
+        self.side_seg = np.zeros(n_cells, dtype=np.int32)  # the splitting segment
+        self.answer = np.full((n_cells, 2), n, dtype=np.int32)  # left of it, right of it
+        self.vertex_ref = np.full(n_cells, -1, dtype=np.int32)  # 2 * segment + end, or -1
         self.vertex_answer = np.full(n_cells, n, dtype=np.int32)
         if extra or n_cells == 0:
             return  # overlapping grids: keep to the exact predicate everywhere
-        sax, say, sbx, sby = ab
-        valid = shapely.is_valid(geoms)
-        count = np.diff(np.append(cell_start, len(cell)))
+        count = np.diff(np.append(cell_start, n_marks))
         first = cell_start
         last = first + count - 1
-        # canonical direction of each segment: from the lexicographically smaller end point
-        rev = (sax > sbx) | ((sax == sbx) & (say > sby))
-        cax, cay = np.where(rev, sbx, sax), np.where(rev, sby, say)
-        cbx, cby = np.where(rev, sax, sbx), np.where(rev, say, sby)
         s1, s2 = seg[first], seg[last]
+        g1, g_last = grid[first], grid[last]
+        del last
         same = (
             (count <= 2)
-            & (cax[s1] == cax[s2]) & (cay[s1] == cay[s2])
-            & (cbx[s1] == cbx[s2]) & (cby[s1] == cby[s2])
-            & ((count == 1) | (grid[first] != grid[last]))
-            & valid[grid[first]] & valid[grid[last]]
+            & (segment_id[s1] == segment_id[s2])
+            & ((count == 1) | (g1 != g_last))
+            & valid[g1] & valid[g_last]
         )  # fmt: skip
-        left1 = left[s1] != rev[s1]  # interior of grid[first] left of the canonical a→b
-        left2 = left[s2] != rev[s2]
+        left1 = left[s1]  # interior of grid g1 left of the canonical a→b
+        left2 = left[s2]
         same &= (count == 1) | (left1 != left2)
-        ax, ay, bx, by = cax[s1], cay[s1], cbx[s1], cby[s1]
-        # the cell box with its margin, in CRS units
+        del left2
         m = _MARGIN_CELLS * self.size
-        col, row = boundary_cells % self.ncols, boundary_cells // self.ncols
-        x_lo = self.x0 + col * self.size - m
-        x_hi = self.x0 + (col + 1) * self.size + m
-        y_lo = self.y0 + row * self.size - m
-        y_hi = self.y0 + (row + 1) * self.size + m
-        dx, dy = bx - ax, by - ay
-        corners = [(x_lo, y_lo), (x_hi, y_lo), (x_hi, y_hi), (x_lo, y_hi)]
-        along_a = [(cx - ax) * dx + (cy - ay) * dy for cx, cy in corners]
-        along_b = [(cx - bx) * dx + (cy - by) * dy for cx, cy in corners]
-        across = [dx * (cy - ay) - dy * (cx - ax) for cx, cy in corners]
-        between = np.all([v > 0 for v in along_a], axis=0) & np.all(
-            [v < 0 for v in along_b], axis=0
-        )
-        crosses = np.any([v > 0 for v in across], axis=0) & np.any([v < 0 for v in across], axis=0)
-        self.simple = same & between & crosses
-        g1, g2 = grid[first], np.where(count == 2, grid[last], n)
-        left_answer = np.where(left1, g1, g2)
-        right_answer = np.where(left1, g2, g1)
-        self.answer = np.stack(
-            [left_answer, right_answer, np.minimum(left_answer, right_answer)], axis=1
-        ).astype(np.int32)
-        self.side = np.stack([ax, ay, bx, by], axis=1)
+        for lo in range(0, n_cells, _CELL_CHUNK):
+            at = lo + np.flatnonzero(same[lo : lo + _CELL_CHUNK])
+            ax, ay, bx, by = self._canonical(s1[at])
+            col, row = boundary_cells[at] % self.ncols, boundary_cells[at] // self.ncols
+            x_lo = self.x0 + col * self.size - m
+            x_hi = self.x0 + (col + 1) * self.size + m
+            y_lo = self.y0 + row * self.size - m
+            y_hi = self.y0 + (row + 1) * self.size + m
+            dx, dy = bx - ax, by - ay
+            between = np.ones(len(at), dtype=bool)
+            positive = np.zeros(len(at), dtype=bool)
+            negative = np.zeros(len(at), dtype=bool)
+            for cx, cy in ((x_lo, y_lo), (x_hi, y_lo), (x_hi, y_hi), (x_lo, y_hi)):
+                between &= ((cx - ax) * dx + (cy - ay) * dy > 0) & (
+                    (cx - bx) * dx + (cy - by) * dy < 0
+                )
+                across = dx * (cy - ay) - dy * (cx - ax)
+                positive |= across > 0
+                negative |= across < 0
+            self.simple[at] = between & positive & negative
+        g2 = np.where(count == 2, g_last, n)
+        self.answer[:, 0] = np.where(left1, g1, g2)
+        self.answer[:, 1] = np.where(left1, g2, g1)
+        self.side_seg[:] = s1
         # vertex test for the cells with several segments
-        several = np.flatnonzero(~self.simple & (count >= 2))
-        marks = np.repeat(~self.simple & (count >= 2), count)
+        several_mask = ~self.simple & (count >= 2)
+        several = np.flatnonzero(several_mask)
+        marks = np.repeat(several_mask, count)
         sub_start = np.cumsum(count[several]) - count[several]
-        self._common_vertices(several, sub_start, grid[marks], seg[marks], ab)
+        self._common_vertices(several, sub_start, grid[marks], seg[marks])
 
-    def _common_vertices(self, cells, cell_start, grid, seg, ab):
+    def _common_vertices(self, cells, cell_start, grid, seg):
         """Cells whose segments all end at one vertex V: a point exactly at V is covered by
         every grid of those segments, so its answer is the smallest of them."""
         if len(cells) == 0:
             return
-        sax, say, sbx, sby = ab
+        sax, say, sbx, sby = self.seg_xy
         count = np.diff(np.append(cell_start, len(seg)))
         head = np.repeat(seg[cell_start], count)
         found = np.zeros(len(cell_start), dtype=bool)
-        for vx, vy in ((sax, say), (sbx, sby)):
+        for end, (vx, vy) in enumerate(((sax, say), (sbx, sby))):
             x, y = vx[head], vy[head]
             touches = ((sax[seg] == x) & (say[seg] == y)) | ((sbx[seg] == x) & (sby[seg] == y))
             common = np.logical_and.reduceat(touches, cell_start) & ~found
             where = cells[common]
-            self.vertex[where, 0] = vx[seg[cell_start]][common]
-            self.vertex[where, 1] = vy[seg[cell_start]][common]
+            self.vertex_ref[where] = 2 * seg[cell_start][common] + end
             self.vertex_answer[where] = grid[cell_start][common]  # sorted: the smallest
             found |= common
 
-    def _add_overlapping_grids(self, geoms, tree, cell, grid):
-        """Add, for grids whose interiors overlap another grid, every cell of their bbox.
+    def _bbox_cells(self, geoms, overlapping, cell):
+        """For grids whose interiors overlap another grid: every boundary cell of their bbox.
 
         In a division without overlaps a grid covering part of a boundary cell has an edge in
         it. A grid overlapping others may hold a boundary cell (crossed by another grid's
         edge) wholly inside, without an edge of its own there: give it as a candidate to all
-        cells of its bounding box (the exact test sorts it out).
+        cells of its bounding box that are boundary cells anyway (the exact test sorts it out).
         """
-        left, right = tree.query(geoms, predicate="intersects")
-        keep = left < right
-        left, right = left[keep], right[keep]
-        if len(left) == 0:
-            return cell, grid, False
-        try:
-            interiors_meet = shapely.relate_pattern(geoms[left], geoms[right], "T********")
-        except shapely.errors.GEOSException:  # invalid grids GEOS cannot relate: assume overlap
-            interiors_meet = np.ones(len(left), dtype=bool)
-        overlapping = np.unique(np.concatenate([left[interiors_meet], right[interiors_meet]]))
-        if len(overlapping) == 0:
-            return cell, grid, False
         bounds = shapely.bounds(geoms[overlapping])
         c_lo = np.floor((bounds[:, 0] - self.x0) * self.inv - 1).astype(np.int64)
         c_hi = np.floor((bounds[:, 2] - self.x0) * self.inv + 1).astype(np.int64)
@@ -426,17 +542,12 @@ class _Raster:
         pair, rows = _ranges(
             np.clip(r_lo[which], 0, None), np.clip(r_hi[which], None, self.nrows - 1)
         )
-        extra_cell = rows * self.ncols + cols[pair]
-        extra_grid = overlapping[which[pair]].astype(np.int64)
-        # only cells that are boundary cells anyway get the extra candidates
+        extra_cell = (rows * self.ncols + cols[pair]).astype(np.int32)
+        extra_grid = overlapping[which[pair]].astype(np.int32)
         is_boundary = np.zeros(self.ncols * self.nrows, dtype=bool)
         is_boundary[cell] = True
         on = is_boundary[extra_cell]
-        return (
-            np.concatenate([cell, extra_cell[on]]),
-            np.concatenate([grid, extra_grid[on]]),
-            True,
-        )
+        return extra_cell[on], extra_grid[on]
 
     def lookup(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Table value per point (``-1`` outside the lattice or for NaN coordinates)."""
@@ -466,15 +577,22 @@ class _Raster:
         if simple.any():
             at, ks = todo[simple], k[simple]
             px, py = xy_at(at)
-            ax, ay, bx, by = self.side[ks].T
+            ax, ay, bx, by = self._canonical(self.side_seg[ks])
             sign, exact = orientation_sign(ax, ay, bx, by, px, py)
-            best[at[exact]] = self.answer[
-                ks[exact], np.where(sign > 0, 0, np.where(sign < 0, 1, 2))[exact]
-            ]
+            left, right = self.answer[ks, 0], self.answer[ks, 1]
+            answer = np.where(sign > 0, left, np.where(sign < 0, right, np.minimum(left, right)))
+            best[at[exact]] = answer[exact]
             simple[simple] = exact
             todo, k = todo[~simple], k[~simple]
         px, py = xy_at(todo)
-        at_vertex = (px == self.vertex[k, 0]) & (py == self.vertex[k, 1])
+        ref = self.vertex_ref[k]
+        has = np.flatnonzero(ref >= 0)
+        s, end = ref[has] >> 1, (ref[has] & 1).astype(bool)
+        sax, say, sbx, sby = self.seg_xy
+        at_vertex = np.zeros(len(todo), dtype=bool)
+        at_vertex[has] = (px[has] == np.where(end, sbx[s], sax[s])) & (
+            py[has] == np.where(end, sby[s], say[s])
+        )
         best[todo[at_vertex]] = self.vertex_answer[k[at_vertex]]
         todo, k = todo[~at_vertex], k[~at_vertex]
         first, stop = self.start[k], self.start[k + 1]
@@ -588,7 +706,7 @@ def assign_points(
         return pd.Series([None] * n, index=geoseries.index, name="grid_code", dtype=object)
     if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
         return _as_series(sorted_grids, _tree_join(sorted_grids, point_geoms), geoseries.index)
-    return GridIndex._from_sorted(sorted_grids).assign(geoseries)
+    return GridIndex._from_sorted(sorted_grids, one_shot=True).assign(geoseries)
 
 
 def assign_lonlat(
@@ -627,7 +745,7 @@ def assign_lonlat(
         return index._ids(xs, ys, None)
     if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
         return _ids_at(sorted_grids, _tree_join(sorted_grids, shapely.points(xs, ys)))
-    return GridIndex._from_sorted(sorted_grids)._ids(xs, ys, None)
+    return GridIndex._from_sorted(sorted_grids, one_shot=True)._ids(xs, ys, None)
 
 
 def outside_mask(grid_codes: pd.Series) -> pd.Series:
@@ -667,9 +785,9 @@ class GridIndex:
         self._build(_SortedGrids(grids, code_field), one_shot=one_shot)
 
     @classmethod
-    def _from_sorted(cls, sorted_grids: _SortedGrids) -> GridIndex:
+    def _from_sorted(cls, sorted_grids: _SortedGrids, *, one_shot: bool = False) -> GridIndex:
         index = cls.__new__(cls)
-        index._build(sorted_grids)
+        index._build(sorted_grids, one_shot=one_shot)
         return index
 
     def _build(self, sorted_grids: _SortedGrids, *, one_shot: bool = False) -> None:

@@ -20,17 +20,19 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.db.models import STORAGE_SRID, Base, Grid
+from api.db.models import STORAGE_SRID, Base, ChangeLog, Grid, utc_now
 from gis.errors import InputError
 
 __all__ = [
     "POSTGIS_COVERS",
     "AssignCounts",
+    "Reassigned",
     "assign_codes_in_db",
     "database_versions",
     "ensure_spatial_indexes",
     "geometry_bounds",
     "grid_code_at",
+    "reassign_codes_in_db",
     "spatial_indexes",
 ]
 
@@ -199,6 +201,108 @@ def assign_codes_in_db(
     ).one()
     session.expire_all()
     return AssignCounts(int(counts[0]), int(counts[1]))
+
+
+class Reassigned(NamedTuple):
+    """Result of :func:`reassign_codes_in_db`: rows whose code changed ``(id, old, new)`` in id
+    order, rows that kept theirs, rows covered by no grid."""
+
+    changed: list[tuple[int, str | None, str | None]]
+    unchanged: int
+    outside: int
+
+
+# the JSON text of a code (or JSON null) for the change log, as the ORM writes it
+_JSON_OF = {
+    "postgresql": "COALESCE(to_json({v}), 'null'::json)",
+    "sqlite": "json_quote({v})",
+}
+_DISTINCT = {"postgresql": "IS DISTINCT FROM", "sqlite": "IS NOT"}
+_REASSIGN_TABLE = "wangge_reassign"
+
+
+def reassign_codes_in_db(
+    session: Session,
+    table: str | type | sa.Table,
+    *,
+    division_id: int | None,
+    community_id: int,
+    actor: tuple[int | None, str | None] | None = None,
+) -> Reassigned:
+    """Recompute ``grid_code`` of the rows of ``table`` in one community from the grids of one
+    division (``division_id``; None: no division, every code NULL), in the database.
+
+    The rule of :func:`grid_code_at` per row (``ST_Covers``, the smallest code on ties), in
+    three statements in the caller's transaction: the new codes into a temporary table, a
+    change-log row per changed row (``actor`` = (user id, user name), as
+    :func:`api.db.history.set_actor` gives it; None: no log), then one ``UPDATE … FROM``
+    of the rows whose code changed. Loaded ORM objects of ``table`` are expired.
+    """
+    target = _point_table(table)
+    name = target.name
+    dialect = _dialect(session)
+    session.flush()
+    if dialect == "sqlite":
+        covers = _spatialite_covers("g", "ST_X(h.geom)", "ST_Y(h.geom)", "h.geom")
+        order, temp = "g.code", f"CREATE TEMP TABLE {_REASSIGN_TABLE}"
+    else:
+        covers = POSTGIS_COVERS.format(grid="g", point="h.geom")
+        order, temp = 'g.code COLLATE "C"', f"CREATE TEMP TABLE {_REASSIGN_TABLE} ON COMMIT DROP"
+    differ = f"n.old_code {_DISTINCT[dialect]} n.code"
+    params = {"division_id": division_id, "community_id": community_id}
+    run = session.execute
+    run(sa.text(f"DROP TABLE IF EXISTS {_REASSIGN_TABLE}"))
+    run(
+        sa.text(
+            f"{temp} AS SELECT h.id AS id, h.grid_code AS old_code, (SELECT g.code "  # nosec B608  # fragments are constants; values are bound parameters
+            f"FROM {_GRIDS} AS g WHERE g.division_id = :division_id AND {covers} "
+            f"ORDER BY {order} LIMIT 1) AS code FROM {name} AS h "
+            "WHERE h.community_id = :community_id"
+        ),
+        params,
+    )
+    if actor is not None:
+        json_of = _JSON_OF[dialect]
+        log = sa.text(
+            f"INSERT INTO {ChangeLog.__tablename__} (at, user_id, username, table_name, "  # nosec B608  # fragments are constants; values are bound parameters
+            "record_id, action, field, old_value, new_value) SELECT :at, :user_id, :username, "
+            f":table_name, n.id, 'update', 'grid_code', {json_of.format(v='n.old_code')}, "
+            f"{json_of.format(v='n.code')} FROM {_REASSIGN_TABLE} AS n WHERE {differ}"
+        ).bindparams(sa.bindparam("at", type_=ChangeLog.__table__.c.at.type))
+        run(
+            log,
+            {
+                "at": utc_now(),
+                "user_id": actor[0],
+                "username": actor[1],
+                "table_name": name,
+            },
+        )
+    run(
+        sa.text(
+            f"UPDATE {name} SET grid_code = n.code FROM {_REASSIGN_TABLE} AS n "  # nosec B608  # fragments are constants
+            f"WHERE {name}.id = n.id AND {differ}"
+        )
+    )
+    changed = [
+        (int(i), old, new)
+        for i, old, new in run(
+            sa.text(
+                f"SELECT n.id, n.old_code, n.code FROM {_REASSIGN_TABLE} AS n "  # nosec B608  # constants
+                f"WHERE {differ} ORDER BY n.id"
+            )
+        )
+    ]
+    total, outside = run(
+        sa.text(f"SELECT count(*), count(*) - count(code) FROM {_REASSIGN_TABLE}")  # nosec B608  # constant
+    ).one()
+    run(sa.text(f"DROP TABLE {_REASSIGN_TABLE}"))
+    mapper = next((m for m in Base.registry.mappers if m.local_table is target), None)
+    if mapper is not None:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, mapper.class_):
+                session.expire(obj, ["grid_code"])
+    return Reassigned(changed, int(total) - len(changed), int(outside))
 
 
 def spatial_indexes(bind: sa.Connection | Session) -> set[tuple[str, str]]:

@@ -32,7 +32,7 @@ from api.db.models import (
     utc_now,
 )
 
-__all__ = ["TRACKED", "read_history", "reveal", "set_actor"]
+__all__ = ["TRACKED", "actor_of", "read_history", "reveal", "set_actor"]
 
 TRACKED: tuple[type, ...] = (House, Resident, SpecialStatus)
 _ACTOR_KEY = "wangge_actor"
@@ -41,6 +41,11 @@ _ACTOR_KEY = "wangge_actor"
 def set_actor(session: Session, *, user_id: int | None, username: str | None) -> None:
     """Record who acts in ``session``: written into every change-log row it produces."""
     session.info[_ACTOR_KEY] = (user_id, username)
+
+
+def actor_of(session: Session) -> tuple[int | None, str | None]:
+    """Who acts in ``session`` (user id, name) as :func:`set_actor` recorded it, or (None, None)."""
+    return session.info.get(_ACTOR_KEY, (None, None))
 
 
 def _json_value(value: Any) -> Any:
@@ -111,7 +116,7 @@ def _changed_fields(obj) -> list[tuple[str, Any, Any]]:
 def _write_change_log(session: Session, flush_context) -> None:
     # after_flush still sees the pre-flush new/dirty/deleted sets and attribute history,
     # and new rows have their ids; rows go in through Core since the flush is under way.
-    user_id, username = session.info.get(_ACTOR_KEY, (None, None))
+    user_id, username = actor_of(session)
     at = utc_now()
     rows: list[dict[str, Any]] = []
 

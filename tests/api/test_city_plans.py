@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from api.db.dialect import assign_codes_in_db
 from api.db.engine import open_database
 from api.services.incidents.service import statistics_table
+from api.services.registry.reassign import reassign_houses
 from bench.city import CELL_DEG, ORIGIN, captured_statements, index_names, plan, plant_city
 from tests.conftest import postgis_database
 
@@ -67,6 +68,45 @@ def test_reassigning_stored_houses_probes_the_gist_index_per_house(city):
     # the probe sits under the subquery run per house, and no node reads grids sequentially
     assert not [n for n in _nodes(tree) if n["Node Type"] == "Seq Scan"
                 and n.get("Relation Name") == "grids"]  # fmt: skip
+
+
+def test_a_division_load_reassigns_stored_houses_through_the_gist_index(city):
+    """``reassign_houses`` (what loading a division runs) computes the codes in the database:
+    its SELECT probes the GiST index on grids.geom per house; the answers match the lattice."""
+    community = city_ids(city)["community"]
+    with (
+        city.connect() as conn,
+        captured_statements(city) as seen,
+        sa.orm.Session(bind=conn) as session,
+    ):
+        result = reassign_houses(session, community, DAY)
+        [create] = [s for s in seen if s[0].lstrip().upper().startswith("CREATE TEMP")]
+        select = create[0][create[0].upper().index(" AS SELECT ") + 4 :]
+        tree = plan(conn, select, create[1])
+        x0, y0 = ORIGIN
+        wrong = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM houses WHERE grid_code IS DISTINCT FROM 'G' || lpad(("
+                "floor((ST_Y(geom) - :y0) / :d)::int * :n + floor((ST_X(geom) - :x0) / :d)"
+                "::int)::text, 7, '0')"
+            ),
+            {"x0": x0, "y0": y0, "d": CELL_DEG, "n": SIDE},
+        ).scalar_one()
+        session.rollback()
+    assert result.outside == 0 and result.unchanged + len(result.changed) == HOUSES
+    assert wrong == 0
+    assert "idx_grids_geom" in index_names(tree)
+    assert not [n for n in _nodes(tree) if n["Node Type"] == "Seq Scan"
+                and n.get("Relation Name") == "grids"]  # fmt: skip
+
+
+def city_ids(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            "community": conn.execute(
+                sa.text("SELECT id FROM communities WHERE code = '310101099001'")
+            ).scalar_one()
+        }
 
 
 def test_the_statistics_of_a_week_read_the_reported_at_index(city):

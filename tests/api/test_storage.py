@@ -388,3 +388,85 @@ def test_geos_wheels_still_work_after_spatialite_is_loaded(tmp_path):
 def test_postgresql_urls_use_psycopg3():
     assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_reassigning_houses_in_the_database_follows_the_rule_on_edges_and_vertices(
+    session, division, planted
+):
+    """A division load reassigns stored houses in the database (one UPDATE … FROM of the
+    changed rows): every code equals shapely's truth (smallest covering code) and the Python
+    path's, on planted edge, vertex, boundary, outside and missing points and on random ones;
+    exactly the changed houses are logged, old → new, with the actor."""
+    from types import SimpleNamespace
+
+    from api.db import ChangeLog, Division
+    from api.db.divisions import put_in_effect
+    from api.db.history import set_actor
+    from api.services.registry.reassign import reassign_houses
+    from bench.city import captured_statements
+    from tests.conftest import expected_code
+
+    grids = division.grids
+    # the new division: the codes in reverse order (every tie on a shared edge or vertex goes
+    # the other way) and one grid left out (its inside becomes outside, its edges neighbours')
+    new_grids = grids.assign(code=list(reversed(grids["code"].tolist()))).drop(grids.index[3])
+    community = _store_division(session, division, name="old")
+    _store_division(session, SimpleNamespace(grids=new_grids, boundary=None), name="new")
+    rng = np.random.default_rng(22)
+    xmin, ymin, xmax, ymax = grids.total_bounds
+    random_points = shapely.points(rng.uniform(xmin, xmax, 300), rng.uniform(ymin, ymax, 300))
+    points = gpd.GeoSeries([*planted.geometry, *random_points], crs=4326)
+    ids = _store_points(session, community, points)
+
+    def division_record(label: str) -> Division:
+        return session.scalar(
+            sa.select(Division).where(
+                Division.community_id == community.id, Division.label == label
+            )
+        )
+
+    def stored_grids(label: str) -> gpd.GeoDataFrame:
+        rows = session.execute(
+            sa.select(Grid.code, Grid.geom).where(Grid.division_id == division_record(label).id)
+        ).all()
+        return gpd.GeoDataFrame(
+            {"code": [r.code for r in rows]},
+            geometry=[from_db_geometry(r.geom) for r in rows],
+            crs=4326,
+        )
+
+    def codes() -> list[str | None]:
+        stored = dict(session.execute(sa.select(House.id, House.grid_code)).all())
+        return [stored[i] for i in ids]
+
+    set_actor(session, user_id=None, username="规划员")
+    results, truths = [], []
+    for label, day in (("old", dt.date(2025, 1, 1)), ("new", dt.date(2026, 1, 1))):
+        put_in_effect(session, division_record(label), day)
+        before = codes()
+        with captured_statements(session.get_bind().engine) as seen:
+            results.append(reassign_houses(session, community, day))
+        if _dialect(session) == "sqlite":  # the R*Tree is probed per house (SQLite's plan)
+            [(create, params)] = [s for s in seen if s[0].lstrip().startswith("CREATE TEMP")]
+            select = create[create.index(" AS SELECT ") + 4 :]
+            steps = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + select, params)
+            assert any("idx_grids_geom" in str(row[-1]) for row in steps.all())
+        truth = [expected_code(stored_grids(label), p) for p in points]
+        assert codes() == truth
+        assert codes() == assign_points(points, stored_grids(label)).tolist()  # the Python path
+        changed = [(i, b, t) for i, b, t in zip(ids, before, truth, strict=True) if b != t]
+        assert results[-1].changed == changed
+        assert results[-1].unchanged == len(ids) - len(changed)
+        assert results[-1].outside == sum(t is None for t in truth)
+        truths.append(truth)
+    old, new = truths
+    assert any(o != n and o is not None and n is not None for o, n in zip(old, new, strict=True))
+    assert any(o is not None and n is None for o, n in zip(old, new, strict=True))
+    assert set(planted["kind"]) >= {"shared_edge", "vertex_4", "outer_boundary"}
+    log = session.scalars(
+        sa.select(ChangeLog).where(ChangeLog.table_name == "houses", ChangeLog.field == "grid_code")
+    ).all()
+    assert sorted(((r.record_id, r.old_value, r.new_value) for r in log), key=repr) == sorted(
+        results[0].changed + results[1].changed, key=repr
+    )
+    assert {(r.username, r.action) for r in log} == {("规划员", "update")}

@@ -11,7 +11,9 @@ import re
 
 from tests.bench.smoke import run_smoke
 
-LINE = re.compile(r"^- (?P<case>.+): wangge vs (?P<peer>.+?) (?P<ratio>\d+(\.\d+)?)×$")
+LINE = re.compile(
+    r"^- (?P<case>.+): wangge vs (?P<peer>.+?) (?P<ratio>\d+(\.\d+)?)×( \(CPU time: .+×\))?$"
+)
 
 
 def test_smoke_run_agrees_with_every_peer_and_writes_ratio_lines(tmp_path):

@@ -413,7 +413,7 @@ _coordinate = st.one_of(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(_coordinate, min_size=6, max_size=6), st.sampled_from([0.0, 0.25, 0.5, 1 / 3]))
 def test_orientation_sign_is_exact(coords, t):
     from fractions import Fraction
@@ -421,7 +421,9 @@ def test_orientation_sign_is_exact(coords, t):
     from gis.assign import orientation_sign
 
     ax, ay, bx, by, px, py = coords
-    cases = [(px, py), (ax + t * (bx - ax), ay + t * (by - ay))]  # the second often on a→b
+    on = (ax + t * (bx - ax), ay + t * (by - ay))  # often exactly on a→b
+    # and one ulp off it: the floating-point filter must not claim a sign it cannot prove
+    cases = [(px, py), on, (np.nextafter(on[0], np.inf), on[1]), (on[0], np.nextafter(on[1], -1))]
     for qx, qy in cases:
         sign, exact = orientation_sign(*(np.array([v]) for v in (ax, ay, bx, by, qx, qy)))
         F = Fraction
@@ -457,3 +459,26 @@ def test_fast_paths_are_taken_on_a_clean_division():
     (ax, ay), (bx, by), (px, py) = (map(F, v) for v in (a, b, mid))
     det = (ax - px) * (by - py) - (ay - py) * (bx - px)
     assert sign[0] == (det > 0) - (det < 0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        shapely.box(1.2, 1.2, 1.8, 1.8),  # wholly inside one lattice cell, touching no edge
+        shapely.box(1, 1, 2, 2),  # a duplicate of a lattice cell
+        shapely.box(1, 1, 3, 2),  # two cells at once, every edge on lattice lines
+        shapely.box(0, 0, 4, 4),  # the whole lattice
+        shapely.box(1, 1, 1.5, 2),  # half a cell, three edges on the cell's edges
+    ],
+    ids=["inside", "duplicate", "two-cells", "everything", "half-cell"],
+)
+def test_overlaps_with_matching_edges_are_found(extra):
+    # a grid overlapping a clean lattice without crossing any edge: the cheap coverage check
+    # must still send the pair to the exact test, whichever code sorts first
+    cells = [shapely.box(c, r, c + 1, r + 1) for r in range(4) for c in range(4)]
+    geoms = np.array([*cells, extra], dtype=object)
+    rng = np.random.default_rng(11)
+    xy = _points_on_and_near(geoms, rng, 300)
+    for extra_code in ("000", "999"):
+        codes = [f"{i + 100:03d}" for i in range(16)] + [extra_code]
+        _check_fast_path(geoms, codes, xy)
