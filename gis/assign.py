@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from scipy import ndimage
 
 from gis.errors import GeometryTypeError, UnknownCRSError
 
@@ -293,6 +292,8 @@ class _Raster:
         #    so one test at one cell centre answers for all of them
         is_boundary = np.zeros(n_cells, dtype=bool)
         is_boundary[boundary_cells] = True
+        from scipy import ndimage  # here, not at import: commands that never index skip it
+
         labels, n_labels = ndimage.label(~is_boundary.reshape(self.nrows, self.ncols))
         labels = labels.ravel()
         # the first cell of a label follows a cell of another label (or starts the raster)
