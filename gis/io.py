@@ -1129,12 +1129,22 @@ class PointTable:
 
     ``table`` is a :class:`pyarrow.Table` holding every column of the file (CSV cells as text,
     exactly as written; blank rows dropped); ``lon``/``lat`` are the parsed coordinates
-    (WGS84), one per row.
+    (WGS84), one per row. ``lon_text``/``lat_text`` are the coordinate cells as text (trimmed)
+    when the file holds text, else None: the same numbers, to write back without formatting a
+    million floats again.
     """
 
     table: object
     lon: np.ndarray
     lat: np.ndarray
+    lon_text: object = None
+    lat_text: object = None
+
+    def lonlat_for_writing(self) -> tuple[object, object]:
+        """The coordinates to write: the trimmed text cells when read as text, else floats."""
+        if self.lon_text is not None and self.lat_text is not None:
+            return self.lon_text, self.lat_text
+        return self.lon, self.lat
 
 
 def _arrow_csv(path: Path, encoding: str | None):
@@ -1165,18 +1175,30 @@ def _arrow_csv(path: Path, encoding: str | None):
     return None
 
 
-def _arrow_floats(column) -> np.ndarray | None:
-    """The column as float64 (text trimmed), or None if any cell is not a finite number."""
+def _arrow_floats(column) -> tuple[np.ndarray | None, object]:
+    """The column as float64 and, for text, the cells trimmed (None for a numeric column).
+
+    The floats are None if any cell is not a finite number. Text is cast as it is first and
+    trimmed only when that fails (padding is rare; trimming copies every cell).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    text = None
     try:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.utf8_trim_whitespace(column)
-        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            text = column
+            try:
+                values = pc.cast(column, pa.float64())
+            except (ValueError, TypeError):  # ArrowInvalid: padded, or not a number
+                text = pc.utf8_trim_whitespace(column)
+                values = pc.cast(text, pa.float64())
+        else:
+            values = pc.cast(column, pa.float64())
+        values = values.to_numpy(zero_copy_only=False)
     except (ValueError, TypeError, NotImplementedError):  # ArrowInvalid / not castable
-        return None
-    return values if np.isfinite(values).all() else None
+        return None, None
+    return (values, text) if np.isfinite(values).all() else (None, None)
 
 
 def read_point_table(
@@ -1231,10 +1253,11 @@ def read_point_table(
     lat_name = lat_col if lat_col is not None else find_column(names, LAT_COLUMN_NAMES)
     if lon_name is None or lat_name is None:
         return None
-    lon, lat = _arrow_floats(table[lon_name]), _arrow_floats(table[lat_name])
+    lon, lon_text = _arrow_floats(table[lon_name])
+    lat, lat_text = _arrow_floats(table[lat_name])
     if lon is None or lat is None or (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
         return None
-    return PointTable(table=table, lon=lon, lat=lat)
+    return PointTable(table=table, lon=lon, lat=lat, lon_text=lon_text, lat_text=lat_text)
 
 
 def write_csv_columns(table, added: dict[str, object], path: str | Path) -> Path:

@@ -141,6 +141,10 @@ def test_fast_reader_agrees_with_the_general_reader(tmp_path, lons, lats, encodi
     assert np.array_equal(fast.lon, shapely.get_x(geoms))
     assert np.array_equal(fast.lat, shapely.get_y(geoms))
     assert fast.table.column("名称").to_pylist() == general["名称"].tolist()
+    # the text written back for the coordinates reads as the very same numbers
+    lon_out, lat_out = fast.lonlat_for_writing()
+    assert [float(v) for v in lon_out.to_pylist()] == fast.lon.tolist()
+    assert [float(v) for v in lat_out.to_pylist()] == fast.lat.tolist()
 
 
 @settings(max_examples=30, deadline=None)
