@@ -39,23 +39,64 @@ and plain Parquet point tables), :mod:`gis.io.parquet` (Parquet files), :mod:`gi
 (column-wise point tables for whole-table commands) and :mod:`gis.io.common`.
 """
 
-from gis.io.columnar import PointTable, read_point_table, write_csv_columns
-from gis.io.common import (
-    LAT_COLUMN_NAMES,
-    LON_COLUMN_NAMES,
-    SUPPORTED_EXTENSIONS,
-    WKT_COLUMN_NAMES,
-    find_column,
-)
-from gis.io.layers import read_layer, write_layer
-from gis.io.limits import (
-    ReadLimits,
-    check_zip_expansion,
-    get_read_limits,
-    set_read_limits,
-    use_read_limits,
-)
-from gis.io.tables import read_csv_text
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gis.io.columnar import PointTable, read_point_table, write_csv_columns
+    from gis.io.common import (
+        LAT_COLUMN_NAMES,
+        LON_COLUMN_NAMES,
+        SUPPORTED_EXTENSIONS,
+        WKT_COLUMN_NAMES,
+        find_column,
+    )
+    from gis.io.layers import read_layer, write_layer
+    from gis.io.limits import (
+        ReadLimits,
+        check_zip_expansion,
+        get_read_limits,
+        set_read_limits,
+        use_read_limits,
+    )
+    from gis.io.tables import read_csv_text
+
+# Where each public name lives. They are imported on first use (PEP 562), so that a command
+# needing only the bounds (``gis.io.limits``: the CLI sets them for every command) does not
+# load geopandas, pandas and GDAL with them.
+_HOME = {
+    "PointTable": "columnar",
+    "read_point_table": "columnar",
+    "write_csv_columns": "columnar",
+    "LAT_COLUMN_NAMES": "common",
+    "LON_COLUMN_NAMES": "common",
+    "SUPPORTED_EXTENSIONS": "common",
+    "WKT_COLUMN_NAMES": "common",
+    "find_column": "common",
+    "read_layer": "layers",
+    "write_layer": "layers",
+    "ReadLimits": "limits",
+    "check_zip_expansion": "limits",
+    "get_read_limits": "limits",
+    "set_read_limits": "limits",
+    "use_read_limits": "limits",
+    "read_csv_text": "tables",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'gis.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gis.io.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "LAT_COLUMN_NAMES",

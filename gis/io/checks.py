@@ -90,3 +90,17 @@ def _check_geometry_type(gdf: gpd.GeoDataFrame, label: str, kind: str, where: Wh
             f"{found}, expected {' or '.join(allowed)} ({int(bad.sum())} of {len(bad)} "
             "features wrong)"
         )
+
+
+def _check_vertices(gdf: gpd.GeoDataFrame, label: str, where: Where, max_vertices: int) -> None:
+    if not len(gdf):
+        return
+    counts = shapely.get_num_coordinates(np.asarray(gdf.geometry.values))
+    over = counts > max_vertices
+    if over.any():
+        i = int(np.argmax(over))
+        raise InputError(
+            f"{label}: {where(i)}: 几何有 {int(counts[i]):,} 个顶点，超过上限 {max_vertices:,} / "
+            f"geometry has {int(counts[i]):,} vertices, more than the bound of {max_vertices:,}; "
+            "simplify it (bound: max_vertices, WANGGE_MAX_VERTICES)"
+        )

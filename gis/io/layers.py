@@ -13,7 +13,12 @@ from gis.errors import (
     InputError,
     UnreadableFileError,
 )
-from gis.io.checks import _check_coordinates, _check_geometry_type, _resolve_crs
+from gis.io.checks import (
+    _check_coordinates,
+    _check_geometry_type,
+    _check_vertices,
+    _resolve_crs,
+)
 from gis.io.common import (
     _GEOMETRY_TYPES,
     _WGS84_BY_DEFAULT,
@@ -24,7 +29,7 @@ from gis.io.common import (
     _feature_label,
     _Hints,
 )
-from gis.io.limits import ReadLimits, _check_vertices, _over, _too_many_rows, get_read_limits
+from gis.io.limits import ReadLimits, _over, _too_many_rows, get_read_limits
 from gis.io.parquet import _is_geoparquet, _read_geoparquet, _write_geoparquet
 from gis.io.tables import _read_table, _write_table
 from gis.io.vector import (

@@ -9,15 +9,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import shapely
-
 from gis.errors import (
     InputError,
     UnreadableFileError,
 )
-from gis.io.common import Where
 
 __all__ = [
     "ReadLimits",
@@ -75,20 +70,6 @@ def _too_many_rows(label: str, n: int | str, max_rows: int) -> InputError:
         f"features ({n}); split the file (bound: max_rows: WANGGE_MAX_UPLOAD_ROWS for uploads, "
         "--max-rows or WANGGE_MAX_LOCAL_ROWS for local files)"
     )
-
-
-def _check_vertices(gdf: gpd.GeoDataFrame, label: str, where: Where, max_vertices: int) -> None:
-    if not len(gdf):
-        return
-    counts = shapely.get_num_coordinates(np.asarray(gdf.geometry.values))
-    over = counts > max_vertices
-    if over.any():
-        i = int(np.argmax(over))
-        raise InputError(
-            f"{label}: {where(i)}: 几何有 {int(counts[i]):,} 个顶点，超过上限 {max_vertices:,} / "
-            f"geometry has {int(counts[i]):,} vertices, more than the bound of {max_vertices:,}; "
-            "simplify it (bound: max_vertices, WANGGE_MAX_VERTICES)"
-        )
 
 
 def check_zip_expansion(

@@ -116,7 +116,7 @@ def _read_vector(
             n_features = pyogrio.read_info(path, layer=chosen, **kwargs)["features"]
             if _over(n_features, limits.max_rows):  # -1 when the driver cannot tell cheaply
                 raise _too_many_rows(label, n_features, limits.max_rows)
-            gdf = pyogrio.read_dataframe(path, layer=chosen, **kwargs)
+            gdf = pyogrio.read_dataframe(path, layer=chosen, use_arrow=True, **kwargs)
     except _PYOGRIO_ERRORS as exc:
         raise UnreadableFileError(f"{label}: 无法读取 / cannot read: {exc}") from exc
     if ext == ".kml":
