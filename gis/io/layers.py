@@ -143,8 +143,9 @@ def read_layer(
     if _over(len(gdf), limits.max_rows):  # a driver that could not count before reading
         raise _too_many_rows(label, len(gdf), limits.max_rows)
     _check_vertices(gdf, label, where, limits.max_vertices)
-    if len(gdf):
-        gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
+    geoms = np.asarray(gdf.geometry.values)
+    if len(gdf) and shapely.has_z(geoms).any():  # a Z is rare: no copy of every geometry
+        gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
 
     gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None, crs_hint)
     _check_coordinates(gdf, label, where)
