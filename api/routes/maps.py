@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from api.community_data import read_community
-from api.deps import OptionalUser, SessionDep
-from api.errors import Forbidden, NotFound
-from api.headers import html_with_hashes
-from api.map_outputs import incident_map
-from api.services.incidents import FULL_VIEW_ROLES
+from api.core.errors import Forbidden, NotFound
+from api.routes.deps import OptionalUser, SessionDep
+from api.routes.headers import html_with_hashes
+from api.services.community_data import read_community
+from api.services.incidents.service import FULL_VIEW_ROLES
+from api.services.map_outputs import incident_map
 from maps.assets import offline
 from maps.web import render_division_map, render_validation_map
 
@@ -41,7 +41,7 @@ def _with_grids(session, community: str, on: dt.date | None):
 
 def _page(m, title: str) -> HTMLResponse:
     """The map as a page whose asset links point at the app's ``/static/`` copies; its CSP
-    allows exactly its own inline scripts, by hash (:mod:`api.headers`)."""
+    allows exactly its own inline scripts, by hash (:mod:`api.routes.headers`)."""
     offline(m, mode="served", base_url=STATIC_URL, title=title)
     return html_with_hashes(m.get_root().render())
 

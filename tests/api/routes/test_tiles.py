@@ -165,7 +165,7 @@ def test_without_a_base_map_the_routes_say_so(make_api, tmp_path):
 
 @pytest.mark.parametrize("how", ["environment", "wangge.toml"])
 def test_the_base_map_setting_is_served(make_api, archives, tmp_path, monkeypatch, how):
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = archives["pmtiles"]
     if how == "environment":
