@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import shapely
 import typer
 
 from api.cli.inputs import read_input
@@ -22,6 +20,11 @@ from api.cli.options import (
 )
 from api.cli.output import EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
+
+# A point file larger than this (about 40,000 rows of a typical house table) has its grids
+# indexed on the second thread while it is read; a smaller one is joined with one STRtree
+# query (:func:`gis.assign.assign_lonlat` chooses), which needs no index.
+_INDEX_FROM_BYTES = 2 * 1024 * 1024
 
 
 def assign_command(
@@ -51,6 +54,9 @@ def assign_command(
             grids_crs=grids_crs, grids_layer=grids_layer, as_json=as_json,
         ):  # fmt: skip
             raise typer.Exit(EXIT_OK)
+        import numpy as np
+        import shapely
+
         from gis.assign import assign_points
         from gis.io import write_layer
 
@@ -104,12 +110,16 @@ def _assign_columnar(
 ) -> bool:
     """``assign`` column-wise for a clean lon/lat table (CSV/Parquet) written as CSV.
 
-    The points are parsed in bulk and their columns written back as read, with no geometry per
-    row, while another thread reads the grids and builds their index (the second core). False
-    (nothing written) when the input needs the general reader (other formats or CRS, a bad
-    cell: that reader names the row) or the output is not CSV.
+    The points are parsed in bulk and their columns written back as read (the coordinates as
+    the file wrote them), with no geometry per row, while another thread reads the grids and,
+    for a large file, builds their index (the second core); a small file is joined with one
+    STRtree query and needs no index. False (nothing written) when the input needs the
+    general reader (other formats or CRS, a bad cell: that reader names the row) or the
+    output is not CSV.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
 
     from gis.crs import WGS84, parse_input_crs
     from gis.io import read_point_table, write_csv_columns
@@ -122,6 +132,8 @@ def _assign_columnar(
     ):
         return False
 
+    large = points.is_file() and points.stat().st_size > _INDEX_FROM_BYTES
+
     def grid_index():
         from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
 
@@ -131,7 +143,7 @@ def _assign_columnar(
         )  # fmt: skip
         if code_field not in grid_frame.columns:
             raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-        return GridIndex(grid_frame, grid_id=code_field, one_shot=True)
+        return GridIndex(grid_frame, grid_id=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(grid_index)
@@ -143,9 +155,10 @@ def _assign_columnar(
         from gis.assign import assign_lonlat
 
         with err.status("空间连接中 / joining…"):
-            codes = assign_lonlat(table.lon, table.lat, WGS84, built)
+            codes = assign_lonlat(table.lon, table.lat, WGS84, built, grid_id=code_field)
     outside = np.equal(codes, None)
-    added = {"grid_code": codes, "outside": outside, "lon_wgs84": table.lon, "lat_wgs84": table.lat}
+    lon, lat = table.lonlat_for_writing()
+    added = {"grid_code": codes, "outside": outside, "lon_wgs84": lon, "lat_wgs84": lat}
     written = write_csv_columns(table.table, added, out_path)
     _print_assigned(len(codes), int(outside.sum()), written, as_json)
     return True

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import (
     JsonFlag,
 )
 from api.cli.output import EXIT_OK, fail_input, out
-from api.services.database_copy import copy_database
 from gis.errors import WanggeError
 
 app = typer.Typer(help="数据库 / database", no_args_is_help=True, rich_markup_mode=None)
@@ -28,6 +26,10 @@ def db_copy_command(
     as_json: JsonFlag = False,
 ) -> None:
     """整库复制（如 SpatiaLite → PostGIS）/ Copy a whole database (e.g. SpatiaLite → PostGIS)."""
+    import sqlalchemy as sa
+
+    from api.services.database_copy import copy_database
+
     try:
         counts = copy_database(source, target)
     except (WanggeError, ValueError, sa.exc.SQLAlchemyError) as exc:

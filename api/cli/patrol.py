@@ -26,7 +26,7 @@ from api.cli.inputs import read_input
 from api.cli.options import CodeField, DbOption, GridsCRS, GridsLayer, InputCRS, JsonFlag
 from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
-from gis.patrol import (
+from gis.patrol_defaults import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
     DEFAULT_MAX_SPEED_KMH,

@@ -11,13 +11,11 @@ import json
 import sys
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.database import open_sessions, shown_url
 from api.cli.options import DbOption, JsonFlag
 from api.cli.output import EXIT_OK, fail_input, out
-from api.core.crypto import DataKeyError
 from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "enrol_totp", "totp_command", "user_create_command"]
@@ -122,6 +120,8 @@ def user_create_command(
 
 def enrol_totp(db_url: str | None, username: str) -> dict[str, str]:
     """Give ``username`` a new TOTP secret, required from now on; return secret and URI."""
+    import sqlalchemy as sa
+
     from api.core.totp import new_totp_secret, provisioning_uri
     from api.db.engine import database_session
     from api.db.models import User
@@ -145,6 +145,10 @@ def totp_command(
     as_json: JsonFlag = False,
 ) -> None:
     """绑定动态验证码（TOTP）/ Enrol a TOTP second factor for a user (prints the secret)."""
+    import sqlalchemy as sa
+
+    from api.core.crypto import DataKeyError
+
     try:
         result = enrol_totp(db, name)
     except (WanggeError, DataKeyError, ValueError, sa.exc.SQLAlchemyError) as exc:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gis.crs import parse_input_crs
 from gis.io.common import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
 from gis.io.limits import ReadLimits, _over, get_read_limits
-from gis.io.parquet import _is_geoparquet, _parquet_file
 
 __all__ = ["PointTable", "read_point_table", "write_csv_columns"]
 
@@ -111,6 +109,9 @@ def read_point_table(
     would rename, another ``input_crs`` — the answer is None and the caller reads the file
     with :func:`read_layer`, which gives the error naming the row and column, or the answer.
     """
+    # no geopandas for a CSV: the caller may be importing it on another thread meanwhile
+    from gis.crs import parse_input_crs
+
     limits = limits or get_read_limits()
     path = Path(path)
     ext = path.suffix.lower()
@@ -120,8 +121,11 @@ def read_point_table(
         return None
     if ext == ".csv":
         table = _arrow_csv(path, encoding)
-    elif ext == ".parquet" and not _is_geoparquet(path, str(path)):
-        table = _parquet_file(path, str(path)).read()
+    elif ext == ".parquet":
+        from gis.io.parquet import _is_geoparquet, _parquet_file
+
+        geo = _is_geoparquet(path, str(path))
+        table = None if geo else _parquet_file(path, str(path)).read()
     else:
         return None
     if table is None:
