@@ -171,8 +171,9 @@ def write_csv_columns(table, added: dict[str, object], path: str | Path) -> Path
     path = Path(path)
     columns = dict(zip(table.schema.names, table.columns, strict=True))
     for name, values in added.items():
-        try:
-            array = pa.array(values)
+        try:  # Arrow data as it is (pa.array would convert it cell by cell, through Python)
+            is_arrow = isinstance(values, pa.Array | pa.ChunkedArray)
+            array = values if is_arrow else pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (ids of several kinds)
             array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
         if pa.types.is_boolean(array.type):
