@@ -21,6 +21,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
+__all__ = ["assign_command"]
+
 # A point file larger than this (about 40,000 rows of a typical house table) has its grids
 # indexed on the second thread while it is read; a smaller one is joined with one STRtree
 # query (:func:`gis.assign.assign_lonlat` chooses), which needs no index.

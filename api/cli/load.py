@@ -30,6 +30,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
+__all__ = ["app", "load_division_command"]
+
 app = typer.Typer(
     help="入库 / load data into the database", no_args_is_help=True, rich_markup_mode=None
 )

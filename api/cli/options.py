@@ -87,7 +87,9 @@ CodeField = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+    typer.Option(
+        "--db", help="数据库 URL（默认：配置的数据库）/ database URL (default: the configured one)"
+    ),
 ]
 ToleranceOption = Annotated[
     float,

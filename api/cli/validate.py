@@ -25,6 +25,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
 
+__all__ = ["validate_command"]
+
 
 def _findings_table(findings) -> Table:
     table = Table(title="校验结果 / validation findings", show_lines=False)

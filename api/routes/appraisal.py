@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.services.appraisal import service as service
+from api.services.appraisal import service
 from api.services.appraisal.report import write_appraisal
 
 __all__ = ["router"]

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.services.assessment import service as service
+from api.services.assessment import service
+from api.services.dashboard import dashboard
 
 __all__ = ["router"]
 
@@ -154,7 +155,7 @@ def download_report(
 @router.get("/dashboard/data")
 def dashboard_data(session: SessionDep, user: Reader, now: Now, month: Month) -> dict[str, Any]:
     """看板数据：每个社区本月考核得分、事件按时办结率、巡查时长达标率 / Dashboard data."""
-    return service.dashboard(session, month, now=now)
+    return dashboard(session, month, now=now)
 
 
 @router.get("/dashboard", include_in_schema=False)

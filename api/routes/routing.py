@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.db.models import Role, Staff, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
 from api.services.crud import get_or_404
-from api.services.incidents import routing as routing
+from api.services.incidents import routing
 from api.services.incidents import service as svc
 
 __all__ = ["router"]

@@ -51,7 +51,7 @@ from api.services.appraisal.formula import (
     read_weights,
     survey_questions,
 )
-from api.services.assessment.sample import _check_month
+from api.services.assessment.sample import check_month
 from api.services.incidents.deadlines import SHANGHAI, to_shanghai
 from api.services.surveys import proportion, tally, worker_grid_codes
 from gis.errors import InputError
@@ -72,7 +72,7 @@ _OPEN = ("registered", "fed_back", "in_progress", "escalated", "received")
 
 def month_window(month: str) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of ``month`` (YYYY-MM) in Asia/Shanghai, as aware datetimes."""
-    month = _check_month(month)
+    month = check_month(month)
     year, mon = (int(p) for p in month.split("-"))
     start = dt.datetime(year, mon, 1, tzinfo=SHANGHAI)
     end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
@@ -260,7 +260,7 @@ def appraise(
     """
     from api.services.assessment.service import community_result
 
-    month = _check_month(month)
+    month = check_month(month)
     weights = check_weights(weights) if weights is not None else read_weights()
     c = _community(session, community)
     start, end = month_window(month)
