@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence
+from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence, require_code_field
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M
 from gis.errors import InputError
 
 __all__ = ["merge_grids", "move_shared_boundary", "split_grid"]
 
-_NOISE_M = 0.001
+_NOISE_M = DEFAULT_NOISE_M
 
 
 def split_grid(
@@ -33,7 +34,7 @@ def split_grid(
     code: str,
     line: Any,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     new_code: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with grid ``code`` cut in two by ``line``.
@@ -109,7 +110,7 @@ def merge_grids(
     grids: gpd.GeoDataFrame,
     codes: list[str],
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     keep_code: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with the grids ``codes`` merged into one.
@@ -179,7 +180,7 @@ def move_shared_boundary(
     code_b: str,
     new_line: Any,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     tolerance_m: float = 0.01,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with the boundary shared by grids ``code_a`` and ``code_b`` replaced.
@@ -305,10 +306,7 @@ def _position(grids: gpd.GeoDataFrame, code: str, code_field: str) -> int:
     if not isinstance(grids, gpd.GeoDataFrame):
         raise InputError(f"网格须为 GeoDataFrame / grids must be a GeoDataFrame, not {type(grids)}")
     require_crs(grids, "grids / 网格")
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格缺少编码字段 {code_field!r} / grids have no code field {code_field!r}"
-        )
+    require_code_field(grids, code_field)
     hits = np.flatnonzero(grids[code_field].to_numpy() == code)
     if len(hits) == 0:
         raise InputError(f"没有编码为 {code} 的网格 / no grid has code {code}")

@@ -50,6 +50,8 @@ def assign_command(
     --input-crs coordinates converted). The points' CRS is --input-crs; the grids file is
     read in its own CRS (--grids-crs to say otherwise).
     """
+    from gis.codes import require_code_field
+
     try:
         if _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
@@ -69,10 +71,9 @@ def assign_command(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+        require_code_field(grid_frame, code_field, source=grids)
         with err.status("空间连接中 / joining…"):
-            codes = assign_points(point_frame, grid_frame, grid_id=code_field)
+            codes = assign_points(point_frame, grid_frame, code_field=code_field)
         result = point_frame.copy()
         result["grid_code"] = codes.astype(object).where(codes.notna(), None)
         result["outside"] = codes.isna().to_numpy()
@@ -136,16 +137,16 @@ def _assign_columnar(
 
     large = points.is_file() and points.stat().st_size > _INDEX_FROM_BYTES
 
-    def grid_index():
-        from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
+    def grid_index():  # geopandas, gis.assign and scipy are imported here, overlapping the read
+        from gis.assign import GridIndex
+        from gis.codes import require_code_field
 
         grid_frame = read_input(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-        return GridIndex(grid_frame, grid_id=code_field, one_shot=True) if large else grid_frame
+        require_code_field(grid_frame, code_field, source=grids)
+        return GridIndex(grid_frame, code_field=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(grid_index)
@@ -157,7 +158,7 @@ def _assign_columnar(
         from gis.assign import assign_lonlat
 
         with err.status("空间连接中 / joining…"):
-            codes = assign_lonlat(table.lon, table.lat, WGS84, built, grid_id=code_field)
+            codes = assign_lonlat(table.lon, table.lat, WGS84, built, code_field=code_field)
     outside = np.equal(codes, None)
     lon, lat = table.lonlat_for_writing()
     added = {"grid_code": codes, "outside": outside, "lon_wgs84": lon, "lat_wgs84": lat}

@@ -190,6 +190,7 @@ def geocode_command(
         TimeRemainingColumn,
     )
 
+    from gis.codes import require_code_field
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 
     if gazetteer is None and db is None:
@@ -229,10 +230,7 @@ def geocode_command(
                     grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                     crs_option="--grids-crs", geometry_type="polygon",
                 )  # fmt: skip
-                if code_field not in grid_frame.columns:
-                    raise InputError(
-                        f"{grids}: 没有编码字段 {code_field!r} / no code field {code_field!r}"
-                    )
+                require_code_field(grid_frame, code_field, source=grids)
         with Progress(
             TextColumn("地理编码 / geocoding"),
             BarColumn(),

@@ -83,7 +83,7 @@ def load_division_command(
     force: Annotated[
         bool, typer.Option("--force", help="未通过校验也入库 / store even if it does not validate")
     ] = False,
-    tolerance: ToleranceOption = 0.5,
+    tolerance: ToleranceOption = None,
     layer: Layer = None,
     boundary_layer: BoundaryLayer = None,
     grids_crs: GridsCRS = None,

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from gis.defaults import DEFAULT_TOLERANCE_M
+
 __all__ = [
     "AllowTruncate",
     "BoundaryCRS",
@@ -92,6 +94,12 @@ DbOption = Annotated[
     ),
 ]
 ToleranceOption = Annotated[
-    float,
-    typer.Option("--tolerance-m", "--tolerance", min=0.0, help="容差（米）/ tolerance in metres"),
+    float | None,
+    typer.Option(
+        "--tolerance-m",
+        "--tolerance",
+        min=0.0,
+        help=f"容差（米；默认 WANGGE_TOLERANCE_M，{DEFAULT_TOLERANCE_M:g}）/ tolerance in metres "
+        f"(default: the WANGGE_TOLERANCE_M setting, {DEFAULT_TOLERANCE_M:g})",
+    ),
 ]

@@ -27,10 +27,22 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from api.core.config import default_tolerance_m
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
+    Listing,
+    PlannerDataAnswer,
+    PlannerDivideAnswer,
+    PlannerEditAnswer,
+    PlannerRepairAnswer,
+    PlannerStoredAnswer,
+    PlannerValidateAnswer,
+    PlannerVersionAnswer,
+)
 from api.services import planner as board
 from api.services.planner import CONTEXT_FILE, DEFAULT_BAND, DEFAULT_TARGET_HOUSEHOLDS
+from gis.defaults import MAX_TOLERANCE_M
 from maps.assets import STATIC_DIR
 
 __all__ = [
@@ -57,12 +69,12 @@ class _Band(BaseModel):
 
 class ValidateBody(_Band):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RepairBody(BaseModel):
     grids: dict[str, Any]
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class DivideBody(_Band):
@@ -90,7 +102,7 @@ class MoveBody(BaseModel):
 class SaveBody(BaseModel):
     grids: dict[str, Any]
     effective_date: dt.date
-    tolerance_m: float = Field(0.5, gt=0, le=100)
+    tolerance_m: float = Field(default_factory=default_tolerance_m, gt=0, le=MAX_TOLERANCE_M)
 
 
 class RestoreBody(BaseModel):
@@ -132,7 +144,7 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
 # --------------------------------------------------------------------------- JSON endpoints
 
 
-@router.get("/{community}/data")
+@router.get("/{community}/data", response_model=PlannerDataAnswer)
 def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -> dict[str, Any]:
     """底图与当前划分 / Boundary, roads, buildings, houses and the division being edited.
 
@@ -141,7 +153,7 @@ def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -
     return board.board_data(session, community, today=now.date())
 
 
-@router.post("/{community}/validate")
+@router.post("/{community}/validate", response_model=PlannerValidateAnswer)
 def planner_validate(
     community: str, body: ValidateBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -156,7 +168,7 @@ def planner_validate(
     )
 
 
-@router.post("/{community}/repair")
+@router.post("/{community}/repair", response_model=PlannerRepairAnswer)
 def planner_repair(
     community: str, body: RepairBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -164,7 +176,7 @@ def planner_repair(
     return board.repair_working_copy(session, community, body.grids, tolerance_m=body.tolerance_m)
 
 
-@router.post("/{community}/divide")
+@router.post("/{community}/divide", response_model=PlannerDivideAnswer)
 def planner_divide(
     community: str, body: DivideBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -172,7 +184,7 @@ def planner_divide(
     return board.divide_community(session, community, target=body.target_households, band=body.band)
 
 
-@router.post("/{community}/edit/split")
+@router.post("/{community}/edit/split", response_model=PlannerEditAnswer)
 def planner_split(
     community: str, body: SplitBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -183,7 +195,7 @@ def planner_split(
     return board.split_working_copy(session, community, body.grids, body.line, code=body.code)
 
 
-@router.post("/{community}/edit/merge")
+@router.post("/{community}/edit/merge", response_model=PlannerEditAnswer)
 def planner_merge(
     community: str, body: MergeBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -191,7 +203,7 @@ def planner_merge(
     return board.merge_working_copy(session, community, body.grids, body.codes)
 
 
-@router.post("/{community}/edit/move-boundary")
+@router.post("/{community}/edit/move-boundary", response_model=PlannerEditAnswer)
 def planner_move_boundary(
     community: str, body: MoveBody, session: SessionDep, user: Planner
 ) -> dict[str, Any]:
@@ -205,7 +217,7 @@ def planner_move_boundary(
     )
 
 
-@router.post("/{community}/save", status_code=201)
+@router.post("/{community}/save", status_code=201, response_model=PlannerStoredAnswer)
 def planner_save(
     community: str, body: SaveBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:
@@ -225,7 +237,7 @@ def planner_save(
     return _stored(session, stored, answer)
 
 
-@router.get("/{community}/versions")
+@router.get("/{community}/versions", response_model=Listing)
 def planner_versions(
     community: str, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -233,7 +245,7 @@ def planner_versions(
     return board.versions_of(session, community, today=now.date())
 
 
-@router.get("/{community}/versions/{version}")
+@router.get("/{community}/versions/{version}", response_model=PlannerVersionAnswer)
 def planner_version(
     community: str, version: int, session: SessionDep, user: Planner, now: Now
 ) -> dict[str, Any]:
@@ -241,7 +253,9 @@ def planner_version(
     return board.version_of(session, community, version, today=now.date())
 
 
-@router.post("/{community}/versions/{version}/restore", status_code=201)
+@router.post(
+    "/{community}/versions/{version}/restore", status_code=201, response_model=PlannerStoredAnswer
+)
 def planner_restore(
     community: str, version: int, body: RestoreBody, session: SessionDep, user: Planner, now: Now
 ) -> JSONResponse:

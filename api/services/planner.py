@@ -24,7 +24,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.core.config import get_settings
+from api.core.config import coverage_tolerances, default_tolerance_m, get_settings
 from api.core.errors import NotFound
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, from_db_geometry
@@ -69,10 +69,6 @@ MATCH_ENDS_M = 2.0  # a drawn boundary line's ends may miss the shared edge's en
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _community(session, community: str) -> Community:
-    return find_community(session, community)
 
 
 def _boundary(record: Community) -> gpd.GeoDataFrame:
@@ -381,7 +377,7 @@ def board_data(session: Session, community: str, *, today: dt.date) -> dict[str,
 
     The division is the one in effect ``today``, else the latest version (else none).
     """
-    record = _community(session, community)
+    record = find_community(session, community)
     boundary = _boundary(record)
     roads, buildings = _context(boundary)
     houses = _houses(session, record)
@@ -408,7 +404,7 @@ def board_data(session: Session, community: str, *, today: dt.date) -> dict[str,
         "defaults": {
             "target_households": DEFAULT_TARGET_HOUSEHOLDS,
             "band": DEFAULT_BAND,
-            "tolerance_m": 0.5,
+            "tolerance_m": default_tolerance_m(),
             "today": today.isoformat(),
         },
     }
@@ -424,7 +420,7 @@ def check_working_copy(
     tolerance_m: float,
 ) -> dict[str, Any]:
     """Findings, households per grid against the band, and compactness of a working copy."""
-    record = _community(session, community)
+    record = find_community(session, community)
     return _check(
         _grids(grids),
         _boundary(record),
@@ -439,8 +435,11 @@ def repair_working_copy(
     session: Session, community: str, grids: dict[str, Any], *, tolerance_m: float
 ) -> dict[str, Any]:
     """The working copy repaired, with the change log (nothing stored)."""
-    record = _community(session, community)
-    repaired, changes = repair(_grids(grids), _boundary(record), tolerance_m=tolerance_m)
+    record = find_community(session, community)
+    tolerance_m, noise_m = coverage_tolerances(tolerance_m)
+    repaired, changes = repair(
+        _grids(grids), _boundary(record), tolerance_m=tolerance_m, noise_m=noise_m
+    )
     return {"grids": _grids_fc(repaired), "changes": changes_to_geojson(changes)}
 
 
@@ -448,7 +447,7 @@ def divide_community(
     session: Session, community: str, *, target: float, band: float
 ) -> dict[str, Any]:
     """A proposed division along roads, with its report (nothing stored)."""
-    record = _community(session, community)
+    record = find_community(session, community)
     boundary = _boundary(record)
     roads, buildings = _context(boundary)
     if roads is None:
@@ -487,7 +486,7 @@ def split_working_copy(
 
     Without ``code``: the grid the line cuts in exactly two, the longest crossing first.
     """
-    _community(session, community)
+    find_community(session, community)
     frame = _grids(grids)
     cut = _line(line)
     candidates = [code] if code else _grids_crossed(frame, cut)
@@ -507,7 +506,7 @@ def merge_working_copy(
     session: Session, community: str, grids: dict[str, Any], codes: list[str]
 ) -> dict[str, Any]:
     """Merge neighbouring grids (the first code is kept)."""
-    _community(session, community)
+    find_community(session, community)
     out = merge_grids(_grids(grids), codes)
     return {"grids": _grids_fc(out), "kept": codes[0]}
 
@@ -526,7 +525,7 @@ def move_boundary(
     Without ``code_a``/``code_b``, the pair is the one whose shared edge runs between the
     line's two ends (within :data:`MATCH_ENDS_M`).
     """
-    _community(session, community)
+    find_community(session, community)
     frame = _grids(grids)
     new_edge = _line(line)
     if not (code_a and code_b):
@@ -549,7 +548,7 @@ def save_working_copy(
 
     Returns (stored, answer): not stored, with the findings, when it does not validate.
     """
-    record = _community(session, community)
+    record = find_community(session, community)
     return _store(
         session,
         record,
@@ -563,7 +562,7 @@ def save_working_copy(
 
 def versions_of(session: Session, community: str, *, today: dt.date) -> dict[str, Any]:
     """Every version of the community's division, newest first, with its grid count."""
-    record = _community(session, community)
+    record = find_community(session, community)
     counts = dict(
         session.execute(
             sa.select(Grid.division_id, sa.func.count())
@@ -582,7 +581,7 @@ def versions_of(session: Session, community: str, *, today: dt.date) -> dict[str
 
 def version_of(session: Session, community: str, version: int, *, today: dt.date) -> dict[str, Any]:
     """One version: its dates and its grids (FeatureCollection)."""
-    record = _community(session, community)
+    record = find_community(session, community)
     division = _division(session, record, version)
     return _division_meta(division, today) | {
         "grids": _grids_fc(_division_grids(session, division))
@@ -599,7 +598,7 @@ def restore_version(
     today: dt.date,
 ) -> tuple[bool, dict[str, Any]]:
     """Store an older version's grids as a new version from ``effective_date``."""
-    record = _community(session, community)
+    record = find_community(session, community)
     division = _division(session, record, version)
     grids = _division_grids(session, division)
     if not len(grids):
@@ -611,5 +610,5 @@ def restore_version(
         effective_date=effective_date,
         actor=actor,
         today=today,
-        tolerance_m=0.5,
+        tolerance_m=default_tolerance_m(),
     )

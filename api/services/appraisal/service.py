@@ -79,15 +79,6 @@ def month_window(month: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _community(session: Session, community: str | int) -> Community:
-    if isinstance(community, int):
-        found = session.get(Community, community)
-        if found is None:
-            raise InputError(f"没有社区 id {community} / no community with id {community}")
-        return found
-    return find_community(session, str(community).strip())
-
-
 def record_dict(session: Session, record: AppraisalRecord) -> dict[str, Any]:
     """JSON shape of a reward / accountability record."""
     staff = session.get(Staff, record.staff_id)
@@ -137,7 +128,7 @@ def add_record(
 
 def list_records(session: Session, community: str | int, month: str | None = None) -> list[dict]:
     """Rewards and accountability records of the community's staff (of ``month`` if given)."""
-    c = _community(session, community)
+    c = find_community(session, community)
     query = (
         sa.select(AppraisalRecord)
         .join(Staff, Staff.id == AppraisalRecord.staff_id)
@@ -262,7 +253,7 @@ def appraise(
 
     month = check_month(month)
     weights = check_weights(weights) if weights is not None else read_weights()
-    c = _community(session, community)
+    c = find_community(session, community)
     start, end = month_window(month)
     today = to_shanghai(now).date()
     assessment = community_result(session, c.id, month)

@@ -90,15 +90,6 @@ def _month(month: str) -> str:
     return check_month(month)
 
 
-def _community(session: Session, community: str | int) -> Community:
-    if isinstance(community, int):
-        found = session.get(Community, community)
-        if found is None:
-            raise InputError(f"没有社区 id {community} / no community with id {community}")
-        return found
-    return find_community(session, str(community).strip())
-
-
 # --------------------------------------------------------------------------- draw
 
 
@@ -152,7 +143,7 @@ def draw(
     earlier, returned as it was).
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     existing = _sample(session, c.id, month)
     if existing is not None:
         return _sample_dict(c, existing, session, False)
@@ -199,7 +190,7 @@ def set_department_score(
     ``dept`` is a code of :data:`api.services.assessment.DEPARTMENTS` or its Chinese name.
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     score = DeptScore(dept, points, reason)
     row = session.scalars(
         sa.select(AssessmentDeptScore).where(
@@ -419,7 +410,7 @@ def score_field_data(
     registration (6 points).
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     sample = _sample(session, c.id, month)
     if sample is None:
         raise InputError(
@@ -525,7 +516,7 @@ def community_result(session: Session, community: str | int, month: str) -> dict
     """Everything recorded for a community's month: draw, department scores, sample points
     (each with its deductions), and the total when complete (``complete``/``missing``)."""
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     sample = _sample(session, c.id, month)
     depts, rows = _stored(session, c, month)
     score, missing = community_score(session, c, month)
