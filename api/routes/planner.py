@@ -14,8 +14,9 @@ but ``save`` and ``restore`` writes: ``validate``, ``repair``, ``divide`` and th
 :func:`api.services.divisions.load_division`, refused (422, with the findings) when it does
 not validate; ``restore`` does the same with an older version's grids.
 
-Roads and buildings are not stored in the database: the page shows the OSM layers of the
-data folder (``data/demo/osm_bund.gpkg``) where they reach the community, else none.
+Roads and buildings are not stored in the database: the page shows (and snaps drawn vertices
+to) the OSM layers of the data folder (``data/demo/osm_bund.gpkg``), else the base map's
+top-zoom tiles when the server has one (``--basemap``), else none.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from api.routes.schemas import (
     PlannerVersionAnswer,
 )
 from api.services import planner as board
-from api.services.planner import CONTEXT_FILE, DEFAULT_BAND, DEFAULT_TARGET_HOUSEHOLDS
+from api.services.planner import (
+    CONTEXT_FILE,
+    DEFAULT_BAND,
+    DEFAULT_TARGET_HOUSEHOLDS,
+    ROAD_END_TOLERANCE_M,
+)
 from gis.defaults import MAX_TOLERANCE_M
 from maps.assets import STATIC_DIR
 
@@ -99,6 +105,13 @@ class MoveBody(BaseModel):
     code_b: str | None = None
 
 
+class SplitAlongRoadBody(BaseModel):
+    grids: dict[str, Any]
+    code: str
+    road: dict[str, Any]
+    tolerance_m: float = Field(ROAD_END_TOLERANCE_M, ge=0, le=50)
+
+
 class SaveBody(BaseModel):
     grids: dict[str, Any]
     effective_date: dt.date
@@ -145,12 +158,16 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
 
 
 @router.get("/{community}/data", response_model=PlannerDataAnswer)
-def planner_data(community: str, session: SessionDep, user: Planner, now: Now) -> dict[str, Any]:
+def planner_data(
+    community: str, request: Request, session: SessionDep, user: Planner, now: Now
+) -> dict[str, Any]:
     """底图与当前划分 / Boundary, roads, buildings, houses and the division being edited.
 
-    The division is the one in effect today, else the latest version (else none).
+    The division is the one in effect today, else the latest version (else none). Roads
+    and buildings are what the page snaps drawn vertices to.
     """
-    return board.board_data(session, community, today=now.date())
+    basemap = getattr(request.app.state, "basemap", None)
+    return board.board_data(session, community, today=now.date(), basemap=basemap)
 
 
 @router.post("/{community}/validate", response_model=PlannerValidateAnswer)
@@ -214,6 +231,21 @@ def planner_move_boundary(
     """
     return board.move_boundary(
         session, community, body.grids, body.line, code_a=body.code_a, code_b=body.code_b
+    )
+
+
+@router.post("/{community}/edit/split-along-road", response_model=PlannerEditAnswer)
+def planner_split_along_road(
+    community: str, body: SplitAlongRoadBody, session: SessionDep, user: Planner
+) -> dict[str, Any]:
+    """沿道路分割网格 / Cut one grid along a road's centreline (not saved).
+
+    ``road`` is a GeoJSON LineString or MultiLineString (the ways of one road, lon/lat);
+    an end within ``tolerance_m`` metres of the grid's outline is carried across it. The
+    largest piece keeps ``code``; the others get new codes (``new_codes``, largest first).
+    """
+    return board.split_along_road(
+        session, community, body.grids, body.code, body.road, tolerance_m=body.tolerance_m
     )
 
 

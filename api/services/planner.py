@@ -6,8 +6,11 @@ A working copy is a FeatureCollection of grids with a ``code`` property (lon/lat
 :func:`save_working_copy` and :func:`restore_version` writes, and they leave the commit to the
 caller (``api/routes/planner.py`` commits a stored version and rolls back a refused one).
 
-Roads and buildings are not stored in the database: the board shows the OSM layers of the
-data folder (:data:`CONTEXT_FILE`) where they reach the community, else none.
+Roads and buildings are not stored in the database: the board shows (and the page snaps drawn
+vertices to) the OSM layers of the data folder (:data:`CONTEXT_FILE`, the source the demo's base
+map is cut from) where they reach the community, at full precision; without them, the base
+map's own top-zoom tiles when the server has one (``--basemap``; decoded tile coordinates are
+quantised to about 13 cm at zoom 16, :mod:`maps.basemap_features`); else none.
 """
 
 from __future__ import annotations
@@ -41,14 +44,17 @@ from gis.codes import PREFIX_LENGTH, is_grid_code
 from gis.coverage import changes_to_geojson, repair
 from gis.crs import WGS84, metric_crs
 from gis.divide import divide
-from gis.edit import merge_grids, move_shared_boundary, split_grid
+from gis.edit import merge_grids, move_shared_boundary, split_along_line, split_grid
 from gis.errors import InputError, WanggeError
+from maps.basemap_features import archive_features
+from maps.tile_archive import TileArchive
 
 __all__ = [
     "CONTEXT_FILE",
     "DEFAULT_BAND",
     "DEFAULT_TARGET_HOUSEHOLDS",
     "MATCH_ENDS_M",
+    "ROAD_END_TOLERANCE_M",
     "board_data",
     "check_working_copy",
     "divide_community",
@@ -57,6 +63,7 @@ __all__ = [
     "repair_working_copy",
     "restore_version",
     "save_working_copy",
+    "split_along_road",
     "split_working_copy",
     "version_of",
     "versions_of",
@@ -66,6 +73,7 @@ CONTEXT_FILE = "demo/osm_bund.gpkg"  # roads and buildings, relative to settings
 DEFAULT_TARGET_HOUSEHOLDS = 400.0  # 300-500 households: a comprehensive grid (docs/design.md §2)
 DEFAULT_BAND = 0.25
 MATCH_ENDS_M = 2.0  # a drawn boundary line's ends may miss the shared edge's ends by this
+ROAD_END_TOLERANCE_M = 5.0  # a road ending this close to a grid's outline is carried across
 
 
 # --------------------------------------------------------------------------- helpers
@@ -119,6 +127,26 @@ def _context(boundary: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, ...]:
             out.append(None)
             continue
         near = frame[frame.intersects(outline)]
+        out.append(near if len(near) else None)
+    return tuple(out)
+
+
+def _context_or_basemap(
+    boundary: gpd.GeoDataFrame, basemap: TileArchive | None
+) -> tuple[gpd.GeoDataFrame | None, ...]:
+    """Roads and buildings near the community: the data folder's OSM layers, else the
+    base map's top-zoom tiles (when the server has one), else none."""
+    roads, buildings = _context(boundary)
+    if roads is not None or buildings is not None or basemap is None:
+        return roads, buildings
+    outline = shapely.union_all(boundary.geometry.to_numpy())
+    try:
+        found = archive_features(basemap, tuple(float(v) for v in outline.bounds))
+    except ValueError:  # a community too large to read from tiles: no context
+        return None, None
+    out = []
+    for name in ("roads", "buildings"):
+        near = found[name][found[name].intersects(outline)]
         out.append(near if len(near) else None)
     return tuple(out)
 
@@ -321,11 +349,19 @@ def _division_meta(division: Division, today: dt.date) -> dict[str, Any]:
 
 
 def _free_code(grids: gpd.GeoDataFrame, code: str) -> str:
+    return _free_codes(grids, code, 1)[0]
+
+
+def _free_codes(grids: gpd.GeoDataFrame, code: str, count: int) -> list[str]:
+    """``count`` codes ``code-2``, ``code-3``, ... that no grid holds."""
     taken = set(grids["code"].astype(str))
+    out: list[str] = []
     n = 2
-    while f"{code}-{n}" in taken:
+    while len(out) < count:
+        if f"{code}-{n}" not in taken:
+            out.append(f"{code}-{n}")
         n += 1
-    return f"{code}-{n}"
+    return out
 
 
 def _store(
@@ -372,14 +408,18 @@ def _store(
 # --------------------------------------------------------------------------- the board
 
 
-def board_data(session: Session, community: str, *, today: dt.date) -> dict[str, Any]:
+def board_data(
+    session: Session, community: str, *, today: dt.date, basemap: TileArchive | None = None
+) -> dict[str, Any]:
     """Boundary, roads, buildings, houses and the division being edited.
 
-    The division is the one in effect ``today``, else the latest version (else none).
+    The division is the one in effect ``today``, else the latest version (else none). Roads
+    and buildings (what the page snaps drawn vertices to) come from the data folder's OSM
+    layers, else from ``basemap``'s top-zoom tiles.
     """
     record = find_community(session, community)
     boundary = _boundary(record)
-    roads, buildings = _context(boundary)
+    roads, buildings = _context_or_basemap(boundary, basemap)
     houses = _houses(session, record)
     division = (
         division_in_effect(session, record.id, today)
@@ -500,6 +540,32 @@ def split_working_copy(
             continue
         return {"grids": _grids_fc(out), "split": candidate}
     raise first_error
+
+
+def split_along_road(
+    session: Session,
+    community: str,
+    grids: dict[str, Any],
+    code: str,
+    road: dict[str, Any],
+    *,
+    tolerance_m: float = ROAD_END_TOLERANCE_M,
+) -> dict[str, Any]:
+    """Cut grid ``code`` along a road's centreline (:func:`gis.edit.split_along_line`).
+
+    ``road`` is a GeoJSON LineString or MultiLineString (the ways of one road, lon/lat); an
+    end within ``tolerance_m`` metres of the grid's outline is carried across it. The largest
+    piece keeps ``code``; the others get new codes, listed in ``new_codes`` (largest first).
+    """
+    find_community(session, community)
+    frame = _grids(grids)
+    line = geometry_from_geojson(road, what="road / 道路", kinds=("LineString", "MultiLineString"))
+    new_codes = None
+    if not is_grid_code(code):  # a hand-made code: its pieces become "A-2", "A-3", ...
+        new_codes = _free_codes(frame, code, len(shapely.get_coordinates(line)) + 2)
+    out = split_along_line(frame, code, line, tolerance_m=tolerance_m, new_codes=new_codes)
+    added = [str(c) for c in out["code"].iloc[len(frame) :]]
+    return {"grids": _grids_fc(out), "split": code, "new_codes": added}
 
 
 def merge_working_copy(
