@@ -46,14 +46,17 @@ implementations do (the offset is only applied to Chinese map data). NaN stays N
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 from pyproj import CRS
 
 from gis.errors import CRSError, UnknownCRSError
+
+if TYPE_CHECKING:  # frames are only passed through: no need to load geopandas here
+    import geopandas as gpd
 
 __all__ = [
     "CGCS2000",

@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from scipy.spatial import cKDTree
 
 from gis.address import (
     AdminToken,
@@ -311,6 +310,16 @@ class Gazetteer:
                 self._numbered[p.road].append((int(p.number), i))
         for plates in self._numbered.values():
             plates.sort()
+        # a road's door plates share few place-name sets: checking an address's place names
+        # once per distinct set, not once per door plate, keeps geocoding independent of how
+        # many door plates a road has
+        self._admin_groups: dict[str, list[tuple[dict[str, str], list[int]]]] = {}
+        for road, rows in self._rows_by_road.items():
+            groups: dict[tuple, tuple[dict[str, str], list[int]]] = {}
+            for i in rows:
+                admin = self._admin[i]
+                groups.setdefault(tuple(sorted(admin.items())), (admin, []))[1].append(i)
+            self._admin_groups[road] = list(groups.values())
         self._short: dict[str, set[str]] = defaultdict(set)
         for road in self._rows_by_road:
             for short in road_short_forms(road):
@@ -323,6 +332,8 @@ class Gazetteer:
         self._to_metric = Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
         self._from_metric = Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
         self._x, self._y = self._to_metric.transform(self._lon, self._lat)
+        from scipy.spatial import cKDTree  # here: importing scipy costs more than a small run
+
         self._tree = cKDTree(np.column_stack([self._x, self._y])) if len(self.frame) else None
         self._road_point: dict[str, int] = {}
         for road, rows in self._rows_by_road.items():
@@ -399,7 +410,12 @@ class Gazetteer:
         if p.road not in self._rows_by_road:
             return self._unknown_road(p)
         tokens = (*p.admin, *p.trailing_admin)
-        rows = [i for i in self._rows_by_road[p.road] if not _contradicts(tokens, self._admin[i])]
+        groups = self._admin_groups[p.road]
+        agreeing = [(admin, rows) for admin, rows in groups if not _contradicts(tokens, admin)]
+        if len(agreeing) == len(groups):
+            rows = self._rows_by_road[p.road]
+        else:  # the road's rows in their order, less those whose place names contradict
+            rows = sorted(i for _, group_rows in agreeing for i in group_rows)
         if not rows:
             return _none("place name contradicts the gazetteer / 行政区划与门牌库不符", p)
         if p.leftover:
@@ -414,7 +430,7 @@ class Gazetteer:
             _PENALTY_ROAD_ALIAS * p.road_alias
             + _PENALTY_BARE_NUMBER * p.bare_number
             + _PENALTY_TYPO * any(t.typo for t in tokens)
-            + _PENALTY_UNVERIFIED * any(_unverified(tokens, self._admin[i]) for i in rows)
+            + _PENALTY_UNVERIFIED * any(_unverified(tokens, admin) for admin, _ in agreeing)
         )
         return self._resolve(p, rows, penalty)
 
@@ -658,12 +674,25 @@ def geocode(gazetteer: Gazetteer, address: str) -> GeocodeResult:
 
 
 def _grid_locator(grids, code_field: str, crs: CRS):
-    """Return a function (lons, lats) → grid codes, or None when no grids are given."""
+    """Return a function (lons, lats) → grid codes, or None when no grids are given.
+
+    A grid frame is joined per call (:func:`gis.assign.assign_lonlat`: an STRtree query for
+    the few thousand points a geocoding run has, an index only for many), not indexed up
+    front: building a :class:`gis.assign.GridIndex` of a large division costs more than
+    looking up a table of addresses.
+    """
     if grids is None:
         return None
-    from gis.assign import GridIndex
+    from gis.assign import GridIndex, assign_lonlat
 
-    index = grids if isinstance(grids, GridIndex) else GridIndex(grids, code_field=code_field)
+    if not isinstance(grids, GridIndex):
+
+        def join(lons, lats):
+            xs, ys = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+            return assign_lonlat(xs, ys, crs, grids, code_field=code_field)
+
+        return join
+    index = grids
     if CRS.from_user_input(index.crs).equals(crs):
         return index.locate_many
     transformer = Transformer.from_crs(crs, index.crs, always_xy=True)

@@ -65,6 +65,15 @@ from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require
 from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputError, InputTypeError, UnreadableFileError
 from gis.io import find_column, read_csv_text
+from gis.patrol_defaults import (
+    DEFAULT_MAX_ACCURACY_M,
+    DEFAULT_MAX_GAP_S,
+    DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_SPEED_SLACK_M,
+    DEFAULT_THRESHOLD_HOURS,
+    DOP_UERE_M,
+    TIMEZONE,
+)
 
 __all__ = [
     "DEFAULT_MAX_ACCURACY_M",
@@ -82,13 +91,6 @@ __all__ = [
     "weekly_summary",
 ]
 
-TIMEZONE = "Asia/Shanghai"
-DEFAULT_MAX_SPEED_KMH = 30.0
-DEFAULT_MAX_ACCURACY_M = 50.0
-DEFAULT_MAX_GAP_S = 600.0
-DEFAULT_SPEED_SLACK_M = 10.0
-DEFAULT_THRESHOLD_HOURS = 15.0
-DOP_UERE_M = 5.0
 
 TRACK_COLUMNS = ("time", "lon", "lat", "segment", "accuracy_m")
 """Columns of a track frame: ``time`` tz-aware (Asia/Shanghai), ``lon``/``lat`` WGS84,

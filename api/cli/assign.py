@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import shapely
 import typer
 
 from api.cli.engine import (
@@ -33,10 +31,14 @@ from api.cli.options import (
     Layer,
 )
 from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
-from gis.codes import require_code_field
 from gis.errors import WanggeError
 
 __all__ = ["assign_command"]
+
+# A point file larger than this (about 40,000 rows of a typical house table) has its grids
+# indexed on the second thread while it is read; a smaller one is joined with one STRtree
+# query (:func:`gis.assign.assign_lonlat` chooses), which needs no index.
+_INDEX_FROM_BYTES = 2 * 1024 * 1024
 
 
 def assign_command(
@@ -121,7 +123,11 @@ def _assign(
         )  # fmt: skip
         if done is not None:
             return done
+        import numpy as np
+        import shapely
+
         from gis.assign import assign_points
+        from gis.codes import require_code_field
         from gis.io import write_layer
 
         point_frame = read_input(
@@ -175,13 +181,16 @@ def _assign_columnar(
 ) -> tuple[int, int, Path] | None:
     """``assign`` column-wise for a clean lon/lat table (CSV/Parquet) written as CSV.
 
-    The points are parsed in bulk and their columns written back as read, with no geometry per
-    row, while another thread reads the grids and builds their index (the second core). None
-    (nothing written) when the input needs the general reader (other formats or CRS, a bad
-    cell: that reader names the row) or the output is not CSV; else the points, the points
-    outside and the file written.
+    The points are parsed in bulk and their columns written back as read (the coordinates as
+    the file wrote them), with no geometry per row, while another thread reads the grids and,
+    for a large file, builds their index (the second core); a small file is joined with one
+    STRtree query and needs no index. None (nothing written) when the input needs the
+    general reader (other formats or CRS, a bad cell: that reader names the row) or the
+    output is not CSV; else the points, the points outside and the file written.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
 
     from gis.crs import WGS84, parse_input_crs
     from gis.io import read_point_table, write_csv_columns
@@ -194,15 +203,18 @@ def _assign_columnar(
     ):
         return None
 
-    def grid_index():
-        from gis.assign import GridIndex  # imported here too: scipy's import overlaps the read
+    large = points.is_file() and points.stat().st_size > _INDEX_FROM_BYTES
+
+    def grid_index():  # geopandas, gis.assign and scipy are imported here, overlapping the read
+        from gis.assign import GridIndex
+        from gis.codes import require_code_field
 
         grid_frame = read_input(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
         require_code_field(grid_frame, code_field, source=grids)
-        return GridIndex(grid_frame, code_field=code_field, one_shot=True)
+        return GridIndex(grid_frame, code_field=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(grid_index)
@@ -214,8 +226,9 @@ def _assign_columnar(
         from gis.assign import assign_lonlat
 
         with err.status("空间连接中 / joining…"):
-            codes = assign_lonlat(table.lon, table.lat, WGS84, built)
+            codes = assign_lonlat(table.lon, table.lat, WGS84, built, code_field=code_field)
     outside = np.equal(codes, None)
-    added = {"grid_code": codes, "outside": outside, "lon_wgs84": table.lon, "lat_wgs84": table.lat}
+    lon, lat = table.lonlat_for_writing()
+    added = {"grid_code": codes, "outside": outside, "lon_wgs84": lon, "lat_wgs84": lat}
     written = write_csv_columns(table.table, added, out_path)
     return len(codes), int(outside.sum()), written

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import DbOption, JsonFlag
@@ -33,6 +32,8 @@ def verify_command(
     as_json: JsonFlag = False,
 ) -> None:
     """校验审计日志哈希链 / Verify the audit log's hash chain (exit 1 naming the first bad row)."""
+    import sqlalchemy as sa
+
     from api.core.config import get_settings
     from api.db.audit_chain import verify_chain
     from api.db.engine import make_engine

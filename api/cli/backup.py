@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import DbOption, DryRunFlag, JsonFlag
@@ -40,6 +39,8 @@ def backup_command(
     SpatiaLite: SQLite online backup; PostGIS: pg_dump -Fc of the server's version. The
     audit chain's head is written beside it (FILE.audit-head.json).
     """
+    import sqlalchemy as sa
+
     from api.db.dry_run import output_plan
     from api.services.backup import backup
 
@@ -72,6 +73,8 @@ def restore_command(
     When the backup's audit head (FILE.audit-head.json) is beside it, the restored audit log
     is verified against it: exit 1 if the chain is broken (the data is restored all the same).
     """
+    import sqlalchemy as sa
+
     from api.services.backup import restore
 
     try:

@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import geopandas as gpd
-import pandas as pd
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from api.cli.options import DryRunFlag, JsonFlag
 from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import InputError, WanggeError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = ["app", "parse_bbox", "read_door_plates"]
 
@@ -65,6 +58,7 @@ def read_door_plates(db: str | None, community: str | None) -> gpd.GeoDataFrame:
     Only the door plate: the house's number and road. ``community`` (code or name) limits
     them to one community; without it every community's houses are read.
     """
+    import geopandas as gpd
     import sqlalchemy as sa
 
     from api.db.engine import database_session
@@ -122,6 +116,17 @@ def build_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """由 OSM 数据生成离线底图矢量瓦片 / Build the offline base map's vector tiles from OSM data."""
+    import geopandas as gpd
+    import pandas as pd
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from api.db.dry_run import output_plan
     from gis.osm import read_osm_layers
     from maps.basemap import build_basemap

@@ -6,8 +6,11 @@ The database is created and migrated when it does not exist yet
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import sessionmaker
 
 __all__ = ["open_sessions", "shown_url"]
 

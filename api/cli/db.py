@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import (
@@ -16,7 +15,6 @@ from api.cli.options import (
     JsonFlag,
 )
 from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
-from api.services.database_copy import copy_database
 from gis.errors import WanggeError
 
 __all__ = ["app", "db_copy_command"]
@@ -32,7 +30,10 @@ def db_copy_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """整库复制（如 SpatiaLite → PostGIS）/ Copy a whole database (e.g. SpatiaLite → PostGIS)."""
+    import sqlalchemy as sa
+
     from api.db.dry_run import WriteReport
+    from api.services.database_copy import copy_database
 
     report = WriteReport()
     try:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from api.cli.options import (
@@ -36,6 +35,8 @@ def demo_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """载入示例社区：入库、校验、连接、出图 / Load, validate, join and map the demo community."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
     from api.services.demo import DEMO_STEPS, load_demo
 
     key_note, key_write = _demo_data_key(db, dry_run=dry_run)

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -37,6 +36,9 @@ from api.cli.options import (
 )
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
 from gis.errors import InputError, WanggeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["divide_command"]
 
@@ -329,6 +331,8 @@ def balance_command(
     --input-crs is the CRS of the houses (the point input); the grids file is read in its
     own CRS unless --grids-crs.
     """
+    import pandas as pd
+
     from api.db.dry_run import output_plan
     from gis.balance import balance_report
 

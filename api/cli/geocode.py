@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from api.cli.inputs import read_input
@@ -28,8 +26,10 @@ from api.cli.output import (
     out,
     report_dry_run,
 )
-from gis.codes import require_code_field
 from gis.errors import InputError, UnreadableFileError, WanggeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "geocode_command",
@@ -44,6 +44,8 @@ _OUTPUT_EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
 
 def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     """Read a CSV (UTF-8, else GBK), XLSX or Parquet table as text columns, keeping every row."""
+    import pandas as pd
+
     ext = path.suffix.lower()
     if not path.is_file():
         raise UnreadableFileError(f"{path}: 文件不存在 / file not found")
@@ -100,6 +102,7 @@ def summarise(result: pd.DataFrame, threshold: float, *, with_grids: bool = Fals
 
 def _write(result: pd.DataFrame, path: Path, crs) -> None:
     import geopandas as gpd
+    import pandas as pd
     from shapely import points
 
     from gis.io import write_layer
@@ -188,7 +191,16 @@ def geocode_command(
     --input-crs is the CRS of the door-plate gazetteer (the point input the coordinates come
     from; results are WGS84); the grids file is read in its own CRS unless --grids-crs.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from api.db.dry_run import output_plan
+    from gis.codes import require_code_field
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 
     if gazetteer is None and db is None:
@@ -238,13 +250,18 @@ def geocode_command(
             transient=True,
         ) as bar:
             task = bar.add_task("geocode", total=len(table))
+
+            def advance(n: int) -> None:  # per 256 rows: a redraw per row costs more than it shows
+                if n % 256 == 0:
+                    bar.update(task, completed=n)
+
             result = geocode_table(
                 table,
                 column=column,
                 gazetteer=gaz,
                 grids=grid_frame,
                 code_field=code_field,
-                progress=lambda n: bar.update(task, completed=n),
+                progress=advance,
             )
         with output_plan(dry_run) as plan:
             _write(result, plan.path(out_path), gaz.crs)

@@ -10,19 +10,10 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import DbOption, DryRunFlag, JsonFlag
 from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
-from api.core.crypto import (
-    DataKeyError,
-    Keyring,
-    keyring,
-    new_data_key,
-    parse_data_key,
-    write_key_file,
-)
 from gis.errors import WanggeError
 
 __all__ = ["app", "rotate_data_key"]
@@ -36,6 +27,8 @@ app = typer.Typer(
 @app.command("new")
 def keys_new_command() -> None:
     """生成新的数据密钥（32 字节，URL 安全 base64）/ Print a new data key (32 random bytes)."""
+    from api.core.crypto import new_data_key
+
     out.print(new_data_key(), highlight=False)
     raise typer.Exit(EXIT_OK)
 
@@ -48,6 +41,14 @@ def rotate_data_key(db_url: str, new_key_file: Path, *, dry_run: bool = False) -
     re-encrypted and rolled back, the key file is made in a temporary folder only, and the
     result has ``would_write`` (:class:`api.db.dry_run.WriteReport`).
     """
+    from api.core.crypto import (
+        DataKeyError,
+        Keyring,
+        keyring,
+        new_data_key,
+        parse_data_key,
+        write_key_file,
+    )
     from api.db.data_keys import reseal
     from api.db.dry_run import write_scope
 
@@ -88,7 +89,10 @@ def keys_rotate_command(
     Reads the current key from WANGGE_DATA_KEY / WANGGE_DATA_KEY_FILE. Stop the servers
     first, then start them with WANGGE_DATA_KEY_FILE set to the new key file.
     """
+    import sqlalchemy as sa
+
     from api.core.config import get_settings
+    from api.core.crypto import DataKeyError
 
     try:
         result = rotate_data_key(db or get_settings().database_url, new_key_file, dry_run=dry_run)

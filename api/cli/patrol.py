@@ -41,9 +41,8 @@ from api.cli.output import (
     out,
     report_dry_run,
 )
-from gis.codes import require_code_field
 from gis.errors import InputError, WanggeError
-from gis.patrol import (
+from gis.patrol_defaults import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
     DEFAULT_MAX_SPEED_KMH,
@@ -187,6 +186,7 @@ def hours_command(
     --input-crs (or --gcj02) is the CRS of the track, the point input; the grids file is
     read in its own CRS unless --grids-crs.
     """
+    from gis.codes import require_code_field
     from gis.patrol import patrol_report, read_track
 
     if db is not None and grids is not None:

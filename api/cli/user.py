@@ -11,12 +11,10 @@ import json
 import sys
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 
 from api.cli.options import DbOption, DryRunFlag, JsonFlag
 from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
-from api.core.crypto import DataKeyError
 from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "enrol_totp", "totp_command", "user_create_command"]
@@ -134,6 +132,8 @@ def enrol_totp(db_url: str | None, username: str, *, dry_run: bool = False) -> d
 
 
 def _enrol(sessions, username: str) -> dict[str, Any]:
+    import sqlalchemy as sa
+
     from api.core.totp import new_totp_secret, provisioning_uri
     from api.db.models import User
     from api.services.privacy import audit
@@ -157,6 +157,10 @@ def totp_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """绑定动态验证码（TOTP）/ Enrol a TOTP second factor for a user (prints the secret)."""
+    import sqlalchemy as sa
+
+    from api.core.crypto import DataKeyError
+
     try:
         result = enrol_totp(db, name, dry_run=dry_run)
     except (WanggeError, DataKeyError, ValueError, sa.exc.SQLAlchemyError) as exc:

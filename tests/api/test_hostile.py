@@ -1,7 +1,8 @@
 """Hostile input over HTTP and through the CLI: each refused with a clear 4xx (413 for size) or
-exit 2, by the product's own bounds (api/core/limits.py, gis/io.py), and the server still answers
-``/health`` afterwards. The bounds are the defaults (20 MB, 100,000 vertices, depth 32,
-100,000 rows, 200 MiB unzipped) except for the request timeout, shortened to test it."""
+exit 2, by the product's own bounds (api/core/limits.py, gis/io/limits.py), and the server
+still answers ``/health`` afterwards. The bounds are the defaults (20 MB, 100,000 vertices,
+depth 32, 100,000 rows, 200 MiB unzipped) except for the request timeout, shortened to test
+it."""
 
 from __future__ import annotations
 

@@ -112,6 +112,19 @@ def test_round_trip_keeps_cgcs2000_label_in_gpkg_and_shapefile(tmp_path):
         assert_same_geometries(back, frame)
 
 
+@pytest.mark.parametrize("ext", [".geojson", ".gpkg", ".csv"])
+def test_z_coordinates_are_dropped_and_flat_layers_kept(tmp_path, ext):
+    flat = polygons()
+    lifted = flat.set_geometry(shapely.force_3d(np.asarray(flat.geometry.values), z=12.5))
+    back = read_layer(write_layer(lifted, tmp_path / f"z{ext}"))
+    assert not shapely.has_z(np.asarray(back.geometry.values)).any()
+    assert_same_geometries(back, flat)
+    mixed = pd.concat([flat.iloc[:1], lifted.iloc[1:]])  # only some features carry a Z
+    back = read_layer(write_layer(gpd.GeoDataFrame(mixed, crs=flat.crs), tmp_path / f"m{ext}"))
+    assert not shapely.has_z(np.asarray(back.geometry.values)).any()
+    assert_same_geometries(back, flat)
+
+
 def test_list_columns_joined_except_in_geojson(tmp_path):
     frame = points()
     frame["grid_codes"] = [["310109001001001", "310109001001002"], ["310109001001003"], []]

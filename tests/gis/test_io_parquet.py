@@ -141,6 +141,10 @@ def test_fast_reader_agrees_with_the_general_reader(tmp_path, lons, lats, encodi
     assert np.array_equal(fast.lon, shapely.get_x(geoms))
     assert np.array_equal(fast.lat, shapely.get_y(geoms))
     assert fast.table.column("名称").to_pylist() == general["名称"].tolist()
+    # the text written back for the coordinates reads as the very same numbers
+    lon_out, lat_out = fast.lonlat_for_writing()
+    assert [float(v) for v in lon_out.to_pylist()] == fast.lon.tolist()
+    assert [float(v) for v in lat_out.to_pylist()] == fast.lat.tolist()
 
 
 @settings(max_examples=30, deadline=None)
@@ -181,6 +185,20 @@ def test_written_columns_keep_the_text_and_are_read_back_by_duckdb(tmp_path):
     con.close()
     assert got == 2
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_arrow_columns_are_written_as_they_are(tmp_path):
+    import pyarrow as pa
+
+    chunked = pa.chunked_array([["121.50", " 1e2"], [None, "-0.0"]])
+    out = write_csv_columns(
+        pa.table({"a": ["w", "x", "y", "z"]}),
+        {"lon_wgs84": chunked, "n": pa.array([1.5, None, 3.0, 4.25])},
+        tmp_path / "a.csv",
+    )
+    back = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert back["lon_wgs84"].tolist() == ["121.50", " 1e2", "", "-0.0"]
+    assert back["n"].tolist() == ["1.5", "", "3", "4.25"]
 
 
 def test_grid_ids_of_mixed_kinds_are_written_as_text(tmp_path):

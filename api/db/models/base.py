@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import shapely
 from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import from_shape, to_shape
@@ -26,8 +27,10 @@ __all__ = [
     "STORAGE_SRID",
     "Base",
     "UTCDateTime",
+    "from_db_geometries",
     "from_db_geometry",
     "geometry_column",
+    "to_db_geometries",
     "to_db_geometry",
     "utc_now",
 ]
@@ -80,6 +83,22 @@ def to_db_geometry(geom: shapely.Geometry | None, *, srid: int = STORAGE_SRID, m
 def from_db_geometry(value: WKBElement | None) -> shapely.Geometry | None:
     """Return the shapely geometry of a stored value (None stays None)."""
     return None if value is None else to_shape(value)
+
+
+def to_db_geometries(geoms, *, srid: int = STORAGE_SRID) -> list[WKBElement | None]:
+    """:func:`to_db_geometry` of many geometries (one WKB encoding call for all; None stays)."""
+    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object))
+    return [
+        None if b is None else WKBElement(memoryview(b), srid=srid, extended=False) for b in wkb
+    ]
+
+
+def from_db_geometries(values) -> np.ndarray:
+    """:func:`from_db_geometry` of many stored values (one WKB decoding call; None stays)."""
+    raw = [
+        None if v is None else v.data if isinstance(v.data, str) else bytes(v.data) for v in values
+    ]
+    return shapely.from_wkb(np.asarray(raw, dtype=object))
 
 
 def utc_now() -> dt.datetime:

@@ -47,8 +47,8 @@ from api.db.models import (
     Resident,
     Staff,
     StaffGrid,
-    from_db_geometry,
-    to_db_geometry,
+    from_db_geometries,
+    to_db_geometries,
 )
 from api.db.models.incidents import Post
 from api.services.registry.templates import (
@@ -335,7 +335,7 @@ def grids_in_effect(
     )  # fmt: skip
     return gpd.GeoDataFrame(
         {"code": [r.code for r in rows], "name": [r.name for r in rows]},
-        geometry=[from_db_geometry(r.geom) for r in rows],
+        geometry=from_db_geometries([r.geom for r in rows]),
         crs=STORAGE_SRID,
     )
 
@@ -511,11 +511,11 @@ def _add_houses(session, community, records, today) -> tuple[list[House], int]:
     houses = [
         House(
             community_id=community.id,
-            geom=to_db_geometry(point),
+            geom=geom,
             grid_code=code,
             **{k: rec.get(k) for k in house_fields},
         )
-        for rec, point, code in zip(records, points, codes, strict=True)
+        for rec, geom, code in zip(records, to_db_geometries(points), codes, strict=True)
     ]
     session.add_all(houses)
     return houses, sum(c is None for c in codes)

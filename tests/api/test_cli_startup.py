@@ -1,0 +1,124 @@
+"""Start-up of ``wangge``: a command imports what it needs, when it needs it.
+
+Each case runs the command in a fresh interpreter (pytest has long since imported
+everything, which would hide a regression) and lists the heavy packages in ``sys.modules``
+when the command has finished. Help and file-only commands must not load the database
+layer, the web stack, map rendering or SciPy; ``--help`` not even pandas or geopandas. Not
+timed: a module that comes back at start-up fails the test whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from tests.conftest import expected_code
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "data" / "demo"
+
+DATABASE_AND_WEB = ("sqlalchemy", "geoalchemy2", "alembic", "fastapi", "starlette", "uvicorn")
+RENDERING = ("folium", "matplotlib")
+HEAVY_FOR_FILES = (*DATABASE_AND_WEB, *RENDERING)
+HEAVY_FOR_HELP = (*HEAVY_FOR_FILES, "scipy", "pandas", "geopandas", "pyproj")
+
+PROBE = """
+import json, os, sys
+from api.cli import app
+code = 0
+try:
+    app(sys.argv[1:], prog_name="wangge")
+except SystemExit as exc:
+    code = exc.code
+top = sorted({name.split(".")[0] for name in sys.modules})
+with open(os.environ["WANGGE_PROBE_OUT"], "w") as f:
+    json.dump({"exit": code, "modules": top}, f)
+"""
+
+
+def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code and top-level modules."""
+    result = tmp_path / "probe.json"
+    env = {**os.environ, "WANGGE_PROBE_OUT": str(result)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.is_file(), proc.stderr[-3000:]
+    found = json.loads(result.read_text())
+    return found["exit"], set(found["modules"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["assign", "--help"],
+        ["validate", "--help"],
+        ["geocode", "--help"],
+        ["import", "--help"],
+        ["serve", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_help_loads_no_heavy_package(args, tmp_path):
+    code, modules = loaded_by(args, tmp_path)
+    assert code == 0
+    assert modules.isdisjoint(HEAVY_FOR_HELP), sorted(modules & set(HEAVY_FOR_HELP))
+
+
+def test_probe_sees_what_a_command_loads(tmp_path):
+    """The probe is not blind: a database command does load the database layer."""
+    db = tmp_path / "w.db"
+    code, modules = loaded_by(["audit", "verify", "--db", f"sqlite:///{db}"], tmp_path)
+    assert code == 0 and {"sqlalchemy", "geoalchemy2"} <= modules
+
+
+def test_file_only_assign_loads_no_database_web_rendering_or_scipy(tmp_path):
+    houses = pd.read_csv(DEMO / "houses.csv", encoding="utf-8-sig").head(50)
+    points = tmp_path / "houses.csv"
+    houses.to_csv(points, index=False)
+    out = tmp_path / "assigned.csv"
+    code, modules = loaded_by(
+        ["assign", str(points), "--grids", str(DEMO / "grids.geojson"), "--out", str(out)],
+        tmp_path,
+    )
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    want = [
+        expected_code(grids, shapely.Point(float(x), float(y))) or ""
+        for x, y in zip(got["lon_wgs84"], got["lat_wgs84"], strict=True)
+    ]
+    assert got["grid_code"].tolist() == want
+
+
+def test_file_only_validate_loads_no_database_web_or_rendering(tmp_path):
+    code, modules = loaded_by(
+        [
+            "validate",
+            str(DEMO / "grids.geojson"),
+            "--boundary",
+            str(DEMO / "boundary.geojson"),
+            "--json",
+        ],
+        tmp_path,
+    )
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
