@@ -70,7 +70,7 @@ def assign_command(
     read in its own CRS (--grids-crs to say otherwise). ``--engine dask`` assigns on a Dask
     cluster (GeoParquet or lon/lat CSV/Parquet in; a ``.parquet`` file or a directory out).
     """
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
 
     try:
         check_engine_options(engine, scheduler)

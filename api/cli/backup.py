@@ -41,7 +41,7 @@ def backup_command(
     """
     import sqlalchemy as sa
 
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from api.services.backup import backup
 
     try:

@@ -127,7 +127,7 @@ def build_command(
         TimeElapsedColumn,
     )
 
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.osm import read_osm_layers
     from maps.basemap import build_basemap
     from maps.tile_archive import archive_format

@@ -188,7 +188,7 @@ def divide_command(
     --input-crs is the CRS of the houses (the point input); the boundary, roads and
     buildings are read in their own CRS unless --boundary-crs, --roads-crs, --buildings-crs.
     """
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.coverage import is_valid_division
     from gis.divide import band_summary, divide
     from gis.io import write_layer
@@ -333,7 +333,7 @@ def balance_command(
     """
     import pandas as pd
 
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.balance import balance_report
 
     try:

@@ -34,7 +34,7 @@ def gazetteer_build_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """从 OSM 地址标签生成门牌库 / Build a door-plate gazetteer from OSM addr:* tags."""
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.gazetteer_osm import gazetteer_from_osm
 
     if out_path.suffix.lower() not in (".csv", ".parquet"):

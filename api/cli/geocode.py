@@ -199,7 +199,7 @@ def geocode_command(
         TimeRemainingColumn,
     )
 
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.codes import require_code_field
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 

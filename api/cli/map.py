@@ -99,7 +99,7 @@ def map_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """生成网页地图（离线可用）/ Write a self-contained web map of a community."""
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from api.services.community_data import read_stored_community
     from api.services.map_outputs import (
         write_division_map,
@@ -185,7 +185,7 @@ def print_command(
     of the setting supervision_phone; missing fields print as blank lines (--draft: 待填).
     """
     from api.core.config import get_settings
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from api.services.community_data import read_stored_community
     from api.services.map_outputs import write_boards, write_division_diagram
     from gis.osm import read_osm_layers

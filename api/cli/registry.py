@@ -73,7 +73,7 @@ def template_command(
     ``field-check``: the monthly assessment's field-check workbook (sheets 房屋, 人口,
     特殊人群: the registry's fields), filled on the spot and read by ``wangge assess score``.
     """
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from api.services.registry.templates import (
         COLUMNS,
         FIELD_CHECK,

@@ -89,7 +89,7 @@ def repair_command(
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
     from api.core.config import coverage_tolerances
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.coverage import changes_to_geojson, repair, validate
     from gis.io import write_layer
 

@@ -105,7 +105,7 @@ def validate_command(
     spread over a Dask cluster's workers with ``--engine dask``.
     """
     from api.core.config import coverage_tolerances
-    from api.db.dry_run import output_plan
+    from api.core.write_plan import output_plan
     from gis.coverage import findings_to_geojson, validate
 
     per_community = None
