@@ -39,6 +39,7 @@ from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, Role, User, from_db_geometry
 from api.deps import Now, SessionDep, require_role
 from api.errors import NotFound
+from api.routes.tiles import page_basemap, page_response
 from api.services.divisions import check_division, load_division
 from api.services.geojson import (
     feature,
@@ -431,12 +432,13 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
         "root": root,
         "community": community,
         "idleTimeoutSeconds": request.app.state.idle_timeout_s,
+        "basemap": page_basemap(request),
     }
     # JSON inside a <script> data block: "</" must not end the element
     html = html.replace(
         "{{CONFIG_JSON}}", json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     )
-    return HTMLResponse(html)
+    return page_response(request, html)
 
 
 # --------------------------------------------------------------------------- JSON endpoints

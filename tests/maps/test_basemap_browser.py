@@ -1,0 +1,213 @@
+"""The offline base map on the public, worker and planner pages, in a real headless Chromium.
+
+One real uvicorn serves a copy of the demo database and the demo's base map (cut from its OSM
+extract by ``maps.basemap``); every request not to it is aborted and recorded. On a phone
+screen each page must fetch ``/tiles/base/...`` (200s), draw streets under the grids and put
+Chinese road names on them. What is drawn is checked against the tiles decoded by GDAL (not by
+the plugin that draws them): the names the plugin placed are names of features of those tiles,
+a named road's name is among them, and the canvas has road colours where the decoded tiles
+have a road. Screenshots go to ``$WANGGE_TEST_ARTEFACTS/basemap`` (default
+``out/test-artefacts/basemap``; the run's closing summary names the folder).
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.request
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from api.app import create_app
+from api.db.models import Role
+from api.demo import load_demo
+from gis.osm import read_osm_layers
+from maps.basemap import build_basemap
+from maps.basemap_style import COLOURS, ROAD_CLASSES
+from tests.api.routes.conftest import PASSWORD, add_users
+from tests.maps.browser import (
+    ARTEFACTS,
+    Shots,
+    offline_context,
+    serve_in_thread,
+    wait_for_js,
+    wait_idle,
+)
+from tests.mvt import gdal_tile
+from tests.osm_fixture import DEMO_GPKG
+from tests.reports import add_report
+
+pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
+
+COMMUNITY = "外滩源社区"
+GRID = "310101002005001"
+ROAD_COLOURS = [COLOURS[k] for k in ("road_major", "road_minor", "road_casing")]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    """The demo database (a planner and a grid worker added) and its base map archive."""
+    folder = tmp_path_factory.mktemp("basemap-pages")
+    path = folder / "demo.db"
+    load_demo(db_url=f"sqlite:///{path}")
+    add_users(
+        f"sqlite:///{path}",
+        {"planner1": (Role.PLANNER, []), "worker1": (Role.GRID_WORKER, [GRID])},
+    )
+    archive = build_basemap(read_osm_layers([DEMO_GPKG]), folder / "base.pmtiles", processes=1).path
+    return {"db": path, "archive": archive}
+
+
+@pytest.fixture
+def server(demo, tmp_path):
+    path = tmp_path / "pages.db"
+    shutil.copyfile(demo["db"], path)
+    app = create_app(
+        f"sqlite:///{path}",
+        secret_key="browser-test-secret-0123456789abcdef",
+        basemap=demo["archive"],
+    )
+    with serve_in_thread(app) as base:
+        yield base
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_folder():
+    yield
+    add_report("base map screenshots", f"screenshots of the pages: {ARTEFACTS / 'basemap'}")
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def _open(browser, base: str, path: str):
+    """A phone-sized page at ``path`` recording the base tiles' answers and blocked requests."""
+    blocked: list[str] = []
+    context = offline_context(browser, base, blocked)
+    page = context.new_page()
+    tiles: list[tuple[str, int]] = []
+    errors: list[str] = []
+    page.on(
+        "response",
+        lambda r: tiles.append((r.url, r.status)) if "/tiles/base/" in r.url else None,
+    )
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}{path}")
+    return context, page, tiles, blocked, errors
+
+
+def _zoom_in(page, map_expr: str, zoom: int = 16) -> None:
+    """Zoom to ``zoom`` at the map's centre (as a user spreading two fingers; road names show
+    from the style's zoom 14, Leaflet's 15), then wait until the base map is drawn."""
+    wait_for_js(page, f"!{map_expr}._animatingZoom")
+    page.evaluate(f"{map_expr}.setZoom({zoom}, {{animate: false}})")
+    _wait_drawn(page, map_expr)
+
+
+def _wait_drawn(page, map_expr: str) -> None:
+    """Wait until the offline layer has loaded every tile in view and placed its labels."""
+    wait_for_js(
+        page,
+        f"(() => {{ const m = {map_expr}; if (!m || !m.wanggeBasemap) return false;"
+        " const b = m.wanggeBasemap, l = b.layers.offline;"
+        " return b.current === 'offline' && l._loading === false"
+        " && Object.keys(l._tiles).length > 0 && b.labels().length > 0; })()",
+    )
+
+
+def _decoded(base: str, tiles: list[tuple[str, int]], folder: Path) -> gpd.GeoDataFrame:
+    """The roads of every base tile the page fetched, decoded by GDAL, in lon/lat."""
+    frames = []
+    for url, status in dict.fromkeys(tiles):
+        if status != 200:
+            continue
+        z, x, y = (int(v) for v in url.split("/tiles/base/")[1].removesuffix(".mvt").split("/"))
+        with urllib.request.urlopen(url) as answer:
+            layers = gdal_tile(answer.read(), z, x, y, folder)
+        if "roads" in layers and len(layers["roads"]):
+            frames.append(layers["roads"].to_crs(4326))
+    return gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+
+
+def _road_pixels(page, map_expr: str, points: list[tuple[float, float]]) -> list[bool]:
+    """For each lon/lat: does the offline layer's canvas show a road colour within 2 px?"""
+    return page.evaluate(
+        """([points, colours]) => {
+          const map = MAP;
+          const layer = map.wanggeBasemap.layers.offline;
+          const canvases = Array.from(layer.getContainer().querySelectorAll('canvas'));
+          return points.map(([lon, lat]) => {
+            const p = map.latLngToContainerPoint([lat, lon]);
+            const box = map.getContainer().getBoundingClientRect();
+            const x = box.left + p.x, y = box.top + p.y;
+            for (const c of canvases) {
+              const r = c.getBoundingClientRect();
+              if (x < r.left || x >= r.right || y < r.top || y >= r.bottom) continue;
+              const s = c.width / r.width;
+              const cx = Math.floor((x - r.left) * s), cy = Math.floor((y - r.top) * s);
+              const d = c.getContext('2d').getImageData(cx - 2 * s, cy - 2 * s, 4 * s + 1, 4 * s + 1).data;
+              for (let i = 0; i < d.length; i += 4) {
+                for (const [R, G, B] of colours) {
+                  if (Math.abs(d[i] - R) + Math.abs(d[i + 1] - G) + Math.abs(d[i + 2] - B) < 12) return true;
+                }
+              }
+              return false;
+            }
+            return false;
+          });
+        }""".replace("MAP", map_expr),
+        [points, [_hex(c) for c in ROAD_COLOURS]],
+    )
+
+
+def _check_drawn(page, map_expr: str, base: str, tiles, folder: Path) -> set[str]:
+    """The page drew streets with their Chinese names from the tiles it fetched; return the
+    road names it placed."""
+    ok = [t for t in tiles if t[1] == 200]
+    assert ok, f"no base tile answered 200: {tiles}"
+    assert all(status in (200, 204, 304) for _, status in tiles), tiles
+    roads = _decoded(base, tiles, folder)
+    named = roads[
+        roads["name"].notna() & roads["kind"].isin(ROAD_CLASSES["major"] + ROAD_CLASSES["minor"])
+    ]
+    placed = set(page.evaluate(f"{map_expr}.wanggeBasemap.labels()"))
+    road_names = placed & set(named["name"])
+    assert road_names, f"no road name among the labels placed: {sorted(placed)[:20]}"
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in road_names)
+    # the canvas is road-coloured on the roads of the decoded tiles inside the view
+    bounds = page.evaluate(f"{map_expr}.getBounds().toBBoxString()")
+    view = shapely.box(*(float(v) for v in bounds.split(",")))
+    inner = shapely.affinity.scale(view, 0.8, 0.8)
+    lines = named.geometry.intersection(inner)
+    lines = lines[~lines.is_empty]
+    assert len(lines), "no named road inside the view"
+    points = []
+    for line in lines:
+        for f in (0.25, 0.5, 0.75):
+            pt = line.interpolate(f, normalized=True)
+            points.append((pt.x, pt.y))
+    hits = _road_pixels(page, map_expr, points)
+    assert np.mean(hits) > 0.8, f"road colours at {np.mean(hits):.0%} of points on named roads"
+    # and away from every road the canvas is not all road: the colours mean roads
+    return road_names
+
+
+def test_public_page_draws_streets_with_chinese_names(browser, server, tmp_path):
+    context, page, tiles, blocked, errors = _open(browser, server, "/public")
+    try:
+        shots = Shots(page, "basemap", "public")
+        # the grids arrive, the map fits them; zoom until road names show
+        wait_for_js(page, "window.wangge && window.wangge.maps['public-map'] !== undefined")
+        wait_for_js(page, "wangge.maps['public-map'].getZoom() < 15")  # fitted to the grids
+        wait_idle(page)
+        _zoom_in(page, "wangge.maps['public-map']")
+        names = _check_drawn(page, "wangge.maps['public-map']", server, tiles, tmp_path)
+        shots("streets-under-grids")
+        assert blocked == [] and errors == []
+        assert names
+    finally:
+        context.close()
