@@ -33,6 +33,8 @@ from tests.maps.browser import (
     Shots,
     offline_context,
     serve_in_thread,
+    sign_in,
+    tap_map,
     wait_for_js,
     wait_idle,
 )
@@ -211,3 +213,173 @@ def test_public_page_draws_streets_with_chinese_names(browser, server, tmp_path)
         assert names
     finally:
         context.close()
+
+
+def test_worker_page_draws_streets_with_chinese_names(browser, server, tmp_path):
+    context, page, tiles, blocked, errors = _open(browser, server, "/app/")
+    try:
+        sign_in(page, server, "worker1", PASSWORD)
+        page.goto(f"{server}/app/worker")
+        wait_for_js(page, "window.wangge && window.wangge.maps['worker-map'] !== undefined")
+        wait_for_js(page, "window.wangge.state.ownGrids.length > 0")
+        wait_idle(page)
+        _zoom_in(page, "wangge.maps['worker-map']")
+        page.locator("#worker-map").scroll_into_view_if_needed()
+        Shots(page, "basemap", "worker")("streets-under-grids")
+        assert _check_drawn(page, "wangge.maps['worker-map']", server, tiles, tmp_path)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_planner_page_draws_streets_with_chinese_names(browser, server, tmp_path):
+    context, page, tiles, blocked, errors = _open(browser, server, f"/planner/{COMMUNITY}")
+    try:
+        page.get_by_test_id("login-username").fill("planner1")
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        wait_for_js(page, "window.planner && window.planner.state.grids !== null")
+        wait_for_js(page, "window.planner.idle()")
+        _zoom_in(page, "planner.map")
+        page.locator("#map").scroll_into_view_if_needed()
+        Shots(page, "basemap", "planner")("streets-under-grids")
+        assert _check_drawn(page, "planner.map", server, tiles, tmp_path)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_layer_switch_offers_offline_none_and_draws_nothing_without_a_base_map(
+    browser, demo, tmp_path
+):
+    """With no base map and no online source the page asks nothing of /tiles and shows no
+    switch; with one, 无底图 removes the drawn base layer."""
+    path = tmp_path / "bare.db"
+    shutil.copyfile(demo["db"], path)
+    app = create_app(f"sqlite:///{path}", secret_key="browser-test-secret-0123456789abcdef")
+    with serve_in_thread(app) as base:
+        context, page, tiles, blocked, errors = _open(browser, base, "/public")
+        try:
+            wait_for_js(page, "window.wangge && window.wangge.maps['public-map'] !== undefined")
+            wait_idle(page)
+            switch = page.evaluate(
+                "(() => { const b = wangge.maps['public-map'].wanggeBasemap;"
+                " return [b.current, Object.keys(b.layers), b.control === null]; })()"
+            )
+            assert switch == ["none", ["none"], True]
+            assert tiles == [] and blocked == [] and errors == []
+        finally:
+            context.close()
+
+
+def test_js_gcj02_agrees_with_published_converters(browser, server):
+    """basemap.js's WGS84 -> GCJ-02 matches coord-convert's (a published implementation) and
+    gis.crs's; its inverse brings coord-convert's GCJ-02 back to the WGS84 point within 0.5 m."""
+    from coord_convert.transform import wgs2gcj
+    from pyproj import Geod
+
+    from gis.crs import wgs84_to_gcj02
+
+    rng = np.random.default_rng(20261207)
+    points = np.column_stack([rng.uniform(73.5, 135.0, 400), rng.uniform(18.0, 53.5, 400)])
+    points = np.vstack([points, [[121.4856, 31.2410], [2.35, 48.85], [116.39, 39.91]]])
+    context, page, _, _, _ = _open(browser, server, "/public")
+    try:
+        wait_for_js(page, "window.wanggeBasemap !== undefined")
+        forward, back = page.evaluate(
+            """(pts) => [pts.map(([x, y]) => wanggeBasemap.wgs84ToGcj02(x, y)),
+                         pts.map(([x, y]) => wanggeBasemap.gcj02ToWgs84(...(
+                           wanggeBasemap.wgs84ToGcj02(x, y))))]""",
+            points.tolist(),
+        )
+        published = [wgs2gcj(x, y) for x, y in points]
+        inverted = page.evaluate(
+            "(pts) => pts.map(([x, y]) => wanggeBasemap.gcj02ToWgs84(x, y))", published
+        )
+    finally:
+        context.close()
+    forward, back, inverted = np.array(forward), np.array(back), np.array(inverted)
+    ours_lon, ours_lat = wgs84_to_gcj02(points[:, 0], points[:, 1])
+    geod = Geod(ellps="WGS84")
+    _, _, to_published = geod.inv(forward[:, 0], forward[:, 1], *np.array(published).T)
+    _, _, to_python = geod.inv(forward[:, 0], forward[:, 1], ours_lon, ours_lat)
+    _, _, round_trip = geod.inv(back[:, 0], back[:, 1], points[:, 0], points[:, 1])
+    _, _, inverse = geod.inv(inverted[:, 0], inverted[:, 1], points[:, 0], points[:, 1])
+    assert to_published.max() < 0.01 and to_python.max() < 0.001
+    assert round_trip.max() < 0.5 and inverse.max() < 0.5, (round_trip.max(), inverse.max())
+    moved = np.hypot(*(forward - points).T) > 1e-4  # inside China the offset is 100-700 m
+    assert moved.sum() >= 400 and not moved[-2]  # Paris is not shifted
+
+
+def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path, monkeypatch):
+    """With Amap chosen the grids are drawn where GCJ-02 puts them, and a tap comes back as the
+    WGS84 point tapped (the grid look-up is asked for WGS84 within 0.5 m)."""
+    from pyproj import Geod
+
+    from api.config import get_settings
+    from gis.crs import wgs84_to_gcj02
+
+    monkeypatch.setenv("WANGGE_TILES", "amap,osm")
+    get_settings.cache_clear()
+    path = tmp_path / "gcj.db"
+    shutil.copyfile(demo["db"], path)
+    try:
+        app = create_app(
+            f"sqlite:///{path}",
+            secret_key="browser-test-secret-0123456789abcdef",
+            basemap=demo["archive"],
+        )
+    finally:
+        get_settings.cache_clear()
+    with serve_in_thread(app) as base:
+        context, page, tiles, blocked, errors = _open(browser, base, "/public")
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/grids/locate" in r.url else None)
+        try:
+            csp = page.evaluate(
+                "fetch('/public').then(r => r.headers.get('content-security-policy'))"
+            )
+            assert "https://webrd01.is.autonavi.com" in csp
+            wait_for_js(page, "window.wangge && window.wangge.maps['public-map'] !== undefined")
+            wait_idle(page)
+            names = page.evaluate(
+                "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
+                ".map(l => l.textContent.trim())"
+            )
+            assert names == ["离线底图", "无底图", "高德地图", "OpenStreetMap"]
+            page.locator(".leaflet-control-layers").hover()
+            page.get_by_text("高德地图").click()
+            wait_for_js(page, "wangge.maps['public-map'].wanggeBasemap.gcj02()")
+            lon, lat = 121.4856, 31.2410
+            gcj = wgs84_to_gcj02(lon, lat)
+            drawn, expected = page.evaluate(
+                """([lon, lat, glon, glat]) => { const m = wangge.maps['public-map'];
+                   return [m.project([lat, lon], 16), L.CRS.EPSG3857.latLngToPoint(
+                     L.latLng(glat, glon), 16)]; }""",
+                [lon, lat, *gcj],
+            )
+            assert abs(drawn["x"] - expected["x"]) < 0.05 and abs(drawn["y"] - expected["y"]) < 0.05
+            wait_for_js(page, "!wangge.maps['public-map']._animatingZoom")
+            page.evaluate(
+                "([lat, lon]) => { wangge.maps['public-map'].setView([lat, lon], 18, {animate: false}); }",
+                [lat, lon],
+            )
+            wait_for_js(page, "wangge.maps['public-map'].getZoom() === 18")
+            tap_map(page, "public-map", lon, lat)
+            wait_for_js(page, "window.wangge.idle()")
+            assert asked, "the tap asked no grid look-up"
+            query = dict(p.split("=") for p in asked[-1].split("?")[1].split("&"))
+            _, _, metres = Geod(ellps="WGS84").inv(
+                float(query["lon"]), float(query["lat"]), lon, lat
+            )
+            # a click lands on a whole CSS pixel (0.5 m at zoom 18 here): 0.5 m + its diagonal
+            pixel_m = 156543.03 * np.cos(np.radians(lat)) / 2**18
+            assert metres < 0.5 + np.sqrt(2) * pixel_m, metres
+            # back to the offline map: plain Web Mercator again
+            page.locator(".leaflet-control-layers").hover()
+            page.get_by_text("离线底图").click()
+            wait_for_js(page, "!wangge.maps['public-map'].wanggeBasemap.gcj02()")
+            assert errors == []
+            assert all("autonavi.com" in url or "openstreetmap" in url for url in blocked), blocked
+        finally:
+            context.close()
