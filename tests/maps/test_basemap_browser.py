@@ -151,10 +151,12 @@ def _road_pixels(page, map_expr: str, points: list[tuple[float, float]]) -> list
               if (x < r.left || x >= r.right || y < r.top || y >= r.bottom) continue;
               const s = c.width / r.width;
               const cx = Math.floor((x - r.left) * s), cy = Math.floor((y - r.top) * s);
-              const d = c.getContext('2d').getImageData(cx - 2 * s, cy - 2 * s, 4 * s + 1, 4 * s + 1).data;
+              const d = c.getContext('2d')
+                .getImageData(cx - 2 * s, cy - 2 * s, 4 * s + 1, 4 * s + 1).data;
               for (let i = 0; i < d.length; i += 4) {
                 for (const [R, G, B] of colours) {
-                  if (Math.abs(d[i] - R) + Math.abs(d[i + 1] - G) + Math.abs(d[i + 2] - B) < 12) return true;
+                  const off = Math.abs(d[i] - R) + Math.abs(d[i + 1] - G) + Math.abs(d[i + 2] - B);
+                  if (off < 12) return true;
                 }
               }
               return false;
@@ -332,7 +334,7 @@ def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path,
     finally:
         get_settings.cache_clear()
     with serve_in_thread(app) as base:
-        context, page, tiles, blocked, errors = _open(browser, base, "/public")
+        context, page, _, blocked, errors = _open(browser, base, "/public")
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/grids/locate" in r.url else None)
         try:
@@ -361,7 +363,8 @@ def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path,
             assert abs(drawn["x"] - expected["x"]) < 0.05 and abs(drawn["y"] - expected["y"]) < 0.05
             wait_for_js(page, "!wangge.maps['public-map']._animatingZoom")
             page.evaluate(
-                "([lat, lon]) => { wangge.maps['public-map'].setView([lat, lon], 18, {animate: false}); }",
+                "([lat, lon]) => { wangge.maps['public-map']"
+                ".setView([lat, lon], 18, {animate: false}); }",
                 [lat, lon],
             )
             wait_for_js(page, "wangge.maps['public-map'].getZoom() === 18")
