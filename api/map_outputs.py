@@ -16,6 +16,8 @@ import geopandas as gpd
 from api.community_data import CommunityData
 from api.config import get_settings
 from gis.coverage import validate
+from maps.base import add_base_layers
+from maps.basemap_config import embedded_offline, online_sources, page_config, parse_tile_sources
 from maps.boards import print_boards
 from maps.hotspots import hotspots, render_hotspot_map
 from maps.incidents import (
@@ -25,6 +27,7 @@ from maps.incidents import (
     render_incident_heatmap,
 )
 from maps.print import print_division
+from maps.tile_archive import open_archive
 from maps.web import render_division_map, render_validation_map, save_html
 
 __all__ = [
@@ -40,6 +43,26 @@ __all__ = [
 IncidentMapKind = Literal["heatmap", "choropleth", "hotspots"]
 
 
+def _save(
+    m: folium.Map, out: Path, title: str, grids: gpd.GeoDataFrame, basemap: Path | None
+) -> Path:
+    """Write ``m`` as self-contained HTML over the base map: the tiles of ``basemap`` (a tile
+    archive) over the grids' extent embedded in the file, so it opens from disk with no
+    network, and the online sources the settings offer (``tiles``) in its layer switch."""
+    settings = get_settings()
+    online = online_sources(parse_tile_sources(settings.tiles), tianditu_key=settings.tianditu_key)
+    offline = None
+    if basemap is not None:
+        archive = open_archive(basemap)
+        try:
+            offline = embedded_offline(archive, tuple(grids.to_crs(4326).total_bounds))
+        finally:
+            archive.close()
+    if offline or online:
+        add_base_layers(m, page_config(offline, online))
+    return save_html(m, out, title=title)
+
+
 def write_division_map(
     data: CommunityData,
     out: Path,
@@ -47,8 +70,10 @@ def write_division_map(
     roads: gpd.GeoDataFrame | None = None,
     public: bool = True,
     tiles: str | None = None,
+    basemap: Path | None = None,
 ) -> Path:
-    """The division map; houses only on the staff map (``public=False``)."""
+    """The division map; houses only on the staff map (``public=False``); over the base map
+    of the tile archive ``basemap``, embedded (see :func:`_save`)."""
     m = render_division_map(
         data.grids,
         staff=data.staff,
@@ -57,7 +82,7 @@ def write_division_map(
         public=public,
         tiles=tiles,
     )
-    return save_html(m, out, title=f"{data.name} 网格划分图 Division map")
+    return _save(m, out, f"{data.name} 网格划分图 Division map", data.grids, basemap)
 
 
 def write_validation_map(
@@ -68,11 +93,12 @@ def write_validation_map(
     code_field: str = "code",
     tolerance_m: float = 0.5,
     tiles: str | None = None,
+    basemap: Path | None = None,
 ) -> tuple[Path, gpd.GeoDataFrame]:
     """The findings of ``validate`` over the division; returns the path and the findings."""
     findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
     m = render_validation_map(grids, findings, code_field=code_field, tiles=tiles)
-    return save_html(m, out, title="网格校验图 Validation map"), findings
+    return _save(m, out, "网格校验图 Validation map", grids, basemap), findings
 
 
 def incident_map(
@@ -102,10 +128,12 @@ def incident_map(
     return render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids, tiles=tiles)
 
 
-def write_incident_map(data: CommunityData, out: Path, **options: Any) -> Path:
-    """:func:`incident_map` written as a self-contained HTML file."""
+def write_incident_map(
+    data: CommunityData, out: Path, *, basemap: Path | None = None, **options: Any
+) -> Path:
+    """:func:`incident_map` written as a self-contained HTML file (over ``basemap``)."""
     title = f"{data.name} 事件地图 Incident map"
-    return save_html(incident_map(data, **options), out, title=title)
+    return _save(incident_map(data, **options), out, title, data.grids, basemap)
 
 
 def write_division_diagram(

@@ -12,6 +12,7 @@ have a road. Screenshots go to ``$WANGGE_TEST_ARTEFACTS/basemap`` (default
 
 from __future__ import annotations
 
+import base64
 import shutil
 import urllib.request
 from pathlib import Path
@@ -110,14 +111,16 @@ def _zoom_in(page, map_expr: str, zoom: int = 16) -> None:
     _wait_drawn(page, map_expr)
 
 
-def _wait_drawn(page, map_expr: str) -> None:
-    """Wait until the offline layer has loaded every tile in view and placed its labels."""
+def _wait_drawn(page, map_expr: str, *, labels: bool = True) -> None:
+    """Wait until the offline layer has loaded every tile in view (and placed its labels)."""
     wait_for_js(
         page,
         f"(() => {{ const m = {map_expr}; if (!m || !m.wanggeBasemap) return false;"
         " const b = m.wanggeBasemap, l = b.layers.offline;"
         " return b.current === 'offline' && l._loading === false"
-        " && Object.keys(l._tiles).length > 0 && b.labels().length > 0; })()",
+        " && Object.keys(l._tiles).length > 0"
+        + (" && b.labels().length > 0" if labels else "")
+        + "; })()",
     )
 
 
@@ -174,7 +177,12 @@ def _check_drawn(page, map_expr: str, base: str, tiles, folder: Path) -> set[str
     ok = [t for t in tiles if t[1] == 200]
     assert ok, f"no base tile answered 200: {tiles}"
     assert all(status in (200, 204, 304) for _, status in tiles), tiles
-    roads = _decoded(base, tiles, folder)
+    return _check_roads(page, map_expr, _decoded(base, tiles, folder))
+
+
+def _check_roads(page, map_expr: str, roads: gpd.GeoDataFrame) -> set[str]:
+    """The page placed Chinese names of ``roads`` (decoded tiles) and drew road colours on
+    them; return the road names it placed."""
     named = roads[
         roads["name"].notna() & roads["kind"].isin(ROAD_CLASSES["major"] + ROAD_CLASSES["minor"])
     ]
@@ -386,3 +394,47 @@ def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path,
             assert all("autonavi.com" in url or "openstreetmap" in url for url in blocked), blocked
         finally:
             context.close()
+
+
+FOLIUM_MAP = "window[document.querySelector('.leaflet-container').id]"
+
+
+@pytest.mark.parametrize("kind", ["division", "incidents"])
+def test_a_saved_map_embeds_its_base_map_and_draws_it_offline(demo, open_offline, tmp_path, kind):
+    """``wangge map … --basemap`` writes one HTML file that, opened from disk with every
+    request but file:/data: aborted, draws the streets and names of the embedded tiles."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from maps.basemap_config import embedded_offline
+    from maps.tile_archive import open_archive
+
+    out = tmp_path / f"{kind}.html"
+    answer = CliRunner().invoke(
+        app,
+        ["map", kind, "--community", COMMUNITY, "--db", f"sqlite:///{demo['db']}",
+         "--basemap", str(demo["archive"]), "--out", str(out)],
+    )  # fmt: skip
+    assert answer.exit_code == 0, answer.output
+    page, blocked, errors = open_offline(out, width=390, height=844)
+    _wait_drawn(page, FOLIUM_MAP, labels=False)
+    _zoom_in(page, FOLIUM_MAP)
+    Shots(page, "basemap", f"saved-{kind}")("streets-under-grids")
+    # the tiles the page drew from are the archive's, as GDAL decodes them
+    archive = open_archive(demo["archive"])
+    try:
+        bounds = page.evaluate(f"{FOLIUM_MAP}.getBounds().toBBoxString()")
+        embedded = embedded_offline(archive, tuple(float(v) for v in bounds.split(",")))
+    finally:
+        archive.close()
+    frames = []
+    for key, b64 in embedded["embedded"].items():
+        z, x, y = (int(v) for v in key.split("/"))
+        if z != embedded["maxzoom"]:
+            continue
+        layers = gdal_tile(base64.b64decode(b64), z, x, y, tmp_path)
+        if "roads" in layers and len(layers["roads"]):
+            frames.append(layers["roads"].to_crs(4326))
+    roads = gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs=4326)
+    _check_roads(page, FOLIUM_MAP, roads)
+    assert blocked == [] and errors == []
