@@ -6,7 +6,7 @@ migrating it (:func:`api.db.engine.init_db`). Routers: ``/auth``, ``/communities
 ``/access-requests``, ``/audit``, ``/divisions`` (public validate), ``/ogc`` (OGC API –
 Features), ``/tiles/base`` (the offline base map), ``/health``. Request bodies over
 ``max_body_bytes`` get a 413 before they are read whole. Errors are ``{"detail": ...}``
-(:mod:`api.errors`).
+(:mod:`api.core.errors`).
 
 The signing key of tokens comes from ``secret_key=``, else ``WANGGE_SECRET_KEY``, else a
 random key per process (tokens then end with the process).
@@ -25,11 +25,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.config import get_settings
+from api.core.config import get_settings
+from api.core.errors import install_error_handlers
+from api.core.limits import Limits, RequestLimits, RequestTimeout
+from api.core.security import new_secret_key
 from api.db.engine import init_db, make_engine, session_factory
-from api.errors import install_error_handlers
-from api.headers import SecurityHeaders
-from api.limits import Limits, RequestLimits, RequestTimeout
 from api.routes import (
     access,
     appraisal,
@@ -58,10 +58,10 @@ from api.routes import (
     tiles,
     users,
 )
-from api.security import new_secret_key
+from api.routes.headers import SecurityHeaders
+from api.routes.throttle import SignInLimits
 from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
-from api.throttle import SignInLimits
 from maps.assets import STATIC_DIR
 from maps.basemap_config import online_sources, parse_tile_sources
 from maps.tile_archive import open_archive
@@ -162,7 +162,7 @@ def create_app(
     settings); ``second_factor_roles`` the roles that need a TOTP code (default:
     ``WANGGE_SECOND_FACTOR_ROLES``); all injectable for tests. ``limits`` (default: the
     settings) bounds hostile input: JSON depth, vertices per geometry, rows per upload, zip
-    expansion, time per request (:mod:`api.limits`).
+    expansion, time per request (:mod:`api.core.limits`).
     ``staff_photo_dir`` (default: ``WANGGE_STAFF_PHOTO_DIR``, else ``staff_photos/`` beside
     the SQLite file, :func:`api.services.staff_photos.staff_photo_dir`) holds staff photos.
     ``basemap`` (default: ``WANGGE_BASEMAP``) is the tile archive served at ``/tiles/base``
@@ -172,7 +172,7 @@ def create_app(
     origins allowed to call the API from other sites (``["*"]``: any). Tokens travel in the
     ``Authorization`` header, not in cookies, so no credentials mode is offered.
     ``idle_timeout`` (default: ``WANGGE_IDLE_TIMEOUT_MINUTES``): the pages sign out after this
-    long without use. Every answer carries the security headers of :mod:`api.headers`.
+    long without use. Every answer carries the security headers of :mod:`api.routes.headers`.
     """
     settings = get_settings()
     if token_ttl is None:

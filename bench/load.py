@@ -60,8 +60,8 @@ def prepare_database(db_url: str, users: LoadUsers = LoadUsers()) -> LoadUsers:
 
     from api.db.engine import make_engine, session_factory
     from api.db.models import Role, Staff
-    from api.demo import load_demo
     from api.services.crud import create_user
+    from api.services.demo import load_demo
 
     load_demo(db_url=db_url)
     engine = make_engine(db_url)

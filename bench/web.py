@@ -143,7 +143,7 @@ def http_locate(
     """
     import geopandas as gpd
 
-    from api.demo import load_demo
+    from api.services.demo import load_demo
     from gis.assign import GridIndex
 
     grids = gpd.read_file(ROOT / "data" / "demo" / "grids.geojson")

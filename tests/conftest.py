@@ -26,7 +26,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.crypto import new_data_key
+from api.core.crypto import new_data_key
 from tests.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
 
 pytest_plugins = ["tests.no_skips", "pytester"]
@@ -377,7 +377,7 @@ def cheap_password_hashes():
     hashes stay argon2id; servers started as processes keep the real parameters)."""
     from argon2 import PasswordHasher
 
-    from api.security import set_password_hasher
+    from api.core.security import set_password_hasher
 
     set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 

@@ -52,7 +52,7 @@ __all__ = [
     "to_db_geometry",
 ]
 
-from api.db.models_assessment import (
+from api.db.models.assessment import (
     AssessmentDeptScore,
     AssessmentPoint,
     AssessmentSample,
@@ -60,7 +60,7 @@ from api.db.models_assessment import (
     PatrolTrack,
     WorkLog,
 )
-from api.db.models_incidents import (
+from api.db.models.incidents import (
     ApiKey,
     IncidentCategory,
     IncidentEvent,
@@ -82,5 +82,7 @@ __all__ += [
     "WorkLog",
 ]
 
-# Registers the change-history listener wherever the models are used.
-from api.registry import history as _history  # noqa: E402, F401
+# The flush hooks of the storage (change log, audit hash chain): registered wherever the
+# models are used, since importing any ``api.db`` module runs this package first.
+from api.db import audit_chain as _audit_chain  # noqa: E402, F401
+from api.db import history as _history  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""A column type that stores text encrypted (:mod:`api.crypto`) and reads it back in clear.
+"""A column type that stores text encrypted (:mod:`api.core.crypto`) and reads it back in clear.
 
 ``EncryptedText("residents.id_number")`` seals every value written with the process's data
 key and opens every value read; the database, its dumps and backups only ever hold
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Text, TypeDecorator
 
-from api.crypto import keyring
+from api.core.crypto import keyring
 
 __all__ = ["EncryptedText", "blind_index"]
 

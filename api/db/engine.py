@@ -99,7 +99,7 @@ def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
     reconnected to instead of failing the next request.
     """
     if url is None:
-        from api.config import get_settings
+        from api.core.config import get_settings
 
         url = get_settings().database_url
     parsed = normalise_url(url)

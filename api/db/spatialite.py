@@ -41,7 +41,7 @@ def spatialite_module(path: str | None = None) -> str:
     """Return the extension to load: ``path``, else settings.spatialite_path, else the default."""
     if path:
         return path
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     return get_settings().spatialite_path or "mod_spatialite"
 

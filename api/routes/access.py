@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
 from api.db.models import AuditLog, User
-from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.incidents.deadlines import SHANGHAI
-from api.schemas import (
+from api.routes.deps import CurrentUser, Now, SessionDep, require_role
+from api.routes.schemas import (
     AccessDecision,
     AccessRequestCreate,
     AccessRequestPublic,
@@ -19,6 +18,7 @@ from api.schemas import (
     ListOf,
 )
 from api.services import privacy
+from api.services.incidents.deadlines import SHANGHAI
 
 __all__ = ["router"]
 

@@ -2,7 +2,7 @@
 
 ``GET /appraisal?community=&month=`` (JSON), ``GET /appraisal/report`` (XLSX/PDF),
 ``POST /appraisal/records`` and ``GET /appraisal/records`` (奖励/问责). Community heads and
-street departments only (the formula: :mod:`api.services.appraisal`).
+street departments only (the formula: :mod:`api.services.appraisal.service`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.appraisal.report import write_appraisal
 from api.db.models import Role, User
-from api.deps import Now, SessionDep, require_role
-from api.services import appraisal as service
+from api.routes.deps import Now, SessionDep, require_role
+from api.services.appraisal import service as service
+from api.services.appraisal.report import write_appraisal
 
 __all__ = ["router"]
 

@@ -19,8 +19,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
-from api.deps import Now, SessionDep, require_role
-from api.services import assessment as service
+from api.routes.deps import Now, SessionDep, require_role
+from api.services.assessment import service as service
 
 __all__ = ["router"]
 

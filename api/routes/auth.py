@@ -1,7 +1,7 @@
 """Sign-in and sign-out: ``POST /auth/token`` (OAuth2 password flow, JWT, TOTP when required),
 ``POST /auth/logout``, ``GET /auth/me``, TOTP enrolment and password change.
 
-Sign-in limits (:mod:`api.throttle`) answer ``429`` with ``Retry-After`` at once; every
+Sign-in limits (:mod:`api.routes.throttle`) answer ``429`` with ``Retry-After`` at once; every
 failure and every refusal is audited.
 
 A user of a role that needs a second factor who has not enrolled one gets, after the right
@@ -22,15 +22,15 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.core.errors import Forbidden, TooManyRequests, Unauthorized, Unprocessable
+from api.core.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verify_password
+from api.core.totp import matching_step, new_totp_secret, provisioning_uri
 from api.db.models import RevokedToken, User
-from api.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
-from api.errors import Forbidden, TooManyRequests, Unauthorized, Unprocessable
-from api.schemas import Token, UserPublic
-from api.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verify_password
+from api.routes.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
+from api.routes.schemas import Token, UserPublic
+from api.routes.throttle import record_attempt, refusal
 from api.services.accounts import change_password
 from api.services.privacy import audit
-from api.throttle import record_attempt, refusal
-from api.totp import matching_step, new_totp_secret, provisioning_uri
 
 __all__ = ["SECOND_FACTOR_HEADER", "router"]
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
 from api.db.models import Community, Role, User
-from api.deps import CurrentUser, SessionDep, require_role
-from api.schemas import CommunityCreate, CommunityPublic, CommunityUpdate, ListOf
+from api.routes.deps import CurrentUser, SessionDep, require_role
+from api.routes.schemas import CommunityCreate, CommunityPublic, CommunityUpdate, ListOf
 from api.services import crud
 
 __all__ = ["router"]

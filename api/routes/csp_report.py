@@ -1,6 +1,7 @@
 """``POST /csp-report``: browsers report Content-Security-Policy violations here.
 
-Every policy (:mod:`api.headers`) names this endpoint in ``report-uri``, so a page that breaks
+Every policy (:mod:`api.routes.headers`) names this endpoint in ``report-uri``, so a page that
+breaks
 its policy in someone's browser — a script injected, an asset from elsewhere — shows in the
 server's log (logger ``api.csp``, warning), not only in that browser's console. Nothing is
 stored: the endpoint is public and a log line is all a report is worth. Bodies are small
@@ -14,7 +15,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from api.errors import BadRequest
+from api.core.errors import BadRequest
 
 __all__ = ["REPORT_PATH", "router"]
 

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.db.models import Division, Role, User
-from api.deps import Now, SessionDep, require_role
-from api.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
+from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
 from api.services.divisions import check_division, load_division
 from api.services.geojson import frame_from_geojson
 from gis.errors import InputError

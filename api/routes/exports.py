@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from api.core.errors import Forbidden, Unprocessable
 from api.db.communities import find_community
 from api.db.models import Role, User
-from api.deps import Now, SessionDep, require_role
-from api.errors import Forbidden, Unprocessable
-from api.registry.exporter import EXPORT_LAYERS, export_layer
-from api.services.incidents import user_communities
+from api.routes.deps import Now, SessionDep, require_role
+from api.services.incidents.service import user_communities
+from api.services.registry.exporter import EXPORT_LAYERS, export_layer
 from gis.errors import InputError
 
 __all__ = ["EXPORTERS", "router"]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SessionDep
+from api.routes.deps import CurrentUser, SessionDep
 from api.services.geocoding import geocode_answer, geocoder_for
 from api.services.locate import to_storage_lonlat
 from gis.geocode import reverse_geocode

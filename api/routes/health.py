@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.db.dialect import database_versions
 from api.db.migrate import current_revision
-from api.deps import SessionDep
+from api.routes.deps import SessionDep
 
 __all__ = ["router"]
 

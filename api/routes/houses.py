@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.db.history import read_history
 from api.db.models import House, Role, User
-from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.registry.history import read_history
-from api.schemas import HouseCreate, HouseUpdate
+from api.routes.deps import CurrentUser, Now, SessionDep, require_role
+from api.routes.schemas import HouseCreate, HouseUpdate
 from api.services import crud
 from api.services.features import (
     DEFAULT_LIMIT,

@@ -1,6 +1,6 @@
 """Bulk import of registers over HTTP: ``POST /imports/{kind}`` (houses, residents, staff).
 
-The same importer as ``wangge import`` (:mod:`api.registry.importer`), in one transaction:
+The same importer as ``wangge import`` (:mod:`api.services.registry.importer`), in one transaction:
 a file with a rejected row writes nothing (422 with every row's reasons) unless
 ``only_good_rows``; a server killed mid-import leaves none of it (``tests/api/test_faults.py``).
 For the community head (and admin): an import spans the whole community, not one grid.
@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
+from api.core.errors import Unprocessable
 from api.db.models import Role, User
-from api.deps import Now, SessionDep, require_role
-from api.errors import Unprocessable
-from api.registry.importer import import_file
-from api.registry.templates import DATA_SHEET, write_template
+from api.routes.deps import Now, SessionDep, require_role
+from api.services.registry.importer import import_file
+from api.services.registry.templates import DATA_SHEET, write_template
 from gis.errors import InputError, UnreadableFileError
 
 __all__ = ["XLSX_MEDIA_TYPE", "ImportKind", "router"]

@@ -1,7 +1,8 @@
 """Incidents (事件): report, read, history, transitions, photos, inbox, overdue, statistics.
 
 Every route needs a signed-in user. Reporting is for grid workers, community heads and
-admins; transitions follow the state machine of :mod:`api.incidents.workflow` (illegal → 409,
+admins; transitions follow the state machine of :mod:`api.services.incidents.workflow` (illegal →
+409,
 role not allowed → 403, reject without reason → 422), and a concurrent change → 409.
 Photos: JPEG, PNG or WebP (checked by their first bytes), at most :data:`PHOTO_MAX_BYTES`,
 stored under ``app.state.photo_dir`` (else the ``WANGGE_PHOTO_DIR`` setting, ./photos) as
@@ -20,19 +21,19 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from api.community_data import find_community
-from api.config import get_settings
+from api.core.config import get_settings
+from api.core.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
-from api.db.models_incidents import IncidentPhoto
-from api.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
-from api.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
-from api.incidents.deadlines import to_shanghai
-from api.services import incidents as svc
+from api.db.models.incidents import IncidentPhoto
+from api.routes.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
+from api.services.community_data import find_community
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
 from api.services.images import IMAGE_HEAD_BYTES, image_type
+from api.services.incidents import service as svc
+from api.services.incidents.deadlines import to_shanghai
+from api.services.incidents.publication import PublicText, is_public
 from api.services.locate import to_storage_lonlat
-from api.services.publication import PublicText, is_public
 
 __all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
 
@@ -207,7 +208,7 @@ def read_daily_summary(
     session: SessionDep, user: CurrentUser, now: Now, day: dt.date | None = None
 ) -> dict[str, Any]:
     """每日汇总 / Per-community summary of one day (default today, Asia/Shanghai)."""
-    from api.incidents.deadlines import SHANGHAI
+    from api.services.incidents.deadlines import SHANGHAI
 
     day = day or now.astimezone(SHANGHAI).date()
     rows = svc.daily_summary(session, day, now=now)
@@ -266,8 +267,8 @@ def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser,
     """信息反馈单（PDF）/ The printable feedback slip: every step, signature lines, times."""
     import tempfile
 
-    from api.config import get_settings
-    from api.services.slips import write_slip
+    from api.core.config import get_settings
+    from api.services.incidents.slips import write_slip
 
     incident = _visible(session, incident_id, user)
     with tempfile.TemporaryDirectory() as folder:
@@ -315,7 +316,7 @@ def reassign_incident(
     incident_id: int, body: ReassignIn, session: SessionDep, user: Head, now: Now
 ):
     """改派 / Reassign an open incident to another active staff member (history: reassign)."""
-    from api.services.routing import reassign
+    from api.services.incidents.routing import reassign
 
     incident = _get(session, incident_id)
     if user.role == Role.COMMUNITY_HEAD and incident.community_id not in svc.user_communities(

@@ -12,13 +12,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.community_data import read_community
-from api.deps import OptionalUser, SessionDep
-from api.errors import Forbidden, NotFound
-from api.headers import html_with_hashes
-from api.map_outputs import incident_map
+from api.core.errors import Forbidden, NotFound
+from api.routes.deps import OptionalUser, SessionDep
+from api.routes.headers import html_with_hashes
 from api.routes.tiles import page_basemap, page_image_sources
-from api.services.incidents import FULL_VIEW_ROLES
+from api.services.community_data import read_community
+from api.services.incidents.service import FULL_VIEW_ROLES
+from api.services.map_outputs import incident_map
 from maps.assets import offline
 from maps.base import add_base_layers
 from maps.web import render_division_map, render_validation_map
@@ -44,7 +44,7 @@ def _with_grids(session, community: str, on: dt.date | None):
 def _page(m, title: str, request: Request) -> HTMLResponse:
     """The map as a page whose asset links point at the app's ``/static/`` copies, over the
     app's base map (offline tiles, none, online sources: :mod:`api.routes.tiles`); its CSP
-    allows exactly its own inline scripts, by hash (:mod:`api.headers`), and the images of
+    allows exactly its own inline scripts, by hash (:mod:`api.routes.headers`), and the images of
     the online tiles offered."""
     add_base_layers(m, page_basemap(request))
     offline(m, mode="served", base_url=STATIC_URL, title=title)

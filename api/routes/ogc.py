@@ -34,11 +34,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from api.core.errors import ApiError, BadRequest, NotFound, Unauthorized
 from api.db.dialect import geometry_bounds
 from api.db.models import Division, Grid, House, User
-from api.deps import Now, OptionalUser, SessionDep
-from api.errors import ApiError, BadRequest, NotFound, Unauthorized
-from api.incidents.deadlines import SHANGHAI
+from api.routes.deps import Now, OptionalUser, SessionDep
 from api.routes.grids import grids_query
 from api.routes.houses import houses_query
 from api.services.features import (
@@ -51,6 +50,7 @@ from api.services.features import (
     parse_count,
     parse_datetime,
 )
+from api.services.incidents.deadlines import SHANGHAI
 from api.services.ogc_crs import (
     CRS84,
     SUPPORTED,

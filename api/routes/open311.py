@@ -2,7 +2,8 @@
 
 Every endpoint answers in the format its suffix names (``.json`` or ``.xml``), errors too:
 
-- ``GET services``: one service per incident category (:func:`api.services.open311.services`);
+- ``GET services``: one service per incident category
+  (:func:`api.services.incidents.open311.services`);
 - ``GET services/{code}``: the service definition (no extra attributes);
 - ``GET requests``: filters ``service_request_id`` (comma list; overrides the others),
   ``service_code`` (comma list), ``start_date``/``end_date`` (W3C times), ``status``;
@@ -16,11 +17,12 @@ Every endpoint answers in the format its suffix names (``.json`` or ``.xml``), e
 
 Only incidents of public categories are ever listed or read (a request of another category
 is 404, as if it did not exist), with description, address and notes redacted
-(:mod:`api.services.publication`); reporters never appear.
+(:mod:`api.services.incidents.publication`); reporters never appear.
 
 Errors are the spec's list ``[{"code", "description"}]`` with the HTTP status (400 bad input,
 403 bad or missing API key, 404 unknown, 405 a known endpoint asked with another method).
-The data is built by :mod:`api.services.open311` and serialised by :mod:`api.open311_format`.
+The data is built by :mod:`api.services.incidents.open311` and serialised by
+:mod:`api.services.incidents.open311_format`.
 """
 
 from __future__ import annotations
@@ -31,12 +33,18 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.config import get_settings
-from api.deps import SessionDep
-from api.errors import ApiError
-from api.open311_format import FORMATS, MEDIA_TYPES, Format, error_response, render
-from api.services import open311 as data
-from api.services.open311 import MAX_REQUESTS, Open311Error
+from api.core.config import get_settings
+from api.core.errors import ApiError
+from api.routes.deps import SessionDep
+from api.services.incidents import open311 as data
+from api.services.incidents.open311 import MAX_REQUESTS, Open311Error
+from api.services.incidents.open311_format import (
+    FORMATS,
+    MEDIA_TYPES,
+    Format,
+    error_response,
+    render,
+)
 from gis.errors import WanggeError
 
 __all__ = ["MAX_REQUESTS", "router"]

@@ -21,15 +21,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.config import get_settings
+from api.core.config import get_settings
+from api.core.errors import Forbidden, NotFound
 from api.db.communities import find_community
 from api.db.models import Incident, Role, Staff, User
-from api.db.models_opinion import Survey
-from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.errors import Forbidden, NotFound
-from api.services import satisfaction as sat
+from api.db.models.opinion import Survey
+from api.routes.deps import CurrentUser, Now, SessionDep, require_role
 from api.services import surveys
-from api.services.incidents import check_visible
+from api.services.incidents import satisfaction as sat
+from api.services.incidents.service import check_visible
 from maps.assets import STATIC_DIR
 
 __all__ = ["router"]

@@ -47,10 +47,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import SessionDep
-from api.registry.codes import code_table, special_status_fields
+from api.routes.deps import SessionDep
 from api.routes.tiles import page_basemap, page_response
-from api.services.incidents import list_categories
+from api.services.incidents.service import list_categories
+from api.services.registry.codes import code_table, special_status_fields
 from maps.assets import STATIC_DIR
 
 __all__ = ["FORM_CODE_TABLES", "PAGES", "PAGE_TEMPLATE", "router"]

@@ -19,10 +19,11 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from api.core.errors import Forbidden
+from api.core.timefmt import local_iso
 from api.db.models import Role, User
-from api.db.models_assessment import ManualPatrol
-from api.deps import Now, SessionDep, require_role
-from api.errors import Forbidden
+from api.db.models.assessment import ManualPatrol
+from api.routes.deps import Now, SessionDep, require_role
 from api.services.patrol import (
     Worker,
     add_work_log,
@@ -39,7 +40,6 @@ from api.services.patrol_manual import (
     decide_manual_hours,
     manual_dict,
 )
-from api.timefmt import local_iso
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,

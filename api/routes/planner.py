@@ -33,13 +33,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from api.community_data import find_community
-from api.config import get_settings
+from api.core.config import get_settings
+from api.core.errors import NotFound
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, Role, User, from_db_geometry
-from api.deps import Now, SessionDep, require_role
-from api.errors import NotFound
+from api.routes.deps import Now, SessionDep, require_role
 from api.routes.tiles import page_basemap, page_response
+from api.services.community_data import find_community
 from api.services.divisions import check_division, load_division
 from api.services.geojson import (
     feature,

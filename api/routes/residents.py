@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
+from api.db.history import read_history, reveal
 from api.db.models import Resident, SpecialStatus, User
-from api.deps import Now, SessionDep, require_role
-from api.registry.history import read_history, reveal
-from api.schemas import (
+from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
     ListOf,
     ResidentCreate,
     ResidentPublic,
@@ -133,7 +133,7 @@ def read_resident_history(session: SessionDep, user: Reader, resident_id: int) -
 
 
 def _mask_values(field: str | None, value: Any) -> Any:
-    from api.registry.validators import mask_id_number, mask_phone
+    from api.services.registry.validators import mask_id_number, mask_phone
 
     masks = {"id_number": mask_id_number, "phone": mask_phone}
     if field is not None:

@@ -1,7 +1,7 @@
 """Posts, street departments and routing rules (admin writes, signed-in users read), and the
 open incidents of a staff member for reassignment (community heads).
 
-See :mod:`api.services.routing`. A deployment is configured from scratch through these:
+See :mod:`api.services.incidents.routing`. A deployment is configured from scratch through these:
 ``POST /posts``, ``POST /departments``, ``PUT /departments/{code}/members``,
 ``POST /staff {..., "post": ..., "department": ...}``, ``PUT /routing/categories/{code}``.
 """
@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role, Staff, User
-from api.deps import CurrentUser, Now, SessionDep, require_role
-from api.services import incidents as svc
-from api.services import routing
+from api.routes.deps import CurrentUser, Now, SessionDep, require_role
 from api.services.crud import get_or_404
+from api.services.incidents import routing as routing
+from api.services.incidents import service as svc
 
 __all__ = ["router"]
 

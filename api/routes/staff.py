@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from api.core.errors import NotFound
 from api.db.models import Role, Staff, StaffGrid, User
-from api.deps import CurrentUser, SessionDep, require_role
-from api.errors import NotFound
-from api.schemas import ListOf, StaffCreate, StaffPublic, StaffUpdate
+from api.routes.deps import CurrentUser, SessionDep, require_role
+from api.routes.schemas import ListOf, StaffCreate, StaffPublic, StaffUpdate
 from api.services import crud
 from api.services.staff_photos import resolve_staff_photo
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.headers import content_security_policy
+from api.routes.headers import content_security_policy
 from maps.basemap_config import page_config, served_offline, source_hosts
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of

@@ -7,10 +7,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
+from api.core.errors import Forbidden
 from api.db.models import Role, User
-from api.deps import SessionDep, require_role
-from api.errors import Forbidden
-from api.schemas import ListOf, UserCreate, UserPublic, UserUpdate
+from api.routes.deps import SessionDep, require_role
+from api.routes.schemas import ListOf, UserCreate, UserPublic, UserUpdate
 from api.services import crud
 from api.services.privacy import audit
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from api.core.errors import Unprocessable
+from api.core.password_policy import password_problems
+from api.core.security import hash_password
 from api.db.models import User, utc_now
-from api.errors import Unprocessable
-from api.password_policy import password_problems
-from api.security import hash_password
 
 __all__ = ["change_password", "check_password_policy", "revoke_tokens"]
 
 
 def check_password_policy(password: str, *, username: str) -> None:
-    """422 listing what is wrong with ``password`` (see :mod:`api.password_policy`)."""
+    """422 listing what is wrong with ``password`` (see :mod:`api.core.password_policy`)."""
     problems = password_problems(password, username=username)
     if problems:
         raise Unprocessable("密码不符合要求 / password refused: " + "; ".join(problems))

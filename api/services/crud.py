@@ -1,9 +1,9 @@
 """Create, read, update, delete: keyword-only functions over a session (no HTTP).
 
-Values are checked with :mod:`api.registry.validators` (a 422 naming each bad field), grid
+Values are checked with :mod:`api.services.registry.validators` (a 422 naming each bad field), grid
 scope with :mod:`api.services.privacy`. The functions flush, never commit: the caller owns
 the transaction, so a failure leaves the database as it was. Change history of houses,
-residents and special statuses is written by :mod:`api.registry.history` on flush.
+residents and special statuses is written by :mod:`api.db.history` on flush.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.errors import Conflict, NotFound, Unprocessable, field_errors
+from api.core.security import hash_password
 from api.db.dialect import grid_code_at
 from api.db.divisions import in_effect_clause
 from api.db.models import (
@@ -31,18 +33,16 @@ from api.db.models import (
     User,
     to_db_geometry,
 )
-from api.errors import Conflict, NotFound, Unprocessable, field_errors
-from api.registry.validators import (
+from api.services.accounts import change_password, check_password_policy, revoke_tokens
+from api.services.geojson import geometry_from_geojson
+from api.services.privacy import check_house_scope
+from api.services.registry.validators import (
     FieldError,
     clean_house,
     clean_resident,
     clean_special_status,
     clean_staff,
 )
-from api.security import hash_password
-from api.services.accounts import change_password, check_password_policy, revoke_tokens
-from api.services.geojson import geometry_from_geojson
-from api.services.privacy import check_house_scope
 from api.services.worklog import record_action
 
 __all__ = [
@@ -370,7 +370,7 @@ def create_special_status(
 def _staff_links(session: Session, data: Mapping[str, Any]) -> dict[str, Any]:
     """The post (by name, must exist) and department (by code) of staff ``data``, as columns,
     for the keys present."""
-    from api.services.routing import department_by_code, find_post
+    from api.services.incidents.routing import department_by_code, find_post
 
     out: dict[str, Any] = {}
     if "post" in data:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.db.communities import lookup_community
 from api.db.divisions import put_in_effect
 from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
-from api.registry.reassign import reassign_houses
+from api.services.registry.reassign import reassign_houses
 from gis.coverage import findings_to_geojson, validate
 from gis.errors import InputError
 

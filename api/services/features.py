@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from starlette.datastructures import URL
 
+from api.core.errors import BadRequest
+from api.core.timefmt import local_iso
 from api.db.models import STORAGE_SRID, Community, Division, Grid, House, from_db_geometry
-from api.errors import BadRequest
-from api.incidents.deadlines import SHANGHAI
 from api.services.geojson import feature, feature_collection
-from api.timefmt import local_iso
+from api.services.incidents.deadlines import SHANGHAI
 
 __all__ = [
     "DEFAULT_LIMIT",

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.community_data import find_community, read_door_plates, read_grids_in_effect
+from api.core.errors import Unprocessable
 from api.db.models import House
-from api.errors import Unprocessable
+from api.services.community_data import find_community, read_door_plates, read_grids_in_effect
 from gis.assign import GridIndex
 from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, GeocodeResult, GridLookup
 

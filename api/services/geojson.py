@@ -14,7 +14,7 @@ import geopandas as gpd
 import shapely
 import shapely.geometry
 
-from api.limits import check_geojson_geometry
+from api.core.limits import check_geojson_geometry
 from gis.crs import WGS84, parse_input_crs, to_wgs84
 from gis.errors import GeometryTypeError, InputError
 from gis.geojson import feature, feature_collection  # the one GeoJSON writer

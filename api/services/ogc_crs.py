@@ -16,8 +16,8 @@ import shapely
 import shapely.geometry
 from pyproj import Transformer
 
+from api.core.errors import BadRequest
 from api.db.models import STORAGE_SRID
-from api.errors import BadRequest
 
 __all__ = [
     "CRS84",

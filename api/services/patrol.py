@@ -31,13 +31,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.community_data import read_grids_in_effect
+from api.core.timefmt import local_iso, local_text
 from api.db.divisions import divisions_in_effect
 from api.db.models import Grid, Role, Staff, StaffGrid, User, UserGrid, utc_now
-from api.db.models_assessment import WORK_LOG_KIND_ZH, ManualPatrol, PatrolDay, PatrolTrack, WorkLog
+from api.db.models.assessment import WORK_LOG_KIND_ZH, ManualPatrol, PatrolDay, PatrolTrack, WorkLog
+from api.services.community_data import read_grids_in_effect
 from api.services.patrol_manual import combine_weeks, manual_days
 from api.services.worklog import signer_name, write_entry
-from api.timefmt import local_iso, local_text
 from gis.errors import InputError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,

@@ -16,11 +16,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.errors import Conflict, Forbidden, NotFound
+from api.core.timefmt import local_iso
 from api.db.models import Grid, Role, User, utc_now
-from api.db.models_assessment import ManualPatrol
-from api.errors import Conflict, Forbidden, NotFound
+from api.db.models.assessment import ManualPatrol
 from api.services.worklog import write_entry
-from api.timefmt import local_iso
 from gis.errors import InputError
 from gis.patrol import DEFAULT_THRESHOLD_HOURS, TIMEZONE, weekly_summary
 
@@ -114,7 +114,7 @@ def decide_manual_hours(
 ) -> ManualPatrol:
     """Approve or reject a requested entry (403 for a non-approver, the worker themself, or a
     community head of another community; 409 when already decided)."""
-    from api.services.incidents import user_communities
+    from api.services.incidents.service import user_communities
 
     if approver.role not in MANUAL_APPROVERS:
         raise Forbidden(

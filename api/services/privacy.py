@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.db.communities import find_community
 from api.db.models import (
     AccessRequest,
@@ -39,9 +40,8 @@ from api.db.models import (
     SpecialStatus,
     User,
 )
-from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.registry.codes import code_table
-from api.registry.validators import mask_id_number, mask_phone
+from api.services.registry.codes import code_table
+from api.services.registry.validators import mask_id_number, mask_phone
 from gis.errors import InputError
 
 __all__ = [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from api.config import Settings, get_settings
+from api.core.config import Settings, get_settings
 from api.services.images import IMAGE_HEAD_BYTES, image_type
 
 __all__ = ["STAFF_PHOTO_FOLDER", "resolve_staff_photo", "staff_photo_dir"]

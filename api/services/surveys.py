@@ -7,7 +7,7 @@ phone page (``/survey/{id}``, no sign-in) or was entered from paper by staff (wh
 it), and when. Results (:func:`survey_results`) per grid and per worker (the pooled
 responses of the grids the worker serves) give, for each question, the response count, the
 favourable share (满意 + 基本满意) and its Wilson 95 % interval
-(:func:`api.appraisal.formula.wilson_interval`).
+(:func:`api.services.appraisal.formula.wilson_interval`).
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.appraisal.formula import (
+from api.core.errors import Conflict, NotFound
+from api.core.timefmt import local_iso
+from api.db.communities import find_community
+from api.db.models import Community, Grid, Staff, StaffGrid
+from api.db.models.opinion import Survey, SurveyResponse
+from api.services.appraisal.formula import (
     favourable_levels,
     level_code,
     satisfaction_levels,
     survey_questions,
     wilson_interval,
 )
-from api.db.communities import find_community
-from api.db.models import Community, Grid, Staff, StaffGrid
-from api.db.models_opinion import Survey, SurveyResponse
-from api.errors import Conflict, NotFound
-from api.incidents.deadlines import to_shanghai
-from api.timefmt import local_iso
+from api.services.incidents.deadlines import to_shanghai
 from gis.errors import InputError
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 An incident report, a step on an incident (feed back, escalate, handle...), a patrol day
 credited by an uploaded GPS track, a house or resident registered or changed: each writes
-one :class:`~api.db.models_assessment.WorkLog` row in the same transaction as the action,
+one :class:`~api.db.models.assessment.WorkLog` row in the same transaction as the action,
 ``source`` ``auto``. The signature is the worker's real name (the linked staff record's
 name, else the user name) in ``signed_name`` and the time written in ``signed_at``; ``at``
 is when the work was done. Actions without a signed-in user (an Open311 report by API key,
@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from api.db.models import Staff, User, utc_now
-from api.db.models_assessment import WORK_LOG_KINDS, WORK_LOG_SOURCES, WorkLog
+from api.db.models.assessment import WORK_LOG_KINDS, WORK_LOG_SOURCES, WorkLog
 from gis.errors import InputError
 from gis.patrol import TIMEZONE
 

@@ -21,8 +21,8 @@ import uvicorn
 from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role, Staff
-from api.demo import load_demo
 from api.services.crud import create_user
+from api.services.demo import load_demo
 from gis.assign import assign_points
 from tests.api.routes.conftest import PASSWORD, ManualClock, _module_database
 

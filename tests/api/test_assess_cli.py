@@ -33,12 +33,12 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from api.assessment import derive_seed, draw_sample
 from api.cli import app as cli_app
 from api.cli import app as main_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import House, Resident, SpecialStatus
-from api.demo import load_demo
+from api.services.assessment import derive_seed, draw_sample
+from api.services.demo import load_demo
 from tests.api.routes.conftest import _module_database, valid_id_number
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from api.assessment import DEPARTMENTS, DeptScore, PointScore, score_community, score_sample_point
-from api.assessment.report import REPORT_TITLE, write_report
+from api.services.assessment import (
+    DEPARTMENTS,
+    DeptScore,
+    PointScore,
+    score_community,
+    score_sample_point,
+)
+from api.services.assessment.report import REPORT_TITLE, write_report
 from gis.errors import InputError
 from tests.api.test_assessment_scoring import LI_SPOT, REGISTRY, SPOT, ZHANG_SPOT
 

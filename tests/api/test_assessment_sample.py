@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.assessment import derive_seed, draw_sample
+from api.services.assessment import derive_seed, draw_sample
 from gis.errors import InputError
 
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.assessment import (
+from api.services.assessment import (
     DEPARTMENTS,
     DeptScore,
     HouseholdRecord,
@@ -27,7 +27,7 @@ from api.assessment import (
     score_community,
     score_sample_point,
 )
-from api.assessment.scoring import match_residents
+from api.services.assessment.scoring import match_residents
 from gis.errors import InputError
 
 ZHANG = ResidentRecord(
@@ -495,8 +495,8 @@ def test_score_is_six_minus_costs_floored_at_zero(errors) -> None:
 
 
 def test_docstring_examples() -> None:
-    import api.assessment.sample as sample_module
-    import api.assessment.scoring as scoring_module
+    import api.services.assessment.sample as sample_module
+    import api.services.assessment.scoring as scoring_module
 
     for module in (sample_module, scoring_module):
         assert doctest.testmod(module).failed == 0

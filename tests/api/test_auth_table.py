@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth_table import ANONYMOUS, API_KEY, CALLERS, POLICY, app_routes, render
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.routes.conftest import ROLE_USERS, Api, ManualClock, add_users
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "auth.md"

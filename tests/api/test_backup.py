@@ -15,11 +15,11 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
-from api.backup import fingerprint
 from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.db.models import Role
-from api.demo import load_demo
+from api.services.backup import fingerprint
+from api.services.demo import load_demo
 from tests.api.routes.conftest import add_users
 
 runner = CliRunner()

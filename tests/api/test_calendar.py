@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.incidents.calendar import (
+from api.services.incidents.calendar import (
     CalendarCoverageWarning,
     WorkCalendar,
     add_working_days,

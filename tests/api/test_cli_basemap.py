@@ -18,7 +18,7 @@ from pmtiles.reader import MmapSource, all_tiles
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.mvt import gdal_layer
 from tests.osm_fixture import DEMO_GPKG, EXTRA, osm_to_pbf, write_demo_osm
 

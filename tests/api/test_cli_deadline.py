@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli_deadline import deadline_command
+from api.cli.deadline import deadline_command
 
 app = typer.Typer()
 

@@ -13,8 +13,8 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.registry.codes import code_table
-from api.registry.templates import COLUMNS
+from api.services.registry.codes import code_table
+from api.services.registry.templates import COLUMNS
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 runner = CliRunner()

@@ -9,7 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli_geocode import gazetteer_app, geocode_command, geocode_eval_command
+from api.cli.gazetteer import app as gazetteer_app
+from api.cli.geocode import geocode_command, geocode_eval_command
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSES = ROOT / "data" / "demo" / "houses.csv"
@@ -144,7 +145,7 @@ def test_geocode_eval_prints_the_report(tmp_path):
 
 
 def test_geocode_from_the_database_door_plates_and_grids(fresh_db_url, tmp_path):
-    from api.demo import load_demo
+    from api.services.demo import load_demo
 
     load_demo(db_url=fresh_db_url)
     houses = pd.read_csv(HOUSES)

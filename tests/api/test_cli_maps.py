@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.community_data import read_community
 from api.db.engine import make_engine, session_factory
-from api.demo import load_demo
-from api.registry.codes import code_table
+from api.services.community_data import read_community
+from api.services.demo import load_demo
+from api.services.registry.codes import code_table
 from maps.assets import remote_links
 
 DATA = Path(__file__).resolve().parents[2] / "data"

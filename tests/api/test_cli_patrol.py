@@ -8,7 +8,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from api.cli_patrol import patrol_app
+from api.cli.patrol import app as patrol_app
 from tests.common import grids_frame, rect_m
 from tests.gis.test_patrol import (
     CODE_A,

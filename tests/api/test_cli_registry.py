@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.db.engine import make_engine
-from api.registry.templates import COLUMNS, DATA_SHEET
+from api.services.registry.templates import COLUMNS, DATA_SHEET
 from gis.io import read_layer
 from tests.api.test_import import COMMUNITY, demo_frames, make_id, store_demo, write_csv
 

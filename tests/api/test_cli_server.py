@@ -12,8 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from api.core.security import verify_password
 from api.db.engine import make_engine
-from api.security import verify_password
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 runner = CliRunner()
@@ -179,7 +179,7 @@ def empty_postgis(postgres_url, tmp_path_factory):
 
 def test_db_copy_sqlite_to_postgis_keeps_everything(cli, tmp_path, empty_postgis):
     from api.db.models import Role
-    from api.demo import load_demo
+    from api.services.demo import load_demo
     from tests.api.routes.conftest import add_users
 
     fresh_db_url = empty_postgis

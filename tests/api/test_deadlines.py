@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.incidents.calendar import CalendarCoverageWarning, is_working_day
-from api.incidents.deadlines import (
+from api.services.incidents.calendar import CalendarCoverageWarning, is_working_day
+from api.services.incidents.deadlines import (
     DEFAULT_OFFICE_HOURS,
     SHANGHAI,
     Limit,

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.db.engine import make_engine
-from api.demo import DEMO_FILES, RESIDENTS_FILE, SPECIALS_FILE, STAFF_FILE, load_demo
+from api.services.demo import DEMO_FILES, RESIDENTS_FILE, SPECIALS_FILE, STAFF_FILE, load_demo
 from gis.errors import InputError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -128,7 +128,7 @@ def test_demo_division_is_in_effect_and_answers_locate_by_date(demo_url):
 
     from api.db.dialect import grid_code_at
     from api.db.engine import session_factory
-    from api.demo import DEMO_EFFECTIVE_FROM
+    from api.services.demo import DEMO_EFFECTIVE_FROM
 
     load_demo(db_url=demo_url)
     houses = pd.read_csv(DATA / DEMO_FILES["houses"])

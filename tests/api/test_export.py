@@ -15,7 +15,7 @@ from pyproj import Geod
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import Division, Grid, House, Incident, from_db_geometry, to_db_geometry
-from api.registry.exporter import SHAPEFILE_FIELD_NAMES, XLSX_HEADERS, export_layer
+from api.services.registry.exporter import SHAPEFILE_FIELD_NAMES, XLSX_HEADERS, export_layer
 from gis.errors import InputError
 from gis.io import read_layer
 from tests.api.test_import import COMMUNITY, demo_frames, store_demo
@@ -196,8 +196,8 @@ def test_bad_export_requests_say_why(Session, tmp_path):
 
 def test_exported_houses_sheet_imports_into_another_community(Session, tmp_path):
     from api.db.models import Community
-    from api.registry.codes import code_table
-    from api.registry.importer import import_file
+    from api.services.registry.codes import code_table
+    from api.services.registry.importer import import_file
 
     with Session.begin() as s:
         path = export_layer(s, "houses", tmp_path / "houses.xlsx", community=COMMUNITY).path

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role, User
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.routes.conftest import PASSWORD, ManualClock, add_users
 
 MAX_EXAMPLES = 6

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from shapely import Point
 
+from api.db.history import read_history, set_actor
 from api.db.models import ChangeLog, Community, House, Resident, to_db_geometry
-from api.registry.history import read_history, set_actor
 
 
 def _house(session) -> House:

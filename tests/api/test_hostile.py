@@ -1,5 +1,5 @@
 """Hostile input over HTTP and through the CLI: each refused with a clear 4xx (413 for size) or
-exit 2, by the product's own bounds (api/limits.py, gis/io.py), and the server still answers
+exit 2, by the product's own bounds (api/core/limits.py, gis/io.py), and the server still answers
 ``/health`` afterwards. The bounds are the defaults (20 MB, 100,000 vertices, depth 32,
 100,000 rows, 200 MiB unzipped) except for the request timeout, shortened to test it."""
 
@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
+from api.core.limits import Limits
 from api.db.models import Role
-from api.limits import Limits
 from tests.api.routes.conftest import Api, ManualClock, add_users
 
 runner = CliRunner()

@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from api.db.dialect import assign_codes_in_db
 from api.db.divisions import division_in_effect
 from api.db.engine import make_engine, session_factory
+from api.db.history import set_actor
 from api.db.models import (
     ChangeLog,
     Community,
@@ -37,16 +38,15 @@ from api.db.models import (
     from_db_geometry,
     to_db_geometry,
 )
-from api.registry.history import set_actor
-from api.registry.importer import (
+from api.services.registry.importer import (
     UnknownCommunityError,
     import_file,
     read_table,
     write_report,
 )
-from api.registry.reassign import put_in_effect_and_reassign
-from api.registry.templates import DATA_SHEET, write_template
-from api.registry.validators import id_check_character
+from api.services.registry.reassign import put_in_effect_and_reassign
+from api.services.registry.templates import DATA_SHEET, write_template
+from api.services.registry.validators import id_check_character
 from gis.errors import InputError, UnreadableFileError
 from gis.io import read_layer
 from tests.conftest import expected_code
@@ -100,8 +100,8 @@ def demo_addresses() -> list[str]:
 @functools.cache
 def demo_frames():
     """The demo files, read once per process (shared by the import, export and CLI tests)."""
-    from api.config import get_settings
-    from api.demo import _read_demo
+    from api.core.config import get_settings
+    from api.services.demo import _read_demo
 
     return _read_demo(Path(get_settings().data_dir))
 
@@ -110,7 +110,7 @@ def store_demo(url: str, frames) -> None:
     """Store the demo community as ``load_demo`` does (its division in effect from 2026-01-01,
     houses and incidents with their grid codes), without re-reading and re-validating it."""
     from api.db.engine import init_db
-    from api.demo import _store
+    from api.services.demo import _store
 
     engine = make_engine(url)
     init_db(engine)

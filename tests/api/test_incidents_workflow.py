@@ -373,13 +373,10 @@ def test_demo_run_has_every_kind_of_outcome(env):
 def test_cli_inbox_and_stats(env, web):
     import json
 
-    import typer
     from typer.testing import CliRunner
 
-    from api.cli_incidents import register
+    from api.cli import app as cli
 
-    cli = typer.Typer()
-    register(cli)
     runner = CliRunner()
     result = runner.invoke(
         cli, ["incidents", "inbox", "--user", "post_cj", "--db", env.url, "--json"]

@@ -115,7 +115,7 @@ def test_import_takes_it_and_the_api_upload_refuses_it(big_csv, fresh_db_url, mo
 
 
 def test_a_parquet_register_reads_as_the_same_csv_does(tmp_path):
-    from api.registry.importer import read_table
+    from api.services.registry.importer import read_table
 
     frame = pd.DataFrame(
         {

@@ -131,7 +131,7 @@ def test_categories_added_later_reach_a_database_made_before_them(fresh_engine):
     0006 with the code table's severity, post and public flag; downgrading removes them."""
     import csv
 
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = get_settings().data_dir / "codes" / "incident_categories.csv"
     with path.open(encoding="utf-8-sig") as fh:

@@ -222,7 +222,7 @@ def test_more_than_one_worker_needs_a_secret_key(fresh_db_url):
 def test_the_coherence_bound_is_at_most_thirty_seconds():
     from pydantic import ValidationError
 
-    from api.config import Settings
+    from api.core.config import Settings
 
     assert Settings(locate_cache_s=30).locate_cache_s == 30
     with pytest.raises(ValidationError):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.incident_helpers import LiveServer, make_app
 from tests.reports import add_report
 

@@ -25,19 +25,19 @@ from PIL import Image
 from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
-from api.appraisal.formula import check_weights, read_weights, wilson_interval
 from api.cli import app as cli_app
-from api.config import get_settings
+from api.core.config import get_settings
 from api.db.engine import make_engine, session_factory
 from api.db.models import Community, Incident, Role, Staff, StaffGrid, User
-from api.db.models_assessment import (
+from api.db.models.assessment import (
     AssessmentDeptScore,
     AssessmentPoint,
     PatrolDay,
     PatrolTrack,
 )
-from api.db.models_opinion import Satisfaction
-from api.services import assessment
+from api.db.models.opinion import Satisfaction
+from api.services.appraisal.formula import check_weights, read_weights, wilson_interval
+from api.services.assessment import service as assessment
 from api.services.crud import create_user
 from gis.errors import InputError
 from tests.api.incident_helpers import demo_house, make_app, shared_env, token

@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from api.db.models import Role
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.routes.conftest import PASSWORD, add_users
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = (
-    "import typer; from api.cli_server import register; app = typer.Typer();"
-    "app.callback()(lambda: None); register(app); app()"
+    "import typer; from api.cli.serve import serve_command; app = typer.Typer();"
+    "app.callback()(lambda: None); app.command('serve')(serve_command); app()"
 )
 
 

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli_patrol import patrol_app
+from api.cli.patrol import app as patrol_app
 from api.db.divisions import put_in_effect
 from api.db.engine import init_db, make_engine, session_factory
 from api.db.models import Community, Division, Grid, Role, Staff, to_db_geometry

@@ -30,8 +30,8 @@ import pytest
 from api.app import create_app
 from api.auth_table import POLICY
 from api.db.models import Role
-from api.demo import load_demo
-from api.throttle import SignInLimits
+from api.routes.throttle import SignInLimits
+from api.services.demo import load_demo
 from tests.api.routes.conftest import PASSWORD, ROLE_USERS, add_users
 from tests.maps.browser import serve_in_thread
 

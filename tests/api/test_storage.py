@@ -18,7 +18,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from api.config import get_settings
+from api.core.config import get_settings
 from api.db import (
     STORAGE_SRID,
     Community,
@@ -209,7 +209,7 @@ def test_storage_srid_4490_is_honoured(db_url, tmp_path, engine):
             conn.exec_driver_sql(f"CREATE DATABASE {fresh}")
         url = sa.make_url(db_url).set(database=fresh).render_as_string(hide_password=False)
     # through the settings file (WANGGE_STORAGE_SRID=4490 in the environment is refused by
-    # api/config.py's Literal[4326, 4490] at the time of writing: reported)
+    # api/core/config.py's Literal[4326, 4490] at the time of writing: reported)
     config = tmp_path / "wangge.toml"
     config.write_text("[wangge]\nstorage_srid = 4490\n")
     env = {k: v for k, v in os.environ.items() if k != "WANGGE_STORAGE_SRID"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from api.registry.templates import (
+from api.services.registry.templates import (
     COLUMNS,
     DATA_SHEET,
     KINDS,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.registry.codes import CODE_TABLES, code_table, special_status_fields
-from api.registry.validators import (
+from api.services.registry.codes import CODE_TABLES, code_table, special_status_fields
+from api.services.registry.validators import (
     FieldError,
     IdNumberError,
     check_house,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.incidents.workflow import (
+from api.services.incidents.workflow import (
     ACTIONS,
     FINAL_STATES,
     ROLES,

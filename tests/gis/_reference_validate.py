@@ -1,4 +1,15 @@
-"""Validate a division of a community into grids: no gap, no overlap (纵向到底、横向到边).
+"""Test oracle, not production code: the straightforward validator the project once shipped.
+
+``gis.coverage.validate`` is the production validator. This module keeps its earlier, simple
+implementation (every rule decided with GEOS overlays, no segment matching, no shortcuts) so
+that tests can compare the fast production path with it on generated divisions
+(``tests/gis/test_coverage.py``). Do not import it outside ``tests/``; it is not maintained for
+speed and is not part of the package.
+
+What follows is the original description of the rules it implements, which the production
+validator implements too.
+
+Validate a division of a community into grids: no gap, no overlap (纵向到底、横向到边).
 
 :func:`validate` returns the findings, one row per defect; :func:`is_valid_division` answers
 yes/no with the same parameters; :func:`findings_to_geojson` serialises findings for a map.

@@ -21,7 +21,7 @@ from pyproj import Geod
 from shapely import affinity
 from typer.testing import CliRunner
 
-from api.cli_repair import repair_command
+from api.cli.repair import repair_command
 from gis.coverage import CHANGE_ACTIONS, CHANGE_COLUMNS, changes_to_geojson, repair, validate
 from gis.errors import InputError
 from tests.common import (

@@ -138,7 +138,7 @@ def incident_events(url: str, incident_id: int) -> list[tuple[str, str | None]]:
     import sqlalchemy as sa
 
     from api.db.engine import make_engine
-    from api.db.models_incidents import IncidentEvent
+    from api.db.models.incidents import IncidentEvent
 
     engine = make_engine(url)
     try:

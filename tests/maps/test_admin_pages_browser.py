@@ -31,9 +31,9 @@ from openpyxl import load_workbook
 from api.auth_table import POLICY
 from api.db.engine import make_engine, session_factory
 from api.db.models import AccessRequest, AuditLog, Community, House, Role
-from api.demo import load_demo
-from api.registry.templates import COLUMNS, DATA_SHEET
 from api.services.crud import create_user
+from api.services.demo import load_demo
+from api.services.registry.templates import COLUMNS, DATA_SHEET
 from maps.assets import STATIC_DIR
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
@@ -300,7 +300,7 @@ def test_head_imports_a_house_register(browser, server, tmp_path):
     expect(page.get_by_test_id("import-community")).to_have_value(COMMUNITY)
     expect(page.get_by_test_id("import-crs")).to_be_visible()
 
-    # --- the template link gives the kind's XLSX (headers from api/registry/templates.py)
+    # --- the template link gives the kind's XLSX (headers from api/services/registry/templates.py)
     page.get_by_test_id("import-kind").select_option("residents")
     expect(page.get_by_test_id("import-crs")).to_be_hidden()
     with page.expect_download() as download:

@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from api.auth_table import POLICY
 from api.db.engine import make_engine, session_factory
 from api.db.models import AuditLog, Role
-from api.demo import load_demo
 from api.services.crud import create_user
+from api.services.demo import load_demo
 from api.services.privacy import audit
 from maps.assets import STATIC_DIR
 from tests.api.routes.conftest import PASSWORD, valid_id_number

@@ -24,7 +24,7 @@ import shapely
 
 from api.app import create_app
 from api.db.models import Role
-from api.demo import load_demo
+from api.services.demo import load_demo
 from gis.osm import read_osm_layers
 from maps.basemap import build_basemap
 from maps.basemap_style import COLOURS, ROAD_CLASSES
@@ -326,7 +326,7 @@ def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path,
     WGS84 point tapped (the grid look-up is asked for WGS84 within 0.5 m)."""
     from pyproj import Geod
 
-    from api.config import get_settings
+    from api.core.config import get_settings
     from gis.crs import wgs84_to_gcj02
 
     monkeypatch.setenv("WANGGE_TILES", "amap,osm")

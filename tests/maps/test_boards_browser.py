@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.config import get_settings
+from api.core.config import get_settings
 from api.db.models import Staff, StaffGrid
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.maps.browser import db_session, offline_context, serve_database_copy, wait_idle
 from tests.maps.test_boards import decode_qr, page_png, page_text, pages
 

@@ -7,7 +7,7 @@ page, the planner, and the folium maps ``/maps/*`` — is loaded with a listener
 which the CSP does not govern), and every console error and page error is collected. A page
 passes when it drew what it draws (its section or map is visible, its API calls finished),
 no violation was reported and nothing was logged as an error. The answer of each page carries
-the headers of :mod:`api.headers`.
+the headers of :mod:`api.routes.headers`.
 
 The idle sign-out: the page's clock is Playwright's (installed before the page loads), so the
 test moves time past ``idle_timeout`` instead of waiting; the page must then show the
@@ -27,10 +27,10 @@ from shapely.ops import polylabel
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import Grid, Role, from_db_geometry
-from api.demo import load_demo
-from api.headers import inline_script_hashes
-from api.services import incidents as svc
+from api.routes.headers import inline_script_hashes
 from api.services.crud import create_user
+from api.services.demo import load_demo
+from api.services.incidents import service as svc
 from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
     largest_part,

@@ -38,11 +38,11 @@ from api.db.models import (
     StaffGrid,
     from_db_geometry,
 )
-from api.db.models_assessment import PatrolDay, PatrolTrack
-from api.demo import load_demo
-from api.services import assessment
-from api.services import incidents as svc
+from api.db.models.assessment import PatrolDay, PatrolTrack
+from api.services.assessment import service as assessment
 from api.services.crud import create_user
+from api.services.demo import load_demo
+from api.services.incidents import service as svc
 from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
     Shots,

@@ -29,9 +29,9 @@ from api.db.models import (
     StaffGrid,
     from_db_geometry,
 )
-from api.demo import load_demo
-from api.services import incidents as svc
 from api.services.crud import create_user
+from api.services.demo import load_demo
+from api.services.incidents import service as svc
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,

@@ -20,7 +20,7 @@ import shapely
 
 from api.app import create_app
 from api.db.models import Role
-from api.demo import load_demo
+from api.services.demo import load_demo
 from gis.edit import split_grid
 from maps.assets import remote_links
 from tests.api.routes.conftest import PASSWORD, add_users

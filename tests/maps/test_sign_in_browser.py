@@ -18,8 +18,8 @@ import pytest
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role
-from api.demo import load_demo
 from api.services.crud import create_user
+from api.services.demo import load_demo
 from tests.api.routes.conftest import PASSWORD, ManualClock
 from tests.maps.browser import offline_context, serve_database_copy, wait_for_js, wait_idle
 

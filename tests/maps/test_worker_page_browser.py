@@ -34,8 +34,8 @@ from api.db.models import (
     SpecialStatus,
     from_db_geometry,
 )
-from api.demo import load_demo
 from api.services.crud import create_resident, create_user
+from api.services.demo import load_demo
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,

@@ -29,7 +29,7 @@ APPEND_ONLY_FUNCTION = "wangge_append_only"
 
 def storage_srid() -> int:
     """The deployment's storage SRID (4326 or 4490), read when the migration runs."""
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     return int(get_settings().storage_srid)
 

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.db.engine import init_db, make_engine, session_factory
 from api.db.models import Role
-from api.demo import load_demo
-from api.registry.validators import id_check_character
 from api.services.crud import create_user
+from api.services.demo import load_demo
+from api.services.registry.validators import id_check_character
 from tests.conftest import postgis_database
 
 PASSWORD = "correct-horse-42"

@@ -11,8 +11,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from api.registry.templates import FIELD_CHECK, write_template
 from api.routes import assessment as assessment_routes
+from api.services.registry.templates import FIELD_CHECK, write_template
 
 COMMUNITY, MONTH = "310101002005", "2026-03"
 DEPTS = ("office", "social_affairs", "economy", "urban_management", "stability")

@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from api.backup import _pg, _pg_tool, backup
 from api.cli import app as cli_app
-from api.config import get_settings
-from api.crypto import (
+from api.core.config import get_settings
+from api.core.crypto import (
     DataKeyError,
     Keyring,
     MissingDataKeyError,
@@ -30,6 +29,7 @@ from api.crypto import (
 from api.db.engine import make_engine, session_factory
 from api.db.migrate import upgrade
 from api.db.models import Resident
+from api.services.backup import _pg, _pg_tool, backup
 from tests.api.routes.conftest import DEMO_GRIDS, valid_id_number
 
 RING = Keyring(parse_data_key(new_data_key()))

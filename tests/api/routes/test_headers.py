@@ -1,11 +1,11 @@
-"""The security headers of :mod:`api.headers` on every kind of answer.
+"""The security headers of :mod:`api.routes.headers` on every kind of answer.
 
 JSON answers, errors (401, 404, 413 from the body limit, 422), static files, the staff pages
 and the folium maps all carry the CSP, ``frame-ancestors 'none'``, ``X-Frame-Options``,
 ``nosniff`` and ``Referrer-Policy``; HSTS only over TLS or when the deployment says it is
 behind TLS; no CORS header answers a cross-origin request. The hashes in a map's policy are
 checked against hashes computed here with :mod:`hashlib` from the scripts that
-:mod:`html.parser` (not the regular expression of :mod:`api.headers`) finds in the page.
+:mod:`html.parser` (not the regular expression of :mod:`api.routes.headers`) finds in the page.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo import load_demo
-from api.headers import DEFAULT_CSP, inline_script_hashes
+from api.routes.headers import DEFAULT_CSP, inline_script_hashes
+from api.services.demo import load_demo
 
 EXPECTED = {
     "x-frame-options": "DENY",
@@ -120,7 +120,7 @@ def test_hsts_only_over_tls_or_behind_it(fresh_db_url, monkeypatch):
         assert client.get("/health").headers["strict-transport-security"].startswith("max-age=")
     with TestClient(app, base_url="http://wangge.test") as client:
         assert "strict-transport-security" not in client.get("/health").headers
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     monkeypatch.setenv("WANGGE_BEHIND_TLS", "true")
     get_settings.cache_clear()

@@ -15,16 +15,15 @@ from pathlib import Path
 import geopandas as gpd
 import openpyxl
 import sqlalchemy as sa
-import typer
 from typer.testing import CliRunner
 
-from api.cli_registry import register
+from api.cli import app as cli_app
 from api.db.engine import make_engine, session_factory
 from api.db.models import Role
-from api.incidents.workflow import STATES
-from api.registry.ledgers import LEDGER_COLUMNS
-from api.registry.validators import mask_id_number, mask_phone
 from api.services.crud import create_user
+from api.services.incidents.workflow import STATES
+from api.services.registry.ledgers import LEDGER_COLUMNS
+from api.services.registry.validators import mask_id_number, mask_phone
 from tests.api.routes.conftest import DEMO_GRIDS, PASSWORD, valid_id_number
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
@@ -181,8 +180,7 @@ def test_every_ledger_opens_with_its_documented_columns(demo_api, tmp_path):
                for r in rows)  # fmt: skip
 
     # The same over the CLI; a ledger without geometry refuses a spatial format (exit 2).
-    app = typer.Typer()
-    register(app)
+    app = cli_app
     runner = CliRunner()
     out = tmp_path / "staff.xlsx"
     done = runner.invoke(app, ["export", "staff", "--community", code, "--out", str(out),
@@ -290,8 +288,7 @@ def test_unmasked_export_needs_a_covering_request_and_is_audited(demo_api, tmp_p
     assert _export(api, "residents", unmask="true").status_code == 403
     assert len(_audit_rows(api)) == 2
     # the CLI needs --user for --unmask, and that user's covering request
-    app = typer.Typer()
-    register(app)
+    app = cli_app
     runner = CliRunner()
     args = ["export", "residents", "--community", code, "--db", api.url, "--unmask"]
     no_user = runner.invoke(app, [*args, "--out", str(tmp_path / "a.xlsx")])

@@ -20,7 +20,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from api.app import create_app
 from api.db.engine import make_engine, session_factory
-from api.demo import load_demo
+from api.services.demo import load_demo
 from api.services.divisions import load_division
 from tests.api.routes.conftest import PASSWORD, ROLE_USERS, _module_database, add_users
 
@@ -213,7 +213,7 @@ def test_houses_take_datetime_without_filtering_and_limit_is_capped(two_versions
 
 
 def test_cors_origins_come_from_the_setting(tmp_path, monkeypatch):
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     monkeypatch.setenv("WANGGE_CORS_ORIGINS", "https://a.example.org, https://b.example.org")
     get_settings.cache_clear()

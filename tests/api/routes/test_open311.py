@@ -11,10 +11,9 @@ import json
 import georeport
 import httpx
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from api.cli_incidents import register
+from api.cli import app as cli_app
 from tests.api.incident_helpers import (
     DATA,
     demo_house,
@@ -36,9 +35,7 @@ def server(incident_server):
 
 @pytest.fixture(scope="module")
 def api_key(env):
-    cli = typer.Typer()
-    register(cli)
-    result = CliRunner().invoke(cli, ["open311", "key", "create", "test-app", "--db", env.url])
+    result = CliRunner().invoke(cli_app, ["open311", "key", "create", "test-app", "--db", env.url])
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1]
 

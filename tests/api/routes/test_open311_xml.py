@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.db.engine import make_engine, session_factory
-from api.db.models_incidents import Open311Submission
-from api.open311_format import render_xml
-from api.services import incidents as svc
+from api.db.models.incidents import Open311Submission
+from api.services.incidents import service as svc
+from api.services.incidents.open311_format import render_xml
 from tests.api.incident_helpers import demo_house
 
 # the element order of the GeoReport v2 spec's examples

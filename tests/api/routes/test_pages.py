@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api.incidents.workflow import ACTIONS
-from api.registry.codes import code_table
+from api.services.incidents.workflow import ACTIONS
+from api.services.registry.codes import code_table
 from maps.assets import STATIC_DIR, remote_links
 
 ROOT = Path(__file__).resolve().parents[3]

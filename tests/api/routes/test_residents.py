@@ -9,7 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from api.registry.validators import mask_id_number, mask_phone
+from api.services.registry.validators import mask_id_number, mask_phone
 from tests.api.routes.conftest import valid_id_number
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"

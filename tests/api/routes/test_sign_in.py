@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from api.core.password_policy import password_problems
 from api.db.engine import make_engine
 from api.db.models import Role
-from api.password_policy import password_problems
 from tests.api.routes.conftest import PASSWORD, add_users
 
 

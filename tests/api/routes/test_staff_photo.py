@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import api.services.images
 import api.services.staff_photos
 from api.db.engine import make_engine
-from api.demo import load_demo
+from api.services.demo import load_demo
 from tests.api.routes.conftest import DEMO_GRIDS, ROLE_USERS, Api, add_users
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
@@ -196,7 +196,7 @@ def test_an_edit_from_elsewhere_shows_once_the_bound_has_passed(photo_api):
 
 
 def test_staff_photo_dir_defaults_beside_the_sqlite_file(tmp_path):
-    from api.config import Settings
+    from api.core.config import Settings
     from api.services.staff_photos import staff_photo_dir
 
     db = tmp_path / "sub" / "w.db"

@@ -172,7 +172,7 @@ def test_without_a_base_map_the_routes_say_so(make_api, tmp_path):
 
 @pytest.mark.parametrize("how", ["environment", "wangge.toml"])
 def test_the_base_map_setting_is_served(make_api, archives, tmp_path, monkeypatch, how):
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = archives["pmtiles"]
     if how == "environment":
@@ -234,7 +234,7 @@ def test_an_overzoomed_tile_is_cut_once(make_api, archives, tmp_path):
 def test_online_sources_and_key_reach_the_pages(make_api, archives, tmp_path, monkeypatch, how):
     """The settings ``tiles`` and ``tianditu_key`` decide the online sources pages offer
     (their config, /tiles/config) and the tile hosts their CSP lets them show."""
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     if how == "environment":
         monkeypatch.setenv("WANGGE_TILES", "tianditu,amap")
@@ -276,7 +276,7 @@ def test_online_sources_and_key_reach_the_pages(make_api, archives, tmp_path, mo
 
 
 def test_no_online_source_means_no_outside_host(make_api, tmp_path, monkeypatch):
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     monkeypatch.delenv("WANGGE_TILES", raising=False)
     monkeypatch.setenv("WANGGE_CONFIG", str(tmp_path / "absent.toml"))
@@ -299,7 +299,7 @@ def test_no_online_source_means_no_outside_host(make_api, tmp_path, monkeypatch)
 )  # fmt: skip
 def test_bad_online_settings_are_refused_with_a_reason(tmp_path, monkeypatch, env, message):
     from api.app import create_app
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     monkeypatch.delenv("WANGGE_TIANDITU_KEY", raising=False)
     monkeypatch.setenv("WANGGE_CONFIG", str(tmp_path / "absent.toml"))

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from api.db.engine import make_engine, session_factory
 from api.db.models import Community, Incident
-from api.registry.exporter import XLSX_HEADERS, export_layer
+from api.services.registry.exporter import XLSX_HEADERS, export_layer
 from tests.api.incident_helpers import demo_house
 from tests.api.routes.conftest import DEMO_GRIDS
 

@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from api.registry.codes import code_table
+from api.services.registry.codes import code_table
 
 ROOT = Path(__file__).resolve().parents[3]
 CODES = ROOT / "data" / "codes"

@@ -57,7 +57,7 @@ def _sqlite() -> bool:
 
 
 def _category_rows() -> list[dict[str, str | None]]:
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = Path(get_settings().data_dir) / "codes" / "incident_categories.csv"
     if not path.exists():  # running from a checkout without a configured data folder

@@ -29,7 +29,7 @@ depends_on = None
 
 
 def _category_csv() -> Path:
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = Path(get_settings().data_dir) / "codes" / "incident_categories.csv"
     if not path.exists():  # running from a checkout without a configured data folder

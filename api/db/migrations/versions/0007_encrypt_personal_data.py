@@ -1,7 +1,7 @@
 """Residents' ID numbers, phones and residence-permit numbers encrypted at rest.
 
 - ``residents.id_number``, ``phone``, ``residence_permit_no`` become ``TEXT`` holding
-  ``wg1:<key id>:...`` AES-GCM ciphertext (:mod:`api.crypto`);
+  ``wg1:<key id>:...`` AES-GCM ciphertext (:mod:`api.core.crypto`);
 - ``residents.id_number_hash`` (unique) and ``phone_hash`` (indexed): keyed hashes for
   uniqueness and exact look-up; the unique constraint moves from the ID number to its hash;
 - existing rows, and the values of those fields in the change log, are encrypted in place
@@ -83,8 +83,8 @@ def downgrade() -> None:
 
 def _convert(*, seal: bool) -> None:
     """Encrypt (``seal``) or decrypt the stored values, in the table and in the change log."""
-    from api.crypto import keyring
-    from api.data_keys import has_personal_data, reseal
+    from api.core.crypto import keyring
+    from api.db.data_keys import has_personal_data, reseal
 
     conn = op.get_bind()
     if not has_personal_data(conn):

@@ -1,7 +1,7 @@
 """Sign-in hardening: attempts kept for limits, TOTP, password age, revocable tokens.
 
 - ``login_attempts``: every sign-in attempt (when, user name, client address, success), read
-  by the per-account and per-address limits (:mod:`api.throttle`);
+  by the per-account and per-address limits (:mod:`api.routes.throttle`);
 - ``users.totp_secret`` (encrypted), ``totp_enabled``, ``password_changed_at``,
   ``token_generation`` (raised to revoke every token issued before);
 - ``revoked_tokens``: tokens signed out (``jti``) until they would have expired.

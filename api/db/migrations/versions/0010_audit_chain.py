@@ -1,5 +1,5 @@
 """A tamper-evident audit log: ``audit_log.prev_hash``/``row_hash`` chain every row to the one
-before (:mod:`api.audit_chain`), and ``audit_chain_head`` holds the last row's id and hash.
+before (:mod:`api.db.audit_chain`), and ``audit_chain_head`` holds the last row's id and hash.
 
 Existing rows are chained in id order; the append-only triggers are lifted for that and put
 back.
@@ -38,7 +38,7 @@ def upgrade() -> None:
 
 
 def _chain_existing_rows() -> tuple[int | None, str]:
-    from api.audit_chain import GENESIS, chain_hash
+    from api.db.audit_chain import GENESIS, chain_hash
     from api.db.models import UTCDateTime
 
     conn = op.get_bind()

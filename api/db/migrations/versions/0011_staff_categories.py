@@ -36,7 +36,7 @@ _TRUE = {"1", "true", "True", "是"}
 
 
 def _csv_rows() -> list[dict[str, str]]:
-    from api.config import get_settings
+    from api.core.config import get_settings
 
     path = Path(get_settings().data_dir) / "codes" / "incident_categories.csv"
     if not path.exists():  # running from a checkout without a configured data folder

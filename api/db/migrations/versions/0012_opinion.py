@@ -1,6 +1,6 @@
 """Supervision and public opinion: satisfaction records and one-time rating links of
 incidents, public-opinion surveys and their anonymous responses, rewards and accountability
-records of the monthly appraisal (see :mod:`api.db.models_opinion`).
+records of the monthly appraisal (see :mod:`api.db.models.opinion`).
 
 Revision ID: 0012_opinion
 Revises: 0011_staff_categories

@@ -1,0 +1,68 @@
+"""How a command reads its input files: each in its own CRS unless an option says otherwise,
+with errors that name the option fixing them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from api.cli.output import err
+
+__all__ = ["read_division", "read_input"]
+
+
+def read_input(
+    path: Path,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    layer_option: str = "--layer",
+    crs_option: str = "--input-crs",
+    **kwargs: Any,
+):
+    """Read one input file with :func:`gis.io.read_layer`, in its own CRS unless ``crs`` says.
+
+    Errors name the command-line options (``layer_option``, ``crs_option``) that fix them;
+    warnings the reader collected (an encoding guessed) are printed on stderr.
+    """
+    from gis.io import read_layer
+
+    frame = read_layer(
+        path, layer=layer, input_crs=crs, layer_hint=layer_option, crs_hint=crs_option, **kwargs
+    )
+    for warning in frame.attrs.get("read_warnings", []):
+        err.print(f"[yellow]警告 / warning:[/] {warning}", highlight=False, markup=True)
+    return frame
+
+
+def read_division(
+    grids: Path,
+    boundary: Path,
+    *,
+    code_field: str,
+    grids_crs: str | None = None,
+    boundary_crs: str | None = None,
+    grids_layer: str | None = None,
+    boundary_layer: str | None = None,
+    grids_layer_option: str = "--layer",
+):
+    """Read a division and its community boundary (any gis.io format); check the code field.
+
+    Each file is read in its own CRS unless ``grids_crs``/``boundary_crs`` says otherwise.
+    """
+    from gis.errors import InputError
+
+    grid_frame = read_input(
+        grids, layer=grids_layer, crs=grids_crs, layer_option=grids_layer_option,
+        crs_option="--grids-crs", geometry_type="polygon",
+    )  # fmt: skip
+    boundary_frame = read_input(
+        boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
+        crs_option="--boundary-crs", geometry_type="polygon",
+    )  # fmt: skip
+    if code_field not in grid_frame.columns:
+        raise InputError(
+            f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
+            f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
+        )
+    return grid_frame, boundary_frame

@@ -1,0 +1,110 @@
+"""``wangge validate``: check a division of a community into grids (gaps, overlaps, slivers…).
+
+Exit codes: 0 valid, 1 findings, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli.inputs import read_division
+from api.cli.options import (
+    BoundaryCRS,
+    BoundaryLayer,
+    CodeField,
+    GridsCRS,
+    JsonFlag,
+    Layer,
+    ToleranceOption,
+)
+from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
+from gis.errors import WanggeError
+
+
+def _findings_table(findings) -> Table:
+    table = Table(title="校验结果 / validation findings", show_lines=False)
+    for header in (
+        "类型 kind",
+        "级别 severity",
+        "网格 grids",
+        "面积 m²",
+        "长度 m",
+        "宽度 m",
+        "位置 lon,lat",
+        "说明 message",
+    ):
+        table.add_column(header)
+    for row in findings.itertuples():
+        where = row.geometry.representative_point() if row.geometry is not None else None
+        table.add_row(
+            row.kind,
+            row.severity,
+            ",".join(row.grid_codes),
+            fmt_number(row.area_m2),
+            fmt_number(row.length_m),
+            fmt_number(getattr(row, "width_m", float("nan")), 2),
+            f"{where.x:.6f},{where.y:.6f}" if where is not None else "",
+            row.message_zh,
+        )
+    return table
+
+
+def validate_command(
+    grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
+    boundary: Annotated[
+        Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary file")
+    ],
+    code_field: CodeField = "code",
+    tolerance: ToleranceOption = 0.5,
+    as_json: JsonFlag = False,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="把问题写成 GeoJSON / write findings as GeoJSON"),
+    ] = None,
+    layer: Layer = None,
+    boundary_layer: BoundaryLayer = None,
+    grids_crs: GridsCRS = None,
+    boundary_crs: BoundaryCRS = None,
+) -> None:
+    """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
+    from gis.coverage import findings_to_geojson, validate
+
+    try:
+        grid_frame, boundary_frame = read_division(
+            grids, boundary, code_field=code_field, grids_crs=grids_crs,
+            boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+        )  # fmt: skip
+        with err.status("校验中 / validating…"):
+            findings = validate(
+                grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
+            )
+    except (WanggeError, ValueError) as exc:
+        raise fail_input(exc) from exc
+
+    collection = findings_to_geojson(findings)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    has_error = bool((findings["severity"] == "error").any()) if len(findings) else False
+    if as_json:
+        payload = {
+            "valid": not has_error,
+            "grids": len(grid_frame),
+            "findings": [
+                f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]
+            ],
+        }
+        out.print_json(json.dumps(payload, ensure_ascii=False))
+    else:
+        if len(findings):
+            out.print(_findings_table(findings))
+        counts = findings["kind"].value_counts().to_dict() if len(findings) else {}
+        verdict = "不通过 / INVALID" if has_error else "通过 / VALID"
+        detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "无问题 / no findings"
+        out.print(f"{verdict}: {len(grid_frame)} 个网格 / grids; {detail}")
+    raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)
