@@ -88,6 +88,8 @@
   function setCrs(map, crs) {
     if (map.options.crs === crs) return;
     if (!map._loaded) { map.options.crs = crs; return; }  // no view yet: nothing drawn
+    // a zoom animation under way would end at a centre projected in the old CRS: end it now
+    if (map._animatingZoom) map._onZoomTransitionEnd();
     var center = map.getCenter(), zoom = map.getZoom();
     map.options.crs = crs;
     map._resetView(center, zoom);  // re-projects every layer (viewreset)
