@@ -46,7 +46,9 @@ def _page(m, title: str, request: Request) -> HTMLResponse:
     app's base map (offline tiles, none, online sources: :mod:`api.routes.tiles`); its CSP
     allows exactly its own inline scripts, by hash (:mod:`api.routes.headers`), and the images of
     the online tiles offered."""
-    add_base_layers(m, page_basemap(request))
+    config = page_basemap(request)
+    if config["offline"] or config["online"]:
+        add_base_layers(m, config)
     offline(m, mode="served", base_url=STATIC_URL, title=title)
     return html_with_hashes(m.get_root().render(), extra=page_image_sources(request))
 

@@ -438,3 +438,26 @@ def test_a_saved_map_embeds_its_base_map_and_draws_it_offline(demo, open_offline
     roads = gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs=4326)
     _check_roads(page, FOLIUM_MAP, roads)
     assert blocked == [] and errors == []
+
+
+def test_a_served_map_page_draws_the_base_map_under_its_csp(browser, server, tmp_path):
+    """``/maps/division/…`` (folium, scripts allowed by hash) joins the base layers to its
+    layer switch and draws the served tiles with their names."""
+    context, page, tiles, blocked, errors = _open(browser, server, f"/maps/division/{COMMUNITY}")
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    try:
+        _wait_drawn(page, FOLIUM_MAP, labels=False)
+        names = page.evaluate(
+            "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
+            ".map(l => l.textContent.trim())"
+        )
+        assert names == ["离线底图", "无底图"]
+        _zoom_in(page, FOLIUM_MAP)
+        Shots(page, "basemap", "served-division")("streets-under-grids")
+        assert _check_drawn(page, FOLIUM_MAP, server, tiles, tmp_path)
+        assert blocked == [] and errors == [] and violations == []
+    finally:
+        context.close()
