@@ -83,6 +83,13 @@ def report_folder():
     add_report("base map screenshots", f"screenshots of the pages: {ARTEFACTS / 'basemap'}")
 
 
+def _shoot(page, name: str, selector: str) -> None:
+    """The whole page, then the map alone (its streets and names legible), as artefacts."""
+    Shots(page, "basemap", name)("streets-under-grids")
+    folder = ARTEFACTS / "basemap" / name
+    page.locator(selector).screenshot(path=str(folder / "02-map.png"))
+
+
 def _hex(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
@@ -211,14 +218,13 @@ def _check_roads(page, map_expr: str, roads: gpd.GeoDataFrame) -> set[str]:
 def test_public_page_draws_streets_with_chinese_names(browser, server, tmp_path):
     context, page, tiles, blocked, errors = _open(browser, server, "/public")
     try:
-        shots = Shots(page, "basemap", "public")
         # the grids arrive, the map fits them; zoom until road names show
         wait_for_js(page, "window.wangge && window.wangge.maps['public-map'] !== undefined")
         wait_for_js(page, "wangge.maps['public-map'].getZoom() < 15")  # fitted to the grids
         wait_idle(page)
         _zoom_in(page, "wangge.maps['public-map']")
         names = _check_drawn(page, "wangge.maps['public-map']", server, tiles, tmp_path)
-        shots("streets-under-grids")
+        _shoot(page, "public", "#public-map")
         assert blocked == [] and errors == []
         assert names
     finally:
@@ -235,7 +241,7 @@ def test_worker_page_draws_streets_with_chinese_names(browser, server, tmp_path)
         wait_idle(page)
         _zoom_in(page, "wangge.maps['worker-map']")
         page.locator("#worker-map").scroll_into_view_if_needed()
-        Shots(page, "basemap", "worker")("streets-under-grids")
+        _shoot(page, "worker", "#worker-map")
         assert _check_drawn(page, "wangge.maps['worker-map']", server, tiles, tmp_path)
         assert blocked == [] and errors == []
     finally:
@@ -252,7 +258,7 @@ def test_planner_page_draws_streets_with_chinese_names(browser, server, tmp_path
         wait_for_js(page, "window.planner.idle()")
         _zoom_in(page, "planner.map")
         page.locator("#map").scroll_into_view_if_needed()
-        Shots(page, "basemap", "planner")("streets-under-grids")
+        _shoot(page, "planner", "#map")
         assert _check_drawn(page, "planner.map", server, tiles, tmp_path)
         assert blocked == [] and errors == []
     finally:
