@@ -345,7 +345,8 @@ def test_a_gcj02_source_shifts_the_display_not_the_data(browser, demo, tmp_path,
             secret_key="browser-test-secret-0123456789abcdef",
             basemap=demo["archive"],
         )
-    finally:
+    finally:  # the app took its sources at start; later tests must not see this setting
+        monkeypatch.undo()
         get_settings.cache_clear()
     with serve_in_thread(app) as base:
         context, page, _, blocked, errors = _open(browser, base, "/public")
