@@ -177,7 +177,33 @@
       backgroundColor: config.colours.background,
       attribution: "© OpenStreetMap contributors"
     });
+    finishEveryTile(layer);
     return layer;
+  }
+
+  /* protomaps-leaflet drops a tile it is drawing when a tile of another zoom is asked for
+   * meanwhile (a page fitting its grids right after load, a label re-draw of an old zoom),
+   * without telling Leaflet: the tile stays blank and the layer "loading" for good. Draw such
+   * a tile again while it is still one of the map's tiles (a few times at most), and always
+   * tell Leaflet once it is done. */
+  function finishEveryTile(layer) {
+    var render = layer.renderTile;
+    layer.renderTile = function (coords, element, key, done) {
+      var self = this, finished = false, tries = 0;
+      function once() {
+        if (!finished) { finished = true; if (done) done(); }
+      }
+      function attempt() {
+        return render.call(self, coords, element, key, once).then(function () {
+          if (finished || !done) return;
+          var current = self._map && element.key === key && coords.z === self._tileZoom &&
+            self._tiles[self._tileCoordsToKey(coords)];
+          if (current && tries < 3) { tries += 1; return attempt(); }
+          once();
+        });
+      }
+      return attempt();
+    };
   }
 
   function onlineLayer(source) {
