@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.core.config import get_settings
-from api.core.errors import install_error_handlers
+from api.core.error_handlers import error_response, install_error_handlers
+from api.core.errors import PayloadTooLarge
 from api.core.limits import Limits, RequestLimits, RequestTimeout
 from api.core.security import new_secret_key
 from api.db.engine import init_db, make_engine, session_factory
@@ -84,9 +85,8 @@ class BodySizeLimit:
 
     def _reply(self):
         mib = self.max_bytes / 1024 / 1024
-        return JSONResponse(
-            {"detail": f"请求体过大（上限 {mib:g} MiB）/ body too large (limit {mib:g} MiB)"},
-            status_code=413,
+        return error_response(
+            PayloadTooLarge(f"请求体过大（上限 {mib:g} MiB）/ body too large (limit {mib:g} MiB)")
         )
 
     async def __call__(self, scope, receive, send):

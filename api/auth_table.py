@@ -189,6 +189,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/planner/{community}/edit/split"): Access(_PLANNER),
     ("POST", "/planner/{community}/edit/merge"): Access(_PLANNER),
     ("POST", "/planner/{community}/edit/move-boundary"): Access(_PLANNER),
+    ("POST", "/planner/{community}/edit/split-along-road"): Access(_PLANNER),
     ("POST", "/planner/{community}/save"): Access(_PLANNER),
     ("GET", "/planner/{community}/versions"): Access(_PLANNER),
     ("GET", "/planner/{community}/versions/{version}"): Access(_PLANNER),

@@ -13,10 +13,8 @@ Each case runs in its own process (peak RSS per case).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -25,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import ROOT, assignment_data, voronoi_division
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from bench.machine import RESULTS, machine
 
 
 def run_case(name: str, data: Path, work: Path, arg: str | None = None) -> dict:
@@ -62,36 +59,6 @@ def _truth_check(data: Path, which: np.ndarray) -> np.ndarray:
                 if shapely.covers(grids.geometry.iloc[j], point)]  # fmt: skip
         out.append(int(np.searchsorted(codes, min(hits))) if hits else -1)
     return np.array(out, dtype=np.int32)
-
-
-def machine() -> dict:
-    import duckdb
-    import geopandas
-    import shapely
-
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kib / 2**20, 1),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "shapely": shapely.__version__,
-        "geos": shapely.geos_version_string,
-        "geopandas": geopandas.__version__,
-        "duckdb": duckdb.__version__,
-        "load": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
-    }
 
 
 def _fmt_s(value) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import DATA_DIR, ROOT
+from bench.machine import RESULTS, machine
 from bench.web import _cpu_s, _free_port, _serve, _wait_until_up
 
 __all__ = ["build_cases", "district_extract", "run", "serve_cases"]
@@ -364,8 +365,6 @@ def _section(info: dict, rows, lines, notes, problems) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.__main__ import RESULTS, machine
-
     parser = argparse.ArgumentParser(prog="python -m bench.basemap", description=__doc__)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--buildings", type=int, default=None)

@@ -153,7 +153,7 @@ def case_postgis(data: Path, arg: str | None) -> tuple[dict, np.ndarray]:
     import psycopg
     import shapely
 
-    from tests.pg import ThrowawayPostgres
+    from bench.pg import ThrowawayPostgres
 
     grids, houses = _load(data)
     codes = np.sort(grids["code"].to_numpy().astype(str))

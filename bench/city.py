@@ -10,7 +10,7 @@ of square grids, ``N`` houses at random points and ``M`` incidents over a year, 
   :class:`gis.assign.GridIndex`, changed rows written) on the same houses;
 * ``statistics_table`` for one week and for the whole year.
 
-Without ``--url`` a throw-away PostGIS cluster is started (:mod:`tests.pg`). The plan of each
+Without ``--url`` a throw-away PostGIS cluster is started (:mod:`bench.pg`). The plan of each
 query (``EXPLAIN (FORMAT JSON)``, the statements captured as the code runs them) is printed
 with the indexes it uses; ``tests/api/test_city_plans.py`` asserts on those plans.
 """
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         out = run(args.url, **sizes)
     else:
-        from tests.pg import ThrowawayPostgres
+        from bench.pg import ThrowawayPostgres
 
         pg = ThrowawayPostgres(dbname="wangge_city").start()
         try:

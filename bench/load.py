@@ -413,7 +413,7 @@ def load_both(*, requests: int, concurrency: int, seconds_cap: float = 120.0) ->
     """:func:`run_load` on a SpatiaLite file and on a throw-away PostGIS cluster."""
     import tempfile
 
-    from tests.pg import ThrowawayPostgres
+    from bench.pg import ThrowawayPostgres
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="wangge-load-") as tmp:

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from gis.errors import InputError
+
 __all__ = [
     "ADMIN_LEVELS",
     "AdminToken",
@@ -82,7 +84,7 @@ def chinese_to_int(numerals: str) -> int:
     """
     readings = numeral_readings(numerals)
     if not readings:
-        raise ValueError(f"not a number: {numerals!r}")
+        raise InputError(f"not a number: {numerals!r}")
     return readings[0]
 
 

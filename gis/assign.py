@@ -46,7 +46,9 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy import ndimage
 
-from gis.errors import GeometryTypeError, UnknownCRSError
+from gis.codes import require_code_field
+from gis.defaults import DEFAULT_CODE_FIELD
+from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
 
 __all__ = [
     "TIE_BREAK",
@@ -82,14 +84,10 @@ def _first_bad_row(geoms: gpd.GeoSeries, allowed: set[str]) -> Hashable | None:
 class _SortedGrids:
     """Grids in tie-break order (by ``str(id)``), prepared, without missing ids or geometry."""
 
-    def __init__(self, grids: gpd.GeoDataFrame, grid_id: str) -> None:
+    def __init__(self, grids: gpd.GeoDataFrame, code_field: str) -> None:
         if not isinstance(grids, gpd.GeoDataFrame):
-            raise TypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
-        if grid_id not in grids.columns:
-            raise KeyError(
-                f"网格编号列 {grid_id!r} 不存在 / grid id column {grid_id!r} not found; "
-                f"columns: {list(grids.columns)}"
-            )
+            raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
+        require_code_field(grids, code_field)
         self.crs = _crs_of(grids, "grids 网格")
         bad = _first_bad_row(grids.geometry, _POLYGONAL)
         if bad is not None:
@@ -98,7 +96,7 @@ class _SortedGrids:
                 f"网格第 {bad!r} 行不是面 ({kind}) / grid row {bad!r} is a {kind}, "
                 "not a Polygon or MultiPolygon"
             )
-        ids = grids[grid_id]
+        ids = grids[code_field]
         geoms = grids.geometry.to_numpy()
         keep = ids.notna().to_numpy() & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         ids = ids.to_numpy()[keep]
@@ -514,7 +512,7 @@ def _point_array(points: gpd.GeoSeries) -> np.ndarray:
 def _points_in(geoseries: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """The point geometries, checked, reprojected to ``crs`` when needed."""
     if not isinstance(geoseries, gpd.GeoSeries):
-        raise TypeError(
+        raise InputTypeError(
             f"points must be a GeoDataFrame or GeoSeries, not {type(geoseries).__name__}"
         )
     point_crs = _crs_of(geoseries, "points 点")
@@ -539,7 +537,7 @@ def assign_points(
     points: gpd.GeoDataFrame | gpd.GeoSeries,
     grids: gpd.GeoDataFrame,
     *,
-    grid_id: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
 ) -> pd.Series:
     """Return the id of the grid covering each point (NA outside every grid).
 
@@ -554,8 +552,8 @@ def assign_points(
         None or empty geometries are allowed and give NA. Reprojected to the grids' CRS when
         the two differ.
     grids : GeoDataFrame of Polygons/MultiPolygons
-    grid_id : str
-        Column of ``grids`` holding the id returned (default ``"code"``).
+    code_field : str
+        Column of ``grids`` holding the grid code returned (default ``"code"``).
 
     Returns
     -------
@@ -567,6 +565,8 @@ def assign_points(
     ------
     UnknownCRSError
         If ``points`` or ``grids`` has no CRS.
+    MissingFieldError
+        If ``grids`` has no ``code_field`` column.
     GeometryTypeError
         If a point is not a Point (or a grid not polygonal), naming the first bad row.
 
@@ -580,7 +580,7 @@ def assign_points(
     >>> assign_points(pts, grids).tolist()  # shared edge x=1 -> "a"; outer corner -> "b"
     ['a', 'a', 'b', None, None]
     """
-    sorted_grids = _SortedGrids(grids, grid_id)
+    sorted_grids = _SortedGrids(grids, code_field)
     geoseries = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     point_geoms = _points_in(geoseries, sorted_grids.crs)
     n = len(point_geoms)
@@ -597,14 +597,14 @@ def assign_lonlat(
     crs,
     grids: gpd.GeoDataFrame | GridIndex,
     *,
-    grid_id: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
 ) -> np.ndarray:
     """Return the grid id per coordinate pair (object array, None outside).
 
     The same answer as :func:`assign_points` for ``shapely.points(xs, ys)`` in ``crs`` (same
     reprojection, rule and tie-break), without making a point geometry per row: for tables
     read column-wise (:func:`gis.io.read_point_table`). ``grids`` may be a :class:`GridIndex`
-    built beforehand (e.g. while the points were being read); ``grid_id`` is then unused.
+    built beforehand (e.g. while the points were being read); ``code_field`` is then unused.
 
     >>> from shapely import box
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
@@ -613,7 +613,7 @@ def assign_lonlat(
     ['a', 'a', None]
     """
     index = grids if isinstance(grids, GridIndex) else None
-    sorted_grids = index._grids if index is not None else _SortedGrids(grids, grid_id)
+    sorted_grids = index._grids if index is not None else _SortedGrids(grids, code_field)
     xs = np.asarray(xs, dtype=float)
     ys = np.asarray(ys, dtype=float)
     point_crs = CRS.from_user_input(crs)
@@ -658,9 +658,13 @@ class GridIndex:
     """
 
     def __init__(
-        self, grids: gpd.GeoDataFrame, *, grid_id: str = "code", one_shot: bool = False
+        self,
+        grids: gpd.GeoDataFrame,
+        *,
+        code_field: str = DEFAULT_CODE_FIELD,
+        one_shot: bool = False,
     ) -> None:
-        self._build(_SortedGrids(grids, grid_id), one_shot=one_shot)
+        self._build(_SortedGrids(grids, code_field), one_shot=one_shot)
 
     @classmethod
     def _from_sorted(cls, sorted_grids: _SortedGrids) -> GridIndex:

@@ -34,7 +34,9 @@ import pandas as pd
 import shapely
 
 from gis.assign import assign_points
+from gis.codes import require_code_field
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from gis.divide import household_weights
 from gis.errors import InputError
 
@@ -63,7 +65,7 @@ def _house_counts(
         points = points.copy()
         points[polygonal] = points[polygonal].representative_point()
     weights = household_weights(houses, households_field)
-    where = assign_points(points, grids, grid_id=code_field)
+    where = assign_points(points, grids, code_field=code_field)
     inside = where.notna()
     counts = weights[inside].groupby(where[inside]).sum()
     return counts, int((~inside).sum())
@@ -74,7 +76,7 @@ def _resident_codes(residents: pd.DataFrame, grids: gpd.GeoDataFrame, code_field
         return residents["grid_code"].astype(object).where(residents["grid_code"].notna(), None)
     if isinstance(residents, gpd.GeoDataFrame):
         require_crs(residents, "residents / 居民")
-        return assign_points(residents.geometry, grids, grid_id=code_field)
+        return assign_points(residents.geometry, grids, code_field=code_field)
     raise InputError(
         "居民表既无 grid_code 列也无点位 / residents have neither a grid_code column nor "
         f"point geometries; columns: {list(residents.columns)}"
@@ -104,10 +106,10 @@ def balance_report(
     houses: gpd.GeoDataFrame | None = None,
     residents: pd.DataFrame | None = None,
     staff: pd.DataFrame | None = None,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     households_field: str = "households",
-    target: float = 300,
-    band: float = 0.2,
+    target: float = DEFAULT_TARGET_HOUSEHOLDS,
+    band: float = DEFAULT_HOUSEHOLD_BAND,
 ) -> pd.DataFrame:
     """Return one row per grid: households, residents, area, compactness, staff and a flag.
 
@@ -161,11 +163,7 @@ def balance_report(
     if not 0 <= band < 1:
         raise InputError(f"band 必须在 [0, 1) / band must be in [0, 1): {band}")
     require_crs(grids, "grids / 网格")
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格没有编码字段 {code_field!r} / grids have no column {code_field!r}; "
-            f"columns: {list(grids.columns)}"
-        )
+    require_code_field(grids, code_field)
     codes = grids[code_field]
     if codes.isna().any():
         raise InputError(

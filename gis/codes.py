@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import require_crs, to_metric
-from gis.errors import InputError
+from gis.errors import InputError, MissingFieldError
 
 __all__ = [
     "CODE_LENGTH",
@@ -44,6 +44,7 @@ __all__ = [
     "number_grids",
     "parse_grid_code",
     "renumber_keep_existing",
+    "require_code_field",
     "spatial_order",
     "spatial_rank",
 ]
@@ -53,6 +54,30 @@ PREFIX_LENGTH = 12
 MAX_SEQUENCE = 999
 
 _DIGITS = re.compile(r"[0-9]+")
+
+
+def require_code_field(frame: pd.DataFrame, code_field: str, *, source: object = None) -> None:
+    """Raise :class:`~gis.errors.MissingFieldError` unless ``frame`` has ``code_field``.
+
+    The one check of the grid code field: the message names the file (``source``, when
+    given), the missing field and the fields there are.
+
+    >>> import pandas as pd
+    >>> require_code_field(pd.DataFrame({"code": []}), "code")
+    >>> require_code_field(pd.DataFrame({"name": []}), "code", source="grids.geojson")
+    Traceback (most recent call last):
+    ...
+    gis.errors.MissingFieldError: grids.geojson: 网格没有编码字段 'code' / ... fields: name
+    """
+    if code_field in frame.columns:
+        return
+    geometry = getattr(frame, "_geometry_column_name", None)
+    fields = ", ".join(str(c) for c in frame.columns if c != geometry) or "(none)"
+    where = f"{source}: " if source is not None else ""
+    raise MissingFieldError(
+        f"{where}网格没有编码字段 {code_field!r} / grids have no code field {code_field!r}; "
+        f"fields: {fields}"
+    )
 
 
 @dataclass(frozen=True)

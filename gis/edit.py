@@ -17,15 +17,17 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
-from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence
+from gis.codes import PREFIX_LENGTH, is_grid_code, next_free_sequence, require_code_field
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M
 from gis.errors import InputError
 
-__all__ = ["merge_grids", "move_shared_boundary", "split_grid"]
+__all__ = ["merge_grids", "move_shared_boundary", "split_along_line", "split_grid"]
 
-_NOISE_M = 0.001
+_NOISE_M = DEFAULT_NOISE_M
 
 
 def split_grid(
@@ -33,7 +35,7 @@ def split_grid(
     code: str,
     line: Any,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     new_code: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with grid ``code`` cut in two by ``line``.
@@ -62,8 +64,7 @@ def split_grid(
     pos = _position(grids, code, code_field)
     cut = _line(line, grids, "line / 分割线")
     geom = grids.geometry.iloc[pos]
-    pieces = _faces(np.r_[shapely.get_parts(shapely.boundary(geom)), [cut]])
-    pieces = pieces[shapely.within(shapely.point_on_surface(pieces), geom)]
+    pieces = _pieces(geom, np.array([cut], dtype=object))
     if len(pieces) < 2:
         raise InputError(
             f"分割线没有穿过网格 {code}（须从一侧边界进入、另一侧穿出）/ the line does not cut "
@@ -74,42 +75,81 @@ def split_grid(
             f"分割线把网格 {code} 切成 {len(pieces)} 块，只能切成 2 块 / the line cuts grid "
             f"{code} into {len(pieces)} pieces; draw a line that cuts it once"
         )
-    metric = metric_crs(grids)
-    areas = gpd.GeoSeries(pieces, crs=grids.crs).to_crs(metric).area.to_numpy()
-    keep, new = (pieces[0], pieces[1]) if areas[0] >= areas[1] else (pieces[1], pieces[0])
-    codes = grids[code_field].tolist()
-    if new_code is None:
-        if not is_grid_code(code):
-            raise InputError(
-                f"网格 {code} 不是 15 位编码，请给出新网格的编码 / grid {code} has no 15-digit "
-                "code to number the new grid from; give new_code"
-            )
-        new_code = next_free_sequence(codes, code[:PREFIX_LENGTH])
-    elif new_code in codes:
-        raise InputError(f"编码 {new_code} 已被使用 / code {new_code} is already taken")
+    return _replace_with_pieces(
+        grids, pos, pieces, None if new_code is None else [new_code], code_field
+    )
 
-    out = grids.copy()
-    geometry = out.geometry.array.copy()
-    geometry[pos] = keep
-    # the nodes the line added on the old outline go into the neighbours' outlines too
-    added = _new_vertices(np.array([keep, new], dtype=object), geom)
-    if len(added):
-        geometry = _insert_vertices(geometry, pos, shapely.multipoints(added), geom)
-    out = out.set_geometry(geometry, crs=grids.crs)
-    row = out.iloc[[pos]].copy()
-    row[code_field] = new_code
-    row = row.set_geometry(gpd.GeoSeries([new], crs=grids.crs, index=row.index).array)
-    if pd.api.types.is_integer_dtype(out.index) and len(out):
-        row.index = [int(out.index.max()) + 1]
-        return pd.concat([out, row])
-    return pd.concat([out, row], ignore_index=True)
+
+def split_along_line(
+    grids: gpd.GeoDataFrame,
+    code: str,
+    line: Any,
+    *,
+    tolerance_m: float = 5.0,
+    min_width_m: float = 1.0,
+    code_field: str = "code",
+    new_codes: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return ``grids`` with grid ``code`` cut along ``line`` (e.g. a road's centreline).
+
+    Unlike :func:`split_grid`, the line is taken as found in the data: it may be several
+    pieces (a road mapped as many ways: a MultiLineString, or a GeoSeries/GeoDataFrame of
+    lines), run far beyond the grid, cross it more than once (giving more than two pieces)
+    or stop just short of its outline. An end of the line inside the grid within
+    ``tolerance_m`` metres of the outline is extended to cross it: along its last segment
+    when that reaches the outline within the tolerance, else straight to the nearest point
+    of the outline. Distances are measured in a metric CRS (:func:`gis.crs.metric_crs`);
+    the cut itself is made in the grids' CRS so the untouched outline keeps its vertices
+    bit for bit and the neighbours receive the new nodes (shared edges stay identical).
+    A road that runs along the outline (the usual case: grids are drawn along roads) cuts
+    off strips narrower than ``min_width_m``; each such strip goes back to the piece it
+    shares the longest edge with.
+
+    The largest piece (in m²) keeps the code and the row; each other piece becomes a copy
+    of the row with a code from ``new_codes`` (in order, largest piece first; codes left
+    over are not used), by default the next free sequences under the grid's 12-digit prefix.
+
+    Raises
+    ------
+    InputError
+        Unknown code, a line that does not cut the grid (it must cross the grid from
+        outline to outline, or end within ``tolerance_m`` of it), too few ``new_codes``,
+        or a code already taken.
+
+    Examples
+    --------
+    >>> from shapely import LineString, box
+    >>> g = gpd.GeoDataFrame({"code": ["310101002005001"]}, geometry=[box(0, 0, 100, 100)],
+    ...                      crs=4549)
+    >>> road = LineString([(30, 2), (30, 50), (31, 97)])  # stops 2 m and 3 m short
+    >>> out = split_along_line(g, "310101002005001", road, tolerance_m=5)
+    >>> out["code"].tolist(), out.area.round(1).tolist()
+    (['310101002005001', '310101002005002'], [6973.4, 3026.6])
+    """
+    if not tolerance_m >= 0 or not min_width_m >= 0:
+        raise InputError(
+            f"容差须 ≥ 0 米 / tolerance_m and min_width_m must be ≥ 0, not {tolerance_m}, "
+            f"{min_width_m}"
+        )
+    pos = _position(grids, code, code_field)
+    geom = grids.geometry.iloc[pos]
+    parts = _line_parts(line, grids, "line / 道路中心线")
+    parts = _extend_to_outline(parts, geom, grids.crs, tolerance_m)
+    pieces = _merge_narrow(_pieces(geom, parts), grids.crs, min_width_m)
+    if len(pieces) < 2:
+        raise InputError(
+            f"道路没有穿过网格 {code}（须从一侧边界穿到另一侧，或端点离边界不超过 "
+            f"{tolerance_m:g} 米）/ the line does not cut grid {code}: it must cross the grid "
+            f"from outline to outline, or end within {tolerance_m:g} m of the outline"
+        )
+    return _replace_with_pieces(grids, pos, pieces, new_codes, code_field, spare_codes=True)
 
 
 def merge_grids(
     grids: gpd.GeoDataFrame,
     codes: list[str],
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     keep_code: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with the grids ``codes`` merged into one.
@@ -179,7 +219,7 @@ def move_shared_boundary(
     code_b: str,
     new_line: Any,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     tolerance_m: float = 0.01,
 ) -> gpd.GeoDataFrame:
     """Return ``grids`` with the boundary shared by grids ``code_a`` and ``code_b`` replaced.
@@ -305,10 +345,7 @@ def _position(grids: gpd.GeoDataFrame, code: str, code_field: str) -> int:
     if not isinstance(grids, gpd.GeoDataFrame):
         raise InputError(f"网格须为 GeoDataFrame / grids must be a GeoDataFrame, not {type(grids)}")
     require_crs(grids, "grids / 网格")
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格缺少编码字段 {code_field!r} / grids have no code field {code_field!r}"
-        )
+    require_code_field(grids, code_field)
     hits = np.flatnonzero(grids[code_field].to_numpy() == code)
     if len(hits) == 0:
         raise InputError(f"没有编码为 {code} 的网格 / no grid has code {code}")
@@ -352,6 +389,168 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     parts = shapely.get_parts(geom)
     parts = parts[shapely.get_type_id(parts) == 3]
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+
+
+def _pieces(geom: shapely.Geometry, lines: np.ndarray) -> np.ndarray:
+    """The faces ``lines`` cut ``geom`` into (in ``geom``'s CRS, noded once)."""
+    pieces = _faces(np.r_[shapely.get_parts(shapely.boundary(geom)), lines])
+    return pieces[shapely.within(shapely.point_on_surface(pieces), geom)]
+
+
+def _replace_with_pieces(
+    grids: gpd.GeoDataFrame,
+    pos: int,
+    pieces: np.ndarray,
+    new_codes: list[str] | None,
+    code_field: str,
+    *,
+    spare_codes: bool = False,
+) -> gpd.GeoDataFrame:
+    """``grids`` with row ``pos`` replaced by ``pieces``: the largest (in m²) keeps the row
+    and its code, each other piece becomes a copy of the row with the next code.
+
+    ``new_codes`` (one per extra piece) default to the next free sequences under the grid's
+    12-digit prefix; with ``spare_codes`` the list may hold more than are needed. The nodes
+    the pieces added on the old outline go into the neighbours'
+    outlines too, so shared edges keep identical vertices.
+    """
+    geom = grids.geometry.iloc[pos]
+    code = grids[code_field].iloc[pos]
+    metric = metric_crs(grids)
+    areas = gpd.GeoSeries(pieces, crs=grids.crs).to_crs(metric).area.to_numpy()
+    order = np.argsort(-areas, kind="stable")
+    keep, extra = pieces[order[0]], list(pieces[order[1:]])
+    codes = grids[code_field].tolist()
+    if new_codes is None:
+        if not is_grid_code(code):
+            raise InputError(
+                f"网格 {code} 不是 15 位编码，请给出新网格的编码 / grid {code} has no 15-digit "
+                "code to number the new grid from; give new_code"
+            )
+        new_codes = []
+        for _ in extra:
+            new_codes.append(next_free_sequence(codes + new_codes, code[:PREFIX_LENGTH]))
+    new_codes = list(new_codes[: len(extra)]) if spare_codes else new_codes
+    if len(new_codes) != len(extra):
+        raise InputError(
+            f"网格 {code} 被切成 {len(pieces)} 块，需要 {len(extra)} 个新编码，给出了 "
+            f"{len(new_codes)} 个 / grid {code} is cut into {len(pieces)} pieces: "
+            f"{len(extra)} new codes are needed, {len(new_codes)} were given"
+        )
+    for new_code in new_codes:
+        if new_code in codes or new_codes.count(new_code) > 1:
+            raise InputError(f"编码 {new_code} 已被使用 / code {new_code} is already taken")
+
+    out = grids.copy()
+    geometry = out.geometry.array.copy()
+    geometry[pos] = keep
+    added = _new_vertices(np.array([keep, *extra], dtype=object), geom)
+    if len(added):
+        geometry = _insert_vertices(geometry, pos, shapely.multipoints(added), geom)
+    out = out.set_geometry(geometry, crs=grids.crs)
+    rows = out.iloc[[pos] * len(extra)].copy()
+    rows[code_field] = new_codes
+    rows = rows.set_geometry(gpd.GeoSeries(extra, crs=grids.crs, index=rows.index).array)
+    if pd.api.types.is_integer_dtype(out.index) and len(out):
+        rows.index = list(range(int(out.index.max()) + 1, int(out.index.max()) + 1 + len(extra)))
+        return pd.concat([out, rows])
+    return pd.concat([out, rows], ignore_index=True)
+
+
+def _line_parts(line: Any, grids: gpd.GeoDataFrame, what: str) -> np.ndarray:
+    """The LineStrings of ``line`` (one line, several, or a frame of them) in the grids' CRS."""
+    if isinstance(line, gpd.GeoDataFrame | gpd.GeoSeries):
+        require_crs(line, what)
+        line = shapely.union_all(line.geometry.to_crs(grids.crs).dropna().to_numpy())
+    if not isinstance(line, shapely.Geometry) or line.is_empty:
+        raise InputError(f"{what}: 须为线 (LineString) / must be lines, not {type(line).__name__}")
+    parts = shapely.get_parts(shapely.line_merge(line) if line.geom_type != "LineString" else line)
+    kinds = set(shapely.get_type_id(parts).tolist())
+    if not len(parts) or kinds - {1}:
+        raise InputError(
+            f"{what}: 须为线 (LineString / MultiLineString) / must be lines, not {line.geom_type}"
+        )
+    return parts
+
+
+def _merge_narrow(pieces: np.ndarray, crs: Any, min_width_m: float) -> np.ndarray:
+    """``pieces`` with each one narrower than ``min_width_m`` (nothing left after an inward
+    buffer of half that) joined to the piece it shares the longest edge with."""
+    pieces = list(pieces)
+    if min_width_m <= 0 or len(pieces) < 2:
+        return np.array(pieces, dtype=object)
+    metric = metric_crs(gpd.GeoDataFrame(geometry=pieces, crs=crs))
+    pieces_m = list(gpd.GeoSeries(pieces, crs=crs).to_crs(metric))
+    while len(pieces) > 1:
+        narrow = [i for i, g in enumerate(pieces_m) if g.buffer(-min_width_m / 2).is_empty]
+        if not narrow:
+            break
+        i = min(narrow, key=lambda k: pieces_m[k].area)
+        shared = [
+            -1.0 if j == i else _shared_length_m(pieces_m[i], pieces_m[j])
+            for j in range(len(pieces))
+        ]
+        j = int(np.argmax(shared))
+        if shared[j] <= 0:
+            break  # touches no other piece: leave it (cannot happen for faces of one grid)
+        pieces[j] = _polygonal(shapely.union(pieces[j], pieces[i]))
+        pieces_m[j] = shapely.union(pieces_m[j], pieces_m[i])
+        del pieces[i], pieces_m[i]
+    return np.array(pieces, dtype=object)
+
+
+def _extend_to_outline(
+    parts: np.ndarray, geom: shapely.Geometry, crs: Any, tolerance_m: float
+) -> np.ndarray:
+    """``parts`` with each end inside ``geom`` within ``tolerance_m`` of its outline
+    carried across the outline (measured in metres)."""
+    metric = metric_crs(gpd.GeoDataFrame(geometry=[geom], crs=crs))
+    to_m = pyproj.Transformer.from_crs(crs, metric, always_xy=True)
+    back = pyproj.Transformer.from_crs(metric, crs, always_xy=True)
+    outline_m = shapely.boundary(_transform(geom, to_m))
+    out = []
+    for part in parts:
+        coords = shapely.get_coordinates(part)
+        coords_m = shapely.get_coordinates(_transform(part, to_m))
+        for index, inner in ((0, 1), (-1, -2)):
+            end = shapely.Point(coords_m[index])
+            if not shapely.covers(geom, shapely.Point(coords[index])):
+                continue  # outside: the line already crosses the outline there
+            if shapely.distance(end, outline_m) > tolerance_m:
+                continue  # a dead end inside the grid: it cuts nothing
+            tip = _across_outline(coords_m[inner], coords_m[index], outline_m, tolerance_m)
+            tip_crs = np.column_stack(back.transform(tip[0], tip[1]))[0]
+            coords = np.vstack([tip_crs, coords]) if index == 0 else np.vstack([coords, tip_crs])
+            coords_m = np.vstack([tip, coords_m]) if index == 0 else np.vstack([coords_m, tip])
+        out.append(shapely.LineString(coords))
+    return np.array(out, dtype=object)
+
+
+def _across_outline(
+    before: np.ndarray, end: np.ndarray, outline_m: shapely.Geometry, tolerance_m: float
+) -> np.ndarray:
+    """A point just beyond ``outline_m`` from ``end`` (metres): ahead along the segment
+    ``before``→``end`` when that meets the outline within the tolerance, else across the
+    nearest point of the outline."""
+    margin = max(0.5, 0.1 * tolerance_m)
+    step = end - before
+    length = float(np.hypot(*step))
+    if length > 0:
+        ahead = end + step / length * (tolerance_m + margin)
+        if shapely.intersects(shapely.LineString([end, ahead]), outline_m):
+            return ahead
+    nearest = np.asarray(shapely.shortest_line(shapely.Point(end), outline_m).coords[1])
+    away = nearest - end
+    gap = float(np.hypot(*away))
+    if gap == 0:  # on the outline already: go on along the line, or nowhere better
+        return end + (step / length * margin if length > 0 else 0)
+    return nearest + away / gap * margin
+
+
+def _transform(geom: shapely.Geometry, transformer: pyproj.Transformer) -> shapely.Geometry:
+    return shapely.transform(
+        geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def _new_vertices(pieces: np.ndarray, old: shapely.Geometry) -> np.ndarray:

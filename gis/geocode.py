@@ -63,6 +63,7 @@ from gis.address import (
     road_short_forms,
 )
 from gis.crs import metric_crs
+from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputError, UnknownCRSError
 
 __all__ = [
@@ -662,7 +663,7 @@ def _grid_locator(grids, code_field: str, crs: CRS):
         return None
     from gis.assign import GridIndex
 
-    index = grids if isinstance(grids, GridIndex) else GridIndex(grids, grid_id=code_field)
+    index = grids if isinstance(grids, GridIndex) else GridIndex(grids, code_field=code_field)
     if CRS.from_user_input(index.crs).equals(crs):
         return index.locate_many
     transformer = Transformer.from_crs(crs, index.crs, always_xy=True)
@@ -690,7 +691,7 @@ class GridLookup:
         A :class:`gis.assign.GridIndex` or a grid GeoDataFrame (code in ``code_field``).
     """
 
-    def __init__(self, gazetteer: Gazetteer, grids, *, code_field: str = "code"):
+    def __init__(self, gazetteer: Gazetteer, grids, *, code_field: str = DEFAULT_CODE_FIELD):
         self._locate = _grid_locator(grids, code_field, gazetteer.crs)
         n = len(gazetteer)
         self._row_grid = list(self._locate(gazetteer._lon, gazetteer._lat)) if n else []
@@ -729,7 +730,7 @@ def reverse_geocode(
     radius_m: float = 50.0,
     k: int = 3,
     grids=None,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
 ) -> ReverseGeocodeResult:
     """Return the door plates nearest (lon, lat) within ``radius_m`` metres, and its grid.
 
@@ -765,7 +766,7 @@ def geocode_table(
     column: str,
     gazetteer: Gazetteer,
     grids=None,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Geocode the addresses in ``df[column]``; return ``df`` with the result columns added.

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gis.errors import MissingFieldError
 from gis.geocode import CONFIDENCE_THRESHOLD, MATCH_LEVELS, Gazetteer
 
 __all__ = ["TARGETS", "evaluate"]
@@ -70,7 +71,7 @@ def evaluate(
     """
     cases = pd.read_csv(cases_csv, dtype=str, keep_default_na=False, encoding="utf-8")
     if id_column not in gazetteer.frame.columns:
-        raise ValueError(f"the gazetteer has no {id_column!r} column")
+        raise MissingFieldError(f"the gazetteer has no {id_column!r} column")
     address_of = dict(
         zip(
             gazetteer.frame[id_column].astype(str),

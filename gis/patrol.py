@@ -60,8 +60,10 @@ import shapely
 from defusedxml import DefusedXmlException
 from pyproj import CRS, Transformer
 
+from gis.codes import require_code_field
 from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require_crs
-from gis.errors import GeometryTypeError, InputError, UnreadableFileError
+from gis.defaults import DEFAULT_CODE_FIELD
+from gis.errors import GeometryTypeError, InputError, InputTypeError, UnreadableFileError
 from gis.io import find_column, read_csv_text
 
 __all__ = [
@@ -196,28 +198,28 @@ def _frame(
 
 
 def _parse_time(text: object, naive_tz: str) -> int:
-    """Return nanoseconds since the Unix epoch for one time value, or raise ValueError."""
+    """Return nanoseconds since the Unix epoch for one time value, or raise InputError."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
-        raise ValueError("时间为空 / time is empty")
+        raise InputError("时间为空 / time is empty")
     value = str(text).strip()
     if not value:
-        raise ValueError("时间为空 / time is empty")
+        raise InputError("时间为空 / time is empty")
     if re.fullmatch(r"\d{10}(\.\d+)?|\d{13}(\.\d+)?", value):
         seconds = float(value) / (1000.0 if len(value.split(".")[0]) == 13 else 1.0)
         return round(seconds * 1e9)
     if not re.search(r"\d", value):  # pandas reads "now" and "today" as times
-        raise ValueError(f"不是时间 / is not a time: {value!r}")
+        raise InputError(f"不是时间 / is not a time: {value!r}")
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
         stamp = pd.NaT
     if stamp is pd.NaT:
-        raise ValueError(f"不是时间 / is not a time: {value!r}")
+        raise InputError(f"不是时间 / is not a time: {value!r}")
     if stamp.tzinfo is None:
         try:
             stamp = stamp.tz_localize(naive_tz, ambiguous="raise", nonexistent="raise")
         except Exception as exc:  # pytz/zoneinfo errors for DST gaps and folds
-            raise ValueError(f"本地时间不存在或有歧义 / ambiguous local time: {value!r}") from exc
+            raise InputError(f"本地时间不存在或有歧义 / ambiguous local time: {value!r}") from exc
     return int(stamp.value)
 
 
@@ -225,22 +227,22 @@ def _parse_number(text: object, what: str, *, optional: bool = False) -> float:
     if text is None or (isinstance(text, float) and math.isnan(text)) or str(text).strip() == "":
         if optional:
             return math.nan
-        raise ValueError(f"{what} 为空 / {what} is empty")
+        raise InputError(f"{what} 为空 / {what} is empty")
     try:
         number = float(str(text).strip())
     except ValueError:
-        raise ValueError(f"{what} 不是数字 / {what} is not a number: {text!r}") from None
+        raise InputError(f"{what} 不是数字 / {what} is not a number: {text!r}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{what} 不是有限数 / {what} is not finite: {text!r}")
+        raise InputError(f"{what} 不是有限数 / {what} is not finite: {text!r}")
     return number
 
 
 def _check_lon_lat(lon: float, lat: float) -> None:
     if not -180.0 <= lon <= 180.0:
-        raise ValueError(f"经度超出范围 / lon out of range: {lon}")
+        raise InputError(f"经度超出范围 / lon out of range: {lon}")
     if not -90.0 <= lat <= 90.0:
         hint = " (经纬度可能颠倒 / lon and lat swapped?)" if -90 <= lon <= 90 else ""
-        raise ValueError(f"纬度超出范围 / lat out of range: {lat}{hint}")
+        raise InputError(f"纬度超出范围 / lat out of range: {lat}{hint}")
 
 
 def _local(tag: str) -> str:
@@ -330,12 +332,12 @@ def _read_csv_track(path: Path) -> pd.DataFrame:
             if accuracy is not None:
                 acc = _parse_number(record[accuracy], "accuracy 精度", optional=True)
                 if acc < 0:
-                    raise ValueError(f"精度为负 / accuracy is negative: {acc}")
+                    raise InputError(f"精度为负 / accuracy is negative: {acc}")
             seg = 0
             if segment is not None:
                 seg_value = _parse_number(record[segment], "segment 段")
                 if seg_value != int(seg_value):
-                    raise ValueError(f"段号不是整数 / segment is not an integer: {seg_value}")
+                    raise InputError(f"段号不是整数 / segment is not an integer: {seg_value}")
                 seg = int(seg_value)
         except ValueError as exc:
             raise InputError(f"{path}: 第 {i + 2} 行 / row {i + 2}: {exc}") from None
@@ -450,12 +452,8 @@ def clean_track(
 def _prepared_grids(grids: gpd.GeoDataFrame, code_field: str) -> tuple[np.ndarray, np.ndarray]:
     """Grid codes (str, sorted: tie-break order) and their geometries, one per code."""
     if not isinstance(grids, gpd.GeoDataFrame):
-        raise TypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
-    if code_field not in grids.columns:
-        raise InputError(
-            f"没有编码字段 {code_field!r} / no code field {code_field!r}; "
-            f"fields: {', '.join(str(c) for c in grids.columns if c != grids.geometry.name)}"
-        )
+        raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
+    require_code_field(grids, code_field)
     geoms = grids.geometry.to_numpy()
     types = shapely.get_type_id(geoms)
     bad = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) & ~np.isin(types, (3, 6))
@@ -553,7 +551,7 @@ def time_in_grids(
     track: pd.DataFrame,
     grids: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     max_gap_s: float | None = DEFAULT_MAX_GAP_S,
 ) -> pd.DataFrame:
     """Return the time spent inside each grid per day (Asia/Shanghai) along ``track``.
@@ -730,7 +728,7 @@ def patrol_report(
     track: pd.DataFrame,
     grids: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     max_speed_kmh: float | None = DEFAULT_MAX_SPEED_KMH,
     max_accuracy_m: float | None = DEFAULT_MAX_ACCURACY_M,
     max_gap_s: float | None = DEFAULT_MAX_GAP_S,

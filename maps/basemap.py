@@ -28,6 +28,7 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 
+from gis.errors import InputError, WanggeError
 from maps.tile_archive import archive_format, write_archive
 
 __all__ = [
@@ -251,7 +252,7 @@ def encode_tile(layers: dict[str, _Layer], z: int, x: int, y: int, *, maxzoom: i
             return data
         # coarser lines, and only the largest features, in proportion to the excess
         coarse, keep = coarse * 2, keep * min(0.9, 0.9 * MAX_TILE_BYTES / len(data))
-    raise RuntimeError(f"tile {z}/{x}/{y} stays over {MAX_TILE_BYTES} bytes")
+    raise WanggeError(f"tile {z}/{x}/{y} stays over {MAX_TILE_BYTES} bytes")
 
 
 # --------------------------------------------------------------------------- processes
@@ -347,13 +348,13 @@ def build_basemap(
     out = Path(out)
     fmt = archive_format(out)
     if not 0 <= minzoom <= maxzoom <= 22:
-        raise ValueError(
+        raise InputError(
             f"缩放级别无效 / bad zoom range: minzoom {minzoom}, maxzoom {maxzoom}"
             " (0 ≤ min ≤ max ≤ 22)"
         )
     prepared = _prepare(layers, maxzoom)
     if not prepared:
-        raise ValueError("OSM 数据里没有可绘制的要素 / the OSM data has no feature to draw")
+        raise InputError("OSM 数据里没有可绘制的要素 / the OSM data has no feature to draw")
     if bbox is None:
         data_bounds = np.array([shapely.total_bounds(lay.geoms) for lay in prepared.values()])
         bounds_3857 = (*data_bounds[:, :2].min(axis=0), *data_bounds[:, 2:].max(axis=0))
@@ -398,7 +399,7 @@ def build_basemap(
     finally:
         _STATE.clear()
     if not tiles:
-        raise ValueError("范围内没有要素 / no feature inside the bounding box")
+        raise InputError("范围内没有要素 / no feature inside the bounding box")
     west, south, east, north = bbox
     metadata = {
         "name": out.stem,

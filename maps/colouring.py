@@ -15,6 +15,8 @@ import pandas as pd
 import shapely
 
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_TOLERANCE_M
+from gis.errors import InputError
 
 __all__ = ["PALETTE", "colour_grids", "colour_indices", "grid_adjacency"]
 
@@ -24,7 +26,9 @@ PALETTE: tuple[str, ...] = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3
 _EXTRA = ("#b3de69", "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f", "#e5c494", "#a6d854")
 
 
-def grid_adjacency(grids: gpd.GeoDataFrame, *, tolerance_m: float = 0.5) -> nx.Graph:
+def grid_adjacency(
+    grids: gpd.GeoDataFrame, *, tolerance_m: float = DEFAULT_TOLERANCE_M
+) -> nx.Graph:
     """Return the graph of grids sharing an edge; nodes are the row labels of ``grids``.
 
     Parameters
@@ -65,7 +69,10 @@ def grid_adjacency(grids: gpd.GeoDataFrame, *, tolerance_m: float = 0.5) -> nx.G
 
 
 def colour_indices(
-    grids: gpd.GeoDataFrame, *, strategy: str = "largest_first", tolerance_m: float = 0.5
+    grids: gpd.GeoDataFrame,
+    *,
+    strategy: str = "largest_first",
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
 ) -> pd.Series:
     """Return a colour number (0, 1, …) per grid, different for every two neighbours.
 
@@ -81,7 +88,7 @@ def colour_grids(
     *,
     palette: tuple[str, ...] = PALETTE,
     strategy: str = "largest_first",
-    tolerance_m: float = 0.5,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
 ) -> pd.Series:
     """Return a fill colour (``#rrggbb``) per grid such that no two neighbours share one.
 
@@ -96,5 +103,5 @@ def colour_grids(
     numbers = colour_indices(grids, strategy=strategy, tolerance_m=tolerance_m)
     colours = list(palette) + [c for c in _EXTRA if c not in palette]
     if len(numbers) and numbers.max() >= len(colours):  # pragma: no cover - needs degree > 13
-        raise ValueError(f"colouring needs {numbers.max() + 1} colours, have {len(colours)}")
+        raise InputError(f"colouring needs {numbers.max() + 1} colours, have {len(colours)}")
     return numbers.map(lambda i: colours[i]).rename("colour")

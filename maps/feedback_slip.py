@@ -22,6 +22,7 @@ from pathlib import Path
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from gis.errors import InputError
 from maps.print import PAPER_IN, check_glyph_warnings, cjk_style
 
 __all__ = ["QR_SIDE_CM", "SIGNATURES", "Slip", "SlipStep", "render_feedback_slip"]
@@ -171,7 +172,7 @@ def render_feedback_slip(slip: Slip, out: str | Path) -> Path:
     signature lines on the last); return the path."""
     out = Path(out)
     if out.suffix.lower() != ".pdf":
-        raise ValueError(f"信息反馈单须为 .pdf / the slip is a .pdf, not {out.name}")
+        raise InputError(f"信息反馈单须为 .pdf / the slip is a .pdf, not {out.name}")
     chunks = [
         slip.steps[i : i + _STEPS_PER_PAGE] for i in range(0, len(slip.steps), _STEPS_PER_PAGE)
     ] or [[]]

@@ -116,7 +116,7 @@ def hotspots(
         raise InputError(
             f"单元太少（{len(units)}），无法计算 Gi* / too few units ({len(units)}) for Gi*"
         )
-    codes = assign_points(points.to_crs(units.crs), units, grid_id="unit")
+    codes = assign_points(points.to_crs(units.crs), units, code_field="unit")
     counts = codes.dropna().astype(str).value_counts()
     units["count"] = counts.reindex(units["unit"], fill_value=0).to_numpy().astype(float)
 

@@ -187,7 +187,7 @@ def count_per_grid(
 ) -> pd.Series:
     """Return the number of incidents per grid code (0 for grids with none), by point-in-grid."""
     points = incident_points(incidents)
-    codes = assign_points(points, grids, grid_id=code_field)
+    codes = assign_points(points, grids, code_field=code_field)
     counts = codes.dropna().astype(str).value_counts()
     index = grids[code_field].astype(str)
     return counts.reindex(index, fill_value=0).astype("int64").rename("count")

@@ -27,6 +27,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis.errors import InputError
+
 __all__ = [
     "CJK_FONT_FILES",
     "Box",
@@ -169,7 +171,7 @@ def place_labels(
         A :class:`Placement` (box without the gap) or None, aligned with ``polygons``.
     """
     if len(polygons) != len(sizes):
-        raise ValueError("polygons and sizes must have the same length")
+        raise InputError("polygons and sizes must have the same length")
     placed: list[Box] = [_grow(b, gap) for b in obstacles]
     result: list[Placement | None] = [None] * len(polygons)
     order = sorted(range(len(polygons)), key=lambda i: (_area(polygons[i]), i))

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
 
+from gis.codes import require_code_field
 from gis.errors import InputError
 from maps.assets import offline
 from maps.base import add_osm_attribution, base_map, fit_to, to_map_frame
@@ -324,10 +325,7 @@ def add_legend(m: folium.Map, title: str, entries: list[tuple[str, str]]) -> fol
 
 
 def _grid_frame(grids: gpd.GeoDataFrame, m: folium.Map, code_field: str) -> gpd.GeoDataFrame:
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格图层缺少编码列 {code_field!r} / grids lack the code column {code_field!r}"
-        )
+    require_code_field(grids, code_field)
     frame = to_map_frame(grids, m)
     cols = [code_field] + [c for c in ("name", "households") if c in frame.columns]
     frame = frame[[*cols, "geometry"]].copy()

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from gis.errors import InputError
 from maps.print import PAPER_IN, check_glyph_warnings, cjk_style
 
 __all__ = ["LogDay", "LogEntry", "WeeklyLog", "render_weekly_log"]
@@ -143,7 +144,7 @@ def render_weekly_log(log: WeeklyLog, out: str | Path) -> Path:
     lines on the last); return the path."""
     out = Path(out)
     if out.suffix.lower() != ".pdf":
-        raise ValueError(f"工作日志须为 .pdf / the weekly log is a .pdf, not {out.name}")
+        raise InputError(f"工作日志须为 .pdf / the weekly log is a .pdf, not {out.name}")
     rows = _lines(log)
     chunks = [rows[i : i + _ROWS_PER_PAGE] for i in range(0, len(rows), _ROWS_PER_PAGE)] or [[]]
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 ``db_url`` runs a test once on SpatiaLite (a file in a temp folder) and once on PostGIS
 (``WANGGE_TEST_POSTGRES_URL`` if set, each xdist worker in its own schema; otherwise a
-throw-away cluster per worker, see ``tests/pg.py``). Missing PostgreSQL is a failure, not a
+throw-away cluster per worker, see ``bench/pg.py``). Missing PostgreSQL is a failure, not a
 skip: CI must never pass with the database tests silently skipped.
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.core.crypto import new_data_key
-from tests.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
+from bench.pg import PostgresUnavailableError, ThrowawayPostgres, find_pg_bin, postgis_version
 
 pytest_plugins = ["tests.no_skips", "pytester"]
 

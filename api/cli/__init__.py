@@ -52,12 +52,13 @@ from api.cli import (
     user,
     validate,
 )
-from api.cli.output import out
+from api.cli.output import WanggeGroup, out
 
 __all__ = ["COMMANDS", "GROUPS", "app"]
 
 app = typer.Typer(
     name="wangge",
+    cls=WanggeGroup,
     help="网格化管理 GIS 系统 / GIS for community grid management.",
     no_args_is_help=True,
     add_completion=False,

@@ -21,7 +21,10 @@ from api.cli.options import (
     Layer,
 )
 from api.cli.output import EXIT_OK, err, fail_input, out
+from gis.codes import require_code_field
 from gis.errors import WanggeError
+
+__all__ = ["assign_command"]
 
 
 def assign_command(
@@ -61,10 +64,9 @@ def assign_command(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+        require_code_field(grid_frame, code_field, source=grids)
         with err.status("空间连接中 / joining…"):
-            codes = assign_points(point_frame, grid_frame, grid_id=code_field)
+            codes = assign_points(point_frame, grid_frame, code_field=code_field)
         result = point_frame.copy()
         result["grid_code"] = codes.astype(object).where(codes.notna(), None)
         result["outside"] = codes.isna().to_numpy()
@@ -129,9 +131,8 @@ def _assign_columnar(
             grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
             crs_option="--grids-crs", geometry_type="polygon",
         )  # fmt: skip
-        if code_field not in grid_frame.columns:
-            raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
-        return GridIndex(grid_frame, grid_id=code_field, one_shot=True)
+        require_code_field(grid_frame, code_field, source=grids)
+        return GridIndex(grid_frame, code_field=code_field, one_shot=True)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(grid_index)

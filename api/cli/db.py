@@ -18,6 +18,8 @@ from api.cli.output import EXIT_OK, fail_input, out
 from api.services.database_copy import copy_database
 from gis.errors import WanggeError
 
+__all__ = ["app", "db_copy_command"]
+
 app = typer.Typer(help="数据库 / database", no_args_is_help=True, rich_markup_mode=None)
 
 

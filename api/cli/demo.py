@@ -17,6 +17,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
 
+__all__ = ["demo_command"]
+
 
 def demo_command(
     db: DbOption = None,

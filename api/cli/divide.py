@@ -35,7 +35,7 @@ from api.cli.options import (
     RoadsCRS,
 )
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
-from gis.errors import WanggeError
+from gis.errors import InputError, WanggeError
 
 __all__ = ["divide_command"]
 
@@ -76,7 +76,7 @@ def _write_table(table: pd.DataFrame, path: Path) -> Path:
     elif suffix == ".xlsx":
         table.to_excel(path, index=False)
     else:
-        raise WanggeError(f"{path}: 报告只能是 .csv 或 .xlsx / report must be .csv or .xlsx")
+        raise InputError(f"{path}: 报告只能是 .csv 或 .xlsx / report must be .csv or .xlsx")
     return path
 
 
@@ -90,7 +90,7 @@ def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None
     given = [o for o, v in (("--target", target), ("--grids", n_grids), ("--staff", staff_file))
              if v is not None]  # fmt: skip
     if len(given) > 1:
-        raise WanggeError(
+        raise InputError(
             f"{' 与 '.join(given)} 只能给一个 / {', '.join(given)} are alternatives: give one"
         )
     if staff_file is None:
@@ -319,7 +319,7 @@ def balance_command(
 
     try:
         if (grids is None) == (community is None):
-            raise WanggeError("请给出网格文件或 --community 之一 / give GRIDS or --community")
+            raise InputError("请给出网格文件或 --community 之一 / give GRIDS or --community")
         staff = None
         if community is not None:
             from api.services.community_data import read_stored_community

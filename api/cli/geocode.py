@@ -20,6 +20,7 @@ from rich.table import Table
 from api.cli.inputs import read_input
 from api.cli.options import CodeField, GridsCRS, GridsLayer, InputCRS, JsonFlag
 from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
+from gis.codes import require_code_field
 from gis.errors import InputError, UnreadableFileError, WanggeError
 
 __all__ = [
@@ -217,10 +218,7 @@ def geocode_command(
                     grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                     crs_option="--grids-crs", geometry_type="polygon",
                 )  # fmt: skip
-                if code_field not in grid_frame.columns:
-                    raise InputError(
-                        f"{grids}: 没有编码字段 {code_field!r} / no code field {code_field!r}"
-                    )
+                require_code_field(grid_frame, code_field, source=grids)
         with Progress(
             TextColumn("地理编码 / geocoding"),
             BarColumn(),

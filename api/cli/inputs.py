@@ -50,7 +50,7 @@ def read_division(
 
     Each file is read in its own CRS unless ``grids_crs``/``boundary_crs`` says otherwise.
     """
-    from gis.errors import InputError
+    from gis.codes import require_code_field
 
     grid_frame = read_input(
         grids, layer=grids_layer, crs=grids_crs, layer_option=grids_layer_option,
@@ -60,9 +60,5 @@ def read_division(
         boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
         crs_option="--boundary-crs", geometry_type="polygon",
     )  # fmt: skip
-    if code_field not in grid_frame.columns:
-        raise InputError(
-            f"{grids}: 没有编码字段 '{code_field}' / no code field '{code_field}';"
-            f" fields: {', '.join(c for c in grid_frame.columns if c != 'geometry')}"
-        )
+    require_code_field(grid_frame, code_field, source=grids)
     return grid_frame, boundary_frame

@@ -30,6 +30,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, out
 from gis.errors import WanggeError
 
+__all__ = ["app", "load_division_command"]
+
 app = typer.Typer(
     help="入库 / load data into the database", no_args_is_help=True, rich_markup_mode=None
 )
@@ -81,7 +83,7 @@ def load_division_command(
     force: Annotated[
         bool, typer.Option("--force", help="未通过校验也入库 / store even if it does not validate")
     ] = False,
-    tolerance: ToleranceOption = 0.5,
+    tolerance: ToleranceOption = None,
     layer: Layer = None,
     boundary_layer: BoundaryLayer = None,
     grids_crs: GridsCRS = None,

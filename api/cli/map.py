@@ -19,7 +19,7 @@ import typer
 from api.cli.inputs import read_input
 from api.cli.options import CommunityOption, DbOption, JsonFlag, RoadsCRS
 from api.cli.output import EXIT_OK, err, fail_input, out
-from gis.errors import WanggeError
+from gis.errors import InputError, WanggeError
 
 __all__ = ["map_command", "print_command"]
 
@@ -62,7 +62,7 @@ def _date(value: str | None, option: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise WanggeError(f"{option} 应为 YYYY-MM-DD / must be YYYY-MM-DD: {value!r}") from exc
+        raise InputError(f"{option} 应为 YYYY-MM-DD / must be YYYY-MM-DD: {value!r}") from exc
 
 
 def map_command(
@@ -201,7 +201,7 @@ def print_command(
     warnings: list[str] = []
     try:
         if paper.upper() not in ("A4", "A3"):
-            raise WanggeError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
+            raise InputError(f"纸张只能是 A4 或 A3 / paper must be A4 or A3: {paper!r}")
         with err.status("打印中 / printing…"):
             data = read_stored_community(db, community)
             road_frame = _roads(roads, roads_layer, roads_crs)

@@ -11,6 +11,8 @@ from api.cli.options import DbOption
 from api.cli.output import fail_service, out
 from gis.errors import WanggeError
 
+__all__ = ["app", "key_create_command"]
+
 app = typer.Typer(help="Open311 GeoReport v2", no_args_is_help=True, rich_markup_mode=None)
 
 

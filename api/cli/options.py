@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from gis.defaults import DEFAULT_TOLERANCE_M
+
 __all__ = [
     "AllowTruncate",
     "BoundaryCRS",
@@ -87,9 +89,17 @@ CodeField = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="数据库 URL（默认 SpatiaLite 文件）/ database URL"),
+    typer.Option(
+        "--db", help="数据库 URL（默认：配置的数据库）/ database URL (default: the configured one)"
+    ),
 ]
 ToleranceOption = Annotated[
-    float,
-    typer.Option("--tolerance-m", "--tolerance", min=0.0, help="容差（米）/ tolerance in metres"),
+    float | None,
+    typer.Option(
+        "--tolerance-m",
+        "--tolerance",
+        min=0.0,
+        help=f"容差（米；默认 WANGGE_TOLERANCE_M，{DEFAULT_TOLERANCE_M:g}）/ tolerance in metres "
+        f"(default: the WANGGE_TOLERANCE_M setting, {DEFAULT_TOLERANCE_M:g})",
+    ),
 ]

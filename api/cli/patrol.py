@@ -25,7 +25,8 @@ from rich.table import Table
 from api.cli.inputs import read_input
 from api.cli.options import CodeField, DbOption, GridsCRS, GridsLayer, InputCRS, JsonFlag
 from api.cli.output import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, err, fail_input, out
-from gis.errors import WanggeError
+from gis.codes import require_code_field
+from gis.errors import InputError, WanggeError
 from gis.patrol import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
@@ -185,13 +186,12 @@ def hours_command(
             report = _hours_from_db(db, track, fixes, worker, store=store, options=options)
         else:
             if store:
-                raise WanggeError("--store 需要 --db / --store needs --db")
+                raise InputError("--store 需要 --db / --store needs --db")
             grid_frame = read_input(
                 grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
                 crs_option="--grids-crs", geometry_type="polygon",
             )  # fmt: skip
-            if code_field not in grid_frame.columns:
-                raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
+            require_code_field(grid_frame, code_field, source=grids)
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
     except (WanggeError, ValueError) as exc:
@@ -226,9 +226,9 @@ def _aware(text: str, option: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise WanggeError(f"{option}: 不是 ISO 时间 / not an ISO time: {text!r}") from None
+        raise InputError(f"{option}: 不是 ISO 时间 / not an ISO time: {text!r}") from None
     if value.tzinfo is None:
-        raise WanggeError(f"{option}: 须带时区，如 +08:00 / needs an offset such as +08:00")
+        raise InputError(f"{option}: 须带时区，如 +08:00 / needs an offset such as +08:00")
     return value
 
 

@@ -232,7 +232,6 @@ def export_command(
     exported; an unmasked export leaves one audit row. Exit 0 written, 2 bad input or no
     covering request.
     """
-    from api.core.errors import ApiError
     from api.db.engine import session_factory
     from api.services.incidents.service import find_user
     from api.services.registry.exporter import export_layer
@@ -241,17 +240,13 @@ def export_command(
     try:
         engine = _open_engine(db)
         with session_factory(engine)() as session:
-            exporter = None
-            try:
-                if user is not None:
-                    exporter = find_user(session, user)
-                result = export_layer(
-                    session, layer.value, out_path, community=community, division=division,
-                    month=month, category=category, unmask=unmask, user=exporter,
-                    allow_truncate=allow_truncate,
-                )  # fmt: skip
-            except ApiError as exc:  # unknown user, no covering request: bad input
-                raise WanggeError(str(exc)) from exc
+            # an unknown user or no covering request is an ApiError: a WanggeError like any
+            exporter = find_user(session, user) if user is not None else None
+            result = export_layer(
+                session, layer.value, out_path, community=community, division=division,
+                month=month, category=category, unmask=unmask, user=exporter,
+                allow_truncate=allow_truncate,
+            )  # fmt: skip
             session.commit()
     except (WanggeError, ValueError, OSError) as exc:
         raise fail_input(exc) from exc

@@ -25,6 +25,7 @@ from api.cli.options import (
     GridsCRS,
     JsonFlag,
     Layer,
+    ToleranceOption,
 )
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
@@ -57,15 +58,7 @@ def repair_command(
         Path, typer.Option("--out", help="修复后的网格，格式由扩展名决定 / repaired grids file")
     ],
     code_field: CodeField = "code",
-    tolerance: Annotated[
-        float,
-        typer.Option(
-            "--tolerance-m",
-            "--tolerance",
-            min=0.0,
-            help="对齐容差（米）/ snapping tolerance in metres",
-        ),
-    ] = 0.5,
+    tolerance: ToleranceOption = None,
     max_gap_m2: Annotated[
         float | None,
         typer.Option(
@@ -93,10 +86,12 @@ def repair_command(
     as_json: JsonFlag = False,
 ) -> None:
     """修复网格划分：对齐、裁剪、补缝、去重叠、重新编码 / Repair a grid division."""
+    from api.core.config import coverage_tolerances
     from gis.coverage import changes_to_geojson, repair, validate
     from gis.io import write_layer
 
     try:
+        tolerance_m, noise_m = coverage_tolerances(tolerance)
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
@@ -107,12 +102,17 @@ def repair_command(
                 grid_frame,
                 boundary_frame,
                 code_field=code_field,
-                tolerance_m=tolerance,
+                tolerance_m=tolerance_m,
                 max_gap_m2=max_gap_m2,
                 priority=codes,
+                noise_m=noise_m,
             )
             findings = validate(
-                repaired, boundary_frame, code_field=code_field, tolerance_m=tolerance
+                repaired,
+                boundary_frame,
+                code_field=code_field,
+                tolerance_m=tolerance_m,
+                noise_m=noise_m,
             )
         written = write_layer(repaired, out_path, allow_truncate=allow_truncate)
         log = changes_to_geojson(changes)

@@ -19,7 +19,7 @@ import typer
 from api.cli.database import open_sessions
 from api.cli.options import DbOption, JsonFlag
 from api.cli.output import EXIT_OK, fail_service, out
-from gis.errors import WanggeError
+from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "read_routing_file", "write_routing_file"]
 
@@ -43,7 +43,7 @@ def write_routing_file(rows: list[dict[str, Any]], path: Path) -> Path:
     elif path.suffix.lower() == ".csv":
         frame.to_csv(path, index=False, encoding="utf-8-sig")
     else:
-        raise WanggeError(f"须为 .csv 或 .xlsx / write .csv or .xlsx, not {path.name}")
+        raise InputError(f"须为 .csv 或 .xlsx / write .csv or .xlsx, not {path.name}")
     return path
 
 
@@ -55,16 +55,16 @@ def read_routing_file(path: Path) -> list[dict[str, Any]]:
     from api.services.incidents.routing import ROUTING_COLUMNS
 
     if not path.exists():
-        raise WanggeError(f"文件不存在 / no such file: {path}")
+        raise InputError(f"文件不存在 / no such file: {path}")
     reader = pd.read_excel if path.suffix.lower() in {".xlsx", ".xls"} else pd.read_csv
     try:
         frame = reader(path, dtype=str, keep_default_na=False)
     except Exception as exc:
-        raise WanggeError(f"无法读取 / cannot read {path.name}: {exc}") from exc
+        raise InputError(f"无法读取 / cannot read {path.name}: {exc}") from exc
     by_header = {v: k for k, v in ROUTING_COLUMNS.items()} | {k: k for k in ROUTING_COLUMNS}
     unknown = [c for c in frame.columns if str(c).strip() not in by_header]
     if unknown or ("类别编码" not in frame.columns and "category_code" not in frame.columns):
-        raise WanggeError(
+        raise InputError(
             f"表头应为 {', '.join(ROUTING_COLUMNS.values())}；未知：{unknown} / headers must be "
             f"{', '.join(ROUTING_COLUMNS.values())}; unknown: {unknown}"
         )

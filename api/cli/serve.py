@@ -14,6 +14,8 @@ from api.cli.options import (
 from api.cli.output import err, fail_input
 from gis.errors import WanggeError
 
+__all__ = ["LogLevel", "serve_command"]
+
 
 class LogLevel(enum.StrEnum):
     """uvicorn's log levels (``info`` logs every request)."""

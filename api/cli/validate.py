@@ -25,6 +25,8 @@ from api.cli.options import (
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out
 from gis.errors import WanggeError
 
+__all__ = ["validate_command"]
+
 
 def _findings_table(findings) -> Table:
     table = Table(title="校验结果 / validation findings", show_lines=False)
@@ -60,7 +62,7 @@ def validate_command(
         Path, typer.Option("--boundary", "-b", help="社区边界文件 / community boundary file")
     ],
     code_field: CodeField = "code",
-    tolerance: ToleranceOption = 0.5,
+    tolerance: ToleranceOption = None,
     as_json: JsonFlag = False,
     out_path: Annotated[
         Path | None,
@@ -72,16 +74,22 @@ def validate_command(
     boundary_crs: BoundaryCRS = None,
 ) -> None:
     """校验网格划分：无缝隙、无重叠（纵向到底、横向到边）/ Validate a grid division."""
+    from api.core.config import coverage_tolerances
     from gis.coverage import findings_to_geojson, validate
 
     try:
+        tolerance_m, noise_m = coverage_tolerances(tolerance)
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
         )  # fmt: skip
         with err.status("校验中 / validating…"):
             findings = validate(
-                grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance
+                grid_frame,
+                boundary_frame,
+                code_field=code_field,
+                tolerance_m=tolerance_m,
+                noise_m=noise_m,
             )
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc

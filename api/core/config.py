@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from gis.defaults import DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
+
+__all__ = ["Settings", "coverage_tolerances", "default_tolerance_m", "get_settings"]
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -51,8 +53,14 @@ class Settings(BaseSettings):
     storage_srid: Annotated[Literal[4326, 4490], BeforeValidator(int)] = Field(
         4326, description="Lon/lat CRS of stored geometry: 4326 (WGS84) or 4490 (CGCS2000)"
     )
-    tolerance_m: float = Field(0.5, gt=0, description="Default coverage tolerance in metres")
-    noise_floor_m: float = Field(0.001, gt=0, description="Differences below this are noise")
+    tolerance_m: float = Field(
+        DEFAULT_TOLERANCE_M,
+        gt=0,
+        description="Coverage tolerance in metres of a validation or repair that names none",
+    )
+    noise_floor_m: float = Field(
+        DEFAULT_NOISE_M, gt=0, description="Differences below this (metres) are noise"
+    )
     data_dir: Path = Field(
         Path(__file__).resolve().parents[2] / "data",
         description="Folder with the demo community and the code tables",
@@ -187,3 +195,18 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
     return Settings()
+
+
+def default_tolerance_m() -> float:
+    """The coverage tolerance of a request or command that names none (``WANGGE_TOLERANCE_M``)."""
+    return get_settings().tolerance_m
+
+
+def coverage_tolerances(tolerance_m: float | None = None) -> tuple[float, float]:
+    """Return ``(tolerance_m, noise_m)``: ``tolerance_m`` or the setting, and the noise floor.
+
+    The settings ``WANGGE_TOLERANCE_M`` and ``WANGGE_NOISE_FLOOR_M`` apply wherever a
+    division is validated or repaired without an explicit tolerance.
+    """
+    settings = get_settings()
+    return (settings.tolerance_m if tolerance_m is None else tolerance_m), settings.noise_floor_m

@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from api.core.errors import ServiceUnavailable
+
 __all__ = [
     "CIPHERTEXT_PREFIX",
     "DataKey",
@@ -49,7 +51,7 @@ CIPHERTEXT_PREFIX = "wg1"
 _NONCE_BYTES = 12
 
 
-class DataKeyError(ValueError):
+class DataKeyError(ServiceUnavailable, ValueError):
     """A data key that is malformed, unknown to this keyring, or a ciphertext that fails."""
 
 

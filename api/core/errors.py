@@ -1,22 +1,29 @@
-"""Errors of the web API: domain errors carry their HTTP status; one handler renders them.
+"""The error tree of the API and the one table that gives each error its answer.
+
+Every wangge error descends from :class:`gis.errors.WanggeError`; the classes here add the
+kinds only the server has (not found, forbidden, conflict…). Services and domain modules
+raise these (or a subclass of their own) and never pick an HTTP status: :data:`ERROR_TABLE`
+maps each class to the HTTP status the API answers (:mod:`api.core.error_handlers`) and the exit
+code the CLI ends with (:func:`api.cli.output.fail_input`), and a class not in the table takes
+the entry of its nearest listed ancestor (:func:`rule_for`).
 
 Every error answer is ``{"detail": "中文 / English"}`` (a field-by-field ``errors`` list may
 follow). Nothing the caller can cause becomes a 500: request validation errors are 422 with
 the field and the reason, gis :class:`~gis.errors.InputError` is 422 (an unreadable file 400),
-a database constraint violation is 409, an oversized body 413 (:mod:`api.app`), a number the
-database cannot hold (an offset past 64 bits) 422. A database that cannot be reached (PostGIS
-down, a dropped connection) or is busy (SQLite's ``database is locked``) is 503 with
-``Retry-After``: the request did nothing and may be repeated.
+a database constraint violation is 409, an oversized body 413, a number the database cannot
+hold (an offset past 64 bits) 422. A database that cannot be reached (PostGIS down, a dropped
+connection) or is busy (SQLite's ``database is locked``) is 503 with ``Retry-After``: the
+request did nothing and may be repeated.
+
+This module imports no web framework, so that the CLI can read the table without loading
+the web stack.
 """
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import (
     DataError,
     DisconnectionError,
@@ -24,32 +31,39 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.core.crypto import DataKeyError
-from gis.errors import InputError, UnreadableFileError
+from gis.errors import InputError, UnreadableFileError, WanggeError
 
 __all__ = [
+    "ERROR_TABLE",
     "ApiError",
     "BadRequest",
     "Conflict",
+    "ErrorRule",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "RequestTimedOut",
+    "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
+    "exit_code",
     "field_errors",
-    "install_error_handlers",
+    "http_status",
+    "rule_for",
 ]
 
-log = logging.getLogger(__name__)
+EXIT_BAD_INPUT = 2
+"""The CLI's exit code for a command that refused its input or could not run (wrote nothing)."""
 
 
-class ApiError(Exception):
-    """A domain error with an HTTP status and a message for the caller (``detail``)."""
+class ApiError(WanggeError):
+    """A domain error with a message for the caller (``detail``).
 
-    status_code = 400
+    ``errors`` is a field-by-field list, ``headers`` extra answer headers, ``extra`` more keys
+    of the answer's body beside ``detail``. The status is the table's (:data:`ERROR_TABLE`).
+    """
 
     def __init__(
         self,
@@ -61,17 +75,15 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail, self.errors, self.headers = detail, errors, headers
-        self.extra = extra  # more keys of the answer's body beside "detail"
+        self.extra = extra
 
 
 class BadRequest(ApiError):
-    status_code = 400
+    """A request that cannot be understood (a malformed parameter, an unknown format)."""
 
 
 class Unauthorized(ApiError):
-    """401: no token, a bad token, an expired token, or a wrong password."""
-
-    status_code = 401
+    """No token, a bad token, an expired token, or a wrong password."""
 
     def __init__(self, detail: str, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
@@ -79,36 +91,117 @@ class Unauthorized(ApiError):
 
 
 class Forbidden(ApiError):
-    status_code = 403
+    """The caller is known but may not do this (role, community, grid)."""
 
 
 class NotFound(ApiError):
-    status_code = 404
+    """The thing asked for does not exist."""
 
 
 class Conflict(ApiError):
-    status_code = 409
+    """The request collides with the stored state (a duplicate, a changed version)."""
 
 
 class PayloadTooLarge(ApiError):
-    status_code = 413
+    """A body or a file over the configured size."""
 
 
 class Unprocessable(ApiError):
-    status_code = 422
+    """A well-formed request whose content is invalid (a field, a geometry, a date)."""
 
 
 class TooManyRequests(ApiError):
-    """429 with ``Retry-After`` (seconds): answered at once, never by holding the request."""
+    """Over a rate limit; ``Retry-After`` (seconds) says when to try again.
 
-    status_code = 429
+    Answered at once, never by holding the request.
+    """
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(int(retry_after_s))})
 
 
+class ServiceUnavailable(ApiError):
+    """Something the server needs is missing or failing (a data key, SpatiaLite, a tool).
+
+    The deployment's fault, not the caller's; the request did nothing.
+    """
+
+
+class RequestTimedOut(ApiError):
+    """A request abandoned at the server's time bound; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """How one error class is answered: HTTP status and CLI exit code."""
+
+    status: int
+    exit_code: int
+
+
+ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
+    # the root: a class that does not pick a closer entry is the server's fault
+    WanggeError: ErrorRule(500, EXIT_BAD_INPUT),
+    InputError: ErrorRule(422, EXIT_BAD_INPUT),
+    UnreadableFileError: ErrorRule(400, EXIT_BAD_INPUT),
+    ApiError: ErrorRule(400, EXIT_BAD_INPUT),
+    BadRequest: ErrorRule(400, EXIT_BAD_INPUT),
+    Unauthorized: ErrorRule(401, EXIT_BAD_INPUT),
+    Forbidden: ErrorRule(403, EXIT_BAD_INPUT),
+    NotFound: ErrorRule(404, EXIT_BAD_INPUT),
+    Conflict: ErrorRule(409, EXIT_BAD_INPUT),
+    PayloadTooLarge: ErrorRule(413, EXIT_BAD_INPUT),
+    Unprocessable: ErrorRule(422, EXIT_BAD_INPUT),
+    TooManyRequests: ErrorRule(429, EXIT_BAD_INPUT),
+    ServiceUnavailable: ErrorRule(503, EXIT_BAD_INPUT),
+    RequestTimedOut: ErrorRule(504, EXIT_BAD_INPUT),
+    # errors of the libraries underneath, answered the same way wherever they surface
+    OverflowError: ErrorRule(422, EXIT_BAD_INPUT),  # an integer past the database's 64 bits
+    DataError: ErrorRule(422, EXIT_BAD_INPUT),
+    IntegrityError: ErrorRule(409, EXIT_BAD_INPUT),
+    OperationalError: ErrorRule(503, EXIT_BAD_INPUT),
+    InterfaceError: ErrorRule(503, EXIT_BAD_INPUT),
+    DisconnectionError: ErrorRule(503, EXIT_BAD_INPUT),
+}
+"""Each error class's HTTP status and CLI exit code; subclasses inherit their ancestor's."""
+
+
+def rule_for(error: BaseException | type[BaseException]) -> ErrorRule | None:
+    """Return the table's rule for ``error`` (an exception or a class), or None.
+
+    The nearest class in the method resolution order that the table lists decides.
+
+    >>> rule_for(NotFound("x")).status
+    404
+    >>> rule_for(KeyError) is None
+    True
+    """
+    cls = error if isinstance(error, type) else type(error)
+    for klass in cls.__mro__:
+        rule = ERROR_TABLE.get(klass)
+        if rule is not None:
+            return rule
+    return None
+
+
+def http_status(error: BaseException | type[BaseException]) -> int:
+    """Return the HTTP status for ``error`` (500 for an error the table does not know)."""
+    rule = rule_for(error)
+    return 500 if rule is None else rule.status
+
+
+def exit_code(error: BaseException | type[BaseException]) -> int:
+    """Return the CLI exit code for ``error``.
+
+    An error outside the table that a command caught on purpose (a file it could not write)
+    is bad input too: exit 2.
+    """
+    rule = rule_for(error)
+    return EXIT_BAD_INPUT if rule is None else rule.exit_code
+
+
 def field_errors(errors) -> Unprocessable:
-    """Return a 422 for a list of :class:`api.services.registry.validators.FieldError`."""
+    """Return an :class:`Unprocessable` for a list of validator ``FieldError`` (registry)."""
     detail = "; ".join(e.message for e in errors)
     return Unprocessable(
         f"数据无效 / invalid data: {detail}",
@@ -116,127 +209,3 @@ def field_errors(errors) -> Unprocessable:
             {"field": e.field, "reason_zh": e.reason_zh, "reason_en": e.reason_en} for e in errors
         ],
     )
-
-
-def _body(detail: str, errors: list | None = None) -> dict[str, Any]:
-    return {"detail": detail} if errors is None else {"detail": detail, "errors": errors}
-
-
-def _location(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc) or "request"
-
-
-def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    items = []
-    for error in exc.errors():
-        where = _location(tuple(error.get("loc", ())))
-        if error.get("type") == "json_invalid":
-            reason = f"JSON 格式错误 / malformed JSON ({error.get('ctx', {}).get('error', '')})"
-        else:
-            reason = error.get("msg", "invalid")
-        items.append({"field": where, "reason_en": reason})
-    text = "; ".join(f"{i['field']}: {i['reason_en']}" for i in items)
-    return f"请求无效 / invalid request: {text}", items
-
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["detail"],
-    "properties": {
-        "detail": {"type": "string", "title": "Detail", "description": "中文 / English"},
-        "errors": {
-            "type": "array",
-            "title": "Errors",
-            "description": "field by field (422)",
-            "items": {"type": "object", "additionalProperties": True},
-        },
-    },
-}
-"""The shape of every error answer, declared in the OpenAPI schema for 422."""
-
-
-def _declare_error_shape(app: FastAPI) -> None:
-    """Make the schema's 422 answer (FastAPI's ``HTTPValidationError``) the real error shape."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            schemas = schema.get("components", {}).get("schemas", {})
-            if "HTTPValidationError" in schemas:
-                schemas["HTTPValidationError"] = ERROR_SCHEMA
-        return app.openapi_schema
-
-    app.openapi = openapi
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that render every error as ``{"detail": ...}``."""
-    _declare_error_shape(app)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            {**_body(exc.detail, exc.errors), **(exc.extra or {})},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail, items = _validation_detail(exc)
-        return JSONResponse(_body(detail, items), status_code=422)
-
-    @app.exception_handler(UnreadableFileError)
-    async def _unreadable(request: Request, exc: UnreadableFileError) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=400)
-
-    @app.exception_handler(InputError)
-    async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse(_body(str(exc)), status_code=422)
-
-    @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
-        # an integer past the database's 64 bits (an offset, an id): the caller's doing
-        return JSONResponse(_body(f"数值超出范围 / number out of range: {exc}"), status_code=422)
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        return JSONResponse(_body(f"数值无效或超出范围 / invalid value: {reason}"), status_code=422)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        return JSONResponse(
-            _body(f"与已有数据冲突 / conflicts with existing data: {reason}"), status_code=409
-        )
-
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                    reason[0] if reason else type(exc).__name__)  # fmt: skip
-        return JSONResponse(
-            _body(
-                "数据库暂时不可用，请稍后重试 / database temporarily unavailable, retry later"
-                + (f" ({reason[0][:200]})" if reason else "")
-            ),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
-    for error in (OperationalError, InterfaceError, DisconnectionError):
-        app.add_exception_handler(error, _unavailable)
-
-    @app.exception_handler(DataKeyError)
-    async def _data_key(request: Request, exc: DataKeyError) -> JSONResponse:
-        # a deployment without (or with the wrong) data key: the server's fault, not the caller's
-        log.error("data key problem on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(_body(str(exc)), status_code=503)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            _body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from api.core.config import Settings, get_settings
+from api.core.errors import ApiError, RequestTimedOut, Unprocessable
 from api.core.local_limits import apply_cli_limits
 from gis.errors import InputError
 from gis.io import ReadLimits, get_read_limits, use_read_limits
@@ -151,8 +152,10 @@ def _is_json(scope) -> bool:
     return not content_type or content_type.endswith(b"json")
 
 
-def _reply(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+def _reply(error: ApiError) -> JSONResponse:
+    from api.core.error_handlers import error_response  # the web stack: only when answering
+
+    return error_response(error)
 
 
 class RequestLimits:
@@ -185,7 +188,7 @@ class RequestLimits:
             body = b"".join(chunks)
             problem = self._problem(body)
             if problem is not None:
-                await _reply(422, problem)(scope, receive, send)
+                await _reply(Unprocessable(problem))(scope, receive, send)
                 return
             replayed = False
 
@@ -319,7 +322,7 @@ def _no_commit_after_timeout(session: Session) -> None:
         return
     with deadline.lock:
         if deadline.expired:
-            raise TimeoutError(
+            raise RequestTimedOut(
                 "请求已超时，不再提交 / the request timed out and was answered 504; not committing"
             )
         deadline.committed = True
@@ -372,10 +375,11 @@ class RequestTimeout:
                 if not finished.is_set() and not started and deadline.expire():
                     timed_out = True
                     await _reply(
-                        504,
-                        f"请求超过 {self.timeout_s:g} 秒，已中止，未保存任何更改 / the request "
-                        f"took longer than {self.timeout_s:g} s and was abandoned; nothing was "
-                        "saved (bound: WANGGE_REQUEST_TIMEOUT_S)",
+                        RequestTimedOut(
+                            f"请求超过 {self.timeout_s:g} 秒，已中止，未保存任何更改 / the request "
+                            f"took longer than {self.timeout_s:g} s and was abandoned; nothing was "
+                            "saved (bound: WANGGE_REQUEST_TIMEOUT_S)",
+                        )
                     )(scope, receive, send)
                     tg.cancel_scope.cancel()
         finally:

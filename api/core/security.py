@@ -16,6 +16,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from api.core.errors import Unauthorized
+
 __all__ = [
     "ENROL_SCOPE",
     "ENROL_TTL",
@@ -50,7 +52,7 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-class TokenError(ValueError):
+class TokenError(Unauthorized, ValueError):
     """A token that is malformed, wrongly signed or expired; the message says which."""
 
 

@@ -38,16 +38,25 @@ def lookup_community(session: Session, community: str) -> Community | None:
     return named[0] if named else None
 
 
-def find_community(session: Session, community: str) -> Community:
-    """Return the community whose 12-digit code or name is ``community``.
+def find_community(session: Session, community: str | int) -> Community:
+    """Return the community whose 12-digit code or name is ``community`` (or whose id, int).
+
+    The one way every service, route and command finds a community.
 
     Raises
     ------
     UnknownCommunityError
-        None has that code or name; the message lists the known communities (name and code).
+        None has that code, name or id; the message lists the known communities (name, code).
     InputError
         The name is shared by several communities (give the code).
     """
+    if isinstance(community, int):
+        by_id = session.get(Community, community)
+        if by_id is None:
+            raise UnknownCommunityError(
+                f"没有社区 id {community} / no community with id {community}"
+            )
+        return by_id
     found = lookup_community(session, community)
     if found is not None:
         return found

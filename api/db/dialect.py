@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.db.models import STORAGE_SRID, Base, Grid
+from gis.errors import InputError
 
 __all__ = [
     "POSTGIS_COVERS",
@@ -88,7 +89,7 @@ def _spatialite_covers(grid: str, x: str, y: str, point: str) -> str:
 def _division_filter(division: str | None, on: dt.date | None) -> tuple[str, dict]:
     """SQL restricting grids ``g`` to a division label, or to the divisions in effect ``on``."""
     if (division is None) == (on is None):
-        raise ValueError("给出 division 或 on 之一 / give exactly one of division= and on=")
+        raise InputError("给出 division 或 on 之一 / give exactly one of division= and on=")
     if division is not None:
         return "g.division = :division", {"division": division}
     return (
@@ -147,7 +148,7 @@ def _point_table(table: str | type | sa.Table) -> sa.Table:
         found = getattr(table, "__table__", None)
     if found is None or not {"geom", "grid_code"} <= set(found.columns.keys()):
         names = sorted(t.name for t in Base.metadata.tables.values() if "grid_code" in t.columns)
-        raise ValueError(
+        raise InputError(
             f"表 {table!r} 没有 geom 和 grid_code 列 / table {table!r} has no geom and "
             f"grid_code columns; expected one of {names}"
         )

@@ -17,7 +17,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.core.errors import ServiceUnavailable
 from api.db.spatialite import load_spatialite
+from gis.errors import InputError
 
 __all__ = [
     "UnmigratedDatabaseError",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class UnmigratedDatabaseError(RuntimeError):
+class UnmigratedDatabaseError(ServiceUnavailable, RuntimeError):
     """The database has wangge tables but no Alembic revision (made before migrations)."""
 
 
@@ -110,7 +112,7 @@ def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
     elif engine.dialect.name != "postgresql":
-        raise ValueError(
+        raise InputError(
             f"不支持的数据库 / unsupported database {parsed.drivername!r}: "
             "use sqlite:///FILE (SpatiaLite) or postgresql+psycopg://... (PostGIS)"
         )

@@ -20,6 +20,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from api.core.errors import ServiceUnavailable
+
 __all__ = ["SpatiaLiteUnavailableError", "check_spatialite", "load_spatialite", "spatialite_module"]
 
 _NO_EXTENSIONS = (
@@ -33,7 +35,7 @@ _NO_MODULE = (
 )
 
 
-class SpatiaLiteUnavailableError(RuntimeError):
+class SpatiaLiteUnavailableError(ServiceUnavailable, RuntimeError):
     """SQLite cannot load SpatiaLite; the message says what is missing and how to fix it."""
 
 

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.services.appraisal import service as service
+from api.routes.schemas import AddRecordAnswer, Listing, ReadAppraisalAnswer
+from api.services.appraisal import service
 from api.services.appraisal.report import write_appraisal
 
 __all__ = ["router"]
@@ -41,7 +42,7 @@ class RecordIn(BaseModel):
     decided_on: dt.date
 
 
-@router.get("")
+@router.get("", response_model=ReadAppraisalAnswer)
 def read_appraisal(
     session: SessionDep, user: Reader, now: Now, community: Community, month: Month
 ) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def download_report(
                     headers={"Content-Disposition": disposition})  # fmt: skip
 
 
-@router.post("/records", status_code=201)
+@router.post("/records", status_code=201, response_model=AddRecordAnswer)
 def add_record(body: RecordIn, session: SessionDep, user: Reader) -> dict[str, Any]:
     """记录奖励或问责 / Record a reward or an accountability finding."""
     record = service.add_record(session, staff_id=body.staff_id, kind=body.kind,
@@ -82,7 +83,7 @@ def add_record(body: RecordIn, session: SessionDep, user: Reader) -> dict[str, A
     return service.record_dict(session, record)
 
 
-@router.get("/records")
+@router.get("/records", response_model=Listing)
 def list_records(
     session: SessionDep,
     user: Reader,

@@ -20,7 +20,15 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.services.assessment import service as service
+from api.routes.schemas import (
+    AssessmentResultAnswer,
+    CreateDrawAnswer,
+    DashboardDataAnswer,
+    PutDepartmentScoreAnswer,
+    ScorePointAnswer,
+)
+from api.services.assessment import service
+from api.services.dashboard import dashboard
 
 __all__ = ["router"]
 
@@ -62,7 +70,7 @@ class HouseholdIn(BaseModel):
     )
 
 
-@router.post("/assessment/draws", status_code=201)
+@router.post("/assessment/draws", status_code=201, response_model=CreateDrawAnswer)
 def create_draw(session: SessionDep, user: Assessor, now: Now, body: DrawIn) -> dict[str, Any]:
     """抽取本月样本点（一次，之后原样返回）/ Draw the month's sample points (recorded once)."""
     result = service.draw(
@@ -72,7 +80,7 @@ def create_draw(session: SessionDep, user: Assessor, now: Now, body: DrawIn) -> 
     return result
 
 
-@router.put("/assessment/department-scores")
+@router.put("/assessment/department-scores", response_model=PutDepartmentScoreAnswer)
 def put_department_score(
     session: SessionDep, user: Assessor, now: Now, body: DeptScoreIn
 ) -> dict[str, Any]:
@@ -85,7 +93,7 @@ def put_department_score(
     return result
 
 
-@router.post("/assessment/field-data")
+@router.post("/assessment/field-data", response_model=AssessmentResultAnswer)
 def upload_field_data(
     session: SessionDep,
     user: Assessor,
@@ -107,7 +115,7 @@ def upload_field_data(
     return service.community_result(session, community, month)
 
 
-@router.post("/assessment/points")
+@router.post("/assessment/points", response_model=ScorePointAnswer)
 def score_point(session: SessionDep, user: Assessor, now: Now, body: HouseholdIn) -> dict:
     """录入一个样本点的实地数据并评分 / Score one sample point from a form."""
     point = service.score_household(
@@ -124,7 +132,7 @@ def score_point(session: SessionDep, user: Assessor, now: Now, body: HouseholdIn
     }
 
 
-@router.get("/assessment/results")
+@router.get("/assessment/results", response_model=AssessmentResultAnswer)
 def read_results(
     session: SessionDep, user: Reader, community: Annotated[str, Query(min_length=1)], month: Month
 ) -> dict[str, Any]:
@@ -132,7 +140,7 @@ def read_results(
     return service.community_result(session, community, month)
 
 
-@router.get("/assessment/report")
+@router.get("/assessment/report", response_class=Response)
 def download_report(
     session: SessionDep,
     user: Reader,
@@ -151,13 +159,13 @@ def download_report(
     )
 
 
-@router.get("/dashboard/data")
+@router.get("/dashboard/data", response_model=DashboardDataAnswer)
 def dashboard_data(session: SessionDep, user: Reader, now: Now, month: Month) -> dict[str, Any]:
     """看板数据：每个社区本月考核得分、事件按时办结率、巡查时长达标率 / Dashboard data."""
-    return service.dashboard(session, month, now=now)
+    return dashboard(session, month, now=now)
 
 
-@router.get("/dashboard", include_in_schema=False)
+@router.get("/dashboard", include_in_schema=False, response_class=RedirectResponse)
 def dashboard_redirect(request: Request) -> RedirectResponse:
     """看板已移至 /app/dashboard / The dashboard is one of the staff pages now."""
     return RedirectResponse(f"{request.scope.get('root_path', '')}/app/dashboard", status_code=308)

@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +27,7 @@ from api.core.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verif
 from api.core.totp import matching_step, new_totp_secret, provisioning_uri
 from api.db.models import RevokedToken, User
 from api.routes.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
-from api.routes.schemas import Token, UserPublic
+from api.routes.schemas import EnrolTotpAnswer, Token, UserPublic
 from api.routes.throttle import record_attempt, refusal
 from api.services.accounts import change_password
 from api.services.privacy import audit
@@ -156,7 +156,7 @@ def _sign_in(session, state, username: str, password: str, otp, client: str, now
     return user
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, response_class=Response)
 def logout(session: SessionDep, claims: CurrentClaims) -> None:
     """退出登录：此令牌立即失效 / Sign out: this token is revoked at once."""
     expires = dt.datetime.fromtimestamp(float(claims["exp"]), dt.UTC)
@@ -176,7 +176,7 @@ class PasswordChange(BaseModel):
     new_password: str
 
 
-@router.post("/password", status_code=204)
+@router.post("/password", status_code=204, response_class=Response)
 def change_own_password(session: SessionDep, user: CurrentUser, body: PasswordChange,
                         request: Request) -> None:  # fmt: skip
     """修改本人密码（旧令牌全部失效）/ Change your password (every earlier token is revoked)."""
@@ -191,7 +191,7 @@ class TotpCode(BaseModel):
     code: str
 
 
-@router.post("/totp/enrol")
+@router.post("/totp/enrol", response_model=EnrolTotpAnswer)
 def enrol_totp(session: SessionDep, user: EnrollingUser) -> dict[str, Any]:
     """绑定动态验证码：返回密钥 / Start TOTP enrolment: a new secret (confirm with a code).
 

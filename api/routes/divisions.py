@@ -16,9 +16,17 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from api.core.errors import Unprocessable
 from api.db.models import Division, Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import DivisionLoad, DivisionPublic, ListOf, ValidateRequest
+from api.routes.schemas import (
+    DivisionLoad,
+    DivisionLoadAnswer,
+    DivisionPublic,
+    FeatureCollection,
+    ListOf,
+    ValidateRequest,
+)
 from api.services.divisions import check_division, load_division
 from api.services.geojson import frame_from_geojson
 from gis.errors import InputError
@@ -36,7 +44,7 @@ def _division_frames(body: ValidateRequest):
     return grids, boundary
 
 
-@router.post("/validate")
+@router.post("/validate", response_model=FeatureCollection)
 def validate_division(body: ValidateRequest) -> dict[str, Any]:
     """校验网格划分（公开）/ Validate a division: findings as a FeatureCollection.
 
@@ -69,19 +77,16 @@ def read_divisions(
 def _stored(session, result: dict[str, Any]) -> JSONResponse:
     if not result["stored"]:
         session.rollback()
-        return JSONResponse(
-            {
-                "detail": "划分未通过校验，未入库（可用 force）/ the division does not "
-                f"validate and was not stored (use force): {result['kinds']}",
-                "findings": result["findings"],
-            },
-            status_code=422,
+        raise Unprocessable(
+            "划分未通过校验，未入库（可用 force）/ the division does not "
+            f"validate and was not stored (use force): {result['kinds']}",
+            extra={"findings": result["findings"]},
         )
     session.commit()
     return JSONResponse(result, status_code=201)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=DivisionLoadAnswer)
 def load_division_json(session: SessionDep, user: Planner, now: Now, body: DivisionLoad):
     """入库一个网格划分 / Store a division (GeoJSON), in effect from ``effective_date``."""
     grids, boundary = _division_frames(body)
@@ -100,7 +105,7 @@ def load_division_json(session: SessionDep, user: Planner, now: Now, body: Divis
     return _stored(session, result)
 
 
-@router.post("/files", status_code=201)
+@router.post("/files", status_code=201, response_model=DivisionLoadAnswer)
 def load_division_files(
     session: SessionDep,
     user: Planner,

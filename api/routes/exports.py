@@ -36,7 +36,7 @@ Kind = Literal["grids", "houses", "incidents", "residents", "special", "staff", 
 assert set(Kind.__args__) == set(EXPORT_LAYERS)
 
 
-@router.get("/{kind}")
+@router.get("/{kind}", response_class=Response)
 def export_ledger(
     session: SessionDep,
     user: Exporter,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.routes.deps import CurrentUser, SessionDep
+from api.routes.schemas import GeocodeBatchAnswer, GeocodeOneAnswer, ReverseAnswer
 from api.services.geocoding import geocode_answer, geocoder_for
 from api.services.locate import to_storage_lonlat
 from gis.geocode import reverse_geocode
@@ -31,7 +32,7 @@ class BatchIn(BaseModel):
     community: str | None = None
 
 
-@router.get("")
+@router.get("", response_model=GeocodeOneAnswer)
 def geocode_one(
     session: SessionDep,
     address: Annotated[str, Query(min_length=1, max_length=200, description="地址 / address")],
@@ -42,7 +43,7 @@ def geocode_one(
     return geocode_answer(found.gazetteer.geocode(address), found.lookup)
 
 
-@router.post("/batch")
+@router.post("/batch", response_model=GeocodeBatchAnswer)
 def geocode_batch(session: SessionDep, user: CurrentUser, body: BatchIn) -> dict[str, Any]:
     """批量地理编码（需登录）/ Geocode up to 10,000 addresses (signed in)."""
     found = geocoder_for(session, body.community)
@@ -53,7 +54,7 @@ def geocode_batch(session: SessionDep, user: CurrentUser, body: BatchIn) -> dict
     return {"data": results, "count": len(results), "by_level": levels}
 
 
-@router.get("/reverse")
+@router.get("/reverse", response_model=ReverseAnswer)
 def reverse(
     session: SessionDep,
     lon: Annotated[float, Query(ge=-180, le=180)],

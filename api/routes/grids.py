@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.db.divisions import in_effect_clause, in_effect_during_clause
 from api.db.models import Community, Division, Grid, Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import GridUpdate, LocateResult
+from api.routes.schemas import Feature, FeaturePage, GridUpdate, LocateResult
 from api.services import crud
 from api.services.features import (
     DEFAULT_LIMIT,
@@ -54,7 +54,7 @@ def grids_query(
     return query
 
 
-@router.get("")
+@router.get("", response_model=FeaturePage)
 def read_grids(
     request: Request,
     session: SessionDep,
@@ -101,14 +101,14 @@ async def grid_at_point(
     return found
 
 
-@router.get("/{grid_id}")
+@router.get("/{grid_id}", response_model=Feature)
 def read_grid(session: SessionDep, grid_id: int) -> dict[str, Any]:
     """一个网格（公开）/ One grid (any division version) as a Feature."""
     grid = crud.get_or_404(session, Grid, grid_id, ("网格", "grid"))
     return grid_feature(grid, grid.division_record, grid.community)
 
 
-@router.patch("/{grid_id}")
+@router.patch("/{grid_id}", response_model=Feature)
 def update_grid(session: SessionDep, user: Planner, grid_id: int, body: GridUpdate):
     """修改网格名称、户数 / Rename a grid or set its household count (planner)."""
     grid = crud.get_or_404(session, Grid, grid_id, ("网格", "grid"))

@@ -112,9 +112,7 @@ def html_with_hashes(
     policy = content_security_policy(
         script_hashes=inline_script_hashes(html), inline_styles=inline_styles, extra=extra
     )
-    return HTMLResponse(
-        html, status_code=status_code, headers={"Content-Security-Policy": policy}
-    )
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Security-Policy": policy})
 
 
 HSTS = "max-age=31536000; includeSubDomains"

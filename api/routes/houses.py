@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.db.history import read_history
 from api.db.models import House, Role, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import HouseCreate, HouseUpdate
+from api.routes.schemas import Feature, FeaturePage, HouseCreate, HouseUpdate, Listing
 from api.services import crud
 from api.services.features import (
     DEFAULT_LIMIT,
@@ -47,7 +47,7 @@ def houses_query(
     return query
 
 
-@router.get("")
+@router.get("", response_model=FeaturePage)
 def read_houses(
     request: Request,
     session: SessionDep,
@@ -73,7 +73,7 @@ def read_houses(
     )
 
 
-@router.get("/{house_id}")
+@router.get("/{house_id}", response_model=Feature)
 def read_house(session: SessionDep, user: CurrentUser, house_id: int) -> dict[str, Any]:
     """一处房屋 / One house as a Feature."""
     house = crud.get_or_404(session, House, house_id, _WHAT)
@@ -81,7 +81,7 @@ def read_house(session: SessionDep, user: CurrentUser, house_id: int) -> dict[st
     return house_feature(house)
 
 
-@router.get("/{house_id}/history")
+@router.get("/{house_id}/history", response_model=Listing)
 def read_house_history(session: SessionDep, user: CurrentUser, house_id: int) -> dict[str, Any]:
     """房屋变更记录 / Change history of a house (who, when, old → new)."""
     house = crud.get_or_404(session, House, house_id, _WHAT)
@@ -101,7 +101,7 @@ def read_house_history(session: SessionDep, user: CurrentUser, house_id: int) ->
     return {"data": data, "count": len(data)}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Feature)
 def create_house(session: SessionDep, user: Writer, now: Now, body: HouseCreate) -> dict[str, Any]:
     """登记房屋 / Register a house (its grid from lon/lat in the division in effect)."""
     house = crud.create_house(session, user=user, data=body.model_dump(exclude_unset=True), now=now)
@@ -109,7 +109,7 @@ def create_house(session: SessionDep, user: Writer, now: Now, body: HouseCreate)
     return house_feature(house)
 
 
-@router.patch("/{house_id}")
+@router.patch("/{house_id}", response_model=Feature)
 def update_house(
     session: SessionDep, user: Writer, now: Now, house_id: int, body: HouseUpdate
 ) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def update_house(
     return house_feature(house)
 
 
-@router.delete("/{house_id}", status_code=204)
+@router.delete("/{house_id}", status_code=204, response_class=Response)
 def delete_house(session: SessionDep, user: Writer, house_id: int) -> None:
     """删除房屋（含其居民）/ Delete a house and its residents."""
     house = crud.get_or_404(session, House, house_id, _WHAT)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from api.core.errors import Unprocessable
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import ImportRegisterAnswer
 from api.services.registry.importer import import_file
 from api.services.registry.templates import DATA_SHEET, write_template
 from gis.errors import InputError, UnreadableFileError
@@ -67,7 +68,7 @@ def read_import_template(kind: ImportKind) -> Response:
                     headers={"Content-Disposition": disposition})  # fmt: skip
 
 
-@router.post("/{kind}", status_code=201)
+@router.post("/{kind}", status_code=201, response_model=ImportRegisterAnswer)
 def import_register(
     session: SessionDep,
     user: Importer,

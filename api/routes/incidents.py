@@ -27,6 +27,7 @@ from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
 from api.db.models.incidents import IncidentPhoto
 from api.routes.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
+from api.routes.schemas import IncidentAnswer, Listing, UploadPhotoAnswer
 from api.services.community_data import find_community
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
 from api.services.images import IMAGE_HEAD_BYTES, image_type
@@ -113,7 +114,7 @@ def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=IncidentAnswer)
 def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: Now):
     """上报事件 / Report an incident (point or address): grid, handler and deadline assigned."""
     lon, lat = body.lon, body.lat
@@ -136,7 +137,7 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
     return {**_full(session, incident, user, now), "warnings": svc.routing_warnings(incident)}
 
 
-@router.get("")
+@router.get("", response_model=Listing)
 def list_incidents(
     session: SessionDep,
     user: CurrentUser,
@@ -196,14 +197,14 @@ def list_incidents(
     return {"data": data, "count": count}
 
 
-@router.get("/inbox")
+@router.get("/inbox", response_model=Listing)
 def read_inbox(session: SessionDep, user: CurrentUser, now: Now) -> dict[str, Any]:
     """我的待办 / The signed-in user's queue: overdue first, then by deadline."""
     items = svc.inbox(session, user, now=now)
     return {"data": items, "count": len(items)}
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=Listing)
 def read_daily_summary(
     session: SessionDep, user: CurrentUser, now: Now, day: dt.date | None = None
 ) -> dict[str, Any]:
@@ -215,7 +216,7 @@ def read_daily_summary(
     return {"data": rows, "count": len(rows)}
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=Listing)
 def read_statistics(
     session: SessionDep,
     user: CurrentUser,
@@ -238,7 +239,7 @@ def read_statistics(
     return {"data": rows, "count": len(rows)}
 
 
-@router.get("/{incident_id}")
+@router.get("/{incident_id}", response_model=IncidentAnswer)
 def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
     """事件详情（含处理记录）/ One incident with its history, photos and allowed actions (the
     public view only, for staff who may not read it in full)."""
@@ -248,7 +249,7 @@ def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now:
     return _full(session, incident, user, now)
 
 
-@router.get("/{incident_id}/history")
+@router.get("/{incident_id}/history", response_model=Listing)
 def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """处理记录 / The append-only history of an incident."""
     _visible(session, incident_id, user)
@@ -272,8 +273,14 @@ def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser,
 
     incident = _visible(session, incident_id, user)
     with tempfile.TemporaryDirectory() as folder:
-        path = write_slip(session, incident, Path(folder) / "slip.pdf", now=now,
-                          public_url=get_settings().public_url, issued_by=user.username)
+        path = write_slip(
+            session,
+            incident,
+            Path(folder) / "slip.pdf",
+            now=now,
+            public_url=get_settings().public_url,
+            issued_by=user.username,
+        )
         data = path.read_bytes()
     session.commit()  # keep the rating link printed on the slip
     return Response(
@@ -283,7 +290,7 @@ def read_feedback_slip(incident_id: int, session: SessionDep, user: CurrentUser,
     )
 
 
-@router.post("/{incident_id}/transitions")
+@router.post("/{incident_id}/transitions", response_model=IncidentAnswer)
 def take_transition(
     incident_id: int, body: TransitionIn, session: SessionDep, user: CurrentUser, now: Now
 ):
@@ -311,7 +318,7 @@ class ReassignIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-@router.post("/{incident_id}/reassign")
+@router.post("/{incident_id}/reassign", response_model=IncidentAnswer)
 def reassign_incident(
     incident_id: int, body: ReassignIn, session: SessionDep, user: Head, now: Now
 ):
@@ -346,7 +353,7 @@ def photo_dir(request: Request) -> Path:
     return Path(folder)
 
 
-@router.post("/{incident_id}/photos", status_code=201)
+@router.post("/{incident_id}/photos", status_code=201, response_model=UploadPhotoAnswer)
 async def upload_photo(
     incident_id: int,
     request: Request,
@@ -393,7 +400,7 @@ async def upload_photo(
     }
 
 
-@router.get("/{incident_id}/photos/{photo_id}")
+@router.get("/{incident_id}/photos/{photo_id}", response_class=FileResponse)
 def read_photo(
     incident_id: int, photo_id: int, request: Request, session: SessionDep, user: OptionalUser
 ):

@@ -34,12 +34,21 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from api.core.errors import ApiError, BadRequest, NotFound, Unauthorized
+from api.core.errors import ApiError, BadRequest, NotFound, Unauthorized, http_status
 from api.db.dialect import geometry_bounds
 from api.db.models import Division, Grid, House, User
 from api.routes.deps import Now, OptionalUser, SessionDep
 from api.routes.grids import grids_query
 from api.routes.houses import houses_query
+from api.routes.schemas import (
+    CollectionAnswer,
+    CollectionsAnswer,
+    ConformanceAnswer,
+    Feature,
+    FeatureCollection,
+    LandingPageAnswer,
+    OpenApiDocument,
+)
 from api.services.features import (
     DEFAULT_LIMIT,
     bbox_numbers,
@@ -78,10 +87,11 @@ class OgcRoute(APIRoute):
             try:
                 return await handler(request)
             except ApiError as exc:
-                code = _OGC_CODES.get(exc.status_code, "NoApplicableCode")
+                status = http_status(exc)
+                code = _OGC_CODES.get(status, "NoApplicableCode")
                 return JSONResponse(
                     {"code": code, "description": exc.detail, "detail": exc.detail},
-                    status_code=exc.status_code,
+                    status_code=status,
                     headers=exc.headers,
                 )
 
@@ -207,7 +217,7 @@ def _collection(request: Request, session: Session, cid: str, user: User | None)
     }
 
 
-@router.get("/")
+@router.get("/", response_model=LandingPageAnswer)
 def landing_page(request: Request) -> dict[str, Any]:
     """OGC API 首页 / Landing page."""
     _only(request)
@@ -226,7 +236,9 @@ def landing_page(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/api", responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}})
+@router.get(
+    "/api", responses={200: {"content": {OPENAPI_MEDIA_TYPE: {}}}}, response_model=OpenApiDocument
+)
 def api_definition(request: Request, user: OptionalUser) -> JSONResponse:
     """OGC API 的 OpenAPI 3.0 定义 / OpenAPI 3.0 definition of the OGC API."""
     _only(request)
@@ -234,14 +246,14 @@ def api_definition(request: Request, user: OptionalUser) -> JSONResponse:
     return JSONResponse(ogc_openapi(_base(request), visible), media_type=OPENAPI_MEDIA_TYPE)
 
 
-@router.get("/conformance")
+@router.get("/conformance", response_model=ConformanceAnswer)
 def conformance(request: Request) -> dict[str, Any]:
     """符合的标准类 / Conformance classes."""
     _only(request)
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections")
+@router.get("/collections", response_model=CollectionsAnswer)
 def collections(request: Request, session: SessionDep, user: OptionalUser) -> dict[str, Any]:
     """集合列表 / Collections the caller may read."""
     _only(request)
@@ -252,7 +264,7 @@ def collections(request: Request, session: SessionDep, user: OptionalUser) -> di
     }
 
 
-@router.get("/collections/{collection_id}")
+@router.get("/collections/{collection_id}", response_model=CollectionAnswer)
 def collection(
     request: Request, session: SessionDep, user: OptionalUser, collection_id: str
 ) -> dict[str, Any]:
@@ -262,7 +274,7 @@ def collection(
     return _collection(request, session, collection_id, user)
 
 
-@router.get("/collections/{collection_id}/items")
+@router.get("/collections/{collection_id}/items", response_model=FeatureCollection)
 def items(
     request: Request, session: SessionDep, user: OptionalUser, now: Now, collection_id: str
 ) -> JSONResponse:
@@ -302,7 +314,7 @@ def items(
     return _geojson(content, crs)
 
 
-@router.get("/collections/{collection_id}/items/{fid}")
+@router.get("/collections/{collection_id}/items/{fid}", response_model=Feature)
 def item(
     request: Request,
     session: SessionDep,

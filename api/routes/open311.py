@@ -34,10 +34,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.core.config import get_settings
-from api.core.errors import ApiError
+from api.core.errors import BadRequest, http_status
 from api.routes.deps import SessionDep
 from api.services.incidents import open311 as data
-from api.services.incidents.open311 import MAX_REQUESTS, Open311Error
+from api.services.incidents.open311 import MAX_REQUESTS
 from api.services.incidents.open311_format import (
     FORMATS,
     MEDIA_TYPES,
@@ -50,6 +50,9 @@ from gis.errors import WanggeError
 __all__ = ["MAX_REQUESTS", "router"]
 
 router = APIRouter(prefix="/open311", tags=["open311"])
+
+# the statuses GeoReport v2 names for errors; any other error is answered 400
+_SPEC_STATUSES = (400, 403, 404)
 
 
 def _format(request: Request) -> Format:
@@ -79,14 +82,14 @@ def _guarded(fmt: Format, func: Callable[[], Response]) -> Response:
     """Run ``func``; turn wangge and API errors into the spec's error list in ``fmt``."""
     try:
         return func()
-    except Open311Error as exc:
-        return error_response(fmt, exc.code, exc.description)
-    except ApiError as exc:
-        code = exc.status_code if exc.status_code in (403, 404) else 400
-        return error_response(fmt, code, exc.detail)
     except (WanggeError, ValueError) as exc:
-        code = getattr(exc, "status_code", 400)
-        return error_response(fmt, code if code in (403, 404, 409) else 400, str(exc))
+        return _spec_error(fmt, exc)
+
+
+def _spec_error(fmt: Format, exc: Exception) -> Response:
+    """The spec's error list for ``exc``: its table status when the spec knows it, else 400."""
+    code = http_status(exc) if isinstance(exc, WanggeError) else 400
+    return error_response(fmt, code if code in _SPEC_STATUSES else 400, str(exc))
 
 
 @_both_formats("GET", "/discovery")
@@ -166,9 +169,9 @@ async def _params(request: Request) -> dict[str, str]:
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError as exc:
-            raise Open311Error(400, "JSON 格式错误 / malformed JSON") from exc
+            raise BadRequest("JSON 格式错误 / malformed JSON") from exc
         if not isinstance(body, dict):
-            raise Open311Error(400, "JSON 须为对象 / JSON body must be an object")
+            raise BadRequest("JSON 须为对象 / JSON body must be an object")
         params = {k: "" if v is None else str(v) for k, v in body.items()}
     else:
         form = await request.form()
@@ -184,8 +187,8 @@ async def create_request(request: Request, session: SessionDep) -> Response:
     fmt = _format(request)
     try:
         params = await _params(request)
-    except Open311Error as exc:
-        return error_response(fmt, exc.code, exc.description)
+    except BadRequest as exc:
+        return _spec_error(fmt, exc)
 
     def run() -> Response:
         answer = data.create_request(session, params)
@@ -195,7 +198,9 @@ async def create_request(request: Request, session: SessionDep) -> Response:
     return _guarded(fmt, run)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route(
+    "/{rest:path}", methods=["GET", "POST"], include_in_schema=False, response_class=Response
+)
 def unknown_endpoint(rest: str, request: Request) -> Response:
     """Anything else under ``/open311``: 404 (or 405 for a known endpoint and another
     method) in the format the path's suffix asks for, like every Open311 error."""

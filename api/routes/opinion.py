@@ -27,6 +27,18 @@ from api.db.communities import find_community
 from api.db.models import Incident, Role, Staff, User
 from api.db.models.opinion import Survey
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
+from api.routes.schemas import (
+    AnswerSurveyAnswer,
+    EnterPaperResponseAnswer,
+    Listing,
+    RateAnswer,
+    RatingFactsAnswer,
+    RatingLinkAnswer,
+    SatisfactionAnswer,
+    SurveyAnswer,
+    SurveyFormAnswer,
+    SurveyResultsAnswer,
+)
 from api.services import surveys
 from api.services.incidents import satisfaction as sat
 from api.services.incidents.service import check_visible
@@ -77,7 +89,9 @@ def _name(session, user: User) -> str:
     return staff.name if staff is not None else user.username
 
 
-@router.post("/incidents/{incident_id}/satisfaction", status_code=201)
+@router.post(
+    "/incidents/{incident_id}/satisfaction", status_code=201, response_model=SatisfactionAnswer
+)
 def record_callback(
     incident_id: int, body: CallbackIn, session: SessionDep, user: CallBacker, now: Now
 ) -> dict[str, Any]:
@@ -92,7 +106,7 @@ def record_callback(
     return sat.satisfaction_dict(record)
 
 
-@router.get("/incidents/{incident_id}/satisfaction")
+@router.get("/incidents/{incident_id}/satisfaction", response_model=SatisfactionAnswer)
 def read_satisfaction(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """事件满意度 / The satisfaction record of an incident (404 until rated)."""
     _in_full(session, incident_id, user)
@@ -102,7 +116,9 @@ def read_satisfaction(incident_id: int, session: SessionDep, user: CurrentUser) 
     return sat.satisfaction_dict(record)
 
 
-@router.post("/incidents/{incident_id}/satisfaction/link", status_code=201)
+@router.post(
+    "/incidents/{incident_id}/satisfaction/link", status_code=201, response_model=RatingLinkAnswer
+)
 def issue_link(incident_id: int, session: SessionDep, user: CallBacker, now: Now) -> dict:
     """生成一次性评价链接（只显示一次）/ Issue a one-time rating link (shown once)."""
     _in_full(session, incident_id, user)
@@ -125,13 +141,13 @@ def rating_page(token: str) -> HTMLResponse:
     return _page("rate.html")
 
 
-@router.get("/rate/{token}/facts")
+@router.get("/rate/{token}/facts", response_model=RatingFactsAnswer)
 def rating_facts(token: str, session: SessionDep) -> dict[str, Any]:
     """评价链接对应事件的公开信息 / The public facts of the link's incident."""
     return sat.link_facts(session, token)
 
 
-@router.post("/rate/{token}", status_code=201)
+@router.post("/rate/{token}", status_code=201, response_model=RateAnswer)
 def rate(token: str, body: RatingIn, session: SessionDep, now: Now) -> dict[str, Any]:
     """群众评价（每个事件一次）/ The resident's rating (one per incident; again: 409)."""
     record = sat.rate_by_token(session, token, level=body.level, note=body.note, now=now)
@@ -158,7 +174,7 @@ class ResponseIn(BaseModel):
     answers: dict[str, str] = Field(description="{问题代码: 满意/基本满意/不满意}")
 
 
-@router.post("/surveys", status_code=201)
+@router.post("/surveys", status_code=201, response_model=SurveyAnswer)
 def create_survey(body: SurveyIn, session: SessionDep, user: Organiser) -> dict[str, Any]:
     """发起民意测评 / Open a public-opinion survey of a community or grid."""
     survey = surveys.create_survey(session, community=body.community, template=body.template,
@@ -169,7 +185,7 @@ def create_survey(body: SurveyIn, session: SessionDep, user: Organiser) -> dict[
     return surveys.survey_dict(session, survey)
 
 
-@router.get("/surveys")
+@router.get("/surveys", response_model=Listing)
 def list_surveys(
     session: SessionDep, user: CurrentUser, community: Annotated[str | None, Query()] = None
 ) -> dict[str, Any]:
@@ -181,13 +197,13 @@ def list_surveys(
     return {"data": data, "count": len(data)}
 
 
-@router.get("/surveys/{survey_id}/form")
+@router.get("/surveys/{survey_id}/form", response_model=SurveyFormAnswer)
 def survey_form(survey_id: int, session: SessionDep, now: Now) -> dict[str, Any]:
     """问卷（无需登录）/ The questionnaire as the phone page shows it (no sign-in)."""
     return surveys.survey_form(session, survey_id, now=now)
 
 
-@router.post("/surveys/{survey_id}/responses", status_code=201)
+@router.post("/surveys/{survey_id}/responses", status_code=201, response_model=AnswerSurveyAnswer)
 def answer_survey(survey_id: int, body: ResponseIn, session: SessionDep, now: Now) -> dict:
     """匿名填写问卷（无需登录）/ Answer anonymously on the phone page (while open)."""
     response = surveys.submit_response(session, survey_id, grid_code=body.grid_code,
@@ -198,7 +214,9 @@ def answer_survey(survey_id: int, body: ResponseIn, session: SessionDep, now: No
             "message": "感谢参与 / thank you"}  # fmt: skip
 
 
-@router.post("/surveys/{survey_id}/paper-responses", status_code=201)
+@router.post(
+    "/surveys/{survey_id}/paper-responses", status_code=201, response_model=EnterPaperResponseAnswer
+)
 def enter_paper_response(
     survey_id: int, body: ResponseIn, session: SessionDep, user: CallBacker, now: Now
 ) -> dict[str, Any]:
@@ -210,7 +228,7 @@ def enter_paper_response(
     return {"id": response.id, "grid_code": response.grid_code, "entered_by": user.username}
 
 
-@router.get("/surveys/{survey_id}/results")
+@router.get("/surveys/{survey_id}/results", response_model=SurveyResultsAnswer)
 def survey_results(survey_id: int, session: SessionDep, user: Organiser) -> dict[str, Any]:
     """测评结果：按网格、按工作人员，含份数与 Wilson 95% 区间 / Results per grid and worker."""
     return surveys.survey_results(session, survey_id)

@@ -48,6 +48,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.routes.deps import SessionDep
+from api.routes.schemas import FormCodesAnswer
 from api.routes.tiles import page_basemap, page_response
 from api.services.incidents.service import list_categories
 from api.services.registry.codes import code_table, special_status_fields
@@ -116,7 +117,7 @@ def _render(request: Request, page: str, *, incident_id: int | None = None) -> H
     return page_response(request, html)
 
 
-@router.get("/app", include_in_schema=False)
+@router.get("/app", include_in_schema=False, response_class=RedirectResponse)
 def app_root(request: Request) -> RedirectResponse:
     """``/app`` → ``/app/``."""
     root = request.scope.get("root_path", "").rstrip("/")
@@ -178,7 +179,7 @@ def public_page(request: Request) -> HTMLResponse:
     return _render(request, "public")
 
 
-@router.get("/app/codes")
+@router.get("/app/codes", response_model=FormCodesAnswer)
 def form_codes(session: SessionDep) -> dict[str, Any]:
     """表单代码表 / Enumerations of the forms: code tables, the fields of each special-status
     category and incident categories (public)."""

@@ -24,6 +24,13 @@ from api.core.timefmt import local_iso
 from api.db.models import Role, User
 from api.db.models.assessment import ManualPatrol
 from api.routes.deps import Now, SessionDep, require_role
+from api.routes.schemas import (
+    CreateWorkLogAnswer,
+    Listing,
+    ManualHoursAnswer,
+    ReadWorkerLogAnswer,
+    TrackUploadAnswer,
+)
 from api.services.patrol import (
     Worker,
     add_work_log,
@@ -78,7 +85,7 @@ def _worker_for(session, user: User, name: str | None) -> Worker:
     return worker
 
 
-@router.post("/tracks", status_code=201)
+@router.post("/tracks", status_code=201, response_model=TrackUploadAnswer)
 def upload_track(
     session: SessionDep,
     user: Patroller,
@@ -123,7 +130,7 @@ def upload_track(
             **report_dict(days, weeks)}  # fmt: skip
 
 
-@router.get("/workers/{worker}")
+@router.get("/workers/{worker}", response_model=ReadWorkerLogAnswer)
 def read_worker_log(
     session: SessionDep,
     user: Patroller,
@@ -150,7 +157,7 @@ class WorkLogIn(BaseModel):
     note: str | None = None
 
 
-@router.post("/work-log", status_code=201)
+@router.post("/work-log", status_code=201, response_model=CreateWorkLogAnswer)
 def create_work_log(session: SessionDep, user: Patroller, body: WorkLogIn) -> dict[str, Any]:
     """记一条工作记录（与当天巡查关联）/ Add a work-log entry (linked to that day's patrol)."""
     who = _worker_for(session, user, body.worker)
@@ -163,7 +170,7 @@ def create_work_log(session: SessionDep, user: Patroller, body: WorkLogIn) -> di
             "kind": entry.kind, "at": local_iso(entry.at)}  # fmt: skip
 
 
-@router.get("/workers/{worker}/week.pdf")
+@router.get("/workers/{worker}/week.pdf", response_class=Response)
 def print_weekly_log(
     session: SessionDep,
     user: Patroller,
@@ -202,7 +209,7 @@ class ManualDecision(BaseModel):
 Approver = Annotated[User, Depends(require_role(*MANUAL_APPROVERS))]
 
 
-@router.post("/manual", status_code=201)
+@router.post("/manual", status_code=201, response_model=ManualHoursAnswer)
 def create_manual_hours(
     session: SessionDep, user: Patroller, now: Now, body: ManualHoursIn
 ) -> dict[str, Any]:
@@ -216,7 +223,7 @@ def create_manual_hours(
     return manual_dict(entry)
 
 
-@router.get("/manual")
+@router.get("/manual", response_model=Listing)
 def list_manual_hours(
     session: SessionDep,
     user: Patroller,
@@ -242,7 +249,7 @@ def _decide(session, user: User, now, entry_id: int, body, approve: bool) -> dic
     return manual_dict(entry)
 
 
-@router.post("/manual/{entry_id}/approve")
+@router.post("/manual/{entry_id}/approve", response_model=ManualHoursAnswer)
 def approve_manual_hours(
     session: SessionDep, user: Approver, now: Now, entry_id: int,
     body: ManualDecision | None = None,
@@ -251,7 +258,7 @@ def approve_manual_hours(
     return _decide(session, user, now, entry_id, body, True)
 
 
-@router.post("/manual/{entry_id}/reject")
+@router.post("/manual/{entry_id}/reject", response_model=ManualHoursAnswer)
 def reject_manual_hours(
     session: SessionDep, user: Approver, now: Now, entry_id: int,
     body: ManualDecision | None = None,

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.db.history import read_history, reveal
 from api.db.models import Resident, SpecialStatus, User
 from api.routes.deps import Now, SessionDep, require_role
 from api.routes.schemas import (
+    Listing,
     ListOf,
     ResidentCreate,
     ResidentPublic,
@@ -101,7 +102,7 @@ def update_resident(
     return privacy.resident_public(resident, unmasked=False)
 
 
-@router.delete("/{resident_id}", status_code=204)
+@router.delete("/{resident_id}", status_code=204, response_class=Response)
 def delete_resident(session: SessionDep, user: Writer, resident_id: int) -> None:
     """删除居民 / Delete a resident."""
     resident = crud.get_or_404(session, Resident, resident_id, _WHAT)
@@ -109,7 +110,7 @@ def delete_resident(session: SessionDep, user: Writer, resident_id: int) -> None
     session.commit()
 
 
-@router.get("/{resident_id}/history")
+@router.get("/{resident_id}/history", response_model=Listing)
 def read_resident_history(session: SessionDep, user: Reader, resident_id: int) -> dict[str, Any]:
     """居民变更记录（值已脱敏）/ Change history (ID numbers and phones masked)."""
     resident = crud.get_or_404(session, Resident, resident_id, _WHAT)

@@ -15,8 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role, Staff, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
+from api.routes.schemas import (
+    CreatePostAnswer,
+    DepartmentAnswer,
+    Listing,
+    ReadOpenIncidentsAnswer,
+    RoutingRowsAnswer,
+    WriteCategoryRuleAnswer,
+)
 from api.services.crud import get_or_404
-from api.services.incidents import routing as routing
+from api.services.incidents import routing
 from api.services.incidents import service as svc
 
 __all__ = ["router"]
@@ -64,14 +72,14 @@ def _post(p) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "code": p.code, "description": p.description}
 
 
-@router.get("/posts")
+@router.get("/posts", response_model=Listing)
 def read_posts(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """岗位列表 / Posts."""
     rows = [_post(p) for p in routing.list_posts(session)]
     return {"data": rows, "count": len(rows)}
 
 
-@router.post("/posts", status_code=201)
+@router.post("/posts", status_code=201, response_model=CreatePostAnswer)
 def create_post(session: SessionDep, user: Admin, body: PostIn) -> dict[str, Any]:
     """新增岗位 / Add a post."""
     post = routing.create_post(session, **body.model_dump())
@@ -79,14 +87,14 @@ def create_post(session: SessionDep, user: Admin, body: PostIn) -> dict[str, Any
     return _post(post)
 
 
-@router.get("/departments")
+@router.get("/departments", response_model=Listing)
 def read_departments(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """街道部门及成员 / The street's departments with their members."""
     rows = [routing.department_dict(session, d) for d in routing.list_departments(session)]
     return {"data": rows, "count": len(rows)}
 
 
-@router.post("/departments", status_code=201)
+@router.post("/departments", status_code=201, response_model=DepartmentAnswer)
 def create_department(session: SessionDep, user: Admin, body: DepartmentIn) -> dict[str, Any]:
     """新增街道部门 / Add a street department (with its members)."""
     department = routing.create_department(
@@ -97,7 +105,7 @@ def create_department(session: SessionDep, user: Admin, body: DepartmentIn) -> d
     return routing.department_dict(session, department)
 
 
-@router.put("/departments/{code}/members")
+@router.put("/departments/{code}/members", response_model=DepartmentAnswer)
 def set_department_members(
     code: str, session: SessionDep, user: Admin, body: MembersIn
 ) -> dict[str, Any]:
@@ -108,14 +116,14 @@ def set_department_members(
     return routing.department_dict(session, department)
 
 
-@router.get("/routing")
+@router.get("/routing", response_model=Listing)
 def read_routing(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """路由规则 / Routing rules: per category its post, public flag, escalation department."""
     rows = routing.routing_rows(session)
     return {"data": rows, "count": len(rows)}
 
 
-@router.put("/routing")
+@router.put("/routing", response_model=RoutingRowsAnswer)
 def write_routing(session: SessionDep, user: Admin, body: list[RuleRow]) -> dict[str, Any]:
     """批量修改路由规则 / Change routing rules (all rows checked first; all or nothing)."""
     applied = routing.apply_routing_rows(session, [r.model_dump(exclude_unset=True) for r in body])
@@ -123,7 +131,7 @@ def write_routing(session: SessionDep, user: Admin, body: list[RuleRow]) -> dict
     return {"applied": applied, "data": routing.routing_rows(session)}
 
 
-@router.put("/routing/categories/{code}")
+@router.put("/routing/categories/{code}", response_model=WriteCategoryRuleAnswer)
 def write_category_rule(code: str, session: SessionDep, user: Admin, body: RuleIn):
     """修改一个类别的路由 / Change one category's post, public flag or escalation department."""
     routing.apply_routing_rows(
@@ -133,7 +141,7 @@ def write_category_rule(code: str, session: SessionDep, user: Admin, body: RuleI
     return next(r for r in routing.routing_rows(session) if r["category_code"] == code)
 
 
-@router.get("/staff/{staff_id}/open-incidents")
+@router.get("/staff/{staff_id}/open-incidents", response_model=ReadOpenIncidentsAnswer)
 def read_open_incidents(staff_id: int, session: SessionDep, user: Head, now: Now):
     """待改派事件 / Open incidents a staff member handles (to reassign when they leave)."""
     staff = get_or_404(session, Staff, staff_id, ("工作人员", "staff member"))

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.core.errors import NotFound
 from api.db.models import Role, Staff, StaffGrid, User
@@ -89,7 +89,7 @@ def update_staff(session: SessionDep, user: Writer, staff_id: int, body: StaffUp
     return staff
 
 
-@router.delete("/{staff_id}", status_code=204)
+@router.delete("/{staff_id}", status_code=204, response_class=Response)
 def delete_staff(session: SessionDep, user: Writer, staff_id: int) -> None:
     """删除工作人员 / Delete a staff member."""
     crud.delete_staff(session, staff=crud.get_or_404(session, Staff, staff_id, _WHAT))

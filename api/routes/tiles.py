@@ -17,11 +17,13 @@ import gzip
 import hashlib
 from functools import lru_cache
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.core.errors import NotFound
 from api.routes.headers import content_security_policy
+from api.routes.schemas import BaseMapConfigAnswer, BaseStyleDocumentAnswer, BaseTilejsonAnswer
 from maps.basemap_config import page_config, served_offline, source_hosts
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
@@ -41,8 +43,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def _archive(request: Request) -> TileArchive:
     archive = getattr(request.app.state, "basemap", None)
     if archive is None:
-        raise HTTPException(
-            404, "未配置底图（wangge serve --basemap 或 WANGGE_BASEMAP）/ no base map configured"
+        raise NotFound(
+            "未配置底图（wangge serve --basemap 或 WANGGE_BASEMAP）/ no base map configured"
         )
     return archive
 
@@ -85,7 +87,7 @@ def page_response(request: Request, html: str) -> HTMLResponse:
     )
 
 
-@router.get("/config")
+@router.get("/config", response_model=BaseMapConfigAnswer)
 def base_map_config(request: Request) -> dict:
     """页面底图配置 / What pages draw as base maps: the offline tiles (null without a base
     map), the online sources offered (setting ``tiles``) and the style's colours."""
@@ -106,6 +108,7 @@ def _overzoomed(archive: TileArchive, z: int, x: int, y: int) -> bytes:
 
 @router.get(
     "/base/{z}/{x}/{y}.mvt",
+    response_class=Response,
     responses={
         200: {"content": {MVT_TYPE: {}}, "description": "Mapbox Vector Tile 2.1"},
         204: {"description": "empty tile"},
@@ -116,7 +119,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     """底图矢量瓦片 / One base-map vector tile (XYZ scheme; 204 when empty)."""
     archive = _archive(request)
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise HTTPException(404, f"没有这个瓦片 / no such tile {z}/{x}/{y} (zoom 0–{MAX_ZOOM})")
+        raise NotFound(f"没有这个瓦片 / no such tile {z}/{x}/{y} (zoom 0–{MAX_ZOOM})")
     if z <= archive.maxzoom:  # one positioned read or indexed query: on the event loop
         data = archive.get(z, x, y) or b""
     else:  # decoding and cutting the parent takes milliseconds: in a worker thread
@@ -136,7 +139,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     return Response(content=data, media_type=MVT_TYPE, headers=headers)
 
 
-@router.get("/base/style.json")
+@router.get("/base/style.json", response_model=BaseStyleDocumentAnswer)
 def base_style_document(request: Request) -> dict:
     """底图样式（MapLibre style v8）/ The base map's style document."""
     archive = _archive(request)
@@ -149,7 +152,7 @@ def base_style_document(request: Request) -> dict:
     )
 
 
-@router.get("/base.json")
+@router.get("/base.json", response_model=BaseTilejsonAnswer)
 def base_tilejson(request: Request) -> dict:
     """底图 TileJSON 3.0 / The base tiles' TileJSON (layers, fields, zooms, bounds)."""
     archive = _archive(request)

@@ -37,7 +37,9 @@ from typing import Any
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
-from gis.errors import InputError, UnreadableFileError, WanggeError
+from api.core.errors import ServiceUnavailable
+from api.services.database_copy import TargetNotEmptyError
+from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
     "AUDIT_HEAD_SUFFIX",
@@ -54,12 +56,8 @@ AUDIT_HEAD_SUFFIX = ".audit-head.json"
 PGDUMP_MAGIC = b"PGDMP"
 
 
-class BackupError(WanggeError, RuntimeError):
+class BackupError(ServiceUnavailable, RuntimeError):
     """A backup or restore tool failed; the message carries its output."""
-
-
-class TargetNotEmptyError(WanggeError, ValueError):
-    """:func:`restore` refuses a database that already holds tables or rows."""
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from api.core.errors import Conflict
 from api.db.engine import open_database
 from api.db.migrate import SEEDED_TABLES
 from api.db.models import Base
-from gis.errors import WanggeError
 
 __all__ = ["TargetNotEmptyError", "copy_database"]
 
-__all__ = ["TargetNotEmptyError", "copy_database"]
 
-
-class TargetNotEmptyError(WanggeError, ValueError):
-    """``db copy`` refuses a target that already holds rows."""
+class TargetNotEmptyError(Conflict, ValueError):
+    """A ``db copy`` or a restore refuses a target that already holds tables or rows."""
 
 
 def copy_database(source_url: str, target_url: str, *, batch: int = 2000) -> dict[str, int]:

@@ -22,11 +22,14 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.config import coverage_tolerances
 from api.db.communities import lookup_community
 from api.db.divisions import put_in_effect
 from api.db.models import Community, Division, Grid, Street, from_db_geometry, to_db_geometry
 from api.services.registry.reassign import reassign_houses
+from gis.codes import require_code_field
 from gis.coverage import findings_to_geojson, validate
+from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import InputError
 
 __all__ = ["GRID_NAME_COLUMNS", "check_division", "grid_name_column", "load_division"]
@@ -36,17 +39,19 @@ def check_division(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame,
     *,
-    code_field: str = "code",
-    tolerance_m: float = 0.5,
+    code_field: str = DEFAULT_CODE_FIELD,
+    tolerance_m: float | None = None,
 ) -> tuple[dict[str, Any], bool, dict[str, int]]:
-    """Validate; return (findings FeatureCollection, valid, counts per kind)."""
-    if code_field not in grids.columns:
-        fields = [c for c in grids.columns if c != grids.geometry.name]
-        raise InputError(
-            f"网格没有编码字段 {code_field!r} / grids have no code field {code_field!r}; "
-            f"fields: {', '.join(map(str, fields)) or '(none)'}"
-        )
-    findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
+    """Validate; return (findings FeatureCollection, valid, counts per kind).
+
+    Without ``tolerance_m`` the setting applies (:func:`api.config.coverage_tolerances`), and
+    the noise floor is always the setting's.
+    """
+    require_code_field(grids, code_field)
+    tolerance_m, noise_m = coverage_tolerances(tolerance_m)
+    findings = validate(
+        grids, boundary, code_field=code_field, tolerance_m=tolerance_m, noise_m=noise_m
+    )
     valid = not bool((findings["severity"] == "error").any()) if len(findings) else True
     kinds = {str(k): int(v) for k, v in findings["kind"].value_counts().sort_index().items()}
     return findings_to_geojson(findings), valid, kinds
@@ -108,9 +113,9 @@ def load_division(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame,
     community: str,
-    code_field: str = "code",
+    code_field: str = DEFAULT_CODE_FIELD,
     effective_date: dt.date | None = None,
-    tolerance_m: float = 0.5,
+    tolerance_m: float | None = None,
     force: bool = False,
     actor: str | None = None,
     today: dt.date | None = None,

@@ -13,9 +13,10 @@ from typing import Any, Literal
 import folium
 import geopandas as gpd
 
-from api.core.config import get_settings
+from api.core.config import coverage_tolerances, get_settings
 from api.services.community_data import CommunityData
 from gis.coverage import validate
+from gis.defaults import DEFAULT_CODE_FIELD
 from maps.base import add_base_layers
 from maps.basemap_config import embedded_offline, online_sources, page_config, parse_tile_sources
 from maps.boards import print_boards
@@ -90,13 +91,19 @@ def write_validation_map(
     boundary: gpd.GeoDataFrame,
     out: Path,
     *,
-    code_field: str = "code",
-    tolerance_m: float = 0.5,
+    code_field: str = DEFAULT_CODE_FIELD,
+    tolerance_m: float | None = None,
     tiles: str | None = None,
     basemap: Path | None = None,
 ) -> tuple[Path, gpd.GeoDataFrame]:
-    """The findings of ``validate`` over the division; returns the path and the findings."""
-    findings = validate(grids, boundary, code_field=code_field, tolerance_m=tolerance_m)
+    """The findings of ``validate`` over the division; returns the path and the findings.
+
+    Without ``tolerance_m`` the setting applies (:func:`api.config.coverage_tolerances`).
+    """
+    tolerance_m, noise_m = coverage_tolerances(tolerance_m)
+    findings = validate(
+        grids, boundary, code_field=code_field, tolerance_m=tolerance_m, noise_m=noise_m
+    )
     m = render_validation_map(grids, findings, code_field=code_field, tiles=tiles)
     return _save(m, out, "网格校验图 Validation map", grids, basemap), findings
 

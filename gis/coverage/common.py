@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gis.codes import require_code_field
 from gis.crs import WGS84, metric_crs, require_crs
 from gis.errors import GeometryTypeError, InputError
 
@@ -70,11 +71,7 @@ def check_parameters(
             f"边界须为 GeoDataFrame 或 GeoSeries / boundary must be a GeoDataFrame or "
             f"GeoSeries, not {type(boundary)}"
         )
-    if code_field not in grids.columns:
-        raise InputError(
-            f"网格缺少编码字段 {code_field!r} / grids have no code field {code_field!r}; "
-            f"columns: {[c for c in grids.columns if c != grids.geometry.name]}"
-        )
+    require_code_field(grids, code_field)
     if not (math.isfinite(tolerance_m) and tolerance_m >= 0):
         raise InputError(f"容差须为非负数 / tolerance_m must be >= 0, got {tolerance_m}")
     if not (math.isfinite(noise_m) and 0 <= noise_m <= max(tolerance_m, 0)):

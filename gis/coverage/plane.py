@@ -28,6 +28,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from gis.crs import WGS84
+from gis.errors import CRSError
 
 __all__ = ["Plane", "transformer"]
 
@@ -75,7 +76,7 @@ class Plane:
         x, y = transformer(source, metric).transform(probe[:, 0], probe[:, 1])
         out = np.column_stack([x, y])
         if not np.isfinite(out).all():
-            raise ValueError(f"cannot project the centre of the data {centre} to {metric}")
+            raise CRSError(f"cannot project the centre of the data {centre} to {metric}")
         jac = np.column_stack([(out[1] - out[2]) / (2 * step), (out[3] - out[4]) / (2 * step)])
         self.centre = centre
         self.origin = out[0]

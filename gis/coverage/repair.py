@@ -96,6 +96,7 @@ from gis.coverage.common import (
 )
 from gis.coverage.plane import Plane
 from gis.crs import WGS84, metric_crs, require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
 from gis.errors import InputError
 from gis.geojson import frame_to_feature_collection
 
@@ -152,11 +153,11 @@ def repair(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
-    code_field: str = "code",
-    tolerance_m: float = 0.5,
+    code_field: str = DEFAULT_CODE_FIELD,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
     max_gap_m2: float | None = None,
     priority: Sequence[str] | None = None,
-    noise_m: float = 0.001,
+    noise_m: float = DEFAULT_NOISE_M,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Return ``grids`` repaired into a clean division of ``boundary``, and the change log.
 

@@ -127,6 +127,7 @@ from gis.coverage.snapping import (
     without_rings,
 )
 from gis.crs import require_crs
+from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
 from gis.geojson import frame_to_feature_collection
 
 __all__ = [
@@ -191,9 +192,9 @@ def validate(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
-    code_field: str = "code",
-    tolerance_m: float = 0.5,
-    noise_m: float = 0.001,
+    code_field: str = DEFAULT_CODE_FIELD,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    noise_m: float = DEFAULT_NOISE_M,
 ) -> gpd.GeoDataFrame:
     """Return the defects of a division of ``boundary`` into ``grids``, one row per defect.
 
@@ -282,9 +283,9 @@ def is_valid_division(
     grids: gpd.GeoDataFrame,
     boundary: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
-    code_field: str = "code",
-    tolerance_m: float = 0.5,
-    noise_m: float = 0.001,
+    code_field: str = DEFAULT_CODE_FIELD,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    noise_m: float = DEFAULT_NOISE_M,
 ) -> bool:
     """Return True if :func:`validate` finds no ``error`` (warnings allowed).
 

@@ -14,6 +14,7 @@ import shapely
 
 from gis.codes import make_grid_code, spatial_order
 from gis.crs import metric_crs, require_crs
+from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from gis.divide.cuts import split_oversized
 from gis.divide.geometry import (
     keep_buildings_whole,
@@ -33,10 +34,10 @@ def divide(
     roads: gpd.GeoDataFrame,
     houses: gpd.GeoDataFrame,
     *,
-    target_households: float = 300,
+    target_households: float = DEFAULT_TARGET_HOUSEHOLDS,
     households_field: str = "households",
     road_class_field: str | None = None,
-    band: float = 0.2,
+    band: float = DEFAULT_HOUSEHOLD_BAND,
     min_share: float = 0.6,
     code_prefix: str | None = None,
     buildings: gpd.GeoDataFrame | gpd.GeoSeries | None = None,

@@ -128,7 +128,7 @@ def households_per_face(faces: np.ndarray, houses: _Houses, crs: CRS) -> np.ndar
     if not houses.footprints:
         blocks = gpd.GeoDataFrame({"block": np.arange(len(faces))}, geometry=faces, crs=crs)
         pts = gpd.GeoSeries(houses.geoms, crs=crs)
-        block = assign_points(pts, blocks, grid_id="block").to_numpy()
+        block = assign_points(pts, blocks, code_field="block").to_numpy()
         hit = pd.notna(block)
         np.add.at(totals, block[hit].astype(int), houses.households[hit])
         return totals

@@ -23,8 +23,8 @@ from api.db.engine import make_engine, session_factory
 from api.db.models import Role
 from api.services.crud import create_user
 from bench.load import CATEGORY, PASSWORD, LoadUsers, inside_points, prepare_database, serve
+from bench.pg import ThrowawayPostgres
 from tests.api.test_import import COMMUNITY
-from tests.pg import ThrowawayPostgres
 
 
 def _tokens(base: str, users: LoadUsers) -> dict[str, dict]:

@@ -206,7 +206,7 @@ def test_missing_id_column_is_named():
         assign_points(
             gpd.GeoSeries([shapely.Point(0, 0)], crs=METRIC_EPSG),
             _two_squares(["a", "b"]),
-            grid_id="grid_no",
+            code_field="grid_no",
         )
 
 

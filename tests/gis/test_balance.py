@@ -128,7 +128,7 @@ def test_bad_input():
         balance_report(two_grids())
     with pytest.raises(InputError, match="more than once"):
         balance_report(two_grids(households=[1, 2]).assign(code=["A", "A"]))
-    with pytest.raises(InputError, match="no column 'grid'"):
+    with pytest.raises(InputError, match="no code field 'grid'"):
         balance_report(two_grids(households=[1, 2]), code_field="grid")
     with pytest.raises(InputError, match="target"):
         balance_report(two_grids(households=[1, 2]), target=0)

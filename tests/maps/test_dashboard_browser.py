@@ -283,7 +283,7 @@ def _wait_loaded(page, month: str, community: str) -> None:
     wait_for_js(page, "window.wangge.idle()", timeout=15000)
 
 
-def _check_month(page, url: str, info: dict, month: str) -> dict:
+def check_month(page, url: str, info: dict, month: str) -> dict:
     """The page's counts per grid, on-time shares and heat points equal the DB's for month."""
     start, end = _month_bounds(month)
     now = dt.datetime.now(dt.UTC)
@@ -375,7 +375,7 @@ def test_head_and_street_see_the_dashboard(browser, server, demo_file, screen):
     _wait_loaded(page, this_month, info["community"])
     expect(page.get_by_test_id("dashboard-month")).to_have_value(this_month)
     expect(page.get_by_test_id("dashboard-community")).to_have_value(info["community"])
-    now_month = _check_month(page, url, info, this_month)
+    now_month = check_month(page, url, info, this_month)
     assert now_month["rows"], "the escalations planted this month are counted"
     # no assessment this month: the score says what is missing
     expect(page.get_by_test_id("dashboard-score")).to_have_text("未完成")
@@ -388,7 +388,7 @@ def test_head_and_street_see_the_dashboard(browser, server, demo_file, screen):
     page.get_by_test_id("dashboard-month").fill(month)
     page.get_by_test_id("dashboard-month").dispatch_event("change")
     _wait_loaded(page, month, info["community"])
-    checked = _check_month(page, url, info, month)
+    checked = check_month(page, url, info, month)
     assert len(checked["rows"]) > 50 and checked["located"] > 50
 
     # score by construction: department points + 6 per sample point − one wrong owner
@@ -438,7 +438,7 @@ def test_head_and_street_see_the_dashboard(browser, server, demo_file, screen):
     page.get_by_test_id("dashboard-month").fill(month)
     page.get_by_test_id("dashboard-month").dispatch_event("change")
     _wait_loaded(page, month, info["community"])
-    _check_month(page, url, info, month)
+    check_month(page, url, info, month)
     assert math.isclose(
         float(page.get_by_test_id("dashboard-score").get_attribute("data-value")), score
     )

@@ -16,6 +16,7 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 from api.core.config import get_settings
+from gis.errors import InputError
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -47,7 +48,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"时间缺少时区 / datetime without a time zone: {value.isoformat()}")
+            raise InputError(f"时间缺少时区 / datetime without a time zone: {value.isoformat()}")
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

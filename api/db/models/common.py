@@ -54,6 +54,7 @@ from api.db.models.base import (
     geometry_column,
     utc_now,
 )
+from gis.errors import InputError
 
 __all__ = [
     "AccessRequest",
@@ -638,7 +639,7 @@ def _grids_get_their_division(session: Session, flush_context, instances) -> Non
                 record = session.get(Division, grid.division_id)
             if record is not None:
                 if grid.division is not None and grid.division != record.label:
-                    raise ValueError(
+                    raise InputError(
                         f"网格 {grid.code} 的划分标签 {grid.division!r} 与其划分 {record.label!r}"
                         f" 不一致 / grid {grid.code}: label {grid.division!r} disagrees with "
                         f"its division {record.label!r}"

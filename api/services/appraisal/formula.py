@@ -145,7 +145,7 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float, f
     [0.4902, 0.9433]
     """
     if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"需要 0 ≤ successes ≤ n / need 0 <= successes <= n, got {successes}/{n}")
+        raise InputError(f"需要 0 ≤ successes ≤ n / need 0 <= successes <= n, got {successes}/{n}")
     if n == 0:
         return None
     p = successes / n

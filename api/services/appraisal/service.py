@@ -51,7 +51,7 @@ from api.services.appraisal.formula import (
     read_weights,
     survey_questions,
 )
-from api.services.assessment.sample import _check_month
+from api.services.assessment.sample import check_month
 from api.services.incidents.deadlines import SHANGHAI, to_shanghai
 from api.services.surveys import proportion, tally, worker_grid_codes
 from gis.errors import InputError
@@ -72,20 +72,11 @@ _OPEN = ("registered", "fed_back", "in_progress", "escalated", "received")
 
 def month_window(month: str) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of ``month`` (YYYY-MM) in Asia/Shanghai, as aware datetimes."""
-    month = _check_month(month)
+    month = check_month(month)
     year, mon = (int(p) for p in month.split("-"))
     start = dt.datetime(year, mon, 1, tzinfo=SHANGHAI)
     end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
     return start, end
-
-
-def _community(session: Session, community: str | int) -> Community:
-    if isinstance(community, int):
-        found = session.get(Community, community)
-        if found is None:
-            raise InputError(f"没有社区 id {community} / no community with id {community}")
-        return found
-    return find_community(session, str(community).strip())
 
 
 def record_dict(session: Session, record: AppraisalRecord) -> dict[str, Any]:
@@ -137,7 +128,7 @@ def add_record(
 
 def list_records(session: Session, community: str | int, month: str | None = None) -> list[dict]:
     """Rewards and accountability records of the community's staff (of ``month`` if given)."""
-    c = _community(session, community)
+    c = find_community(session, community)
     query = (
         sa.select(AppraisalRecord)
         .join(Staff, Staff.id == AppraisalRecord.staff_id)
@@ -260,9 +251,9 @@ def appraise(
     """
     from api.services.assessment.service import community_result
 
-    month = _check_month(month)
+    month = check_month(month)
     weights = check_weights(weights) if weights is not None else read_weights()
-    c = _community(session, community)
+    c = find_community(session, community)
     start, end = month_window(month)
     today = to_shanghai(now).date()
     assessment = community_result(session, c.id, month)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from gis.errors import InputError
 
-__all__ = ["SAMPLE_SIZE", "Sample", "derive_seed", "draw_sample", "household_ids"]
+__all__ = ["SAMPLE_SIZE", "Sample", "check_month", "derive_seed", "draw_sample", "household_ids"]
 
 SAMPLE_SIZE = 10
 """Sample points per community and month (docs/design.md §2)."""
@@ -40,7 +40,8 @@ SAMPLE_SIZE = 10
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def _check_month(month: str) -> str:
+def check_month(month: str) -> str:
+    """Return ``month`` (``YYYY-MM``) stripped, or raise :class:`~gis.errors.InputError`."""
     if not isinstance(month, str) or not _MONTH.match(month.strip()):
         raise InputError(f"月份须为 YYYY-MM / month must be YYYY-MM: {month!r}")
     return month.strip()
@@ -56,7 +57,7 @@ def derive_seed(community: str, month: str) -> int:
     >>> 0 <= derive_seed("a", "2024-01") < 2**63
     True
     """
-    key = f"{str(community).strip()}|{_check_month(month)}".encode()
+    key = f"{str(community).strip()}|{check_month(month)}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 1
 
 
@@ -161,7 +162,7 @@ def draw_sample(
     >>> draw_sample(df.head(3), community="九江社区", month="2024-05").household_ids
     ('H000', 'H001', 'H002')
     """
-    month = _check_month(month)
+    month = check_month(month)
     community = str(community).strip()
     if not community:
         raise InputError("社区不能为空 / community must not be empty")

@@ -59,7 +59,7 @@ from api.services.assessment import (
     score_sample_point,
 )
 from api.services.assessment.report import write_report
-from api.services.assessment.sample import _check_month
+from api.services.assessment.sample import check_month
 from api.services.community_data import find_community
 from api.services.registry.codes import code_table, special_status_fields
 from api.services.registry.importer import read_table
@@ -68,7 +68,7 @@ from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
     "community_result",
-    "dashboard",
+    "community_score",
     "draw",
     "month_scores",
     "read_field_data",
@@ -87,16 +87,7 @@ _NONE_CATEGORY = {"无", "没有", "none", "-", "/"}
 
 
 def _month(month: str) -> str:
-    return _check_month(month)
-
-
-def _community(session: Session, community: str | int) -> Community:
-    if isinstance(community, int):
-        found = session.get(Community, community)
-        if found is None:
-            raise InputError(f"没有社区 id {community} / no community with id {community}")
-        return found
-    return find_community(session, str(community).strip())
+    return check_month(month)
 
 
 # --------------------------------------------------------------------------- draw
@@ -152,7 +143,7 @@ def draw(
     earlier, returned as it was).
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     existing = _sample(session, c.id, month)
     if existing is not None:
         return _sample_dict(c, existing, session, False)
@@ -199,7 +190,7 @@ def set_department_score(
     ``dept`` is a code of :data:`api.services.assessment.DEPARTMENTS` or its Chinese name.
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     score = DeptScore(dept, points, reason)
     row = session.scalars(
         sa.select(AssessmentDeptScore).where(
@@ -419,7 +410,7 @@ def score_field_data(
     registration (6 points).
     """
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     sample = _sample(session, c.id, month)
     if sample is None:
         raise InputError(
@@ -491,7 +482,7 @@ def _stored(session: Session, c: Community, month: str):
     return depts, points
 
 
-def _community_score(session: Session, c: Community, month: str) -> tuple[CommunityScore | None,
+def community_score(session: Session, c: Community, month: str) -> tuple[CommunityScore | None,
                                                                           list[str]]:  # fmt: skip
     """The community's score when complete, else None and what is missing."""
     sample = _sample(session, c.id, month)
@@ -525,10 +516,10 @@ def community_result(session: Session, community: str | int, month: str) -> dict
     """Everything recorded for a community's month: draw, department scores, sample points
     (each with its deductions), and the total when complete (``complete``/``missing``)."""
     month = _month(month)
-    c = _community(session, community)
+    c = find_community(session, community)
     sample = _sample(session, c.id, month)
     depts, rows = _stored(session, c, month)
-    score, missing = _community_score(session, c, month)
+    score, missing = community_score(session, c, month)
     return {
         "community": {"id": c.id, "code": c.code, "name": c.name},
         "month": month,
@@ -569,7 +560,7 @@ def month_scores(session: Session, month: str) -> tuple[list[CommunityScore], di
     month = _month(month)
     scores, incomplete = [], {}
     for c in session.scalars(sa.select(Community).order_by(Community.code)):
-        score, missing = _community_score(session, c, month)
+        score, missing = community_score(session, c, month)
         if score is not None:
             scores.append(score)
         elif _sample(session, c.id, month) is not None or _stored(session, c, month)[0]:
@@ -595,57 +586,3 @@ def write_month_report(
 
 
 # --------------------------------------------------------------------------- dashboard
-
-
-def _on_time_share(session: Session, community_id: int, month: str, now: dt.datetime):
-    try:
-        from api.services.incidents.service import statistics_table
-    except ImportError:  # the incident workflow is not installed
-        return None
-    year, mon = (int(p) for p in month.split("-"))
-    start = pd.Timestamp(dt.datetime(year, mon, 1), tz="Asia/Shanghai")
-    end = start + pd.offsets.MonthBegin(1)
-    rows = statistics_table(
-        session,
-        by=("community",),
-        start=start.to_pydatetime(),
-        end=end.to_pydatetime(),
-        community_id=community_id,
-        now=now,
-    )
-    return rows[0]["on_time_share"] if rows else None
-
-
-def dashboard(session: Session, month: str, *, now: dt.datetime | None = None) -> dict:
-    """Per community for ``month``: assessment total, on-time incident share, patrol compliance.
-
-    ``score`` is None until the month's assessment is complete; ``on_time_share`` is the share
-    of incidents reported in the month (Asia/Shanghai) handled by their deadline among those
-    whose outcome is known (:func:`api.services.incidents.service.statistics_table`), None without
-    any; ``patrol_compliance`` the share of grid-worker weeks with at least 15 h inside the
-    grids (:func:`api.services.patrol.community_compliance`), None without any ended week;
-    ``appraisal`` the month's appraisal per worker
-    (:func:`api.services.appraisal.service.community_summary`).
-    """
-    from api.services.appraisal.service import community_summary
-    from api.services.patrol import community_compliance
-
-    month = _month(month)
-    now = now or utc_now()
-    today = pd.Timestamp(now).tz_convert("Asia/Shanghai").date()
-    rows = []
-    for c in session.scalars(sa.select(Community).order_by(Community.code)):
-        score, missing = _community_score(session, c, month)
-        patrol = community_compliance(session, c.id, month, today=today)
-        rows.append(
-            {
-                "community": {"id": c.id, "code": c.code, "name": c.name},
-                "score": None if score is None else score.total,
-                "score_missing": missing,
-                "on_time_share": _on_time_share(session, c.id, month, now),
-                "patrol_compliance": patrol["share"],
-                "patrol": patrol,
-                "appraisal": community_summary(session, c.id, month, now=now),
-            }
-        )
-    return {"month": month, "communities": rows}

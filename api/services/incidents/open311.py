@@ -2,8 +2,9 @@
 
 Every function here returns plain dicts and lists (the JSON shape of the spec); turning them
 into JSON or XML is :mod:`api.services.incidents.open311_format`'s job, and the routes
-(:mod:`api.routes.open311`)
-only join the two. Errors are :class:`Open311Error` (an HTTP status and a description).
+(:mod:`api.routes.open311`) only join the two. Errors are the API's own
+(:class:`~api.core.errors.BadRequest`, :class:`~api.core.errors.NotFound`,
+:class:`~api.core.errors.Forbidden`); the routes answer them as the spec's ``errors`` list.
 
 Which incidents a caller may see is decided in one place each: :func:`request_query` (lists)
 and :func:`find_request` (one request, a token); the dict of a request
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from api.core.errors import BadRequest, Forbidden, NotFound
 from api.core.timefmt import local_iso
 from api.db.models import Incident, from_db_geometry
 from api.db.models.incidents import (
@@ -42,7 +44,6 @@ __all__ = [
     "DISCOVERY_CHANGESET",
     "MAX_REQUESTS",
     "SPECIFICATION",
-    "Open311Error",
     "RequestFilter",
     "create_request",
     "discovery",
@@ -75,14 +76,6 @@ _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class Open311Error(Exception):
-    """An error answered as the spec's ``errors`` list: an HTTP status and a description."""
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code, self.description = code, description
-
-
 # --------------------------------------------------------------------------- services
 
 
@@ -110,8 +103,8 @@ def services(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def _unknown_service(code: str) -> Open311Error:
-    return Open311Error(404, f"未知服务 {code!r} / unknown service_code {code!r}")
+def _unknown_service(code: str) -> NotFound:
+    return NotFound(f"未知服务 {code!r} / unknown service_code {code!r}")
 
 
 def service_definition(session: Session, code: str) -> dict[str, Any]:
@@ -128,7 +121,7 @@ def _time(name: str, value: str) -> dt.datetime:
     try:
         return to_shanghai(value.replace("Z", "+00:00")).astimezone(dt.UTC)
     except (WanggeError, ValueError) as exc:
-        raise Open311Error(400, f"{name} 不是 W3C 时间 / {name} is not a W3C datetime") from exc
+        raise BadRequest(f"{name} 不是 W3C 时间 / {name} is not a W3C datetime") from exc
 
 
 @dataclass(frozen=True)
@@ -153,16 +146,16 @@ class RequestFilter:
         if ids_text.strip():
             parts = [x.strip() for x in ids_text.split(",") if x.strip()]
             if not all(x.isascii() and x.isdigit() and len(x) < 19 for x in parts):
-                raise Open311Error(
-                    400, "service_request_id 应为整数列表 / must be integers, comma separated"
+                raise BadRequest(
+                    "service_request_id 应为整数列表 / must be integers, comma separated"
                 )
             return cls(ids=tuple(int(x) for x in parts))
         codes = tuple(c.strip() for c in (params.get("service_code") or "").split(",") if c.strip())
         status = params.get("status") or ""
         statuses = frozenset(s.strip() for s in status.split(",") if s.strip())
         if not statuses <= {"open", "closed"}:
-            raise Open311Error(
-                400, f"status 应为 open 或 closed / status must be open or closed: {status}"
+            raise BadRequest(
+                f"status 应为 open 或 closed / status must be open or closed: {status}"
             )
         start, end = params.get("start_date"), params.get("end_date")
         return cls(
@@ -199,9 +192,7 @@ def find_request(session: Session, request_id: str) -> Incident:
     plain = request_id.isascii() and request_id.isdigit() and len(request_id) < 19
     found = session.get(Incident, int(request_id)) if plain else None
     if found is None or not is_public(session, found):
-        raise Open311Error(
-            404, f"服务请求 {request_id} 不存在 / service request {request_id} not found"
-        )
+        raise NotFound(f"服务请求 {request_id} 不存在 / service request {request_id} not found")
     return found
 
 
@@ -293,8 +284,8 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
         return None
     limit = _LIMITS.get(name)
     if limit is not None and len(value) > limit:
-        raise Open311Error(
-            400, f"{name} 过长（最多 {limit} 字符）/ {name} is longer than {limit} characters"
+        raise BadRequest(
+            f"{name} 过长（最多 {limit} 字符）/ {name} is longer than {limit} characters"
         )
     return value
 
@@ -306,7 +297,7 @@ def _float(params: Mapping[str, str], name: str) -> float | None:
     try:
         return float(value)
     except ValueError as exc:
-        raise Open311Error(400, f"{name} 不是数字 / {name} is not a number: {value!r}") from exc
+        raise BadRequest(f"{name} 不是数字 / {name} is not a number: {value!r}") from exc
 
 
 def _contact(params: Mapping[str, str]) -> dict[str, str | None]:
@@ -316,15 +307,14 @@ def _contact(params: Mapping[str, str]) -> dict[str, str | None]:
         for name in ("account_id", "email", "first_name", "last_name", "phone", "device_id")
     }
     if found["email"] is not None and not _EMAIL.match(found["email"]):
-        raise Open311Error(400, f"email 格式无效 / email is not an address: {found['email']!r}")
+        raise BadRequest(f"email 格式无效 / email is not an address: {found['email']!r}")
     if found["phone"] is not None and not _PHONE.match(found["phone"]):
-        raise Open311Error(400, "phone 格式无效 / phone must be digits, spaces, + ( ) -")
+        raise BadRequest("phone 格式无效 / phone must be digits, spaces, + ( ) -")
     media_url = _text(params, "media_url")
     if media_url is not None:
         parts = urlsplit(media_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise Open311Error(
-                400,
+            raise BadRequest(
                 f"media_url 须为 http(s) 网址 / media_url must be an http(s) URL: {media_url!r}",
             )
     found["media_url"] = media_url
@@ -342,22 +332,20 @@ def create_request(session: Session, params: Mapping[str, str]) -> dict[str, Any
     """
     key = svc.find_api_key(session, params.get("api_key"))
     if key is None:
-        raise Open311Error(
-            403,
+        raise Forbidden(
             "缺少或无效的 api_key / api_key missing or invalid"
             if params.get("api_key")
             else "缺少 api_key / api_key is required",
         )
     code = _text(params, "service_code")
     if not code:
-        raise Open311Error(400, "缺少 service_code / service_code is required")
+        raise BadRequest("缺少 service_code / service_code is required")
     if session.get(IncidentCategory, code) is None:
         raise _unknown_service(code)
     lat, lon = _float(params, "lat"), _float(params, "long")
     address = _text(params, "address_string")
     if (lat is None or lon is None) and not address:
-        raise Open311Error(
-            400,
+        raise BadRequest(
             "须给出 lat/long 或 address_string（不支持 address_id）/ give lat and long, or "
             "address_string (address_id is not supported)",
         )

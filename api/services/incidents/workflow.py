@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from gis.errors import InputError, WanggeError
+from api.core.errors import Conflict, Forbidden
+from gis.errors import InputError
 
 __all__ = [
     "ACTIONS",
@@ -123,10 +124,8 @@ def _zh_en(table: dict[str, tuple[str, str]], key: str) -> tuple[str, str]:
     return f"{key}（{zh}）", f"{key} ({en})"
 
 
-class IllegalTransition(WanggeError):
-    """The action does not apply to the current state (HTTP 409 Conflict)."""
-
-    status_code = 409
+class IllegalTransition(Conflict):
+    """The action does not apply to the current state (a conflict with the stored state)."""
 
     def __init__(self, state: str, action: str, allowed: list[str]) -> None:
         self.state, self.action, self.allowed = state, action, allowed
@@ -139,10 +138,8 @@ class IllegalTransition(WanggeError):
         )
 
 
-class RoleNotAllowed(WanggeError, PermissionError):
-    """The action applies to the state but the role may not take it (HTTP 403 Forbidden)."""
-
-    status_code = 403
+class RoleNotAllowed(Forbidden, PermissionError):
+    """The action applies to the state but the role may not take it (forbidden)."""
 
     def __init__(self, state: str, action: str, role: str, roles: list[str]) -> None:
         self.state, self.action, self.role, self.roles = state, action, role, roles
@@ -156,9 +153,7 @@ class RoleNotAllowed(WanggeError, PermissionError):
 
 
 class ReasonRequired(InputError):
-    """``reject`` needs a reason (HTTP 422)."""
-
-    status_code = 422
+    """``reject`` needs a reason (unprocessable input)."""
 
 
 def allowed_actions(state: str, role: str | None = None) -> list[str]:

@@ -29,6 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from gis.errors import InputError, MissingFileError, UnknownKeyError
+
 __all__ = [
     "CODE_TABLES",
     "CodeTable",
@@ -65,7 +67,7 @@ def codes_dir(data_dir: Path | None = None) -> Path:
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
-        raise FileNotFoundError(f"找不到代码表 / code table not found: {path}")
+        raise MissingFileError(f"找不到代码表 / code table not found: {path}")
     with path.open(encoding="utf-8", newline="") as f:
         return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
 
@@ -112,7 +114,7 @@ class CodeTable:
         for r in self.rows:
             if r["code"] == code:
                 return r
-        raise KeyError(f"{self.name}: 未知代码 / unknown code {code!r}")
+        raise UnknownKeyError(f"{self.name}: 未知代码 / unknown code {code!r}")
 
     def name_zh(self, code: str) -> str:
         """Return the Chinese name of ``code``."""
@@ -132,7 +134,7 @@ def _load(name: str, folder: Path) -> CodeTable:
 def code_table(name: str, *, data_dir: Path | None = None) -> CodeTable:
     """Return the code table ``name`` (one of :data:`CODE_TABLES`), read once and cached."""
     if name not in CODE_TABLES:
-        raise ValueError(
+        raise InputError(
             f"未知代码表 / unknown code table {name!r}; expected one of {', '.join(CODE_TABLES)}"
         )
     return _load(name, codes_dir(data_dir).resolve())

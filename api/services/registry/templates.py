@@ -26,6 +26,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from api.services.registry.codes import code_table
+from gis.errors import InputError, MissingFieldError
 
 __all__ = [
     "COLUMNS",
@@ -203,7 +204,7 @@ DATA_SHEET.update(FIELD_CHECK_SHEETS)
 
 def _check_kind(kind: str) -> tuple[Column, ...]:
     if kind not in COLUMNS:
-        raise ValueError(
+        raise InputError(
             f"未知的登记类型 / unknown register kind {kind!r}; expected one of {', '.join(KINDS)}"
         )
     return COLUMNS[kind]
@@ -214,7 +215,7 @@ def column(kind: str, field: str) -> Column:
     for col in _check_kind(kind):
         if col.field == field:
             return col
-    raise KeyError(f"{kind}: 没有字段 / no field {field!r}")
+    raise MissingFieldError(f"{kind}: 没有字段 / no field {field!r}")
 
 
 def normalise_header(text: object) -> str:
@@ -263,7 +264,7 @@ def write_template(kind: str, path: str | Path) -> Path:
     sheets = [(k, _check_kind(k)) for k in kinds]
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
-        raise ValueError(f"{path}: 模板须为 .xlsx / the template must be an .xlsx file")
+        raise InputError(f"{path}: 模板须为 .xlsx / the template must be an .xlsx file")
     wb = Workbook()
     data_sheets = [wb.active]
     data_sheets[0].title = DATA_SHEET[kinds[0]]

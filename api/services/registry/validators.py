@@ -106,7 +106,7 @@ def id_check_character(first17: str) -> str:
     'X'
     """
     if len(first17) != 17 or not first17.isdigit():
-        raise ValueError(f"需要 17 位数字 / 17 digits expected: {first17!r}")
+        raise InputError(f"需要 17 位数字 / 17 digits expected: {first17!r}")
     total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11]
 
@@ -235,7 +235,7 @@ def _to_date(value: object) -> dt.date:
             return dt.datetime.strptime(s, fmt).date()
         except ValueError:
             continue
-    raise ValueError(s)
+    raise InputError(s)
 
 
 class _Rejected(Exception):

@@ -6,6 +6,9 @@
  * lon/lat. Every edit replaces it with a new one and pushes the old one on the undo stack.
  * Drawing and vertex editing happen here; split, merge and moving a shared boundary are done
  * by the server (gis.edit), which keeps the neighbours' shared vertices identical.
+ * Drawn vertices snap (within SNAP_PX screen pixels) to other grids' vertices and edges and
+ * to the road centrelines and building outlines of the community's base data (an invisible
+ * snap layer); holding Alt while clicking or dragging places a vertex where the pointer is.
  * window.planner is a small API for scripts and tests.
  */
 (function () {
@@ -17,6 +20,8 @@
   window.WANGGE_PLANNER = cfg;
   var TOKEN_KEY = "wangge.planner.token";
   var VALIDATE_DELAY_MS = 350;
+  var SNAP_PX = 15;        // snapping reaches this far, in screen pixels, at any zoom
+  var ROAD_PICK_PX = 20;   // "split along road": a click this close picks the road
   var PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
     "#b3de69", "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"];
   var KIND_ZH = {
@@ -38,7 +43,11 @@
     "move-boundary": "移动边界：从两个网格共享边的一端画到另一端，两侧网格一起改变。/ Move a " +
       "shared boundary: draw from one end of the shared edge to the other; both grids follow.",
     edit: "编辑顶点：拖动顶点（只改变该网格，相邻网格不跟随）。再点一次结束。/ Drag vertices " +
-      "(this grid only); click again to stop."
+      "(this grid only); click again to stop.",
+    "split-road": "沿道路分割：先点击要分割的网格，再点击穿过它的道路。/ Split along a road: " +
+      "click the grid, then click the road that crosses it.",
+    "split-road-road": "沿道路分割：网格 {code} 已选中，请点击穿过它的道路。/ Grid {code} " +
+      "picked: now click the road that crosses it."
   };
 
   var state = {
@@ -48,6 +57,7 @@
     redo: [],
     mode: null,
     mergePick: [],
+    roadSplit: null,       // {code}: the grid picked for "split along road"
     validation: null,      // last validate response
     validationSeq: 0,      // requests sent
     validatedSeq: 0,       // responses applied
@@ -168,7 +178,7 @@
     layers = {};
     layers.buildings = L.geoJSON(d.buildings, {pmIgnore: true, interactive: false,
       style: {color: "#9c9488", weight: 0.5, fillColor: "#c9c2b6", fillOpacity: 0.6}});
-    layers.roads = L.geoJSON(d.roads, {pmIgnore: false, interactive: false,
+    layers.roads = L.geoJSON(d.roads, {pmIgnore: true, interactive: false,
       style: {color: "#ffffff", weight: 3, opacity: 0.9}});
     layers.houses = L.geoJSON(d.houses, {pmIgnore: true,
       pointToLayer: function (f, latlng) {
@@ -198,7 +208,7 @@
       onEachFeature: function (f, layer) {
         var p = f.properties || {};
         layer.bindTooltip((p.name ? p.name + " " : "") + (p.code || "（无编码）"), {sticky: true});
-        layer.on("click", function () { onGridClick(p.code, layer); });
+        layer.on("click", function (e) { onGridClick(p.code, layer, e); });
         layer.on("pm:edit", function () { onVertexEdit(p.code, layer); });
       }
     }).addTo(map);
@@ -371,15 +381,16 @@
     if (map.pm.globalEditModeEnabled()) { map.pm.disableGlobalEditMode(); }
     state.mode = mode;
     state.mergePick = [];
+    state.roadSplit = null;
     document.querySelectorAll("#toolbar [data-mode]").forEach(function (b) {
       b.classList.toggle("active", b.getAttribute("data-mode") === mode);
     });
     $("#mode-hint").textContent = mode ? HINTS[mode] : "";
-    if (mode === "draw") { map.pm.enableDraw("Polygon", {snappable: true, snapDistance: 15}); }
+    if (mode === "draw") { map.pm.enableDraw("Polygon", {snappable: true, snapDistance: SNAP_PX}); }
     if (mode === "split" || mode === "move-boundary") {
-      map.pm.enableDraw("Line", {snappable: true, snapDistance: 15});
+      map.pm.enableDraw("Line", {snappable: true, snapDistance: SNAP_PX});
     }
-    if (mode === "edit") { map.pm.enableGlobalEditMode({snappable: true}); }
+    if (mode === "edit") { map.pm.enableGlobalEditMode({snappable: true, snapDistance: SNAP_PX}); }
   }
 
   function onCreate(e) {
@@ -437,7 +448,8 @@
     });
   }
 
-  function onGridClick(code, layer) {
+  function onGridClick(code, layer, e) {
+    if (state.mode === "split-road") { pickGridForRoadSplit(code, layer, e); return; }
     if (state.mode !== "merge") { return; }
     if (state.mergePick.indexOf(code) < 0) {
       state.mergePick.push(code);
@@ -475,6 +487,82 @@
     });
     if (moved) { commit(fc, "已移动顶点 / vertex moved"); }
     return moved;
+  }
+
+  // ------------------------------------------------------------------ snapping to the real world
+
+  // Road centrelines and building outlines of the community (GET data: the OSM layers the
+  // base map is built from, at full precision; else the base map's own tiles) as an
+  // invisible layer Geoman snaps to; and the map click that picks a road to split along.
+  function addSnapLayer(d) {
+    map.pm.setGlobalOptions({snapDistance: SNAP_PX});
+    map.off("click", onMapClickForRoadSplit);
+    map.on("click", onMapClickForRoadSplit);
+    if (layers.snap) { map.removeLayer(layers.snap); }
+    var features = (d.roads.features || []).concat(d.buildings.features || []);
+    layers.snap = L.geoJSON({type: "FeatureCollection", features: features}, {
+      pmIgnore: true, snapIgnore: false, interactive: false,
+      style: {opacity: 0, fillOpacity: 0, weight: 1}
+    }).addTo(map);
+    layers.snap.bringToBack();
+  }
+
+  // "Split this grid along this road": click a grid, then a road crossing it; the server
+  // cuts the grid along the road's centreline (every way of that name).
+  function pickGridForRoadSplit(code, layer, e) {
+    if (state.roadSplit) { return; }  // the grid is picked: this click is for the road
+    L.DomEvent.stopPropagation(e);
+    state.roadSplit = {code: code};
+    layer.setStyle({weight: 4, color: "#d08a00"});
+    $("#mode-hint").textContent = HINTS["split-road-road"].replace(/\{code\}/g, code);
+  }
+
+  function onMapClickForRoadSplit(e) {
+    if (state.mode !== "split-road" || !state.roadSplit) { return; }
+    var road = nearestRoad(e.latlng, ROAD_PICK_PX);
+    if (!road) {
+      say("附近没有道路，请点击道路中心线 / no road here: click on a road", "error");
+      return;
+    }
+    var code = state.roadSplit.code;
+    setMode(null);
+    splitAlongRoad(code, road);
+  }
+
+  // the road nearest to latlng within maxPx screen pixels: all ways of its name, or that way
+  function nearestRoad(latlng, maxPx) {
+    var at = map.latLngToLayerPoint(latlng), best = null, bestPx = maxPx;
+    var features = (state.data && state.data.roads.features) || [];
+    features.forEach(function (f) {
+      lineParts(f.geometry).forEach(function (coords) {
+        for (var i = 1; i < coords.length; i++) {
+          var a = map.latLngToLayerPoint([coords[i - 1][1], coords[i - 1][0]]);
+          var b = map.latLngToLayerPoint([coords[i][1], coords[i][0]]);
+          var px = L.LineUtil.pointToSegmentDistance(at, a, b);
+          if (px <= bestPx) { bestPx = px; best = f; }
+        }
+      });
+    });
+    if (!best) { return null; }
+    var name = best.properties && best.properties.name;
+    var ways = name ? features.filter(function (f) { return f.properties.name === name; }) : [best];
+    var parts = [];
+    ways.forEach(function (f) { parts = parts.concat(lineParts(f.geometry)); });
+    return {type: "MultiLineString", coordinates: parts};
+  }
+
+  function lineParts(geometry) {
+    if (!geometry) { return []; }
+    if (geometry.type === "LineString") { return [geometry.coordinates]; }
+    if (geometry.type === "MultiLineString") { return geometry.coordinates; }
+    return [];
+  }
+
+  function splitAlongRoad(code, road) {
+    return serverEdit("/edit/split-along-road", {code: code, road: road}, function (d) {
+      return "已沿道路分割网格 " + d.split + "，新网格 " + d.new_codes.join("、") +
+        " / grid split along the road";
+    });
   }
 
   // ------------------------------------------------------------------ preview
@@ -666,6 +754,7 @@
       $("#band").value = d.defaults.band;
       if (!$("#effective-date").value) { $("#effective-date").value = d.defaults.today || today(); }
       contextLayers(d);
+      addSnapLayer(d);
       state.grids = d.division ? d.division.grids : {type: "FeatureCollection", features: []};
       state.undo = [];
       state.redo = [];
@@ -724,6 +813,8 @@
     split: split,
     merge: merge,
     moveBoundary: moveBoundary,
+    splitAlongRoad: splitAlongRoad,
+    get snapLayer() { return layers.snap; },
     validate: validateNow,
     repair: runRepair,
     divide: runDivide,

@@ -29,7 +29,7 @@ def _demo_points() -> gpd.GeoDataFrame:
 def test_locate_agrees_with_assign_on_the_demo(api):
     points, grids, n_shared = _demo_points()
     assert n_shared >= 1
-    expected = assign_points(points, grids, grid_id="code")
+    expected = assign_points(points, grids, code_field="code")
     names = dict(zip(grids["code"], grids["name"], strict=True))
     for point, code in zip(points.geometry, expected, strict=True):
         r = api.client.get("/grids/locate", params={"lon": repr(point.x), "lat": repr(point.y)})

@@ -17,6 +17,7 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+import shapely.ops
 import sqlalchemy as sa
 from shapely.geometry import shape
 
@@ -32,7 +33,7 @@ TESTIDS = (
     "login-username", "login-password", "login-submit", "draw", "split", "merge",
     "move-boundary", "validate", "findings-list", "household-balance", "repair", "divide",
     "preview-accept", "preview-discard", "effective-date", "save", "versions-list", "undo",
-    "redo",
+    "redo", "split-road", "snap-help",
 )  # fmt: skip
 
 
@@ -330,3 +331,84 @@ def test_save_refuses_invalid_then_stores_versions_and_restores(demo_api):
     )
     assert r.status_code == 422
     assert api.client.get(f"{BASE}/versions/9", headers=head).status_code == 404
+
+
+def test_split_along_a_road_of_the_data_keeps_the_division_valid(api):
+    d = _data(api)
+    grids = _features(d["division"]["grids"])
+    head = api.as_("planner")
+    code = "310101002005007"
+    ways = [shape(f["geometry"]) for f in d["roads"]["features"]
+            if f["properties"]["name"] == "金陵东路"]  # fmt: skip
+    assert ways, "the demo's 金陵东路 is in the planner's data"
+    road = shapely.line_merge(shapely.union_all(ways))
+    body = {"grids": _fc(grids), "code": code, "road": shapely.geometry.mapping(road)}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head, json=body)
+    assert r.status_code == 200, r.text
+    out = _features(r.json()["grids"])
+    new = r.json()["new_codes"]
+    assert r.json()["split"] == code and new and new[0] == "310101002005013"
+    assert sorted(out) == sorted([*grids, *new])
+    # truth: GEOS's own split of the grid by the road, areas on the ellipsoid; where the
+    # road runs along the outline it cuts off slivers, which the planner must not get
+    parts = [_geod_area_m2(p) for p in shapely.ops.split(grids[code], road).geoms]
+    slivers = sum(a for a in parts if a < 1.0)
+    truth = sorted(a for a in parts if a >= 1.0)
+    got = sorted(_geod_area_m2(out[c]) for c in [code, *new])
+    assert len(got) == len(truth) >= 2
+    assert got == pytest.approx(truth, abs=slivers + 0.01)
+    assert sum(got) == pytest.approx(_geod_area_m2(grids[code]), abs=0.01)
+    assert _geod_area_m2(out[code]) == pytest.approx(truth[-1], abs=slivers + 0.01)  # largest
+    for other in set(grids) - {code}:
+        assert _geod_area_m2(out[other]) == pytest.approx(_geod_area_m2(grids[other]), abs=1e-3)
+    boundary = gpd.GeoDataFrame(geometry=[shape(d["boundary"]["geometry"])], crs=4326)
+    frame = gpd.GeoDataFrame({"code": list(out)}, geometry=list(out.values()), crs=4326)
+    assert len(validate(frame, boundary)) == 0
+
+    # a hand-made code: the new piece is numbered after it
+    renamed = {("A" if c == code else c): g for c, g in grids.items()}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"grids": _fc(renamed), "code": "A"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["new_codes"] == ["A-2"], r.text
+    assert sorted(_features(r.json()["grids"])) == sorted([*renamed, "A-2"])
+
+    # a road that does not cross the grid, and a point, are refused with a reason
+    far = shapely.LineString([(121.40, 31.10), (121.41, 31.11)])
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"road": shapely.geometry.mapping(far)})  # fmt: skip
+    assert r.status_code == 422 and "does not cut grid 310101002005007" in r.json()["detail"]
+    point = {"type": "Point", "coordinates": [121.49, 31.24]}
+    r = api.client.post(f"{BASE}/edit/split-along-road", headers=head,
+                        json=body | {"road": point})  # fmt: skip
+    assert r.status_code == 422 and "LineString" in r.json()["detail"]
+    r = api.client.post(f"{BASE}/edit/split-along-road", json=body)
+    assert r.status_code == 401
+
+
+def test_data_falls_back_to_the_base_map_tiles_without_the_osm_layers(
+    api, make_api, tmp_path, monkeypatch
+):
+    from api.core.config import get_settings
+    from gis.osm import read_osm_layers
+    from maps.basemap import build_basemap
+
+    archive = tmp_path / "base.pmtiles"
+    build_basemap(read_osm_layers([DEMO / "osm_bund.gpkg"]), archive, processes=1)
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(tmp_path / "no-osm-here"))
+    get_settings.cache_clear()
+    try:
+        bare = _data(make_api(api.url))
+        tiled = _data(make_api(api.url, basemap=archive))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert bare["roads"]["features"] == [] and bare["buildings"]["features"] == []
+    roads = [shape(f["geometry"]) for f in tiled["roads"]["features"]]
+    names = {f["properties"].get("name") for f in tiled["roads"]["features"]}
+    assert len(roads) > 50 and "金陵东路" in names
+    assert len(tiled["buildings"]["features"]) > 50
+    # every vertex on an OSM road of the extract, within the tiles' quantisation (≤ 25 cm)
+    source = gpd.read_file(DEMO / "osm_bund.gpkg", layer="roads").to_crs(4549)
+    points = gpd.GeoSeries(shapely.points(shapely.get_coordinates(roads)), crs=4326)
+    off = shapely.distance(points.to_crs(4549).to_numpy(), source.union_all())
+    assert off.max() <= 0.25

@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL + PostGIS cluster for tests (docs/design.md §3 "Storage").
+"""A throw-away PostgreSQL + PostGIS cluster for the tests and the benchmarks.
 
 Finds the newest PostgreSQL under ``/usr/lib/postgresql/<major>/bin`` (15 on Debian 12, 17 on
 Debian 13), runs ``initdb`` as the ``postgres`` user when we are root (initdb refuses root),

@@ -1,0 +1,124 @@
+"""One set of defaults: the settings and the README read gis.defaults, and the tolerance and
+noise settings reach every validation that names no tolerance (CLI here, the API in
+tests/api/routes/test_tolerance_setting.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.core.config import Settings, get_settings
+from gis.coverage import validate
+from gis.defaults import DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
+from tests.common import planted_cases
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _readme_settings() -> dict[str, str]:
+    """The README's configuration table: variable -> default cell (backticks removed)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(WANGGE_[A-Z0-9_]+)` \|([^|]*)\|", text, re.M)
+    return {name: cell.strip().strip("`") for name, cell in rows}
+
+
+def test_settings_take_their_defaults_from_gis_defaults():
+    fields = Settings.model_fields
+    assert fields["tolerance_m"].default == DEFAULT_TOLERANCE_M
+    assert fields["noise_floor_m"].default == DEFAULT_NOISE_M
+
+
+def test_readme_lists_every_setting_with_its_numeric_default():
+    documented = _readme_settings()
+    for name, field in Settings.model_fields.items():
+        variable = f"WANGGE_{name.upper()}"
+        assert variable in documented, f"README's configuration table lacks {variable}"
+        default = field.default
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            assert float(documented[variable]) == float(default), variable
+
+
+@pytest.fixture()
+def gap_files(tmp_path):
+    """A division with a 0.3 m x 40 m notch between two grids, as GeoJSON files."""
+    case = planted_cases()["gap_0.3m"]
+    grids, boundary = tmp_path / "grids.geojson", tmp_path / "boundary.geojson"
+    case.grids.to_file(grids, driver="GeoJSON")
+    case.boundary.to_file(boundary, driver="GeoJSON")
+    return case, grids, boundary
+
+
+@pytest.fixture()
+def setting(monkeypatch):
+    """Set WANGGE_* variables for one test; the cached settings are read afresh."""
+
+    def put(**values: float) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"WANGGE_{key.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield put
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _kinds(frame) -> list[str]:
+    return sorted(frame["kind"]) if len(frame) else []
+
+
+def _cli_kinds(*args) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(app, ["validate", *map(str, args), "--json"])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, sorted(f["kind"] for f in json.loads(result.stdout)["findings"])
+
+
+def test_cli_validate_without_tolerance_uses_the_setting(gap_files, setting):
+    case, grids, boundary = gap_files
+    # what the notch is at each tolerance, straight from the spatial core
+    wide = _kinds(validate(case.grids, case.boundary, tolerance_m=0.5))
+    narrow = _kinds(validate(case.grids, case.boundary, tolerance_m=0.2))
+    assert wide != narrow  # the notch (0.3 m) is a sliver under 0.5 m, a gap under 0.2 m
+
+    assert _cli_kinds(grids, "--boundary", boundary)[1] == wide  # the default, 0.5
+    setting(tolerance_m=0.2)
+    code, kinds = _cli_kinds(grids, "--boundary", boundary)
+    assert kinds == narrow
+    assert code == 1  # a gap is an error
+    # an explicit tolerance wins over the setting, under either spelling
+    assert _cli_kinds(grids, "--boundary", boundary, "--tolerance-m", 0.5)[1] == wide
+    assert _cli_kinds(grids, "--boundary", boundary, "--tolerance", 0.5)[1] == wide
+
+
+def test_cli_validate_reads_the_noise_floor_setting(gap_files, setting):
+    _, grids, boundary = gap_files
+    setting(tolerance_m=0.2, noise_floor_m=0.5)  # a floor above the tolerance is refused
+    result = CliRunner().invoke(app, ["validate", str(grids), "--boundary", str(boundary)])
+    assert result.exit_code == 2
+    assert "noise_m" in result.output and "0.5" in result.output
+
+
+# wired by the base-map work (web maps' tiles); everything else must be read
+_NOT_YET_READ = {"tianditu_key"}
+
+
+def test_every_setting_is_read_somewhere():
+    config = ROOT / "api" / "core" / "config.py"
+    texts = [
+        p.read_text(encoding="utf-8")
+        for folder in ("api", "maps", "gis")
+        for p in (ROOT / folder).rglob("*.py")
+        if p != config
+    ]
+    # config.py beyond the Settings class itself (its helpers read settings too)
+    texts.append(config.read_text(encoding="utf-8").split("\n@lru_cache", 1)[1])
+    unread = {
+        name
+        for name in Settings.model_fields
+        if not any(re.search(rf"\.{name}\b", text) for text in texts)
+    }
+    assert unread == _NOT_YET_READ
