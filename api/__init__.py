@@ -43,7 +43,8 @@ The rooms, highest first::
                       incidents, assessment, opinion: each imports only models.base);
                       the storage's flush hooks: history (change log), audit_chain
     ------------------------------------------------------------------------------------
-    api/core/         the foundation, no database: config (settings), errors, crypto,
+    api/core/         the foundation, no database: config (settings), errors (the error
+                      table) and error_handlers (its one renderer for the web API), crypto,
                       security (passwords, tokens), password_policy, totp, timefmt,
                       limits (request bounds) and local_limits (file bounds of the CLI)
 

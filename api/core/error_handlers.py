@@ -1,7 +1,7 @@
 """The web API's one renderer of errors: ``{"detail": ...}`` with the table's status.
 
 :func:`install_error_handlers` registers handlers that look every error up in
-:data:`api.errors.ERROR_TABLE`; :func:`error_response` renders one error the same way for
+:data:`api.core.errors.ERROR_TABLE`; :func:`error_response` renders one error the same way for
 the middlewares that answer before a route runs. No other place picks an error's status.
 The framework's own HTTP errors (no such route 404, wrong method 405) keep the status the
 framework gave them.
