@@ -64,6 +64,7 @@ from api.routes.throttle import SignInLimits
 from api.services.locate import GridLocator
 from api.services.staff_photos import staff_photo_dir as default_staff_photo_dir
 from maps.assets import STATIC_DIR
+from maps.basemap_config import online_sources, parse_tile_sources
 from maps.tile_archive import open_archive
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "create_app", "parse_origins"]
@@ -225,6 +226,9 @@ def create_app(
     app.state.password_max_age = dt.timedelta(days=max_age_days) if max_age_days else None
     basemap = basemap or settings.basemap
     app.state.basemap = open_archive(basemap) if basemap else None
+    app.state.basemap_online = online_sources(
+        parse_tile_sources(settings.tiles), tianditu_key=settings.tianditu_key
+    )
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

@@ -177,6 +177,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/tiles/base/{z}/{x}/{y}.mvt"): Access(PUBLIC, "base geography (OSM) only; 204 empty"),
     ("GET", "/tiles/base/style.json"): Access(PUBLIC),
     ("GET", "/tiles/base.json"): Access(PUBLIC),
+    ("GET", "/tiles/config"): Access(PUBLIC, "which base maps pages offer (no data)"),
     ("GET", "/geocode"): Access(PUBLIC),
     ("POST", "/geocode/batch"): Access(SIGNED_IN),
     ("GET", "/geocode/reverse"): Access(PUBLIC),

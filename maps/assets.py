@@ -76,6 +76,11 @@ _REMOTE_TAG = re.compile(
 _CSS_URL = re.compile(r"url\(\s*([\"']?)([^\"')]+)\1\s*\)")
 
 
+APP_FILE = "wangge-static:"
+"""Prefix of a link to a file under :data:`STATIC_DIR` (served or inlined like the vendored
+ones)."""
+
+
 class UnknownAssetError(InputError):
     """A map links a remote script or stylesheet that has no vendored copy."""
 
@@ -170,9 +175,12 @@ class _OfflineLinks(MacroElement):
             if not isinstance(child, JavascriptLink | CssLink):
                 continue
             url = str(child.url)
-            if not re.match(r"^(?:https?:)?//", url):
+            if url.startswith(APP_FILE):  # one of the app's own files (maps.base)
+                path = STATIC_DIR / url[len(APP_FILE) :]
+            elif not re.match(r"^(?:https?:)?//", url):
                 continue
-            path = asset_for_url(url)
+            else:
+                path = asset_for_url(url)
             if path is None or (not keep_icons and _file_name(url) in _ICON_FILES):
                 del header._children[key]
                 continue

@@ -9,16 +9,18 @@ such tiles (added by the caller as a ``folium.TileLayer``) line up.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import folium
 import geopandas as gpd
 import numpy as np
 import shapely
 from branca.element import Element, MacroElement, Template
+from folium.elements import JSCSSMixin
 
 from gis.crs import WGS84, require_crs, wgs84_to_gcj02
 from gis.errors import InputError
+from maps.assets import APP_FILE
 
 __all__ = [
     "BACKGROUND",
@@ -26,6 +28,7 @@ __all__ = [
     "TIANDITU_ATTRIBUTION",
     "TILE_CHOICES",
     "TiandituKeyError",
+    "add_base_layers",
     "add_osm_attribution",
     "base_map",
     "fit_to",
@@ -127,6 +130,56 @@ def add_osm_attribution(m: folium.Map) -> folium.Map:
             "{% endmacro %}"
         )
         m.add_child(element, name=key)
+    return m
+
+
+_ATTACH = """{% macro script(this, kwargs) %}
+(function () {
+  var node = document.getElementById("wangge-basemap-config");
+  if (!window.wanggeBasemap || !node) { return; }
+  window.wanggeBasemap.attach({{ this._parent.get_name() }}, JSON.parse(node.textContent),
+    {{ this.control or "null" }});
+})();
+{% endmacro %}"""
+
+
+class _BaseLayers(JSCSSMixin, MacroElement):
+    """basemap.js's base layers and layer switch on a folium map (rendered after its layers
+    control, whose base layers it joins; its scripts are linked after Leaflet's)."""
+
+    default_js: ClassVar[list[tuple[str, str]]] = [
+        ("protomaps_leaflet", f"{APP_FILE}vendor/protomaps-leaflet/protomaps-leaflet.js"),
+        ("wangge_basemap", f"{APP_FILE}app/basemap.js"),
+    ]
+
+    def __init__(self, control: str | None) -> None:
+        super().__init__()
+        self._name = "WanggeBaseLayers"
+        self.control = control
+        self._template = Template(_ATTACH)
+
+
+def add_base_layers(m: folium.Map, config: dict) -> folium.Map:
+    """Draw the base map of ``config`` (:func:`maps.basemap_config.page_config`) under the map's
+    layers, with the layer switch 离线底图 / 无底图 / online sources
+    (``maps/static/app/basemap.js``).
+
+    The scripts are linked as app files (``wangge-static:``), which :func:`maps.assets.offline`
+    turns into ``/static/...`` links or inlines; the configuration is a JSON data block. Call
+    it after every layer and the ``folium.LayerControl`` are added (once per map).
+    """
+    import json
+
+    figure = m.get_root()
+    data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+    figure.html.add_child(
+        Element(f'<script type="application/json" id="wangge-basemap-config">{data}</script>'),
+        name="wangge_basemap_config",
+    )
+    controls = [c for c in m._children.values() if isinstance(c, folium.LayerControl)]
+    m.add_child(
+        _BaseLayers(controls[-1].get_name() if controls else None), name="wangge_base_layers"
+    )
     return m
 
 

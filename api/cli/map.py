@@ -95,10 +95,21 @@ def map_command(
     time_slider: Annotated[
         bool, typer.Option("--time-slider", help="按周播放 / weekly time slider")
     ] = False,
+    basemap: Annotated[
+        Path | None,
+        typer.Option(
+            "--basemap",
+            help="离线底图瓦片包，嵌入本图范围内的瓦片（默认 WANGGE_BASEMAP）/ base map archive:"
+            " its tiles over the map's extent are embedded (default: WANGGE_BASEMAP)",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
     dry_run: DryRunFlag = False,
 ) -> None:
-    """生成网页地图（离线可用）/ Write a self-contained web map of a community."""
+    """生成网页地图（离线可用）/ Write a self-contained web map of a community.
+
+    With a base map (--basemap or WANGGE_BASEMAP) its vector tiles over the map's extent are
+    embedded, so the file shows streets and their names with no server and no network."""
     from api.core.write_plan import output_plan
     from api.services.community_data import read_stored_community
     from api.services.map_outputs import (
@@ -109,6 +120,10 @@ def map_command(
 
     try:
         tile_choice = None if tiles == "none" else tiles
+        if basemap is None:
+            from api.core.config import get_settings
+
+            basemap = get_settings().basemap
         period = None
         if date_from or date_to:
             period = (_date(date_from, "--from"), _date(date_to, "--to"))
@@ -122,10 +137,11 @@ def map_command(
                     roads=_roads(roads, roads_layer, roads_crs),
                     public=not staff_view,
                     tiles=tile_choice,
+                    basemap=basemap,
                 )
             elif kind is MapKind.validation:
                 written, _ = write_validation_map(
-                    data.grids, data.boundary, out_path, tiles=tile_choice
+                    data.grids, data.boundary, out_path, tiles=tile_choice, basemap=basemap
                 )
             else:
                 written = write_incident_map(
@@ -136,6 +152,7 @@ def map_command(
                     period=period,
                     time_slider=time_slider,
                     tiles=tile_choice,
+                    basemap=basemap,
                 )
             written = plan.shown(written)
     except (WanggeError, ValueError) as exc:

@@ -33,6 +33,13 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
 
+def _tile_sources(value: Any) -> str:
+    """The setting ``tiles`` as "name,name" (checked against the known online sources)."""
+    from maps.basemap_config import parse_tile_sources
+
+    return ",".join(parse_tile_sources(value)) or "none"
+
+
 class Settings(BaseSettings):
     """wangge configuration."""
 
@@ -166,8 +173,16 @@ class Settings(BaseSettings):
         description="The street's supervision phone (监督电话) printed on every notice board; "
         "unset: a blank line to fill in by hand",
     )
-    tianditu_key: str | None = Field(None, description="Tianditu tile key (optional)")
-    tiles: Literal["none", "osm", "tianditu"] = Field("none", description="Base tiles of web maps")
+    tianditu_key: str | None = Field(
+        None, description="Tianditu browser key: needed when `tiles` offers tianditu"
+    )
+    tiles: Annotated[str, BeforeValidator(_tile_sources)] = Field(
+        "none",
+        description="Online base maps the web maps offer in their layer switch, comma separated "
+        "(a list in wangge.toml): osm, tianditu (needs tianditu_key), amap, tencent (GCJ-02: "
+        "the page shifts what it draws, never the stored data); none: only the offline base "
+        "map (basemap) and no base map",
+    )
 
     @classmethod
     def settings_customise_sources(

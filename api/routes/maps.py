@@ -9,16 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.core.errors import Forbidden, NotFound
 from api.routes.deps import OptionalUser, SessionDep
 from api.routes.headers import html_with_hashes
+from api.routes.tiles import page_basemap, page_image_sources
 from api.services.community_data import read_community
 from api.services.incidents.service import FULL_VIEW_ROLES
 from api.services.map_outputs import incident_map
 from maps.assets import offline
+from maps.base import add_base_layers
 from maps.web import render_division_map, render_validation_map
 
 __all__ = ["router"]
@@ -39,15 +41,21 @@ def _with_grids(session, community: str, on: dt.date | None):
     return data
 
 
-def _page(m, title: str) -> HTMLResponse:
-    """The map as a page whose asset links point at the app's ``/static/`` copies; its CSP
-    allows exactly its own inline scripts, by hash (:mod:`api.routes.headers`)."""
+def _page(m, title: str, request: Request) -> HTMLResponse:
+    """The map as a page whose asset links point at the app's ``/static/`` copies, over the
+    app's base map (offline tiles, none, online sources: :mod:`api.routes.tiles`); its CSP
+    allows exactly its own inline scripts, by hash (:mod:`api.routes.headers`), and the images of
+    the online tiles offered."""
+    config = page_basemap(request)
+    if config["offline"] or config["online"]:
+        add_base_layers(m, config)
     offline(m, mode="served", base_url=STATIC_URL, title=title)
-    return html_with_hashes(m.get_root().render())
+    return html_with_hashes(m.get_root().render(), extra=page_image_sources(request))
 
 
 @router.get("/division/{community}", response_class=HTMLResponse)
 def division_map(
+    request: Request,
     community: str,
     session: SessionDep,
     user: OptionalUser,
@@ -61,11 +69,12 @@ def division_map(
     m = render_division_map(
         data.grids, staff=data.staff, houses=data.houses if staff else None, public=not staff
     )
-    return _page(m, f"{data.name} 网格划分图 Division map")
+    return _page(m, f"{data.name} 网格划分图 Division map", request)
 
 
 @router.get("/validation/{community}", response_class=HTMLResponse)
 def validation_map(
+    request: Request,
     community: str,
     session: SessionDep,
     date: Annotated[dt.date | None, Query(description="划分生效日期 / division on date")] = None,
@@ -75,11 +84,12 @@ def validation_map(
 
     data = _with_grids(session, community, date)
     m = render_validation_map(data.grids, validate(data.grids, data.boundary))
-    return _page(m, f"{data.name} 网格校验图 Validation map")
+    return _page(m, f"{data.name} 网格校验图 Validation map", request)
 
 
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents_map(
+    request: Request,
     session: SessionDep,
     user: OptionalUser,
     community: Annotated[str, Query(description="社区编码或名称 / community")],
@@ -98,4 +108,4 @@ def incidents_map(
     data = read_community(session, community, public_only=public_only)
     period = (date_from, date_to) if date_from or date_to else None
     m = incident_map(data, kind=style, category=category, period=period)
-    return _page(m, f"{data.name} 事件地图 Incident map")
+    return _page(m, f"{data.name} 事件地图 Incident map", request)

@@ -49,6 +49,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.routes.deps import SessionDep
 from api.routes.schemas import FormCodesAnswer
+from api.routes.tiles import page_basemap, page_response
 from api.services.incidents.service import list_categories
 from api.services.registry.codes import code_table, special_status_fields
 from maps.assets import STATIC_DIR
@@ -104,6 +105,7 @@ def _render(request: Request, page: str, *, incident_id: int | None = None) -> H
         "page": page,
         "incident": incident_id,
         "idleTimeoutSeconds": request.app.state.idle_timeout_s,
+        "basemap": page_basemap(request),
     }
     # JSON inside a <script>: "</" must not end the element
     config_json = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
@@ -112,7 +114,7 @@ def _render(request: Request, page: str, *, incident_id: int | None = None) -> H
     html = _SECTION.sub(lambda m: m.group(0) if m.group(1) in keep else "", html)
     html = html.replace("{{ROOT}}", root).replace("{{TITLE}}", _TITLES[page])
     html = html.replace("{{PAGE}}", page).replace("{{CONFIG_JSON}}", config_json)
-    return HTMLResponse(html)
+    return page_response(request, html)
 
 
 @router.get("/app", include_in_schema=False, response_class=RedirectResponse)

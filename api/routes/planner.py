@@ -41,6 +41,7 @@ from api.routes.schemas import (
     PlannerValidateAnswer,
     PlannerVersionAnswer,
 )
+from api.routes.tiles import page_basemap, page_response
 from api.services import planner as board
 from api.services.planner import (
     CONTEXT_FILE,
@@ -146,12 +147,13 @@ def planner_page(community: str, request: Request) -> HTMLResponse:
         "root": root,
         "community": community,
         "idleTimeoutSeconds": request.app.state.idle_timeout_s,
+        "basemap": page_basemap(request),
     }
     # JSON inside a <script> data block: "</" must not end the element
     html = html.replace(
         "{{CONFIG_JSON}}", json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     )
-    return HTMLResponse(html)
+    return page_response(request, html)
 
 
 # --------------------------------------------------------------------------- JSON endpoints

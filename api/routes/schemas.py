@@ -26,6 +26,7 @@ __all__ = [
     "AnswerSurveyAnswer",
     "AssessmentResultAnswer",
     "AuditPublic",
+    "BaseMapConfigAnswer",
     "BaseStyleDocumentAnswer",
     "BaseTilejsonAnswer",
     "CollectionAnswer",
@@ -779,6 +780,18 @@ class BaseStyleDocumentAnswer(_Answer):
     zoom: int | float | None
     sources: dict[str, Any] | None
     layers: list[dict[str, Any]]
+
+
+class BaseMapConfigAnswer(_Answer):
+    """GET answer of ``tiles.base_map_config``: what pages draw as base maps
+    (:func:`maps.basemap_config.page_config`)."""
+
+    offline: dict[str, Any] | None
+    online: list[dict[str, Any]]
+    default: str
+    colours: dict[str, str]
+    road_classes: dict[str, list[str]]
+    labels: list[dict[str, Any]]
 
 
 class BaseTilejsonAnswer(_Answer):

@@ -18,15 +18,18 @@ import hashlib
 from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.core.errors import NotFound
-from api.routes.schemas import BaseStyleDocumentAnswer, BaseTilejsonAnswer
+from api.routes.headers import content_security_policy
+from api.routes.schemas import BaseMapConfigAnswer, BaseStyleDocumentAnswer, BaseTilejsonAnswer
+from maps.basemap_config import page_config, served_offline, source_hosts
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
 from maps.tile_archive import TileArchive
 
-__all__ = ["MAX_ZOOM", "MVT_TYPE", "router"]
+__all__ = ["MAX_ZOOM", "MVT_TYPE", "page_basemap", "page_image_sources", "page_response", "router"]
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -48,6 +51,47 @@ def _archive(request: Request) -> TileArchive:
 
 def _tile_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/tiles/base/{z}/{x}/{y}.mvt"
+
+
+def page_basemap(request: Request) -> dict:
+    """The base-map document of a page (:func:`maps.basemap_config.page_config`): the offline
+    tiles this app serves (none without an archive) and the online sources it offers."""
+    archive = getattr(request.app.state, "basemap", None)
+    offline = None
+    if archive is not None:
+        root = request.scope.get("root_path", "").rstrip("/")
+        offline = served_offline(
+            root + "/tiles/base/{z}/{x}/{y}.mvt",
+            minzoom=archive.minzoom,
+            maxzoom=archive.maxzoom,
+            bounds=archive.bounds,
+        )
+    return page_config(offline, getattr(request.app.state, "basemap_online", []))
+
+
+def page_image_sources(request: Request) -> dict[str, list[str]]:
+    """The extra Content-Security-Policy sources a page needs for the online tiles offered
+    (``img-src``); empty when none is offered."""
+    hosts = source_hosts(getattr(request.app.state, "basemap_online", []))
+    return {"img-src": hosts} if hosts else {}
+
+
+def page_response(request: Request, html: str) -> HTMLResponse:
+    """A page (scripts and styles in served files) whose Content-Security-Policy also lets it
+    show the online tiles offered; the default policy when none is."""
+    extra = page_image_sources(request)
+    if not extra:
+        return HTMLResponse(html)
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": content_security_policy(extra=extra)}
+    )
+
+
+@router.get("/config", response_model=BaseMapConfigAnswer)
+def base_map_config(request: Request) -> dict:
+    """页面底图配置 / What pages draw as base maps: the offline tiles (null without a base
+    map), the online sources offered (setting ``tiles``) and the style's colours."""
+    return page_basemap(request)
 
 
 @lru_cache(maxsize=OVERZOOM_CACHE)

@@ -279,17 +279,23 @@ def _write_outputs(sessions, frames, data_dir: Path, out_dir: Path) -> dict[str,
         data = read_community(session, code)
     roads = read_layer(data_dir / ROADS_FILE, layer=ROADS_LAYER)
     base = read_osm_layers([data_dir / ROADS_FILE])
+    basemap = build_basemap(base, out_dir / "basemap.pmtiles", processes=1).path
     validation, _ = write_validation_map(
-        frames["grids_defective"], frames["boundary"], out_dir / "validation.html"
-    )
+        frames["grids_defective"], frames["boundary"], out_dir / "validation.html",
+        basemap=basemap,
+    )  # fmt: skip
     return {
-        "division_map": write_division_map(data, out_dir / "division.html", roads=roads),
+        "division_map": write_division_map(
+            data, out_dir / "division.html", roads=roads, basemap=basemap
+        ),
         "validation_map": validation,
-        "incident_heatmap": write_incident_map(data, out_dir / "incidents.html"),
-        "incident_hotspots": write_incident_map(data, out_dir / "hotspots.html", kind="hotspots"),
+        "incident_heatmap": write_incident_map(data, out_dir / "incidents.html", basemap=basemap),
+        "incident_hotspots": write_incident_map(
+            data, out_dir / "hotspots.html", kind="hotspots", basemap=basemap
+        ),
         "division_diagram": write_division_diagram(data, out_dir / "division.pdf", base=base),
         "boards": write_boards(data, out_dir / "boards.pdf", roads=roads)[0],
-        "basemap": build_basemap(base, out_dir / "basemap.pmtiles", processes=1).path,
+        "basemap": basemap,
     }
 
 

@@ -17,6 +17,8 @@ from api.core.config import coverage_tolerances, get_settings
 from api.services.community_data import CommunityData
 from gis.coverage import validate
 from gis.defaults import DEFAULT_CODE_FIELD
+from maps.base import add_base_layers
+from maps.basemap_config import embedded_offline, online_sources, page_config, parse_tile_sources
 from maps.boards import print_boards
 from maps.hotspots import hotspots, render_hotspot_map
 from maps.incidents import (
@@ -26,6 +28,7 @@ from maps.incidents import (
     render_incident_heatmap,
 )
 from maps.print import print_division
+from maps.tile_archive import open_archive
 from maps.web import render_division_map, render_validation_map, save_html
 
 __all__ = [
@@ -41,6 +44,26 @@ __all__ = [
 IncidentMapKind = Literal["heatmap", "choropleth", "hotspots"]
 
 
+def _save(
+    m: folium.Map, out: Path, title: str, grids: gpd.GeoDataFrame, basemap: Path | None
+) -> Path:
+    """Write ``m`` as self-contained HTML over the base map: the tiles of ``basemap`` (a tile
+    archive) over the grids' extent embedded in the file, so it opens from disk with no
+    network, and the online sources the settings offer (``tiles``) in its layer switch."""
+    settings = get_settings()
+    online = online_sources(parse_tile_sources(settings.tiles), tianditu_key=settings.tianditu_key)
+    offline = None
+    if basemap is not None:
+        archive = open_archive(basemap)
+        try:
+            offline = embedded_offline(archive, tuple(grids.to_crs(4326).total_bounds))
+        finally:
+            archive.close()
+    if offline or online:
+        add_base_layers(m, page_config(offline, online))
+    return save_html(m, out, title=title)
+
+
 def write_division_map(
     data: CommunityData,
     out: Path,
@@ -48,8 +71,10 @@ def write_division_map(
     roads: gpd.GeoDataFrame | None = None,
     public: bool = True,
     tiles: str | None = None,
+    basemap: Path | None = None,
 ) -> Path:
-    """The division map; houses only on the staff map (``public=False``)."""
+    """The division map; houses only on the staff map (``public=False``); over the base map
+    of the tile archive ``basemap``, embedded (see :func:`_save`)."""
     m = render_division_map(
         data.grids,
         staff=data.staff,
@@ -58,7 +83,7 @@ def write_division_map(
         public=public,
         tiles=tiles,
     )
-    return save_html(m, out, title=f"{data.name} 网格划分图 Division map")
+    return _save(m, out, f"{data.name} 网格划分图 Division map", data.grids, basemap)
 
 
 def write_validation_map(
@@ -69,6 +94,7 @@ def write_validation_map(
     code_field: str = DEFAULT_CODE_FIELD,
     tolerance_m: float | None = None,
     tiles: str | None = None,
+    basemap: Path | None = None,
 ) -> tuple[Path, gpd.GeoDataFrame]:
     """The findings of ``validate`` over the division; returns the path and the findings.
 
@@ -79,7 +105,7 @@ def write_validation_map(
         grids, boundary, code_field=code_field, tolerance_m=tolerance_m, noise_m=noise_m
     )
     m = render_validation_map(grids, findings, code_field=code_field, tiles=tiles)
-    return save_html(m, out, title="网格校验图 Validation map"), findings
+    return _save(m, out, "网格校验图 Validation map", grids, basemap), findings
 
 
 def incident_map(
@@ -109,10 +135,12 @@ def incident_map(
     return render_hotspot_map(hotspots(chosen, data.grids), grids=data.grids, tiles=tiles)
 
 
-def write_incident_map(data: CommunityData, out: Path, **options: Any) -> Path:
-    """:func:`incident_map` written as a self-contained HTML file."""
+def write_incident_map(
+    data: CommunityData, out: Path, *, basemap: Path | None = None, **options: Any
+) -> Path:
+    """:func:`incident_map` written as a self-contained HTML file (over ``basemap``)."""
     title = f"{data.name} 事件地图 Incident map"
-    return save_html(incident_map(data, **options), out, title=title)
+    return _save(incident_map(data, **options), out, title, data.grids, basemap)
 
 
 def write_division_diagram(

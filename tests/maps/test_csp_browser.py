@@ -221,9 +221,10 @@ def test_an_injected_inline_script_is_refused_and_reported(browser, server, capl
 
 def test_pages_sign_out_after_the_idle_time(browser, demo_file, tmp_path):
     idle = dt.timedelta(minutes=2)
-    with serve_database_copy(
-        demo_file["path"], tmp_path, "idle.db", idle_timeout=idle
-    ) as (base, _url):
+    with serve_database_copy(demo_file["path"], tmp_path, "idle.db", idle_timeout=idle) as (
+        base,
+        _url,
+    ):
         blocked: list[str] = []
         context, page, problems = _watched(browser, base, blocked)
         try:

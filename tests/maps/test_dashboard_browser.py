@@ -224,8 +224,9 @@ def demo_file(tmp_path_factory) -> dict:
             "workers": len(workers),
             "worker_ids": [w.id for w in workers],
             "active_staff": session.scalar(
-                sa.select(sa.func.count()).select_from(Staff).where(
-                    Staff.community_id == community.id, Staff.active.is_(True))
+                sa.select(sa.func.count())
+                .select_from(Staff)
+                .where(Staff.community_id == community.id, Staff.active.is_(True))
             ),
             "head_items": head_items,
             "street_items": street_items,

@@ -1,5 +1,6 @@
 /* The staff and public pages of wangge. Plain JavaScript, no build step.
- * Leaflet is served by the app under /static/vendor/ (no CDN, no base tiles: works offline).
+ * Leaflet is served by the app under /static/vendor/ (no CDN); the base map (basemap.js) is the
+ * app's offline vector tiles, none, or an online source the server offers.
  *
  * Staff pages sign in through POST /auth/token and keep the token in localStorage; every
  * call to the JSON API carries it, so each page shows exactly what the API lets the role see.
@@ -159,6 +160,8 @@
     var map = L.map(id, {zoomControl: true, attributionControl: false});
     map.setView([31.24, 121.48], 15);  // replaced by the grids' bounds once they arrive
     maps[id] = map;
+    // the base map (offline tiles, none, online sources) and its layer switch
+    if (window.wanggeBasemap) window.wanggeBasemap.attach(map, cfg.basemap);
     return map;
   }
 

@@ -165,6 +165,12 @@
     map.pm.setGlobalOptions({snappable: true, snapDistance: 15, allowSelfIntersection: true});
     map.on("pm:create", onCreate);
     L.control.scale({imperial: false}).addTo(map);
+    addBaseMap(map);
+  }
+
+  /* The base map and its layer switch (maps/static/app/basemap.js), under everything drawn. */
+  function addBaseMap(target) {
+    if (window.wanggeBasemap) window.wanggeBasemap.attach(target, window.wanggeBasemap.pageConfig());
   }
 
   function contextLayers(d) {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import re
 
 import pytest
 import shapely
@@ -41,7 +43,12 @@ def api(request, archives, make_api, tmp_path):
 
 
 def test_routes_are_public_in_the_auth_table():
-    for path in ("/tiles/base/{z}/{x}/{y}.mvt", "/tiles/base/style.json", "/tiles/base.json"):
+    for path in (
+        "/tiles/base/{z}/{x}/{y}.mvt",
+        "/tiles/base/style.json",
+        "/tiles/base.json",
+        "/tiles/config",
+    ):
         assert POLICY[("GET", path)].who == PUBLIC
 
 
@@ -221,3 +228,87 @@ def test_an_overzoomed_tile_is_cut_once(make_api, archives, tmp_path):
     assert first.status_code == again.status_code == 200
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
     assert archive.bytes_read == read  # answered from memory, the parent not read again
+
+
+@pytest.mark.parametrize("how", ["environment", "wangge.toml"])
+def test_online_sources_and_key_reach_the_pages(make_api, archives, tmp_path, monkeypatch, how):
+    """The settings ``tiles`` and ``tianditu_key`` decide the online sources pages offer
+    (their config, /tiles/config) and the tile hosts their CSP lets them show."""
+    from api.core.config import get_settings
+
+    if how == "environment":
+        monkeypatch.setenv("WANGGE_TILES", "tianditu,amap")
+        monkeypatch.setenv("WANGGE_TIANDITU_KEY", "k123")
+        monkeypatch.setenv("WANGGE_BASEMAP", str(archives["pmtiles"]))
+    else:
+        toml = tmp_path / "wangge.toml"
+        toml.write_text(
+            f'[wangge]\ntiles = ["tianditu", "amap"]\ntianditu_key = "k123"\n'
+            f'basemap = "{archives["pmtiles"]}"\n',
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("WANGGE_CONFIG", str(toml))
+        for name in ("WANGGE_TILES", "WANGGE_TIANDITU_KEY", "WANGGE_BASEMAP"):
+            monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        api = make_api(f"sqlite:///{tmp_path / 'online.db'}")
+        doc = api.client.get("/tiles/config").json()
+        assert [s["id"] for s in doc["online"]] == ["tianditu", "amap"]
+        assert [s["gcj02"] for s in doc["online"]] == [False, True]
+        urls = [layer["url"] for layer in doc["online"][0]["layers"]]
+        assert len(urls) == 2 and all("tk=k123" in u for u in urls)
+        assert "LAYER=vec" in urls[0] and "LAYER=cva" in urls[1]
+        assert doc["offline"]["tiles"].endswith("/tiles/base/{z}/{x}/{y}.mvt")
+        assert doc["default"] == "offline"
+        page = api.client.get("/public")
+        config = json.loads(
+            re.search(r'id="wangge-config">(.*?)</script>', page.text, re.S).group(1)
+        )
+        assert config["basemap"] == doc
+        csp = page.headers["content-security-policy"]
+        img = next(d for d in csp.split("; ") if d.startswith("img-src"))
+        assert "https://t0.tianditu.gov.cn" in img and "https://webrd04.is.autonavi.com" in img
+        assert "script-src 'self';" in csp  # scripts still only from the app
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_no_online_source_means_no_outside_host(make_api, tmp_path, monkeypatch):
+    from api.core.config import get_settings
+
+    monkeypatch.delenv("WANGGE_TILES", raising=False)
+    monkeypatch.setenv("WANGGE_CONFIG", str(tmp_path / "absent.toml"))
+    get_settings.cache_clear()
+    try:
+        api = make_api(f"sqlite:///{tmp_path / 'plain.db'}")
+        doc = api.client.get("/tiles/config").json()
+        assert doc["online"] == [] and doc["offline"] is None and doc["default"] == "none"
+        csp = api.client.get("/public").headers["content-security-policy"]
+        assert "http" not in csp
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({"WANGGE_TILES": "bing"}, "unknown online base map bing"),
+     ({"WANGGE_TILES": "tianditu"}, "Tianditu tiles need a key")],
+)  # fmt: skip
+def test_bad_online_settings_are_refused_with_a_reason(tmp_path, monkeypatch, env, message):
+    from api.app import create_app
+    from api.core.config import get_settings
+
+    monkeypatch.delenv("WANGGE_TIANDITU_KEY", raising=False)
+    monkeypatch.setenv("WANGGE_CONFIG", str(tmp_path / "absent.toml"))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=message):
+            create_app(f"sqlite:///{tmp_path / 'bad.db'}")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
