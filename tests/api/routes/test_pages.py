@@ -30,13 +30,15 @@ SCRIPTS = sorted(APP_DIR.glob("*.js"))  # app.js and the scripts of single pages
 BUILT = {f"action-{a}" for a in ACTIONS} | {"inbox-row-link", "my-report-row-link"}
 
 
-def _documented() -> set[str]:
+def _documented(planner: bool = False) -> set[str]:
+    """The testids the table documents: the app pages' rows, or the planner page's rows."""
     section = DOC.read_text(encoding="utf-8").split("## `data-testid` attributes", 1)[1]
     names: set[str] = set()
     for line in section.splitlines():
         if line.startswith("| `"):
-            first_cell = line.split("|")[1]
-            names |= set(re.findall(r"`([\w-]+)`", first_cell))
+            first_cell, page = line.split("|")[1:3]
+            if page.strip().startswith("`/planner") == planner:
+                names |= set(re.findall(r"`([\w-]+)`", first_cell))
     return names
 
 
@@ -95,6 +97,9 @@ def test_every_testid_in_the_pages_is_documented_and_back():
     assert documented >= BUILT
     js = (APP_DIR / "app.js").read_text(encoding="utf-8")
     assert '"action-" + action' in js and 'testid + "-link"' in js
+    planner_html = (STATIC_DIR / "planner" / "planner.html").read_text(encoding="utf-8")
+    planner_ids = set(re.findall(r'data-testid="([\w-]+)"', planner_html))
+    assert _documented(planner=True) and _documented(planner=True) <= planner_ids
 
 
 def test_every_resident_field_has_an_error_slot():
