@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from gis.errors import InputError
-from maps.basemap import tile_range
 from maps.basemap_style import COLOURS, ROAD_CLASSES, base_style
 
 __all__ = [
@@ -156,6 +155,8 @@ def embedded_offline(archive, bounds, *, zooms: int = 3, pad: float = 0.2) -> di
     their size) at the archive's top ``zooms`` zooms, as base64 MVT (uncompressed) by
     ``"z/x/y"``: for an HTML file that opens from disk with no network."""
     from pyproj import Transformer
+
+    from maps.basemap import tile_range  # here: it loads geopandas, which settings never need
 
     west, south, east, north = bounds
     dx, dy = (east - west) * pad, (north - south) * pad

@@ -288,13 +288,13 @@ def reassign_codes_in_db(
         (int(i), old, new)
         for i, old, new in run(
             sa.text(
-                f"SELECT n.id, n.old_code, n.code FROM {_REASSIGN_TABLE} AS n "  # nosec B608  # constants
+                f"SELECT n.id, n.old_code, n.code FROM {_REASSIGN_TABLE} AS n "  # nosec B608  # the table name is a module constant
                 f"WHERE {differ} ORDER BY n.id"
             )
         )
     ]
     total, outside = run(
-        sa.text(f"SELECT count(*), count(*) - count(code) FROM {_REASSIGN_TABLE}")  # nosec B608  # constant
+        sa.text(f"SELECT count(*), count(*) - count(code) FROM {_REASSIGN_TABLE}")  # nosec B608  # the table name is a module constant
     ).one()
     run(sa.text(f"DROP TABLE {_REASSIGN_TABLE}"))
     mapper = next((m for m in Base.registry.mappers if m.local_table is target), None)

@@ -102,10 +102,6 @@ def test_cli_validate_reads_the_noise_floor_setting(gap_files, setting):
     assert "noise_m" in result.output and "0.5" in result.output
 
 
-# wired by the base-map work (web maps' tiles); everything else must be read
-_NOT_YET_READ = {"tianditu_key"}
-
-
 def test_every_setting_is_read_somewhere():
     config = ROOT / "api" / "core" / "config.py"
     texts = [
@@ -121,4 +117,4 @@ def test_every_setting_is_read_somewhere():
         for name in Settings.model_fields
         if not any(re.search(rf"\.{name}\b", text) for text in texts)
     }
-    assert unread == _NOT_YET_READ
+    assert unread == set()
