@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import ROOT, assignment_data, voronoi_division
-from bench.machine import RESULTS, machine
+from bench.machine import RESULTS, keep_other_sections, machine, replace_section
 
 
 def run_case(name: str, data: Path, work: Path, arg: str | None = None) -> dict:
@@ -392,7 +392,7 @@ def write_results(path, info, rows, lines, problems, extra, targets, series) -> 
             )
         md.append("")
     md += ["## Problems", ""] + ([f"- {p}" for p in problems] or ["- none"]) + [""]
-    path.write_text("\n".join(md))
+    path.write_text(keep_other_sections(path, "\n".join(md)))
 
 
 def only_geocoding(smoke: bool, results: Path | None) -> int:
@@ -412,15 +412,7 @@ def only_geocoding(smoke: bool, results: Path | None) -> int:
     ]
     print("\n".join(section))
     if results is not None:
-        text = results.read_text() if results.is_file() else "# Benchmark results\n\n"
-        start = text.find("## Geocoding")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
-        anchor = text.find("## Problems")
-        block = "\n".join(section) + "\n"
-        text = text[:anchor] + block + "\n" + text[anchor:] if anchor >= 0 else text + block
-        results.write_text(text)
+        replace_section(results, "Geocoding", section)
         print(f"\nwritten: {results}")
     return 1 if problems else 0
 

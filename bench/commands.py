@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import ROOT, assignment_data, voronoi_division
+from bench.machine import replace_section
 
 __all__ = ["main", "run_commands"]
 
@@ -304,16 +305,6 @@ NOTES = [
 ]
 
 
-def write_section(results: Path, lines: list[str]) -> None:
-    text = results.read_text() if results.is_file() else "# Benchmark results\n\n"
-    start = text.find("## Whole commands")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
-    anchor = text.find("## Problems")
-    block = "\n".join(lines) + "\n"
-    text = text[:anchor] + block + "\n" + text[anchor:] if anchor >= 0 else text + "\n" + block
-    results.write_text(text)
 
 
 def machine_line() -> dict:
@@ -341,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = section(rows, problems, info)
     print("\n".join(lines))
     if args.results is not None:
-        write_section(args.results, lines)
+        replace_section(args.results, "Whole commands", lines)
         print(f"\nwritten: {args.results}")
     return 1 if problems else 0
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from bench.commands import machine_line
 from bench.data import DATA_DIR, ROOT, assignment_data
+from bench.machine import replace_section
 
 DEFAULT_POINTS = 50_000_000
 CHUNK = 1_000_000
@@ -168,16 +169,6 @@ def section(n_points: int, n_grids: int, workers: int, single: dict, dask: dict,
     return lines
 
 
-def write_section(results: Path, lines: list[str]) -> None:
-    text = results.read_text() if results.is_file() else "# Benchmark results\n\n"
-    start = text.find("## Dask assignment")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
-    anchor = text.find("## Problems")
-    block = "\n".join(lines) + "\n"
-    text = text[:anchor] + block + "\n" + text[anchor:] if anchor >= 0 else text + "\n" + block
-    results.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = section(args.points, args.grids, args.workers, single, dask, differ, info)
     print("\n".join(lines))
     if args.results is not None:
-        write_section(args.results, lines)
+        replace_section(args.results, "Dask assignment", lines)
     return 1 if differ or "error" in dask else 0
 
 
