@@ -62,10 +62,8 @@ from pyproj import CRS, Transformer
 
 from gis.codes import require_code_field
 from gis.crs import WGS84, lonlat_to_wgs84, metric_crs, parse_input_crs, require_crs
-from gis.defaults import DEFAULT_CODE_FIELD
-from gis.errors import GeometryTypeError, InputError, InputTypeError, UnreadableFileError
-from gis.io import find_column, read_csv_text
-from gis.patrol_defaults import (
+from gis.defaults import (
+    DEFAULT_CODE_FIELD,
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
     DEFAULT_MAX_SPEED_KMH,
@@ -74,6 +72,8 @@ from gis.patrol_defaults import (
     DOP_UERE_M,
     TIMEZONE,
 )
+from gis.errors import GeometryTypeError, InputError, InputTypeError, UnreadableFileError
+from gis.io import find_column, read_csv_text
 
 __all__ = [
     "DEFAULT_MAX_ACCURACY_M",

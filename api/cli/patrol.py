@@ -41,13 +41,13 @@ from api.cli.output import (
     out,
     report_dry_run,
 )
-from gis.errors import InputError, WanggeError
-from gis.patrol_defaults import (
+from gis.defaults import (
     DEFAULT_MAX_ACCURACY_M,
     DEFAULT_MAX_GAP_S,
     DEFAULT_MAX_SPEED_KMH,
     DEFAULT_THRESHOLD_HOURS,
 )
+from gis.errors import InputError, WanggeError
 
 __all__ = ["app", "hours_command", "manual_app", "week_command"]
 
