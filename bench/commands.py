@@ -305,8 +305,6 @@ NOTES = [
 ]
 
 
-
-
 def machine_line() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()

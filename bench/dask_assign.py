@@ -40,7 +40,7 @@ def points_file(n_points: int, grids_folder: Path, seed: int = 7) -> Path:
     import pyarrow as pa
     import shapely
 
-    from gis.parquet import GeoParquetWriter, geoparquet_schema
+    from gis.io.geoparquet_parts import GeoParquetWriter, geoparquet_schema
 
     path = DATA_DIR / f"dask_points_{n_points}_rg250k_{grids_folder.name}.parquet"
     if path.is_file():
@@ -167,8 +167,6 @@ def section(n_points: int, n_grids: int, workers: int, single: dict, dask: dict,
         lines.append("")
         lines.append(f"Dask assignment of {n_points:,} points: dask vs single process {ratio}")
     return lines
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ from gis.assign import GridIndex
 from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, parse_input_crs, to_wgs84
 from gis.errors import CRSMismatchError, GeometryTypeError, InputError, UnreadableFileError
 from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
-from gis.parquet import (
+from gis.io.geoparquet_parts import (
     GeoParquetWriter,
     arrow_table,
     empty_frame,

@@ -139,9 +139,7 @@ def validate_command(
                 feature["properties"] = {"community": str(key)} | feature["properties"]
         with output_plan(dry_run) as plan:
             if out_path is not None:
-                target = plan.path(out_path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_findings(findings, collection, target)
+                write_findings(findings, collection, plan.path(out_path))
     except (WanggeError, ValueError) as exc:
         raise fail_input(exc) from exc
 

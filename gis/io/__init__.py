@@ -34,9 +34,11 @@ context, e.g. a CLI process), or ``limits=`` per call.
 
 Modules, one job each: :mod:`gis.io.layers` (:func:`read_layer`/:func:`write_layer`, the
 dispatch by extension), :mod:`gis.io.vector` (GDAL formats), :mod:`gis.io.tables` (CSV, XLSX
-and plain Parquet point tables), :mod:`gis.io.parquet` (Parquet files), :mod:`gis.io.checks`
-(CRS, coordinates, geometry kind), :mod:`gis.io.limits` (bounds), :mod:`gis.io.columnar`
-(column-wise point tables for whole-table commands) and :mod:`gis.io.common`.
+and plain Parquet point tables), :mod:`gis.io.parquet` (Parquet files),
+:mod:`gis.io.geoparquet_parts` (GeoParquet a few row groups at a time, for tables larger than
+memory), :mod:`gis.io.checks` (CRS, coordinates, geometry kind), :mod:`gis.io.limits`
+(bounds), :mod:`gis.io.columnar` (column-wise point tables for whole-table commands) and
+:mod:`gis.io.common`.
 """
 
 from __future__ import annotations

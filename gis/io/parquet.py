@@ -16,13 +16,15 @@ def _unreadable_parquet(label: str, exc: Exception) -> UnreadableFileError:
     return UnreadableFileError(f"{label}: 无法读取 Parquet / cannot read Parquet: {exc}")
 
 
-def _parquet_file(path: Path, label: str):
+def _parquet_file(path: Path, label: str | None = None):
+    """The file opened for reading, or :class:`UnreadableFileError` naming ``label`` (the path
+    unless given)."""
     import pyarrow.parquet as pq
 
     try:
         return pq.ParquetFile(path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise _unreadable_parquet(label, exc) from exc
+        raise _unreadable_parquet(label or str(path), exc) from exc
 
 
 def _is_geoparquet(path: Path, label: str) -> bool:

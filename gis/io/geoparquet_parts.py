@@ -20,7 +20,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gis.errors import InputError, UnreadableFileError
+from gis.errors import InputError
+from gis.io.parquet import _parquet_file
 
 __all__ = [
     "GeoParquetWriter",
@@ -34,15 +35,6 @@ __all__ = [
 ]
 
 _OGC_CRS84 = CRS.from_user_input("OGC:CRS84")
-
-
-def _parquet_file(path: Path):
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise UnreadableFileError(f"{path}: 无法读取 Parquet / cannot read Parquet: {exc}") from exc
 
 
 def geo_metadata(path: str | Path) -> dict | None:
