@@ -21,7 +21,6 @@ Pure: no web framework, no database.
 from __future__ import annotations
 
 import base64
-import gzip
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -169,11 +168,9 @@ def embedded_offline(archive, bounds, *, zooms: int = 3, pad: float = 0.2) -> di
         x0, y0, x1, y1 = tile_range(box, z)
         for x in range(x0, x1 + 1):
             for y in range(y0, y1 + 1):
-                data = archive.get(z, x, y)
+                data = archive.get_mvt(z, x, y)
                 if not data:
                     continue
-                if data[:2] == b"\x1f\x8b":
-                    data = gzip.decompress(data)
                 tiles[f"{z}/{x}/{y}"] = base64.b64encode(data).decode("ascii")
     return {"embedded": tiles, "minzoom": max(archive.minzoom, top - zooms + 1),
             "maxzoom": top, "bounds": [float(v) for v in archive.bounds]}  # fmt: skip

@@ -16,8 +16,6 @@ which is no wall to snap to.
 
 from __future__ import annotations
 
-import gzip
-
 import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
@@ -31,7 +29,6 @@ from maps.tile_archive import TileArchive
 __all__ = ["MAX_TILES", "archive_features"]
 
 MAX_TILES = 400  # an area larger than this many top-zoom tiles is refused (about 20 km²)
-_GZIP_MAGIC = b"\x1f\x8b"
 _TO_MERCATOR = pyproj.Transformer.from_crs(4326, 3857, always_xy=True)
 
 
@@ -74,11 +71,9 @@ def archive_features(
 
 
 def _tile_features(archive: TileArchive, z: int, x: int, y: int, layers: tuple[str, ...]):
-    data = archive.get(z, x, y)
+    data = archive.get_mvt(z, x, y)
     if not data:
         return
-    if data[:2] == _GZIP_MAGIC:
-        data = gzip.decompress(data)
     decoded = mapbox_vector_tile.decode(
         data, default_options={"y_coord_down": True, "geojson": False}
     )

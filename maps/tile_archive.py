@@ -34,6 +34,7 @@ from gis.errors import InputError, UnreadableFileError
 
 __all__ = [
     "ARCHIVE_FORMATS",
+    "GZIP_MAGIC",
     "MBTilesArchive",
     "PMTilesArchive",
     "TileArchive",
@@ -45,6 +46,7 @@ __all__ = [
 ARCHIVE_FORMATS = {".pmtiles": "pmtiles", ".mbtiles": "mbtiles"}
 
 Tile = tuple[int, int, int, bytes]  # z, x, y, gzip-compressed MVT
+GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of a gzip stream
 
 
 def archive_format(path: Path | str) -> str:
@@ -158,6 +160,13 @@ class TileArchive:
     def get(self, z: int, x: int, y: int) -> bytes | None:
         """The stored bytes of tile z/x/y, None when the archive has no such tile."""
         raise NotImplementedError
+
+    def get_mvt(self, z: int, x: int, y: int) -> bytes | None:
+        """Tile z/x/y as plain (uncompressed) MVT bytes, None when there is no such tile."""
+        data = self.get(z, x, y)
+        if data and data[:2] == GZIP_MAGIC:
+            return gzip.decompress(data)
+        return data
 
     def close(self) -> None:
         """Release the file."""

@@ -27,7 +27,7 @@ from api.routes.schemas import BaseMapConfigAnswer, BaseStyleDocumentAnswer, Bas
 from maps.basemap_config import page_config, served_offline, source_hosts
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of
-from maps.tile_archive import TileArchive
+from maps.tile_archive import GZIP_MAGIC, TileArchive
 
 __all__ = ["MAX_ZOOM", "MVT_TYPE", "page_basemap", "page_image_sources", "page_response", "router"]
 
@@ -37,7 +37,6 @@ MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
 CACHE_CONTROL = "public, max-age=3600"
 OVERZOOM_CACHE = 2048  # overzoomed tiles kept in memory (a few MB): phones pan back and forth
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _archive(request: Request) -> TileArchive:
@@ -98,12 +97,8 @@ def base_map_config(request: Request) -> dict:
 def _overzoomed(archive: TileArchive, z: int, x: int, y: int) -> bytes:
     """Tile z/x/y past the archive's top zoom, cut from its parent; b"" when empty."""
     top, px, py = parent_of(z, x, y, archive.maxzoom)
-    parent = archive.get(top, px, py)
-    if not parent:
-        return b""
-    if parent[:2] == _GZIP_MAGIC:
-        parent = gzip.decompress(parent)
-    return overzoom_tile(parent, z, x, y, top)
+    parent = archive.get_mvt(top, px, py)
+    return overzoom_tile(parent, z, x, y, top) if parent else b""
 
 
 @router.get(
@@ -127,7 +122,7 @@ async def base_tile(z: int, x: int, y: int, request: Request) -> Response:
     headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if not data:
         return Response(status_code=204, headers=headers)
-    gzipped = data[:2] == _GZIP_MAGIC
+    gzipped = data[:2] == GZIP_MAGIC
     etag = f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
     headers["ETag"] = etag
     if etag in (request.headers.get("if-none-match") or "").replace("W/", "").split(", "):
