@@ -39,19 +39,22 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.codes import require_code_field
 from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
 
+if TYPE_CHECKING:  # geopandas and pandas are imported where frames come in or go out
+    import geopandas as gpd
+    import pandas as pd
+
 __all__ = [
     "TIE_BREAK",
+    "GridArrays",
     "GridIndex",
     "assign_lonlat",
     "assign_points",
@@ -65,6 +68,21 @@ TIE_BREAK = (
 )
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
+_POLYGONAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of Polygon, MultiPolygon
+
+
+class GridArrays(NamedTuple):
+    """A division as plain arrays: grid ids, their Polygons/MultiPolygons, and their CRS.
+
+    Accepted wherever a grids GeoDataFrame is (:func:`assign_points`, :func:`assign_lonlat`,
+    :class:`GridIndex`), for callers that hold the grids as arrays (e.g. decoded from a
+    database) and need neither geopandas nor pandas. Same rules as for a frame: a missing id
+    or a None/empty geometry takes no part; any other non-polygon is refused.
+    """
+
+    ids: Sequence[Hashable] | np.ndarray
+    geoms: Sequence[shapely.Geometry | None] | np.ndarray
+    crs: Any
 
 
 def _crs_of(obj: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> CRS:
@@ -81,25 +99,60 @@ def _first_bad_row(geoms: gpd.GeoSeries, allowed: set[str]) -> Hashable | None:
     return bad.index[np.argmax(bad.to_numpy())]
 
 
+def _not_polygon(row: Hashable, kind: str) -> GeometryTypeError:
+    return GeometryTypeError(
+        f"网格第 {row!r} 行不是面 ({kind}) / grid row {row!r} is a {kind}, "
+        "not a Polygon or MultiPolygon"
+    )
+
+
+def _frame_grids(grids: gpd.GeoDataFrame, code_field: str) -> tuple:
+    """(ids, geometries, ids present, CRS) of a grids frame, checked."""
+    import geopandas as gpd
+
+    from gis.codes import require_code_field
+
+    if not isinstance(grids, gpd.GeoDataFrame):
+        raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
+    require_code_field(grids, code_field)
+    crs = _crs_of(grids, "grids 网格")
+    bad = _first_bad_row(grids.geometry, _POLYGONAL)
+    if bad is not None:
+        raise _not_polygon(bad, grids.geometry.loc[bad].geom_type)
+    ids = grids[code_field]
+    return ids.to_numpy(), grids.geometry.to_numpy(), ids.notna().to_numpy(), crs
+
+
+def _array_grids(grids: GridArrays) -> tuple:
+    """(ids, geometries, ids present, CRS) of :class:`GridArrays`, checked like a frame's."""
+    if grids.crs is None:
+        raise UnknownCRSError("grids 网格: 坐标系未知 / CRS is unknown")
+    ids = np.asarray(grids.ids, dtype=object)
+    geoms = np.asarray(grids.geoms, dtype=object)
+    if ids.shape != geoms.shape or ids.ndim != 1:
+        raise InputTypeError(
+            f"grid ids and geometries must be two 1-d arrays of one length, not {ids.shape} "
+            f"and {geoms.shape}"
+        )
+    type_id = shapely.get_type_id(geoms)
+    bad = ~np.isin(type_id, (-1, *_POLYGONAL_TYPE_IDS)) & ~shapely.is_empty(geoms)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise _not_polygon(row, geoms[row].geom_type)
+    present = np.array([v is not None and v == v for v in ids], dtype=bool)  # NaN != NaN
+    return ids, geoms, present, CRS.from_user_input(grids.crs)
+
+
 class _SortedGrids:
     """Grids in tie-break order (by ``str(id)``), prepared, without missing ids or geometry."""
 
-    def __init__(self, grids: gpd.GeoDataFrame, code_field: str) -> None:
-        if not isinstance(grids, gpd.GeoDataFrame):
-            raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
-        require_code_field(grids, code_field)
-        self.crs = _crs_of(grids, "grids 网格")
-        bad = _first_bad_row(grids.geometry, _POLYGONAL)
-        if bad is not None:
-            kind = grids.geometry.loc[bad].geom_type
-            raise GeometryTypeError(
-                f"网格第 {bad!r} 行不是面 ({kind}) / grid row {bad!r} is a {kind}, "
-                "not a Polygon or MultiPolygon"
-            )
-        ids = grids[code_field]
-        geoms = grids.geometry.to_numpy()
-        keep = ids.notna().to_numpy() & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        ids = ids.to_numpy()[keep]
+    def __init__(self, grids: gpd.GeoDataFrame | GridArrays, code_field: str) -> None:
+        if isinstance(grids, GridArrays):
+            ids, geoms, keep, self.crs = _array_grids(grids)
+        else:
+            ids, geoms, keep, self.crs = _frame_grids(grids, code_field)
+        keep = keep & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        ids = ids[keep]
         order = np.argsort(np.array([str(v) for v in ids], dtype=object), kind="stable")
         self.ids: np.ndarray = ids[order]
         self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
@@ -629,6 +682,8 @@ def _point_array(points: gpd.GeoSeries) -> np.ndarray:
 
 def _points_in(geoseries: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """The point geometries, checked, reprojected to ``crs`` when needed."""
+    import geopandas as gpd
+
     if not isinstance(geoseries, gpd.GeoSeries):
         raise InputTypeError(
             f"points must be a GeoDataFrame or GeoSeries, not {type(geoseries).__name__}"
@@ -648,12 +703,14 @@ def _tree_join(sorted_grids: _SortedGrids, point_geoms: np.ndarray) -> np.ndarra
 
 
 def _as_series(sorted_grids: _SortedGrids, best: np.ndarray, index: pd.Index) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(_ids_at(sorted_grids, best), index=index, name="grid_code", dtype=object)
 
 
 def assign_points(
     points: gpd.GeoDataFrame | gpd.GeoSeries,
-    grids: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame | GridArrays,
     *,
     code_field: str = DEFAULT_CODE_FIELD,
 ) -> pd.Series:
@@ -669,9 +726,10 @@ def assign_points(
     points : GeoDataFrame or GeoSeries of Points
         None or empty geometries are allowed and give NA. Reprojected to the grids' CRS when
         the two differ.
-    grids : GeoDataFrame of Polygons/MultiPolygons
+    grids : GeoDataFrame of Polygons/MultiPolygons, or GridArrays
     code_field : str
-        Column of ``grids`` holding the grid code returned (default ``"code"``).
+        Column of ``grids`` holding the grid code returned (default ``"code"``; unused for
+        :class:`GridArrays`).
 
     Returns
     -------
@@ -690,6 +748,7 @@ def assign_points(
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import box, Point
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4549)
@@ -698,6 +757,9 @@ def assign_points(
     >>> assign_points(pts, grids).tolist()  # shared edge x=1 -> "a"; outer corner -> "b"
     ['a', 'a', 'b', None, None]
     """
+    import geopandas as gpd
+    import pandas as pd
+
     sorted_grids = _SortedGrids(grids, code_field)
     geoseries = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     point_geoms = _points_in(geoseries, sorted_grids.crs)
@@ -713,7 +775,7 @@ def assign_lonlat(
     xs: np.ndarray,
     ys: np.ndarray,
     crs,
-    grids: gpd.GeoDataFrame | GridIndex,
+    grids: gpd.GeoDataFrame | GridArrays | GridIndex,
     *,
     code_field: str = DEFAULT_CODE_FIELD,
 ) -> np.ndarray:
@@ -721,14 +783,21 @@ def assign_lonlat(
 
     The same answer as :func:`assign_points` for ``shapely.points(xs, ys)`` in ``crs`` (same
     reprojection, rule and tie-break), without making a point geometry per row: for tables
-    read column-wise (:func:`gis.io.read_point_table`). ``grids`` may be a :class:`GridIndex`
-    built beforehand (e.g. while the points were being read); ``code_field`` is then unused.
+    read column-wise (:func:`gis.io.read_point_table`). A NaN coordinate (no point) gets
+    None. ``grids`` may be :class:`GridArrays` (then neither geopandas nor pandas is used) or
+    a :class:`GridIndex` built beforehand (e.g. while the points were being read);
+    ``code_field`` is then unused.
 
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4326)
     >>> assign_lonlat(np.array([0.5, 1.0, 3.0]), np.array([0.5, 0.5, 3.0]), 4326, grids).tolist()
     ['a', 'a', None]
+    >>> arrays = GridArrays(["b", "a"], [box(1, 0, 2, 1), box(0, 0, 1, 1)], 4326)
+    >>> assign_lonlat(np.array([1.0, 1.5, np.nan]), np.array([0.5, 0.5, np.nan]), 4326,
+    ...               arrays).tolist()
+    ['a', 'b', None]
     """
     index = grids if isinstance(grids, GridIndex) else None
     sorted_grids = index._grids if index is not None else _SortedGrids(grids, code_field)
@@ -751,6 +820,7 @@ def assign_lonlat(
 def outside_mask(grid_codes: pd.Series) -> pd.Series:
     """Return True where :func:`assign_points` found no grid (the point is outside).
 
+    >>> import pandas as pd
     >>> outside_mask(pd.Series(["a", None])).tolist()
     [False, True]
     """
@@ -767,6 +837,7 @@ class GridIndex:
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4326)
@@ -777,7 +848,7 @@ class GridIndex:
 
     def __init__(
         self,
-        grids: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame | GridArrays,
         *,
         code_field: str = DEFAULT_CODE_FIELD,
         one_shot: bool = False,
@@ -862,6 +933,9 @@ class GridIndex:
 
     def assign(self, points: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
         """Return the id of the grid covering each point, as :func:`assign_points` does."""
+        import geopandas as gpd
+        import pandas as pd
+
         geoseries = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
         point_geoms = _points_in(geoseries, self.crs)
         if len(point_geoms) == 0 or self._raster is None:

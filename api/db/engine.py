@@ -137,10 +137,16 @@ def _init_spatial_metadata(engine: Engine) -> None:
 def init_db(engine: Engine) -> None:
     """Create the spatial metadata/extension, then migrate the schema to the newest revision.
 
-    Idempotent: a database at head is left as it is, an older one is upgraded (in one
-    transaction). A database whose tables were made before migrations existed (no
-    ``alembic_version``) is refused with :class:`UnmigratedDatabaseError`.
+    Idempotent: a database at head is left as it is (known without loading Alembic:
+    :func:`api.db.revisions.at_head`), an older one is upgraded (in one transaction). A
+    database whose tables were made before migrations existed (no ``alembic_version``) is
+    refused with :class:`UnmigratedDatabaseError`.
     """
+    from api.db.revisions import at_head
+
+    with engine.connect() as conn:
+        if at_head(conn):  # migrated, so its spatial metadata / extension exists too
+            return
     from api.db.migrate import current_revision, upgrade
 
     _init_spatial_metadata(engine)

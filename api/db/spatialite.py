@@ -12,12 +12,21 @@ puts the system's GEOS and PROJ in the process-wide symbol scope; a wheel that b
 GEOS/PROJ (shapely, pyproj, pyogrio) imported *afterwards* binds to the system copies and
 corrupts memory (seen: shapely 2.2/GEOS 3.14 after SpatiaLite 5.0/GEOS 3.11 fails in
 ``to_wkb`` and aborts with "double free"). :func:`load_spatialite` therefore imports those
-wheels first.
+wheels first: shapely and pyproj, and pyogrio's GDAL library, which is *loaded* (bound now,
+privately, as importing pyogrio would) rather than pyogrio imported, since the pyogrio package
+imports geopandas and pandas, a third of a second of CPU a command reading no GIS file would
+pay for nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.machinery
+import importlib.util
+import os
 import sqlite3
+import sys
+from pathlib import Path
 from typing import Any
 
 from api.core.errors import ServiceUnavailable
@@ -50,9 +59,28 @@ def spatialite_module(path: str | None = None) -> str:
 
 def _import_bundled_geos_proj_first() -> None:
     """Bind the wheels' own GEOS/PROJ before mod_spatialite makes the system's global."""
-    import pyogrio  # noqa: F401
     import pyproj  # noqa: F401
     import shapely  # noqa: F401
+
+    _load_pyogrio_gdal()
+
+
+def _load_pyogrio_gdal() -> None:
+    """Load pyogrio's compiled core, and with it the GDAL (and the GEOS/PROJ inside) it links,
+    the way importing pyogrio loads it: every symbol bound now (``RTLD_NOW``), to its own
+    copies, kept private (``RTLD_LOCAL``). Importing pyogrio later reuses that library."""
+    if "pyogrio" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pyogrio")  # a top-level spec: pyogrio is not imported
+    if spec is None or not spec.submodule_search_locations:
+        return  # not installed: nothing to protect
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        core = folder / f"_ogr{suffix}"
+        if core.is_file():
+            ctypes.CDLL(str(core), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+            return
+    import pyogrio  # noqa: F401  (a layout not seen before: import it after all)
 
 
 def load_spatialite(dbapi_conn: Any, connection_record: Any = None, *, path: str | None = None):

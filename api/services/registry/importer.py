@@ -9,13 +9,19 @@ ID numbers, door plates and house ids, grid codes of staff), and returns an
 :class:`ImportResult` whose :attr:`~ImportResult.errors` is the per-row report: the row number
 as Excel shows it (header = row 1), the column, the value, the reason in Chinese and English.
 
-A file with a rejected row imports nothing, unless ``only_good_rows=True``. Rows are added to
-the caller's session and flushed, never committed: run it inside one transaction
+A file with a rejected row imports nothing, unless ``only_good_rows=True``. Rows are written
+in the caller's session (its transaction), never committed: run it inside one transaction
 (``with session_factory(engine).begin() as session``) so that a failure on any row leaves
-nothing written. Houses get their grid code on import: :func:`gis.assign.assign_points` on the
+nothing written. Houses get their grid code on import: :func:`gis.assign.assign_lonlat` on the
 grids of the community's division in effect on ``today`` (the rule of
-:func:`api.db.dialect.assign_codes_in_db`). The change log gets the actor of the session
+:func:`api.db.dialect.assign_codes_in_db`), and go in as bulk Core inserts (a few multi-row
+``INSERT ... RETURNING`` statements) with their change-log rows written the same way
+(:func:`api.db.history.log_inserts`), the rows the ORM would have written. Residents and staff
+go through the ORM. The change log gets the actor of the session
 (:func:`api.db.history.set_actor`).
+
+Reading a CSV or Parquet register and importing houses needs neither geopandas nor openpyxl;
+they are imported where an XLSX file or a GeoDataFrame is.
 """
 
 from __future__ import annotations
@@ -30,15 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
+import shapely
 import sqlalchemy as sa
-from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from api.db.communities import UnknownCommunityError, find_community
 from api.db.divisions import division_in_effect
 from api.db.encrypted import blind_index
+from api.db.history import log_inserts
 from api.db.models import (
     STORAGE_SRID,
     Community,
@@ -48,7 +54,6 @@ from api.db.models import (
     Staff,
     StaffGrid,
     from_db_geometries,
-    to_db_geometries,
 )
 from api.db.models.incidents import Post
 from api.services.registry.templates import (
@@ -60,7 +65,7 @@ from api.services.registry.templates import (
     normalise_header,
 )
 from api.services.registry.validators import FieldError, clean_house, clean_resident, clean_staff
-from gis.assign import assign_points
+from gis.assign import GridArrays, assign_lonlat
 from gis.crs import lonlat_to_wgs84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
 from gis.io import check_zip_expansion, get_read_limits
@@ -227,6 +232,8 @@ def _read_xlsx_rows(path: Path, kind: str, max_rows: int | None) -> list[list[An
     try:
         with zipfile.ZipFile(path) as archive:
             check_zip_expansion(archive, str(path), max_bytes=get_read_limits().max_unzipped_bytes)
+        from openpyxl import load_workbook
+
         wb = load_workbook(path, read_only=True, data_only=True)
     except InputError:
         raise
@@ -320,23 +327,40 @@ def read_table(
 # --------------------------------------------------------------------------- database look-ups
 
 
-def grids_in_effect(
-    session: Session, community_id: int, day: dt.date | None = None
-) -> gpd.GeoDataFrame:
-    """Return the grids (``code``, ``name``, geometry) of the community's division in effect
-    on ``day`` (default today), in the storage CRS; empty when none is in effect."""
+def _grid_rows(session: Session, community_id: int, day: dt.date | None) -> list:
     division = division_in_effect(session, community_id, day)
-    rows = [] if division is None else list(
+    if division is None:
+        return []
+    return list(
         session.execute(
             sa.select(Grid.code, Grid.name, Grid.geom)
             .where(Grid.division_id == division.id)
             .order_by(Grid.code)
         )
-    )  # fmt: skip
+    )
+
+
+def grids_in_effect(session: Session, community_id: int, day: dt.date | None = None):
+    """Return the grids (``code``, ``name``, geometry) of the community's division in effect
+    on ``day`` (default today), in the storage CRS, as a GeoDataFrame; empty when none is in
+    effect."""
+    import geopandas as gpd
+
+    rows = _grid_rows(session, community_id, day)
     return gpd.GeoDataFrame(
         {"code": [r.code for r in rows], "name": [r.name for r in rows]},
         geometry=from_db_geometries([r.geom for r in rows]),
         crs=STORAGE_SRID,
+    )
+
+
+def _grid_arrays(session: Session, community_id: int, day: dt.date | None) -> GridArrays:
+    """:func:`grids_in_effect` as arrays (codes, shapely geometries), without geopandas."""
+    rows = _grid_rows(session, community_id, day)
+    return GridArrays(
+        np.array([r.code for r in rows], dtype=object),
+        from_db_geometries([r.geom for r in rows]),
+        STORAGE_SRID,
     )
 
 
@@ -391,6 +415,8 @@ def _flag_duplicates(
 
 
 def _check_houses(session, community, cleaned, bad, input_crs) -> None:
+    if input_crs:
+        parse_input_crs(input_crs)  # an unknown CRS is refused before anything is written
     existing = session.execute(
         sa.select(House.address, House.house_key).where(House.community_id == community.id)
     ).all()
@@ -402,10 +428,6 @@ def _check_houses(session, community, cleaned, bad, input_crs) -> None:
         "houses", cleaned, "house_key", bad, taken={k for _, k in existing if k},
         taken_zh="本社区已有此房屋编号", taken_en="house id already used here",
     )  # fmt: skip
-    source = parse_input_crs(input_crs) if input_crs else "wgs84"
-    for _, rec in cleaned:
-        if rec.get("lon") is not None and rec.get("lat") is not None:
-            rec["lon"], rec["lat"] = lonlat_to_wgs84(rec["lon"], rec["lat"], source)
 
 
 def _chunks(values: list[str], size: int = 5000) -> Iterable[list[str]]:
@@ -452,9 +474,9 @@ def _check_residents(session, community, cleaned, bad) -> None:
 
 
 def _check_staff(session, community, cleaned, bad, today) -> None:
-    grids = grids_in_effect(session, community.id, today)
-    if len(grids):
-        known = set(grids["code"])
+    grids = _grid_arrays(session, community.id, today)
+    if len(grids.ids):
+        known = set(grids.ids)
     else:
         known = set(session.scalars(sa.select(Grid.code).where(Grid.community_id == community.id)))
     header = column("staff", "grid_codes").header_zh
@@ -492,33 +514,55 @@ def _check_staff(session, community, cleaned, bad, today) -> None:
 # --------------------------------------------------------------------------- writing
 
 
-def _point(rec: dict[str, Any]):
-    if rec.get("lon") is None or rec.get("lat") is None:
-        return None
-    from shapely import Point
+def _coordinates(records: list[dict[str, Any]], input_crs: str | None) -> tuple[np.ndarray, ...]:
+    """lon, lat arrays of the records in WGS84 (converted from ``input_crs``); NaN: no point."""
+    lon = np.array([np.nan if r.get("lon") is None else r["lon"] for r in records], dtype=float)
+    lat = np.array([np.nan if r.get("lat") is None else r["lat"] for r in records], dtype=float)
+    source = parse_input_crs(input_crs) if input_crs else "wgs84"
+    if source != "wgs84" and len(records):
+        lon, lat = lonlat_to_wgs84(lon, lat, source)
+    return lon, lat
 
-    return Point(rec["lon"], rec["lat"])
 
+def _insert_houses(session, community, records, today, input_crs) -> tuple[list[int], int]:
+    """Insert the houses in bulk with their grid codes and change-log rows; return their ids
+    (in the order of ``records``) and how many got no grid.
 
-def _add_houses(session, community, records, today) -> tuple[list[House], int]:
-    points = gpd.GeoSeries([_point(r) for r in records], crs=STORAGE_SRID)
-    grids = grids_in_effect(session, community.id, today)
-    if len(grids) and len(points):
-        codes = assign_points(points, grids).tolist()
-    else:
-        codes = [None] * len(records)
+    The rows are those the ORM wrote one by one before: the same columns, the point bound as
+    the same EWKT text (``SRID=...;POINT (lon lat)``, every double kept), and one change-log
+    row per house holding the whole record (:func:`api.db.history.log_inserts`).
+    """
+    lon, lat = _coordinates(records, input_crs)
+    codes = assign_lonlat(lon, lat, STORAGE_SRID, _grid_arrays(session, community.id, today))
+    has_point = ~(np.isnan(lon) | np.isnan(lat))
+    points = np.full(len(records), None, dtype=object)
+    points[has_point] = shapely.points(lon[has_point], lat[has_point])
+    wkt = shapely.to_wkt(points, rounding_precision=-1)  # as the ORM bound it (shapely's .wkt)
+    srid = f"SRID={STORAGE_SRID};"
     house_fields = [c.field for c in COLUMNS["houses"] if c.field not in ("lon", "lat")]
-    houses = [
-        House(
-            community_id=community.id,
-            geom=geom,
-            grid_code=code,
+    rows = [
+        {
+            "community_id": community.id,
             **{k: rec.get(k) for k in house_fields},
-        )
-        for rec, geom, code in zip(records, to_db_geometries(points), codes, strict=True)
+            "geom": None if text is None else srid + text,
+            "grid_code": code,
+        }
+        for rec, text, code in zip(records, wkt, codes, strict=True)
     ]
-    session.add_all(houses)
-    return houses, sum(c is None for c in codes)
+    table = House.__table__
+    # Multi-row INSERTs (SQLAlchemy's "insertmanyvalues"), whose RETURNING rows come back in
+    # no promised order: each id is matched to its row by the door plate, unique among the
+    # rows written (duplicates were rejected). Asking for the rows' order instead would make
+    # SQLite insert one row per statement.
+    returned = session.execute(sa.insert(table).returning(table.c.id, table.c.address), rows)
+    id_of = {address: house_id for house_id, address in returned}
+    ids = [id_of[row["address"]] for row in rows]
+    if len(id_of) != len(rows):
+        raise RuntimeError(f"{len(rows)} houses inserted but {len(id_of)} ids returned")
+    for row, house_id, text in zip(rows, ids, wkt, strict=True):
+        row["id"], row["geom"] = house_id, text  # the log holds the point as WKT
+    log_inserts(session, House, rows)
+    return ids, sum(c is None for c in codes)
 
 
 def _add_residents(session, community, records, today) -> list[Resident]:
@@ -596,10 +640,10 @@ def import_rows(
     good = [rec for src, rec in cleaned if not bad.get(src.row)]
     if result.errors and not only_good_rows:
         return result
-    if good:
-        if kind == "houses":
-            added, result.outside = _add_houses(session, community, good, today)
-        elif kind == "residents":
+    if good and kind == "houses":
+        result.ids, result.outside = _insert_houses(session, community, good, today, input_crs)
+    elif good:
+        if kind == "residents":
             added = _add_residents(session, community, good, today)
         else:
             added = _add_staff(session, community, good, today)

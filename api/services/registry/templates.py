@@ -20,11 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from api.services.registry.codes import code_table
 from gis.errors import InputError, MissingFieldError
 
@@ -260,6 +255,11 @@ def write_template(kind: str, path: str | Path) -> Path:
     the drop-downs list, Chinese names). Enumerations get drop-downs, required headers are
     bold red, ID numbers, phones and codes are text cells. Returns the path.
     """
+    # openpyxl only here: importing a register (header maps, columns) does not need it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter, quote_sheetname
+
     kinds = list(FIELD_CHECK_SHEETS) if kind == FIELD_CHECK else [kind]
     sheets = [(k, _check_kind(k)) for k in kinds]
     path = Path(path)
@@ -317,6 +317,10 @@ def write_template(kind: str, path: str | Path) -> Path:
 
 def _fill_data_sheet(ws, columns: tuple[Column, ...], lists: dict[str, str]) -> None:
     """Header row, column formats and drop-downs of one data sheet."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for j, col in enumerate(columns, start=1):
         letter = get_column_letter(j)
