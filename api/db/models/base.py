@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, LargeBinary, MetaData, TypeDecorator, func, type_coerce
 from sqlalchemy.orm import DeclarativeBase
 
 from api.core.config import get_settings
@@ -33,6 +33,7 @@ __all__ = [
     "to_db_geometries",
     "to_db_geometry",
     "utc_now",
+    "wkb_of",
 ]
 
 STORAGE_SRID: int = get_settings().storage_srid
@@ -99,6 +100,15 @@ def from_db_geometries(values) -> np.ndarray:
         None if v is None else v.data if isinstance(v.data, str) else bytes(v.data) for v in values
     ]
     return shapely.from_wkb(np.asarray(raw, dtype=object))
+
+
+def wkb_of(column):
+    """``column`` (a geometry column) selected as plain WKB bytes, exact doubles.
+
+    For reading many geometries: :func:`shapely.from_wkb` decodes them in one call, where the
+    column itself gives a GeoAlchemy2 element per row, several times slower to read.
+    """
+    return type_coerce(func.ST_AsBinary(column), LargeBinary)
 
 
 def utc_now() -> dt.datetime:

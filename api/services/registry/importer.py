@@ -53,7 +53,7 @@ from api.db.models import (
     Resident,
     Staff,
     StaffGrid,
-    from_db_geometries,
+    wkb_of,
 )
 from api.db.models.incidents import Post
 from api.services.registry.templates import (
@@ -333,11 +333,15 @@ def _grid_rows(session: Session, community_id: int, day: dt.date | None) -> list
         return []
     return list(
         session.execute(
-            sa.select(Grid.code, Grid.name, Grid.geom)
+            sa.select(Grid.code, Grid.name, wkb_of(Grid.geom).label("wkb"))
             .where(Grid.division_id == division.id)
             .order_by(Grid.code)
         )
     )
+
+
+def _geometries(rows: list) -> np.ndarray:
+    return shapely.from_wkb(np.array([r.wkb for r in rows], dtype=object))
 
 
 def grids_in_effect(session: Session, community_id: int, day: dt.date | None = None):
@@ -349,7 +353,7 @@ def grids_in_effect(session: Session, community_id: int, day: dt.date | None = N
     rows = _grid_rows(session, community_id, day)
     return gpd.GeoDataFrame(
         {"code": [r.code for r in rows], "name": [r.name for r in rows]},
-        geometry=from_db_geometries([r.geom for r in rows]),
+        geometry=_geometries(rows),
         crs=STORAGE_SRID,
     )
 
@@ -358,9 +362,7 @@ def _grid_arrays(session: Session, community_id: int, day: dt.date | None) -> Gr
     """:func:`grids_in_effect` as arrays (codes, shapely geometries), without geopandas."""
     rows = _grid_rows(session, community_id, day)
     return GridArrays(
-        np.array([r.code for r in rows], dtype=object),
-        from_db_geometries([r.geom for r in rows]),
-        STORAGE_SRID,
+        np.array([r.code for r in rows], dtype=object), _geometries(rows), STORAGE_SRID
     )
 
 
