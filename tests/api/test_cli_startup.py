@@ -122,3 +122,22 @@ def test_file_only_validate_loads_no_database_web_or_rendering(tmp_path):
     assert code == 0
     heavy = {*HEAVY_FOR_FILES, "scipy"}
     assert modules.isdisjoint(heavy), sorted(modules & heavy)
+
+
+def test_import_houses_from_csv_loads_no_frames_workbooks_or_migrations(tmp_path):
+    """Importing a CSV register into a database at head needs neither geopandas nor pandas
+    (the houses' grids are found over arrays), openpyxl (no workbook), Alembic (the schema
+    is known to be current) nor pyogrio (SpatiaLite's guard loads GDAL's library only)."""
+    from tests.api.test_import import COMMUNITY, demo_frames, store_demo, write_csv
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    store_demo(url, demo_frames())
+    rows = [{"门牌号码": f"启动路{i}号", "经度": 121.484, "纬度": 31.2398} for i in range(3)]
+    path = write_csv(tmp_path / "h.csv", rows)
+    code, modules = loaded_by(
+        ["import", "houses", str(path), "--community", COMMUNITY, "--db", url], tmp_path
+    )
+    assert code == 0
+    assert {"sqlalchemy", "geoalchemy2", "shapely"} <= modules
+    heavy = {"geopandas", "pandas", "openpyxl", "alembic", "pyogrio", "fastapi", "scipy"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)

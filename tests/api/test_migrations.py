@@ -20,6 +20,7 @@ from api.db.migrate import (
     upgrade,
 )
 from api.db.models import APPEND_ONLY_TABLES, Base
+from api.db.revisions import at_head, script_head
 
 GEOMETRY_COLUMNS = {
     (t.name, c.name)
@@ -111,6 +112,44 @@ def test_init_db_is_idempotent(fresh_engine):
     with fresh_engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM streets").scalar() == 1
     assert schema_differences(fresh_engine) == []
+
+
+def test_head_is_known_without_alembic_and_only_at_head(fresh_engine):
+    """at_head (the start-up check that spares loading Alembic) agrees with Alembic: the
+    scripts' head is Alembic's, a database one revision behind is not at head and is
+    upgraded by init_db."""
+    assert script_head() == head_revision()
+    with fresh_engine.connect() as conn:
+        assert not at_head(conn)  # no alembic_version table yet
+    init_db(fresh_engine)
+    with fresh_engine.connect() as conn:
+        assert at_head(conn)
+    downgrade(fresh_engine, "-1")
+    with fresh_engine.connect() as conn:
+        assert not at_head(conn)
+    init_db(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision()
+    assert schema_differences(fresh_engine) == []
+
+
+def _scripts(folder, chain: dict[str, str | None]) -> None:
+    folder.mkdir()
+    for rev, down in chain.items():
+        (folder / f"{rev}.py").write_text(
+            f'"""{rev}"""\nrevision = "{rev}"\ndown_revision = {down!r}\n', encoding="utf-8"
+        )
+
+
+def test_script_head_answers_only_a_plain_single_head(tmp_path):
+    _scripts(tmp_path / "chain", {"a1": None, "b2": "a1", "c3": "b2"})
+    assert script_head.__wrapped__(tmp_path / "chain") == "c3"
+    _scripts(tmp_path / "two_heads", {"a1": None, "b2": "a1", "c3": "a1"})
+    assert script_head.__wrapped__(tmp_path / "two_heads") is None
+    _scripts(tmp_path / "merged", {"a1": None, "b2": "a1", "c3": "a1", "d4": ("b2", "c3")})
+    assert script_head.__wrapped__(tmp_path / "merged") == "d4"
+    _scripts(tmp_path / "odd", {"a1": None})
+    (tmp_path / "odd" / "b2.py").write_text("revision = make_name()\n", encoding="utf-8")
+    assert script_head.__wrapped__(tmp_path / "odd") is None
 
 
 def test_a_database_made_before_migrations_is_refused(tmp_path):

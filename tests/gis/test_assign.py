@@ -13,8 +13,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gis.assign import TIE_BREAK, GridIndex, assign_points, outside_mask
-from gis.errors import GeometryTypeError, UnknownCRSError
+from gis.assign import TIE_BREAK, GridArrays, GridIndex, assign_lonlat, assign_points, outside_mask
+from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
 from tests.conftest import METRIC_EPSG, covering_codes, expected_code
 
 DEMO_GRIDS = Path(__file__).resolve().parents[2] / "data" / "demo" / "grids.geojson"
@@ -156,6 +156,43 @@ def test_empty_points_and_empty_grids():
     assert result.tolist() == [None, None, None] and result.index.tolist() == [5, 6, 7]
     assert GridIndex(no_grids).locate(0.5, 0.5) is None
     assert GridIndex(no_grids).locate_many([0.5], [0.5]).tolist() == [None]
+
+
+# --------------------------------------------------------------------------- grids as arrays
+
+
+def _arrays(grids: gpd.GeoDataFrame) -> GridArrays:
+    return GridArrays(grids["code"].to_numpy(), grids.geometry.to_numpy(), grids.crs)
+
+
+def test_grid_arrays_give_the_frames_answer_on_every_planted_point(division, planted):
+    geoms = planted.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    xs = np.where(present, shapely.get_x(geoms), np.nan)  # no point: NaN coordinates
+    ys = np.where(present, shapely.get_y(geoms), np.nan)
+    want = [expected_code(division.grids, p) for p in planted.geometry]
+    arrays = _arrays(division.grids)
+    assert assign_lonlat(xs, ys, 4326, arrays).tolist() == want
+    assert assign_points(planted, arrays).tolist() == want
+    assert GridIndex(arrays).locate_many(xs, ys).tolist() == want
+    # reprojected as a frame's grids are: metric points against lon/lat grid arrays
+    inner = division.grids_m.geometry.buffer(-1.0).representative_point()
+    got = assign_lonlat(inner.x.to_numpy(), inner.y.to_numpy(), METRIC_EPSG, arrays)
+    assert got.tolist() == division.grids_m["code"].tolist()
+
+
+def test_grid_arrays_are_checked_like_a_frame():
+    boxes = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 0, 3, 1), None]
+    arrays = GridArrays(["c", None, "a", "d"], boxes, METRIC_EPSG)  # no id / no geometry
+    assert assign_lonlat([0.5, 1.5, 2.0, 9.0], [0.5] * 4, METRIC_EPSG, arrays).tolist() == [
+        "c", None, "a", None,
+    ]  # fmt: skip
+    with pytest.raises(GeometryTypeError, match=r"grid row 1 .*LineString"):
+        GridIndex(GridArrays(["a", "b"], [boxes[0], shapely.LineString([(0, 0), (1, 1)])], 4326))
+    with pytest.raises(UnknownCRSError, match="grids"):
+        assign_lonlat([0.5], [0.5], 4326, GridArrays(["a"], boxes[:1], None))
+    with pytest.raises(InputTypeError, match="one length"):
+        assign_lonlat([0.5], [0.5], 4326, GridArrays(["a", "b"], boxes[:1], 4326))
 
 
 # --------------------------------------------------------------------------- CRS and types
