@@ -38,7 +38,8 @@ The rooms, highest first::
                       database_copy, demo
     ------------------------------------------------------------------------------------
     api/db/           storage: engine, dialect (SpatiaLite/PostGIS), spatialite, migrate and
-                      migrations (Alembic), communities, divisions, encrypted columns,
+                      migrations (Alembic), revisions (is the schema current, without
+                      Alembic), communities, divisions, encrypted columns,
                       data_keys (resealing personal data); models/ (base, common,
                       incidents, assessment, opinion: each imports only models.base);
                       the storage's flush hooks: history (change log), audit_chain;
