@@ -16,7 +16,14 @@ from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.services.registry.templates import COLUMNS, DATA_SHEET
 from gis.io import read_layer
-from tests.api.test_import import COMMUNITY, demo_frames, make_id, store_demo, write_csv
+from tests.api.test_import import (
+    COMMUNITY,
+    demo_frames,
+    make_id,
+    refuse_house,
+    store_demo,
+    write_csv,
+)
 
 runner = CliRunner()
 
@@ -132,22 +139,7 @@ def test_unusable_file_or_community_exits_2_and_writes_nothing(url, tmp_path):
 
 def test_database_error_exits_2_and_writes_nothing(url, tmp_path):
     engine = make_engine(url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON houses WHEN NEW.address = '坏路2号' "
-                "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.address = '坏路2号' "
-                "THEN RAISE EXCEPTION 'refused by test trigger'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON houses FOR EACH ROW "
-                "EXECUTE FUNCTION refuse()"
-            )
+    refuse_house(engine, "坏路2号")
     engine.dispose()
     path = write_csv(tmp_path / "h.csv", [{"门牌号码": f"坏路{i}号"} for i in range(1, 4)])
     before = _houses(url)

@@ -342,25 +342,31 @@ def _geod_distance_m(house, p) -> float:
     return Geod(ellps="WGS84").inv(q.x, q.y, p.x, p.y)[2]
 
 
-def test_a_database_error_on_row_n_leaves_nothing_written(demo_db, tmp_path):
-    Session = demo_db
-    engine = Session.kw["bind"]
+def refuse_house(engine, address: str) -> None:
+    """Make the database refuse to insert the house at ``address`` ('refused by test
+    trigger'), on either engine: a database error in the middle of a write."""
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_row BEFORE INSERT ON houses WHEN NEW.address = '拒绝路4号' "
+                f"CREATE TRIGGER refuse_row BEFORE INSERT ON houses WHEN NEW.address = '{address}' "
                 "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END"
             )
         else:
             conn.exec_driver_sql(
                 "CREATE FUNCTION refuse_row() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.address = '拒绝路4号' THEN RAISE EXCEPTION 'refused by test trigger'; "
+                f"IF NEW.address = '{address}' THEN RAISE EXCEPTION 'refused by test trigger'; "
                 "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
             )
             conn.exec_driver_sql(
                 "CREATE TRIGGER refuse_row BEFORE INSERT ON houses FOR EACH ROW "
                 "EXECUTE FUNCTION refuse_row()"
             )
+
+
+def test_a_database_error_on_row_n_leaves_nothing_written(demo_db, tmp_path):
+    Session = demo_db
+    engine = Session.kw["bind"]
+    refuse_house(engine, "拒绝路4号")
     rows = [{"门牌号码": f"拒绝路{i}号", "经度": 121.484, "纬度": 31.24} for i in range(1, 7)]
     path = write_csv(tmp_path / "h.csv", rows)
     with Session() as s:

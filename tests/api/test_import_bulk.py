@@ -21,7 +21,14 @@ from api.db.history import set_actor
 from api.db.models import Base, ChangeCounter, ChangeLog, Community, House, to_db_geometry, wkb_of
 from api.services.registry.importer import import_file, read_table
 from api.services.registry.validators import clean_house
-from tests.api.test_import import COMMUNITY, TODAY, demo_frames, store_demo, write_csv
+from tests.api.test_import import (
+    COMMUNITY,
+    TODAY,
+    demo_frames,
+    refuse_house,
+    store_demo,
+    write_csv,
+)
 from tests.conftest import expected_code
 
 runner = CliRunner()
@@ -197,22 +204,7 @@ def test_a_database_refusal_in_a_later_batch_writes_nothing(demo_url, grids, tmp
     is rolled back, the change log too, and the command exits 2 naming the reason."""
     rows = generated_rows(grids, 2_500, seed=8)
     engine = make_engine(demo_url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON houses WHEN NEW.address = '生成路2200号' "
-                "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
-                "IF NEW.address = '生成路2200号' THEN RAISE EXCEPTION 'refused by test trigger'; "
-                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON houses FOR EACH ROW "
-                "EXECUTE FUNCTION refuse()"
-            )
+    refuse_house(engine, "生成路2200号")
     engine.dispose()
     path = write_csv(tmp_path / "houses.csv", rows)
     before = _counts(demo_url)
