@@ -93,7 +93,7 @@ def _logged(obj, key: str, value: Any) -> Any:
 def _logged_as(model: type, key: str, value: Any) -> Any:
     """:func:`_logged` of a value of ``model``'s column ``key``."""
     value = _json_value(value)
-    if value is not None and model is Resident and key in SENSITIVE_RESIDENT_FIELDS:
+    if value is not None and issubclass(model, Resident) and key in SENSITIVE_RESIDENT_FIELDS:
         return keyring().encrypt(str(value), context=_log_context(key))
     return value
 
@@ -143,7 +143,7 @@ def log_inserts(session: Session, model: type, records: Sequence[Mapping[str, An
     if not records:
         return
     at, actor, name = utc_now(), actor_of(session), model.__tablename__
-    sealed = SENSITIVE_RESIDENT_FIELDS if model is Resident else ()
+    sealed = SENSITIVE_RESIDENT_FIELDS if issubclass(model, Resident) else ()
     # values that are already JSON and stay in clear go as they are (most of them)
     as_is = {key: key not in sealed for key in _model_columns(model)}
     rows = []

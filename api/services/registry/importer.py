@@ -558,9 +558,9 @@ def _insert_houses(session, community, records, today, input_crs) -> tuple[list[
     # SQLite insert one row per statement.
     returned = session.execute(sa.insert(table).returning(table.c.id, table.c.address), rows)
     id_of = {address: house_id for house_id, address in returned}
-    ids = [id_of[row["address"]] for row in rows]
     if len(id_of) != len(rows):
         raise RuntimeError(f"{len(rows)} houses inserted but {len(id_of)} ids returned")
+    ids = [id_of[row["address"]] for row in rows]
     for row, house_id, text in zip(rows, ids, wkt, strict=True):
         row["id"], row["geom"] = house_id, text  # the log holds the point as WKT
     log_inserts(session, House, rows)
