@@ -113,7 +113,9 @@ def _frame_grids(grids: gpd.GeoDataFrame, code_field: str) -> tuple:
     from gis.codes import require_code_field
 
     if not isinstance(grids, gpd.GeoDataFrame):
-        raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
+        raise InputTypeError(
+            f"grids must be a GeoDataFrame or GridArrays, not {type(grids).__name__}"
+        )
     require_code_field(grids, code_field)
     crs = _crs_of(grids, "grids 网格")
     bad = _first_bad_row(grids.geometry, _POLYGONAL)
