@@ -67,6 +67,7 @@ class Plane:
         self.source = source
         self.metric = metric
         self.identity = source.is_exact_same(metric)
+        self.rounding_m = 0.0  # how far rounding may move a vertex mapped by forward()
         if self.identity:
             return
         x0, y0, x1, y1 = (float(v) for v in bounds)
@@ -82,6 +83,13 @@ class Plane:
         self.origin = out[0]
         self.matrix = jac  # plane = origin + matrix @ (p - centre)
         self.inverse = np.linalg.inv(jac)
+        # of the data's vertices: the difference from the centre (an ulp of the largest
+        # source coordinate, scaled), the products and sums (ulps of the largest result)
+        scale = float(np.abs(jac).sum(axis=1).max())
+        largest_source = float(np.abs([x0, y0, x1, y1]).max())
+        largest = float(np.abs(out[0]).max()) + scale * max(x1 - x0, y1 - y0)
+        ulps = scale * float(np.spacing(largest_source)) + float(np.spacing(largest))
+        self.rounding_m = 4 * ulps
 
     # --------------------------------------------------------------- coordinates
 
@@ -115,7 +123,7 @@ class Plane:
         """Plane geometries projected to the metric CRS (vertex by vertex), for measuring."""
         if self.identity:
             return geoms
-        project = transformer(self.source, self.metric)
+        project = self._to_metric
 
         def convert(xy: np.ndarray) -> np.ndarray:
             src = self.backward(xy)
@@ -123,6 +131,10 @@ class Plane:
             return np.column_stack([x, y])
 
         return shapely.transform(geoms, convert)
+
+    @functools.cached_property
+    def _to_metric(self) -> Transformer:
+        return transformer(self.source, self.metric)  # hashing two CRSs costs: once
 
     def to_crs(self, geoms: np.ndarray, crs: CRS) -> np.ndarray:
         """Plane geometries in ``crs`` (via ``source``)."""

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import box
 
 from gis.crs import WGS84
@@ -295,3 +297,97 @@ def test_rings_of_rebuilt_polygons_are_dropped_and_the_rest_kept_in_order():
     assert kept["index"].tolist() == [2, 7]
     assert kept["owner"].tolist() == [0, 0, 0, 1, 1, 1]
     assert kept["coords"].tolist() == rings["coords"][[0, 1, 2, 6, 7, 8]].tolist()
+
+
+# --------------------------------------------- convex rings: validity without asking GEOS
+
+
+def _ring_polygon(points: np.ndarray, how: str) -> shapely.Polygon:
+    """A polygon through ``points`` (metric coordinates far from the origin) built ``how``:
+    as their convex hull (either orientation), in angle order round their centre (often
+    not convex), as given (often self-crossing), with a vertex repeated, or with a point
+    added on an edge (a flat corner)."""
+    if how == "hull":
+        hull = shapely.convex_hull(shapely.multipoints(points))
+        return hull if isinstance(hull, shapely.Polygon) else shapely.Polygon()
+    if how == "hull_reversed":
+        hull = _ring_polygon(points, "hull")
+        return hull.reverse() if not hull.is_empty else hull
+    if how == "star":
+        angle = np.arctan2(*(points - points.mean(axis=0)).T[::-1])
+        return shapely.Polygon(points[np.argsort(angle)])
+    if how == "repeated":
+        hull = np.array(_ring_polygon(points, "hull").exterior.coords)
+        return shapely.Polygon(np.vstack([hull[:2], hull[1:]])) if len(hull) > 3 else None
+    if how == "flat":
+        hull = np.array(_ring_polygon(points, "hull").exterior.coords)
+        if len(hull) < 4:
+            return None
+        middle = (hull[0] + hull[1]) / 2
+        return shapely.Polygon(np.vstack([hull[:1], middle, hull[1:]]))
+    return shapely.Polygon(points)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-200, 200), st.floats(-200, 200)), min_size=3, max_size=12),
+    st.sampled_from(["hull", "hull_reversed", "star", "given", "repeated", "flat"]),
+    st.sampled_from([1.0, 1e-3, 1e-6]),
+    st.integers(0, 2**32 - 1),
+)
+def test_certainly_convex_rings_are_valid_for_geos_as_given_and_moved_within_slack(
+    points, how, scale, seed
+):
+    from gis.coverage.convex import certainly_convex
+
+    points = np.array(points) * scale + np.array(ORIGIN_M)
+    polygon = _ring_polygon(points, how)
+    if polygon is None or polygon.is_empty:
+        return
+    coords = shapely.get_coordinates(polygon)
+    slack = 1e-4
+    certain = certainly_convex(coords, np.zeros(len(coords), dtype=int), 1, slack)[0]
+    if not certain:
+        return
+    assert shapely.is_valid(polygon)  # GEOS agrees, as given
+    rng = np.random.default_rng(seed)
+    for _ in range(5):  # and with every vertex moved by up to the slack
+        angle = rng.uniform(0, 2 * np.pi, len(coords) - 1)
+        moved = (
+            coords[:-1]
+            + slack * rng.uniform(0, 1, (len(angle), 1)) * np.c_[np.cos(angle), np.sin(angle)]
+        )
+        assert shapely.is_valid(shapely.Polygon(moved))
+    rounded = np.floor(coords / slack + 0.5) * slack  # rounded to a grid of the slack
+    assert shapely.is_valid(shapely.Polygon(rounded))
+
+
+def test_certainly_convex_settles_convex_rings_and_no_crossing_or_doubled_one():
+    from gis.coverage.convex import certainly_convex
+
+    x, y = ORIGIN_M
+    hexagon = [(x + 10 * np.cos(a), y + 10 * np.sin(a)) for a in np.arange(6) * np.pi / 3]
+    rings = [
+        shapely.box(x, y, x + 100, y + 30),  # convex, clockwise or not
+        shapely.box(x, y, x + 100, y + 30).reverse(),
+        shapely.Polygon(hexagon),
+        shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)]),  # bow-tie
+        shapely.Polygon([hexagon[k % 6] for k in (0, 2, 4, 1, 3, 5)]),  # winds twice
+        shapely.Polygon([(x, y), (x + 10, y), (x + 10, y + 10), (x + 5, y + 2), (x, y + 10)]),
+        shapely.Polygon([(x, y), (x + 10, y), (x + 10, y), (x + 10, y + 10)]),  # repeated
+        shapely.Polygon([(x, y), (x + 5, y), (x + 10, y), (x + 10, y + 10)]),  # flat corner
+        shapely.Polygon([(x, y), (x + 1e-5, y), (x + 1e-5, y + 1e-5)]),  # within the slack
+    ]
+    coords, owner = shapely.get_coordinates(rings, return_index=True)
+    certain = certainly_convex(coords, owner, len(rings), slack=1e-4)
+    assert certain.tolist() == [True, True, True, False, False, False, False, False, False]
+    valid = shapely.is_valid(rings)
+    assert not valid[3] and valid[5:8].all()  # left to GEOS: invalid, and valid but not certain
+    # not finite: not certain either
+    nan = coords.copy()
+    nan[owner == 0] = np.nan
+    assert certainly_convex(nan, owner, len(rings), slack=1e-4).tolist()[:3] == [
+        False,
+        True,
+        True,
+    ]
