@@ -391,3 +391,81 @@ def test_certainly_convex_settles_convex_rings_and_no_crossing_or_doubled_one():
         True,
         True,
     ]
+
+
+# ------------------------------------------ widths of pieces with many reflex vertices
+
+
+def _thin_bow(rng: np.random.Generator) -> shapely.Polygon:
+    """A sliver between a long straight edge and a zigzag bowing away from it, as a
+    boundary edge and the grid corners along it leave (hundreds of metres, centimetres)."""
+    length = rng.uniform(100, 3000)
+    n = int(rng.integers(5, 120))
+    x = np.linspace(0, length, n)
+    bow = rng.uniform(0.005, 0.5) * np.sin(np.pi * x / length)
+    bow[1:-1] += rng.uniform(-0.3, 0.3, n - 2) * bow[1:-1]
+    ring = np.vstack([np.c_[x, -bow], [[length, 0.0]], [[0.0, 0.0]]])
+    poly = shapely.Polygon(ring[1:])  # from the first bowed vertex round to (0, 0)
+    poly = shapely.affinity.rotate(poly, rng.uniform(0, 360), origin=(0, 0))
+    return shapely.affinity.translate(poly, X0, Y0)
+
+
+def _notched_star(rng: np.random.Generator) -> shapely.Polygon:
+    """A star-shaped polygon with several reflex vertices, metres to hundreds across."""
+    n = int(rng.integers(5, 25))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = rng.uniform(0.2, 1.0, n) * rng.uniform(1, 300)
+    ring = np.c_[radii * np.cos(angles), radii * np.sin(angles)] + np.array([X0, Y0])
+    return shapely.Polygon(ring)
+
+
+@pytest.mark.parametrize("make", [_thin_bow, _notched_star])
+def test_medial_circles_are_inscribed_and_no_smaller_than_geos_finds(make):
+    from gis.coverage.widths import medial_inscribed_circles
+
+    rng = np.random.default_rng(23)
+    polys = [p for p in (make(rng) for _ in range(60)) if p.is_valid]
+    assert len(polys) > 30
+    radius, centre = medial_inscribed_circles(np.array(polys, dtype=object))
+    assert not np.isnan(radius).any()
+    for poly, r, (x, y) in zip(polys, radius, centre, strict=True):
+        # a circle inside, touching the outline (distances by GEOS)...
+        point = shapely.Point(x, y)
+        assert poly.contains(point)
+        assert shapely.distance(point, poly.exterior) == pytest.approx(r, rel=1e-8, abs=1e-9)
+        # ... at least as large as the one GEOS's search finds (never larger than the
+        # largest: on thin pieces it stops short of its tolerance, hence no upper check)
+        geos = shapely.maximum_inscribed_circle(poly, r * 1e-6).length
+        assert r >= geos * (1 - 1e-9), (r, geos)
+
+
+def test_medial_widths_equal_the_exact_one_reflex_and_convex_ones():
+    from gis.coverage.widths import (
+        convex_inscribed_radius,
+        medial_inscribed_radius,
+        one_reflex_inscribed_radius,
+    )
+
+    rng = np.random.default_rng(5)
+    darts = [p for p in _one_reflex_polygons(rng, 100) if p.is_valid]
+    hulls = [
+        shapely.convex_hull(shapely.multipoints(rng.uniform(0, 80, (9, 2)) + np.array(ORIGIN_M)))
+        for _ in range(50)
+    ]
+    medial = medial_inscribed_radius(np.array(darts + hulls, dtype=object))
+    exact = np.r_[
+        one_reflex_inscribed_radius(np.array(darts, dtype=object)),
+        convex_inscribed_radius(np.array(hulls, dtype=object)),
+    ]
+    assert not np.isnan(exact).any()
+    np.testing.assert_allclose(medial, exact, rtol=1e-9, atol=1e-9)
+
+
+def test_medial_widths_leave_holes_and_crowded_polygons_to_geos():
+    from gis.coverage.widths import medial_inscribed_radius
+
+    holed = box(X0, Y0, X0 + 10, Y0 + 10).difference(box(X0 + 4, Y0 + 4, X0 + 5, Y0 + 5))
+    angles = np.linspace(0, 2 * np.pi, 400, endpoint=False)  # every site close to all
+    round_ = shapely.Polygon(np.c_[X0 + 50 * np.cos(angles), Y0 + 50 * np.sin(angles)])
+    radius = medial_inscribed_radius(np.array([holed, round_, None], dtype=object))
+    assert np.isnan(radius).all()
