@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import functools
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.crs import WGS84
+from gis.crs import WGS84, geometries_to_crs, transformer
 from gis.errors import CRSError
 
 __all__ = ["Plane", "transformer"]
-
-
-@functools.lru_cache(maxsize=32)
-def transformer(source: CRS, target: CRS) -> Transformer:
-    """A cached ``Transformer`` from ``source`` to ``target`` (x = east/lon, y = north/lat)."""
-    return Transformer.from_crs(source, target, always_xy=True)
 
 
 class Plane:
@@ -138,10 +131,7 @@ class Plane:
 
     def to_crs(self, geoms: np.ndarray, crs: CRS) -> np.ndarray:
         """Plane geometries in ``crs`` (via ``source``)."""
-        source = self.to_source(geoms)
-        if self.source.is_exact_same(crs):
-            return source
-        return np.asarray(gpd.GeoSeries(source, crs=self.source).to_crs(crs).array, dtype=object)
+        return geometries_to_crs(self.to_source(geoms), self.source, crs)
 
     def lonlat(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates ``(n, 2)`` as WGS84 lon and lat."""
