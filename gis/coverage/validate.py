@@ -70,15 +70,19 @@ snapped grids with their index and the edges GEOS flags); :mod:`gis.coverage.com
 what :mod:`gis.coverage.repair` shares, :mod:`gis.geojson` the GeoJSON writer. Speed comes
 from doing the expensive work only where a defect can be, with the same answers: grids are
 mapped vertex by vertex and built into geometries only where one is needed (validity is
-judged on the grids as given, see :func:`gis.coverage.snapping.metric_validity`); polygons
+judged on the grids as given, see :func:`gis.coverage.snapping.metric_validity`; a grid
+whose ring is certainly convex is valid, as given and rounded, without asking GEOS:
+:mod:`gis.coverage.convex`); polygons
 are snapped by rounding their vertices where that is what ``set_precision`` gives; edge
 segments are matched exactly by hashing, so GEOS's coverage check runs only on grids with an
 unmatched segment and their neighbours; the union of the grids with no invalid edge is built
 from their unmatched segments; overlaps are intersected only for pairs with a flagged grid;
-a grid sharing long exact segments with a gap borders it without an overlay; widths of small
-convex pieces, and of small pieces with one reflex vertex (the slivers a moved vertex
-leaves), are solved exactly (GEOS's search, which the widths above are within tolerance of,
-on the others).
+a grid sharing long exact segments with a gap borders it without an overlay; an edge's
+deviation is sampled against the outline segments near each short run of it; widths of
+small convex pieces, of small pieces with one reflex vertex (the slivers a moved vertex
+leaves) and of hole-free pieces whose edges lie close to few others (long thin slivers) are
+solved exactly (GEOS's search, which the exact widths are within tolerance of, on the
+others).
 ``tests/gis/_reference_validate.py`` keeps the straightforward version to compare with.
 """
 
@@ -96,6 +100,7 @@ from pyproj import CRS
 
 from gis.coverage.common import (
     MULTIPOLYGON,
+    POLYGON,
     REASON_ZH,
     as_frame,
     boundary_in_crs,
@@ -117,7 +122,13 @@ from gis.coverage.common import (
 from gis.coverage.context import Context
 from gis.coverage.junctions import with_junctions
 from gis.coverage.plane import Plane
-from gis.coverage.segments import distance_to_segments, grouped, near_segments, same_points
+from gis.coverage.segments import (
+    distance_to_segments,
+    grouped,
+    near_segments,
+    ring_segments,
+    same_points,
+)
 from gis.coverage.snapping import (
     Vertices,
     as_set_precision_gives,
@@ -575,7 +586,7 @@ def _invalid(
 
 def _outside(ctx: Context, boundary_m: shapely.Geometry) -> list[_Finding]:
     shapely.prepare(boundary_m)
-    spilling = ctx.present[~shapely.contains_properly(boundary_m, ctx.work[ctx.present])]
+    spilling = ctx.present[~_properly_inside(ctx, boundary_m)]
     # a grid along the outline that the boundary covers spills nothing: no overlay with a
     # boundary that holds every grid corner on its edges (the T-junctions joined)
     spilling = spilling[~shapely.covers(boundary_m, ctx.work[spilling])]
@@ -597,6 +608,35 @@ def _outside(ctx: Context, boundary_m: shapely.Geometry) -> list[_Finding]:
             )
         )
     return findings
+
+
+def _properly_inside(ctx: Context, boundary_m: shapely.Geometry) -> np.ndarray:
+    """``shapely.contains_properly(boundary_m, grids)`` over ``ctx.present``.
+
+    A polygon whose envelope meets no envelope of the boundary's outline segments does not
+    meet the outline: it lies wholly inside or wholly outside, as any of its vertices does.
+    Only the others are asked of GEOS, and the first vertex of those polygons is located
+    (a multipolygon's parts could lie on both sides: GEOS too).
+    """
+    geoms = ctx.work[ctx.present]
+    start, end, _, _, _ = ring_segments(np.array([boundary_m], dtype=object))
+    outline = shapely.linestrings(np.stack([start, end], axis=1))
+    near = np.zeros(len(geoms), dtype=bool)
+    near[ctx.tree.query(outline)[1]] = True
+    near |= shapely.get_type_id(geoms) != POLYGON
+    inside = np.zeros(len(geoms), dtype=bool)
+    far = np.flatnonzero(~near)
+    seg = ctx.segments
+    first = np.full(len(geoms), -1)
+    first[seg.owner[::-1]] = np.arange(len(seg.owner))[::-1]  # first segment of each grid
+    located = far[first[far] >= 0]
+    x, y = seg.start[first[located]].T
+    inside[located] = shapely.contains_xy(boundary_m, x, y)
+    doubtful = np.ones(len(geoms), dtype=bool)
+    doubtful[located] = False
+    doubtful = np.flatnonzero(doubtful)
+    inside[doubtful] = shapely.contains_properly(boundary_m, geoms[doubtful])
+    return inside
 
 
 def _multipart(

@@ -469,3 +469,34 @@ def test_medial_widths_leave_holes_and_crowded_polygons_to_geos():
     round_ = shapely.Polygon(np.c_[X0 + 50 * np.cos(angles), Y0 + 50 * np.sin(angles)])
     radius = medial_inscribed_radius(np.array([holed, round_, None], dtype=object))
     assert np.isnan(radius).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grids_properly_inside_the_boundary_are_those_geos_finds(seed):
+    """``_properly_inside`` asks GEOS only about grids whose envelope meets the boundary's
+    outline; the answers are ``contains_properly`` for every grid: inside, outside,
+    straddling, touching at a corner, in a hole, multipart."""
+    from gis.coverage.context import Context
+    from gis.coverage.validate import _properly_inside
+
+    rng = np.random.default_rng(seed)
+    frame = box(X0 - 100, Y0 - 100, X0 + 700, Y0 + 700)
+    sites = shapely.multipoints(rng.uniform(-100, 700, (400, 2)) + np.array([X0, Y0]))
+    cells = shapely.intersection(
+        shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame)), frame
+    )
+    cells = shapely.set_precision(cells, 1e-4)
+    two_parts = shapely.MultiPolygon([box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20),
+                                      box(X0 + 650, Y0 + 650, X0 + 660, Y0 + 660)])  # fmt: skip
+    corner = box(X0 + 600, Y0 + 600, X0 + 610, Y0 + 610)  # touches the boundary's corner
+    grids = np.array([*cells, two_parts, corner], dtype=object)
+    hole = box(X0 + 250, Y0 + 250, X0 + 300, Y0 + 320)
+    outer = shapely.Polygon(box(X0, Y0, X0 + 600, Y0 + 600).exterior.coords, [hole.exterior.coords])
+    island = shapely.Polygon(rng.uniform(0, 80, (12, 2)) + np.array([X0 + 620, Y0 + 100]))
+    for boundary in (outer, shapely.MultiPolygon([outer, shapely.convex_hull(island)])):
+        ctx = Context(grids, [str(i) for i in range(len(grids))], 0.001, 0.5)
+        shapely.prepare(boundary)
+        found = _properly_inside(ctx, boundary)
+        truth = shapely.contains_properly(boundary, grids[ctx.present])
+        assert found.tolist() == truth.tolist()
+        assert truth.sum() > 100 and (~truth).sum() > 50  # both answers are asked for
