@@ -162,7 +162,7 @@ def _one_reflex_radius_n(coords: np.ndarray, n: int) -> np.ndarray:
     return np.where(usable & np.isfinite(best), best, np.nan)
 
 
-_MAX_SITES = 3000  # edges and reflex vertices of one polygon solved exactly
+_MAX_SITES = 1000  # edges and reflex vertices of one polygon solved exactly (n² memory)
 _MAX_TRIPLES = 200_000  # triples of sites near each other tried for one polygon
 
 
