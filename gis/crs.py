@@ -45,13 +45,14 @@ implementations do (the offset is only applied to Chinese map data). NaN stays N
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from gis.errors import CRSError, UnknownCRSError
 
@@ -67,6 +68,7 @@ __all__ = [
     "gauss_kruger_3deg_crs",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "geometries_to_crs",
     "in_china",
     "is_cgcs2000_based",
     "lonlat_to_wgs84",
@@ -75,6 +77,7 @@ __all__ = [
     "require_crs",
     "to_metric",
     "to_wgs84",
+    "transformer",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
 ]
@@ -83,6 +86,32 @@ WGS84 = CRS.from_epsg(4326)
 CGCS2000 = CRS.from_epsg(4490)
 
 INPUT_CRS_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+
+
+@functools.lru_cache(maxsize=32)
+def transformer(source: CRS, target: CRS) -> Transformer:
+    """A cached ``Transformer`` from ``source`` to ``target`` (x = east/lon, y = north/lat).
+
+    Building one can take PROJ tens of milliseconds (CGCS2000 to WGS84: it weighs every
+    candidate operation), so a process builds each once.
+    """
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def geometries_to_crs(geoms: np.ndarray, source: CRS, target: CRS) -> np.ndarray:
+    """``geoms`` from ``source`` to ``target`` vertex by vertex, as ``GeoSeries.to_crs``
+    converts them (Z kept where there is one), with the cached :func:`transformer`."""
+    if source.is_exact_same(target):
+        return geoms
+    convert = transformer(source, target).transform
+    out = np.empty_like(geoms)
+    for with_z in (False, True):
+        which = shapely.has_z(geoms) == with_z
+        coords = shapely.get_coordinates(geoms[which], include_z=with_z)
+        moved = np.array(convert(*coords.T)).T if len(coords) else coords
+        out[which] = shapely.set_coordinates(geoms[which].copy(), moved)
+    return out
+
 
 # EPSG:4534 is "CGCS2000 / 3-degree Gauss-Kruger CM 75E"; codes run on by one per 3 degrees
 # up to EPSG:4554 (CM 135E), without the zone number prefixed to the easting.

@@ -16,8 +16,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.geometry
+from pyproj import CRS
 
-from gis.crs import WGS84
+from gis.crs import WGS84, geometries_to_crs
 
 __all__ = ["feature", "feature_collection", "frame_to_feature_collection", "json_value"]
 
@@ -45,9 +46,13 @@ def frame_to_feature_collection(frame: gpd.GeoDataFrame, columns: Sequence[str])
     >>> out["properties"], out["geometry"]["coordinates"][0][:2]
     ({'a': None}, ((1.0, 0.0), (1.0, 1.0)))
     """
-    geo = frame.geometry.to_crs(WGS84) if len(frame) else frame.geometry
+    geo = frame.geometry.array
+    if len(frame) and frame.crs is not None:  # the transformer cached for the process
+        geo = geometries_to_crs(np.asarray(geo, dtype=object), CRS(frame.crs), WGS84)
+    elif len(frame):
+        geo = frame.geometry.to_crs(WGS84).array  # no CRS: geopandas says why not
     features = []
-    for row, geom in zip(frame.itertuples(index=False), geo.array, strict=True):
+    for row, geom in zip(frame.itertuples(index=False), geo, strict=True):
         props = {name: json_value(getattr(row, name)) for name in columns}
         features.append({"type": "Feature", "geometry": _geometry(geom), "properties": props})
     return feature_collection(features)

@@ -23,7 +23,11 @@ from gis.coverage.segments import (
     matched_segments,
 )
 from gis.coverage.snapping import as_set_precision_gives
-from gis.coverage.widths import convex_inscribed_radius, one_reflex_inscribed_radius
+from gis.coverage.widths import (
+    convex_inscribed_radius,
+    medial_inscribed_radius,
+    one_reflex_inscribed_radius,
+)
 
 __all__ = ["Context", "Pieces"]
 
@@ -146,14 +150,16 @@ class Context:
         """2 × radius of the largest inscribed circle of each polygon, in metres."""
         if len(parts) == 0:
             return np.zeros(0)
-        # exact for small convex pieces (most of them) and small pieces with one reflex
-        # vertex (the slivers a moved vertex leaves); otherwise GEOS's search, accurate to
-        # a tenth of the noise floor on thin pieces, to 1e-5 of the size on big ones
+        # exact for small convex pieces (most of them), small pieces with one reflex
+        # vertex (the slivers a moved vertex leaves) and pieces without holes whose sites
+        # close to each other are few (long thin ones); otherwise GEOS's search, accurate
+        # to a tenth of the noise floor on thin pieces, to 1e-5 of the size on big ones
         widths = 2 * convex_inscribed_radius(parts)
-        rest = np.isnan(widths)
-        if rest.any():
-            widths[rest] = 2 * one_reflex_inscribed_radius(parts[rest])
+        for exact in (one_reflex_inscribed_radius, medial_inscribed_radius):
             rest = np.isnan(widths)
+            if rest.any():
+                widths[rest] = 2 * exact(parts[rest])
+        rest = np.isnan(widths)
         if rest.any():
             others = parts[rest]
             tol = np.maximum(max(self.noise_m, 1e-6) / 10, 1e-5 * np.sqrt(shapely.area(others)))

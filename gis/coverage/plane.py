@@ -22,21 +22,14 @@ from __future__ import annotations
 
 import functools
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.crs import WGS84
+from gis.crs import WGS84, geometries_to_crs, transformer
 from gis.errors import CRSError
 
 __all__ = ["Plane", "transformer"]
-
-
-@functools.lru_cache(maxsize=32)
-def transformer(source: CRS, target: CRS) -> Transformer:
-    """A cached ``Transformer`` from ``source`` to ``target`` (x = east/lon, y = north/lat)."""
-    return Transformer.from_crs(source, target, always_xy=True)
 
 
 class Plane:
@@ -67,6 +60,7 @@ class Plane:
         self.source = source
         self.metric = metric
         self.identity = source.is_exact_same(metric)
+        self.rounding_m = 0.0  # how far rounding may move a vertex mapped by forward()
         if self.identity:
             return
         x0, y0, x1, y1 = (float(v) for v in bounds)
@@ -82,6 +76,13 @@ class Plane:
         self.origin = out[0]
         self.matrix = jac  # plane = origin + matrix @ (p - centre)
         self.inverse = np.linalg.inv(jac)
+        # of the data's vertices: the difference from the centre (an ulp of the largest
+        # source coordinate, scaled), the products and sums (ulps of the largest result)
+        scale = float(np.abs(jac).sum(axis=1).max())
+        largest_source = float(np.abs([x0, y0, x1, y1]).max())
+        largest = float(np.abs(out[0]).max()) + scale * max(x1 - x0, y1 - y0)
+        ulps = scale * float(np.spacing(largest_source)) + float(np.spacing(largest))
+        self.rounding_m = 4 * ulps
 
     # --------------------------------------------------------------- coordinates
 
@@ -115,7 +116,7 @@ class Plane:
         """Plane geometries projected to the metric CRS (vertex by vertex), for measuring."""
         if self.identity:
             return geoms
-        project = transformer(self.source, self.metric)
+        project = self._to_metric
 
         def convert(xy: np.ndarray) -> np.ndarray:
             src = self.backward(xy)
@@ -124,12 +125,13 @@ class Plane:
 
         return shapely.transform(geoms, convert)
 
+    @functools.cached_property
+    def _to_metric(self) -> Transformer:
+        return transformer(self.source, self.metric)  # hashing two CRSs costs: once
+
     def to_crs(self, geoms: np.ndarray, crs: CRS) -> np.ndarray:
         """Plane geometries in ``crs`` (via ``source``)."""
-        source = self.to_source(geoms)
-        if self.source.is_exact_same(crs):
-            return source
-        return np.asarray(gpd.GeoSeries(source, crs=self.source).to_crs(crs).array, dtype=object)
+        return geometries_to_crs(self.to_source(geoms), self.source, crs)
 
     def lonlat(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates ``(n, 2)`` as WGS84 lon and lat."""

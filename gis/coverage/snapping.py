@@ -15,12 +15,14 @@ import numpy as np
 import shapely
 
 from gis.coverage.common import POLYGON, made_valid, polygonal
+from gis.coverage.convex import certainly_convex
 from gis.coverage.plane import Plane
 from gis.coverage.segments import same_points
 
 __all__ = [
     "Vertices",
     "as_set_precision_gives",
+    "convex_in_plane",
     "in_plane",
     "made_valid_and_snapped",
     "metric_validity",
@@ -43,6 +45,7 @@ class Vertices:
     def __init__(self, shapes: np.ndarray, coords: np.ndarray | None = None):
         self.shapes = shapes
         self.coords = coords
+        self.listed = coords  # the vertices, once listed (``coords`` or taken from shapes)
         if coords is not None:
             self.first = np.r_[0, np.cumsum(shapely.get_num_coordinates(shapes))]
 
@@ -50,6 +53,8 @@ class Vertices:
         return len(self.shapes)
 
     def subset(self, positions: np.ndarray) -> Vertices:
+        if _all_in_order(positions, len(self.shapes)):
+            return self
         if self.coords is None:
             return Vertices(self.shapes[positions])
         return Vertices(self.shapes[positions], self.coordinates(positions)[0])
@@ -63,12 +68,20 @@ class Vertices:
 
     def coordinates(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vertices of the geometries at ``positions`` and, for each, its index in them."""
-        if self.coords is None:
+        if self.listed is None:
             return shapely.get_coordinates(self.shapes[positions], return_index=True)
         counts = np.diff(self.first)[positions]
         owner = np.repeat(np.arange(len(positions)), counts)
+        if _all_in_order(positions, len(self.shapes)):
+            return self.listed, owner
         within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.coords[within + np.repeat(self.first[positions], counts)], owner
+        return self.listed[within + np.repeat(self.first[positions], counts)], owner
+
+    def list_vertices(self) -> None:
+        """List the vertices of geometries held as given once, for :meth:`coordinates`."""
+        if self.listed is None:
+            self.listed = shapely.get_coordinates(self.shapes)
+            self.first = np.r_[0, np.cumsum(shapely.get_num_coordinates(self.shapes))]
 
 
 def in_plane(geoms: np.ndarray, plane: Plane) -> Vertices:
@@ -85,12 +98,38 @@ def in_plane(geoms: np.ndarray, plane: Plane) -> Vertices:
     return Vertices(geoms, plane.forward(shapely.get_coordinates(geoms)))
 
 
+def _all_in_order(positions: np.ndarray, n: int) -> bool:
+    """True if ``positions`` are 0, 1, ..., n - 1."""
+    positions = np.asarray(positions)
+    if len(positions) != n:
+        return False
+    return n == 0 or bool(positions[0] == 0 and (np.diff(positions) == 1).all())
+
+
+def convex_in_plane(vertices: Vertices, missing: np.ndarray, slack: float) -> np.ndarray:
+    """Mask of the grids that are a polygon of one ring certainly convex in the plane, and
+    still with each vertex moved by ``slack`` (:func:`gis.coverage.convex.certainly_convex`).
+
+    Such a grid is valid as given (an affine map keeps a polygon convex: ``slack`` covers
+    the map's rounding) and stays valid when its vertices are rounded to a grid of up to
+    ``slack / sqrt(2)``: GEOS is not asked about either.
+    """
+    single = ~missing & (shapely.get_type_id(vertices.shapes) == POLYGON)
+    single[single] = shapely.get_num_interior_rings(vertices.shapes[single]) == 0
+    candidates = np.flatnonzero(single)
+    coords, owner = vertices.coordinates(candidates)
+    convex = np.zeros(len(vertices), dtype=bool)
+    convex[candidates] = certainly_convex(coords, owner, len(candidates), slack)
+    return convex
+
+
 def made_valid_and_snapped(
     geoms_m: np.ndarray | Vertices,
     missing: np.ndarray,
     grid_size_m: float,
     valid_m: np.ndarray | None = None,
     rings: dict[str, np.ndarray] | None = None,
+    convex: np.ndarray | None = None,
 ) -> np.ndarray:
     """Metric geometries made valid (polygonal parts) and snapped to ``grid_size_m``.
 
@@ -100,7 +139,8 @@ def made_valid_and_snapped(
     geometries to take as valid (default ``shapely.is_valid(geoms_m)``; see
     :func:`metric_validity`); ``rings``, if given, receives the
     clockwise rings of the polygons :func:`snapped` rounded directly (``index`` into the
-    result, ``coords``, ``owner`` into ``index``).
+    result, ``coords``, ``owner`` into ``index``); ``convex`` marks geometries known to stay
+    valid when rounded to the grid (:func:`convex_in_plane`).
     """
     vertices = geoms_m if isinstance(geoms_m, Vertices) else Vertices(geoms_m)
     present = np.flatnonzero(~missing)
@@ -113,8 +153,9 @@ def made_valid_and_snapped(
         work[i] = made_valid(vertices.geometries([i])[0])
     if grid_size_m > 0:
         work[present] = snapped(
-            vertices.subset(present), grid_size_m, ~broken[present], rings, work[present]
-        )
+            vertices.subset(present), grid_size_m, ~broken[present], rings, work[present],
+            None if convex is None else convex[present],
+        )  # fmt: skip
         if rings:
             rings["index"] = present[rings["index"]]
     else:
@@ -161,10 +202,12 @@ def snapped(
     was_valid: np.ndarray,
     rings: dict[str, np.ndarray] | None = None,
     repaired: np.ndarray | None = None,
+    convex: np.ndarray | None = None,
 ) -> np.ndarray:
     """``polygonal(shapely.set_precision(g, grid_size_m))`` for each of ``geoms``.
 
-    ``repaired`` holds, where ``was_valid`` is False, the geometry to snap instead.
+    ``repaired`` holds, where ``was_valid`` is False, the geometry to snap instead;
+    ``convex`` marks polygons whose rounded ring is known to be valid (not checked again).
 
     ``set_precision`` snap-rounds through an overlay, which is slow. For a valid polygon
     without holes whose vertices, rounded to the grid as GEOS rounds them, still form a
@@ -184,8 +227,9 @@ def snapped(
     idx = np.flatnonzero(candidate)
     if len(idx):
         # in chunks: each large temporary array in fresh memory costs page faults
+        known = np.zeros(len(geoms), dtype=bool) if convex is None else convex
         found = [
-            rounded_rings(geoms, part, grid_size_m)
+            rounded_rings(geoms, part, grid_size_m, known[part])
             for part in np.array_split(idx, -(-len(idx) // _SNAP_CHUNK))
         ]
         at = np.concatenate([positions for positions, _, _, _ in found])
@@ -218,10 +262,11 @@ _SNAP_CHUNK = 50_000  # polygons rounded at once
 
 
 def rounded_rings(
-    geoms: Vertices, idx: np.ndarray, grid_size_m: float
+    geoms: Vertices, idx: np.ndarray, grid_size_m: float, convex: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The single-ring polygons ``geoms[idx]`` rounded and rotated as ``set_precision``
-    gives them (see :func:`snapped`), where that leaves a valid ring.
+    gives them (see :func:`snapped`), where that leaves a valid ring (known where
+    ``convex``, a mask over ``idx``, says so; asked of GEOS for the others).
 
     Returns their positions, the polygons, their coordinates, and for each coordinate the
     index of its polygon among those returned.
@@ -251,7 +296,8 @@ def rounded_rings(
     )
     rotated = rounded[source]
     rebuilt = shapely.set_coordinates(geoms.shapes[idx], rotated)
-    ok &= shapely.is_valid(rebuilt)
+    doubtful = np.flatnonzero(ok) if convex is None else np.flatnonzero(ok & ~convex)
+    ok[doubtful] = shapely.is_valid(rebuilt[doubtful])
     kept = ok[owner]
     return idx[ok], rebuilt[ok], rotated[kept], np.cumsum(ok)[owner[kept]] - 1
 

@@ -70,15 +70,19 @@ snapped grids with their index and the edges GEOS flags); :mod:`gis.coverage.com
 what :mod:`gis.coverage.repair` shares, :mod:`gis.geojson` the GeoJSON writer. Speed comes
 from doing the expensive work only where a defect can be, with the same answers: grids are
 mapped vertex by vertex and built into geometries only where one is needed (validity is
-judged on the grids as given, see :func:`gis.coverage.snapping.metric_validity`); polygons
+judged on the grids as given, see :func:`gis.coverage.snapping.metric_validity`; a grid
+whose ring is certainly convex is valid, as given and rounded, without asking GEOS:
+:mod:`gis.coverage.convex`); polygons
 are snapped by rounding their vertices where that is what ``set_precision`` gives; edge
 segments are matched exactly by hashing, so GEOS's coverage check runs only on grids with an
 unmatched segment and their neighbours; the union of the grids with no invalid edge is built
 from their unmatched segments; overlaps are intersected only for pairs with a flagged grid;
-a grid sharing long exact segments with a gap borders it without an overlay; widths of small
-convex pieces, and of small pieces with one reflex vertex (the slivers a moved vertex
-leaves), are solved exactly (GEOS's search, which the widths above are within tolerance of,
-on the others).
+a grid sharing long exact segments with a gap borders it without an overlay; an edge's
+deviation is sampled against the outline segments near each short run of it; widths of
+small convex pieces, of small pieces with one reflex vertex (the slivers a moved vertex
+leaves) and of hole-free pieces whose edges lie close to few others (long thin slivers) are
+solved exactly (GEOS's search, which the exact widths are within tolerance of, on the
+others).
 ``tests/gis/_reference_validate.py`` keeps the straightforward version to compare with.
 """
 
@@ -96,6 +100,7 @@ from pyproj import CRS
 
 from gis.coverage.common import (
     MULTIPOLYGON,
+    POLYGON,
     REASON_ZH,
     as_frame,
     boundary_in_crs,
@@ -117,10 +122,17 @@ from gis.coverage.common import (
 from gis.coverage.context import Context
 from gis.coverage.junctions import with_junctions
 from gis.coverage.plane import Plane
-from gis.coverage.segments import distance_to_segments, grouped, near_segments, same_points
+from gis.coverage.segments import (
+    distance_to_segments,
+    grouped,
+    near_segments,
+    ring_segments,
+    same_points,
+)
 from gis.coverage.snapping import (
     Vertices,
     as_set_precision_gives,
+    convex_in_plane,
     in_plane,
     made_valid_and_snapped,
     metric_validity,
@@ -258,12 +270,17 @@ def validate(
     plane = Plane(out_crs, metric, joint_bounds(geoms_in, boundary_in))
     labels, code_missing = _code_labels(grids[code_field], grids.index)
     vertices_m = in_plane(geoms_in, plane)
+    vertices_m.list_vertices()
 
-    valid_in = shapely.is_valid(geoms_in) & ~missing
     grid_size_m = noise_m / 10
+    # convex grids are valid as given and once rounded: GEOS checks the others
+    convex = convex_in_plane(vertices_m, missing, grid_size_m + plane.rounding_m)
+    valid_in = convex.copy()
+    doubtful = np.flatnonzero(~missing & ~convex)
+    valid_in[doubtful] = shapely.is_valid(geoms_in[doubtful])
     rings: dict[str, np.ndarray] = {}
     valid_m = metric_validity(vertices_m, valid_in, missing)
-    work = made_valid_and_snapped(vertices_m, missing, grid_size_m, valid_m, rings)
+    work = made_valid_and_snapped(vertices_m, missing, grid_size_m, valid_m, rings, convex)
     ctx = Context(work, labels, noise_m, tolerance_m, rings, plane)
     ctx, boundary_plane = _joined_t_junctions(ctx, vertices_m, valid_m, plane.to_plane(boundary_in))
     boundary_m = union_polygonal(boundary_plane, grid_size_m)
@@ -569,7 +586,7 @@ def _invalid(
 
 def _outside(ctx: Context, boundary_m: shapely.Geometry) -> list[_Finding]:
     shapely.prepare(boundary_m)
-    spilling = ctx.present[~shapely.contains_properly(boundary_m, ctx.work[ctx.present])]
+    spilling = ctx.present[~_properly_inside(ctx, boundary_m)]
     # a grid along the outline that the boundary covers spills nothing: no overlay with a
     # boundary that holds every grid corner on its edges (the T-junctions joined)
     spilling = spilling[~shapely.covers(boundary_m, ctx.work[spilling])]
@@ -591,6 +608,35 @@ def _outside(ctx: Context, boundary_m: shapely.Geometry) -> list[_Finding]:
             )
         )
     return findings
+
+
+def _properly_inside(ctx: Context, boundary_m: shapely.Geometry) -> np.ndarray:
+    """``shapely.contains_properly(boundary_m, grids)`` over ``ctx.present``.
+
+    A polygon whose envelope meets no envelope of the boundary's outline segments does not
+    meet the outline: it lies wholly inside or wholly outside, as any of its vertices does.
+    Only the others are asked of GEOS, and the first vertex of those polygons is located
+    (a multipolygon's parts could lie on both sides: GEOS too).
+    """
+    geoms = ctx.work[ctx.present]
+    start, end, _, _, _ = ring_segments(np.array([boundary_m], dtype=object))
+    outline = shapely.linestrings(np.stack([start, end], axis=1))
+    near = np.zeros(len(geoms), dtype=bool)
+    near[ctx.tree.query(outline)[1]] = True
+    near |= shapely.get_type_id(geoms) != POLYGON
+    inside = np.zeros(len(geoms), dtype=bool)
+    far = np.flatnonzero(~near)
+    seg = ctx.segments
+    first = np.full(len(geoms), -1)
+    first[seg.owner[::-1]] = np.arange(len(seg.owner))[::-1]  # first segment of each grid
+    located = far[first[far] >= 0]
+    x, y = seg.start[first[located]].T
+    inside[located] = shapely.contains_xy(boundary_m, x, y)
+    doubtful = np.ones(len(geoms), dtype=bool)
+    doubtful[located] = False
+    doubtful = np.flatnonzero(doubtful)
+    inside[doubtful] = shapely.contains_properly(boundary_m, geoms[doubtful])
+    return inside
 
 
 def _multipart(
@@ -667,11 +713,17 @@ def _edge_mismatches(ctx: Context) -> list[_Finding]:
     deviation, near = _deviation_from_neighbours(ctx, chains, chain_owner)
     mismatched = (deviation > ctx.noise_m) & (deviation <= ctx.tolerance_m)
     findings = []
+    # each chain's length in the metric CRS: a grid's length is the sum over its chains
+    lengths = shapely.length(ctx.plane.to_metric(chains[mismatched]))
+    chain_length = np.zeros(len(chains))
+    chain_length[mismatched] = lengths
     for owner in np.unique(chain_owner[mismatched]):
         sel = mismatched & (chain_owner == owner)
         lines = list(chains[sel])
         geom = lines[0] if len(lines) == 1 else shapely.MultiLineString(lines)
-        length = float(shapely.length(ctx.plane.to_metric(np.array([geom]))[0]))
+        length = 0.0
+        for part in chain_length[sel]:  # in order, as GEOS sums a MultiLineString's parts
+            length += float(part)
         width = float(deviation[sel].max())
         others = sorted({ctx.labels[j] for k in np.flatnonzero(sel) for j in near[k]})
         grid = ctx.labels[owner]
@@ -725,28 +777,53 @@ def _sampled_deviation(
     ctx: Context, chains: np.ndarray, near: list[np.ndarray], step: float | None
 ) -> tuple[np.ndarray, list[list[int]]]:
     """:func:`_deviation_from_neighbours` sampled at the vertices of the chains (every
-    ``step`` metres along them unless ``step`` is None) and halfway between them."""
+    ``step`` metres along them unless ``step`` is None) and halfway between them.
+
+    Each sample is measured against the outline segments of the grids near its chain that
+    come within reach of its run (a few consecutive vertices of the chain and the stretch
+    between them): a segment within reach of a sample is within reach of its run, and a
+    nearest distance beyond reach only says the chain is no near-miss.
+    """
     lines = chains if step is None else shapely.segmentize(chains, max_segment_length=step)
     vertices, vertex_chain = shapely.get_coordinates(lines, return_index=True)
     same_chain = vertex_chain[1:] == vertex_chain[:-1]
+    # runs of _RUN vertices along each chain, each with the vertex ending its last stretch
+    chain_first = np.searchsorted(vertex_chain, np.arange(len(chains)))
+    local = np.arange(len(vertices)) - chain_first[vertex_chain]
+    run_first = np.flatnonzero(local % _RUN == 0)
+    vertex_run = np.cumsum(local % _RUN == 0) - 1
+    run_chain = vertex_chain[run_first]
+    low = np.minimum.reduceat(vertices, run_first) if len(vertices) else vertices
+    high = np.maximum.reduceat(vertices, run_first) if len(vertices) else vertices
+    run_end = np.r_[run_first[1:], len(vertices)]  # the vertex after each run
+    goes_on = np.flatnonzero(run_end < len(vertices))
+    goes_on = goes_on[run_chain[goes_on] == vertex_chain[run_end[goes_on]]]
+    low[goes_on] = np.minimum(low[goes_on], vertices[run_end[goes_on]])
+    high[goes_on] = np.maximum(high[goes_on], vertices[run_end[goes_on]])
+    run_boxes = np.column_stack([low, high])
     middles = (vertices[1:][same_chain] + vertices[:-1][same_chain]) / 2
     coords = np.vstack([vertices, middles])
-    sample_chain = np.r_[vertex_chain, vertex_chain[1:][same_chain]]
+    sample_run = np.r_[vertex_run, vertex_run[:-1][same_chain]]
+    sample_chain = run_chain[sample_run]
     middle = np.r_[np.zeros(len(vertices), bool), np.ones(len(middles), bool)]
-    # pairs (chain, grid near it), and rows (sample, pair of its chain), grouped by sample
+    # pairs (run, grid near its chain), and rows (sample, pair of its run), grouped by sample
     per_chain = np.array([len(grids) for grids in near], dtype=int)
-    pair_grid = np.concatenate(near).astype(int) if near else np.zeros(0, int)
-    pair_chain = np.repeat(np.arange(len(chains)), per_chain)
-    per_sample = per_chain[sample_chain]
+    near_flat = np.concatenate(near).astype(int) if near else np.zeros(0, int)
+    per_run = per_chain[run_chain]
+    pair_run = np.repeat(np.arange(len(run_first)), per_run)
+    run_pairs_first = np.cumsum(per_run) - per_run
+    pair_k = np.arange(len(pair_run)) - run_pairs_first[pair_run]
+    pair_grid = near_flat[(np.cumsum(per_chain) - per_chain)[run_chain[pair_run]] + pair_k]
+    pair_chain = run_chain[pair_run]
+    per_sample = per_run[sample_run]
     row_start = np.cumsum(per_sample) - per_sample
     row_sample = np.repeat(np.arange(len(coords)), per_sample)
     row_pair = np.arange(len(row_sample)) - np.repeat(row_start, per_sample)
-    row_pair += np.repeat((np.cumsum(per_chain) - per_chain)[sample_chain], per_sample)
-    # only outline segments near the chain can be nearest to a sample within reach, and
+    row_pair += np.repeat(run_pairs_first[sample_run], per_sample)
+    # only outline segments near the run can be nearest to a sample within reach, and
     # only distances within reach matter (farther, the chain is no near-miss)
     reach = ctx.tolerance_m + ctx.noise_m + 1e-6
-    chain_boxes = shapely.bounds(chains)[pair_chain]
-    offsets, start, end = near_segments(ctx.work, pair_grid, chain_boxes, reach)
+    offsets, start, end = near_segments(ctx.work, pair_grid, run_boxes[pair_run], reach)
     distance = distance_to_segments(coords[row_sample], row_pair, offsets, start, end)
     sampled = per_sample > 0  # a sample of a chain without grids nearby measures nothing
     nearest = np.full(len(coords), np.nan)
@@ -760,6 +837,9 @@ def _sampled_deviation(
         pair_chain[row_pair[counterpart]], pair_grid[row_pair[counterpart]], len(chains)
     )
     return result, [names_k.tolist() for names_k in names]
+
+
+_RUN = 8  # vertices of a chain whose samples share the outline segments measured against
 
 
 def _code_findings(

@@ -32,11 +32,6 @@ from gis.io.common import (
 from gis.io.limits import ReadLimits, _over, _too_many_rows, get_read_limits
 from gis.io.parquet import _is_geoparquet, _read_geoparquet, _write_geoparquet
 from gis.io.tables import _read_table, _write_table
-from gis.io.vector import (
-    _read_vector,
-    _read_zipped_shapefile,
-    _write_vector,
-)
 
 __all__ = ["read_layer", "write_layer"]
 
@@ -137,8 +132,12 @@ def read_layer(
     elif ext == ".parquet":
         gdf = _read_geoparquet(path, label, limits)
     elif ext == ".zip":
+        from gis.io.vector import _read_zipped_shapefile  # GDAL only where it reads
+
         gdf = _read_zipped_shapefile(path, layer, encoding, limits, hints)
     else:
+        from gis.io.vector import _read_vector
+
         gdf = _read_vector(path, label, layer, encoding, limits, hints)
     if _over(len(gdf), limits.max_rows):  # a driver that could not count before reading
         raise _too_many_rows(label, len(gdf), limits.max_rows)
@@ -203,4 +202,6 @@ def write_layer(
         return _write_geoparquet(gdf, path)
     if ext in (".csv", ".xlsx"):
         return _write_table(gdf, path, crs, layer=layer, xy_columns=xy_columns)
+    from gis.io.vector import _write_vector
+
     return _write_vector(gdf, path, crs, layer=layer, allow_truncate=allow_truncate)

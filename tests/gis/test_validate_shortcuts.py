@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import box
 
 from gis.crs import WGS84
@@ -295,3 +297,206 @@ def test_rings_of_rebuilt_polygons_are_dropped_and_the_rest_kept_in_order():
     assert kept["index"].tolist() == [2, 7]
     assert kept["owner"].tolist() == [0, 0, 0, 1, 1, 1]
     assert kept["coords"].tolist() == rings["coords"][[0, 1, 2, 6, 7, 8]].tolist()
+
+
+# --------------------------------------------- convex rings: validity without asking GEOS
+
+
+def _ring_polygon(points: np.ndarray, how: str) -> shapely.Polygon:
+    """A polygon through ``points`` (metric coordinates far from the origin) built ``how``:
+    as their convex hull (either orientation), in angle order round their centre (often
+    not convex), as given (often self-crossing), with a vertex repeated, or with a point
+    added on an edge (a flat corner)."""
+    if how == "hull":
+        hull = shapely.convex_hull(shapely.multipoints(points))
+        return hull if isinstance(hull, shapely.Polygon) else shapely.Polygon()
+    if how == "hull_reversed":
+        hull = _ring_polygon(points, "hull")
+        return hull.reverse() if not hull.is_empty else hull
+    if how == "star":
+        angle = np.arctan2(*(points - points.mean(axis=0)).T[::-1])
+        return shapely.Polygon(points[np.argsort(angle)])
+    if how == "repeated":
+        hull = np.array(_ring_polygon(points, "hull").exterior.coords)
+        return shapely.Polygon(np.vstack([hull[:2], hull[1:]])) if len(hull) > 3 else None
+    if how == "flat":
+        hull = np.array(_ring_polygon(points, "hull").exterior.coords)
+        if len(hull) < 4:
+            return None
+        middle = (hull[0] + hull[1]) / 2
+        return shapely.Polygon(np.vstack([hull[:1], middle, hull[1:]]))
+    return shapely.Polygon(points)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-200, 200), st.floats(-200, 200)), min_size=3, max_size=12),
+    st.sampled_from(["hull", "hull_reversed", "star", "given", "repeated", "flat"]),
+    st.sampled_from([1.0, 1e-3, 1e-6]),
+    st.integers(0, 2**32 - 1),
+)
+def test_certainly_convex_rings_are_valid_for_geos_as_given_and_moved_within_slack(
+    points, how, scale, seed
+):
+    from gis.coverage.convex import certainly_convex
+
+    points = np.array(points) * scale + np.array(ORIGIN_M)
+    polygon = _ring_polygon(points, how)
+    if polygon is None or polygon.is_empty:
+        return
+    coords = shapely.get_coordinates(polygon)
+    slack = 1e-4
+    certain = certainly_convex(coords, np.zeros(len(coords), dtype=int), 1, slack)[0]
+    if not certain:
+        return
+    assert shapely.is_valid(polygon)  # GEOS agrees, as given
+    rng = np.random.default_rng(seed)
+    for _ in range(5):  # and with every vertex moved by up to the slack
+        angle = rng.uniform(0, 2 * np.pi, len(coords) - 1)
+        moved = (
+            coords[:-1]
+            + slack * rng.uniform(0, 1, (len(angle), 1)) * np.c_[np.cos(angle), np.sin(angle)]
+        )
+        assert shapely.is_valid(shapely.Polygon(moved))
+    rounded = np.floor(coords / slack + 0.5) * slack  # rounded to a grid of the slack
+    assert shapely.is_valid(shapely.Polygon(rounded))
+
+
+def test_certainly_convex_settles_convex_rings_and_no_crossing_or_doubled_one():
+    from gis.coverage.convex import certainly_convex
+
+    x, y = ORIGIN_M
+    hexagon = [(x + 10 * np.cos(a), y + 10 * np.sin(a)) for a in np.arange(6) * np.pi / 3]
+    rings = [
+        shapely.box(x, y, x + 100, y + 30),  # convex, clockwise or not
+        shapely.box(x, y, x + 100, y + 30).reverse(),
+        shapely.Polygon(hexagon),
+        shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)]),  # bow-tie
+        shapely.Polygon([hexagon[k % 6] for k in (0, 2, 4, 1, 3, 5)]),  # winds twice
+        shapely.Polygon([(x, y), (x + 10, y), (x + 10, y + 10), (x + 5, y + 2), (x, y + 10)]),
+        shapely.Polygon([(x, y), (x + 10, y), (x + 10, y), (x + 10, y + 10)]),  # repeated
+        shapely.Polygon([(x, y), (x + 5, y), (x + 10, y), (x + 10, y + 10)]),  # flat corner
+        shapely.Polygon([(x, y), (x + 1e-5, y), (x + 1e-5, y + 1e-5)]),  # within the slack
+    ]
+    coords, owner = shapely.get_coordinates(rings, return_index=True)
+    certain = certainly_convex(coords, owner, len(rings), slack=1e-4)
+    assert certain.tolist() == [True, True, True, False, False, False, False, False, False]
+    valid = shapely.is_valid(rings)
+    assert not valid[3] and valid[5:8].all()  # left to GEOS: invalid, and valid but not certain
+    # not finite: not certain either
+    nan = coords.copy()
+    nan[owner == 0] = np.nan
+    assert certainly_convex(nan, owner, len(rings), slack=1e-4).tolist()[:3] == [
+        False,
+        True,
+        True,
+    ]
+
+
+# ------------------------------------------ widths of pieces with many reflex vertices
+
+
+def _thin_bow(rng: np.random.Generator) -> shapely.Polygon:
+    """A sliver between a long straight edge and a zigzag bowing away from it, as a
+    boundary edge and the grid corners along it leave (hundreds of metres, centimetres)."""
+    length = rng.uniform(100, 3000)
+    n = int(rng.integers(5, 120))
+    x = np.linspace(0, length, n)
+    bow = rng.uniform(0.005, 0.5) * np.sin(np.pi * x / length)
+    bow[1:-1] += rng.uniform(-0.3, 0.3, n - 2) * bow[1:-1]
+    ring = np.vstack([np.c_[x, -bow], [[length, 0.0]], [[0.0, 0.0]]])
+    poly = shapely.Polygon(ring[1:])  # from the first bowed vertex round to (0, 0)
+    poly = shapely.affinity.rotate(poly, rng.uniform(0, 360), origin=(0, 0))
+    return shapely.affinity.translate(poly, X0, Y0)
+
+
+def _notched_star(rng: np.random.Generator) -> shapely.Polygon:
+    """A star-shaped polygon with several reflex vertices, metres to hundreds across."""
+    n = int(rng.integers(5, 25))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = rng.uniform(0.2, 1.0, n) * rng.uniform(1, 300)
+    ring = np.c_[radii * np.cos(angles), radii * np.sin(angles)] + np.array([X0, Y0])
+    return shapely.Polygon(ring)
+
+
+@pytest.mark.parametrize("make", [_thin_bow, _notched_star])
+def test_medial_circles_are_inscribed_and_no_smaller_than_geos_finds(make):
+    from gis.coverage.widths import medial_inscribed_circles
+
+    rng = np.random.default_rng(23)
+    polys = [p for p in (make(rng) for _ in range(60)) if p.is_valid]
+    assert len(polys) > 30
+    radius, centre = medial_inscribed_circles(np.array(polys, dtype=object))
+    assert not np.isnan(radius).any()
+    for poly, r, (x, y) in zip(polys, radius, centre, strict=True):
+        # a circle inside, touching the outline (distances by GEOS)...
+        point = shapely.Point(x, y)
+        assert poly.contains(point)
+        assert shapely.distance(point, poly.exterior) == pytest.approx(r, rel=1e-8, abs=1e-9)
+        # ... at least as large as the one GEOS's search finds (never larger than the
+        # largest: on thin pieces it stops short of its tolerance, hence no upper check)
+        geos = shapely.maximum_inscribed_circle(poly, r * 1e-6).length
+        assert r >= geos * (1 - 1e-9), (r, geos)
+
+
+def test_medial_widths_equal_the_exact_one_reflex_and_convex_ones():
+    from gis.coverage.widths import (
+        convex_inscribed_radius,
+        medial_inscribed_radius,
+        one_reflex_inscribed_radius,
+    )
+
+    rng = np.random.default_rng(5)
+    darts = [p for p in _one_reflex_polygons(rng, 100) if p.is_valid]
+    hulls = [
+        shapely.convex_hull(shapely.multipoints(rng.uniform(0, 80, (9, 2)) + np.array(ORIGIN_M)))
+        for _ in range(50)
+    ]
+    medial = medial_inscribed_radius(np.array(darts + hulls, dtype=object))
+    exact = np.r_[
+        one_reflex_inscribed_radius(np.array(darts, dtype=object)),
+        convex_inscribed_radius(np.array(hulls, dtype=object)),
+    ]
+    assert not np.isnan(exact).any()
+    np.testing.assert_allclose(medial, exact, rtol=1e-9, atol=1e-9)
+
+
+def test_medial_widths_leave_holes_and_crowded_polygons_to_geos():
+    from gis.coverage.widths import medial_inscribed_radius
+
+    holed = box(X0, Y0, X0 + 10, Y0 + 10).difference(box(X0 + 4, Y0 + 4, X0 + 5, Y0 + 5))
+    angles = np.linspace(0, 2 * np.pi, 400, endpoint=False)  # every site close to all
+    round_ = shapely.Polygon(np.c_[X0 + 50 * np.cos(angles), Y0 + 50 * np.sin(angles)])
+    radius = medial_inscribed_radius(np.array([holed, round_, None], dtype=object))
+    assert np.isnan(radius).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grids_properly_inside_the_boundary_are_those_geos_finds(seed):
+    """``_properly_inside`` asks GEOS only about grids whose envelope meets the boundary's
+    outline; the answers are ``contains_properly`` for every grid: inside, outside,
+    straddling, touching at a corner, in a hole, multipart."""
+    from gis.coverage.context import Context
+    from gis.coverage.validate import _properly_inside
+
+    rng = np.random.default_rng(seed)
+    frame = box(X0 - 100, Y0 - 100, X0 + 700, Y0 + 700)
+    sites = shapely.multipoints(rng.uniform(-100, 700, (400, 2)) + np.array([X0, Y0]))
+    cells = shapely.intersection(
+        shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame)), frame
+    )
+    cells = shapely.set_precision(cells, 1e-4)
+    two_parts = shapely.MultiPolygon([box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20),
+                                      box(X0 + 650, Y0 + 650, X0 + 660, Y0 + 660)])  # fmt: skip
+    corner = box(X0 + 600, Y0 + 600, X0 + 610, Y0 + 610)  # touches the boundary's corner
+    grids = np.array([*cells, two_parts, corner], dtype=object)
+    hole = box(X0 + 250, Y0 + 250, X0 + 300, Y0 + 320)
+    outer = shapely.Polygon(box(X0, Y0, X0 + 600, Y0 + 600).exterior.coords, [hole.exterior.coords])
+    island = shapely.Polygon(rng.uniform(0, 80, (12, 2)) + np.array([X0 + 620, Y0 + 100]))
+    for boundary in (outer, shapely.MultiPolygon([outer, shapely.convex_hull(island)])):
+        ctx = Context(grids, [str(i) for i in range(len(grids))], 0.001, 0.5)
+        shapely.prepare(boundary)
+        found = _properly_inside(ctx, boundary)
+        truth = shapely.contains_properly(boundary, grids[ctx.present])
+        assert found.tolist() == truth.tolist()
+        assert truth.sum() > 100 and (~truth).sum() > 50  # both answers are asked for
