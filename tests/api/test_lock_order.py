@@ -12,7 +12,6 @@ a lock), with generous deadlines, never a sleep.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
@@ -29,6 +28,7 @@ from api.services.crud import create_user
 from api.services.privacy import audit
 from tests.api.incident_helpers import LiveServer, build_env, demo_house, make_app, token
 from tests.api.routes.conftest import PASSWORD, valid_id_number
+from tests.maps.browser import db_session  # a session on a URL, engine disposed after
 
 PATIENCE_S = 120.0  # far beyond any honest wait on a loaded machine
 THREADS = 8
@@ -131,7 +131,7 @@ def test_audit_then_row_against_row_then_audit_does_not_deadlock(env):
     A's row and A would wait for the head (PostgreSQL aborts one: deadlock detected); with the
     head taken last, at commit, A finishes and B follows."""
     target = env.users["street"]
-    with _session(env.url) as s:
+    with db_session(env.url) as s:
         before = verify_chain(s)
     assert before.ok
 
@@ -143,7 +143,7 @@ def test_audit_then_row_against_row_then_audit_does_not_deadlock(env):
                                record_id=target)  # fmt: skip
 
     _interleave(env.url, set_step(1), [audited("b"), set_step(2)], audited("a"))
-    with _session(env.url) as s:
+    with db_session(env.url) as s:
         after = verify_chain(s)
         actions = s.scalars(
             sa.text("SELECT action FROM audit_log WHERE id > :last ORDER BY id"),
@@ -159,7 +159,7 @@ def test_staff_rows_in_opposite_orders_wait_at_the_change_counter(env):
     statement, so without taking the counter first B would hold Y while waiting for the
     counter (held by A since X) and A would wait for Y; taking it at the start of the flush,
     B waits at the counter holding nothing, and A finishes."""
-    with _session(env.url) as s:
+    with db_session(env.url) as s:
         x, y = s.scalars(sa.select(Staff.id).order_by(Staff.id).limit(2)).all()
     counter = _counter(env.url)
 
@@ -167,20 +167,10 @@ def test_staff_rows_in_opposite_orders_wait_at_the_change_counter(env):
         return lambda s: setattr(s.get(Staff, staff_id), "duties", text)
 
     _interleave(env.url, duties(x, "甲一"), [duties(y, "乙")], duties(y, "甲二"))
-    with _session(env.url) as s:
+    with db_session(env.url) as s:
         assert [s.get(Staff, i).duties for i in (x, y)] == ["甲一", "乙"]  # B after A
     # each UPDATE moved the counter once (a statement on PostgreSQL, a row on SQLite)
     assert _counter(env.url) - counter == 3
-
-
-@contextlib.contextmanager
-def _session(url: str):
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as s:
-            yield s
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- many writers

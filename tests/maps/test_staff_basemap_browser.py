@@ -36,6 +36,7 @@ from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
     Shots,
     csp_violations,
+    db_session,
     largest_part,
     serve_in_thread,
     sign_in,
@@ -111,17 +112,13 @@ def server(demo, tmp_path):
 
 def _points(url: str, where) -> dict[int, tuple[float, float]]:
     """(lon, lat) of the incidents kept by ``where`` (a SQL condition), read with shapely."""
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            rows = session.scalars(sa.select(Incident).where(where)).all()
-            return {
-                r.id: (p.x, p.y)
-                for r in rows
-                if r.geom is not None and (p := from_db_geometry(r.geom)) is not None
-            }
-    finally:
-        engine.dispose()
+    with db_session(url) as session:
+        rows = session.scalars(sa.select(Incident).where(where)).all()
+        return {
+            r.id: (p.x, p.y)
+            for r in rows
+            if r.geom is not None and (p := from_db_geometry(r.geom)) is not None
+        }
 
 
 def _ink(page, map_expr: str) -> int:
