@@ -84,8 +84,15 @@ def _lock_head(session: Session) -> str:
     return session.execute(sa.select(table.c.last_hash).where(table.c.id == HEAD_ID)).scalar_one()
 
 
-_HELD = "audit_chain_held"  # session.info: [(row, transaction it was added in)]
+_HELD = "audit_chain_held"  # session.info: [(row, the savepoint it was added in, or None)]
 _SEALING = "audit_chain_sealing"
+_OWNER = "_audit_chain_savepoint"  # on a row: the savepoint it was added in, or None
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _note_savepoint(session: Session, instance) -> None:
+    if isinstance(instance, AuditLog):
+        setattr(instance, _OWNER, session.get_nested_transaction())
 
 
 @event.listens_for(Session, "before_flush")
@@ -96,10 +103,9 @@ def _chain_new_rows(session: Session, flush_context, instances) -> None:
     new.sort(key=lambda obj: sa.inspect(obj).insert_order)  # the order they were added
     if not session.info.get(_SEALING):  # not yet: they go last, at commit (or seal)
         held = session.info.setdefault(_HELD, [])
-        owner = session.get_nested_transaction() or session.get_transaction()
         for row in new:
             session.expunge(row)
-            held.append((row, owner))
+            held.append((row, getattr(row, _OWNER, None)))
         return
     prev = _lock_head(session)
     for row in new:
@@ -136,31 +142,33 @@ def _seal_on_commit(session: Session) -> None:
         seal(session)
 
 
+def _within(owner, savepoint) -> bool:
+    """Was ``owner`` (a savepoint, or None for the transaction) opened inside ``savepoint``?"""
+    while owner is not None:
+        if owner is savepoint:
+            return True
+        owner = owner.parent if owner.nested else None
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction) -> None:
-    """Rows added in a transaction (or savepoint) that was rolled back are not written."""
+    """Rows added in a transaction, or in a savepoint, that was rolled back are not written
+    (those of a savepoint released inside it included)."""
     held = session.info.get(_HELD)
     if not held:
         return
-    gone = {id(previous_transaction)}
-    if previous_transaction.parent is None:  # the whole transaction: every row goes
+    if not previous_transaction.nested:  # the whole transaction: every row goes
         session.info.pop(_HELD, None)
         return
-    session.info[_HELD] = [(row, owner) for row, owner in held if id(owner) not in gone]
+    session.info[_HELD] = [(r, o) for r, o in held if not _within(o, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _hand_up(session: Session, transaction) -> None:
-    """A released savepoint's rows belong to its parent; a finished transaction holds none."""
-    held = session.info.get(_HELD)
-    if not held:
-        return
-    if transaction.parent is None:
+def _forget(session: Session, transaction) -> None:
+    """A finished transaction (committed: written; rolled back: dropped) holds no rows."""
+    if not transaction.nested:
         session.info.pop(_HELD, None)
-        return
-    session.info[_HELD] = [
-        (row, transaction.parent if owner is transaction else owner) for row, owner in held
-    ]
 
 
 @event.listens_for(Session, "after_flush")

@@ -156,6 +156,38 @@ def test_concurrent_writers_keep_one_linear_chain(fresh_db_url):
     assert _verify(fresh_db_url)[0] == 0
 
 
+def test_rows_are_written_at_commit_and_go_with_their_savepoint(fresh_db_url):
+    """Audit rows wait for the commit (the chain head is a transaction's last lock): a flush
+    writes none; a row added in a savepoint rolled back is dropped, one in a savepoint
+    released is kept, and a transaction rolled back writes none."""
+    engine = open_database(fresh_db_url)
+    count = sa.text("SELECT count(*) FROM audit_log")
+    try:
+        with session_factory(engine)() as session:
+            audit(session, user=None, action="outer")
+            session.flush()
+            assert session.execute(count).scalar() == 0  # not yet
+            dropped = session.begin_nested()
+            audit(session, user=None, action="in_rolled_back_savepoint")
+            session.flush()
+            dropped.rollback()
+            kept = session.begin_nested()
+            audit(session, user=None, action="in_released_savepoint")
+            session.flush()
+            kept.commit()
+            session.commit()
+            audit(session, user=None, action="rolled_back")
+            session.flush()
+            session.rollback()
+            audit(session, user=None, action="last")
+            session.commit()
+    finally:
+        engine.dispose()
+    rows = _sql(fresh_db_url, "SELECT action FROM audit_log ORDER BY id")
+    assert [r[0] for r in rows] == ["outer", "in_released_savepoint", "last"]
+    assert _verify(fresh_db_url)[0] == 0
+
+
 def test_the_head_goes_with_the_backup_and_checks_the_restore(fresh_db_url, empty_target,
                                                               tmp_path):  # fmt: skip
     _write(fresh_db_url, 7)
