@@ -158,16 +158,17 @@ def _drop_rolled_back(session: Session, previous_transaction) -> None:
     held = session.info.get(_HELD)
     if not held:
         return
-    if not previous_transaction.nested:  # the whole transaction: every row goes
+    if previous_transaction.parent is None:  # the whole transaction: every row goes
         session.info.pop(_HELD, None)
-        return
-    session.info[_HELD] = [(r, o) for r, o in held if not _within(o, previous_transaction)]
+    elif previous_transaction.nested:  # a savepoint (not a flush's own inner transaction)
+        session.info[_HELD] = [(r, o) for r, o in held if not _within(o, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction) -> None:
-    """A finished transaction (committed: written; rolled back: dropped) holds no rows."""
-    if not transaction.nested:
+    """A finished transaction (committed: written; rolled back: dropped) holds no rows; a
+    flush's own inner transaction and a savepoint end inside it."""
+    if transaction.parent is None:
         session.info.pop(_HELD, None)
 
 

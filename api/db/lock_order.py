@@ -56,9 +56,7 @@ def lock_change_counter(session: Session) -> None:
     if transaction is not None and session.info.get(_LOCKED) is transaction:
         return
     table = ChangeCounter.__table__
-    session.execute(
-        sa.update(table).where(table.c.name == "locate").values(value=table.c.value)
-    )
+    session.execute(sa.update(table).where(table.c.name == "locate").values(value=table.c.value))
     session.info[_LOCKED] = session.get_transaction()
 
 

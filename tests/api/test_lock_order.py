@@ -262,8 +262,9 @@ def _operation(kind: str, n: int, s: dict, env, client: httpx.Client) -> httpx.R
                                  "description": f"并发 {n}"})  # fmt: skip
     if kind == "transition":
         iid = s["incidents"][n % 2]
-        return client.post(f"/incidents/{iid}/transitions", headers=auth["boss"],
-                           json={"action": "feed_back"})
+        return client.post(
+            f"/incidents/{iid}/transitions", headers=auth["boss"], json={"action": "feed_back"}
+        )
     if kind == "staff":
         return client.patch(f"/staff/{env.city_staff_id}", headers=auth["boss"],
                             json={"duties": f"并发值守 {n}"})  # fmt: skip

@@ -52,6 +52,8 @@ ROLES = {
     "auditor1": Role.AUDITOR,
     "planner1": Role.PLANNER,
 }
+
+
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory) -> dict:
     """The demo with a user of each page's role and one incident."""
