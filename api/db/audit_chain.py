@@ -13,10 +13,10 @@ first (``UPDATE audit_chain_head ... WHERE id = 1`` — a row lock on PostgreSQL
 writer waits for, then reads the new head; SQLite serialises writers already), so concurrent
 writers keep the chain linear; and since the head is the last lock a transaction takes
 (:mod:`api.db.lock_order`), no writer holding it ever waits for another: two transactions that
-each audit and update the same rows cannot deadlock. The database's append-only triggers
-forbid edits; the chain shows
-edits by whoever can drop them: :func:`verify_chain` recomputes every hash and names the first
-row that does not hold. Deleting rows at the end is seen against the head row, and against an
+each audit and update the same rows cannot deadlock. A row added in a savepoint that is rolled
+back is not written. The database's append-only triggers forbid edits; the chain shows edits
+by whoever can drop them: :func:`verify_chain` recomputes every hash and names the first row
+that does not hold. Deleting rows at the end is seen against the head row, and against an
 exported head (:func:`head_of`, written beside every backup) even when the head row was
 rewritten too.
 """
@@ -123,10 +123,9 @@ def seal(session: Session) -> None:
     The commit does this; call it only when the rows' ids are needed before the commit, and
     only after the transaction's last other write (the head must stay its last lock).
     """
-    session.flush()
+    session.flush()  # everything else; the audit rows pending are held by it
     held = session.info.pop(_HELD, [])
-    pending = [obj for obj in session.new if isinstance(obj, AuditLog)]
-    if not held and not pending:
+    if not held:
         return
     session.info[_SEALING] = True
     try:
