@@ -82,7 +82,8 @@ __all__ += [
     "WorkLog",
 ]
 
-# The flush hooks of the storage (change log, audit hash chain): registered wherever the
+# The flush hooks of the storage (change log, audit hash chain, lock order): registered wherever the
 # models are used, since importing any ``api.db`` module runs this package first.
 from api.db import audit_chain as _audit_chain  # noqa: E402, F401
 from api.db import history as _history  # noqa: E402, F401
+from api.db import lock_order as _lock_order  # noqa: E402, F401

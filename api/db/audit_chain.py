@@ -6,13 +6,17 @@ compact JSON with sorted keys, and ``prev_hash`` is the ``row_hash`` of the row 
 first row follows :data:`GENESIS`). The row id is not hashed (PostgreSQL sequences may skip
 numbers); the order is. ``audit_chain_head`` (one row) holds the id and hash of the last row.
 
-Hashes are computed as rows are written, in the session's ``before_flush`` (any
-:class:`~api.db.models.AuditLog` added, however): the head row is locked first
-(``UPDATE audit_chain_head ... WHERE id = 1`` — a row lock on PostgreSQL that a second writer
-waits for, then reads the new head; SQLite serialises writers already), so concurrent writers
-keep the chain linear. The database's append-only triggers forbid edits; the chain shows
-edits by whoever can drop them: :func:`verify_chain` recomputes every hash and names the first
-row that does not hold. Deleting rows at the end is seen against the head row, and against an
+Rows are hashed and written at the end of their transaction: an audit row added to a session
+(however) is held back by the flushes before commit and written by the commit (or by
+:func:`seal`), after everything else the transaction writes. Writing them locks the head row
+first (``UPDATE audit_chain_head ... WHERE id = 1`` — a row lock on PostgreSQL that a second
+writer waits for, then reads the new head; SQLite serialises writers already), so concurrent
+writers keep the chain linear; and since the head is the last lock a transaction takes
+(:mod:`api.db.lock_order`), no writer holding it ever waits for another: two transactions that
+each audit and update the same rows cannot deadlock. A row added in a savepoint that is rolled
+back is not written. The database's append-only triggers forbid edits; the chain shows edits
+by whoever can drop them: :func:`verify_chain` recomputes every hash and names the first row
+that does not hold. Deleting rows at the end is seen against the head row, and against an
 exported head (:func:`head_of`, written beside every backup) even when the head row was
 rewritten too.
 """
@@ -32,7 +36,15 @@ from sqlalchemy.orm import Session
 
 from api.db.models import AuditChainHead, AuditLog, utc_now
 
-__all__ = ["GENESIS", "ChainReport", "canonical", "chain_hash", "head_of", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainReport",
+    "canonical",
+    "chain_hash",
+    "head_of",
+    "seal",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -72,12 +84,29 @@ def _lock_head(session: Session) -> str:
     return session.execute(sa.select(table.c.last_hash).where(table.c.id == HEAD_ID)).scalar_one()
 
 
+_HELD = "audit_chain_held"  # session.info: [(row, the savepoint it was added in, or None)]
+_SEALING = "audit_chain_sealing"
+_OWNER = "_audit_chain_savepoint"  # on a row: the savepoint it was added in, or None
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _note_savepoint(session: Session, instance) -> None:
+    if isinstance(instance, AuditLog):
+        setattr(instance, _OWNER, session.get_nested_transaction())
+
+
 @event.listens_for(Session, "before_flush")
 def _chain_new_rows(session: Session, flush_context, instances) -> None:
     new = [obj for obj in session.new if isinstance(obj, AuditLog)]
     if not new:
         return
     new.sort(key=lambda obj: sa.inspect(obj).insert_order)  # the order they were added
+    if not session.info.get(_SEALING):  # not yet: they go last, at commit (or seal)
+        held = session.info.setdefault(_HELD, [])
+        for row in new:
+            session.expunge(row)
+            held.append((row, getattr(row, _OWNER, None)))
+        return
     prev = _lock_head(session)
     for row in new:
         if row.at is None:
@@ -85,6 +114,61 @@ def _chain_new_rows(session: Session, flush_context, instances) -> None:
         row.prev_hash = prev
         row.row_hash = prev = chain_hash(prev, row)
     session.info.setdefault("audit_chain_tail", []).append((new[-1], prev))
+
+
+def seal(session: Session) -> None:
+    """Write the audit rows the session holds now: everything else pending first, then the
+    rows, under the chain head's lock (held until the transaction ends).
+
+    The commit does this; call it only when the rows' ids are needed before the commit, and
+    only after the transaction's last other write (the head must stay its last lock).
+    """
+    session.flush()  # everything else; the audit rows pending are held by it
+    held = session.info.pop(_HELD, [])
+    if not held:
+        return
+    session.info[_SEALING] = True
+    try:
+        session.add_all([row for row, _ in held])
+        session.flush()
+    finally:
+        session.info.pop(_SEALING, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_on_commit(session: Session) -> None:
+    if session.info.get(_HELD) or any(isinstance(o, AuditLog) for o in session.new):
+        seal(session)
+
+
+def _within(owner, savepoint) -> bool:
+    """Was ``owner`` (a savepoint, or None for the transaction) opened inside ``savepoint``?"""
+    while owner is not None:
+        if owner is savepoint:
+            return True
+        owner = owner.parent if owner.nested else None
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction) -> None:
+    """Rows added in a transaction, or in a savepoint, that was rolled back are not written
+    (those of a savepoint released inside it included)."""
+    held = session.info.get(_HELD)
+    if not held:
+        return
+    if previous_transaction.parent is None:  # the whole transaction: every row goes
+        session.info.pop(_HELD, None)
+    elif previous_transaction.nested:  # a savepoint (not a flush's own inner transaction)
+        session.info[_HELD] = [(r, o) for r, o in held if not _within(o, previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    """A finished transaction (committed: written; rolled back: dropped) holds no rows; a
+    flush's own inner transaction and a savepoint end inside it."""
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
 
 
 @event.listens_for(Session, "after_flush")

@@ -23,6 +23,8 @@ from gis.errors import InputError
 
 __all__ = [
     "UnmigratedDatabaseError",
+    "begin_every_write",
+    "begin_write",
     "database_session",
     "init_db",
     "is_sqlite",
@@ -91,6 +93,19 @@ def begin_write(session: Session) -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={_IMMEDIATE: True})
+
+
+def begin_every_write(session: Session) -> None:
+    """Start every transaction of ``session`` as a writer (``BEGIN IMMEDIATE``) on SQLite.
+
+    For a session that will read, then write (a request that changes something, an audited
+    read): see :func:`begin_write`. Call it before the session's first statement. Writers
+    then take turns from their first read (readers still run beside them); no effect on
+    PostgreSQL.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        session.bind = bind.execution_options(**{_IMMEDIATE: True})
 
 
 def make_engine(url: str | URL | None = None, **kwargs) -> Engine:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.core.errors import Forbidden, Unauthorized
 from api.core.security import ENROL_SCOPE, TokenError, decode_access_token
+from api.db.engine import begin_every_write
 from api.db.history import set_actor
 from api.db.models import RevokedToken, Role, User
 
@@ -49,9 +50,27 @@ class ApiState:
         return self.state.clock()
 
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FALSE = frozenset({"", "0", "false", "f", "no", "n", "off"})
+
+
+def _may_write(request: Request) -> bool:
+    """A request that changes something, or an unmasked read (it writes its audit row)."""
+    if request.method not in _READ_METHODS:
+        return True
+    return request.query_params.get("unmask", "").strip().lower() not in _FALSE
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; closed (uncommitted work rolled back) at the end."""
+    """One session per request; closed (uncommitted work rolled back) at the end.
+
+    The session of a request that may write starts its transactions as a writer on SQLite
+    (:func:`api.db.engine.begin_every_write`): one that read first could not write once
+    another writer had committed ("database is locked" at once).
+    """
     with request.app.state.sessions() as session:
+        if _may_write(request):
+            begin_every_write(session)
         yield session
 
 

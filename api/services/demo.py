@@ -21,6 +21,7 @@ from api.core.config import get_settings
 from api.db.dialect import assign_codes_in_db
 from api.db.divisions import put_in_effect
 from api.db.dry_run import write_scope
+from api.db.lock_order import lock_change_counter
 from api.db.models import (
     Community,
     Division,
@@ -101,6 +102,7 @@ def _store(session, frames) -> Community:
     Houses and incidents are stored without grid codes: the database assigns them.
     """
     b = frames["boundary"].iloc[0]
+    lock_change_counter(session)  # before the staff and grid rows (api.db.lock_order)
     for old in session.scalars(select(Community).where(Community.code == str(b["code"]))):
         session.execute(delete(Staff).where(Staff.community_id == old.id))
         for model in (Incident, House, Grid):

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from api.cli import app as cli_app
 from api.db.engine import make_engine, open_database, session_factory
 from api.db.migrations.ddl import append_only_sql, drop_append_only_sql
+from api.db.models import ChangeLog
 from api.services.privacy import audit
 
 runner = CliRunner()
@@ -153,6 +154,42 @@ def test_concurrent_writers_keep_one_linear_chain(fresh_db_url):
     stored = _sql(fresh_db_url, "SELECT id, prev_hash, row_hash FROM audit_log ORDER BY id")
     assert len(stored) == 60
     assert [tuple(r) for r in stored] == _independent_chain(fresh_db_url)
+    assert _verify(fresh_db_url)[0] == 0
+
+
+def test_rows_are_written_at_commit_and_go_with_their_savepoint(fresh_db_url):
+    """Audit rows wait for the commit (the chain head is a transaction's last lock): a flush
+    writes none; a row added in a savepoint rolled back is dropped, one in a savepoint
+    released is kept, a transaction rolled back writes none, and a commit that writes other
+    rows too writes them."""
+    engine = open_database(fresh_db_url)
+    count = sa.text("SELECT count(*) FROM audit_log")
+    try:
+        with session_factory(engine)() as session:
+            audit(session, user=None, action="outer")
+            session.flush()
+            assert session.execute(count).scalar() == 0  # not yet
+            dropped = session.begin_nested()
+            audit(session, user=None, action="in_rolled_back_savepoint")
+            session.flush()
+            dropped.rollback()
+            kept = session.begin_nested()
+            audit(session, user=None, action="in_released_savepoint")
+            session.flush()
+            kept.commit()
+            session.commit()
+            audit(session, user=None, action="rolled_back")
+            session.flush()
+            session.rollback()
+            audit(session, user=None, action="last")
+            # written in the same commit as another row (a flush with work of its own)
+            session.add(ChangeLog(username="x", table_name="houses", record_id=1,
+                                  action="insert", new_value={"n": 1}))  # fmt: skip
+            session.commit()
+    finally:
+        engine.dispose()
+    rows = _sql(fresh_db_url, "SELECT action FROM audit_log ORDER BY id")
+    assert [r[0] for r in rows] == ["outer", "in_released_savepoint", "last"]
     assert _verify(fresh_db_url)[0] == 0
 
 

@@ -106,6 +106,48 @@ def wait_for_js(page, expression: str, *, arg=None, timeout: float = 30000) -> N
         page.wait_for_timeout(50)
 
 
+def wait_basemap_drawn(page, map_expr: str, *, labels: bool = True) -> None:
+    """Wait until the offline base layer of the Leaflet map ``map_expr`` is the one shown and
+    has loaded every tile in view (and, with ``labels``, placed its labels)."""
+    wait_for_js(
+        page,
+        f"(() => {{ const m = {map_expr}; if (!m || !m.wanggeBasemap) return false;"
+        " const b = m.wanggeBasemap, l = b.layers.offline;"
+        " return b.current === 'offline' && l._loading === false"
+        " && Object.keys(l._tiles).length > 0"
+        + (" && b.labels().length > 0" if labels else "")
+        + "; })()",
+    )
+
+
+# Installed before any page script runs (an init script, which the CSP does not govern).
+LISTEN_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' +
+    e.lineNumber);
+});
+"""
+
+
+def watched_page(browser, base: str, blocked: list[str], screen: str = "desktop"):
+    """An offline page (see :func:`offline_context`) that records CSP violations (read them
+    with :func:`csp_violations`), console errors and page errors (the returned list)."""
+    context = offline_context(browser, base, blocked, screen=screen)
+    context.add_init_script(LISTEN_CSP)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error"
+            else None)  # fmt: skip
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    return context, page, problems
+
+
+def csp_violations(page) -> list[str]:
+    """The ``securitypolicyviolation`` events of a :func:`watched_page` so far."""
+    return page.evaluate("window.__csp || []")
+
+
 def wait_idle(page) -> None:
     """Wait until the page has no API request in flight."""
     wait_for_js(page, "window.wangge && window.wangge.idle()", timeout=15000)

@@ -36,6 +36,7 @@ from tests.maps.browser import (
     serve_in_thread,
     sign_in,
     tap_map,
+    wait_basemap_drawn,
     wait_for_js,
     wait_idle,
 )
@@ -115,20 +116,7 @@ def _zoom_in(page, map_expr: str, zoom: int = 16) -> None:
     from the style's zoom 14, Leaflet's 15), then wait until the base map is drawn."""
     wait_for_js(page, f"!{map_expr}._animatingZoom")
     page.evaluate(f"{map_expr}.setZoom({zoom}, {{animate: false}})")
-    _wait_drawn(page, map_expr)
-
-
-def _wait_drawn(page, map_expr: str, *, labels: bool = True) -> None:
-    """Wait until the offline layer has loaded every tile in view (and placed its labels)."""
-    wait_for_js(
-        page,
-        f"(() => {{ const m = {map_expr}; if (!m || !m.wanggeBasemap) return false;"
-        " const b = m.wanggeBasemap, l = b.layers.offline;"
-        " return b.current === 'offline' && l._loading === false"
-        " && Object.keys(l._tiles).length > 0"
-        + (" && b.labels().length > 0" if labels else "")
-        + "; })()",
-    )
+    wait_basemap_drawn(page, map_expr)
 
 
 def _decoded(base: str, tiles: list[tuple[str, int]], folder: Path) -> gpd.GeoDataFrame:
@@ -424,7 +412,7 @@ def test_a_saved_map_embeds_its_base_map_and_draws_it_offline(demo, open_offline
     )  # fmt: skip
     assert answer.exit_code == 0, answer.output
     page, blocked, errors = open_offline(out, width=390, height=844)
-    _wait_drawn(page, FOLIUM_MAP, labels=False)
+    wait_basemap_drawn(page, FOLIUM_MAP, labels=False)
     _zoom_in(page, FOLIUM_MAP)
     Shots(page, "basemap", f"saved-{kind}")("streets-under-grids")
     # the tiles the page drew from are the archive's, as GDAL decodes them
@@ -456,7 +444,7 @@ def test_a_served_map_page_draws_the_base_map_under_its_csp(browser, server, tmp
         "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
     )
     try:
-        _wait_drawn(page, FOLIUM_MAP, labels=False)
+        wait_basemap_drawn(page, FOLIUM_MAP, labels=False)
         names = page.evaluate(
             "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
             ".map(l => l.textContent.trim())"

@@ -33,12 +33,13 @@ from api.services.demo import load_demo
 from api.services.incidents import service as svc
 from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
+    csp_violations,
     largest_part,
-    offline_context,
     serve_database_copy,
     sign_in,
     wait_for_js,
     wait_idle,
+    watched_page,
 )
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
@@ -51,13 +52,6 @@ ROLES = {
     "auditor1": Role.AUDITOR,
     "planner1": Role.PLANNER,
 }
-LISTEN = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' +
-    e.lineNumber);
-});
-"""
 
 
 @pytest.fixture(scope="module")
@@ -95,22 +89,6 @@ def server(demo_file, tmp_path):
         yield served
 
 
-def _watched(browser, base: str, blocked: list[str]):
-    """A page that records CSP violations (in window.__csp), console errors and page errors."""
-    context = offline_context(browser, base, blocked, screen="desktop")
-    context.add_init_script(LISTEN)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error"
-            else None)  # fmt: skip
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    return context, page, problems
-
-
-def _violations(page) -> list[str]:
-    return page.evaluate("window.__csp || []")
-
-
 STAFF_PAGES = [
     # (user, path, what must be visible once drawn)
     ("worker1", "/app/", "[data-testid=home]"),
@@ -127,7 +105,7 @@ STAFF_PAGES = [
 def test_every_staff_page_works_under_the_csp(browser, server, demo_file):
     base, _url = server
     blocked: list[str] = []
-    context, page, problems = _watched(browser, base, blocked)
+    context, page, problems = watched_page(browser, base, blocked)
     try:
         signed_in = None
         for user, path, shown in STAFF_PAGES:
@@ -140,7 +118,7 @@ def test_every_staff_page_works_under_the_csp(browser, server, demo_file):
             assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
             page.locator(shown).wait_for(state="visible", timeout=15000)
             wait_idle(page)
-            assert _violations(page) == [], path
+            assert csp_violations(page) == [], path
         assert problems == [] and blocked == []
     finally:
         context.close()
@@ -149,12 +127,12 @@ def test_every_staff_page_works_under_the_csp(browser, server, demo_file):
 def test_public_page_planner_and_maps_work_under_the_csp(browser, server):
     base, _url = server
     blocked: list[str] = []
-    context, page, problems = _watched(browser, base, blocked)
+    context, page, problems = watched_page(browser, base, blocked)
     try:
         page.goto(base + "/public")
         page.locator("#page-public").wait_for(state="visible", timeout=15000)
         wait_idle(page)
-        assert _violations(page) == []
+        assert csp_violations(page) == []
 
         page.goto(f"{base}/planner/{COMMUNITY}")
         page.get_by_test_id("login-username").fill("planner1")
@@ -163,7 +141,7 @@ def test_public_page_planner_and_maps_work_under_the_csp(browser, server):
         wait_for_js(page, "window.planner && window.planner.state.grids !== null")
         wait_for_js(page, "window.planner.idle()")
         assert page.evaluate("planner.grids().features.length") > 0
-        assert _violations(page) == []
+        assert csp_violations(page) == []
 
         maps = [
             f"/maps/division/{COMMUNITY}",
@@ -185,7 +163,7 @@ def test_public_page_planner_and_maps_work_under_the_csp(browser, server):
                 state="attached", timeout=15000
             )
             assert page.evaluate("document.querySelectorAll('.leaflet-container').length") >= 1
-            assert _violations(page) == [], path
+            assert csp_violations(page) == [], path
         assert problems == [] and blocked == []
     finally:
         context.close()
@@ -198,7 +176,7 @@ def test_an_injected_inline_script_is_refused_and_reported(browser, server, capl
     caplog.set_level(logging.WARNING, logger="api.csp")
     base, _url = server
     blocked: list[str] = []
-    context, page, _problems = _watched(browser, base, blocked)
+    context, page, _problems = watched_page(browser, base, blocked)
     try:
         page.goto(base + "/public")
         page.locator("#page-public").wait_for(state="visible", timeout=15000)
@@ -208,7 +186,7 @@ def test_an_injected_inline_script_is_refused_and_reported(browser, server, capl
         )
         wait_for_js(page, "window.__csp.length > 0")
         assert page.evaluate("window.__ran === undefined")
-        assert any(v.startswith("script-src") for v in _violations(page))
+        assert any(v.startswith("script-src") for v in csp_violations(page))
         for _ in range(300):  # bounded: the report is sent by the browser in the background
             reports = [r.getMessage() for r in caplog.records if r.name == "api.csp"]
             if reports:
@@ -226,7 +204,7 @@ def test_pages_sign_out_after_the_idle_time(browser, demo_file, tmp_path):
         _url,
     ):
         blocked: list[str] = []
-        context, page, problems = _watched(browser, base, blocked)
+        context, page, problems = watched_page(browser, base, blocked)
         try:
             page.clock.install()
             sign_in(page, base, "worker1", PASSWORD)
@@ -251,6 +229,6 @@ def test_pages_sign_out_after_the_idle_time(browser, demo_file, tmp_path):
             logout.value.response()  # the server answered the sign-out
             me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 401
-            assert problems == [] and _violations(page) == []
+            assert problems == [] and csp_violations(page) == []
         finally:
             context.close()

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.core.errors import Conflict, NotFound, Unprocessable
+from api.db.lock_order import lock_change_counter
 from api.db.models import Incident, Staff, Street, User
 from api.db.models.incidents import (
     Department,
@@ -149,6 +150,7 @@ def set_members(session: Session, department: Department, staff_ids: Iterable[in
     missing = [i for i in wanted if i not in found]
     if missing:
         raise NotFound(f"工作人员 {missing} 不存在 / staff {missing} not found")
+    lock_change_counter(session)  # before the staff rows (api.db.lock_order)
     session.execute(
         sa.update(Staff)
         .where(Staff.department_id == department.id, Staff.id.not_in(wanted))

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from api.core.timefmt import local_text
+from api.db.audit_chain import seal
 from api.db.communities import find_community
 from api.db.divisions import division_in_effect
 from api.db.models import (
@@ -266,7 +267,7 @@ def _unmask_audit(session: Session, *, user: User, layer: str, community, scope,
         },
         at=now,
     )  # fmt: skip
-    session.flush()
+    seal(session)  # the id goes into the result: written now, as the transaction's last write
     return row.id
 
 

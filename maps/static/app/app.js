@@ -32,8 +32,8 @@
   var SEVERITY_ZH = {major: "重大（当日办结）", general: "一般（3 个工作日）"};
 
   var state = {user: null, codes: null, grids: null, pending: 0, incident: null, reports: [],
-    inbox: [], picked: {report: null, house: null}, markers: {}, houses: [], ownGrids: [],
-    resident: null, access: null};
+    inbox: [], inboxMarkers: null, picked: {report: null, house: null}, markers: {}, houses: [],
+    ownGrids: [], resident: null, access: null};
   var maps = {};
 
   // ------------------------------------------------------------------ helpers
@@ -944,8 +944,12 @@
   // ------------------------------------------------------------------ inbox
 
   function initInbox() {
+    var map = maps["inbox-map"] || newMap("inbox-map");
+    loadGrids().then(function (fc) { gridLayer(fc, null).addTo(map).bringToBack(); })
+      .catch(function () {});
     Promise.all([api("GET", "/incidents/inbox"), loadCodes()]).then(function (r) {
       state.inbox = r[0].data;
+      inboxMarkers(map, r[0].data);
       tid("inbox-count").textContent = "共 " + r[0].count + " 件，超期 " +
         r[0].data.filter(function (d) { return d.overdue; }).length + " 件";
       var list = $("#inbox-list");
@@ -953,6 +957,23 @@
       r[0].data.forEach(function (item) { list.appendChild(incidentRow(item, "inbox-row")); });
       $("#inbox-empty").hidden = r[0].data.length > 0;
     }).catch(function (err) { message(err.message, "error"); });
+  }
+
+  /* One marker per located item (red overdue, orange due soon, blue otherwise); a tap opens
+   * the item. The map is fitted to the markers. */
+  function inboxMarkers(map, items) {
+    if (state.inboxMarkers) map.removeLayer(state.inboxMarkers);
+    var group = L.featureGroup();
+    items.filter(function (i) { return i.lat != null && i.lon != null; }).forEach(function (item) {
+      var colour = item.overdue ? "#e31a1c" : item.due_soon ? "#ff7f00" : "#1f78b4";
+      L.circleMarker([item.lat, item.lon], {radius: 7, color: colour, incidentId: item.id})
+        .bindTooltip("#" + item.id + " " + categoryName(item.category_code))
+        .on("click", function () { window.location.href = ROOT + "/app/incident/" + item.id; })
+        .addTo(group);
+    });
+    group.addTo(map);
+    state.inboxMarkers = group;
+    if (group.getBounds().isValid()) map.fitBounds(group.getBounds(), {padding: [16, 16], maxZoom: 17});
   }
 
   // ------------------------------------------------------------------ one incident
