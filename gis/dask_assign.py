@@ -38,13 +38,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from distributed import WorkerPlugin
-from pyproj import CRS
 
 from gis.assign import GridIndex
-from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, parse_input_crs, to_wgs84
-from gis.errors import CRSMismatchError, GeometryTypeError, InputError, UnreadableFileError
+from gis.crs import WGS84, parse_input_crs
+from gis.errors import InputError, UnreadableFileError
 from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
 from gis.io.geoparquet_parts import (
     GeoParquetWriter,
@@ -56,11 +54,17 @@ from gis.io.geoparquet_parts import (
     read_row_groups,
     row_group_batches,
 )
+from gis.point_parts import (
+    PointSpec,
+    add_grid_columns,
+    assigned_meta,
+    grid_code_type,
+    prepare_points,
+)
 
 __all__ = ["DEFAULT_PARTITION_ROWS", "DaskAssignResult", "assign_on_cluster", "dask_client"]
 
 DEFAULT_PARTITION_ROWS = 500_000
-_ADDED = ("grid_code", "outside", "lon_wgs84", "lat_wgs84")
 _HILBERT_LEVEL = 16
 _LOG = logging.getLogger("distributed.shuffle")
 
@@ -149,114 +153,9 @@ def _index_on_worker(name: str) -> GridIndex:
     return get_worker().plugins[name].index
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """How a partition of the input becomes the single-process reader's frame."""
-
-    label: str
-    kind: str  # "geo" (GeoParquet), "table" (lon/lat columns: CSV or plain Parquet)
-    source: str | None  # parsed input_crs
-    lon: str | None = None
-    lat: str | None = None
-    numbers: dict = field(default_factory=dict)  # CSV column -> "int" | "float"
-
-
-# --- one partition -------------------------------------------------------------------------
-
-
-def _where(offset: int | None, i: int, csv: bool) -> str:
-    if offset is None:
-        return "某行 / a row"
-    n = offset + i + (2 if csv else 1)  # CSV rows count the header line
-    return f"第 {n} 行 / row {n}"
-
-
-def _coordinate(values: pd.Series, column: str, spec: _Spec, offset: int | None) -> np.ndarray:
-    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    numbers = pd.to_numeric(text, errors="coerce")
-    bad = numbers.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 列 / column {column!r} "
-            f"不是数字 / is not a number: {text.iloc[i]!r}"
-        )
-    return numbers.to_numpy(dtype=float)
-
-
-def _as_lonlat(gdf: gpd.GeoDataFrame, spec: _Spec) -> gpd.GeoDataFrame:
-    """The CRS rule of :func:`gis.io.read_layer`: ``input_crs`` or the file's own CRS, to
-    CGCS2000 lon/lat when CGCS2000-based, else WGS84 lon/lat."""
-    file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
-    if spec.source is not None:
-        if file_crs is not None and not file_crs.is_geographic:
-            raise CRSMismatchError(
-                f"{spec.label}: 文件自带投影坐标系 {file_crs.name}，与 --input-crs 矛盾 / the "
-                f"file carries the projected CRS {file_crs.name!r} but --input-crs says lon/lat"
-            )
-        return to_wgs84(gdf, spec.source)
-    if file_crs is None:
-        return gdf.set_crs(WGS84)
-    target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
-    if file_crs.equals(target, ignore_axis_order=True):
-        return gdf.set_crs(target, allow_override=True)
-    return gdf.to_crs(target)
-
-
-def _check_points(gdf: gpd.GeoDataFrame, spec: _Spec, offset: int | None) -> None:
-    geoms = np.asarray(gdf.geometry.values)
-    not_point = shapely.get_type_id(geoms) != shapely.GeometryType.POINT
-    not_point |= shapely.is_empty(geoms)
-    if not_point.any():
-        i = int(np.argmax(not_point))
-        kind = gdf.geometry.iloc[i].geom_type if geoms[i] is not None else "None"
-        raise GeometryTypeError(
-            f"{spec.label}: {_where(offset, i, False)}: 几何类型为 {kind}，应为点 / geometry is "
-            f"{kind}, expected Point"
-        )
-    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
-    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(y) > 90) | (np.abs(x) > 180)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 坐标超出经纬度范围 / "
-            f"coordinate out of lon/lat range: ({x[i]}, {y[i]})"
-        )
-
-
-def _prepare(frame: pd.DataFrame, spec: _Spec, offset: int | None) -> gpd.GeoDataFrame:
-    """One partition as the single-process reader returns those rows."""
-    if spec.kind == "geo":
-        gdf = frame
-        if len(gdf):
-            gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
-    else:
-        frame = frame.loc[frame.notna().any(axis=1).to_numpy()].reset_index(drop=True)
-        lon = _coordinate(frame[spec.lon], spec.lon, spec, offset)
-        lat = _coordinate(frame[spec.lat], spec.lat, spec, offset)
-        attributes = frame.copy()
-        attributes[spec.lon], attributes[spec.lat] = lon, lat
-        for column, kind in spec.numbers.items():
-            values = pd.to_numeric(attributes[column].str.strip())
-            attributes[column] = values.astype("int64" if kind == "int" else "float64")
-        gdf = gpd.GeoDataFrame(attributes, geometry=shapely.points(lon, lat), crs=None)
-    gdf = _as_lonlat(gdf, spec)
-    _check_points(gdf, spec, offset)
-    return gdf
-
-
 def _assign_part(gdf: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
-    """The rows with ``grid_code``/``outside``/``lon_wgs84``/``lat_wgs84`` as ``wangge
-    assign`` adds them (spatial sort key dropped)."""
-    result = gdf.reset_index(drop=True)
-    index = _index_on_worker(index_name)
-    codes = index.assign(result.geometry)
-    result["grid_code"] = codes.astype(object).where(codes.notna(), None)
-    result["outside"] = codes.isna().to_numpy()
-    wgs84 = np.asarray(result.geometry.to_crs(4326).values) if len(result) else np.array([])
-    result["lon_wgs84"] = shapely.get_x(wgs84).astype(float)
-    result["lat_wgs84"] = shapely.get_y(wgs84).astype(float)
-    return result
+    """The rows with the columns ``wangge assign`` adds (spatial sort key dropped)."""
+    return add_grid_columns(gdf, _index_on_worker(index_name))
 
 
 def _write_part(gdf: gpd.GeoDataFrame, folder: str, schema, partition_info=None) -> pd.DataFrame:
@@ -331,9 +230,11 @@ def _lonlat_names(columns, label: str, lon_col: str | None, lat_col: str | None)
     return lon, lat
 
 
-def _read_parquet_part(batch: tuple[list[int], int], path: str, spec: _Spec) -> gpd.GeoDataFrame:
+def _read_parquet_part(
+    batch: tuple[list[int], int], path: str, spec: PointSpec
+) -> gpd.GeoDataFrame:
     row_groups, offset = batch
-    return _prepare(read_row_groups(path, row_groups), spec, offset)
+    return prepare_points(read_row_groups(path, row_groups), spec, offset)
 
 
 def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
@@ -355,14 +256,14 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         if geo is None:
             names = pq.ParquetFile(path).schema_arrow.names
             lon, lat = _lonlat_names(names, label, lon_col, lat_col)
-            spec = _Spec(label, "table", source, lon, lat)
+            spec = PointSpec(label, "table", source, lon, lat)
         else:
-            spec = _Spec(label, "geo", source)
+            spec = PointSpec(label, "geo", source)
         footer = pq.ParquetFile(path).metadata
         sizes = [sum(footer.row_group(g).num_rows for g in batch) for batch in batches]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
         parts = list(zip(batches, offsets, strict=True))
-        head = _prepare(empty_frame(path), spec, 0)
+        head = prepare_points(empty_frame(path), spec, 0)
         return dd.from_map(
             _read_parquet_part, parts, path=str(path), spec=spec, meta=head,
             enforce_metadata=False,
@@ -376,9 +277,9 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         columns = [str(c) for c in text.columns]
         lon, lat = _lonlat_names(columns, label, lon_col, lat_col)
         others = [c for c in columns if c not in (lon, lat)]
-        spec = _Spec(label, "table", source, lon, lat, _csv_numbers(text, others))
-        head = _prepare(text._meta, spec, None)
-        return text.map_partitions(_prepare, spec, None, meta=head)
+        spec = PointSpec(label, "table", source, lon, lat, _csv_numbers(text, others))
+        head = prepare_points(text._meta, spec, None)
+        return text.map_partitions(prepare_points, spec, None, meta=head)
     raise InputError(
         f"{label}: Dask 引擎读 .parquet 或 .csv / the dask engine reads .parquet (GeoParquet or "
         "lon/lat columns) or .csv points"
@@ -401,13 +302,6 @@ def _csv_encoding(path: Path) -> str:
 
 
 # --- the whole run -------------------------------------------------------------------------
-
-
-def _grid_code_type(index: GridIndex):
-    import pyarrow as pa
-
-    ids = list(index._grids.ids[:1])
-    return pa.array(ids).type if ids else pa.string()
 
 
 def assign_on_cluster(
@@ -469,9 +363,9 @@ def _assign_on_cluster(
         distance = ddf.hilbert_distance(total_bounds=bounds, level=_HILBERT_LEVEL)
         ddf = ddf.set_index(distance, npartitions=n_in, shuffle_method="p2p")
     name = f"wangge-grid-index-{uuid.uuid4().hex}"
-    meta = _assign_part_meta(ddf._meta, index)
+    meta = assigned_meta(ddf._meta)
     schema = geoparquet_schema(
-        output_schema(meta, {"grid_code": _grid_code_type(index)}),
+        output_schema(meta, {"grid_code": grid_code_type(index)}),
         geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
     )  # fmt: skip
     assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
@@ -511,15 +405,6 @@ def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
     if not index.crs.is_geographic:
         geoms = geoms.to_crs(WGS84)
     return tuple(float(v) for v in geoms.total_bounds)
-
-
-def _assign_part_meta(meta: gpd.GeoDataFrame, index: GridIndex) -> gpd.GeoDataFrame:
-    result = meta.reset_index(drop=True).copy()
-    result["grid_code"] = pd.Series(dtype=object)
-    result["outside"] = pd.Series(dtype=bool)
-    result["lon_wgs84"] = pd.Series(dtype=float)
-    result["lat_wgs84"] = pd.Series(dtype=float)
-    return result
 
 
 def _join_parts(parts: list[Path], out: Path, schema) -> None:

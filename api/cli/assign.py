@@ -117,6 +117,12 @@ def _assign(
 ) -> tuple[int, int, Path]:
     """Assign and write ``out_path``; return the points, the points outside, the file written."""
     try:
+        done = _assign_geoparquet(
+            points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
+            grids_crs=grids_crs, grids_layer=grids_layer,
+        )  # fmt: skip
+        if done is not None:
+            return done
         done = _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
             grids_crs=grids_crs, grids_layer=grids_layer,
@@ -166,6 +172,45 @@ def _print_assigned(n: int, n_out: int, written: Path, as_json: bool, dry_report
         )
         if dry_report is not None:
             report_dry_run(dry_report)
+
+
+def _assign_geoparquet(
+    points: Path,
+    grids: Path,
+    out_path: Path,
+    *,
+    code_field: str,
+    input_crs: str | None,
+    layer: str | None,
+    grids_crs: str | None,
+    grids_layer: str | None,
+) -> tuple[int, int, Path] | None:
+    """``assign`` from GeoParquet to GeoParquet a batch of rows at a time
+    (:func:`gis.assign_parquet.assign_geoparquet`): memory bounded by the batch, not the
+    file. None (nothing written) for any other pair of formats."""
+    from gis.io.geoparquet_parts import geo_metadata
+
+    if (
+        layer is not None
+        or out_path.suffix.lower() != ".parquet"
+        or points.suffix.lower() != ".parquet"
+        or not points.is_file()
+        or geo_metadata(points) is None
+    ):
+        return None
+    from gis.assign_parquet import assign_geoparquet
+    from gis.codes import require_code_field
+
+    grid_frame = read_input(
+        grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+        crs_option="--grids-crs", geometry_type="polygon",
+    )  # fmt: skip
+    require_code_field(grid_frame, code_field, source=grids)
+    with err.status("空间连接中 / joining…"):
+        done = assign_geoparquet(
+            points, grid_frame, out_path, code_field=code_field, input_crs=input_crs
+        )
+    return done.points, done.outside, done.out
 
 
 def _assign_columnar(
