@@ -50,10 +50,19 @@ from gis.point_parts import (
     prepare_points,
 )
 
-__all__ = ["DEFAULT_BATCH_ROWS", "AssignedFile", "assign_geoparquet"]
+__all__ = [
+    "BATCH_BYTES",
+    "DEFAULT_BATCH_ROWS",
+    "AssignedFile",
+    "assign_batch",
+    "assign_geoparquet",
+    "assigned_schema",
+    "direct_route",
+    "rows_within",
+]
 
 DEFAULT_BATCH_ROWS = 500_000
-_BATCH_BYTES = 32 << 20  # and at most about this much data (uncompressed) per batch
+BATCH_BYTES = 32 << 20  # and at most about this much data (uncompressed) per batch
 _WKB_POINT_BYTES = 21  # byte order, type (uint32), x, y (float64)
 
 
@@ -121,27 +130,41 @@ def assign_geoparquet(
         grids = GridIndex(grids, code_field=code_field, one_shot=True)
 
     spec = PointSpec(label, "geo", parse_input_crs(input_crs) if input_crs is not None else None)
-    meta = assigned_meta(prepare_points(empty_frame(path), spec, 0))
-    schema = geoparquet_schema(
-        output_schema(meta, {"grid_code": grid_code_type(grids, code_field)}),
-        geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
-    )  # fmt: skip
-    direct = _direct_route(file.schema_arrow, schema, geo, spec, grids, code_field)
+    schema = assigned_schema(path, spec, grids, code_field)
+    direct = direct_route(file.schema_arrow, schema, geo, spec, grids, code_field)
     rows = outside = 0
-    batch_rows = _rows_within(file.metadata, batch_rows, _BATCH_BYTES)
+    batch_rows = rows_within(file.metadata, batch_rows, BATCH_BYTES)
     with GeoParquetWriter(out, schema) as writer:
         for batch in _batches(file, path, batch_rows):
-            table = direct(batch) if direct is not None else None
-            if table is None:
-                part = prepare_points(table_frame(batch, geo, path), spec, rows)
-                table = arrow_table(add_grid_columns(part, grids, code_field=code_field), schema)
+            table = assign_batch(batch, rows, direct, path, geo, spec, grids, schema, code_field)
             writer.write(table)
             rows += table.num_rows
             outside += int(np.count_nonzero(table.column("outside").to_numpy()))
     return AssignedFile(rows, outside, Path(out))
 
 
-def _rows_within(metadata, batch_rows: int, budget: int) -> int:
+def assigned_schema(path: Path, spec: PointSpec, grids, code_field: str = "code"):
+    """The GeoParquet schema of the assigned points of the GeoParquet file ``path``: every
+    input column as the whole-table path writes it, then the added columns."""
+    meta = assigned_meta(prepare_points(empty_frame(path), spec, 0))
+    return geoparquet_schema(
+        output_schema(meta, {"grid_code": grid_code_type(grids, code_field)}),
+        geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
+    )  # fmt: skip
+
+
+def assign_batch(batch, offset: int, direct, path: Path, geo: dict, spec: PointSpec, grids,
+                 schema, code_field: str = "code"):  # fmt: skip
+    """The output table of one batch of the file's rows (``offset`` rows into the file): by
+    the Arrow route ``direct`` when it takes the batch, else by the general per-part path."""
+    table = direct(batch) if direct is not None else None
+    if table is None:
+        part = prepare_points(table_frame(batch, geo, path), spec, offset)
+        table = arrow_table(add_grid_columns(part, grids, code_field=code_field), schema)
+    return table
+
+
+def rows_within(metadata, batch_rows: int, budget: int) -> int:
     """At most ``batch_rows``, and few enough rows of the file's average uncompressed width
     to hold about ``budget`` bytes (wide rows: long text columns)."""
     rows = metadata.num_rows
@@ -162,7 +185,7 @@ def _batches(file, path: Path, batch_rows: int):
         )
 
 
-def _direct_route(file_schema, schema, geo: dict, spec: PointSpec, grids, code_field: str):
+def direct_route(file_schema, schema, geo: dict, spec: PointSpec, grids, code_field: str):
     """The Arrow route for this file (a function of a batch giving its output table, or None
     for a batch it cannot take), or None when the file needs the general path throughout:
     a CRS to convert to, or column types pandas would change."""

@@ -41,6 +41,14 @@ import pandas as pd
 from distributed import WorkerPlugin
 
 from gis.assign import GridIndex
+from gis.assign_parquet import (
+    BATCH_BYTES,
+    DEFAULT_BATCH_ROWS,
+    assign_batch,
+    assigned_schema,
+    direct_route,
+    rows_within,
+)
 from gis.crs import WGS84, parse_input_crs
 from gis.errors import InputError, UnreadableFileError
 from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
@@ -54,6 +62,7 @@ from gis.io.geoparquet_parts import (
     read_row_groups,
     row_group_batches,
 )
+from gis.io.parquet import _parquet_file
 from gis.point_parts import (
     PointSpec,
     add_grid_columns,
@@ -356,30 +365,48 @@ def _assign_on_cluster(
     partition_rows: int, spatial: bool,
 ) -> DaskAssignResult:  # fmt: skip
     source = parse_input_crs(input_crs) if input_crs is not None else None
+    runs = _geoparquet_runs(points, partition_rows)
+    if runs is not None and not (spatial and len(runs) > 1 and len(index)):
+        spec = PointSpec(str(points), "geo", source)
+        schema = assigned_schema(points, spec, index)
+        return _run_on_cluster(
+            client, index, out, schema,
+            lambda name, folder: _submit_runs(client, runs, points, spec, schema, name, folder),
+        )  # fmt: skip
     ddf = _read_points(points, source, lon_col, lat_col, partition_rows)
     n_in = ddf.npartitions
     if spatial and n_in > 1 and len(index):
         bounds = _lonlat_bounds(index)
         distance = ddf.hilbert_distance(total_bounds=bounds, level=_HILBERT_LEVEL)
         ddf = ddf.set_index(distance, npartitions=n_in, shuffle_method="p2p")
-    name = f"wangge-grid-index-{uuid.uuid4().hex}"
     meta = assigned_meta(ddf._meta)
     schema = geoparquet_schema(
         output_schema(meta, {"grid_code": grid_code_type(index)}),
         geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
     )  # fmt: skip
-    assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
 
+    def frames(name: str, folder: str) -> list[tuple[int, int]]:
+        assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
+        counts = assigned.map_partitions(
+            _write_part, folder, schema,
+            meta=pd.DataFrame({"rows": pd.Series(dtype="int64"),
+                               "outside": pd.Series(dtype="int64")}),
+        ).compute()  # fmt: skip
+        return list(zip(counts["rows"], counts["outside"], strict=True))
+
+    return _run_on_cluster(client, index, out, schema, frames)
+
+
+def _run_on_cluster(client, index: GridIndex, out: Path, schema, run) -> DaskAssignResult:
+    """Ship ``index`` to the workers, let ``run(index_name, folder)`` write the parts
+    (returning each part's rows and rows outside), then move them into place as ``out``."""
+    name = f"wangge-grid-index-{uuid.uuid4().hex}"
     directory = out.suffix.lower() != ".parquet"
     staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     client.register_plugin(_IndexPlugin(name, index), name=name)
     try:
-        counts = assigned.map_partitions(
-            _write_part, str(staging), schema,
-            meta=pd.DataFrame({"rows": pd.Series(dtype="int64"),
-                               "outside": pd.Series(dtype="int64")}),
-        ).compute()  # fmt: skip
+        counts = run(name, str(staging))
         parts = sorted(staging.glob("part.*.parquet"))
         if directory:
             _replace_dir(staging, out)
@@ -395,9 +422,76 @@ def _assign_on_cluster(
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(name)
     return DaskAssignResult(
-        points=int(counts["rows"].sum()), outside=int(counts["outside"].sum()), out=out,
-        partitions=len(parts), files=files,
+        points=sum(int(rows) for rows, _ in counts),
+        outside=sum(int(n) for _, n in counts), out=out, partitions=len(parts), files=files,
     )  # fmt: skip
+
+
+# --- GeoParquet: row group runs read, assigned and written as Arrow --------------------------
+
+
+def _geoparquet_runs(path: Path, partition_rows: int) -> list[tuple[list[int], int]] | None:
+    """The file's runs of row groups (at most ``partition_rows`` rows each, one task each)
+    with the row each starts at, when ``path`` is GeoParquet; None for any other input."""
+    if path.suffix.lower() != ".parquet" or not path.is_file() or geo_metadata(path) is None:
+        return None
+    runs = row_group_batches(path, partition_rows)
+    if not runs:
+        raise UnreadableFileError(f"{path}: 空文件 / empty file")
+    footer = _parquet_file(path).metadata
+    offsets, start = [], 0
+    for run in runs:
+        offsets.append(start)
+        start += sum(footer.row_group(g).num_rows for g in run)
+    return list(zip(runs, offsets, strict=True))
+
+
+def _submit_runs(client, runs, path: Path, spec: PointSpec, schema, name: str, folder: str):
+    """One task per run of row groups (no Dask collection: nothing to plan or to carry as
+    metadata); the first error stops the rest."""
+    from distributed import as_completed
+
+    task = (str(path), spec, schema, name, folder)
+    futures = [
+        client.submit(_assign_run, number, run, offset, *task, pure=False)
+        for number, (run, offset) in enumerate(runs)
+    ]
+    try:
+        counts = {}
+        for future in as_completed(futures):
+            number, rows, outside = future.result()
+            counts[number] = (rows, outside)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return [counts[number] for number in sorted(counts)]
+
+
+def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec: PointSpec,
+                schema, index_name: str, folder: str) -> tuple[int, int, int]:  # fmt: skip
+    """On a worker: read the row groups a batch at a time, assign each batch (the Arrow
+    route of :mod:`gis.assign_parquet` where it applies, else the general one) and write them
+    as ``part.NNNNN.parquet``; return the part's number, rows and rows outside."""
+    import pyarrow as pa
+
+    index = _index_on_worker(index_name)
+    source = Path(path)
+    file = _parquet_file(source)
+    geo = geo_metadata(source)
+    direct = direct_route(file.schema_arrow, schema, geo, spec, index, "code")
+    batch_rows = rows_within(file.metadata, DEFAULT_BATCH_ROWS, BATCH_BYTES)
+    rows = outside = 0
+    with GeoParquetWriter(Path(folder) / f"part.{number:05d}.parquet", schema) as writer:
+        batches = file.iter_batches(batch_size=batch_rows, row_groups=row_groups,
+                                    use_threads=False)  # fmt: skip
+        for batch in batches:
+            table = assign_batch(batch, offset + rows, direct, source, geo, spec, index, schema)
+            writer.write(table)
+            rows += table.num_rows
+            outside += int(np.count_nonzero(table.column("outside").to_numpy()))
+    # Arrow's allocator keeps freed memory for reuse; a worker's limit counts it as used.
+    pa.default_memory_pool().release_unused()
+    return number, rows, outside
 
 
 def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
