@@ -136,7 +136,8 @@ def assign_geoparquet(
     batch_rows = rows_within(file.metadata, batch_rows, BATCH_BYTES)
     with GeoParquetWriter(out, schema) as writer:
         for batch in _batches(file, path, batch_rows):
-            table = assign_batch(batch, rows, direct, path, geo, spec, grids, schema, code_field)
+            table, _ = assign_batch(batch, rows, direct, path, geo, spec, grids, schema,
+                                    code_field)  # fmt: skip
             writer.write(table)
             rows += table.num_rows
             outside += int(np.count_nonzero(table.column("outside").to_numpy()))
@@ -155,13 +156,13 @@ def assigned_schema(path: Path, spec: PointSpec, grids, code_field: str = "code"
 
 def assign_batch(batch, offset: int, direct, path: Path, geo: dict, spec: PointSpec, grids,
                  schema, code_field: str = "code"):  # fmt: skip
-    """The output table of one batch of the file's rows (``offset`` rows into the file): by
-    the Arrow route ``direct`` when it takes the batch, else by the general per-part path."""
+    """The output table of one batch of the file's rows (``offset`` rows into the file), and
+    whether the Arrow route ``direct`` took it (else the general per-part path made it)."""
     table = direct(batch) if direct is not None else None
-    if table is None:
-        part = prepare_points(table_frame(batch, geo, path), spec, offset)
-        table = arrow_table(add_grid_columns(part, grids, code_field=code_field), schema)
-    return table
+    if table is not None:
+        return table, True
+    part = prepare_points(table_frame(batch, geo, path), spec, offset)
+    return arrow_table(add_grid_columns(part, grids, code_field=code_field), schema), False
 
 
 def rows_within(metadata, batch_rows: int, budget: int) -> int:

@@ -4,20 +4,26 @@ The same answers as the single-process path (:func:`gis.assign.assign_points` on
 :func:`gis.io.read_layer` reads), point for point, with memory bounded by the partition
 size:
 
-1. the points (GeoParquet, plain Parquet or CSV with lon/lat columns) are read in
-   partitions of at most ``partition_rows`` rows (Parquet row groups, CSV byte blocks),
-   converted to lon/lat exactly as the single-process reader converts them (the file's
-   CRS, or ``input_crs``); CSV columns become numbers where every value in the whole file
-   is one and it is not an identifier, decided over all partitions before any is converted;
-2. the partitions are spatial when the file is (GeoParquet written at scale is usually
-   sorted along a space-filling curve: DuckDB ``ORDER BY ST_Hilbert``, GDAL's
-   ``SORT_BY_BBOX``); ``spatial=True`` reorders the rows along a Hilbert curve over the
-   grids' extent first (a disk-backed shuffle of the whole table: on a small machine it
-   costs more than the look-ups it speeds up, see ``bench/``);
+1. GeoParquet is taken a run of whole row groups (at most ``partition_rows`` rows) per
+   task, with no Dask collection in between: each worker reads its run with pyarrow a batch
+   at a time and assigns and writes each batch as :mod:`gis.assign_parquet` does in one
+   process (plain 2D lon/lat WKB points decoded straight from their bytes, the other columns
+   passed through as Arrow; any other batch through the general per-part path of
+   :mod:`gis.point_parts`);
+2. plain Parquet and CSV with lon/lat columns (and GeoParquet with ``spatial``) go through a
+   Dask dataframe of partitions of at most ``partition_rows`` rows (Parquet row groups, CSV
+   byte blocks), converted to lon/lat exactly as the single-process reader converts them
+   (the file's CRS, or ``input_crs``); CSV columns become numbers where every value in the
+   whole file is one and it is not an identifier, decided over all partitions first;
+   ``spatial=True`` reorders the rows along a Hilbert curve over the grids' extent first (a
+   disk-backed shuffle of the whole table: on a small machine it costs more than the
+   look-ups it speeds up, see ``bench/``); without it the file's row groups stay as they
+   are (GeoParquet written at scale is usually sorted along a space-filling curve already:
+   DuckDB ``ORDER BY ST_Hilbert``, GDAL's ``SORT_BY_BBOX``);
 3. the grid index (:class:`gis.assign.GridIndex`), built once by the caller, goes to every
-   worker once (a worker plugin) and each partition is assigned there;
-4. each partition is written by its worker as one Parquet part with one fixed schema;
-   the parts become the output dataset (``out`` a directory) or are joined into one
+   worker once (a worker plugin);
+4. each task or partition is written by its worker as one Parquet part with one fixed
+   schema; the parts become the output dataset (``out`` a directory) or are joined into one
    GeoParquet file (``out`` ending in ``.parquet``), under a temporary name until complete.
 
 Output columns: every input column (the geometry included), then ``grid_code``,
@@ -136,13 +142,16 @@ def _worker_settings(memory_limit: str | int | None, workers: int) -> dict:
 
 @dataclass
 class DaskAssignResult:
-    """What :func:`assign_on_cluster` wrote: rows, rows outside every grid, the output."""
+    """What :func:`assign_on_cluster` wrote: rows, rows outside every grid, the output; and
+    how many rows the Arrow route assigned (GeoParquet of plain 2D lon/lat WKB points: decoded
+    from the bytes, the other columns passed through) rather than the general one."""
 
     points: int
     outside: int
     out: Path
     partitions: int = 0
     files: list[Path] = field(default_factory=list)
+    arrow_rows: int = 0
 
 
 class _IndexPlugin(WorkerPlugin):
@@ -392,14 +401,16 @@ def _assign_on_cluster(
             meta=pd.DataFrame({"rows": pd.Series(dtype="int64"),
                                "outside": pd.Series(dtype="int64")}),
         ).compute()  # fmt: skip
-        return list(zip(counts["rows"], counts["outside"], strict=True))
+        return [(rows, outside, 0) for rows, outside in zip(counts["rows"], counts["outside"],
+                                                             strict=True)]  # fmt: skip
 
     return _run_on_cluster(client, index, out, schema, frames)
 
 
 def _run_on_cluster(client, index: GridIndex, out: Path, schema, run) -> DaskAssignResult:
     """Ship ``index`` to the workers, let ``run(index_name, folder)`` write the parts
-    (returning each part's rows and rows outside), then move them into place as ``out``."""
+    (returning each part's rows, rows outside and rows assigned by the Arrow route), then move
+    them into place as ``out``."""
     name = f"wangge-grid-index-{uuid.uuid4().hex}"
     directory = out.suffix.lower() != ".parquet"
     staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
@@ -422,8 +433,8 @@ def _run_on_cluster(client, index: GridIndex, out: Path, schema, run) -> DaskAss
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(name)
     return DaskAssignResult(
-        points=sum(int(rows) for rows, _ in counts),
-        outside=sum(int(n) for _, n in counts), out=out, partitions=len(parts), files=files,
+        points=sum(int(c[0]) for c in counts), outside=sum(int(c[1]) for c in counts), out=out,
+        partitions=len(parts), files=files, arrow_rows=sum(int(c[2]) for c in counts),
     )  # fmt: skip
 
 
@@ -459,8 +470,8 @@ def _submit_runs(client, runs, path: Path, spec: PointSpec, schema, name: str, f
     try:
         counts = {}
         for future in as_completed(futures):
-            number, rows, outside = future.result()
-            counts[number] = (rows, outside)
+            number, *count = future.result()
+            counts[number] = tuple(count)
     except BaseException:
         client.cancel(futures)
         raise
@@ -468,10 +479,11 @@ def _submit_runs(client, runs, path: Path, spec: PointSpec, schema, name: str, f
 
 
 def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec: PointSpec,
-                schema, index_name: str, folder: str) -> tuple[int, int, int]:  # fmt: skip
+                schema, index_name: str, folder: str) -> tuple[int, int, int, int]:  # fmt: skip
     """On a worker: read the row groups a batch at a time, assign each batch (the Arrow
     route of :mod:`gis.assign_parquet` where it applies, else the general one) and write them
-    as ``part.NNNNN.parquet``; return the part's number, rows and rows outside."""
+    as ``part.NNNNN.parquet``; return the part's number, rows, rows outside and rows that
+    took the Arrow route."""
     import pyarrow as pa
 
     index = _index_on_worker(index_name)
@@ -480,18 +492,20 @@ def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec
     geo = geo_metadata(source)
     direct = direct_route(file.schema_arrow, schema, geo, spec, index, "code")
     batch_rows = rows_within(file.metadata, DEFAULT_BATCH_ROWS, BATCH_BYTES)
-    rows = outside = 0
+    rows = outside = arrow_rows = 0
     with GeoParquetWriter(Path(folder) / f"part.{number:05d}.parquet", schema) as writer:
         batches = file.iter_batches(batch_size=batch_rows, row_groups=row_groups,
                                     use_threads=False)  # fmt: skip
         for batch in batches:
-            table = assign_batch(batch, offset + rows, direct, source, geo, spec, index, schema)
+            table, arrow = assign_batch(batch, offset + rows, direct, source, geo, spec, index,
+                                        schema)  # fmt: skip
             writer.write(table)
+            arrow_rows += table.num_rows if arrow else 0
             rows += table.num_rows
             outside += int(np.count_nonzero(table.column("outside").to_numpy()))
     # Arrow's allocator keeps freed memory for reuse; a worker's limit counts it as used.
     pa.default_memory_pool().release_unused()
-    return number, rows, outside
+    return number, rows, outside, arrow_rows
 
 
 def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:

@@ -19,6 +19,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 import pytest
+import shapely
 from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
@@ -26,8 +27,15 @@ from api.cli import app
 from gis.assign import GridIndex
 from gis.crs import WGS84
 from gis.dask_assign import assign_on_cluster, dask_client
+from gis.errors import GeometryTypeError
 from gis.io import read_layer
 from tests.gis.scaled_points import build_scaled, houses_with_outside, truth
+from tests.gis.test_assign_parquet import (
+    _as_form,
+    _assert_same_file_content,
+    _big_endian,
+    _with_extra_columns,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -107,6 +115,60 @@ def test_dask_equals_the_default_path_point_for_point(tmp_path, client, seed, sp
     geo = json.loads(pq.read_schema(tmp_path / "dask.parquet").metadata[b"geo"])
     assert geo["primary_column"] == "geometry"
     assert gpd.read_parquet(tmp_path / "dask.parquet").crs.equals(WGS84)
+
+
+@pytest.mark.parametrize(
+    ("form", "route"),
+    [("plain", "arrow"), ("one_run_with_z", "both"), ("projected", "general"),
+     ("z", "general"), ("gcj02", "general"), ("big_endian", "general")],
+)  # fmt: skip
+def test_geoparquet_under_dask_is_the_streamed_file_by_either_route(tmp_path, client, form, route):
+    """Each worker's run of row groups takes the Arrow route (WKB points decoded from their
+    bytes) or the general one batch by batch, as the single process does: the joined output
+    is the streamed ``wangge assign`` output column for column, in file order."""
+    build_scaled(tmp_path, 6000, 400, 51)
+    houses = _with_extra_columns(houses_with_outside(tmp_path, 51), 51)
+    frame, extra = _as_form(houses, form)
+    if form == "one_run_with_z":  # Z coordinates in some rows: their batch goes general
+        geoms = frame.geometry.to_numpy().copy()
+        some = geoms[2000:2100]
+        geoms[2000:2100] = shapely.points(shapely.get_x(some), shapely.get_y(some), 7.0)
+        frame = frame.set_geometry(geoms, crs=frame.crs)
+    points = tmp_path / "points.parquet"
+    frame.to_parquet(points, index=False, row_group_size=900)
+    if form == "big_endian":
+        _big_endian(points)
+    grids = tmp_path / "grids.parquet"
+    want = tmp_path / "streamed.parquet"
+    _default(points, grids, want, *extra)
+
+    index = GridIndex(read_layer(grids, geometry_type="polygon"), one_shot=True)
+    result = assign_on_cluster(
+        points, index, tmp_path / "dask.parquet", client=client, partition_rows=1800,
+        input_crs=extra[1] if extra else None,
+    )  # fmt: skip
+    assert result.partitions == 4 and result.points == len(houses)
+    _assert_same_file_content(tmp_path / "dask.parquet", want)
+    assert result.outside == int(pd.read_parquet(want, columns=["outside"])["outside"].sum())
+    expected = {"arrow": {len(houses)}, "general": {0}, "both": set(range(1, len(houses)))}
+    assert result.arrow_rows in expected[route]
+    if route == "both":  # just the run holding the Z points (rows 1800 to 3599) went general
+        assert result.arrow_rows == len(houses) - 1800
+
+
+def test_a_bad_geoparquet_row_under_dask_is_named_and_nothing_is_written(tmp_path, client):
+    build_scaled(tmp_path, 3000, 36, 44)
+    houses = gpd.read_parquet(tmp_path / "houses.parquet")
+    row = 2345
+    geoms = houses.geometry.to_numpy().copy()
+    geoms[row] = shapely.box(0, 0, 1, 1)
+    points = tmp_path / "bad.parquet"
+    houses.set_geometry(geoms, crs=houses.crs).to_parquet(points, index=False, row_group_size=500)
+    index = GridIndex(read_layer(tmp_path / "grids.parquet", geometry_type="polygon"))
+    out = tmp_path / "never.parquet"
+    with pytest.raises(GeometryTypeError, match=rf"row {row + 1}\b.*Polygon"):
+        assign_on_cluster(points, index, out, client=client, partition_rows=1000)
+    assert not out.exists() and not list(tmp_path.glob(".never*"))
 
 
 def test_a_directory_out_is_a_geoparquet_dataset_with_the_same_rows(tmp_path, client):
