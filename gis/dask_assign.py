@@ -378,10 +378,12 @@ def _assign_on_cluster(
     if runs is not None and not (spatial and len(runs) > 1 and len(index)):
         spec = PointSpec(str(points), "geo", source)
         schema = assigned_schema(points, spec, index)
-        return _run_on_cluster(
-            client, index, out, schema,
-            lambda name, folder: _submit_runs(client, runs, points, spec, schema, name, folder),
-        )  # fmt: skip
+
+        def tasks(name: str, folder: str | None, write) -> list[tuple[int, int, int]]:
+            task = (str(points), spec, schema, name, folder)
+            return _run_in_order(client, runs, task, write)
+
+        return _run_on_cluster(client, index, out, schema, tasks, join=False)
     ddf = _read_points(points, source, lon_col, lat_col, partition_rows)
     n_in = ddf.npartitions
     if spatial and n_in > 1 and len(index):
@@ -394,7 +396,7 @@ def _assign_on_cluster(
         geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
     )  # fmt: skip
 
-    def frames(name: str, folder: str) -> list[tuple[int, int]]:
+    def frames(name: str, folder: str, _write) -> list[tuple[int, int, int]]:
         assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
         counts = assigned.map_partitions(
             _write_part, folder, schema,
@@ -404,38 +406,52 @@ def _assign_on_cluster(
         return [(rows, outside, 0) for rows, outside in zip(counts["rows"], counts["outside"],
                                                              strict=True)]  # fmt: skip
 
-    return _run_on_cluster(client, index, out, schema, frames)
+    return _run_on_cluster(client, index, out, schema, frames, join=True)
 
 
-def _run_on_cluster(client, index: GridIndex, out: Path, schema, run) -> DaskAssignResult:
-    """Ship ``index`` to the workers, let ``run(index_name, folder)`` write the parts
-    (returning each part's rows, rows outside and rows assigned by the Arrow route), then move
-    them into place as ``out``."""
+def _run_on_cluster(
+    client, index: GridIndex, out: Path, schema, run, *, join: bool
+) -> DaskAssignResult:
+    """Ship ``index`` to the workers and let ``run(index_name, folder, write)`` assign the
+    points, returning each task's rows, rows outside and rows assigned by the Arrow route.
+    The workers write their parts in ``folder`` (then moved into place as the directory
+    ``out``, or with ``join`` joined into the file ``out``); or, for a file ``out`` without
+    ``join``, ``folder`` is None and the tasks' tables are given in order to ``write``."""
     name = f"wangge-grid-index-{uuid.uuid4().hex}"
     directory = out.suffix.lower() != ".parquet"
-    staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
     client.register_plugin(_IndexPlugin(name, index), name=name)
     try:
-        counts = run(name, str(staging))
-        parts = sorted(staging.glob("part.*.parquet"))
-        if directory:
-            _replace_dir(staging, out)
-            files = sorted(out.glob("part.*.parquet"))
-        else:
-            _join_parts(parts, out, schema)
-            shutil.rmtree(staging)
+        if not directory and not join:
+            with GeoParquetWriter(out, schema) as writer:
+                counts = run(name, None, writer.write)
             files = [out]
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        else:
+            counts, files = _staged(out, schema, lambda folder: run(name, folder, None))
     finally:
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(name)
     return DaskAssignResult(
         points=sum(int(c[0]) for c in counts), outside=sum(int(c[1]) for c in counts), out=out,
-        partitions=len(parts), files=files, arrow_rows=sum(int(c[2]) for c in counts),
+        partitions=len(counts), files=files, arrow_rows=sum(int(c[2]) for c in counts),
     )  # fmt: skip
+
+
+def _staged(out: Path, schema, run) -> tuple[list, list[Path]]:
+    """``run(folder)`` writes part files in a staging folder; they become the directory
+    ``out``, or are joined into the file ``out``; nothing is left behind on failure."""
+    staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        counts = run(str(staging))
+        if out.suffix.lower() != ".parquet":
+            _replace_dir(staging, out)
+            return counts, sorted(out.glob("part.*.parquet"))
+        _join_parts(sorted(staging.glob("part.*.parquet")), out, schema)
+        shutil.rmtree(staging)
+        return counts, [out]
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 # --- GeoParquet: row group runs read, assigned and written as Arrow --------------------------
@@ -457,33 +473,47 @@ def _geoparquet_runs(path: Path, partition_rows: int) -> list[tuple[list[int], i
     return list(zip(runs, offsets, strict=True))
 
 
-def _submit_runs(client, runs, path: Path, spec: PointSpec, schema, name: str, folder: str):
-    """One task per run of row groups (no Dask collection: nothing to plan or to carry as
-    metadata); the first error stops the rest."""
-    from distributed import as_completed
+def _run_in_order(client, runs, task: tuple, write) -> list[tuple[int, int, int]]:
+    """One task per run of row groups (no Dask collection: nothing to plan, no metadata to
+    carry), a few more in flight than the cluster has threads, taken in file order: each
+    task's table goes to ``write`` (when the workers do not write their own parts) before
+    the next task is submitted, so finished tables wait on the workers for two at most per
+    thread. The first error met cancels the rest."""
+    from collections import deque
 
-    task = (str(path), spec, schema, name, folder)
-    futures = [
-        client.submit(_assign_run, number, run, offset, *task, pure=False)
-        for number, (run, offset) in enumerate(runs)
-    ]
+    ahead = 2 * max(sum(client.nthreads().values()), 1)
+    waiting = iter(enumerate(runs))
+    pending: deque = deque()
+
+    def submit() -> None:
+        for number, (run, offset) in waiting:
+            pending.append(client.submit(_assign_run, number, run, offset, *task, pure=False))
+            return
+
+    for _ in range(ahead):
+        submit()
+    counts = []
     try:
-        counts = {}
-        for future in as_completed(futures):
-            number, *count = future.result()
-            counts[number] = tuple(count)
+        while pending:
+            future = pending.popleft()
+            table, *count = future.result()
+            future.release()
+            submit()
+            if write is not None:
+                write(table)
+            counts.append(tuple(count))
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(pending))
         raise
-    return [counts[number] for number in sorted(counts)]
+    return counts
 
 
 def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec: PointSpec,
-                schema, index_name: str, folder: str) -> tuple[int, int, int, int]:  # fmt: skip
-    """On a worker: read the row groups a batch at a time, assign each batch (the Arrow
-    route of :mod:`gis.assign_parquet` where it applies, else the general one) and write them
-    as ``part.NNNNN.parquet``; return the part's number, rows, rows outside and rows that
-    took the Arrow route."""
+                schema, index_name: str, folder: str | None):  # fmt: skip
+    """On a worker: read the row groups a batch at a time and assign each batch (the Arrow
+    route of :mod:`gis.assign_parquet` where it applies, else the general one); write them as
+    ``folder/part.NNNNN.parquet``, or with no ``folder`` return them as one table. Returns
+    that table (or None), the rows, rows outside and rows that took the Arrow route."""
     import pyarrow as pa
 
     index = _index_on_worker(index_name)
@@ -492,20 +522,28 @@ def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec
     geo = geo_metadata(source)
     direct = direct_route(file.schema_arrow, schema, geo, spec, index, "code")
     batch_rows = rows_within(file.metadata, DEFAULT_BATCH_ROWS, BATCH_BYTES)
+    tables = []
     rows = outside = arrow_rows = 0
-    with GeoParquetWriter(Path(folder) / f"part.{number:05d}.parquet", schema) as writer:
+    part = Path(folder) / f"part.{number:05d}.parquet" if folder is not None else None
+    writer = GeoParquetWriter(part, schema) if part is not None else None
+    with writer if writer is not None else contextlib.nullcontext():
         batches = file.iter_batches(batch_size=batch_rows, row_groups=row_groups,
                                     use_threads=False)  # fmt: skip
         for batch in batches:
             table, arrow = assign_batch(batch, offset + rows, direct, source, geo, spec, index,
                                         schema)  # fmt: skip
-            writer.write(table)
+            if writer is not None:
+                writer.write(table)
+            else:
+                tables.append(table)
             arrow_rows += table.num_rows if arrow else 0
             rows += table.num_rows
             outside += int(np.count_nonzero(table.column("outside").to_numpy()))
+    result = None if writer is not None else pa.concat_tables([schema.empty_table(), *tables])
+    del tables
     # Arrow's allocator keeps freed memory for reuse; a worker's limit counts it as used.
     pa.default_memory_pool().release_unused()
-    return number, rows, outside, arrow_rows
+    return result, rows, outside, arrow_rows
 
 
 def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
