@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["geocode", "commands", "dask"], default=None)
     parser.add_argument("--dask-points", type=int, default=None)
     parser.add_argument("--dask-whole-table", action="store_true")
+    parser.add_argument("--dask-workers", type=int, default=None)
+    parser.add_argument("--dask-threads", type=int, default=None)
     args = parser.parse_args(argv)
     results = args.results if args.results or args.smoke else RESULTS
     if args.only == "commands":  # whole commands against scripts (bench/commands.py)
@@ -440,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         return dask_main([*(["--points", str(args.dask_points)] if args.dask_points else []),
                           *(["--smoke"] if args.smoke else []),
                           *(["--whole-table"] if args.dask_whole_table else []),
+                          *(["--workers", str(args.dask_workers)] if args.dask_workers else []),
+                          *(["--threads", str(args.dask_threads)] if args.dask_threads else []),
                           *(["--results", str(results)] if results else [])])  # fmt: skip
     if args.only:
         return only_geocoding(args.smoke, results)

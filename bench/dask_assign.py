@@ -1,6 +1,6 @@
 """Dask assignment: ``wangge assign --engine dask`` on a local cluster against the single process.
 
-``python -m bench.dask_assign [--points N] [--grids G] [--workers W] [--whole-table]
+``python -m bench.dask_assign [--points N] [--grids G] [--workers W] [--threads T] [--whole-table]
 [--memory-stop GB] [--results PATH]`` (also ``python -m bench --only dask``; the default run
 of ``python -m bench`` does not run it). The points (default 50,000,000) are generated as
 GeoParquet in chunks of 1M (never all in memory), uniform over the bench's 10k-grid tiling
@@ -83,7 +83,8 @@ def _peak_rss_mib() -> float:
     return float("nan")
 
 
-def run_dask(points: Path, grids: Path, out: Path, workers: int, memory_limit: str) -> dict:
+def run_dask(points: Path, grids: Path, out: Path, workers: int, memory_limit: str,
+             threads: int = 1) -> dict:  # fmt: skip
     """What ``wangge assign --engine dask`` does, with each worker's peak RSS read at the end."""
     from gis.assign import GridIndex
     from gis.dask_assign import assign_on_cluster, dask_client
@@ -91,12 +92,12 @@ def run_dask(points: Path, grids: Path, out: Path, workers: int, memory_limit: s
 
     start = time.perf_counter()
     index = GridIndex(read_layer(grids, geometry_type="polygon"), one_shot=True)
-    with dask_client(workers=workers, memory_limit=memory_limit) as client:
+    with dask_client(workers=workers, memory_limit=memory_limit, threads=threads) as client:
         result = assign_on_cluster(points, index, out, client=client, partition_rows=PARTITION_ROWS)
         peaks = client.run(_peak_rss_mib)
     return {"wall_s": time.perf_counter() - start, "worker_peak_mib": sorted(peaks.values()),
             "client_peak_mib": _peak_rss_mib(), "points": result.points,
-            "partitions": result.partitions}  # fmt: skip
+            "partitions": result.partitions, "arrow_rows": result.arrow_rows}  # fmt: skip
 
 
 def run_single(points: Path, grids: Path, out: Path) -> dict:
@@ -237,6 +238,10 @@ def _in_subprocess(kind: str, *args: str, memory_stop_gb: float = MEMORY_STOP_GB
     return cpu | json.loads(lines[-1])
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread{'s' if n > 1 else ''}"
+
+
 def _size_note(n_points: int) -> list[str]:
     if n_points == DEFAULT_POINTS:
         return []
@@ -267,7 +272,7 @@ def _row(case: str, result: dict, memory: str, ratio: str, differ) -> str:
 
 def section(
     n_points: int, n_grids: int, workers: int, runs: dict, differ: dict, info: dict,
-    load_after: str, memory_stop_gb: float = MEMORY_STOP_GB,
+    load_after: str, memory_stop_gb: float = MEMORY_STOP_GB, threads: int = 1,
 ) -> list[str]:  # fmt: skip
     """The results section: one row per run (``runs``: "single", "dask", optionally
     "whole"), ``differ`` the rows differing from the single process's output per run."""
@@ -278,8 +283,9 @@ def section(
         f"- run: {info['date']}; {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB "
         f"RAM, shared with other sessions; load average at the start {info['load']}, at the end "
         f"{load_after}; {n_points:,} points (GeoParquet, generated in chunks of {CHUNK:,}, row "
-        f"groups of 250,000) into {n_grids:,} grids; Dask: {workers} worker processes × 1 "
-        f"thread, {MEMORY_LIMIT} each, partitions of {PARTITION_ROWS:,} rows, file order (no "
+        f"groups of 250,000) into {n_grids:,} grids; Dask: {workers} worker processes × "
+        f"{_threads(threads)}, {MEMORY_LIMIT} each, partitions of {PARTITION_ROWS:,} rows, "
+        "file order (no "
         "spatial shuffle); every run a whole process including start-up and writing one "
         f"GeoParquet file, its process tree stopped by a watchdog above {memory_stop_gb:g} GB "
         "resident; CPU is user + system of the process and its children",
@@ -295,7 +301,8 @@ def section(
                   f"{dask['tree_peak_mib']:,.0f} MiB")  # fmt: skip
     else:
         memory = "—"
-    lines.append(_row(f"dask, {workers} workers", dask, memory, _ratio(single, dask),
+    lines.append(_row(f"dask, {workers} workers × {_threads(threads)}", dask, memory,
+                      _ratio(single, dask),
                       differ.get("dask")))  # fmt: skip
     if "whole" in runs:
         whole = runs["whole"]
@@ -308,9 +315,9 @@ def section(
     return lines
 
 
-def _one_case(kind: str, points: Path, grids: Path, out: Path, workers: int) -> dict:
+def _one_case(kind: str, points: Path, grids: Path, out: Path, workers: int, threads: int) -> dict:
     if kind == "dask":
-        return run_dask(points, grids, out, workers, MEMORY_LIMIT)
+        return run_dask(points, grids, out, workers, MEMORY_LIMIT, threads)
     if kind == "whole":
         return run_whole_table(points, grids, out)
     return run_single(points, grids, out)
@@ -321,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=DEFAULT_POINTS)
     parser.add_argument("--grids", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="threads per Dask worker")
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument(
         "--whole-table",
@@ -339,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.case:  # internal: one run in this process, JSON on the last line
         kind, points, grids, out = args.case[0], *map(Path, args.case[1:4])
-        print(json.dumps(_one_case(kind, points, grids, out, args.workers)))
+        print(json.dumps(_one_case(kind, points, grids, out, args.workers, args.threads)))
         return 0
     if args.smoke:
         args.points, args.grids = min(args.points, 200_000), 100
@@ -355,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "single" and args.skip_single:
                 runs[kind] = {"error": "skipped (--skip-single)"}
                 continue
-            extra = ["--workers", str(args.workers)] if kind == "dask" else []
+            extra = (["--workers", str(args.workers), "--threads", str(args.threads)]
+                     if kind == "dask" else [])  # fmt: skip
             runs[kind] = _in_subprocess(kind, str(points), str(grids), str(outs[kind]), *extra,
                                         memory_stop_gb=args.memory_stop)  # fmt: skip
             print(kind, json.dumps(runs[kind]), flush=True)
@@ -365,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                 outs[kind].unlink(missing_ok=True)  # the disk holds one output beside the single's
     load_after = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = section(args.points, args.grids, args.workers, runs, differ, info, load_after,
-                    args.memory_stop)  # fmt: skip
+                    args.memory_stop, args.threads)  # fmt: skip
     print("\n".join(lines))
     if args.results is not None:
         replace_section(args.results, "Dask assignment", lines)

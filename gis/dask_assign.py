@@ -86,11 +86,15 @@ _LOG = logging.getLogger("distributed.shuffle")
 
 @contextlib.contextmanager
 def dask_client(
-    scheduler: str | None = None, *, workers: int = 2, memory_limit: str | int | None = "auto"
+    scheduler: str | None = None,
+    *,
+    workers: int = 2,
+    memory_limit: str | int | None = "auto",
+    threads: int = 1,
 ) -> Iterator:
     """A :class:`distributed.Client`: connected to ``scheduler`` (an address such as
-    ``tcp://host:8786``), or to a local cluster of ``workers`` processes (one thread each,
-    ``memory_limit`` per worker) that is shut down on leaving the block."""
+    ``tcp://host:8786``), or to a local cluster of ``workers`` processes (``threads`` threads
+    each, ``memory_limit`` per worker) that is shut down on leaving the block."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -109,7 +113,7 @@ def dask_client(
         dask.config.set(_worker_settings(memory_limit, workers)),
         LocalCluster(
             n_workers=workers,
-            threads_per_worker=1,
+            threads_per_worker=threads,
             processes=True,
             memory_limit=memory_limit,
             dashboard_address=None,

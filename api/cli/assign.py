@@ -15,6 +15,7 @@ from api.cli.engine import (
     PartitionRowsOption,
     SchedulerOption,
     SpatialShuffleOption,
+    ThreadsOption,
     WorkersOption,
     assign_with_dask,
     check_engine_options,
@@ -57,6 +58,7 @@ def assign_command(
     engine: EngineOption = Engine.default,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = 2,
+    threads: ThreadsOption = 1,
     memory_limit: MemoryLimitOption = "auto",
     partition_rows: PartitionRowsOption = 500_000,
     spatial_shuffle: SpatialShuffleOption = False,
@@ -82,7 +84,7 @@ def assign_command(
                 points, grids, plan.path(out_path), code_field=code_field, input_crs=input_crs,
                 grids_crs=grids_crs, grids_layer=grids_layer, scheduler=scheduler,
                 workers=workers, memory_limit=memory_limit, partition_rows=partition_rows,
-                spatial_shuffle=spatial_shuffle,
+                spatial_shuffle=spatial_shuffle, threads=threads,
             )  # fmt: skip
         else:
             n, n_out, written = _assign(
