@@ -15,8 +15,8 @@ def test_dask_case_runs_and_agrees_with_the_single_process(tmp_path):
     by_case = {
         r[0].strip(): dict(zip(header, (c.strip() for c in r), strict=True)) for r in rows[1:]
     }
-    assert set(by_case) == {"single process", "dask, 2 workers"}, text
-    dask = by_case["dask, 2 workers"]
+    assert set(by_case) == {"single process", "dask, 2 workers × 1 thread"}, text
+    dask = by_case["dask, 2 workers × 1 thread"]
     assert dask["rows differing from the single process"] == "0"  # in any column
     assert "workers" in dask["peak RSS"] and dask["CPU"].endswith(" s")
     assert by_case["single process"]["peak RSS"].endswith(" MiB")
