@@ -5,9 +5,10 @@ Options: ``--smoke`` (10k houses / 100 grids, small divisions, no RESULTS.md: fo
 (postgis, duckdb, sjoin, memory, validate, web, load, geocode, basemap), ``--only geocode`` (that
 section alone, written into the existing results file in place of its previous run),
 ``--only commands`` (whole commands as a user runs them against the scripts a user would
-write instead: ``bench/commands.py``), ``--only dask [--dask-points N]`` (``wangge assign
---engine dask`` on a local cluster against the single process, 50M points by default:
-``bench/dask_assign.py``),
+write instead: ``bench/commands.py``), ``--only dask [--dask-points N] [--dask-whole-table]``
+(``wangge assign --engine dask`` on a local cluster against the single process, 50M points
+by default, only when asked for: ``bench/dask_assign.py``; ``--dask-whole-table`` adds the
+path holding the whole table, stopped by the watchdog when it outgrows the machine),
 ``--results PATH`` (default ``bench/RESULTS.md``; the smoke run writes none unless given).
 Each case runs in its own process (peak RSS per case).
 """
@@ -425,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--only", choices=["geocode", "commands", "dask"], default=None)
     parser.add_argument("--dask-points", type=int, default=None)
+    parser.add_argument("--dask-whole-table", action="store_true")
+    parser.add_argument("--dask-workers", type=int, default=None)
+    parser.add_argument("--dask-threads", type=int, default=None)
     args = parser.parse_args(argv)
     results = args.results if args.results or args.smoke else RESULTS
     if args.only == "commands":  # whole commands against scripts (bench/commands.py)
@@ -437,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return dask_main([*(["--points", str(args.dask_points)] if args.dask_points else []),
                           *(["--smoke"] if args.smoke else []),
+                          *(["--whole-table"] if args.dask_whole_table else []),
+                          *(["--workers", str(args.dask_workers)] if args.dask_workers else []),
+                          *(["--threads", str(args.dask_threads)] if args.dask_threads else []),
                           *(["--results", str(results)] if results else [])])  # fmt: skip
     if args.only:
         return only_geocoding(args.smoke, results)

@@ -58,6 +58,7 @@ __all__ = [
     "GridIndex",
     "assign_lonlat",
     "assign_points",
+    "index_pays_off",
     "orientation_sign",
     "outside_mask",
 ]
@@ -768,7 +769,7 @@ def assign_points(
     n = len(point_geoms)
     if n == 0 or len(sorted_grids) == 0:
         return pd.Series([None] * n, index=geoseries.index, name="grid_code", dtype=object)
-    if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
+    if not index_pays_off(n, len(sorted_grids)):
         return _as_series(sorted_grids, _tree_join(sorted_grids, point_geoms), geoseries.index)
     return GridIndex._from_sorted(sorted_grids, one_shot=True).assign(geoseries)
 
@@ -814,9 +815,16 @@ def assign_lonlat(
         return np.full(n, None, dtype=object)
     if index is not None:
         return index._ids(xs, ys, None)
-    if n < max(_RASTER_MIN_POINTS, 8 * len(sorted_grids)):
+    if not index_pays_off(n, len(sorted_grids)):
         return _ids_at(sorted_grids, _tree_join(sorted_grids, shapely.points(xs, ys)))
     return GridIndex._from_sorted(sorted_grids, one_shot=True)._ids(xs, ys, None)
+
+
+def index_pays_off(n_points: int, n_grids: int) -> bool:
+    """True when joining ``n_points`` points to ``n_grids`` grids costs less through a
+    :class:`GridIndex` built for them than through one STRtree query (at least 20,000
+    points, and 8 per grid)."""
+    return n_points >= max(_RASTER_MIN_POINTS, 8 * n_grids)
 
 
 def outside_mask(grid_codes: pd.Series) -> pd.Series:

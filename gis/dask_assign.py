@@ -4,20 +4,26 @@ The same answers as the single-process path (:func:`gis.assign.assign_points` on
 :func:`gis.io.read_layer` reads), point for point, with memory bounded by the partition
 size:
 
-1. the points (GeoParquet, plain Parquet or CSV with lon/lat columns) are read in
-   partitions of at most ``partition_rows`` rows (Parquet row groups, CSV byte blocks),
-   converted to lon/lat exactly as the single-process reader converts them (the file's
-   CRS, or ``input_crs``); CSV columns become numbers where every value in the whole file
-   is one and it is not an identifier, decided over all partitions before any is converted;
-2. the partitions are spatial when the file is (GeoParquet written at scale is usually
-   sorted along a space-filling curve: DuckDB ``ORDER BY ST_Hilbert``, GDAL's
-   ``SORT_BY_BBOX``); ``spatial=True`` reorders the rows along a Hilbert curve over the
-   grids' extent first (a disk-backed shuffle of the whole table: on a small machine it
-   costs more than the look-ups it speeds up, see ``bench/``);
+1. GeoParquet is taken a run of whole row groups (at most ``partition_rows`` rows) per
+   task, with no Dask collection in between: each worker reads its run with pyarrow a batch
+   at a time and assigns and writes each batch as :mod:`gis.assign_parquet` does in one
+   process (plain 2D lon/lat WKB points decoded straight from their bytes, the other columns
+   passed through as Arrow; any other batch through the general per-part path of
+   :mod:`gis.point_parts`);
+2. plain Parquet and CSV with lon/lat columns (and GeoParquet with ``spatial``) go through a
+   Dask dataframe of partitions of at most ``partition_rows`` rows (Parquet row groups, CSV
+   byte blocks), converted to lon/lat exactly as the single-process reader converts them
+   (the file's CRS, or ``input_crs``); CSV columns become numbers where every value in the
+   whole file is one and it is not an identifier, decided over all partitions first;
+   ``spatial=True`` reorders the rows along a Hilbert curve over the grids' extent first (a
+   disk-backed shuffle of the whole table: on a small machine it costs more than the
+   look-ups it speeds up, see ``bench/``); without it the file's row groups stay as they
+   are (GeoParquet written at scale is usually sorted along a space-filling curve already:
+   DuckDB ``ORDER BY ST_Hilbert``, GDAL's ``SORT_BY_BBOX``);
 3. the grid index (:class:`gis.assign.GridIndex`), built once by the caller, goes to every
-   worker once (a worker plugin) and each partition is assigned there;
-4. each partition is written by its worker as one Parquet part with one fixed schema;
-   the parts become the output dataset (``out`` a directory) or are joined into one
+   worker once (a worker plugin);
+4. each task or partition is written by its worker as one Parquet part with one fixed
+   schema; the parts become the output dataset (``out`` a directory) or are joined into one
    GeoParquet file (``out`` ending in ``.parquet``), under a temporary name until complete.
 
 Output columns: every input column (the geometry included), then ``grid_code``,
@@ -38,13 +44,19 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from distributed import WorkerPlugin
-from pyproj import CRS
 
 from gis.assign import GridIndex
-from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, parse_input_crs, to_wgs84
-from gis.errors import CRSMismatchError, GeometryTypeError, InputError, UnreadableFileError
+from gis.assign_parquet import (
+    BATCH_BYTES,
+    DEFAULT_BATCH_ROWS,
+    assign_batch,
+    assigned_schema,
+    direct_route,
+    rows_within,
+)
+from gis.crs import WGS84, parse_input_crs
+from gis.errors import InputError, UnreadableFileError
 from gis.io import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, find_column
 from gis.io.geoparquet_parts import (
     GeoParquetWriter,
@@ -56,22 +68,33 @@ from gis.io.geoparquet_parts import (
     read_row_groups,
     row_group_batches,
 )
+from gis.io.parquet import _parquet_file
+from gis.point_parts import (
+    PointSpec,
+    add_grid_columns,
+    assigned_meta,
+    grid_code_type,
+    prepare_points,
+)
 
 __all__ = ["DEFAULT_PARTITION_ROWS", "DaskAssignResult", "assign_on_cluster", "dask_client"]
 
 DEFAULT_PARTITION_ROWS = 500_000
-_ADDED = ("grid_code", "outside", "lon_wgs84", "lat_wgs84")
 _HILBERT_LEVEL = 16
 _LOG = logging.getLogger("distributed.shuffle")
 
 
 @contextlib.contextmanager
 def dask_client(
-    scheduler: str | None = None, *, workers: int = 2, memory_limit: str | int | None = "auto"
+    scheduler: str | None = None,
+    *,
+    workers: int = 2,
+    memory_limit: str | int | None = "auto",
+    threads: int = 1,
 ) -> Iterator:
     """A :class:`distributed.Client`: connected to ``scheduler`` (an address such as
-    ``tcp://host:8786``), or to a local cluster of ``workers`` processes (one thread each,
-    ``memory_limit`` per worker) that is shut down on leaving the block."""
+    ``tcp://host:8786``), or to a local cluster of ``workers`` processes (``threads`` threads
+    each, ``memory_limit`` per worker) that is shut down on leaving the block."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -90,7 +113,7 @@ def dask_client(
         dask.config.set(_worker_settings(memory_limit, workers)),
         LocalCluster(
             n_workers=workers,
-            threads_per_worker=1,
+            threads_per_worker=threads,
             processes=True,
             memory_limit=memory_limit,
             dashboard_address=None,
@@ -123,13 +146,16 @@ def _worker_settings(memory_limit: str | int | None, workers: int) -> dict:
 
 @dataclass
 class DaskAssignResult:
-    """What :func:`assign_on_cluster` wrote: rows, rows outside every grid, the output."""
+    """What :func:`assign_on_cluster` wrote: rows, rows outside every grid, the output; and
+    how many rows the Arrow route assigned (GeoParquet of plain 2D lon/lat WKB points: decoded
+    from the bytes, the other columns passed through) rather than the general one."""
 
     points: int
     outside: int
     out: Path
     partitions: int = 0
     files: list[Path] = field(default_factory=list)
+    arrow_rows: int = 0
 
 
 class _IndexPlugin(WorkerPlugin):
@@ -149,114 +175,9 @@ def _index_on_worker(name: str) -> GridIndex:
     return get_worker().plugins[name].index
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """How a partition of the input becomes the single-process reader's frame."""
-
-    label: str
-    kind: str  # "geo" (GeoParquet), "table" (lon/lat columns: CSV or plain Parquet)
-    source: str | None  # parsed input_crs
-    lon: str | None = None
-    lat: str | None = None
-    numbers: dict = field(default_factory=dict)  # CSV column -> "int" | "float"
-
-
-# --- one partition -------------------------------------------------------------------------
-
-
-def _where(offset: int | None, i: int, csv: bool) -> str:
-    if offset is None:
-        return "某行 / a row"
-    n = offset + i + (2 if csv else 1)  # CSV rows count the header line
-    return f"第 {n} 行 / row {n}"
-
-
-def _coordinate(values: pd.Series, column: str, spec: _Spec, offset: int | None) -> np.ndarray:
-    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    numbers = pd.to_numeric(text, errors="coerce")
-    bad = numbers.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 列 / column {column!r} "
-            f"不是数字 / is not a number: {text.iloc[i]!r}"
-        )
-    return numbers.to_numpy(dtype=float)
-
-
-def _as_lonlat(gdf: gpd.GeoDataFrame, spec: _Spec) -> gpd.GeoDataFrame:
-    """The CRS rule of :func:`gis.io.read_layer`: ``input_crs`` or the file's own CRS, to
-    CGCS2000 lon/lat when CGCS2000-based, else WGS84 lon/lat."""
-    file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
-    if spec.source is not None:
-        if file_crs is not None and not file_crs.is_geographic:
-            raise CRSMismatchError(
-                f"{spec.label}: 文件自带投影坐标系 {file_crs.name}，与 --input-crs 矛盾 / the "
-                f"file carries the projected CRS {file_crs.name!r} but --input-crs says lon/lat"
-            )
-        return to_wgs84(gdf, spec.source)
-    if file_crs is None:
-        return gdf.set_crs(WGS84)
-    target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
-    if file_crs.equals(target, ignore_axis_order=True):
-        return gdf.set_crs(target, allow_override=True)
-    return gdf.to_crs(target)
-
-
-def _check_points(gdf: gpd.GeoDataFrame, spec: _Spec, offset: int | None) -> None:
-    geoms = np.asarray(gdf.geometry.values)
-    not_point = shapely.get_type_id(geoms) != shapely.GeometryType.POINT
-    not_point |= shapely.is_empty(geoms)
-    if not_point.any():
-        i = int(np.argmax(not_point))
-        kind = gdf.geometry.iloc[i].geom_type if geoms[i] is not None else "None"
-        raise GeometryTypeError(
-            f"{spec.label}: {_where(offset, i, False)}: 几何类型为 {kind}，应为点 / geometry is "
-            f"{kind}, expected Point"
-        )
-    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
-    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(y) > 90) | (np.abs(x) > 180)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{spec.label}: {_where(offset, i, spec.kind == 'table')}: 坐标超出经纬度范围 / "
-            f"coordinate out of lon/lat range: ({x[i]}, {y[i]})"
-        )
-
-
-def _prepare(frame: pd.DataFrame, spec: _Spec, offset: int | None) -> gpd.GeoDataFrame:
-    """One partition as the single-process reader returns those rows."""
-    if spec.kind == "geo":
-        gdf = frame
-        if len(gdf):
-            gdf = gdf.set_geometry(shapely.force_2d(np.asarray(gdf.geometry.values)), crs=gdf.crs)
-    else:
-        frame = frame.loc[frame.notna().any(axis=1).to_numpy()].reset_index(drop=True)
-        lon = _coordinate(frame[spec.lon], spec.lon, spec, offset)
-        lat = _coordinate(frame[spec.lat], spec.lat, spec, offset)
-        attributes = frame.copy()
-        attributes[spec.lon], attributes[spec.lat] = lon, lat
-        for column, kind in spec.numbers.items():
-            values = pd.to_numeric(attributes[column].str.strip())
-            attributes[column] = values.astype("int64" if kind == "int" else "float64")
-        gdf = gpd.GeoDataFrame(attributes, geometry=shapely.points(lon, lat), crs=None)
-    gdf = _as_lonlat(gdf, spec)
-    _check_points(gdf, spec, offset)
-    return gdf
-
-
 def _assign_part(gdf: gpd.GeoDataFrame, index_name: str) -> gpd.GeoDataFrame:
-    """The rows with ``grid_code``/``outside``/``lon_wgs84``/``lat_wgs84`` as ``wangge
-    assign`` adds them (spatial sort key dropped)."""
-    result = gdf.reset_index(drop=True)
-    index = _index_on_worker(index_name)
-    codes = index.assign(result.geometry)
-    result["grid_code"] = codes.astype(object).where(codes.notna(), None)
-    result["outside"] = codes.isna().to_numpy()
-    wgs84 = np.asarray(result.geometry.to_crs(4326).values) if len(result) else np.array([])
-    result["lon_wgs84"] = shapely.get_x(wgs84).astype(float)
-    result["lat_wgs84"] = shapely.get_y(wgs84).astype(float)
-    return result
+    """The rows with the columns ``wangge assign`` adds (spatial sort key dropped)."""
+    return add_grid_columns(gdf, _index_on_worker(index_name))
 
 
 def _write_part(gdf: gpd.GeoDataFrame, folder: str, schema, partition_info=None) -> pd.DataFrame:
@@ -331,9 +252,11 @@ def _lonlat_names(columns, label: str, lon_col: str | None, lat_col: str | None)
     return lon, lat
 
 
-def _read_parquet_part(batch: tuple[list[int], int], path: str, spec: _Spec) -> gpd.GeoDataFrame:
+def _read_parquet_part(
+    batch: tuple[list[int], int], path: str, spec: PointSpec
+) -> gpd.GeoDataFrame:
     row_groups, offset = batch
-    return _prepare(read_row_groups(path, row_groups), spec, offset)
+    return prepare_points(read_row_groups(path, row_groups), spec, offset)
 
 
 def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
@@ -355,14 +278,14 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         if geo is None:
             names = pq.ParquetFile(path).schema_arrow.names
             lon, lat = _lonlat_names(names, label, lon_col, lat_col)
-            spec = _Spec(label, "table", source, lon, lat)
+            spec = PointSpec(label, "table", source, lon, lat)
         else:
-            spec = _Spec(label, "geo", source)
+            spec = PointSpec(label, "geo", source)
         footer = pq.ParquetFile(path).metadata
         sizes = [sum(footer.row_group(g).num_rows for g in batch) for batch in batches]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
         parts = list(zip(batches, offsets, strict=True))
-        head = _prepare(empty_frame(path), spec, 0)
+        head = prepare_points(empty_frame(path), spec, 0)
         return dd.from_map(
             _read_parquet_part, parts, path=str(path), spec=spec, meta=head,
             enforce_metadata=False,
@@ -376,9 +299,9 @@ def _read_points(path: Path, source, lon_col, lat_col, partition_rows: int):
         columns = [str(c) for c in text.columns]
         lon, lat = _lonlat_names(columns, label, lon_col, lat_col)
         others = [c for c in columns if c not in (lon, lat)]
-        spec = _Spec(label, "table", source, lon, lat, _csv_numbers(text, others))
-        head = _prepare(text._meta, spec, None)
-        return text.map_partitions(_prepare, spec, None, meta=head)
+        spec = PointSpec(label, "table", source, lon, lat, _csv_numbers(text, others))
+        head = prepare_points(text._meta, spec, None)
+        return text.map_partitions(prepare_points, spec, None, meta=head)
     raise InputError(
         f"{label}: Dask 引擎读 .parquet 或 .csv / the dask engine reads .parquet (GeoParquet or "
         "lon/lat columns) or .csv points"
@@ -401,13 +324,6 @@ def _csv_encoding(path: Path) -> str:
 
 
 # --- the whole run -------------------------------------------------------------------------
-
-
-def _grid_code_type(index: GridIndex):
-    import pyarrow as pa
-
-    ids = list(index._grids.ids[:1])
-    return pa.array(ids).type if ids else pa.string()
 
 
 def assign_on_cluster(
@@ -462,48 +378,176 @@ def _assign_on_cluster(
     partition_rows: int, spatial: bool,
 ) -> DaskAssignResult:  # fmt: skip
     source = parse_input_crs(input_crs) if input_crs is not None else None
+    runs = _geoparquet_runs(points, partition_rows)
+    if runs is not None and not (spatial and len(runs) > 1 and len(index)):
+        spec = PointSpec(str(points), "geo", source)
+        schema = assigned_schema(points, spec, index)
+
+        def tasks(name: str, folder: str | None, write) -> list[tuple[int, int, int]]:
+            task = (str(points), spec, schema, name, folder)
+            return _run_in_order(client, runs, task, write)
+
+        return _run_on_cluster(client, index, out, schema, tasks, join=False)
     ddf = _read_points(points, source, lon_col, lat_col, partition_rows)
     n_in = ddf.npartitions
     if spatial and n_in > 1 and len(index):
         bounds = _lonlat_bounds(index)
         distance = ddf.hilbert_distance(total_bounds=bounds, level=_HILBERT_LEVEL)
         ddf = ddf.set_index(distance, npartitions=n_in, shuffle_method="p2p")
-    name = f"wangge-grid-index-{uuid.uuid4().hex}"
-    meta = _assign_part_meta(ddf._meta, index)
+    meta = assigned_meta(ddf._meta)
     schema = geoparquet_schema(
-        output_schema(meta, {"grid_code": _grid_code_type(index)}),
+        output_schema(meta, {"grid_code": grid_code_type(index)}),
         geometry=meta.geometry.name, crs=meta.crs, geometry_types=["Point"],
     )  # fmt: skip
-    assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
 
-    directory = out.suffix.lower() != ".parquet"
-    staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    client.register_plugin(_IndexPlugin(name, index), name=name)
-    try:
+    def frames(name: str, folder: str, _write) -> list[tuple[int, int, int]]:
+        assigned = ddf.map_partitions(_assign_part, name, meta=meta, enforce_metadata=False)
         counts = assigned.map_partitions(
-            _write_part, str(staging), schema,
+            _write_part, folder, schema,
             meta=pd.DataFrame({"rows": pd.Series(dtype="int64"),
                                "outside": pd.Series(dtype="int64")}),
         ).compute()  # fmt: skip
-        parts = sorted(staging.glob("part.*.parquet"))
-        if directory:
-            _replace_dir(staging, out)
-            files = sorted(out.glob("part.*.parquet"))
-        else:
-            _join_parts(parts, out, schema)
-            shutil.rmtree(staging)
+        return [(rows, outside, 0) for rows, outside in zip(counts["rows"], counts["outside"],
+                                                             strict=True)]  # fmt: skip
+
+    return _run_on_cluster(client, index, out, schema, frames, join=True)
+
+
+def _run_on_cluster(
+    client, index: GridIndex, out: Path, schema, run, *, join: bool
+) -> DaskAssignResult:
+    """Ship ``index`` to the workers and let ``run(index_name, folder, write)`` assign the
+    points, returning each task's rows, rows outside and rows assigned by the Arrow route.
+    The workers write their parts in ``folder`` (then moved into place as the directory
+    ``out``, or with ``join`` joined into the file ``out``); or, for a file ``out`` without
+    ``join``, ``folder`` is None and the tasks' tables are given in order to ``write``."""
+    name = f"wangge-grid-index-{uuid.uuid4().hex}"
+    directory = out.suffix.lower() != ".parquet"
+    client.register_plugin(_IndexPlugin(name, index), name=name)
+    try:
+        if not directory and not join:
+            with GeoParquetWriter(out, schema) as writer:
+                counts = run(name, None, writer.write)
             files = [out]
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        else:
+            counts, files = _staged(out, schema, lambda folder: run(name, folder, None))
     finally:
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(name)
     return DaskAssignResult(
-        points=int(counts["rows"].sum()), outside=int(counts["outside"].sum()), out=out,
-        partitions=len(parts), files=files,
+        points=sum(int(c[0]) for c in counts), outside=sum(int(c[1]) for c in counts), out=out,
+        partitions=len(counts), files=files, arrow_rows=sum(int(c[2]) for c in counts),
     )  # fmt: skip
+
+
+def _staged(out: Path, schema, run) -> tuple[list, list[Path]]:
+    """``run(folder)`` writes part files in a staging folder; they become the directory
+    ``out``, or are joined into the file ``out``; nothing is left behind on failure."""
+    staging = out.parent / f".{out.name}.parts-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        counts = run(str(staging))
+        if out.suffix.lower() != ".parquet":
+            _replace_dir(staging, out)
+            return counts, sorted(out.glob("part.*.parquet"))
+        _join_parts(sorted(staging.glob("part.*.parquet")), out, schema)
+        shutil.rmtree(staging)
+        return counts, [out]
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+# --- GeoParquet: row group runs read, assigned and written as Arrow --------------------------
+
+
+def _geoparquet_runs(path: Path, partition_rows: int) -> list[tuple[list[int], int]] | None:
+    """The file's runs of row groups (at most ``partition_rows`` rows each, one task each)
+    with the row each starts at, when ``path`` is GeoParquet; None for any other input."""
+    if path.suffix.lower() != ".parquet" or not path.is_file() or geo_metadata(path) is None:
+        return None
+    runs = row_group_batches(path, partition_rows)
+    if not runs:
+        raise UnreadableFileError(f"{path}: 空文件 / empty file")
+    footer = _parquet_file(path).metadata
+    offsets, start = [], 0
+    for run in runs:
+        offsets.append(start)
+        start += sum(footer.row_group(g).num_rows for g in run)
+    return list(zip(runs, offsets, strict=True))
+
+
+def _run_in_order(client, runs, task: tuple, write) -> list[tuple[int, int, int]]:
+    """One task per run of row groups (no Dask collection: nothing to plan, no metadata to
+    carry), a few more in flight than the cluster has threads, taken in file order: each
+    task's table goes to ``write`` (when the workers do not write their own parts) before
+    the next task is submitted, so finished tables wait on the workers for two at most per
+    thread. The first error met cancels the rest."""
+    from collections import deque
+
+    ahead = 2 * max(sum(client.nthreads().values()), 1)
+    waiting = iter(enumerate(runs))
+    pending: deque = deque()
+
+    def submit() -> None:
+        for number, (run, offset) in waiting:
+            pending.append(client.submit(_assign_run, number, run, offset, *task, pure=False))
+            return
+
+    for _ in range(ahead):
+        submit()
+    counts = []
+    try:
+        while pending:
+            future = pending.popleft()
+            table, *count = future.result()
+            future.release()
+            submit()
+            if write is not None:
+                write(table)
+            counts.append(tuple(count))
+    except BaseException:
+        client.cancel(list(pending))
+        raise
+    return counts
+
+
+def _assign_run(number: int, row_groups: list[int], offset: int, path: str, spec: PointSpec,
+                schema, index_name: str, folder: str | None):  # fmt: skip
+    """On a worker: read the row groups a batch at a time and assign each batch (the Arrow
+    route of :mod:`gis.assign_parquet` where it applies, else the general one); write them as
+    ``folder/part.NNNNN.parquet``, or with no ``folder`` return them as one table. Returns
+    that table (or None), the rows, rows outside and rows that took the Arrow route."""
+    import pyarrow as pa
+
+    index = _index_on_worker(index_name)
+    source = Path(path)
+    file = _parquet_file(source)
+    geo = geo_metadata(source)
+    direct = direct_route(file.schema_arrow, schema, geo, spec, index, "code")
+    batch_rows = rows_within(file.metadata, DEFAULT_BATCH_ROWS, BATCH_BYTES)
+    tables = []
+    rows = outside = arrow_rows = 0
+    part = Path(folder) / f"part.{number:05d}.parquet" if folder is not None else None
+    writer = GeoParquetWriter(part, schema) if part is not None else None
+    with writer if writer is not None else contextlib.nullcontext():
+        batches = file.iter_batches(batch_size=batch_rows, row_groups=row_groups,
+                                    use_threads=False)  # fmt: skip
+        for batch in batches:
+            table, arrow = assign_batch(batch, offset + rows, direct, source, geo, spec, index,
+                                        schema)  # fmt: skip
+            if writer is not None:
+                writer.write(table)
+            else:
+                tables.append(table)
+            arrow_rows += table.num_rows if arrow else 0
+            rows += table.num_rows
+            outside += int(np.count_nonzero(table.column("outside").to_numpy()))
+    result = None if writer is not None else pa.concat_tables([schema.empty_table(), *tables])
+    del tables
+    # Arrow's allocator keeps freed memory for reuse; a worker's limit counts it as used.
+    pa.default_memory_pool().release_unused()
+    return result, rows, outside, arrow_rows
 
 
 def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
@@ -511,15 +555,6 @@ def _lonlat_bounds(index: GridIndex) -> tuple[float, float, float, float]:
     if not index.crs.is_geographic:
         geoms = geoms.to_crs(WGS84)
     return tuple(float(v) for v in geoms.total_bounds)
-
-
-def _assign_part_meta(meta: gpd.GeoDataFrame, index: GridIndex) -> gpd.GeoDataFrame:
-    result = meta.reset_index(drop=True).copy()
-    result["grid_code"] = pd.Series(dtype=object)
-    result["outside"] = pd.Series(dtype=bool)
-    result["lon_wgs84"] = pd.Series(dtype=float)
-    result["lat_wgs84"] = pd.Series(dtype=float)
-    return result
 
 
 def _join_parts(parts: list[Path], out: Path, schema) -> None:

@@ -15,6 +15,7 @@ from api.cli.engine import (
     PartitionRowsOption,
     SchedulerOption,
     SpatialShuffleOption,
+    ThreadsOption,
     WorkersOption,
     assign_with_dask,
     check_engine_options,
@@ -57,6 +58,7 @@ def assign_command(
     engine: EngineOption = Engine.default,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = 2,
+    threads: ThreadsOption = 1,
     memory_limit: MemoryLimitOption = "auto",
     partition_rows: PartitionRowsOption = 500_000,
     spatial_shuffle: SpatialShuffleOption = False,
@@ -82,7 +84,7 @@ def assign_command(
                 points, grids, plan.path(out_path), code_field=code_field, input_crs=input_crs,
                 grids_crs=grids_crs, grids_layer=grids_layer, scheduler=scheduler,
                 workers=workers, memory_limit=memory_limit, partition_rows=partition_rows,
-                spatial_shuffle=spatial_shuffle,
+                spatial_shuffle=spatial_shuffle, threads=threads,
             )  # fmt: skip
         else:
             n, n_out, written = _assign(
@@ -117,6 +119,12 @@ def _assign(
 ) -> tuple[int, int, Path]:
     """Assign and write ``out_path``; return the points, the points outside, the file written."""
     try:
+        done = _assign_geoparquet(
+            points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
+            grids_crs=grids_crs, grids_layer=grids_layer,
+        )  # fmt: skip
+        if done is not None:
+            return done
         done = _assign_columnar(
             points, grids, out_path, code_field=code_field, input_crs=input_crs, layer=layer,
             grids_crs=grids_crs, grids_layer=grids_layer,
@@ -166,6 +174,45 @@ def _print_assigned(n: int, n_out: int, written: Path, as_json: bool, dry_report
         )
         if dry_report is not None:
             report_dry_run(dry_report)
+
+
+def _assign_geoparquet(
+    points: Path,
+    grids: Path,
+    out_path: Path,
+    *,
+    code_field: str,
+    input_crs: str | None,
+    layer: str | None,
+    grids_crs: str | None,
+    grids_layer: str | None,
+) -> tuple[int, int, Path] | None:
+    """``assign`` from GeoParquet to GeoParquet a batch of rows at a time
+    (:func:`gis.assign_parquet.assign_geoparquet`): memory bounded by the batch, not the
+    file. None (nothing written) for any other pair of formats."""
+    from gis.io.geoparquet_parts import geo_metadata
+
+    if (
+        layer is not None
+        or out_path.suffix.lower() != ".parquet"
+        or points.suffix.lower() != ".parquet"
+        or not points.is_file()
+        or geo_metadata(points) is None
+    ):
+        return None
+    from gis.assign_parquet import assign_geoparquet
+    from gis.codes import require_code_field
+
+    grid_frame = read_input(
+        grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
+        crs_option="--grids-crs", geometry_type="polygon",
+    )  # fmt: skip
+    require_code_field(grid_frame, code_field, source=grids)
+    with err.status("空间连接中 / joining…"):
+        done = assign_geoparquet(
+            points, grid_frame, out_path, code_field=code_field, input_crs=input_crs
+        )
+    return done.points, done.outside, done.out
 
 
 def _assign_columnar(

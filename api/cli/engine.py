@@ -26,6 +26,7 @@ __all__ = [
     "PartitionRowsOption",
     "SchedulerOption",
     "SpatialShuffleOption",
+    "ThreadsOption",
     "WorkersOption",
     "assign_with_dask",
     "check_engine_options",
@@ -62,6 +63,14 @@ SchedulerOption = Annotated[
 WorkersOption = Annotated[
     int,
     typer.Option("--workers", min=1, help="本地集群的工作进程数 / local cluster worker processes"),
+]
+ThreadsOption = Annotated[
+    int,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="本地集群每个工作进程的线程数 / threads per local worker process",
+    ),
 ]
 MemoryLimitOption = Annotated[
     str,
@@ -119,12 +128,12 @@ def check_engine_options(engine: Engine, scheduler: str | None) -> None:
         raise InputError("--scheduler 需配合 --engine dask / --scheduler needs --engine dask")
 
 
-def engine_client(scheduler: str | None, workers: int, memory_limit: str):
+def engine_client(scheduler: str | None, workers: int, memory_limit: str, threads: int = 1):
     """The Dask client block: a running cluster's, or a local cluster's (shut down after)."""
     from gis.dask_assign import dask_client
 
     limit = None if memory_limit == "none" else memory_limit
-    return dask_client(scheduler, workers=workers, memory_limit=limit)
+    return dask_client(scheduler, workers=workers, memory_limit=limit, threads=threads)
 
 
 def assign_with_dask(
@@ -141,6 +150,7 @@ def assign_with_dask(
     memory_limit: str,
     partition_rows: int,
     spatial_shuffle: bool = False,
+    threads: int = 1,
 ):
     """``wangge assign --engine dask``: build the grid index here, assign on the cluster."""
     from gis.assign import GridIndex
@@ -159,7 +169,7 @@ def assign_with_dask(
         raise WanggeError(f"{grids}: 没有编码字段 '{code_field}' / no code field")
     index = GridIndex(grid_frame, code_field=code_field, one_shot=True)
     with (
-        engine_client(scheduler, workers, memory_limit) as client,
+        engine_client(scheduler, workers, memory_limit, threads) as client,
         err.status("Dask 集群上空间连接中 / joining on the Dask cluster…"),
     ):
         return assign_on_cluster(

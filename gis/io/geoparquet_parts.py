@@ -26,12 +26,14 @@ from gis.io.parquet import _parquet_file
 __all__ = [
     "GeoParquetWriter",
     "arrow_table",
+    "column_crs",
     "empty_frame",
     "geo_metadata",
     "geoparquet_schema",
     "output_schema",
     "read_row_groups",
     "row_group_batches",
+    "table_frame",
 ]
 
 _OGC_CRS84 = CRS.from_user_input("OGC:CRS84")
@@ -60,7 +62,8 @@ def row_group_batches(path: str | Path, max_rows: int) -> list[list[int]]:
     return batches
 
 
-def _geometry_crs(column_meta: dict) -> CRS:
+def column_crs(column_meta: dict) -> CRS | None:
+    """The CRS of a geometry column's GeoParquet metadata (None: stated unknown)."""
     crs = column_meta.get("crs", "missing")
     if crs == "missing":  # absent means OGC:CRS84 by the specification; null means unknown
         return _OGC_CRS84
@@ -73,16 +76,18 @@ def read_row_groups(path: str | Path, row_groups: list[int]) -> pd.DataFrame:
     """Row groups of a Parquet file: a GeoDataFrame for GeoParquet (its primary geometry
     decoded from WKB, with the file's CRS), else a plain DataFrame."""
     path = Path(path)
-    return _frame(_parquet_file(path).read_row_groups(row_groups), geo_metadata(path), path)
+    return table_frame(_parquet_file(path).read_row_groups(row_groups), geo_metadata(path), path)
 
 
 def empty_frame(path: str | Path) -> pd.DataFrame:
     """The file's columns and types with no rows, as :func:`read_row_groups` returns them."""
     path = Path(path)
-    return _frame(_parquet_file(path).schema_arrow.empty_table(), geo_metadata(path), path)
+    return table_frame(_parquet_file(path).schema_arrow.empty_table(), geo_metadata(path), path)
 
 
-def _frame(table, geo: dict | None, path: Path) -> pd.DataFrame:
+def table_frame(table, geo: dict | None, path: str | Path) -> pd.DataFrame:
+    """An Arrow table (or record batch) of the file ``path`` as :func:`read_row_groups`
+    returns it (``geo`` the file's GeoParquet metadata, None for a plain table)."""
     frame = table.to_pandas()
     if geo is None:
         return frame
@@ -95,7 +100,7 @@ def _frame(table, geo: dict | None, path: Path) -> pd.DataFrame:
         )
     geometry = shapely.from_wkb(frame[name].to_numpy(dtype=object))
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, name=name, index=frame.index),
-                            crs=_geometry_crs(column))  # fmt: skip
+                            crs=column_crs(column))  # fmt: skip
 
 
 def arrow_table(frame: gpd.GeoDataFrame, schema=None):

@@ -11,8 +11,13 @@ def test_dask_case_runs_and_agrees_with_the_single_process(tmp_path):
     text = run_smoke("bench.dask_assign", tmp_path / "RESULTS.md")
     assert "## Dask assignment" in text, text
     rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")]
-    by_case = {r[0].strip(): r for r in rows[1:]}
-    assert set(by_case) == {"single process", "dask, 2 workers"}, text
-    assert by_case["dask, 2 workers"][4].strip() == "0"  # rows whose grid_code differs
-    assert "workers" in by_case["dask, 2 workers"][2]
+    header = [cell.strip() for cell in rows[0]]
+    by_case = {
+        r[0].strip(): dict(zip(header, (c.strip() for c in r), strict=True)) for r in rows[1:]
+    }
+    assert set(by_case) == {"single process", "dask, 2 workers × 1 thread"}, text
+    dask = by_case["dask, 2 workers × 1 thread"]
+    assert dask["rows differing from the single process"] == "0"  # in any column
+    assert "workers" in dask["peak RSS"] and dask["CPU"].endswith(" s")
+    assert by_case["single process"]["peak RSS"].endswith(" MiB")
     assert "Dask assignment of 200,000 points: dask vs single process" in text
