@@ -245,26 +245,40 @@ class AdminToken:
     typo: bool = False
 
 
-_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, list[str]], int]] = {}
+_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, tuple[int, ...]], int]] = {}
 
 
-def _alias_index(aliases: dict) -> dict[str, list[str]]:
-    """The keys of ``aliases`` by first character, longest first (the last few tables kept).
+def _alias_index(aliases: dict) -> dict[str, tuple[int, ...]]:
+    """The lengths of the keys of ``aliases`` by first character, longest first (the last few
+    tables kept).
 
     Used for administrative aliases and for road forms alike: a look-up at a position then
-    tries only the names that begin with the character there.
+    tries one slice per length (:func:`_names_at`) instead of every name beginning with the
+    character there, which a national table or a city's roads have by the hundred.
     """
     cached = _ALIAS_INDEXES.get(id(aliases))
     if cached is not None and cached[0] is aliases and len(cached[0]) == cached[2]:
         return cached[1]
-    index: dict[str, list[str]] = {}
-    for alias in sorted(aliases, key=len, reverse=True):
+    lengths: dict[str, set[int]] = {}
+    for alias in aliases:
         if alias:
-            index.setdefault(alias[0], []).append(alias)
+            lengths.setdefault(alias[0], set()).add(len(alias))
+    index = {first: tuple(sorted(found, reverse=True)) for first, found in lengths.items()}
     if len(_ALIAS_INDEXES) > 8:
         _ALIAS_INDEXES.clear()
     _ALIAS_INDEXES[id(aliases)] = (aliases, index, len(aliases))
     return index
+
+
+def _names_at(text: str, start: int, names: dict, index: dict[str, tuple[int, ...]]):
+    """The keys of ``names`` that ``text`` has at ``start``, longest first (``index``:
+    :func:`_alias_index` of ``names``)."""
+    if start >= len(text):
+        return
+    for length in index.get(text[start], ()):
+        candidate = text[start : start + length]
+        if len(candidate) == length and candidate in names:
+            yield candidate
 
 
 def split_admin_prefix(
@@ -307,9 +321,8 @@ def split_admin_prefix(
         alias = next(
             (
                 a
-                for a in by_first.get(rest[0], ())
-                if rest.startswith(a)
-                and not _ROAD_CONTINUES.match(rest, len(a))
+                for a in _names_at(rest, 0, aliases, by_first)
+                if not _ROAD_CONTINUES.match(rest, len(a))
                 and _fits(aliases[a][1], within, provinces)
             ),
             None,
@@ -533,10 +546,8 @@ def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, s
     """
     found = []
     by_first = _alias_index(road_forms)
-    for start, first in enumerate(text):
-        for form in by_first.get(first, ()):
-            if not text.startswith(form, start):
-                continue
+    for start in range(len(text)):
+        for form in _names_at(text, start, road_forms, by_first):
             road = road_forms[form]
             end = start + len(form)
             alias = form != road

@@ -42,6 +42,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -301,7 +302,8 @@ class Gazetteer:
         self._numbered: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for i, p in enumerate(parsed):
             written = self._addresses[i]
-            self._road_name.setdefault(p.road, _written_road(written, p.road))
+            if p.road not in self._road_name:
+                self._road_name[p.road] = _written_road(written, p.road)
             self._rows_by_road[p.road].append(i)
             self._rows_by_key[(p.road, p.lane, p.number, p.building, p.unit, p.room)].append(i)
             if p.lane is not None:
@@ -329,18 +331,50 @@ class Gazetteer:
         self._forms = build_road_forms(self._rows_by_road)
 
         self.metric_crs: CRS = metric_crs(self.frame) if len(self.frame) else CRS.from_epsg(3857)
-        self._to_metric = Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
-        self._from_metric = Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
-        self._x, self._y = self._to_metric.transform(self._lon, self._lat)
+        self._road_points: dict[str, int] = {}
+
+    # --- metric view, made when first needed ----------------------------------------------
+    # Interpolation, a road's representative door plate and the nearest door plates are
+    # measured in metres (in ``metric_crs``); a table of exact door plates needs none of it,
+    # so the transformers (tens of milliseconds to make), the projected coordinates and SciPy
+    # (for the k-d tree) wait for their first use.
+
+    @cached_property
+    def _to_metric(self) -> Transformer:
+        return Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
+
+    @cached_property
+    def _from_metric(self) -> Transformer:
+        return Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
+
+    @cached_property
+    def _xy(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._to_metric.transform(self._lon, self._lat)
+        return np.asarray(x), np.asarray(y)
+
+    @property
+    def _x(self) -> np.ndarray:
+        return self._xy[0]
+
+    @property
+    def _y(self) -> np.ndarray:
+        return self._xy[1]
+
+    @cached_property
+    def _tree(self):
         from scipy.spatial import cKDTree  # here: importing scipy costs more than a small run
 
-        self._tree = cKDTree(np.column_stack([self._x, self._y])) if len(self.frame) else None
-        self._road_point: dict[str, int] = {}
-        for road, rows in self._rows_by_road.items():
+        return cKDTree(np.column_stack([self._x, self._y])) if len(self.frame) else None
+
+    def _road_point(self, road: str) -> int:
+        """The road's door plate nearest the mean of its door plates (its representative)."""
+        if road not in self._road_points:
+            rows = self._rows_by_road[road]
             cx, cy = np.mean(self._x[rows]), np.mean(self._y[rows])
-            self._road_point[road] = rows[
+            self._road_points[road] = rows[
                 int(np.argmin(np.hypot(self._x[rows] - cx, self._y[rows] - cy)))
             ]
+        return self._road_points[road]
 
     def _admin_aliases(self) -> dict[str, tuple[str, str, bool]]:
         aliases: dict[str, tuple[str, str, bool]] = dict(national_admin_aliases())
@@ -438,20 +472,25 @@ class Gazetteer:
         """Return the door plates (row numbers) that exactly hold ``p``'s door plate."""
         if p.number is None and p.lane is None:
             return []
-        allowed = set(rows)
-        return [
-            i
-            for i in self._rows_by_key.get((p.road, p.lane, p.number, None, None, None), [])
-            if i in allowed
-        ]
+        key = (p.road, p.lane, p.number, None, None, None)
+        return _within(self._rows_by_key.get(key, []), self._allowed(p, rows))
+
+    def _allowed(self, p: ParsedAddress, rows: list[int]) -> set[int] | None:
+        """``rows`` (of ``p``'s road) as a set, or None when they are all the road's rows.
+
+        Every row found by a key of ``p.road`` is one of the road's rows, so when none was
+        left out (the usual case) there is nothing to filter, and no set of a long road's
+        door plates to build per address.
+        """
+        return None if rows is self._rows_by_road.get(p.road) else set(rows)
 
     def _resolve(self, p: ParsedAddress, rows: list[int], penalty: float) -> GeocodeResult:
         road = self._road_name[p.road]
         if p.number is None and p.lane is None and p.building is None:
             return self._road_result(p, rows, penalty, "road without door plate / 仅道路")
         base = (p.road, p.lane, p.number)
-        allowed = set(rows)
-        hits = [i for i in self._rows_by_key.get((*base, None, None, None), []) if i in allowed]
+        allowed = self._allowed(p, rows)
+        hits = _within(self._rows_by_key.get((*base, None, None, None), []), allowed)
         level, chosen = ("doorplate", hits) if hits else (None, [])
         # finer entries: building, then unit, then room
         finer = [
@@ -463,7 +502,7 @@ class Gazetteer:
             value = {"building": p.building, "unit": p.unit, "room": p.room}[finer_level]
             if value is None:
                 continue
-            finer_hits = [i for i in self._rows_by_key.get(key, []) if i in allowed]
+            finer_hits = _within(self._rows_by_key.get(key, []), allowed)
             if len(finer_hits) != 1:
                 break
             level, chosen = finer_level, finer_hits
@@ -495,13 +534,9 @@ class Gazetteer:
             extent=(i,),
         )
 
-    def _lane_result(self, p: ParsedAddress, allowed: set[int], penalty: float):
+    def _lane_result(self, p: ParsedAddress, allowed: set[int] | None, penalty: float):
         """The lane's own door plate (``X路N弄``) for a building ``M号`` it does not hold."""
-        hits = [
-            i
-            for i in self._rows_by_key.get((p.road, p.lane, None, None, None, None), [])
-            if i in allowed
-        ]
+        hits = _within(self._rows_by_key.get((p.road, p.lane, None, None, None, None), []), allowed)
         if len(hits) != 1:
             return None
         i = hits[0]
@@ -510,7 +545,7 @@ class Gazetteer:
             for value, unit in ((p.building, "号楼"), (p.unit, "单元"), (p.room, "室"))
             if value is not None
         )
-        extent = tuple(j for j in self._rows_by_lane[(p.road, p.lane)] if j in allowed)
+        extent = tuple(_within(self._rows_by_lane[(p.road, p.lane)], allowed))
         return GeocodeResult(
             float(self._lon[i]),
             float(self._lat[i]),
@@ -525,7 +560,7 @@ class Gazetteer:
         )
 
     def _road_result(self, p, rows, penalty, reason, candidates=None) -> GeocodeResult:
-        i = self._road_point[p.road]
+        i = self._road_point(p.road)
         return GeocodeResult(
             float(self._lon[i]),
             float(self._lat[i]),
@@ -543,8 +578,10 @@ class Gazetteer:
         if p.lane is not None or not (p.number and p.number.isdigit()):
             return self._road_result(p, rows, penalty, "lane not in gazetteer / 弄不在门牌库中")
         number = int(p.number)
-        allowed = set(rows)
-        same_parity = [(n, i) for n, i in self._numbered.get(p.road, []) if i in allowed]
+        allowed = self._allowed(p, rows)
+        same_parity = self._numbered.get(p.road, [])
+        if allowed is not None:
+            same_parity = [(n, i) for n, i in same_parity if i in allowed]
         same_parity = [(n, i) for n, i in same_parity if n % 2 == number % 2]
         below = [(n, i) for n, i in same_parity if n < number]
         above = [(n, i) for n, i in same_parity if n > number]
@@ -578,7 +615,7 @@ class Gazetteer:
             for road in roads:
                 hits = self._rows_by_key.get((road, p.lane, p.number, None, None, None), [])
                 if p.number is None or not hits:
-                    i = self._road_point[road]
+                    i = self._road_point(road)
                     cands.append(
                         {**self._candidate(i, _CANDIDATE_SCORE), "address": self._road_name[road]}
                     )
@@ -631,6 +668,11 @@ class Gazetteer:
         out["lat"] = self._lat[rows]
         out["distance_m"] = distance[found]
         return out
+
+
+def _within(rows: list[int], allowed: set[int] | None) -> list[int]:
+    """``rows`` that are in ``allowed`` (all of them when ``allowed`` is None), in order."""
+    return list(rows) if allowed is None else [i for i in rows if i in allowed]
 
 
 def _reparse_with_vocabulary(parsed: list[ParsedAddress]) -> list[ParsedAddress]:
