@@ -546,7 +546,9 @@ def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, s
     """
     found = []
     by_first = _alias_index(road_forms)
-    for start in range(len(text)):
+    for start, first in enumerate(text):
+        if first not in by_first:  # most positions: no road name begins with this character
+            continue
         for form in _names_at(text, start, road_forms, by_first):
             road = road_forms[form]
             end = start + len(form)
@@ -654,8 +656,11 @@ def parse_address(
         normalised = normalise(raw)
     if aliases is None:
         aliases = national_admin_aliases()
-    notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
-    body = _NOTE.sub("", normalised)
+    if "(" in normalised:  # a note is bracketed
+        notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
+        body = _NOTE.sub("", normalised)
+    else:
+        notes, body = [], normalised
     postcode = _POSTCODE.match(body)
     if postcode:
         body = body[postcode.end() :]

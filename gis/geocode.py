@@ -494,12 +494,11 @@ class Gazetteer:
         level, chosen = ("doorplate", hits) if hits else (None, [])
         # finer entries: building, then unit, then room
         finer = [
-            ("building", (*base, p.building, None, None)),
-            ("unit", (*base, p.building, p.unit, None)),
-            ("room", (*base, p.building, p.unit, p.room)),
+            ("building", p.building, (*base, p.building, None, None)),
+            ("unit", p.unit, (*base, p.building, p.unit, None)),
+            ("room", p.room, (*base, p.building, p.unit, p.room)),
         ]
-        for finer_level, key in finer:
-            value = {"building": p.building, "unit": p.unit, "room": p.room}[finer_level]
+        for finer_level, value, key in finer:
             if value is None:
                 continue
             finer_hits = _within(self._rows_by_key.get(key, []), allowed)
@@ -764,8 +763,10 @@ class GridLookup:
 
     def __init__(self, gazetteer: Gazetteer, grids, *, code_field: str = DEFAULT_CODE_FIELD):
         self._locate = _grid_locator(grids, code_field, gazetteer.crs)
-        n = len(gazetteer)
-        self._row_grid = list(self._locate(gazetteer._lon, gazetteer._lat)) if n else []
+        self._gazetteer = gazetteer
+        # the grid of each door plate: looked up with the first lane or road result, in the
+        # same join as that call's points (a table of door plates needs none of it)
+        self._row_grid: list | None = None
         self._extent_grids: dict[tuple[int, ...], list] = {}
 
     def _grids_of_extent(self, extent: tuple[int, ...]) -> list:
@@ -777,19 +778,30 @@ class GridLookup:
     def grids(self, results: list[GeocodeResult]) -> list[tuple[Hashable | None, list]]:
         """Return ``(grid_code, grid_candidates)`` for each result, in order."""
         out: list[tuple[Hashable | None, list]] = [(None, [])] * len(results)
-        points = []
+        points, stretches = [], []
         for k, r in enumerate(results):
             if r.lon is None:
                 continue
             if r.match_level in ("lane", "road") and r.extent:
-                codes = self._grids_of_extent(r.extent)
-                out[k] = (codes[0], []) if len(codes) == 1 else (None, list(codes))
+                stretches.append(k)
             else:
                 points.append(k)
-        if points:
-            found = self._locate([results[k].lon for k in points], [results[k].lat for k in points])
-            for k, code in zip(points, found, strict=True):
+        lons = np.array([results[k].lon for k in points], dtype=float)
+        lats = np.array([results[k].lat for k in points], dtype=float)
+        with_plates = self._row_grid is None and bool(stretches)
+        n_plates = len(self._gazetteer) if with_plates else 0
+        if with_plates:
+            lons = np.concatenate([self._gazetteer._lon, lons])
+            lats = np.concatenate([self._gazetteer._lat, lats])
+        if len(lons):
+            found = self._locate(lons, lats)
+            if with_plates:
+                self._row_grid = list(found[:n_plates])
+            for k, code in zip(points, found[n_plates:], strict=True):
                 out[k] = (code, [])
+        for k in stretches:
+            codes = self._grids_of_extent(results[k].extent)
+            out[k] = (codes[0], []) if len(codes) == 1 else (None, list(codes))
         return out
 
 
