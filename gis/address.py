@@ -65,9 +65,10 @@ _NUMERAL_RUN = re.compile(
     # a run closing the address after a road or lane ("九江路十二", "汉口路一二〇")
     rf"|(?<=[路街巷弄道])[{_NUMERALS}]+(?=$|\(|[,，;；])"
 )
-_BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"})
-_DASHES = str.maketrans({"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"})
-_WHITESPACE = re.compile(r"\s+")
+_BRACKETS = {"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"}
+_DASHES = {"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"}
+# brackets to (), dashes to -, # to 号: one table (no key is another's output), one pass
+_CANONICAL_MARKS = str.maketrans({**_BRACKETS, **_DASHES, "#": "号"})
 _PLACEHOLDERS = frozenset(
     {"", "无", "空", "不详", "未知", "暂无", "同上", "略", "-", "/", "NA", "N/A", "NULL", "NONE"}
 )
@@ -161,11 +162,11 @@ def _canonical_characters(text: str) -> str:
     if text is None:
         return ""
     text = unicodedata.normalize("NFKC", str(text))
-    text = _WHITESPACE.sub("", text)
+    text = "".join(text.split())  # every white-space (str.split's is re's \s)
     if not text:
         return ""
     text = _t2s().convert(text)
-    return text.translate(_BRACKETS).translate(_DASHES).replace("#", "号").upper()
+    return text.translate(_CANONICAL_MARKS).upper()
 
 
 def normalise_readings(text: str) -> list[str]:

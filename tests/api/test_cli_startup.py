@@ -122,3 +122,28 @@ def test_file_only_validate_loads_no_database_web_or_rendering(tmp_path):
     assert code == 0
     heavy = {*HEAVY_FOR_FILES, "scipy"}
     assert modules.isdisjoint(heavy), sorted(modules & heavy)
+
+
+def test_file_only_geocode_loads_no_database_web_rendering_or_scipy(tmp_path):
+    """A table of door-plate addresses needs no distances: no SciPy (the gazetteer's k-d tree
+    and metric view are made when first needed). The grids written are those of the points."""
+    houses = pd.read_csv(DEMO / "houses.csv", encoding="utf-8-sig").head(40)
+    addresses = tmp_path / "addresses.csv"
+    houses[["house_id", "address"]].to_csv(addresses, index=False)
+    out = tmp_path / "geocoded.csv"
+    code, modules = loaded_by(
+        ["geocode", str(addresses), "--column", "address", "--gazetteer",
+         str(DEMO / "houses.csv"), "--grids", str(DEMO / "grids.geojson"), "--out", str(out)],
+        tmp_path,
+    )  # fmt: skip
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(got["match_level"]) == ["doorplate"] * len(houses)
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    want = [
+        expected_code(grids, shapely.Point(float(x), float(y))) or ""
+        for x, y in zip(got["lon"], got["lat"], strict=True)
+    ]
+    assert got["grid_code"].tolist() == want
