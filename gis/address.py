@@ -369,12 +369,14 @@ def national_provinces() -> dict[str, frozenset[str]]:
     return {name: frozenset(codes) for name, codes in provinces.items()}
 
 
-def _admin_rows() -> list[dict[str, str]]:
+@lru_cache(maxsize=1)
+def _admin_rows() -> tuple[dict[str, str], ...]:
+    """The national table's rows (read once: the aliases and the provinces both need them)."""
     import csv
     from importlib.resources import files
 
     text = files("gis").joinpath("admin_divisions.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return tuple(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 _MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")

@@ -272,16 +272,22 @@ class Gazetteer:
         self.address_column = address_column
         self.skipped: list[Hashable] = []
         keep, parsed = [], []
+        road_forms: dict[str, dict[str, str]] = {}  # a road column's road → its forms
         for label, address, ok, road in zip(
             frame.index,
-            frame[address_column],
-            usable,
-            frame[road_column] if road_column else [None] * len(frame),
+            frame[address_column].tolist(),  # whole columns: a cell at a time costs 5x more
+            usable.tolist(),
+            frame[road_column].tolist() if road_column else [None] * len(frame),
             strict=True,
         ):
-            p = parse_address(
-                "" if pd.isna(address) else str(address), roads=[road] if road else None
-            )
+            forms = None
+            if isinstance(road, str) and road:
+                if road not in road_forms:
+                    road_forms[road] = build_road_forms([road])
+                forms = road_forms[road]
+            elif road:  # a number, or NaN (truthy): as the road the column gives
+                forms = build_road_forms([road])
+            p = parse_address("" if pd.isna(address) else str(address), forms=forms)
             if not ok or p.road is None or p.leftover:
                 self.skipped.append(label)
                 continue
@@ -292,7 +298,7 @@ class Gazetteer:
         self._parsed = parsed
         self._lon = shapely.get_x(np.asarray(self.frame.geometry.values))
         self._lat = shapely.get_y(np.asarray(self.frame.geometry.values))
-        self._addresses = [str(a) for a in self.frame[address_column]]
+        self._addresses = [str(a) for a in self.frame[address_column].tolist()]
         self._admin = [_admin_of(p.admin) for p in parsed]
 
         self._road_name: dict[str, str] = {}  # normalised → as written in the gazetteer
@@ -871,7 +877,7 @@ def geocode_table(
         )
     cache: dict[str, GeocodeResult] = {}
     results = []
-    for n, value in enumerate(df[column], start=1):
+    for n, value in enumerate(df[column].tolist(), start=1):
         key = (
             "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
         )
