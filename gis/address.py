@@ -250,24 +250,30 @@ _ALIAS_INDEXES: dict[int, tuple[dict, dict[str, tuple[int, ...]], int]] = {}
 
 
 def _alias_index(aliases: dict) -> dict[str, tuple[int, ...]]:
-    """The lengths of the keys of ``aliases`` by first character, longest first (the last few
-    tables kept).
+    """The lengths of the keys of ``aliases`` by first character, longest first (the eight
+    tables used last are kept).
 
     Used for administrative aliases and for road forms alike: a look-up at a position then
     tries one slice per length (:func:`_names_at`) instead of every name beginning with the
     character there, which a national table or a city's roads have by the hundred.
     """
-    cached = _ALIAS_INDEXES.get(id(aliases))
+    key = id(aliases)
+    cached = _ALIAS_INDEXES.get(key)
     if cached is not None and cached[0] is aliases and len(cached[0]) == cached[2]:
+        if next(reversed(_ALIAS_INDEXES)) != key:  # most recently used last
+            _ALIAS_INDEXES[key] = _ALIAS_INDEXES.pop(key)
         return cached[1]
     lengths: dict[str, set[int]] = {}
     for alias in aliases:
         if alias:
             lengths.setdefault(alias[0], set()).add(len(alias))
     index = {first: tuple(sorted(found, reverse=True)) for first, found in lengths.items()}
-    if len(_ALIAS_INDEXES) > 8:
-        _ALIAS_INDEXES.clear()
-    _ALIAS_INDEXES[id(aliases)] = (aliases, index, len(aliases))
+    # the least recently used table goes: a gazetteer read with a road column makes one small
+    # table per road, which must not push out the national one (thousands of names)
+    _ALIAS_INDEXES.pop(key, None)
+    while len(_ALIAS_INDEXES) >= 8:
+        del _ALIAS_INDEXES[next(iter(_ALIAS_INDEXES))]
+    _ALIAS_INDEXES[key] = (aliases, index, len(aliases))
     return index
 
 

@@ -33,6 +33,7 @@ from gis.address import (
     _find_known_road,
     _names_at,
     build_road_forms,
+    national_admin_aliases,
 )
 from gis.geocode import Gazetteer, GridLookup, geocode_table
 from tests.conftest import expected_code
@@ -57,6 +58,17 @@ def test_names_at_a_position_are_those_a_scan_finds(names, text):
         assert list(_names_at(text, start, names, index)) == _names_at_by_scanning(
             text, start, names
         )
+
+
+def test_a_table_in_use_keeps_its_index_among_many_small_ones():
+    """A gazetteer read with a road column makes one small table of road forms per road; the
+    national table of place names, used in between, keeps its index (it is not rebuilt)."""
+    national = national_admin_aliases()
+    first = _alias_index(national)
+    for k in range(40):
+        small = {f"路{k}": f"路{k}"}
+        assert _alias_index(small) == {"路": (len(f"路{k}"),)}
+        assert _alias_index(national) is first
 
 
 def _known_road_by_rule(text: str, forms: dict[str, str]):
