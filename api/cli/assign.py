@@ -189,6 +189,7 @@ def _assign_columnar(
     output is not CSV; else the points, the points outside and the file written.
     """
     from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
 
     import numpy as np
 
@@ -217,7 +218,8 @@ def _assign_columnar(
         return GridIndex(grid_frame, code_field=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        index = pool.submit(grid_index)
+        # in this context: the read bounds in force (--max-rows) are a context variable
+        index = pool.submit(copy_context().run, grid_index)
         table = read_point_table(points, input_crs=input_crs)
         if table is None:
             index.cancel()

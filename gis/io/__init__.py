@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from gis.io.limits import (
         ReadLimits,
         check_zip_expansion,
+        defer_read_limits,
         get_read_limits,
         set_read_limits,
         use_read_limits,
@@ -81,6 +82,7 @@ _HOME = {
     "write_layer": "layers",
     "ReadLimits": "limits",
     "check_zip_expansion": "limits",
+    "defer_read_limits": "limits",
     "get_read_limits": "limits",
     "set_read_limits": "limits",
     "use_read_limits": "limits",
@@ -108,6 +110,7 @@ __all__ = [
     "PointTable",
     "ReadLimits",
     "check_zip_expansion",
+    "defer_read_limits",
     "find_column",
     "get_read_limits",
     "read_csv_text",

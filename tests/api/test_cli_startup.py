@@ -39,13 +39,15 @@ try:
 except SystemExit as exc:
     code = exc.code
 top = sorted({name.split(".")[0] for name in sys.modules})
+cli = sorted(name for name in sys.modules if name.startswith("api.cli."))
 with open(os.environ["WANGGE_PROBE_OUT"], "w") as f:
-    json.dump({"exit": code, "modules": top}, f)
+    json.dump({"exit": code, "modules": top, "cli": cli, "all": sorted(sys.modules)}, f)
 """
 
 
-def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
-    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code and top-level modules."""
+def probe(args: list[str], tmp_path: Path) -> dict:
+    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code (``exit``), top-level
+    modules (``modules``), ``api.cli`` modules (``cli``) and every module (``all``)."""
     result = tmp_path / "probe.json"
     env = {**os.environ, "WANGGE_PROBE_OUT": str(result)}
     proc = subprocess.run(
@@ -58,7 +60,12 @@ def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
         check=False,
     )
     assert result.is_file(), proc.stderr[-3000:]
-    found = json.loads(result.read_text())
+    return json.loads(result.read_text())
+
+
+def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code and top-level modules."""
+    found = probe(args, tmp_path)
     return found["exit"], set(found["modules"])
 
 
@@ -78,6 +85,38 @@ def test_help_loads_no_heavy_package(args, tmp_path):
     code, modules = loaded_by(args, tmp_path)
     assert code == 0
     assert modules.isdisjoint(HEAVY_FOR_HELP), sorted(modules & set(HEAVY_FOR_HELP))
+
+
+# what every command module may share (api.cli.options, output, inputs, ...)
+SHARED_CLI = {f"api.cli.{name}" for name in ("options", "output", "inputs", "database", "engine")}
+
+
+def test_root_help_imports_no_command_module_and_no_settings(tmp_path):
+    """``wangge --help`` lists every command from the root's table: no command module is
+    imported, nor the settings (pydantic-settings), which only a command reading files needs."""
+    found = probe(["--help"], tmp_path)
+    assert found["exit"] == 0
+    assert set(found["cli"]) <= SHARED_CLI, found["cli"]
+    assert {"api.core.config", "pydantic_settings"}.isdisjoint(found["all"])
+
+
+@pytest.mark.parametrize(
+    ("args", "module"),
+    [
+        (["assign", "--help"], "assign"),
+        (["geocode", "--help"], "geocode"),
+        (["geocode-eval", "--help"], "geocode"),
+        (["balance", "--help"], "divide"),
+        (["incidents", "inbox", "--help"], "incidents"),
+        (["db", "--help"], "db"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_a_command_imports_only_its_own_command_module(args, module, tmp_path):
+    found = probe(args, tmp_path)
+    assert found["exit"] == 0
+    assert set(found["cli"]) - SHARED_CLI == {f"api.cli.{module}"}, found["cli"]
+    assert {"api.core.config", "pydantic_settings"}.isdisjoint(found["all"])
 
 
 def test_probe_sees_what_a_command_loads(tmp_path):

@@ -77,6 +77,22 @@ def test_assign_takes_a_big_local_csv_without_any_setting(big_csv, tmp_path, mon
     assert r.exit_code == 2 and "100,000" in r.output and not bounded.exists()
 
 
+def test_a_bound_on_local_files_covers_the_grids_read_beside_the_points(tmp_path):
+    """``assign`` reads the grids on a second thread while it reads the points: the bound
+    asked for (--max-rows) applies there too, refusing a grids file with more features."""
+    grid_file = DATA / "demo" / "grids.geojson"
+    n_grids = len(gpd.read_file(grid_file))
+    points = tmp_path / "two.csv"
+    pd.DataFrame({"lon": [121.0, 121.1], "lat": [31.0, 31.1]}).to_csv(points, index=False)
+    out = tmp_path / "assigned.csv"
+    bound = ["--max-rows", str(n_grids - 1)]
+    args = ["assign", str(points), "--grids", str(grid_file), "--out", str(out)]
+    r = runner.invoke(cli_app, [*bound, *args])
+    assert r.exit_code == 2 and f"{n_grids - 1:,}" in r.output and not out.exists(), r.output
+    r = runner.invoke(cli_app, ["--max-rows", str(n_grids), *args])
+    assert r.exit_code == 0, r.output
+
+
 def test_import_takes_it_and_the_api_upload_refuses_it(big_csv, fresh_db_url, monkeypatch):
     monkeypatch.delenv("WANGGE_MAX_LOCAL_ROWS", raising=False)
     store_demo(fresh_db_url, demo_frames())
