@@ -39,16 +39,20 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
 from gis.codes import require_code_field
 from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
+from gis.io.grid_layers import GridLayer
+
+if TYPE_CHECKING:  # imported where used: a join of a GridLayer and lon/lat arrays needs neither
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "TIE_BREAK",
@@ -84,7 +88,13 @@ def _first_bad_row(geoms: gpd.GeoSeries, allowed: set[str]) -> Hashable | None:
 class _SortedGrids:
     """Grids in tie-break order (by ``str(id)``), prepared, without missing ids or geometry."""
 
-    def __init__(self, grids: gpd.GeoDataFrame, code_field: str) -> None:
+    def __init__(self, grids: gpd.GeoDataFrame | GridLayer, code_field: str) -> None:
+        if isinstance(grids, GridLayer):  # read already checked: polygons, lon/lat, codes
+            keep = np.array([code is not None for code in grids.codes], dtype=bool)
+            self._arrange(grids.codes[keep], grids.geometry[keep], grids.crs)
+            return
+        import geopandas as gpd
+
         if not isinstance(grids, gpd.GeoDataFrame):
             raise InputTypeError(f"grids must be a GeoDataFrame, not {type(grids).__name__}")
         require_code_field(grids, code_field)
@@ -99,13 +109,17 @@ class _SortedGrids:
         ids = grids[code_field]
         geoms = grids.geometry.to_numpy()
         keep = ids.notna().to_numpy() & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        ids = ids.to_numpy()[keep]
+        self._arrange(ids.to_numpy()[keep], geoms[keep], self.crs)
+
+    def _arrange(self, ids: np.ndarray, geoms: np.ndarray, crs: CRS) -> None:
+        """Hold the grids (none missing) in tie-break order, prepared."""
+        self.crs = crs
         order = np.argsort(np.array([str(v) for v in ids], dtype=object), kind="stable")
         self.ids: np.ndarray = ids[order]
         self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
         self.ids_or_none[:-1] = self.ids
         # Exact copies (WKB keeps every double), so preparing leaves the caller's geometries alone.
-        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[keep][order]))
+        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[order]))
         shapely.prepare(self.geoms)
 
     def __len__(self) -> int:
@@ -629,6 +643,8 @@ def _point_array(points: gpd.GeoSeries) -> np.ndarray:
 
 def _points_in(geoseries: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """The point geometries, checked, reprojected to ``crs`` when needed."""
+    import geopandas as gpd
+
     if not isinstance(geoseries, gpd.GeoSeries):
         raise InputTypeError(
             f"points must be a GeoDataFrame or GeoSeries, not {type(geoseries).__name__}"
@@ -648,6 +664,8 @@ def _tree_join(sorted_grids: _SortedGrids, point_geoms: np.ndarray) -> np.ndarra
 
 
 def _as_series(sorted_grids: _SortedGrids, best: np.ndarray, index: pd.Index) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(_ids_at(sorted_grids, best), index=index, name="grid_code", dtype=object)
 
 
@@ -690,6 +708,7 @@ def assign_points(
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import box, Point
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4549)
@@ -698,6 +717,9 @@ def assign_points(
     >>> assign_points(pts, grids).tolist()  # shared edge x=1 -> "a"; outer corner -> "b"
     ['a', 'a', 'b', None, None]
     """
+    import geopandas as gpd
+    import pandas as pd
+
     sorted_grids = _SortedGrids(grids, code_field)
     geoseries = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     point_geoms = _points_in(geoseries, sorted_grids.crs)
@@ -713,7 +735,7 @@ def assign_lonlat(
     xs: np.ndarray,
     ys: np.ndarray,
     crs,
-    grids: gpd.GeoDataFrame | GridIndex,
+    grids: gpd.GeoDataFrame | GridLayer | GridIndex,
     *,
     code_field: str = DEFAULT_CODE_FIELD,
 ) -> np.ndarray:
@@ -724,6 +746,7 @@ def assign_lonlat(
     read column-wise (:func:`gis.io.read_point_table`). ``grids`` may be a :class:`GridIndex`
     built beforehand (e.g. while the points were being read); ``code_field`` is then unused.
 
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4326)
@@ -751,6 +774,7 @@ def assign_lonlat(
 def outside_mask(grid_codes: pd.Series) -> pd.Series:
     """Return True where :func:`assign_points` found no grid (the point is outside).
 
+    >>> import pandas as pd
     >>> outside_mask(pd.Series(["a", None])).tolist()
     [False, True]
     """
@@ -767,6 +791,7 @@ class GridIndex:
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> grids = gpd.GeoDataFrame({"code": ["b", "a"]}, geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
     ...                          crs=4326)
@@ -777,7 +802,7 @@ class GridIndex:
 
     def __init__(
         self,
-        grids: gpd.GeoDataFrame,
+        grids: gpd.GeoDataFrame | GridLayer,
         *,
         code_field: str = DEFAULT_CODE_FIELD,
         one_shot: bool = False,
@@ -862,6 +887,9 @@ class GridIndex:
 
     def assign(self, points: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
         """Return the id of the grid covering each point, as :func:`assign_points` does."""
+        import geopandas as gpd
+        import pandas as pd
+
         geoseries = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
         point_geoms = _points_in(geoseries, self.crs)
         if len(point_geoms) == 0 or self._raster is None:

@@ -19,7 +19,7 @@ from api.cli.engine import (
     assign_with_dask,
     check_engine_options,
 )
-from api.cli.inputs import read_input
+from api.cli.inputs import read_grids, read_input
 from api.cli.options import (
     AllowTruncate,
     CodeField,
@@ -206,15 +206,10 @@ def _assign_columnar(
 
     large = points.is_file() and points.stat().st_size > _INDEX_FROM_BYTES
 
-    def grid_index():  # geopandas, gis.assign and scipy are imported here, overlapping the read
+    def grid_index():  # gis.assign (and geopandas if needed) imported here, overlapping the read
         from gis.assign import GridIndex
-        from gis.codes import require_code_field
 
-        grid_frame = read_input(
-            grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-            crs_option="--grids-crs", geometry_type="polygon",
-        )  # fmt: skip
-        require_code_field(grid_frame, code_field, source=grids)
+        grid_frame = read_grids(grids, code_field=code_field, layer=grids_layer, crs=grids_crs)
         return GridIndex(grid_frame, code_field=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:

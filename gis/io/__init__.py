@@ -37,8 +37,9 @@ dispatch by extension), :mod:`gis.io.vector` (GDAL formats), :mod:`gis.io.tables
 and plain Parquet point tables), :mod:`gis.io.parquet` (Parquet files),
 :mod:`gis.io.geoparquet_parts` (GeoParquet a few row groups at a time, for tables larger than
 memory), :mod:`gis.io.checks` (CRS, coordinates, geometry kind), :mod:`gis.io.limits`
-(bounds), :mod:`gis.io.columnar` (column-wise point tables for whole-table commands) and
-:mod:`gis.io.common`.
+(bounds), :mod:`gis.io.columnar` (column-wise point tables for whole-table commands),
+:mod:`gis.io.grid_layers` (grid codes and polygons of a GeoPackage or GeoParquet read without
+pandas or GDAL, for commands that only look points up in grids) and :mod:`gis.io.common`.
 """
 
 from __future__ import annotations

@@ -147,6 +147,35 @@ def test_file_only_assign_loads_no_database_web_rendering_or_scipy(tmp_path):
     assert got["grid_code"].tolist() == want
 
 
+@pytest.mark.parametrize("grids_format", ["gpkg", "parquet"])
+def test_assign_of_a_point_table_to_grids_of_a_geopackage_loads_no_pandas(tmp_path, grids_format):
+    """A CSV of points and a GeoPackage or GeoParquet of grids: the grids are read by
+    gis.io.grid_layers and every table stays in Arrow, so neither pandas nor geopandas nor
+    GDAL is imported. The grids written are those of the points (brute force)."""
+    houses = pd.read_csv(DEMO / "houses.csv", encoding="utf-8-sig").head(50)
+    points = tmp_path / "houses.csv"
+    houses.to_csv(points, index=False)
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    grid_file = tmp_path / f"grids.{grids_format}"
+    if grids_format == "gpkg":
+        grids.to_file(grid_file)
+    else:
+        grids.to_parquet(grid_file)
+    out = tmp_path / "assigned.csv"
+    code, modules = loaded_by(
+        ["assign", str(points), "--grids", str(grid_file), "--out", str(out)], tmp_path
+    )
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy", "pandas", "geopandas", "pyogrio"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    want = [
+        expected_code(grids, shapely.Point(float(x), float(y))) or ""
+        for x, y in zip(got["lon_wgs84"], got["lat_wgs84"], strict=True)
+    ]
+    assert got["grid_code"].tolist() == want
+
+
 def test_file_only_validate_loads_no_database_web_or_rendering(tmp_path):
     code, modules = loaded_by(
         [
