@@ -4,6 +4,8 @@ columns read back as the values given."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -34,7 +36,7 @@ def test_text_cells_convert_as_pa_array_converts_them(values):
 def test_float_chunks_read_as_to_numpy_reads_them(values, cuts, start):
     """Chunked and sliced (an offset into the buffer), as pyarrow hands CSV columns over."""
     bounds = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
-    chunks = [pa.array(values[a:b], type=pa.float64()) for a, b in zip(bounds, bounds[1:])]
+    chunks = [pa.array(values[a:b], type=pa.float64()) for a, b in pairwise(bounds)]
     column = pa.chunked_array(chunks, type=pa.float64())[min(start, len(values)) :]
     np.testing.assert_array_equal(_float64_numpy(column), column.to_numpy())
 
