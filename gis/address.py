@@ -65,9 +65,10 @@ _NUMERAL_RUN = re.compile(
     # a run closing the address after a road or lane ("九江路十二", "汉口路一二〇")
     rf"|(?<=[路街巷弄道])[{_NUMERALS}]+(?=$|\(|[,，;；])"
 )
-_BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"})
-_DASHES = str.maketrans({"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"})
-_WHITESPACE = re.compile(r"\s+")
+_BRACKETS = {"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")"}
+_DASHES = {"—": "-", "–": "-", "－": "-", "―": "-", "~": "-"}
+# brackets to (), dashes to -, # to 号: one table (no key is another's output), one pass
+_CANONICAL_MARKS = str.maketrans({**_BRACKETS, **_DASHES, "#": "号"})
 _PLACEHOLDERS = frozenset(
     {"", "无", "空", "不详", "未知", "暂无", "同上", "略", "-", "/", "NA", "N/A", "NULL", "NONE"}
 )
@@ -161,11 +162,11 @@ def _canonical_characters(text: str) -> str:
     if text is None:
         return ""
     text = unicodedata.normalize("NFKC", str(text))
-    text = _WHITESPACE.sub("", text)
+    text = "".join(text.split())  # every white-space (str.split's is re's \s)
     if not text:
         return ""
     text = _t2s().convert(text)
-    return text.translate(_BRACKETS).translate(_DASHES).replace("#", "号").upper()
+    return text.translate(_CANONICAL_MARKS).upper()
 
 
 def normalise_readings(text: str) -> list[str]:
@@ -245,26 +246,46 @@ class AdminToken:
     typo: bool = False
 
 
-_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, list[str]], int]] = {}
+_ALIAS_INDEXES: dict[int, tuple[dict, dict[str, tuple[int, ...]], int]] = {}
 
 
-def _alias_index(aliases: dict) -> dict[str, list[str]]:
-    """The keys of ``aliases`` by first character, longest first (the last few tables kept).
+def _alias_index(aliases: dict) -> dict[str, tuple[int, ...]]:
+    """The lengths of the keys of ``aliases`` by first character, longest first (the eight
+    tables used last are kept).
 
     Used for administrative aliases and for road forms alike: a look-up at a position then
-    tries only the names that begin with the character there.
+    tries one slice per length (:func:`_names_at`) instead of every name beginning with the
+    character there, which a national table or a city's roads have by the hundred.
     """
-    cached = _ALIAS_INDEXES.get(id(aliases))
+    key = id(aliases)
+    cached = _ALIAS_INDEXES.get(key)
     if cached is not None and cached[0] is aliases and len(cached[0]) == cached[2]:
+        if next(reversed(_ALIAS_INDEXES)) != key:  # most recently used last
+            _ALIAS_INDEXES[key] = _ALIAS_INDEXES.pop(key)
         return cached[1]
-    index: dict[str, list[str]] = {}
-    for alias in sorted(aliases, key=len, reverse=True):
+    lengths: dict[str, set[int]] = {}
+    for alias in aliases:
         if alias:
-            index.setdefault(alias[0], []).append(alias)
-    if len(_ALIAS_INDEXES) > 8:
-        _ALIAS_INDEXES.clear()
-    _ALIAS_INDEXES[id(aliases)] = (aliases, index, len(aliases))
+            lengths.setdefault(alias[0], set()).add(len(alias))
+    index = {first: tuple(sorted(found, reverse=True)) for first, found in lengths.items()}
+    # the least recently used table goes: a gazetteer read with a road column makes one small
+    # table per road, which must not push out the national one (thousands of names)
+    _ALIAS_INDEXES.pop(key, None)
+    while len(_ALIAS_INDEXES) >= 8:
+        del _ALIAS_INDEXES[next(iter(_ALIAS_INDEXES))]
+    _ALIAS_INDEXES[key] = (aliases, index, len(aliases))
     return index
+
+
+def _names_at(text: str, start: int, names: dict, index: dict[str, tuple[int, ...]]):
+    """The keys of ``names`` that ``text`` has at ``start``, longest first (``index``:
+    :func:`_alias_index` of ``names``)."""
+    if start >= len(text):
+        return
+    for length in index.get(text[start], ()):
+        candidate = text[start : start + length]
+        if len(candidate) == length and candidate in names:
+            yield candidate
 
 
 def split_admin_prefix(
@@ -307,9 +328,8 @@ def split_admin_prefix(
         alias = next(
             (
                 a
-                for a in by_first.get(rest[0], ())
-                if rest.startswith(a)
-                and not _ROAD_CONTINUES.match(rest, len(a))
+                for a in _names_at(rest, 0, aliases, by_first)
+                if not _ROAD_CONTINUES.match(rest, len(a))
                 and _fits(aliases[a][1], within, provinces)
             ),
             None,
@@ -355,12 +375,14 @@ def national_provinces() -> dict[str, frozenset[str]]:
     return {name: frozenset(codes) for name, codes in provinces.items()}
 
 
-def _admin_rows() -> list[dict[str, str]]:
+@lru_cache(maxsize=1)
+def _admin_rows() -> tuple[dict[str, str], ...]:
+    """The national table's rows (read once: the aliases and the provinces both need them)."""
     import csv
     from importlib.resources import files
 
     text = files("gis").joinpath("admin_divisions.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return tuple(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 _MUNICIPALITIES = ("北京市", "天津市", "上海市", "重庆市")
@@ -534,9 +556,9 @@ def _find_known_road(text: str, road_forms: dict[str, str]) -> tuple[int, int, s
     found = []
     by_first = _alias_index(road_forms)
     for start, first in enumerate(text):
-        for form in by_first.get(first, ()):
-            if not text.startswith(form, start):
-                continue
+        if first not in by_first:  # most positions: no road name begins with this character
+            continue
+        for form in _names_at(text, start, road_forms, by_first):
             road = road_forms[form]
             end = start + len(form)
             alias = form != road
@@ -643,8 +665,11 @@ def parse_address(
         normalised = normalise(raw)
     if aliases is None:
         aliases = national_admin_aliases()
-    notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
-    body = _NOTE.sub("", normalised)
+    if "(" in normalised:  # a note is bracketed
+        notes = [n.strip() for n in _NOTE.findall(normalised) if n.strip()]
+        body = _NOTE.sub("", normalised)
+    else:
+        notes, body = [], normalised
     postcode = _POSTCODE.match(body)
     if postcode:
         body = body[postcode.end() :]

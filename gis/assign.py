@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -47,6 +47,7 @@ from pyproj import CRS, Transformer
 
 from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import GeometryTypeError, InputTypeError, UnknownCRSError
+from gis.grid_arrays import GridArrays
 
 if TYPE_CHECKING:  # geopandas and pandas are imported where frames come in or go out
     import geopandas as gpd
@@ -70,20 +71,6 @@ TIE_BREAK = (
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _POLYGONAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of Polygon, MultiPolygon
-
-
-class GridArrays(NamedTuple):
-    """A division as plain arrays: grid ids, their Polygons/MultiPolygons, and their CRS.
-
-    Accepted wherever a grids GeoDataFrame is (:func:`assign_points`, :func:`assign_lonlat`,
-    :class:`GridIndex`), for callers that hold the grids as arrays (e.g. decoded from a
-    database) and need neither geopandas nor pandas. Same rules as for a frame: a missing id
-    or a None/empty geometry takes no part; any other non-polygon is refused.
-    """
-
-    ids: Sequence[Hashable] | np.ndarray
-    geoms: Sequence[shapely.Geometry | None] | np.ndarray
-    crs: Any
 
 
 def _crs_of(obj: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> CRS:
@@ -161,7 +148,7 @@ class _SortedGrids:
         self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
         self.ids_or_none[:-1] = self.ids
         # Exact copies (WKB keeps every double), so preparing leaves the caller's geometries alone.
-        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[keep][order]))
+        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[order]))
         shapely.prepare(self.geoms)
 
     def __len__(self) -> int:

@@ -23,15 +23,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from gis.crs import require_crs, to_metric
 from gis.errors import InputError, MissingFieldError
+
+if TYPE_CHECKING:  # imported where used: a command checking a code field needs neither
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "CODE_LENGTH",
@@ -216,6 +218,8 @@ def next_free_sequence(codes: Iterable[Any], prefix12: str) -> str:
 
 
 def _metric_geometries(grids: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    import geopandas as gpd
+
     frame = grids if isinstance(grids, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=grids)
     crs = require_crs(frame, "grids / 网格")
     if crs.is_geographic:
@@ -250,6 +254,7 @@ def spatial_order(
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> g = gpd.GeoSeries([box(0, 0, 10, 10), box(10, 0, 20, 10), box(0, 10, 10, 20),
     ...                    box(10, 11, 20, 21)], crs=4549)
@@ -285,6 +290,7 @@ def spatial_order(
 def spatial_rank(grids: gpd.GeoDataFrame | gpd.GeoSeries, **kwargs: Any) -> np.ndarray:
     """Return each grid's 0-based place in :func:`spatial_order` (aligned with ``grids``).
 
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> spatial_rank(gpd.GeoSeries([box(0, 0, 1, 1), box(0, 1, 1, 2)], crs=4549)).tolist()
     [1, 0]
@@ -319,6 +325,8 @@ def _is_blank(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return value.strip() == ""
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -335,6 +343,7 @@ def renumber_keep_existing(
     :func:`spatial_order` among themselves, the lowest sequences under ``prefix12`` that no
     grid uses yet — holes first, then after the highest.
 
+    >>> import geopandas as gpd
     >>> from shapely import box
     >>> g = gpd.GeoDataFrame({"code": ["310101002005001", None, "310101002005003", None]},
     ...     geometry=[box(0, 1, 1, 2), box(2, 0, 3, 1), box(1, 1, 2, 2), box(0, 0, 1, 1)],

@@ -42,6 +42,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -271,16 +272,22 @@ class Gazetteer:
         self.address_column = address_column
         self.skipped: list[Hashable] = []
         keep, parsed = [], []
+        road_forms: dict[str, dict[str, str]] = {}  # a road column's road → its forms
         for label, address, ok, road in zip(
             frame.index,
-            frame[address_column],
-            usable,
-            frame[road_column] if road_column else [None] * len(frame),
+            frame[address_column].tolist(),  # whole columns: a cell at a time costs 5x more
+            usable.tolist(),
+            frame[road_column].tolist() if road_column else [None] * len(frame),
             strict=True,
         ):
-            p = parse_address(
-                "" if pd.isna(address) else str(address), roads=[road] if road else None
-            )
+            forms = None
+            if isinstance(road, str) and road:
+                if road not in road_forms:
+                    road_forms[road] = build_road_forms([road])
+                forms = road_forms[road]
+            elif road:  # a number, or NaN (truthy): as the road the column gives
+                forms = build_road_forms([road])
+            p = parse_address("" if pd.isna(address) else str(address), forms=forms)
             if not ok or p.road is None or p.leftover:
                 self.skipped.append(label)
                 continue
@@ -291,7 +298,7 @@ class Gazetteer:
         self._parsed = parsed
         self._lon = shapely.get_x(np.asarray(self.frame.geometry.values))
         self._lat = shapely.get_y(np.asarray(self.frame.geometry.values))
-        self._addresses = [str(a) for a in self.frame[address_column]]
+        self._addresses = [str(a) for a in self.frame[address_column].tolist()]
         self._admin = [_admin_of(p.admin) for p in parsed]
 
         self._road_name: dict[str, str] = {}  # normalised → as written in the gazetteer
@@ -301,7 +308,8 @@ class Gazetteer:
         self._numbered: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for i, p in enumerate(parsed):
             written = self._addresses[i]
-            self._road_name.setdefault(p.road, _written_road(written, p.road))
+            if p.road not in self._road_name:
+                self._road_name[p.road] = _written_road(written, p.road)
             self._rows_by_road[p.road].append(i)
             self._rows_by_key[(p.road, p.lane, p.number, p.building, p.unit, p.room)].append(i)
             if p.lane is not None:
@@ -329,18 +337,50 @@ class Gazetteer:
         self._forms = build_road_forms(self._rows_by_road)
 
         self.metric_crs: CRS = metric_crs(self.frame) if len(self.frame) else CRS.from_epsg(3857)
-        self._to_metric = Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
-        self._from_metric = Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
-        self._x, self._y = self._to_metric.transform(self._lon, self._lat)
+        self._road_points: dict[str, int] = {}
+
+    # --- metric view, made when first needed ----------------------------------------------
+    # Interpolation, a road's representative door plate and the nearest door plates are
+    # measured in metres (in ``metric_crs``); a table of exact door plates needs none of it,
+    # so the transformers (tens of milliseconds to make), the projected coordinates and SciPy
+    # (for the k-d tree) wait for their first use.
+
+    @cached_property
+    def _to_metric(self) -> Transformer:
+        return Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
+
+    @cached_property
+    def _from_metric(self) -> Transformer:
+        return Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
+
+    @cached_property
+    def _xy(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._to_metric.transform(self._lon, self._lat)
+        return np.asarray(x), np.asarray(y)
+
+    @property
+    def _x(self) -> np.ndarray:
+        return self._xy[0]
+
+    @property
+    def _y(self) -> np.ndarray:
+        return self._xy[1]
+
+    @cached_property
+    def _tree(self):
         from scipy.spatial import cKDTree  # here: importing scipy costs more than a small run
 
-        self._tree = cKDTree(np.column_stack([self._x, self._y])) if len(self.frame) else None
-        self._road_point: dict[str, int] = {}
-        for road, rows in self._rows_by_road.items():
+        return cKDTree(np.column_stack([self._x, self._y])) if len(self.frame) else None
+
+    def _road_point(self, road: str) -> int:
+        """The road's door plate nearest the mean of its door plates (its representative)."""
+        if road not in self._road_points:
+            rows = self._rows_by_road[road]
             cx, cy = np.mean(self._x[rows]), np.mean(self._y[rows])
-            self._road_point[road] = rows[
+            self._road_points[road] = rows[
                 int(np.argmin(np.hypot(self._x[rows] - cx, self._y[rows] - cy)))
             ]
+        return self._road_points[road]
 
     def _admin_aliases(self) -> dict[str, tuple[str, str, bool]]:
         aliases: dict[str, tuple[str, str, bool]] = dict(national_admin_aliases())
@@ -438,32 +478,36 @@ class Gazetteer:
         """Return the door plates (row numbers) that exactly hold ``p``'s door plate."""
         if p.number is None and p.lane is None:
             return []
-        allowed = set(rows)
-        return [
-            i
-            for i in self._rows_by_key.get((p.road, p.lane, p.number, None, None, None), [])
-            if i in allowed
-        ]
+        key = (p.road, p.lane, p.number, None, None, None)
+        return _within(self._rows_by_key.get(key, []), self._allowed(p, rows))
+
+    def _allowed(self, p: ParsedAddress, rows: list[int]) -> set[int] | None:
+        """``rows`` (of ``p``'s road) as a set, or None when they are all the road's rows.
+
+        Every row found by a key of ``p.road`` is one of the road's rows, so when none was
+        left out (the usual case) there is nothing to filter, and no set of a long road's
+        door plates to build per address.
+        """
+        return None if rows is self._rows_by_road.get(p.road) else set(rows)
 
     def _resolve(self, p: ParsedAddress, rows: list[int], penalty: float) -> GeocodeResult:
         road = self._road_name[p.road]
         if p.number is None and p.lane is None and p.building is None:
             return self._road_result(p, rows, penalty, "road without door plate / 仅道路")
         base = (p.road, p.lane, p.number)
-        allowed = set(rows)
-        hits = [i for i in self._rows_by_key.get((*base, None, None, None), []) if i in allowed]
+        allowed = self._allowed(p, rows)
+        hits = _within(self._rows_by_key.get((*base, None, None, None), []), allowed)
         level, chosen = ("doorplate", hits) if hits else (None, [])
         # finer entries: building, then unit, then room
         finer = [
-            ("building", (*base, p.building, None, None)),
-            ("unit", (*base, p.building, p.unit, None)),
-            ("room", (*base, p.building, p.unit, p.room)),
+            ("building", p.building, (*base, p.building, None, None)),
+            ("unit", p.unit, (*base, p.building, p.unit, None)),
+            ("room", p.room, (*base, p.building, p.unit, p.room)),
         ]
-        for finer_level, key in finer:
-            value = {"building": p.building, "unit": p.unit, "room": p.room}[finer_level]
+        for finer_level, value, key in finer:
             if value is None:
                 continue
-            finer_hits = [i for i in self._rows_by_key.get(key, []) if i in allowed]
+            finer_hits = _within(self._rows_by_key.get(key, []), allowed)
             if len(finer_hits) != 1:
                 break
             level, chosen = finer_level, finer_hits
@@ -495,13 +539,9 @@ class Gazetteer:
             extent=(i,),
         )
 
-    def _lane_result(self, p: ParsedAddress, allowed: set[int], penalty: float):
+    def _lane_result(self, p: ParsedAddress, allowed: set[int] | None, penalty: float):
         """The lane's own door plate (``X路N弄``) for a building ``M号`` it does not hold."""
-        hits = [
-            i
-            for i in self._rows_by_key.get((p.road, p.lane, None, None, None, None), [])
-            if i in allowed
-        ]
+        hits = _within(self._rows_by_key.get((p.road, p.lane, None, None, None, None), []), allowed)
         if len(hits) != 1:
             return None
         i = hits[0]
@@ -510,7 +550,7 @@ class Gazetteer:
             for value, unit in ((p.building, "号楼"), (p.unit, "单元"), (p.room, "室"))
             if value is not None
         )
-        extent = tuple(j for j in self._rows_by_lane[(p.road, p.lane)] if j in allowed)
+        extent = tuple(_within(self._rows_by_lane[(p.road, p.lane)], allowed))
         return GeocodeResult(
             float(self._lon[i]),
             float(self._lat[i]),
@@ -525,7 +565,7 @@ class Gazetteer:
         )
 
     def _road_result(self, p, rows, penalty, reason, candidates=None) -> GeocodeResult:
-        i = self._road_point[p.road]
+        i = self._road_point(p.road)
         return GeocodeResult(
             float(self._lon[i]),
             float(self._lat[i]),
@@ -543,8 +583,10 @@ class Gazetteer:
         if p.lane is not None or not (p.number and p.number.isdigit()):
             return self._road_result(p, rows, penalty, "lane not in gazetteer / 弄不在门牌库中")
         number = int(p.number)
-        allowed = set(rows)
-        same_parity = [(n, i) for n, i in self._numbered.get(p.road, []) if i in allowed]
+        allowed = self._allowed(p, rows)
+        same_parity = self._numbered.get(p.road, [])
+        if allowed is not None:
+            same_parity = [(n, i) for n, i in same_parity if i in allowed]
         same_parity = [(n, i) for n, i in same_parity if n % 2 == number % 2]
         below = [(n, i) for n, i in same_parity if n < number]
         above = [(n, i) for n, i in same_parity if n > number]
@@ -578,7 +620,7 @@ class Gazetteer:
             for road in roads:
                 hits = self._rows_by_key.get((road, p.lane, p.number, None, None, None), [])
                 if p.number is None or not hits:
-                    i = self._road_point[road]
+                    i = self._road_point(road)
                     cands.append(
                         {**self._candidate(i, _CANDIDATE_SCORE), "address": self._road_name[road]}
                     )
@@ -631,6 +673,11 @@ class Gazetteer:
         out["lat"] = self._lat[rows]
         out["distance_m"] = distance[found]
         return out
+
+
+def _within(rows: list[int], allowed: set[int] | None) -> list[int]:
+    """``rows`` that are in ``allowed`` (all of them when ``allowed`` is None), in order."""
+    return list(rows) if allowed is None else [i for i in rows if i in allowed]
 
 
 def _reparse_with_vocabulary(parsed: list[ParsedAddress]) -> list[ParsedAddress]:
@@ -722,8 +769,10 @@ class GridLookup:
 
     def __init__(self, gazetteer: Gazetteer, grids, *, code_field: str = DEFAULT_CODE_FIELD):
         self._locate = _grid_locator(grids, code_field, gazetteer.crs)
-        n = len(gazetteer)
-        self._row_grid = list(self._locate(gazetteer._lon, gazetteer._lat)) if n else []
+        self._gazetteer = gazetteer
+        # the grid of each door plate: looked up with the first lane or road result, in the
+        # same join as that call's points (a table of door plates needs none of it)
+        self._row_grid: list | None = None
         self._extent_grids: dict[tuple[int, ...], list] = {}
 
     def _grids_of_extent(self, extent: tuple[int, ...]) -> list:
@@ -735,19 +784,30 @@ class GridLookup:
     def grids(self, results: list[GeocodeResult]) -> list[tuple[Hashable | None, list]]:
         """Return ``(grid_code, grid_candidates)`` for each result, in order."""
         out: list[tuple[Hashable | None, list]] = [(None, [])] * len(results)
-        points = []
+        points, stretches = [], []
         for k, r in enumerate(results):
             if r.lon is None:
                 continue
             if r.match_level in ("lane", "road") and r.extent:
-                codes = self._grids_of_extent(r.extent)
-                out[k] = (codes[0], []) if len(codes) == 1 else (None, list(codes))
+                stretches.append(k)
             else:
                 points.append(k)
-        if points:
-            found = self._locate([results[k].lon for k in points], [results[k].lat for k in points])
-            for k, code in zip(points, found, strict=True):
+        lons = np.array([results[k].lon for k in points], dtype=float)
+        lats = np.array([results[k].lat for k in points], dtype=float)
+        with_plates = self._row_grid is None and bool(stretches)
+        n_plates = len(self._gazetteer) if with_plates else 0
+        if with_plates:
+            lons = np.concatenate([self._gazetteer._lon, lons])
+            lats = np.concatenate([self._gazetteer._lat, lats])
+        if len(lons):
+            found = self._locate(lons, lats)
+            if with_plates:
+                self._row_grid = list(found[:n_plates])
+            for k, code in zip(points, found[n_plates:], strict=True):
                 out[k] = (code, [])
+        for k in stretches:
+            codes = self._grids_of_extent(results[k].extent)
+            out[k] = (codes[0], []) if len(codes) == 1 else (None, list(codes))
         return out
 
 
@@ -817,7 +877,7 @@ def geocode_table(
         )
     cache: dict[str, GeocodeResult] = {}
     results = []
-    for n, value in enumerate(df[column], start=1):
+    for n, value in enumerate(df[column].tolist(), start=1):
         key = (
             "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
         )

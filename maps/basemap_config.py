@@ -24,8 +24,6 @@ import base64
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from gis.errors import InputError
 from maps.basemap_style import COLOURS, ROAD_CLASSES, base_style
 
@@ -153,6 +151,7 @@ def embedded_offline(archive, bounds, *, zooms: int = 3, pad: float = 0.2) -> di
     """The offline base map's tiles over ``bounds`` (W, S, E, N lon/lat, padded by ``pad`` of
     their size) at the archive's top ``zooms`` zooms, as base64 MVT (uncompressed) by
     ``"z/x/y"``: for an HTML file that opens from disk with no network."""
+    import numpy as np  # here, like the two below: the settings check names with this module
     from pyproj import Transformer
 
     from maps.basemap import tile_range  # here: it loads geopandas, which settings never need

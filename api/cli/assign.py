@@ -20,7 +20,7 @@ from api.cli.engine import (
     assign_with_dask,
     check_engine_options,
 )
-from api.cli.inputs import read_input
+from api.cli.inputs import read_grids, read_input
 from api.cli.options import (
     AllowTruncate,
     CodeField,
@@ -236,6 +236,7 @@ def _assign_columnar(
     output is not CSV; else the points, the points outside and the file written.
     """
     from concurrent.futures import ThreadPoolExecutor
+    from contextvars import copy_context
 
     import numpy as np
 
@@ -252,19 +253,15 @@ def _assign_columnar(
 
     large = points.is_file() and points.stat().st_size > _INDEX_FROM_BYTES
 
-    def grid_index():  # geopandas, gis.assign and scipy are imported here, overlapping the read
+    def grid_index():  # gis.assign (and geopandas if needed) imported here, overlapping the read
         from gis.assign import GridIndex
-        from gis.codes import require_code_field
 
-        grid_frame = read_input(
-            grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-            crs_option="--grids-crs", geometry_type="polygon",
-        )  # fmt: skip
-        require_code_field(grid_frame, code_field, source=grids)
+        grid_frame = read_grids(grids, code_field=code_field, layer=grids_layer, crs=grids_crs)
         return GridIndex(grid_frame, code_field=code_field, one_shot=True) if large else grid_frame
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        index = pool.submit(grid_index)
+        # in this context: the read bounds in force (--max-rows) are a context variable
+        index = pool.submit(copy_context().run, grid_index)
         table = read_point_table(points, input_crs=input_crs)
         if table is None:
             index.cancel()

@@ -8,7 +8,7 @@ from typing import Any
 
 from api.cli.output import err
 
-__all__ = ["read_division", "read_input"]
+__all__ = ["read_division", "read_grids", "read_input"]
 
 
 def read_input(
@@ -32,6 +32,26 @@ def read_input(
     )
     for warning in frame.attrs.get("read_warnings", []):
         err.print(f"[yellow]警告 / warning:[/] {warning}", highlight=False, markup=True)
+    return frame
+
+
+def read_grids(path: Path, *, code_field: str, layer: str | None, crs: str | None):
+    """The grids a command only looks points up in (``--grids``, ``--grids-layer``,
+    ``--grids-crs``): a :class:`~gis.grid_arrays.GridArrays` when the light reader can read
+    the file exactly as :func:`read_input` would (GeoPackage, GeoParquet: no pandas or GDAL
+    imported), else a GeoDataFrame from :func:`read_input`, its code field checked."""
+    from gis.io.grid_layers import read_grid_layer
+
+    light = read_grid_layer(path, code_field=code_field, layer=layer, input_crs=crs)
+    if light is not None:
+        return light
+    from gis.codes import require_code_field
+
+    frame = read_input(
+        path, layer=layer, crs=crs, layer_option="--grids-layer", crs_option="--grids-crs",
+        geometry_type="polygon",
+    )  # fmt: skip
+    require_code_field(frame, code_field, source=path)
     return frame
 
 

@@ -37,8 +37,9 @@ dispatch by extension), :mod:`gis.io.vector` (GDAL formats), :mod:`gis.io.tables
 and plain Parquet point tables), :mod:`gis.io.parquet` (Parquet files),
 :mod:`gis.io.geoparquet_parts` (GeoParquet a few row groups at a time, for tables larger than
 memory), :mod:`gis.io.checks` (CRS, coordinates, geometry kind), :mod:`gis.io.limits`
-(bounds), :mod:`gis.io.columnar` (column-wise point tables for whole-table commands) and
-:mod:`gis.io.common`.
+(bounds), :mod:`gis.io.columnar` (column-wise point tables for whole-table commands),
+:mod:`gis.io.grid_layers` (grid codes and polygons of a GeoPackage or GeoParquet read without
+pandas or GDAL, for commands that only look points up in grids) and :mod:`gis.io.common`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from gis.io.limits import (
         ReadLimits,
         check_zip_expansion,
+        defer_read_limits,
         get_read_limits,
         set_read_limits,
         use_read_limits,
@@ -81,6 +83,7 @@ _HOME = {
     "write_layer": "layers",
     "ReadLimits": "limits",
     "check_zip_expansion": "limits",
+    "defer_read_limits": "limits",
     "get_read_limits": "limits",
     "set_read_limits": "limits",
     "use_read_limits": "limits",
@@ -108,6 +111,7 @@ __all__ = [
     "PointTable",
     "ReadLimits",
     "check_zip_expansion",
+    "defer_read_limits",
     "find_column",
     "get_read_limits",
     "read_csv_text",

@@ -85,10 +85,84 @@ def _arrow_floats(column) -> tuple[np.ndarray | None, object]:
                 values = pc.cast(text, pa.float64())
         else:
             values = pc.cast(column, pa.float64())
-        values = values.to_numpy(zero_copy_only=False)
+        if values.null_count:
+            return None, None
+        values = _float64_numpy(values)
     except (ValueError, TypeError, NotImplementedError):  # ArrowInvalid / not castable
         return None, None
     return (values, text) if np.isfinite(values).all() else (None, None)
+
+
+# Arrow <-> numpy without pyarrow's pandas shim: Array.to_numpy and pa.array import pandas
+# (about 0.2 s CPU) to check for pandas objects, which a whole-table command never passes.
+
+
+def _float64_numpy(values) -> np.ndarray:
+    """A float64 Arrow array or chunked array without nulls as numpy, from its buffers."""
+    chunks = values.chunks if hasattr(values, "chunks") else [values]
+    parts = [
+        np.frombuffer(chunk.buffers()[1], dtype=np.float64)[
+            chunk.offset : chunk.offset + len(chunk)
+        ]
+        for chunk in chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+
+
+def _from_numpy(values: np.ndarray):
+    """A numpy bool or number array as an Arrow array (sharing its memory where it can)."""
+    import pyarrow as pa
+
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    values = np.ascontiguousarray(values)
+    kind = pa.from_numpy_dtype(values.dtype)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def _text_array(values):
+    """Cells that are all str or None as an Arrow string array (None: missing), or None when
+    a cell is anything else or holds a line break: the cells are joined by line breaks,
+    encoded once and split by Arrow, with no conversion per cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.asarray(values, dtype=object)
+    n = len(values)
+    missing = np.equal(values, None)
+    try:
+        joined = "\n".join(np.where(missing, "", values).tolist())
+    except TypeError:  # a cell that is not text
+        return None
+    if n == 0 or joined.count("\n") != n - 1:
+        return None
+    data = joined.encode("utf-8")
+    offsets = np.array([0, len(data)], dtype=np.int64)
+    one = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    cells = pc.split_pattern(one, "\n").flatten()
+    if missing.any():
+        cells = pc.if_else(_from_numpy(missing), pa.nulls(n, pa.large_string()), cells)
+    return cells.cast(pa.string())
+
+
+def _to_arrow(values):
+    """``values`` (an Arrow array, a numpy array or a sequence) as an Arrow array."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values  # Arrow data as it is (pa.array would convert it cell by cell)
+    if isinstance(values, np.ndarray) and (values.dtype == np.bool_ or values.dtype.kind in "iuf"):
+        return _from_numpy(values)
+    text = _text_array(values)
+    if text is not None:
+        return text
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (ids of several kinds)
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 def read_point_table(
@@ -170,14 +244,11 @@ def write_csv_columns(table, added: dict[str, object], path: str | Path) -> Path
 
     path = Path(path)
     columns = dict(zip(table.schema.names, table.columns, strict=True))
+    true_false = _text_array(["False", "True"])
     for name, values in added.items():
-        try:  # Arrow data as it is (pa.array would convert it cell by cell, through Python)
-            is_arrow = isinstance(values, pa.Array | pa.ChunkedArray)
-            array = values if is_arrow else pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (ids of several kinds)
-            array = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-        if pa.types.is_boolean(array.type):
-            array = pc.if_else(array, "True", "False")
+        array = _to_arrow(values)
+        if pa.types.is_boolean(array.type):  # no nulls here: a flag per row
+            array = pc.take(true_false, array.cast(pa.int8()))
         columns[name] = array
     out = pa.table(columns)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from gis.errors import (
 __all__ = [
     "ReadLimits",
     "check_zip_expansion",
+    "defer_read_limits",
     "get_read_limits",
     "set_read_limits",
     "use_read_limits",
@@ -36,17 +37,42 @@ class ReadLimits:
     """Most bytes the members read from one zip (zipped SHP, XLSX) may expand to."""
 
 
-_READ_LIMITS: ContextVar[ReadLimits | None] = ContextVar("wangge_read_limits", default=None)
+class _Deferred:
+    """Bounds made when a reader first asks for them (then kept)."""
+
+    def __init__(self, make: Callable[[], ReadLimits]) -> None:
+        self._make = make
+        self._limits: ReadLimits | None = None
+
+    def resolve(self) -> ReadLimits:
+        if self._limits is None:
+            self._limits = self._make()
+        return self._limits
+
+
+_READ_LIMITS: ContextVar[ReadLimits | _Deferred | None] = ContextVar(
+    "wangge_read_limits", default=None
+)
 
 
 def get_read_limits() -> ReadLimits:
     """Return the bounds in force in this context (the defaults unless set)."""
-    return _READ_LIMITS.get() or ReadLimits()
+    limits = _READ_LIMITS.get()
+    if isinstance(limits, _Deferred):
+        return limits.resolve()
+    return limits or ReadLimits()
 
 
 def set_read_limits(limits: ReadLimits) -> None:
     """Put ``limits`` in force for the rest of this context (e.g. a CLI process)."""
     _READ_LIMITS.set(limits)
+
+
+def defer_read_limits(make: Callable[[], ReadLimits]) -> None:
+    """Put in force, for the rest of this context, the bounds ``make()`` returns, made when a
+    reader first asks for them: a CLI process's bounds come from its settings, which a command
+    that reads no file (``--help`` among them) then never loads."""
+    _READ_LIMITS.set(_Deferred(make))
 
 
 @contextlib.contextmanager

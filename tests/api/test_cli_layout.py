@@ -8,11 +8,13 @@ import json
 import pkgutil
 from pathlib import Path
 
+import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
 import api.cli
-from api.cli import COMMANDS, GROUPS, app
+from api.cli import COMMAND_TABLE, COMMANDS, GROUP_TABLE, GROUPS, app
+from api.cli.output import WanggeGroup
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 SHARED = {"options", "output", "inputs", "database", "engine"}  # what the command modules share
@@ -48,3 +50,51 @@ def test_tolerance_m_and_its_alias_tolerance_are_one_option():
     for name in ("validate", "repair"):
         (option,) = [p for p in get_command(app).commands[name].params if p.name == "tolerance"]
         assert option.opts == ["--tolerance-m", "--tolerance"]
+
+
+def _eager_root() -> typer.Typer:
+    """The root as it was registered before it loaded commands lazily: every command and group
+    added to one Typer app up front (the reference the lazy root must match)."""
+    eager = typer.Typer(
+        name="wangge", cls=WanggeGroup, help=app.info.help, no_args_is_help=True,
+        add_completion=False, rich_markup_mode=None,
+    )  # fmt: skip
+    eager.registered_callback = app.registered_callback
+    for name, function in COMMANDS.items():
+        eager.command(name)(function)
+    for name, module in GROUPS.items():
+        eager.add_typer(module.app, name=name)
+    return eager
+
+
+def test_the_root_tables_match_the_commands():
+    """The root lists commands from COMMAND_TABLE and GROUP_TABLE without importing them: each
+    table line is the first paragraph of the real command's help, and nothing hides it."""
+    root = get_command(app)
+    assert list(COMMAND_TABLE) == list(COMMANDS) and list(GROUP_TABLE) == list(GROUPS)
+    summaries = {name: line[2] for name, line in COMMAND_TABLE.items()} | GROUP_TABLE
+    for name, summary in summaries.items():
+        command = root.commands[name]
+        first = (command.help or "").split("\n\n")[0]
+        assert " ".join(first.split()) == " ".join(summary.split()), name
+        assert command.short_help is None and not command.hidden and not command.deprecated
+
+
+def test_the_lazy_root_prints_what_the_eager_root_printed():
+    """Every help text, at several widths, and the misspelt-command hint are those of the
+    root with every command registered up front."""
+    runner = CliRunner()
+    eager = _eager_root()
+    cases = [["--help"], [], ["asign"], ["nonsense"]]
+    cases += [[name, "--help"] for name in [*COMMANDS, *GROUPS]]
+    cases += [
+        [name, sub, "--help"]
+        for name in GROUPS
+        for sub in get_command(eager).commands[name].commands
+    ]
+    for width in (60, 80, 200):
+        for args in cases:
+            lazy_result = runner.invoke(app, args, terminal_width=width)
+            eager_result = runner.invoke(eager, args, terminal_width=width)
+            assert lazy_result.exit_code == eager_result.exit_code, args
+            assert lazy_result.output == eager_result.output, args

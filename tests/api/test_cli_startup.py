@@ -39,13 +39,15 @@ try:
 except SystemExit as exc:
     code = exc.code
 top = sorted({name.split(".")[0] for name in sys.modules})
+cli = sorted(name for name in sys.modules if name.startswith("api.cli."))
 with open(os.environ["WANGGE_PROBE_OUT"], "w") as f:
-    json.dump({"exit": code, "modules": top}, f)
+    json.dump({"exit": code, "modules": top, "cli": cli, "all": sorted(sys.modules)}, f)
 """
 
 
-def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
-    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code and top-level modules."""
+def probe(args: list[str], tmp_path: Path) -> dict:
+    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code (``exit``), top-level
+    modules (``modules``), ``api.cli`` modules (``cli``) and every module (``all``)."""
     result = tmp_path / "probe.json"
     env = {**os.environ, "WANGGE_PROBE_OUT": str(result)}
     proc = subprocess.run(
@@ -58,7 +60,12 @@ def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
         check=False,
     )
     assert result.is_file(), proc.stderr[-3000:]
-    found = json.loads(result.read_text())
+    return json.loads(result.read_text())
+
+
+def loaded_by(args: list[str], tmp_path: Path) -> tuple[int, set[str]]:
+    """Run ``wangge ARGS`` in a fresh interpreter; return its exit code and top-level modules."""
+    found = probe(args, tmp_path)
     return found["exit"], set(found["modules"])
 
 
@@ -78,6 +85,38 @@ def test_help_loads_no_heavy_package(args, tmp_path):
     code, modules = loaded_by(args, tmp_path)
     assert code == 0
     assert modules.isdisjoint(HEAVY_FOR_HELP), sorted(modules & set(HEAVY_FOR_HELP))
+
+
+# what every command module may share (api.cli.options, output, inputs, ...)
+SHARED_CLI = {f"api.cli.{name}" for name in ("options", "output", "inputs", "database", "engine")}
+
+
+def test_root_help_imports_no_command_module_and_no_settings(tmp_path):
+    """``wangge --help`` lists every command from the root's table: no command module is
+    imported, nor the settings (pydantic-settings), which only a command reading files needs."""
+    found = probe(["--help"], tmp_path)
+    assert found["exit"] == 0
+    assert set(found["cli"]) <= SHARED_CLI, found["cli"]
+    assert {"api.core.config", "pydantic_settings"}.isdisjoint(found["all"])
+
+
+@pytest.mark.parametrize(
+    ("args", "module"),
+    [
+        (["assign", "--help"], "assign"),
+        (["geocode", "--help"], "geocode"),
+        (["geocode-eval", "--help"], "geocode"),
+        (["balance", "--help"], "divide"),
+        (["incidents", "inbox", "--help"], "incidents"),
+        (["db", "--help"], "db"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_a_command_imports_only_its_own_command_module(args, module, tmp_path):
+    found = probe(args, tmp_path)
+    assert found["exit"] == 0
+    assert set(found["cli"]) - SHARED_CLI == {f"api.cli.{module}"}, found["cli"]
+    assert {"api.core.config", "pydantic_settings"}.isdisjoint(found["all"])
 
 
 def test_probe_sees_what_a_command_loads(tmp_path):
@@ -101,6 +140,35 @@ def test_file_only_assign_loads_no_database_web_rendering_or_scipy(tmp_path):
     assert modules.isdisjoint(heavy), sorted(modules & heavy)
     got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     grids = gpd.read_file(DEMO / "grids.geojson")
+    want = [
+        expected_code(grids, shapely.Point(float(x), float(y))) or ""
+        for x, y in zip(got["lon_wgs84"], got["lat_wgs84"], strict=True)
+    ]
+    assert got["grid_code"].tolist() == want
+
+
+@pytest.mark.parametrize("grids_format", ["gpkg", "parquet"])
+def test_assign_of_a_point_table_to_grids_of_a_geopackage_loads_no_pandas(tmp_path, grids_format):
+    """A CSV of points and a GeoPackage or GeoParquet of grids: the grids are read by
+    gis.io.grid_layers and every table stays in Arrow, so neither pandas nor geopandas nor
+    GDAL is imported. The grids written are those of the points (brute force)."""
+    houses = pd.read_csv(DEMO / "houses.csv", encoding="utf-8-sig").head(50)
+    points = tmp_path / "houses.csv"
+    houses.to_csv(points, index=False)
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    grid_file = tmp_path / f"grids.{grids_format}"
+    if grids_format == "gpkg":
+        grids.to_file(grid_file)
+    else:
+        grids.to_parquet(grid_file)
+    out = tmp_path / "assigned.csv"
+    code, modules = loaded_by(
+        ["assign", str(points), "--grids", str(grid_file), "--out", str(out)], tmp_path
+    )
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy", "pandas", "geopandas", "pyogrio"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     want = [
         expected_code(grids, shapely.Point(float(x), float(y))) or ""
         for x, y in zip(got["lon_wgs84"], got["lat_wgs84"], strict=True)
@@ -141,3 +209,28 @@ def test_import_houses_from_csv_loads_no_frames_workbooks_or_migrations(tmp_path
     assert {"sqlalchemy", "geoalchemy2", "shapely"} <= modules
     heavy = {"geopandas", "pandas", "openpyxl", "alembic", "pyogrio", "fastapi", "scipy"}
     assert modules.isdisjoint(heavy), sorted(modules & heavy)
+
+
+def test_file_only_geocode_loads_no_database_web_rendering_or_scipy(tmp_path):
+    """A table of door-plate addresses needs no distances: no SciPy (the gazetteer's k-d tree
+    and metric view are made when first needed). The grids written are those of the points."""
+    houses = pd.read_csv(DEMO / "houses.csv", encoding="utf-8-sig").head(40)
+    addresses = tmp_path / "addresses.csv"
+    houses[["house_id", "address"]].to_csv(addresses, index=False)
+    out = tmp_path / "geocoded.csv"
+    code, modules = loaded_by(
+        ["geocode", str(addresses), "--column", "address", "--gazetteer",
+         str(DEMO / "houses.csv"), "--grids", str(DEMO / "grids.geojson"), "--out", str(out)],
+        tmp_path,
+    )  # fmt: skip
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    got = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(got["match_level"]) == ["doorplate"] * len(houses)
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    want = [
+        expected_code(grids, shapely.Point(float(x), float(y))) or ""
+        for x, y in zip(got["lon"], got["lat"], strict=True)
+    ]
+    assert got["grid_code"].tolist() == want

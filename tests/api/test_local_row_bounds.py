@@ -25,6 +25,7 @@ from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.db.models import Role
 from gis.errors import InputError
+from gis.io import get_read_limits, use_read_limits
 from tests.api.routes.conftest import Api, ManualClock, add_users
 from tests.api.test_import import COMMUNITY, demo_frames, store_demo
 from tests.conftest import expected_code
@@ -75,6 +76,25 @@ def test_assign_takes_a_big_local_csv_without_any_setting(big_csv, tmp_path, mon
         cli_app, [*bound, "assign", str(big_csv), "--grids", grid_file, "--out", str(bounded)]
     )
     assert r.exit_code == 2 and "100,000" in r.output and not bounded.exists()
+
+
+def test_a_bound_on_local_files_covers_the_grids_read_beside_the_points(tmp_path):
+    """``assign`` reads the grids on a second thread while it reads the points: the bound
+    asked for (--max-rows) applies there too, refusing a grids file with more features."""
+    grid_file = DATA / "demo" / "grids.geojson"
+    n_grids = len(gpd.read_file(grid_file))
+    points = tmp_path / "two.csv"
+    pd.DataFrame({"lon": [121.0, 121.1], "lat": [31.0, 31.1]}).to_csv(points, index=False)
+    out = tmp_path / "assigned.csv"
+    bound = ["--max-rows", str(n_grids - 1)]
+    args = ["assign", str(points), "--grids", str(grid_file), "--out", str(out)]
+    # the bounds a run puts in force stay in this thread's context: end them with the block,
+    # or a later test running a command without the root (no --max-rows) would inherit them
+    with use_read_limits(get_read_limits()):
+        r = runner.invoke(cli_app, [*bound, *args])
+        assert r.exit_code == 2 and f"{n_grids - 1:,}" in r.output and not out.exists(), r.output
+        r = runner.invoke(cli_app, ["--max-rows", str(n_grids), *args])
+        assert r.exit_code == 0, r.output
 
 
 def test_import_takes_it_and_the_api_upload_refuses_it(big_csv, fresh_db_url, monkeypatch):
