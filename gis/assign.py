@@ -148,7 +148,7 @@ class _SortedGrids:
         self.ids_or_none = np.empty(len(self.ids) + 1, dtype=object)
         self.ids_or_none[:-1] = self.ids
         # Exact copies (WKB keeps every double), so preparing leaves the caller's geometries alone.
-        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[order]))
+        self.geoms: np.ndarray = shapely.from_wkb(shapely.to_wkb(geoms[keep][order]))
         shapely.prepare(self.geoms)
 
     def __len__(self) -> int:

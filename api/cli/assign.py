@@ -190,15 +190,16 @@ def _assign_geoparquet(
     """``assign`` from GeoParquet to GeoParquet a batch of rows at a time
     (:func:`gis.assign_parquet.assign_geoparquet`): memory bounded by the batch, not the
     file. None (nothing written) for any other pair of formats."""
-    from gis.io.geoparquet_parts import geo_metadata
-
     if (
         layer is not None
         or out_path.suffix.lower() != ".parquet"
         or points.suffix.lower() != ".parquet"
         or not points.is_file()
-        or geo_metadata(points) is None
     ):
+        return None  # decided before importing geopandas, which the other routes avoid
+    from gis.io.geoparquet_parts import geo_metadata
+
+    if geo_metadata(points) is None:
         return None
     from gis.assign_parquet import assign_geoparquet
     from gis.codes import require_code_field
