@@ -188,7 +188,7 @@ def run(url: str, *, side: int, houses: int, incidents: int) -> dict[str, Any]:
             with sa.orm.Session(engine) as session, captured_statements(engine) as seen:
                 rows, out[f"stats_{name}_s"] = _timed(
                     lambda s=session, a=start, b=end: statistics_table(
-                        s, by=("grid",), start=a, end=b
+                        s, viewer=None, by=("grid",), start=a, end=b
                     )
                 )
                 select = next(s for s in seen if "FROM incidents" in s[0])

@@ -74,7 +74,11 @@ def stats_command(
     try:
         with sessions() as session:
             rows = statistics_table(
-                session, by=tuple(b.strip() for b in by.split(",")), start=start, end=end
+                session,
+                viewer=None,
+                by=tuple(b.strip() for b in by.split(",")),
+                start=start,
+                end=end,
             )
     except WanggeError as exc:
         raise fail_service(exc) from exc
@@ -113,7 +117,7 @@ def summary_command(
     engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
-            rows = daily_summary(session, when)
+            rows = daily_summary(session, when, viewer=None)
     finally:
         engine.dispose()
     if as_json:

@@ -212,7 +212,7 @@ def read_daily_summary(
     from api.services.incidents.deadlines import SHANGHAI
 
     day = day or now.astimezone(SHANGHAI).date()
-    rows = svc.daily_summary(session, day, now=now)
+    rows = svc.daily_summary(session, day, viewer=user, now=now)
     return {"data": rows, "count": len(rows)}
 
 
@@ -230,6 +230,7 @@ def read_statistics(
     community_id = find_community(session, community).id if community else None
     rows = svc.statistics_table(
         session,
+        viewer=user,
         by=tuple(b.strip() for b in by.split(",") if b.strip()),
         start=start,
         end=end,

@@ -101,6 +101,7 @@ __all__ = [
     "OutsideGrids",
     "actor_of",
     "check_visible",
+    "counted_clause",
     "create_api_key",
     "daily_summary",
     "due_soon_items",
@@ -834,6 +835,21 @@ def visible_clause(session: Session, user: User):
     return sa.or_(full, public_clause())
 
 
+def counted_clause(session: Session, viewer: User | None):
+    """SQL condition: incidents counted in the statistics ``viewer`` reads.
+
+    Counts of a non-public (confidential) category tell what its incidents would: they are
+    counted only where ``viewer`` reads the incident in full (:func:`full_view_clause`), so
+    neither the groups nor the totals of a grid worker, a post-responsible person or any
+    other role show (or differ by) a confidential incident outside their view. Incidents of
+    public categories are counted for every signed-in user. ``viewer=None`` is the operator
+    (the command line, or a caller that already admitted only full-view roles): no limit.
+    """
+    if viewer is None:
+        return sa.true()
+    return sa.or_(full_view_clause(session, viewer), public_clause())
+
+
 def sees_in_full(session: Session, user: User, incident: Incident) -> bool:
     """True if ``user`` may read ``incident`` in full (see :func:`full_view_clause`)."""
     full = full_view_clause(session, user)
@@ -1002,18 +1018,21 @@ def due_soon_items(
 
 
 def daily_summary(
-    session: Session, day: dt.date, *, now: dt.datetime | None = None
+    session: Session, day: dt.date, *, viewer: User | None, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """Per community, for ``day`` (Asia/Shanghai): reported, resolved, and at the day's end
-    (or ``now`` if earlier) open, overdue and due-soon counts, and open items by state."""
+    (or ``now`` if earlier) open, overdue and due-soon counts, and open items by state.
+
+    Only incidents counted for ``viewer`` (:func:`counted_clause`; None: all)."""
     start = dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
     end = start + dt.timedelta(days=1)
     moment = min(now or end, end)
+    counted = counted_clause(session, viewer)
     out = []
     for community in session.scalars(sa.select(Community).order_by(Community.code)):
         rows = session.scalars(
             sa.select(Incident).where(
-                Incident.community_id == community.id, Incident.reported_at < end
+                Incident.community_id == community.id, Incident.reported_at < end, counted
             )
         ).all()
         open_rows = [r for r in rows if _state_at(r, moment)]
@@ -1056,6 +1075,7 @@ _GROUPS = GROUP_COLUMNS
 def statistics_table(
     session: Session,
     *,
+    viewer: User | None,
     by: tuple[str, ...] = ("grid",),
     start: dt.datetime | str | None = None,
     end: dt.datetime | str | None = None,
@@ -1072,6 +1092,8 @@ def statistics_table(
     - ``on_time_share``: items resolved by their deadline ÷ items whose outcome on time is
       known (resolved, or open and already overdue); None when there are none. Rejected
       items are left out.
+
+    Only incidents counted for ``viewer`` (:func:`counted_clause`; None: all).
     """
     unknown = [b for b in by if b not in _GROUPS]
     if unknown or not by:
@@ -1081,6 +1103,8 @@ def statistics_table(
         )
     now = now or _utc_now()
     query = sa.select(Incident)
+    if viewer is not None:
+        query = query.where(counted_clause(session, viewer))
     if start is not None:
         query = query.where(Incident.reported_at >= _aware(start))
     if end is not None:
