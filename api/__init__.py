@@ -19,9 +19,10 @@ The rooms, highest first::
     api/auth_table.py the generator of docs/auth.md (reads the routers' declared policy)
     ------------------------------------------------------------------------------------
     api/routes/       HTTP routers, one per resource, and the web plumbing they share:
-                      deps.py (sessions, the signed-in user, roles), schemas.py (request
-                      and response models), headers.py (security headers, CSP),
-                      throttle.py (sign-in limits)
+                      deps.py (sessions, the signed-in user, roles), schemas/ (request
+                      and response models: common.py the shared shapes, one module per
+                      domain), headers.py (security headers, CSP), throttle.py (sign-in
+                      limits)
     ------------------------------------------------------------------------------------
     api/services/     domain logic: keyword-only functions over a session, testable
                       without HTTP; never imports routes or cli

@@ -27,7 +27,8 @@ from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
 from api.db.models.incidents import IncidentPhoto
 from api.routes.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
-from api.routes.schemas import IncidentAnswer, Listing, UploadPhotoAnswer
+from api.routes.schemas.common import Listing
+from api.routes.schemas.incidents import IncidentAnswer, UploadPhotoAnswer
 from api.services.community_data import find_community
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
 from api.services.images import IMAGE_HEAD_BYTES, image_type

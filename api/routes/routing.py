@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role, Staff, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.common import Listing
+from api.routes.schemas.incidents import (
     CreatePostAnswer,
     DepartmentAnswer,
-    Listing,
     ReadOpenIncidentsAnswer,
     RoutingRowsAnswer,
     WriteCategoryRuleAnswer,
