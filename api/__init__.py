@@ -26,12 +26,16 @@ The rooms, highest first::
     ------------------------------------------------------------------------------------
     api/services/     domain logic: keyword-only functions over a session, testable
                       without HTTP; never imports routes or cli
-        incidents/    calendar, deadlines, workflow (pure); service (report, steps,
-                      statistics), routing, publication, satisfaction, slips, open311 and
-                      open311_format, demo (the demo's incidents)
+        incidents/    calendar, deadlines, workflow, timing (pure); categories, people
+                      (actors, users' communities), report (route and register),
+                      transitions, events (history), views (JSON), visibility, queues
+                      (inbox, overdue), stats, api_keys; routing, publication,
+                      satisfaction, slips, open311 and open311_format, demo (the demo's
+                      incidents)
         registry/     code tables, validators, import/export, templates, ledgers,
                       grid workers, reassignment
-        assessment/   the monthly assessment: sample, scoring, report (pure); service
+        assessment/   the monthly assessment: sample, rules, records, compare, scoring
+                      (a sample point), community (score, ranking), report (pure); service
         appraisal/    the appraisal per worker: formula, report (pure); service
         *.py          crud, privacy, divisions, patrol, patrol_manual, worklog, surveys,
                       features, geojson, locate, geocoding, ogc_crs, ogc_openapi, images,

@@ -144,7 +144,7 @@ def run(url: str, *, side: int, houses: int, incidents: int) -> dict[str, Any]:
     """Plant the city in the (empty, migrated on open) database at ``url`` and time the work."""
     from api.db.dialect import assign_codes_in_db
     from api.db.engine import open_database
-    from api.services.incidents.service import statistics_table
+    from api.services.incidents.stats import statistics_table
     from api.services.registry.reassign import reassign_houses
 
     engine = open_database(url)

@@ -35,7 +35,8 @@ def inbox_command(
 ) -> None:
     """我的待办（逾期在前，按期限排序）/ A user's queue: overdue first, then by deadline."""
     from api.core.errors import ApiError
-    from api.services.incidents.service import find_user, inbox
+    from api.services.incidents.people import find_user
+    from api.services.incidents.queues import inbox
 
     engine, sessions = open_sessions(db)
     try:
@@ -68,7 +69,7 @@ def stats_command(
     as_json: JsonFlag = False,
 ) -> None:
     """统计：件数、处理时长中位数、按时办结率 / counts, median handling time, on-time share."""
-    from api.services.incidents.service import GROUP_COLUMNS, statistics_table
+    from api.services.incidents.stats import GROUP_COLUMNS, statistics_table
 
     engine, sessions = open_sessions(db)
     try:
@@ -108,7 +109,7 @@ def summary_command(
 ) -> None:
     """每日汇总（各社区）/ Daily summary per community."""
     from api.services.incidents.deadlines import SHANGHAI
-    from api.services.incidents.service import daily_summary
+    from api.services.incidents.stats import daily_summary
 
     try:
         when = dt.date.fromisoformat(day) if day else dt.datetime.now(SHANGHAI).date()

@@ -235,7 +235,7 @@ def export_command(
     covering request.
     """
     from api.db.dry_run import write_scope
-    from api.services.incidents.service import find_user
+    from api.services.incidents.people import find_user
     from api.services.registry.exporter import export_layer
 
     try:

@@ -41,7 +41,7 @@ from api.routes.schemas.opinion import (
 )
 from api.services import surveys
 from api.services.incidents import satisfaction as sat
-from api.services.incidents.service import check_visible
+from api.services.incidents.visibility import check_visible
 from maps.assets import STATIC_DIR
 
 __all__ = ["router"]

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from api.db.dialect import assign_codes_in_db
 from api.db.engine import open_database
-from api.services.incidents.service import statistics_table
+from api.services.incidents.stats import statistics_table
 from api.services.registry.reassign import reassign_houses
 from bench.city import CELL_DEG, ORIGIN, captured_statements, index_names, plan, plant_city
 from tests.conftest import postgis_database

@@ -32,6 +32,7 @@ from api.db.models.incidents import (
     IncidentEvent,
     Post,
 )
+from api.services.incidents.timing import OPEN_STATES
 
 __all__ = [
     "ROUTING_COLUMNS",
@@ -58,8 +59,6 @@ ROUTING_COLUMNS = {
     "department_code": "上报部门编码",
 }
 """Columns of the routing table (API keys → Chinese headers of the template)."""
-
-OPEN_STATES = ("registered", "fed_back", "in_progress", "escalated", "received")
 
 
 # --------------------------------------------------------------------------- posts
