@@ -40,7 +40,7 @@ The rooms, highest first::
         *.py          crud, privacy, divisions, patrol, patrol_manual, worklog, surveys,
                       features, geojson, locate, geocoding, ogc_crs, ogc_openapi, images,
                       staff_photos, accounts, community_data, map_outputs, backup,
-                      database_copy, demo
+                      database_copy, key_rotation, demo
     ------------------------------------------------------------------------------------
     api/db/           storage: engine, dialect (SpatiaLite/PostGIS), spatialite, migrate and
                       migrations (Alembic), communities, divisions, encrypted columns,

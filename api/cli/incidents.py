@@ -142,16 +142,14 @@ def slip_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
-    from api.core.errors import ApiError, NotFound
+    from api.core.errors import ApiError
     from api.db.dry_run import write_scope
-    from api.db.models import Incident
+    from api.services.incidents.report import get_incident
     from api.services.incidents.slips import write_slip
 
     try:
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+            incident = get_incident(session, incident_id)
             from api.core.config import get_settings
 
             path = write_slip(

@@ -37,7 +37,7 @@ from api.services.incidents.events import event_dict, history, people_of
 from api.services.incidents.people import actor_of, user_communities
 from api.services.incidents.publication import PublicText, is_public
 from api.services.incidents.queues import inbox
-from api.services.incidents.report import report_incident
+from api.services.incidents.report import get_incident, report_incident
 from api.services.incidents.stats import daily_summary, statistics_table
 from api.services.incidents.timing import DUE_SOON_WITHIN, OPEN_STATES
 from api.services.incidents.transitions import transition
@@ -85,17 +85,10 @@ class TransitionIn(BaseModel):
     version: int | None = Field(None, description="版本（乐观锁）/ version last seen")
 
 
-def _get(session, incident_id: int) -> Incident:
-    found = session.get(Incident, incident_id)
-    if found is None:
-        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
-    return found
-
-
 def _visible(session, incident_id: int, user: User) -> Incident:
     """The incident if ``user`` reads it in full; 404 if they may not see it, 403 if they
     see only its public view (no history, no photos upload)."""
-    incident = _get(session, incident_id)
+    incident = get_incident(session, incident_id)
     if not check_visible(session, user, incident):
         raise Forbidden(
             f"事件 {incident_id} 仅可查看公开信息 / only the public view of incident "
@@ -253,7 +246,7 @@ def read_statistics(
 def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
     """事件详情（含处理记录）/ One incident with its history, photos and allowed actions (the
     public view only, for staff who may not read it in full)."""
-    incident = _get(session, incident_id)
+    incident = get_incident(session, incident_id)
     if not check_visible(session, user, incident):
         return public_dict(incident, PublicText(session))
     return _full(session, incident, user, now)
@@ -335,7 +328,7 @@ def reassign_incident(
     """改派 / Reassign an open incident to another active staff member (history: reassign)."""
     from api.services.incidents.routing import reassign
 
-    incident = _get(session, incident_id)
+    incident = get_incident(session, incident_id)
     if user.role == Role.COMMUNITY_HEAD and incident.community_id not in user_communities(
         session, user
     ):

@@ -1,4 +1,5 @@
-"""Report an incident: route it to its grid, deadline and handler, and register it.
+"""Report an incident: route it to its grid, deadline and handler, and register it; find a
+registered one by id (:func:`get_incident`).
 
 The grid is the one covering the point in the division in effect on the day of the report
 (Asia/Shanghai; :func:`api.db.dialect.grid_code_at`); a point outside every grid is refused
@@ -34,7 +35,14 @@ from api.services.incidents.timing import aware_utc
 from api.services.worklog import record_action
 from gis.errors import InputError
 
-__all__ = ["OutsideGrids", "Route", "incident_number", "report_incident", "route_incident"]
+__all__ = [
+    "OutsideGrids",
+    "Route",
+    "get_incident",
+    "incident_number",
+    "report_incident",
+    "route_incident",
+]
 
 
 class OutsideGrids(Unprocessable):
@@ -210,3 +218,11 @@ def incident_number(incident_id: int, reported_at: dt.datetime) -> str:
     """
     day = reported_at.astimezone(SHANGHAI).date()
     return f"SJ{day:%Y%m%d}-{incident_id:06d}"
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    """The incident ``incident_id``; :class:`NotFound` (404) when there is none."""
+    found = session.get(Incident, incident_id)
+    if found is None:
+        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+    return found
