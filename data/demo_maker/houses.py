@@ -28,8 +28,6 @@ HOUSE_TYPES = ["住宅", "商住", "商业", "办公"]
 TYPE_P_LOW = [0.55, 0.2, 0.15, 0.1]
 TYPE_P_HIGH = [0.1, 0.15, 0.35, 0.4]
 RESIDENTIAL_SHARE = {"住宅": 0.6, "商住": 0.3, "商业": 0.0, "办公": 0.0}
-
-
 NON_RESIDENTIAL = {
     "commercial",
     "hotel",

@@ -10,12 +10,11 @@ __all__ = ["DUE_SOON_WITHIN", "OPEN_STATES", "aware_utc", "utc_now"]
 
 
 DUE_SOON_WITHIN = dt.timedelta(hours=24)
-
-
 OPEN_STATES = ("registered", "fed_back", "in_progress", "escalated", "received")
 
 
 def utc_now() -> dt.datetime:
+    """Now, in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
