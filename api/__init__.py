@@ -19,23 +19,28 @@ The rooms, highest first::
     api/auth_table.py the generator of docs/auth.md (reads the routers' declared policy)
     ------------------------------------------------------------------------------------
     api/routes/       HTTP routers, one per resource, and the web plumbing they share:
-                      deps.py (sessions, the signed-in user, roles), schemas.py (request
-                      and response models), headers.py (security headers, CSP),
-                      throttle.py (sign-in limits)
+                      deps.py (sessions, the signed-in user, roles), schemas/ (request
+                      and response models: common.py the shared shapes, one module per
+                      domain), headers.py (security headers, CSP), throttle.py (sign-in
+                      limits)
     ------------------------------------------------------------------------------------
     api/services/     domain logic: keyword-only functions over a session, testable
                       without HTTP; never imports routes or cli
-        incidents/    calendar, deadlines, workflow (pure); service (report, steps,
-                      statistics), routing, publication, satisfaction, slips, open311 and
-                      open311_format, demo (the demo's incidents)
+        incidents/    calendar, deadlines, workflow, timing (pure); categories, people
+                      (actors, users' communities), report (route and register),
+                      transitions, events (history), views (JSON), visibility, queues
+                      (inbox, overdue), stats, api_keys; routing, publication,
+                      satisfaction, slips, open311 and open311_format, demo (the demo's
+                      incidents)
         registry/     code tables, validators, import/export, templates, ledgers,
                       grid workers, reassignment
-        assessment/   the monthly assessment: sample, scoring, report (pure); service
+        assessment/   the monthly assessment: sample, rules, records, compare, scoring
+                      (a sample point), community (score, ranking), report (pure); service
         appraisal/    the appraisal per worker: formula, report (pure); service
         *.py          crud, privacy, divisions, patrol, patrol_manual, worklog, surveys,
                       features, geojson, locate, geocoding, ogc_crs, ogc_openapi, images,
                       staff_photos, accounts, community_data, map_outputs, backup,
-                      database_copy, demo
+                      database_copy, key_rotation, demo
     ------------------------------------------------------------------------------------
     api/db/           storage: engine, dialect (SpatiaLite/PostGIS), spatialite, migrate and
                       migrations (Alembic), revisions (is the schema current, without

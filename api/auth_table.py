@@ -201,8 +201,16 @@ POLICY: dict[tuple[str, str], Access] = {
         "other staff the public view of public categories",
     ),
     ("GET", "/incidents/inbox"): Access(SIGNED_IN, "what waits for the caller's role"),
-    ("GET", "/incidents/summary"): Access(SIGNED_IN),
-    ("GET", "/incidents/stats"): Access(SIGNED_IN),
+    ("GET", "/incidents/summary"): Access(
+        SIGNED_IN,
+        "non-public categories counted only where the caller reads the incident in full; "
+        "public categories for everyone",
+    ),
+    ("GET", "/incidents/stats"): Access(
+        SIGNED_IN,
+        "non-public categories counted only where the caller reads the incident in full; "
+        "public categories for everyone",
+    ),
     ("GET", "/incidents/{incident_id}"): Access(
         SIGNED_IN, "within the caller's scope (404 outside it; public view of public categories)"
     ),

@@ -144,7 +144,7 @@ def run(url: str, *, side: int, houses: int, incidents: int) -> dict[str, Any]:
     """Plant the city in the (empty, migrated on open) database at ``url`` and time the work."""
     from api.db.dialect import assign_codes_in_db
     from api.db.engine import open_database
-    from api.services.incidents.service import statistics_table
+    from api.services.incidents.stats import statistics_table
     from api.services.registry.reassign import reassign_houses
 
     engine = open_database(url)
@@ -188,7 +188,7 @@ def run(url: str, *, side: int, houses: int, incidents: int) -> dict[str, Any]:
             with sa.orm.Session(engine) as session, captured_statements(engine) as seen:
                 rows, out[f"stats_{name}_s"] = _timed(
                     lambda s=session, a=start, b=end: statistics_table(
-                        s, by=("grid",), start=a, end=b
+                        s, viewer=None, by=("grid",), start=a, end=b
                     )
                 )
                 select = next(s for s in seen if "FROM incidents" in s[0])

@@ -127,7 +127,7 @@ def make_residents(houses: pd.DataFrame, *, seed: int) -> tuple[pd.DataFrame, pd
     """Residents of the residential and mixed houses of ``houses`` (``address``,
     ``house_type``), and their special statuses (``id_number``, ``category``, ``fields`` as
     JSON, ``start_date``)."""
-    from make_demo import fake_names  # the demo's own name generator
+    from demo_maker.people import fake_names  # the demo's own name generator
 
     rng = np.random.default_rng(seed)
     fields = _special_fields()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -19,10 +19,7 @@ from api.cli.options import DryRunFlag, JsonFlag
 from api.cli.output import EXIT_OK, err, fail_input, out, report_dry_run
 from gis.errors import InputError, WanggeError
 
-if TYPE_CHECKING:
-    import geopandas as gpd
-
-__all__ = ["app", "parse_bbox", "read_door_plates"]
+__all__ = ["app", "parse_bbox"]
 
 app = typer.Typer(
     help="离线底图 / offline base map",
@@ -50,34 +47,6 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
             " lon ±180 and lat ±85"
         )
     return values
-
-
-def read_door_plates(db: str | None, community: str | None) -> gpd.GeoDataFrame:
-    """Door plates (``number``, ``street``) of the registry's houses, lon/lat points.
-
-    Only the door plate: the house's number and road. ``community`` (code or name) limits
-    them to one community; without it every community's houses are read.
-    """
-    import geopandas as gpd
-    import sqlalchemy as sa
-
-    from api.db.engine import database_session
-    from api.db.models import House, from_db_geometry
-    from api.services.community_data import find_community
-
-    with database_session(db) as session:
-        query = sa.select(House.number, House.road, House.geom).where(
-            House.geom.is_not(None), House.number.is_not(None)
-        )
-        if community:
-            query = query.where(House.community_id == find_community(session, community).id)
-        rows = session.execute(query.order_by(House.id)).all()
-        srid = House.geom.type.srid
-        return gpd.GeoDataFrame(
-            {"number": [r.number for r in rows], "street": [r.road for r in rows]},
-            geometry=[from_db_geometry(r.geom) for r in rows],
-            crs=srid,
-        ).to_crs("EPSG:4326")
 
 
 @app.command("build")
@@ -128,6 +97,8 @@ def build_command(
     )
 
     from api.core.write_plan import output_plan
+    from api.db.engine import database_session
+    from api.services.community_data import read_plate_numbers
     from gis.osm import read_osm_layers
     from maps.basemap import build_basemap
     from maps.tile_archive import archive_format
@@ -143,7 +114,8 @@ def build_command(
         with err.status("读取 OSM 数据 / reading OSM data…"):
             layers = read_osm_layers(sources, bbox=box)
             if db is not None or community is not None:
-                plates = read_door_plates(db, community)
+                with database_session(db) as session:
+                    plates = read_plate_numbers(session, community)
                 layers["addresses"] = gpd.GeoDataFrame(
                     pd.concat([layers["addresses"], plates], ignore_index=True),
                     geometry="geometry",

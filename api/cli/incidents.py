@@ -35,7 +35,8 @@ def inbox_command(
 ) -> None:
     """我的待办（逾期在前，按期限排序）/ A user's queue: overdue first, then by deadline."""
     from api.core.errors import ApiError
-    from api.services.incidents.service import find_user, inbox
+    from api.services.incidents.people import find_user
+    from api.services.incidents.queues import inbox
 
     engine, sessions = open_sessions(db)
     try:
@@ -68,13 +69,17 @@ def stats_command(
     as_json: JsonFlag = False,
 ) -> None:
     """统计：件数、处理时长中位数、按时办结率 / counts, median handling time, on-time share."""
-    from api.services.incidents.service import GROUP_COLUMNS, statistics_table
+    from api.services.incidents.stats import GROUP_COLUMNS, statistics_table
 
     engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
             rows = statistics_table(
-                session, by=tuple(b.strip() for b in by.split(",")), start=start, end=end
+                session,
+                viewer=None,
+                by=tuple(b.strip() for b in by.split(",")),
+                start=start,
+                end=end,
             )
     except WanggeError as exc:
         raise fail_service(exc) from exc
@@ -104,7 +109,7 @@ def summary_command(
 ) -> None:
     """每日汇总（各社区）/ Daily summary per community."""
     from api.services.incidents.deadlines import SHANGHAI
-    from api.services.incidents.service import daily_summary
+    from api.services.incidents.stats import daily_summary
 
     try:
         when = dt.date.fromisoformat(day) if day else dt.datetime.now(SHANGHAI).date()
@@ -113,7 +118,7 @@ def summary_command(
     engine, sessions = open_sessions(db)
     try:
         with sessions() as session:
-            rows = daily_summary(session, when)
+            rows = daily_summary(session, when, viewer=None)
     finally:
         engine.dispose()
     if as_json:
@@ -137,16 +142,14 @@ def slip_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """打印信息反馈单（PDF）/ Print an incident's feedback slip (PDF)."""
-    from api.core.errors import ApiError, NotFound
+    from api.core.errors import ApiError
     from api.db.dry_run import write_scope
-    from api.db.models import Incident
+    from api.services.incidents.report import get_incident
     from api.services.incidents.slips import write_slip
 
     try:
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+            incident = get_incident(session, incident_id)
             from api.core.config import get_settings
 
             path = write_slip(

@@ -30,7 +30,7 @@ def key_create_command(
     """新建 Open311 API 密钥（最后一行即密钥，只显示一次）/ Create an API key (last line)."""
     from api.core.errors import ApiError
     from api.db.dry_run import write_scope
-    from api.services.incidents.service import create_api_key
+    from api.services.incidents.api_keys import create_api_key
 
     try:
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:

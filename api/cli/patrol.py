@@ -316,7 +316,7 @@ def _decide(
 ) -> dict:
     from api.core.errors import ApiError
     from api.db.dry_run import write_scope
-    from api.services.incidents.service import find_user
+    from api.services.incidents.people import find_user
     from api.services.patrol_manual import decide_manual_hours, manual_dict
 
     try:

@@ -134,20 +134,17 @@ def import_command(
     dry_run: DryRunFlag = False,
 ) -> None:
     """批量导入房屋、人口、人员（一个事务）/ Bulk import houses, residents or staff."""
-    import sqlalchemy as sa
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db.dry_run import write_scope
-    from api.db.history import set_actor
-    from api.db.models import User
+    from api.services.accounts import act_as
     from api.services.registry.importer import import_file, write_report
 
     username = user or getpass.getuser()
     try:
         with write_scope(db, dry_run=dry_run) as scope:
             with scope.sessions.begin() as session:
-                user_id = session.scalar(sa.select(User.id).where(User.username == username))
-                set_actor(session, user_id=user_id, username=username)
+                act_as(session, username)
                 with err.status("导入中 / importing…"):
                     result = import_file(
                         session, kind.value, file, community=community,
@@ -235,7 +232,7 @@ def export_command(
     covering request.
     """
     from api.db.dry_run import write_scope
-    from api.services.incidents.service import find_user
+    from api.services.incidents.people import find_user
     from api.services.registry.exporter import export_layer
 
     try:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from api.cli.options import DbOption, DryRunFlag, JsonFlag
 from api.cli.output import EXIT_OK, fail_input, out, report_dry_run
-from gis.errors import InputError, WanggeError
+from gis.errors import WanggeError
 
-__all__ = ["app", "enrol_totp", "totp_command", "user_create_command"]
+__all__ = ["app", "totp_command", "user_create_command"]
 
 
 app = typer.Typer(help="用户 / users", no_args_is_help=True, rich_markup_mode=None)
-
-
-# --------------------------------------------------------------------------- serve
 
 
 # --------------------------------------------------------------------------- user create
@@ -110,43 +107,7 @@ def user_create_command(
     raise typer.Exit(EXIT_OK)
 
 
-# --------------------------------------------------------------------------- load division
-
-
-# --------------------------------------------------------------------------- db copy
-
-
 # --------------------------------------------------------------------------- user totp
-
-
-def enrol_totp(db_url: str | None, username: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """Give ``username`` a new TOTP secret, required from now on; return secret and URI.
-
-    With ``dry_run`` the enrolment is rolled back; the result then has ``would_write``.
-    """
-    from api.db.dry_run import write_scope
-
-    with write_scope(db_url, dry_run=dry_run) as scope:
-        result = _enrol(scope.sessions, username)
-    return result | ({"would_write": scope.report.as_dict()} if dry_run else {})
-
-
-def _enrol(sessions, username: str) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from api.core.totp import new_totp_secret, provisioning_uri
-    from api.db.models import User
-    from api.services.privacy import audit
-
-    with sessions.begin() as session:
-        user = session.scalars(sa.select(User).where(User.username == username)).first()
-        if user is None:
-            raise InputError(f"用户 {username} 不存在 / no user {username}")
-        user.totp_secret, user.totp_enabled = new_totp_secret(), True
-        audit(session, user=None, action="totp_enrolled", table_name="users", record_id=user.id,
-              detail={"username": username, "by": "console"})  # fmt: skip
-        return {"username": username, "secret": user.totp_secret,
-                "uri": provisioning_uri(username, user.totp_secret)}  # fmt: skip
 
 
 @app.command("totp")
@@ -160,9 +121,14 @@ def totp_command(
     import sqlalchemy as sa
 
     from api.core.crypto import DataKeyError
+    from api.db.dry_run import write_scope
+    from api.services.accounts import enrol_totp_by_console
 
     try:
-        result = enrol_totp(db, name, dry_run=dry_run)
+        with write_scope(db, dry_run=dry_run) as scope, scope.sessions.begin() as session:
+            result = enrol_totp_by_console(session, username=name)
+        if dry_run:
+            result |= {"would_write": scope.report.as_dict()}
     except (WanggeError, DataKeyError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise fail_input(exc) from exc
     if as_json:

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Query
 
 from api.db.models import AuditLog, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.access import (
     AccessDecision,
     AccessRequestCreate,
     AccessRequestPublic,
     AuditPublic,
-    ListOf,
 )
+from api.routes.schemas.common import ListOf
 from api.services import privacy
 from api.services.incidents.deadlines import SHANGHAI
 

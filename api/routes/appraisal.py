@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import AddRecordAnswer, Listing, ReadAppraisalAnswer
+from api.routes.schemas.assessment import AddRecordAnswer, ReadAppraisalAnswer
+from api.routes.schemas.common import Listing
 from api.services.appraisal import service
 from api.services.appraisal.report import write_appraisal
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.assessment import (
     AssessmentResultAnswer,
     CreateDrawAnswer,
     DashboardDataAnswer,

@@ -27,7 +27,7 @@ from api.core.security import ENROL_SCOPE, ENROL_TTL, create_access_token, verif
 from api.core.totp import matching_step, new_totp_secret, provisioning_uri
 from api.db.models import RevokedToken, User
 from api.routes.deps import CurrentClaims, CurrentUser, EnrollingUser, SessionDep
-from api.routes.schemas import EnrolTotpAnswer, Token, UserPublic
+from api.routes.schemas.users import EnrolTotpAnswer, Token, UserPublic
 from api.routes.throttle import record_attempt, refusal
 from api.services.accounts import change_password
 from api.services.privacy import audit

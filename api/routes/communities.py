@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from api.db.models import Community, Role, User
 from api.routes.deps import CurrentUser, SessionDep, require_role
-from api.routes.schemas import CommunityCreate, CommunityPublic, CommunityUpdate, ListOf
+from api.routes.schemas.common import ListOf
+from api.routes.schemas.divisions import CommunityCreate, CommunityPublic, CommunityUpdate
 from api.services import crud
 
 __all__ = ["router"]

@@ -19,12 +19,11 @@ from fastapi.responses import JSONResponse
 from api.core.errors import Unprocessable
 from api.db.models import Division, Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.common import FeatureCollection, ListOf
+from api.routes.schemas.divisions import (
     DivisionLoad,
     DivisionLoadAnswer,
     DivisionPublic,
-    FeatureCollection,
-    ListOf,
     ValidateRequest,
 )
 from api.services.divisions import check_division, load_division

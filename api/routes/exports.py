@@ -19,7 +19,7 @@ from api.core.errors import Forbidden, Unprocessable
 from api.db.communities import find_community
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.services.incidents.service import user_communities
+from api.services.incidents.people import user_communities
 from api.services.registry.exporter import EXPORT_LAYERS, export_layer
 from gis.errors import InputError
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.routes.deps import CurrentUser, SessionDep
-from api.routes.schemas import GeocodeBatchAnswer, GeocodeOneAnswer, ReverseAnswer
+from api.routes.schemas.geocode import GeocodeBatchAnswer, GeocodeOneAnswer, ReverseAnswer
 from api.services.geocoding import geocode_answer, geocoder_for
 from api.services.locate import to_storage_lonlat
 from gis.geocode import reverse_geocode

@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from api.db.divisions import in_effect_clause, in_effect_during_clause
 from api.db.models import Community, Division, Grid, Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import Feature, FeaturePage, GridUpdate, LocateResult
+from api.routes.schemas.common import Feature, FeaturePage
+from api.routes.schemas.divisions import GridUpdate, LocateResult
 from api.services import crud
 from api.services.features import (
     DEFAULT_LIMIT,

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.db.dialect import database_versions
 from api.db.migrate import current_revision
 from api.routes.deps import SessionDep
-from api.routes.schemas import HealthAnswer
+from api.routes.schemas.health import HealthAnswer
 
 __all__ = ["router"]
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.db.history import read_history
 from api.db.models import House, Role, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import Feature, FeaturePage, HouseCreate, HouseUpdate, Listing
+from api.routes.schemas.common import Feature, FeaturePage, Listing
+from api.routes.schemas.registry import HouseCreate, HouseUpdate
 from api.services import crud
 from api.services.features import (
     DEFAULT_LIMIT,

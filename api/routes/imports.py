@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from api.core.errors import Unprocessable
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import ImportRegisterAnswer
+from api.routes.schemas.registry import ImportRegisterAnswer
 from api.services.registry.importer import import_file
 from api.services.registry.templates import DATA_SHEET, write_template
 from gis.errors import InputError, UnreadableFileError

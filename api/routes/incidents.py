@@ -27,13 +27,22 @@ from api.db.engine import begin_write
 from api.db.models import Incident, Role, User
 from api.db.models.incidents import IncidentPhoto
 from api.routes.deps import CurrentUser, Now, OptionalUser, SessionDep, require_role
-from api.routes.schemas import IncidentAnswer, Listing, UploadPhotoAnswer
+from api.routes.schemas.common import Listing
+from api.routes.schemas.incidents import IncidentAnswer, UploadPhotoAnswer
 from api.services.community_data import find_community
 from api.services.features import DEFAULT_LIMIT, MAX_LIMIT
 from api.services.images import IMAGE_HEAD_BYTES, image_type
-from api.services.incidents import service as svc
 from api.services.incidents.deadlines import to_shanghai
+from api.services.incidents.events import event_dict, history, people_of
+from api.services.incidents.people import actor_of, user_communities
 from api.services.incidents.publication import PublicText, is_public
+from api.services.incidents.queues import inbox
+from api.services.incidents.report import get_incident, report_incident
+from api.services.incidents.stats import daily_summary, statistics_table
+from api.services.incidents.timing import DUE_SOON_WITHIN, OPEN_STATES
+from api.services.incidents.transitions import transition
+from api.services.incidents.views import incident_dict, public_dict, routing_warnings
+from api.services.incidents.visibility import check_visible, full_view_clause, visible_clause
 from api.services.locate import to_storage_lonlat
 
 __all__ = ["PHOTO_MAX_BYTES", "PHOTO_TYPES", "photo_dir", "router"]
@@ -76,18 +85,11 @@ class TransitionIn(BaseModel):
     version: int | None = Field(None, description="版本（乐观锁）/ version last seen")
 
 
-def _get(session, incident_id: int) -> Incident:
-    found = session.get(Incident, incident_id)
-    if found is None:
-        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
-    return found
-
-
 def _visible(session, incident_id: int, user: User) -> Incident:
     """The incident if ``user`` reads it in full; 404 if they may not see it, 403 if they
     see only its public view (no history, no photos upload)."""
-    incident = _get(session, incident_id)
-    if not svc.check_visible(session, user, incident):
+    incident = get_incident(session, incident_id)
+    if not check_visible(session, user, incident):
         raise Forbidden(
             f"事件 {incident_id} 仅可查看公开信息 / only the public view of incident "
             f"{incident_id} is open to you"
@@ -103,14 +105,14 @@ def _full(session, incident: Incident, user: User, now: dt.datetime) -> dict[str
             .order_by(IncidentPhoto.id)
         )
     )
-    events = svc.history(session, incident.id)
-    return svc.incident_dict(
+    events = history(session, incident.id)
+    return incident_dict(
         incident,
         now=now,
         role=user.role,
         events=events,
         photos=photos,
-        people=svc.people_of(session, events),
+        people=people_of(session, events),
     )
 
 
@@ -121,10 +123,10 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
     if lon is not None and lat is not None and body.crs != "storage":
         lon, lat = to_storage_lonlat(lon, lat, body.crs)
     begin_write(session)  # routing reads, then the report is written: one writer at a time
-    incident = svc.report_incident(
+    incident = report_incident(
         session,
         category_code=body.category_code,
-        actor=svc.actor_of(user),
+        actor=actor_of(user),
         description=body.description,
         lon=lon,
         lat=lat,
@@ -134,7 +136,7 @@ def create_incident(body: IncidentIn, session: SessionDep, user: Reporter, now: 
         note=body.note,
     )
     session.commit()
-    return {**_full(session, incident, user, now), "warnings": svc.routing_warnings(incident)}
+    return {**_full(session, incident, user, now), "warnings": routing_warnings(incident)}
 
 
 @router.get("", response_model=Listing)
@@ -158,7 +160,7 @@ def list_incidents(
     ``start`` (included) and ``end`` (excluded) bound the report time, as in
     ``/incidents/stats``; a time without an offset is read as Asia/Shanghai.
     """
-    query = sa.select(Incident).where(svc.visible_clause(session, user))
+    query = sa.select(Incident).where(visible_clause(session, user))
     if start is not None:
         query = query.where(Incident.reported_at >= to_shanghai(start).astimezone(dt.UTC))
     if end is not None:
@@ -171,12 +173,12 @@ def list_incidents(
         query = query.where(Incident.grid_code == grid_code)
     if category_code:
         query = query.where(Incident.category_code == category_code)
-    open_ = Incident.state.in_(svc.OPEN_STATES)
+    open_ = Incident.state.in_(OPEN_STATES)
     if overdue is not None:
         late = sa.and_(open_, Incident.due_at < now)
         query = query.where(late if overdue else sa.not_(late))
     if due_soon is not None:
-        soon = sa.and_(open_, Incident.due_at >= now, Incident.due_at <= now + svc.DUE_SOON_WITHIN)
+        soon = sa.and_(open_, Incident.due_at >= now, Incident.due_at <= now + DUE_SOON_WITHIN)
         query = query.where(soon if due_soon else sa.not_(soon))
     count = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     limit = min(limit, MAX_LIMIT)
@@ -185,13 +187,13 @@ def list_incidents(
     full = set(
         session.scalars(
             sa.select(Incident.id).where(
-                Incident.id.in_([r.id for r in rows]), svc.full_view_clause(session, user)
+                Incident.id.in_([r.id for r in rows]), full_view_clause(session, user)
             )
         )
     )
     text = PublicText(session)
     data = [
-        svc.incident_dict(r, now=now, role=user.role) if r.id in full else svc.public_dict(r, text)
+        incident_dict(r, now=now, role=user.role) if r.id in full else public_dict(r, text)
         for r in rows
     ]
     return {"data": data, "count": count}
@@ -200,7 +202,7 @@ def list_incidents(
 @router.get("/inbox", response_model=Listing)
 def read_inbox(session: SessionDep, user: CurrentUser, now: Now) -> dict[str, Any]:
     """我的待办 / The signed-in user's queue: overdue first, then by deadline."""
-    items = svc.inbox(session, user, now=now)
+    items = inbox(session, user, now=now)
     return {"data": items, "count": len(items)}
 
 
@@ -212,7 +214,7 @@ def read_daily_summary(
     from api.services.incidents.deadlines import SHANGHAI
 
     day = day or now.astimezone(SHANGHAI).date()
-    rows = svc.daily_summary(session, day, now=now)
+    rows = daily_summary(session, day, viewer=user, now=now)
     return {"data": rows, "count": len(rows)}
 
 
@@ -228,8 +230,9 @@ def read_statistics(
 ) -> dict[str, Any]:
     """统计 / Counts, median handling time and on-time share per grid / category / window."""
     community_id = find_community(session, community).id if community else None
-    rows = svc.statistics_table(
+    rows = statistics_table(
         session,
+        viewer=user,
         by=tuple(b.strip() for b in by.split(",") if b.strip()),
         start=start,
         end=end,
@@ -243,9 +246,9 @@ def read_statistics(
 def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now: Now):
     """事件详情（含处理记录）/ One incident with its history, photos and allowed actions (the
     public view only, for staff who may not read it in full)."""
-    incident = _get(session, incident_id)
-    if not svc.check_visible(session, user, incident):
-        return svc.public_dict(incident, PublicText(session))
+    incident = get_incident(session, incident_id)
+    if not check_visible(session, user, incident):
+        return public_dict(incident, PublicText(session))
     return _full(session, incident, user, now)
 
 
@@ -253,9 +256,9 @@ def read_incident(incident_id: int, session: SessionDep, user: CurrentUser, now:
 def read_history(incident_id: int, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """处理记录 / The append-only history of an incident."""
     _visible(session, incident_id, user)
-    rows = svc.history(session, incident_id)
-    people = svc.people_of(session, rows)
-    events = [svc.event_dict(e, people) for e in rows]
+    rows = history(session, incident_id)
+    people = people_of(session, rows)
+    events = [event_dict(e, people) for e in rows]
     return {"data": events, "count": len(events)}
 
 
@@ -295,11 +298,11 @@ def take_transition(
     incident_id: int, body: TransitionIn, session: SessionDep, user: CurrentUser, now: Now
 ):
     """流转 / Take an action (feed_back, start, escalate, receive, resolve, close, reject)."""
-    incident = svc.transition(
+    incident = transition(
         session,
         incident_id,
         body.action,
-        svc.actor_of(user),
+        actor_of(user),
         note=body.note,
         reason=body.reason,
         to=body.to,
@@ -325,8 +328,8 @@ def reassign_incident(
     """改派 / Reassign an open incident to another active staff member (history: reassign)."""
     from api.services.incidents.routing import reassign
 
-    incident = _get(session, incident_id)
-    if user.role == Role.COMMUNITY_HEAD and incident.community_id not in svc.user_communities(
+    incident = get_incident(session, incident_id)
+    if user.role == Role.COMMUNITY_HEAD and incident.community_id not in user_communities(
         session, user
     ):
         raise Forbidden(
@@ -411,7 +414,7 @@ def read_photo(
     shown = incident is not None and (
         is_public(session, incident)
         if user is None
-        else svc.check_visible(session, user, incident) or is_public(session, incident)
+        else check_visible(session, user, incident) or is_public(session, incident)
     )
     if photo is None or photo.incident_id != incident_id or not shown:
         raise NotFound(f"照片 {photo_id} 不存在 / photo {photo_id} not found")

@@ -17,7 +17,7 @@ from api.routes.deps import OptionalUser, SessionDep
 from api.routes.headers import html_with_hashes
 from api.routes.tiles import page_basemap, page_image_sources
 from api.services.community_data import read_community
-from api.services.incidents.service import FULL_VIEW_ROLES
+from api.services.incidents.visibility import FULL_VIEW_ROLES
 from api.services.map_outputs import incident_map
 from maps.assets import offline
 from maps.base import add_base_layers

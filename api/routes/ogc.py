@@ -40,12 +40,11 @@ from api.db.models import Division, Grid, House, User
 from api.routes.deps import Now, OptionalUser, SessionDep
 from api.routes.grids import grids_query
 from api.routes.houses import houses_query
-from api.routes.schemas import (
+from api.routes.schemas.common import Feature, FeatureCollection
+from api.routes.schemas.ogc import (
     CollectionAnswer,
     CollectionsAnswer,
     ConformanceAnswer,
-    Feature,
-    FeatureCollection,
     LandingPageAnswer,
     OpenApiDocument,
 )

@@ -27,10 +27,10 @@ from api.db.communities import find_community
 from api.db.models import Incident, Role, Staff, User
 from api.db.models.opinion import Survey
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.common import Listing
+from api.routes.schemas.opinion import (
     AnswerSurveyAnswer,
     EnterPaperResponseAnswer,
-    Listing,
     RateAnswer,
     RatingFactsAnswer,
     RatingLinkAnswer,
@@ -41,7 +41,7 @@ from api.routes.schemas import (
 )
 from api.services import surveys
 from api.services.incidents import satisfaction as sat
-from api.services.incidents.service import check_visible
+from api.services.incidents.visibility import check_visible
 from maps.assets import STATIC_DIR
 
 __all__ = ["router"]

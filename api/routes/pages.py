@@ -48,9 +48,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.routes.deps import SessionDep
-from api.routes.schemas import FormCodesAnswer
+from api.routes.schemas.registry import FormCodesAnswer
 from api.routes.tiles import page_basemap, page_response
-from api.services.incidents.service import list_categories
+from api.services.incidents.categories import list_categories
 from api.services.registry.codes import code_table, special_status_fields
 from maps.assets import STATIC_DIR
 

@@ -24,9 +24,9 @@ from api.core.timefmt import local_iso
 from api.db.models import Role, User
 from api.db.models.assessment import ManualPatrol
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.common import Listing
+from api.routes.schemas.patrol import (
     CreateWorkLogAnswer,
-    Listing,
     ManualHoursAnswer,
     ReadWorkerLogAnswer,
     TrackUploadAnswer,

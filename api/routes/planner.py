@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field
 from api.core.config import default_tolerance_m
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import (
-    Listing,
+from api.routes.schemas.common import Listing
+from api.routes.schemas.planner import (
     PlannerDataAnswer,
     PlannerDivideAnswer,
     PlannerEditAnswer,

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.db.history import read_history, reveal
 from api.db.models import Resident, SpecialStatus, User
 from api.routes.deps import Now, SessionDep, require_role
-from api.routes.schemas import (
-    Listing,
-    ListOf,
+from api.routes.schemas.common import Listing, ListOf
+from api.routes.schemas.registry import (
     ResidentCreate,
     ResidentPublic,
     ResidentUpdate,

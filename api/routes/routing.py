@@ -15,17 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.db.models import Role, Staff, User
 from api.routes.deps import CurrentUser, Now, SessionDep, require_role
-from api.routes.schemas import (
+from api.routes.schemas.common import Listing
+from api.routes.schemas.incidents import (
     CreatePostAnswer,
     DepartmentAnswer,
-    Listing,
     ReadOpenIncidentsAnswer,
     RoutingRowsAnswer,
     WriteCategoryRuleAnswer,
 )
 from api.services.crud import get_or_404
 from api.services.incidents import routing
-from api.services.incidents import service as svc
+from api.services.incidents.views import incident_dict
 
 __all__ = ["router"]
 
@@ -145,5 +145,5 @@ def write_category_rule(code: str, session: SessionDep, user: Admin, body: RuleI
 def read_open_incidents(staff_id: int, session: SessionDep, user: Head, now: Now):
     """待改派事件 / Open incidents a staff member handles (to reassign when they leave)."""
     staff = get_or_404(session, Staff, staff_id, ("工作人员", "staff member"))
-    rows = [svc.incident_dict(i, now=now) for i in routing.open_incidents_of(session, staff_id)]
+    rows = [incident_dict(i, now=now) for i in routing.open_incidents_of(session, staff_id)]
     return {"staff_id": staff.id, "active": staff.active, "data": rows, "count": len(rows)}

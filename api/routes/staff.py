@@ -15,7 +15,8 @@ from fastapi.responses import FileResponse, Response
 from api.core.errors import NotFound
 from api.db.models import Role, Staff, StaffGrid, User
 from api.routes.deps import CurrentUser, SessionDep, require_role
-from api.routes.schemas import ListOf, StaffCreate, StaffPublic, StaffUpdate
+from api.routes.schemas.common import ListOf
+from api.routes.schemas.registry import StaffCreate, StaffPublic, StaffUpdate
 from api.services import crud
 from api.services.staff_photos import resolve_staff_photo
 

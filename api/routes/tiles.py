@@ -23,7 +23,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.core.errors import NotFound
 from api.routes.headers import content_security_policy
-from api.routes.schemas import BaseMapConfigAnswer, BaseStyleDocumentAnswer, BaseTilejsonAnswer
+from api.routes.schemas.tiles import (
+    BaseMapConfigAnswer,
+    BaseStyleDocumentAnswer,
+    BaseTilejsonAnswer,
+)
 from maps.basemap_config import page_config, served_offline, source_hosts
 from maps.basemap_style import base_style, tilejson
 from maps.overzoom import overzoom_tile, parent_of

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from api.core.errors import Forbidden
 from api.db.models import Role, User
 from api.routes.deps import SessionDep, require_role
-from api.routes.schemas import ListOf, UserCreate, UserPublic, UserUpdate
+from api.routes.schemas.common import ListOf
+from api.routes.schemas.users import UserCreate, UserPublic, UserUpdate
 from api.services import crud
 from api.services.privacy import audit
 

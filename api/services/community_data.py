@@ -31,6 +31,7 @@ __all__ = [
     "read_community",
     "read_door_plates",
     "read_grids_in_effect",
+    "read_plate_numbers",
     "read_stored_community",
 ]
 
@@ -179,6 +180,27 @@ def read_door_plates(session: Session, community: str | None = None) -> gpd.GeoD
         query = query.where(House.community_id == find_community(session, community).id)
     rows = [dict(r) for r in session.execute(query.order_by(House.id)).mappings()]
     return _frame(rows, "geom", ["house_key", "address", "community_id"], House.geom.type.srid)
+
+
+def read_plate_numbers(session: Session, community: str | None = None) -> gpd.GeoDataFrame:
+    """Door plates (``number``, ``street``) of the registry's houses, lon/lat points.
+
+    Only the door plate: the house's number and road (what the offline base map shows).
+    ``community`` (code or name) limits them to one community; without it every community's
+    houses are read.
+    """
+    query = sa.select(House.number, House.road, House.geom).where(
+        House.geom.is_not(None), House.number.is_not(None)
+    )
+    if community:
+        query = query.where(House.community_id == find_community(session, community).id)
+    rows = session.execute(query.order_by(House.id)).all()
+    srid = House.geom.type.srid
+    return gpd.GeoDataFrame(
+        {"number": [r.number for r in rows], "street": [r.road for r in rows]},
+        geometry=[from_db_geometry(r.geom) for r in rows],
+        crs=srid,
+    ).to_crs("EPSG:4326")
 
 
 def read_grids_in_effect(session: Session, on: dt.date | None = None) -> gpd.GeoDataFrame:

@@ -24,7 +24,7 @@ __all__ = ["dashboard"]
 
 def _on_time_share(session: Session, community_id: int, month: str, now: dt.datetime):
     try:
-        from api.services.incidents.service import statistics_table
+        from api.services.incidents.stats import statistics_table
     except ImportError:  # the incident workflow is not installed
         return None
     year, mon = (int(p) for p in month.split("-"))
@@ -32,6 +32,7 @@ def _on_time_share(session: Session, community_id: int, month: str, now: dt.date
     end = start + pd.offsets.MonthBegin(1)
     rows = statistics_table(
         session,
+        viewer=None,  # the dashboard's route admits only roles that read every incident
         by=("community",),
         start=start.to_pydatetime(),
         end=end.to_pydatetime(),
@@ -46,7 +47,7 @@ def dashboard(session: Session, month: str, *, now: dt.datetime | None = None) -
 
     ``score`` is None until the month's assessment is complete; ``on_time_share`` is the share
     of incidents reported in the month (Asia/Shanghai) handled by their deadline among those
-    whose outcome is known (:func:`api.services.incidents.service.statistics_table`), None without
+    whose outcome is known (:func:`api.services.incidents.stats.statistics_table`), None without
     any; ``patrol_compliance`` the share of grid-worker weeks with at least 15 h inside the
     grids (:func:`api.services.patrol.community_compliance`), None without any ended week;
     ``appraisal`` the month's appraisal per worker

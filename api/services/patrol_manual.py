@@ -114,7 +114,7 @@ def decide_manual_hours(
 ) -> ManualPatrol:
     """Approve or reject a requested entry (403 for a non-approver, the worker themself, or a
     community head of another community; 409 when already decided)."""
-    from api.services.incidents.service import user_communities
+    from api.services.incidents.people import user_communities
 
     if approver.role not in MANUAL_APPROVERS:
         raise Forbidden(

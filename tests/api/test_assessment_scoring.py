@@ -495,10 +495,12 @@ def test_score_is_six_minus_costs_floored_at_zero(errors) -> None:
 
 
 def test_docstring_examples() -> None:
+    import api.services.assessment.community as community_module
+    import api.services.assessment.compare as compare_module
     import api.services.assessment.sample as sample_module
     import api.services.assessment.scoring as scoring_module
 
-    for module in (sample_module, scoring_module):
+    for module in (sample_module, compare_module, scoring_module, community_module):
         assert doctest.testmod(module).failed == 0
 
 

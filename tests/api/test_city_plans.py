@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from api.db.dialect import assign_codes_in_db
 from api.db.engine import open_database
-from api.services.incidents.service import statistics_table
+from api.services.incidents.stats import statistics_table
 from api.services.registry.reassign import reassign_houses
 from bench.city import CELL_DEG, ORIGIN, captured_statements, index_names, plan, plant_city
 from tests.conftest import postgis_database
@@ -113,7 +113,7 @@ def test_the_statistics_of_a_week_read_the_reported_at_index(city):
     start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     end = start + dt.timedelta(days=7)
     with sa.orm.Session(city) as session, captured_statements(city) as seen:
-        rows = statistics_table(session, by=("category",), start=start, end=end)
+        rows = statistics_table(session, viewer=None, by=("category",), start=start, end=end)
         [select] = [s for s in seen if "FROM incidents" in s[0]]
         tree = plan(session.connection(), *select)
         truth = dict(

@@ -30,7 +30,8 @@ from api.db.models import Grid, Role, from_db_geometry
 from api.routes.headers import inline_script_hashes
 from api.services.crud import create_user
 from api.services.demo import load_demo
-from api.services.incidents import service as svc
+from api.services.incidents.people import actor_of
+from api.services.incidents.report import report_incident
 from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
     csp_violations,
@@ -69,10 +70,10 @@ def demo_file(tmp_path_factory) -> dict:
         }  # fmt: skip
         grid = session.scalars(sa.select(Grid).where(Grid.code == GRID)).first()
         inside = polylabel(largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
-        incident = svc.report_incident(
+        incident = report_incident(
             session,
             category_code="0302",
-            actor=svc.actor_of(users["worker1"]),
+            actor=actor_of(users["worker1"]),
             description="CSP 测试事件",
             lon=inside.x,
             lat=inside.y,

@@ -42,7 +42,9 @@ from api.db.models.assessment import PatrolDay, PatrolTrack
 from api.services.assessment import service as assessment
 from api.services.crud import create_user
 from api.services.demo import load_demo
-from api.services.incidents import service as svc
+from api.services.incidents.people import actor_of
+from api.services.incidents.report import report_incident
+from api.services.incidents.transitions import transition
 from tests.api.routes.conftest import PASSWORD
 from tests.maps.browser import (
     Shots,
@@ -98,12 +100,12 @@ def _month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
 
 def _escalate(session, actor, *, category, reported_at, to, inside, note):
     """Report an item, feed it back and escalate it (as an admin), at past times."""
-    item = svc.report_incident(
+    item = report_incident(
         session, category_code=category, actor=actor, description=note, lon=inside.x,
         lat=inside.y, reported_at=reported_at,
     )  # fmt: skip
-    svc.transition(session, item.id, "feed_back", actor, at=reported_at + dt.timedelta(minutes=5))
-    svc.transition(
+    transition(session, item.id, "feed_back", actor, at=reported_at + dt.timedelta(minutes=5))
+    transition(
         session, item.id, "escalate", actor, to=to, note=note,
         at=reported_at + dt.timedelta(minutes=10),
     )  # fmt: skip
@@ -138,7 +140,7 @@ def demo_file(tmp_path_factory) -> dict:
                     grid_codes=[GRID])  # fmt: skip
         admin = create_user(session, username="admin1", password=PASSWORD, role=Role.ADMIN)
         session.commit()
-        actor = svc.actor_of(admin)
+        actor = actor_of(admin)
         grid = session.scalars(sa.select(Grid).where(Grid.code == GRID)).first()
         inside = polylabel(largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
         days = dt.timedelta(days=1)

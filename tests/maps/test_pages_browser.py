@@ -31,7 +31,8 @@ from api.db.models import (
 )
 from api.services.crud import create_user
 from api.services.demo import load_demo
-from api.services.incidents import service as svc
+from api.services.incidents.people import actor_of
+from api.services.incidents.report import report_incident
 from tests.api.routes.conftest import PASSWORD, valid_id_number
 from tests.maps.browser import (
     Shots,
@@ -90,10 +91,10 @@ def demo_file(tmp_path_factory) -> dict:
             session, username="post1", password=PASSWORD, role=Role.POST_STAFF, staff_id=staff.id
         )
         inside = polylabel(largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
-        earlier = svc.report_incident(
+        earlier = report_incident(
             session,
             category_code=GENERAL_CATEGORY,
-            actor=svc.actor_of(worker),
+            actor=actor_of(worker),
             description="较早的一般事项",
             lon=inside.x,
             lat=inside.y,

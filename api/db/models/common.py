@@ -258,7 +258,7 @@ class Incident(Base):
     description: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(geometry_column("POINT"))
     grid_code: Mapped[str | None] = mapped_column(String(32))
-    # workflow (migration 0003; see api/services/incidents/service.py and docs/workflow.md)
+    # workflow (migration 0003; see api/services/incidents/transitions.py and docs/workflow.md)
     state: Mapped[str] = mapped_column(
         String(16), default="registered", server_default="registered"
     )

@@ -10,7 +10,7 @@ linked to their staff record. For a month (Asia/Shanghai) a worker's components,
   that the worker handles (``handler_staff_id``, or ``handler_user_id`` of a linked user) or
   reported (``reporter_user_id`` of a linked user); on time = resolved by the deadline, over
   those whose outcome is known (resolved, or open and already overdue); rejected items left
-  out — the rule of :func:`api.services.incidents.service.statistics_table`;
+  out — the rule of :func:`api.services.incidents.stats.statistics_table`;
 - ``patrol``: grid workers (staff role ``grid_worker``) only: the share of the Monday–Sunday
   weeks whose Monday is in the month and that have ended with at least 15 h inside the
   worker's grids (:func:`api.services.patrol.worker_log`);

@@ -27,7 +27,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from api.services.assessment.scoring import CommunityScore, rank_communities
+from api.services.assessment.community import CommunityScore, rank_communities
 from api.services.registry.validators import mask_id_number, mask_phone
 from gis.errors import InputError
 from maps.print import check_glyph_warnings, cjk_style

@@ -33,9 +33,13 @@ from api.db.models.incidents import (
     IncidentPhoto,
     Open311Submission,
 )
-from api.services.incidents import service as svc
+from api.services.incidents.api_keys import find_api_key
+from api.services.incidents.categories import list_categories
 from api.services.incidents.deadlines import to_shanghai
+from api.services.incidents.people import Actor
 from api.services.incidents.publication import PublicText, is_public, public_incidents
+from api.services.incidents.report import report_incident
+from api.services.incidents.views import routing_warnings
 from api.services.incidents.workflow import OPEN311_STATUS, open311_status
 from api.services.locate import to_storage_lonlat
 from gis.errors import WanggeError
@@ -82,7 +86,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def services(session: Session) -> list[dict[str, Any]]:
     """One service per incident category: ``keywords`` the severity, ``group`` the top
     category's name, ``metadata`` false (no extra attributes), ``type`` realtime."""
-    categories = svc.list_categories(session)
+    categories = list_categories(session)
     groups = {c.code: c for c in categories if not c.parent}
     out = []
     for category in categories:
@@ -236,7 +240,7 @@ def request_dicts(
     """The spec's request objects of ``rows`` (in order); ``photo_url(incident_id,
     photo_id)`` is the public address of a stored photo. Texts redacted
     (:class:`api.services.incidents.publication.PublicText`); no reporter details."""
-    categories = {c.code: c for c in svc.list_categories(session)}
+    categories = {c.code: c for c in list_categories(session)}
     ids = [r.id for r in rows]
     notes, media = _last_notes(session, ids), _media(session, ids, photo_url)
     text = PublicText(session)
@@ -330,7 +334,7 @@ def create_request(session: Session, params: Mapping[str, str]) -> dict[str, Any
     the reporter's ``account_id``, ``email``, ``first_name``, ``last_name``, ``phone``,
     ``device_id`` are kept (the reporter's details for the staff only).
     """
-    key = svc.find_api_key(session, params.get("api_key"))
+    key = find_api_key(session, params.get("api_key"))
     if key is None:
         raise Forbidden(
             "缺少或无效的 api_key / api_key missing or invalid"
@@ -356,10 +360,10 @@ def create_request(session: Session, params: Mapping[str, str]) -> dict[str, Any
     description = _text(params, "description")
     contact = _contact(params)
     name = " ".join(x for x in (contact["first_name"], contact["last_name"]) if x)
-    incident = svc.report_incident(
+    incident = report_incident(
         session,
         category_code=code,
-        actor=svc.Actor(role="open311", username=f"open311:{key.name}"),
+        actor=Actor(role="open311", username=f"open311:{key.name}"),
         description=description,
         lon=lon,
         lat=lat,
@@ -373,7 +377,7 @@ def create_request(session: Session, params: Mapping[str, str]) -> dict[str, Any
         [
             f"已受理，网格 {incident.grid_code}，办理时限 {due} / accepted, "
             f"grid {incident.grid_code}, due {due}.",
-            *svc.routing_warnings(incident),
+            *routing_warnings(incident),
         ]
     )
     return {

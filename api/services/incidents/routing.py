@@ -33,6 +33,7 @@ from api.db.models.incidents import (
     IncidentEvent,
     Post,
 )
+from api.services.incidents.timing import OPEN_STATES
 
 __all__ = [
     "ROUTING_COLUMNS",
@@ -59,8 +60,6 @@ ROUTING_COLUMNS = {
     "department_code": "上报部门编码",
 }
 """Columns of the routing table (API keys → Chinese headers of the template)."""
-
-OPEN_STATES = ("registered", "fed_back", "in_progress", "escalated", "received")
 
 
 # --------------------------------------------------------------------------- posts

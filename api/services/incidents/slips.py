@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from api.core.timefmt import local_text
 from api.db.models import Incident, Staff, User, from_db_geometry
 from api.db.models.incidents import Department, IncidentCategory
+from api.services.incidents.events import history, people_of
 from api.services.incidents.satisfaction import (
     RATEABLE_STATES,
     issue_link,
     rating_url,
     satisfaction_of,
 )
-from api.services.incidents.service import history, people_of
 from api.services.incidents.workflow import ACTIONS, ROLES, STATES
 from maps.feedback_slip import Slip, SlipStep, render_feedback_slip
 

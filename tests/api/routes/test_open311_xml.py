@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from api.db.engine import make_engine, session_factory
 from api.db.models.incidents import Open311Submission
-from api.services.incidents import service as svc
+from api.services.incidents.api_keys import create_api_key
 from api.services.incidents.open311_format import render_xml
 from tests.api.incident_helpers import demo_house
 
@@ -66,7 +66,7 @@ def api_key(incident_env):
     engine = make_engine(incident_env.url)
     try:
         with session_factory(engine).begin() as session:
-            return svc.create_api_key(session, f"xml-{uuid.uuid4().hex[:8]}")
+            return create_api_key(session, f"xml-{uuid.uuid4().hex[:8]}")
     finally:
         engine.dispose()
 

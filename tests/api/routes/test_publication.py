@@ -26,8 +26,8 @@ from api.db.engine import make_engine, session_factory
 from api.db.models import Community, Grid, House, Resident, Role, Staff, from_db_geometry
 from api.db.models.opinion import SatisfactionLink
 from api.services.crud import create_user
+from api.services.incidents.api_keys import create_api_key
 from api.services.incidents.publication import MASK, redact
-from api.services.incidents.service import create_api_key
 from tests.api.incident_helpers import demo_house, make_app, shared_env, token
 from tests.api.routes.conftest import PASSWORD, ManualClock, valid_id_number
 
