@@ -28,7 +28,9 @@ from api.db.engine import make_engine, session_factory
 from api.db.models import Community, Grid, Incident, Role, from_db_geometry
 from api.services.crud import create_user
 from api.services.demo import load_demo
-from api.services.incidents import service as svc
+from api.services.incidents.people import actor_of
+from api.services.incidents.report import report_incident
+from api.services.incidents.transitions import transition
 from gis.osm import read_osm_layers
 from maps.basemap import build_basemap
 from maps.basemap_style import COLOURS
@@ -75,19 +77,19 @@ def demo(tmp_path_factory) -> dict:
                     grid_codes=codes)  # fmt: skip
         admin = create_user(session, username="admin1", password=PASSWORD, role=Role.ADMIN)
         session.commit()
-        actor = svc.actor_of(admin)
+        actor = actor_of(admin)
         grid = session.scalars(sa.select(Grid).where(Grid.code == GRID)).first()
         inside = polylabel(largest_part(from_db_geometry(grid.geom)), tolerance=1e-6)
         escalated = []
         for k, (category, note) in enumerate((("0302", "楼道堆物"), ("0319", "井盖缺失"),
                                               ("0302", "乱张贴"))):  # fmt: skip
             at = max(now - dt.timedelta(minutes=30 - k), start_of_month.astimezone(dt.UTC))
-            item = svc.report_incident(
+            item = report_incident(
                 session, category_code=category, actor=actor, description=note,
                 lon=inside.x + 0.0004 * (k - 1), lat=inside.y, reported_at=at,
             )  # fmt: skip
-            svc.transition(session, item.id, "feed_back", actor, at=at)
-            svc.transition(session, item.id, "escalate", actor, to="community_head", note=note,
+            transition(session, item.id, "feed_back", actor, at=at)
+            transition(session, item.id, "escalate", actor, to="community_head", note=note,
                            at=at)  # fmt: skip
             escalated.append(item.id)
         session.commit()
