@@ -71,6 +71,7 @@ __all__ = [
     "geometries_to_crs",
     "in_china",
     "is_cgcs2000_based",
+    "lonlat_crs",
     "lonlat_to_wgs84",
     "metric_crs",
     "parse_input_crs",
@@ -393,6 +394,17 @@ def is_cgcs2000_based(crs: CRS) -> bool:
         return False
     name = re.sub(r"[\s_]", "", geodetic.datum.name).lower()
     return "china2000" in name or "cgcs2000" in name
+
+
+def lonlat_crs(crs: CRS) -> CRS:
+    """Return the lon/lat CRS that data in ``crs`` is read into and reported in.
+
+    CGCS2000 (EPSG:4490) for a CGCS2000-based ``crs``, else WGS84 (EPSG:4326).
+
+    >>> lonlat_crs(CRS.from_epsg(4549)).to_epsg(), lonlat_crs(CRS.from_epsg(32650)).to_epsg()
+    (4490, 4326)
+    """
+    return CGCS2000 if is_cgcs2000_based(crs) else WGS84
 
 
 def require_crs(gdf: gpd.GeoDataFrame, what: str = "input") -> CRS:
