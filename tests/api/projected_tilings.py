@@ -45,7 +45,9 @@ def geodesic_area_m2(geom: shapely.Geometry, epsg: int) -> float:
     return abs(_GEOD.geometry_area_perimeter(lonlat)[0])
 
 
-def tiling(epsg: int, side: float, angle_deg: float, n_sites: int, seed: int, defect: str) -> Tiling:
+def tiling(
+    epsg: int, side: float, angle_deg: float, n_sites: int, seed: int, defect: str
+) -> Tiling:
     """A Voronoi division of a rotated square in ``epsg`` with ``defect`` planted."""
     lon, lat = CENTRES[epsg]
     cx, cy = Transformer.from_crs(4326, CRS.from_epsg(epsg), always_xy=True).transform(lon, lat)
