@@ -134,3 +134,39 @@ def test_a_projected_division_stored_in_lonlat_still_validates(epsg, fresh_db_ur
     back = stored.to_crs(epsg).set_index("code").geometry
     drawn = t.grids.set_index("code").geometry
     assert (back.hausdorff_distance(drawn.loc[back.index]) < 1e-3).all()
+
+
+def test_by_community_judges_each_projected_community_as_drawn(tmp_path):
+    # two communities side by side in one pair of GeoPackages in EPSG:4549 (a clean one and
+    # one with an outside tab): only the tab is found, under its own community
+    import pandas as pd
+    from shapely import affinity
+
+    clean = tiling(4549, 8_000.0, 21.0, 60, 7, "none")
+    tabbed = tiling(4549, 8_000.0, 21.0, 60, 8, "outside")
+    moved = {"xoff": 20_000.0, "yoff": 0.0}
+    tabbed.grids["geometry"] = tabbed.grids.geometry.translate(**moved)
+    tabbed.boundary["geometry"] = tabbed.boundary.geometry.translate(**moved)
+    tabbed.grids["code"] = tabbed.grids["code"].str.replace("310101002005", "310101002006")
+    grids = pd.concat(
+        [clean.grids.assign(community_code="310101002005"),
+         tabbed.grids.assign(community_code="310101002006")], ignore_index=True,
+    )  # fmt: skip
+    boundaries = pd.concat(
+        [clean.boundary.assign(community_code="310101002005"),
+         tabbed.boundary.assign(community_code="310101002006")], ignore_index=True,
+    )  # fmt: skip
+    grids.to_file(tmp_path / "grids.gpkg", driver="GPKG")
+    boundaries.to_file(tmp_path / "boundaries.gpkg", driver="GPKG")
+    code, report = _validate(
+        tmp_path / "grids.gpkg", tmp_path / "boundaries.gpkg", "--by", "community"
+    )
+    assert code == 1
+    assert [(f["community"], f["kind"]) for f in report["findings"]] == [
+        ("310101002006", "outside")
+    ]
+    piece = gpd.GeoSeries([shapely.geometry.shape(report["findings"][0]["geometry"])], crs=4326)
+    truth = affinity.translate(tabbed.truth, **moved)
+    assert shapely.area(shapely.symmetric_difference(piece.to_crs(4549).iloc[0], truth)) < (
+        1e-3 * truth.area
+    )
