@@ -71,10 +71,12 @@ __all__ = [
     "geometries_to_crs",
     "in_china",
     "is_cgcs2000_based",
+    "lonlat_crs",
     "lonlat_to_wgs84",
     "metric_crs",
     "parse_input_crs",
     "require_crs",
+    "to_lonlat",
     "to_metric",
     "to_wgs84",
     "transformer",
@@ -395,6 +397,17 @@ def is_cgcs2000_based(crs: CRS) -> bool:
     return "china2000" in name or "cgcs2000" in name
 
 
+def lonlat_crs(crs: CRS) -> CRS:
+    """Return the lon/lat CRS that data in ``crs`` is read into and reported in.
+
+    CGCS2000 (EPSG:4490) for a CGCS2000-based ``crs``, else WGS84 (EPSG:4326).
+
+    >>> lonlat_crs(CRS.from_epsg(4549)).to_epsg(), lonlat_crs(CRS.from_epsg(32650)).to_epsg()
+    (4490, 4326)
+    """
+    return CGCS2000 if is_cgcs2000_based(crs) else WGS84
+
+
 def require_crs(gdf: gpd.GeoDataFrame, what: str = "input") -> CRS:
     """Return the CRS of ``gdf`` or raise :class:`UnknownCRSError` naming ``what``."""
     if gdf.crs is None:
@@ -429,6 +442,36 @@ def metric_crs(*frames: gpd.GeoDataFrame) -> CRS:
     in_china_box = 73.0 <= lon <= 136.0 and 3.0 <= lat <= 54.0
     gk = gauss_kruger_3deg_crs(lon) if in_china_box else None
     return gk if gk is not None else _utm_crs(lon, lat)
+
+
+STRAIGHT_SEGMENT = 100.0
+"""Longest segment (CRS units) a projected geometry keeps when :func:`to_lonlat` converts it."""
+
+
+def to_lonlat(
+    gdf: gpd.GeoDataFrame, target: CRS = WGS84, *, max_segment: float = STRAIGHT_SEGMENT
+) -> gpd.GeoDataFrame:
+    """Convert ``gdf`` to the lon/lat ``target``, its projected straight edges kept straight.
+
+    A straight edge of a projected CRS, converted by its two ends, becomes the straight line
+    between them in lon/lat, which bows away from the projected one by up to metres over
+    15 km (the bow grows with the square of the length): the corners of other polygons lying
+    on that edge no longer do. So in a projected ``gdf`` every segment longer than
+    ``max_segment`` CRS units is first split into equal pieces; at 100 m one bows by under
+    0.2 mm (measured up to 40°N in Gauss-Krüger, UTM and Web Mercator), below the coverage
+    noise floor. A lon/lat ``gdf`` is converted as it is.
+
+    >>> import geopandas as gpd
+    >>> from shapely import box, get_num_coordinates
+    >>> square = gpd.GeoDataFrame(geometry=[box(642000, 3459000, 643000, 3460000)], crs=4549)
+    >>> int(get_num_coordinates(to_lonlat(square).geometry.iloc[0]))
+    41
+    """
+    crs = require_crs(gdf)
+    if not crs.is_geographic:
+        dense = shapely.segmentize(np.asarray(gdf.geometry.values), max_segment)
+        gdf = gdf.set_geometry(dense, crs=crs)
+    return gdf.to_crs(target)
 
 
 def to_metric(gdf: gpd.GeoDataFrame, crs: CRS | None = None) -> gpd.GeoDataFrame:

@@ -65,20 +65,23 @@ def read_division(
     grids_layer: str | None = None,
     boundary_layer: str | None = None,
     grids_layer_option: str = "--layer",
+    keep_projected: bool = False,
 ):
     """Read a division and its community boundary (any gis.io format); check the code field.
 
     Each file is read in its own CRS unless ``grids_crs``/``boundary_crs`` says otherwise.
+    ``keep_projected``: a file in a projected CRS stays in it (a division is judged as drawn,
+    see :func:`gis.io.read_layer`); otherwise every file comes back in lon/lat.
     """
     from gis.codes import require_code_field
 
     grid_frame = read_input(
         grids, layer=grids_layer, crs=grids_crs, layer_option=grids_layer_option,
-        crs_option="--grids-crs", geometry_type="polygon",
+        crs_option="--grids-crs", geometry_type="polygon", keep_projected=keep_projected,
     )  # fmt: skip
     boundary_frame = read_input(
         boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
-        crs_option="--boundary-crs", geometry_type="polygon",
+        crs_option="--boundary-crs", geometry_type="polygon", keep_projected=keep_projected,
     )  # fmt: skip
     require_code_field(grid_frame, code_field, source=grids)
     return grid_frame, boundary_frame

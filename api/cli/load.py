@@ -111,6 +111,7 @@ def load_division_command(
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+            keep_projected=True,  # judged as drawn; load_division stores it in lon/lat
         )  # fmt: skip
         with write_scope(db, dry_run=dry_run) as scope, scope.sessions() as session:
             with err.status("校验、入库中 / validating and storing…"):

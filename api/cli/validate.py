@@ -70,6 +70,19 @@ def _findings_table(findings) -> Table:
     return table
 
 
+def _in_lonlat(findings):
+    """``findings`` in the lon/lat CRS their division would have been read into.
+
+    A projected division is validated in its own CRS (a straight edge converted vertex by
+    vertex to lon/lat bows away from the grid vertices lying on it, which would show as
+    spills and gaps that are not in the file); only what is found is converted.
+    """
+    from gis.crs import lonlat_crs, require_crs
+
+    crs = require_crs(findings, "findings / 检查结果")
+    return findings if crs.is_geographic else findings.to_crs(lonlat_crs(crs))
+
+
 def validate_command(
     grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
     boundary: Annotated[
@@ -115,6 +128,7 @@ def validate_command(
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+            keep_projected=True,  # judged as drawn; the findings are reported in lon/lat
         )  # fmt: skip
         if by is not None:
             findings, per_community = validate_by_community(
@@ -133,6 +147,7 @@ def validate_command(
                     grid_frame, boundary_frame, code_field=code_field, tolerance_m=tolerance_m,
                     noise_m=noise_m,
                 )  # fmt: skip
+        findings = _in_lonlat(findings)
         collection = findings_to_geojson(findings)
         if per_community is not None:
             for feature, key in zip(collection["features"], findings["community"], strict=True):

@@ -1,8 +1,9 @@
 """Divisions: public validation of a proposed division; planners store one (JSON or files).
 
 CRS: GeoJSON bodies are WGS84 (RFC 7946) and uploaded files are read in their own declared
-CRS, unless ``grids_crs``/``boundary_crs`` says what the grids' or the boundary's lon/lat
-really are (e.g. ``gcj02`` for a division traced on an Amap base map).
+CRS (a projected file is validated in it, as drawn, and stored in lon/lat), unless
+``grids_crs``/``boundary_crs`` says what the grids' or the boundary's lon/lat really are
+(e.g. ``gcj02`` for a division traced on an Amap base map).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def load_division_files(
                     layer=layer,
                     input_crs=crs,
                     geometry_type="polygon",
+                    keep_projected=True,  # judged as drawn; load_division stores lon/lat
                     layer_hint=f"{kind}_layer",
                     crs_hint=f"{kind}_crs",
                 )

@@ -29,6 +29,7 @@ from api.db.models import Community, Division, Grid, Street, from_db_geometry, t
 from api.services.registry.reassign import reassign_houses
 from gis.codes import require_code_field
 from gis.coverage import findings_to_geojson, validate
+from gis.crs import to_lonlat
 from gis.defaults import DEFAULT_CODE_FIELD
 from gis.errors import InputError
 
@@ -136,8 +137,9 @@ def load_division(
     findings, valid, kinds = check_division(
         grids, boundary, code_field=code_field, tolerance_m=tolerance_m
     )
-    grids = grids.to_crs(4326) if grids.crs is not None else grids
-    boundary = boundary.to_crs(4326) if boundary.crs is not None else boundary
+    # long projected edges split first, so that the stored lon/lat division still validates
+    grids = to_lonlat(grids) if grids.crs is not None else grids
+    boundary = to_lonlat(boundary) if boundary.crs is not None else boundary
     result: dict[str, Any] = {"valid": valid, "kinds": kinds, "findings": findings}
     if not valid and not force:
         return result | {"stored": False}

@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gis.crs import CGCS2000, WGS84, is_cgcs2000_based, to_wgs84
+from gis.crs import lonlat_crs, to_wgs84
 from gis.errors import (
     CRSMismatchError,
     GeometryTypeError,
@@ -19,7 +19,12 @@ from gis.io.common import _GEOMETRY_TYPES, Where
 
 
 def _resolve_crs(
-    gdf: gpd.GeoDataFrame, label: str, source: str | None, default_crs: CRS | None, hint: str
+    gdf: gpd.GeoDataFrame,
+    label: str,
+    source: str | None,
+    default_crs: CRS | None,
+    hint: str,
+    keep_projected: bool = False,
 ) -> gpd.GeoDataFrame:
     file_crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
     if source is not None:
@@ -37,7 +42,9 @@ def _resolve_crs(
                 f"defined); give {hint} wgs84|cgcs2000|gcj02|bd09"
             )
         return gdf.set_crs(default_crs)
-    target = CGCS2000 if is_cgcs2000_based(file_crs) else WGS84
+    if keep_projected and not file_crs.is_geographic:
+        return gdf.set_crs(file_crs, allow_override=True)
+    target = lonlat_crs(file_crs)
     if file_crs.equals(target, ignore_axis_order=True):
         return gdf.set_crs(target, allow_override=True)
     return gdf.to_crs(target)
@@ -48,6 +55,7 @@ def _check_coordinates(gdf: gpd.GeoDataFrame, label: str, where: Where) -> None:
     if len(coords) == 0:
         return
     lon, lat = coords[:, 0], coords[:, 1]
+    projected = gdf.crs is not None and not CRS.from_user_input(gdf.crs).is_geographic
     not_finite = ~np.isfinite(coords).all(axis=1)
     if not_finite.any():
         k = int(np.argmax(not_finite))
@@ -55,6 +63,8 @@ def _check_coordinates(gdf: gpd.GeoDataFrame, label: str, where: Where) -> None:
             f"{label}: {where(int(index[k]))}: 坐标不是有限数 / coordinate is not a finite "
             f"number: ({lon[k]}, {lat[k]})"
         )
+    if projected:  # kept in its own projected CRS: any finite x, y
+        return
     bad_lat = np.abs(lat) > 90.0
     if bad_lat.any():
         k = int(np.argmax(bad_lat))

@@ -47,10 +47,13 @@ def read_layer(
     lat_col: str | None = None,
     limits: ReadLimits | None = None,
     keep_file_coordinates: bool = False,
+    keep_projected: bool = False,
     layer_hint: str = "layer=",
     crs_hint: str = "input_crs=",
 ) -> gpd.GeoDataFrame:
     """Read one layer of a GIS file as a lon/lat GeoDataFrame (EPSG:4490 or EPSG:4326).
+
+    With ``keep_projected`` a file in a projected CRS stays in it instead.
 
     Parameters
     ----------
@@ -79,6 +82,12 @@ def read_layer(
     keep_file_coordinates
         CSV/XLSX: the lon/lat columns keep the values as written in the file (default: they
         hold the returned, possibly converted, coordinates).
+    keep_projected
+        A file whose CRS is projected (a GeoPackage or Shapefile in a Gauss-Krüger zone, a
+        GeoParquet in EPSG:4549) is returned in that CRS, its coordinates as written (only
+        checked to be finite), so that geometry is judged as drawn: a straight edge converted
+        vertex by vertex to lon/lat bows away from the points lying on it. A lon/lat file is
+        still returned in lon/lat. Default: every file is converted to lon/lat.
     layer_hint, crs_hint
         How the caller names the ``layer`` and ``input_crs`` options in error messages
         (e.g. ``"--grids-layer"``, ``"--grids-crs"`` on a command line).
@@ -146,7 +155,8 @@ def read_layer(
     if len(gdf) and shapely.has_z(geoms).any():  # a Z is rare: no copy of every geometry
         gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs)
 
-    gdf = _resolve_crs(gdf, label, source, WGS84 if ext in _WGS84_BY_DEFAULT else None, crs_hint)
+    default_crs = WGS84 if ext in _WGS84_BY_DEFAULT else None
+    gdf = _resolve_crs(gdf, label, source, default_crs, crs_hint, keep_projected)
     _check_coordinates(gdf, label, where)
     if coordinate_columns is not None and not keep_file_coordinates:
         lon_name, lat_name = coordinate_columns

@@ -258,3 +258,33 @@ def test_division_files_read_each_file_in_its_own_crs(fresh_db_url, make_api, tm
                         data=form | {"grids_layer": "gcj", "grids_crs": "gcj02"})  # fmt: skip
     assert r.status_code == 201, r.text
     assert r.json()["community"]["name"] == "外滩源社区"  # named from the boundary
+
+
+def test_division_files_in_a_projected_crs_are_judged_as_drawn(fresh_db_url, make_api, tmp_path):
+    # Voronoi divisions of 6 km rotated squares (many grid vertices on each long straight
+    # edge) uploaded as GeoPackages in their projected CRS: clean ones are stored, and an
+    # outside tab is refused with exactly that finding; converted vertex by vertex to lon/lat
+    # first, every one of them spilled over the bent boundary edges
+    from tests.api.projected_tilings import CENTRES, tiling
+
+    add_users(fresh_db_url, {"pl": (Role.PLANNER, [])})
+    api = make_api(fresh_db_url)
+    for i, epsg in enumerate(sorted(CENTRES)):
+        for defect in ("outside", "none"):
+            t = tiling(epsg, 6_000.0, 13.0 + i, 50, i, defect)
+            grids, boundary = tmp_path / f"g{epsg}{defect}.gpkg", tmp_path / f"b{epsg}.gpkg"
+            t.grids.to_file(grids, driver="GPKG")
+            t.boundary.to_file(boundary, driver="GPKG")
+            files = {
+                "grids": ("grids.gpkg", grids.read_bytes()),
+                "boundary": ("boundary.gpkg", boundary.read_bytes()),
+            }
+            form = {"community": f"3101010020{i + 10}", "effective_date": "2026-01-01"}
+            r = api.client.post("/divisions/files", headers=api.as_("pl"), files=files, data=form)
+            if defect == "none":
+                assert r.status_code == 201, r.text
+                assert r.json()["findings"]["features"] == [] and r.json()["grids"] == len(t.grids)
+            else:
+                assert r.status_code == 422, r.text
+                kinds = [f["properties"]["kind"] for f in r.json()["findings"]["features"]]
+                assert kinds == ["outside"]
