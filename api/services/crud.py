@@ -469,6 +469,9 @@ def create_user(
 
 
 def update_user(session: Session, *, user: User, data: Mapping[str, Any]) -> User:
+    # Two edits of one account at once would each replace the same user_grids rows (and the
+    # second collide with the first's); the row lock makes the second wait, then read anew.
+    session.refresh(user, with_for_update=True)
     if data.get("password") is not None:
         change_password(user, data["password"])
     if data.get("role") is not None:

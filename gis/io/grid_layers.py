@@ -142,11 +142,12 @@ def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimit
         declared = columns.get(code_field)
         if declared is None or not declared.startswith("TEXT"):
             return None
-        n = db.execute(f"SELECT count(*) FROM {_quoted(layer)}").fetchone()[0]
+        # identifiers cannot be bound as parameters: _quoted escapes them
+        n = db.execute(f"SELECT count(*) FROM {_quoted(layer)}").fetchone()[0]  # nosec B608  # quoted name
         if _over(n, limits.max_rows):
             return None
         rows = db.execute(
-            f"SELECT {_quoted(code_field)}, {_quoted(geometry_column)} FROM {_quoted(layer)} "
+            f"SELECT {_quoted(code_field)}, {_quoted(geometry_column)} FROM {_quoted(layer)} "  # nosec B608  # quoted names
             "ORDER BY rowid"
         ).fetchall()
     codes = np.empty(len(rows), dtype=object)

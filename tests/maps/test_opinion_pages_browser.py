@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.db.engine import make_engine
 from tests.api.incident_helpers import demo_house, make_app, shared_env, token
 from tests.api.routes.conftest import ManualClock
+from tests.maps.browser import LISTEN_CSP as CSP_LISTEN
 from tests.maps.browser import Shots, offline_context, serve_in_thread
-from tests.maps.test_csp_browser import LISTEN as CSP_LISTEN
 
 pytestmark = pytest.mark.slow  # runs in CI (not skipped): needs Debian's chromium
 
