@@ -35,6 +35,7 @@ from api.cli.options import (
     RoadsCRS,
 )
 from api.cli.output import EXIT_FINDINGS, EXIT_OK, err, fail_input, fmt_number, out, report_dry_run
+from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from gis.errors import InputError, WanggeError
 
 if TYPE_CHECKING:
@@ -87,9 +88,6 @@ def _write_table(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-DEFAULT_TARGET = 300
-
-
 def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None):
     """Check that at most one of --target, --grids, --staff is given; read the staff
     register when it is (the :class:`~api.services.registry.grid_workers.GridWorkers`), else
@@ -130,7 +128,10 @@ def divide_command(
     target: Annotated[
         int | None,
         typer.Option(
-            "--target", min=1, help="每格目标户数（默认 300）/ target households per grid"
+            "--target",
+            min=1,
+            help=f"每格目标户数（默认 {DEFAULT_TARGET_HOUSEHOLDS}）/ target households per grid "
+            f"(default {DEFAULT_TARGET_HOUSEHOLDS})",
         ),
     ] = None,
     n_grids: Annotated[
@@ -148,8 +149,15 @@ def divide_command(
         ),
     ] = None,
     band: Annotated[
-        float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / allowed band (0.2=±20%)")
-    ] = 0.2,
+        float,
+        typer.Option(
+            "--band",
+            min=0.0,
+            max=0.99,
+            help=f"允许偏差 / allowed band "
+            f"({DEFAULT_HOUSEHOLD_BAND} = ±{DEFAULT_HOUSEHOLD_BAND:.0%})",
+        ),
+    ] = DEFAULT_HOUSEHOLD_BAND,
     buildings: Annotated[
         Path | None,
         typer.Option("--buildings", help="建筑轮廓，保证不切分建筑 / footprints kept whole"),
@@ -183,8 +191,8 @@ def divide_command(
 ) -> None:
     """自动划分网格，按户数均衡、沿道路、不切分建筑 / Divide a community into balanced grids.
 
-    One of --target (households per grid, default 300), --grids N (exactly N grids) or
-    --staff FILE (one grid per grid worker of the staff register, 4050 staff excluded).
+    One of --target (households per grid; default under --target), --grids N (exactly N
+    grids) or --staff FILE (one grid per grid worker of the staff register, 4050 staff excluded).
     --input-crs is the CRS of the houses (the point input); the boundary, roads and
     buildings are read in their own CRS unless --boundary-crs, --roads-crs, --buildings-crs.
     """
@@ -225,7 +233,7 @@ def divide_command(
                 boundary_frame,
                 road_frame,
                 house_frame,
-                target_households=target or DEFAULT_TARGET,
+                target_households=target or DEFAULT_TARGET_HOUSEHOLDS,
                 households_field=households_field,
                 n_grids=n_grids,
                 road_class_field=road_class_field,
@@ -312,8 +320,12 @@ def balance_command(
     households_field: Annotated[
         str, typer.Option("--households-field", help="户数字段 / households field")
     ] = "households",
-    target: Annotated[int, typer.Option("--target", min=1, help="目标户数 / target")] = 300,
-    band: Annotated[float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / band")] = 0.2,
+    target: Annotated[
+        int, typer.Option("--target", min=1, help="目标户数 / target households per grid")
+    ] = DEFAULT_TARGET_HOUSEHOLDS,
+    band: Annotated[
+        float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / allowed band")
+    ] = DEFAULT_HOUSEHOLD_BAND,
     report_path: Annotated[
         Path | None, typer.Option("--out", help="报告 CSV/XLSX/Parquet / write the report")
     ] = None,

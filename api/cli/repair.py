@@ -50,6 +50,21 @@ def _changes_table(changes) -> Table:
     return table
 
 
+def _in_lonlat(repaired):
+    """``repaired`` in the lon/lat CRS its division would have been read into.
+
+    A projected division is repaired in its own CRS, as drawn: converted vertex by vertex to
+    lon/lat first, its long straight edges would bow away from the grid corners lying on them,
+    and repair would "fix" spills and slivers that are not in the file. Its output is then
+    converted with its segments over 100 m split first (:func:`gis.crs.to_lonlat`), so the
+    written division stays straight to a fraction of a millimetre and validates as repaired.
+    """
+    from gis.crs import lonlat_crs, require_crs, to_lonlat
+
+    crs = require_crs(repaired, "grids / 网格")
+    return repaired if crs.is_geographic else to_lonlat(repaired, lonlat_crs(crs))
+
+
 def repair_command(
     grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
     boundary: Annotated[
@@ -98,6 +113,7 @@ def repair_command(
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
+            keep_projected=True,  # repaired as drawn; written in lon/lat (_in_lonlat)
         )  # fmt: skip
         codes = [c.strip() for c in priority.split(",") if c.strip()] if priority else None
         with err.status("修复中 / repairing…"):
@@ -119,7 +135,9 @@ def repair_command(
             )
         log = changes_to_geojson(changes)
         with output_plan(dry_run) as plan:
-            written = write_layer(repaired, plan.path(out_path), allow_truncate=allow_truncate)
+            written = write_layer(
+                _in_lonlat(repaired), plan.path(out_path), allow_truncate=allow_truncate
+            )
             written = plan.shown(written)
             if log_path is not None:
                 log_file = plan.path(log_path)

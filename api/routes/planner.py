@@ -43,19 +43,12 @@ from api.routes.schemas.planner import (
 )
 from api.routes.tiles import page_basemap, page_response
 from api.services import planner as board
-from api.services.planner import (
-    CONTEXT_FILE,
-    DEFAULT_BAND,
-    DEFAULT_TARGET_HOUSEHOLDS,
-    ROAD_END_TOLERANCE_M,
-)
-from gis.defaults import MAX_TOLERANCE_M
+from api.services.planner import CONTEXT_FILE, ROAD_END_TOLERANCE_M
+from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS, MAX_TOLERANCE_M
 from maps.assets import STATIC_DIR
 
 __all__ = [
     "CONTEXT_FILE",
-    "DEFAULT_BAND",
-    "DEFAULT_TARGET_HOUSEHOLDS",
     "PAGE_TEMPLATE",
     "router",
 ]
@@ -71,7 +64,7 @@ PAGE_TEMPLATE = STATIC_DIR / "planner" / "planner.html"
 
 class _Band(BaseModel):
     target_households: float = Field(DEFAULT_TARGET_HOUSEHOLDS, gt=0, le=100_000)
-    band: float = Field(DEFAULT_BAND, ge=0, lt=1)
+    band: float = Field(DEFAULT_HOUSEHOLD_BAND, ge=0, lt=1)
 
 
 class ValidateBody(_Band):

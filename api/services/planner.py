@@ -43,6 +43,7 @@ from gis.balance import balance_report
 from gis.codes import PREFIX_LENGTH, is_grid_code
 from gis.coverage import changes_to_geojson, repair
 from gis.crs import WGS84, metric_crs
+from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from gis.divide import divide
 from gis.edit import merge_grids, move_shared_boundary, split_along_line, split_grid
 from gis.errors import InputError, WanggeError
@@ -51,8 +52,6 @@ from maps.tile_archive import TileArchive
 
 __all__ = [
     "CONTEXT_FILE",
-    "DEFAULT_BAND",
-    "DEFAULT_TARGET_HOUSEHOLDS",
     "MATCH_ENDS_M",
     "ROAD_END_TOLERANCE_M",
     "board_data",
@@ -70,8 +69,6 @@ __all__ = [
 ]
 
 CONTEXT_FILE = "demo/osm_bund.gpkg"  # roads and buildings, relative to settings.data_dir
-DEFAULT_TARGET_HOUSEHOLDS = 400.0  # 300-500 households: a comprehensive grid (docs/design.md §2)
-DEFAULT_BAND = 0.25
 MATCH_ENDS_M = 2.0  # a drawn boundary line's ends may miss the shared edge's ends by this
 ROAD_END_TOLERANCE_M = 5.0  # a road ending this close to a grid's outline is carried across
 
@@ -377,7 +374,7 @@ def _store(
     """Store ``grids`` as the next version (households recounted): (stored, what to answer)."""
     grids = grids.copy()
     houses = _houses(session, record)
-    rows, _, _ = _balance(grids, houses, DEFAULT_TARGET_HOUSEHOLDS, DEFAULT_BAND)
+    rows, _, _ = _balance(grids, houses, DEFAULT_TARGET_HOUSEHOLDS, DEFAULT_HOUSEHOLD_BAND)
     counts = {r["code"]: r["households"] for r in rows}
     grids["households"] = [counts.get(c) for c in grids["code"]]
     result = load_division(
@@ -443,7 +440,7 @@ def board_data(
         "division": current,
         "defaults": {
             "target_households": DEFAULT_TARGET_HOUSEHOLDS,
-            "band": DEFAULT_BAND,
+            "band": DEFAULT_HOUSEHOLD_BAND,
             "tolerance_m": default_tolerance_m(),
             "today": today.isoformat(),
         },

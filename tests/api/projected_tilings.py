@@ -10,6 +10,7 @@ ellipsoid (pyproj.Geod), independently of wangge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -124,3 +125,16 @@ def oracle(t: Tiling) -> dict[str, float]:
         "outside": float(shapely.area(shapely.difference(union, frame))),
         "overlap": float(overlap),
     }
+
+
+def write_tiling(t: Tiling, folder: Path, ext: str) -> tuple[Path, Path]:
+    """Write ``t``'s grids and boundary to ``folder`` as GeoParquet or GeoPackage (``ext``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    grids, boundary = folder / f"grids{ext}", folder / f"boundary{ext}"
+    if ext == ".parquet":
+        t.grids.to_parquet(grids)
+        t.boundary.to_parquet(boundary)
+    else:
+        t.grids.to_file(grids, driver="GPKG")
+        t.boundary.to_file(boundary, driver="GPKG")
+    return grids, boundary

@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.api.projected_tilings import CENTRES, DEFECTS, geodesic_area_m2, oracle, tiling
+from tests.api.projected_tilings import (
+    CENTRES,
+    DEFECTS,
+    geodesic_area_m2,
+    oracle,
+    tiling,
+    write_tiling,
+)
 
 runner = CliRunner()
 
@@ -36,18 +43,6 @@ tilings = st.builds(
     seed=st.integers(0, 2**32 - 1),
     defect=st.sampled_from(DEFECTS),
 )
-
-
-def _write(t, folder, ext: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    grids, boundary = folder / f"grids{ext}", folder / f"boundary{ext}"
-    if ext == ".parquet":
-        t.grids.to_parquet(grids)
-        t.boundary.to_parquet(boundary)
-    else:
-        t.grids.to_file(grids, driver="GPKG")
-        t.boundary.to_file(boundary, driver="GPKG")
-    return grids, boundary
 
 
 def _validate(grids, boundary, *extra: str):
@@ -65,7 +60,7 @@ def test_validate_finds_exactly_the_planted_defect_in_the_files_crs(t, ext):
     planted = {k: v for k, v in truth.items() if k != "invalid_edges" and v > 1.0}
     assert list(planted) == ([] if t.defect == "none" else [t.defect])  # the generator's word
     with tempfile.TemporaryDirectory() as folder:
-        code, report = _validate(*_write(t, Path(folder), ext))
+        code, report = _validate(*write_tiling(t, Path(folder), ext))
     findings = report["findings"]
     if t.defect == "none":
         assert truth["invalid_edges"] == 0.0
@@ -86,7 +81,7 @@ def test_findings_written_in_the_lonlat_crs_the_division_is_read_into(tmp_path):
     # in WGS84, as when the division itself was read into lon/lat
     for epsg, lonlat in ((4549, 4490), (32650, 4326)):
         t = tiling(epsg, 6_000.0, 17.0, 60, 5, "outside")
-        grids, boundary = _write(t, tmp_path / str(epsg), ".parquet")
+        grids, boundary = write_tiling(t, tmp_path / str(epsg), ".parquet")
         out = tmp_path / f"findings_{epsg}.parquet"
         code, report = _validate(grids, boundary, "--out", str(out))
         written = gpd.read_parquet(out)
@@ -108,7 +103,7 @@ def test_a_projected_division_stored_in_lonlat_still_validates(epsg, fresh_db_ur
     from gis.coverage import validate
 
     t = tiling(epsg, 12_000.0, 29.0, 80, 11, "none")
-    grids, boundary = _write(t, tmp_path, ".parquet")
+    grids, boundary = write_tiling(t, tmp_path, ".parquet")
     loaded = runner.invoke(
         app,
         ["load", "division", str(grids), "--boundary", str(boundary), "--community",

@@ -1,6 +1,6 @@
-"""One set of defaults: the settings and the README read gis.defaults, and the tolerance and
-noise settings reach every validation that names no tolerance (CLI here, the API in
-tests/api/routes/test_tolerance_setting.py)."""
+"""One set of defaults: the settings, the README and the household target and band (library,
+CLI, planner) read gis.defaults, and the tolerance and noise settings reach every validation
+that names no tolerance (CLI here, the API in tests/api/routes/test_tolerance_setting.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.core.config import Settings, get_settings
 from gis.coverage import validate
-from gis.defaults import DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
+from gis.defaults import (
+    DEFAULT_HOUSEHOLD_BAND,
+    DEFAULT_NOISE_M,
+    DEFAULT_TARGET_HOUSEHOLDS,
+    DEFAULT_TOLERANCE_M,
+)
 from tests.common import planted_cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +123,56 @@ def test_every_setting_is_read_somewhere():
         if not any(re.search(rf"\.{name}\b", text) for text in texts)
     }
     assert unread == set()
+
+
+def test_one_household_target_and_band_for_library_cli_and_planner():
+    # the households a grid should hold are one setting: the library's verbs, the CLI's
+    # options and the planner's request bodies all default to gis.defaults
+    import inspect
+
+    from api.routes.planner import DivideBody, ValidateBody
+    from gis.balance import balance_report
+    from gis.divide import divide
+
+    divide_params = inspect.signature(divide).parameters
+    assert divide_params["target_households"].default == DEFAULT_TARGET_HOUSEHOLDS
+    assert divide_params["band"].default == DEFAULT_HOUSEHOLD_BAND
+    balance_params = inspect.signature(balance_report).parameters
+    assert balance_params["target"].default == DEFAULT_TARGET_HOUSEHOLDS
+    assert balance_params["band"].default == DEFAULT_HOUSEHOLD_BAND
+    for body in (ValidateBody, DivideBody):
+        assert body.model_fields["target_households"].default == DEFAULT_TARGET_HOUSEHOLDS
+        assert body.model_fields["band"].default == DEFAULT_HOUSEHOLD_BAND
+    shown = CliRunner().invoke(app, ["divide", "--help"], terminal_width=200).output
+    assert f"(default {DEFAULT_TARGET_HOUSEHOLDS})" in shown
+    assert f"±{DEFAULT_HOUSEHOLD_BAND:.0%}" in shown
+
+
+def test_readme_states_the_household_target_default():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in text.splitlines() if line.startswith("| `wangge divide ")]
+    assert re.findall(r"--target` households per grid \(default (\d+)", row) == [
+        str(DEFAULT_TARGET_HOUSEHOLDS)
+    ]
+    assert f"±{DEFAULT_HOUSEHOLD_BAND:.0%}" in row
+    # the planner page's paragraph states the same numbers
+    flat = " ".join(text.split())
+    planner = re.findall(r"and `balance`: (\d+) households per grid, ±(\d+)%", flat)
+    assert planner == [(str(DEFAULT_TARGET_HOUSEHOLDS), f"{DEFAULT_HOUSEHOLD_BAND * 100:.0f}")]
+
+
+def test_cli_balance_without_target_flags_against_the_default_band():
+    demo = ROOT / "data" / "demo"
+    result = CliRunner().invoke(
+        app,
+        ["balance", str(demo / "grids.geojson"), "--houses", str(demo / "houses.csv"), "--json"],
+    )
+    assert result.exit_code in (0, 1), result.output
+    payload = json.loads(result.stdout)
+    assert payload["totals"]["target"] == DEFAULT_TARGET_HOUSEHOLDS
+    assert payload["totals"]["band"] == DEFAULT_HOUSEHOLD_BAND
+    low = DEFAULT_TARGET_HOUSEHOLDS * (1 - DEFAULT_HOUSEHOLD_BAND)
+    high = DEFAULT_TARGET_HOUSEHOLDS * (1 + DEFAULT_HOUSEHOLD_BAND)
+    for grid in payload["grids"]:
+        h = grid["households"]
+        assert grid["flag"] == ("under" if h < low else "over" if h > high else "ok")

@@ -299,7 +299,8 @@
   // ------------------------------------------------------------------ validation
 
   function band() {
-    return {target_households: Number($("#target").value) || 400,
+    var defaults = state.data.defaults;  // the server's, from gis.defaults
+    return {target_households: Number($("#target").value) || defaults.target_households,
       band: Number($("#band").value) || 0};
   }
 

@@ -23,6 +23,7 @@ from shapely.geometry import shape
 
 from api.db.engine import make_engine
 from gis.coverage import validate
+from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS
 from maps.assets import remote_links
 
 DEMO = Path(__file__).resolve().parents[3] / "data" / "demo"
@@ -127,6 +128,25 @@ def test_data_has_boundary_context_houses_and_current_division(api):
     outline = boundary.buffer(0)
     assert d["roads"]["features"] and d["buildings"]["features"]
     assert all(shape(f["geometry"]).intersects(outline) for f in d["roads"]["features"])
+
+
+def test_validate_without_a_target_uses_the_library_defaults(api):
+    # one setting for households per grid: the page is given gis.defaults, and a request
+    # naming no target or band is judged against them
+    d = _data(api)
+    target, band = DEFAULT_TARGET_HOUSEHOLDS, DEFAULT_HOUSEHOLD_BAND
+    assert (d["defaults"]["target_households"], d["defaults"]["band"]) == (target, band)
+    r = api.client.post(
+        f"{BASE}/validate", headers=api.as_("planner"), json={"grids": d["division"]["grids"]}
+    )
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert (v["target_households"], v["band"]) == (target, band)
+    low, high = target * (1 - band), target * (1 + band)
+    assert v["households_range"] == pytest.approx([low, high])
+    for row in v["balance"]:
+        h = row["households"]
+        assert row["flag"] == ("under" if h < low else "over" if h > high else "ok"), row
 
 
 def test_validate_counts_households_and_compactness_independently(api):
