@@ -47,16 +47,20 @@ _POLYGONAL = np.array(
 def read_grid_layer(
     path: str | Path,
     *,
-    code_field: str,
+    code_field: str | None,
     layer: str | None = None,
     input_crs: str | None = None,
     limits: ReadLimits | None = None,
+    keep_projected: bool = False,
 ) -> GridArrays | None:
     """Read the grids of a ``.gpkg`` or GeoParquet ``.parquet`` file, or None.
 
-    None whenever :func:`gis.io.read_layer` (``geometry_type="polygon"``) must answer
-    instead: see the module docstring. Never raises for a bad file: the general reader names
-    the problem.
+    None whenever :func:`gis.io.read_layer` (``geometry_type="polygon"``, the same
+    ``keep_projected``) must answer instead: see the module docstring. ``code_field`` None
+    reads the polygons only (a community boundary): ``ids`` are then the row positions.
+    ``keep_projected``: a GeoParquet file in a projected CRS is returned in that CRS, as
+    written (its coordinates only checked to be finite), as ``read_layer`` returns it. Never
+    raises for a bad file: the general reader names the problem.
     """
     if input_crs is not None:
         return None
@@ -65,9 +69,9 @@ def read_grid_layer(
     ext = path.suffix.lower()
     try:
         if ext == ".gpkg":
-            read = _read_gpkg(path, code_field, layer, limits)
+            read = _read_gpkg(path, code_field, layer, limits) if code_field else None
         elif ext == ".parquet" and layer is None:
-            read = _read_geoparquet(path, code_field, limits)
+            read = _read_geoparquet(path, code_field, limits, keep_projected)
         else:
             return None
     except (OSError, ValueError, TypeError, KeyError, sqlite3.Error, struct.error,
@@ -101,10 +105,12 @@ def _checked(codes: np.ndarray, blobs_or_geoms, crs: CRS, limits: ReadLimits) ->
     if len(geoms) and shapely.has_z(geoms).any():
         geoms = shapely.force_2d(geoms)
     coords = shapely.get_coordinates(geoms)
-    if len(coords) and not (
-        np.isfinite(coords).all()
-        and (np.abs(coords[:, 0]) <= 180.0).all()
-        and (np.abs(coords[:, 1]) <= 90.0).all()
+    if len(coords) and not np.isfinite(coords).all():
+        return None
+    if (
+        len(coords)
+        and crs.is_geographic
+        and not ((np.abs(coords[:, 0]) <= 180.0).all() and (np.abs(coords[:, 1]) <= 90.0).all())
     ):
         return None
     return GridArrays(ids=codes, geoms=geoms, crs=crs)
@@ -199,7 +205,7 @@ def _wkb_start(blob: bytes) -> int | None:
 # --- GeoParquet --------------------------------------------------------------------------
 
 
-def _read_geoparquet(path: Path, code_field: str, limits: ReadLimits):
+def _read_geoparquet(path: Path, code_field: str | None, limits: ReadLimits, keep_projected: bool):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -221,9 +227,14 @@ def _read_geoparquet(path: Path, code_field: str, limits: ReadLimits):
 
         crs = WGS84
     else:
-        crs = _lonlat_crs(CRS.from_json_dict(column["crs"]))
+        file_crs = CRS.from_json_dict(column["crs"])
+        kept = keep_projected and not file_crs.is_geographic
+        crs = file_crs if kept else _lonlat_crs(file_crs)
     if crs is None or _over(file.metadata.num_rows, limits.max_rows):
         return None
+    if code_field is None:
+        wkb = _object_array(file.read(columns=[primary]).column(primary).to_pylist())
+        return np.arange(len(wkb)), shapely.from_wkb(wkb), crs
     names = file.schema_arrow.names
     if code_field not in names or code_field == primary:
         return None
