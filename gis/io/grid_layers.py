@@ -69,7 +69,7 @@ def read_grid_layer(
     ext = path.suffix.lower()
     try:
         if ext == ".gpkg":
-            read = _read_gpkg(path, code_field, layer, limits) if code_field else None
+            read = _read_gpkg(path, code_field, layer, limits)
         elif ext == ".parquet" and layer is None:
             read = _read_geoparquet(path, code_field, limits, keep_projected)
         else:
@@ -119,7 +119,7 @@ def _checked(codes: np.ndarray, blobs_or_geoms, crs: CRS, limits: ReadLimits) ->
 # --- GeoPackage --------------------------------------------------------------------------
 
 
-def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimits):
+def _read_gpkg(path: Path, code_field: str | None, layer: str | None, limits: ReadLimits):
     if not path.is_file():
         return None
     uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -144,18 +144,19 @@ def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimit
         crs = _gpkg_crs(db, srs_id)
         if crs is None:
             return None
-        columns = {row[1]: str(row[2]).upper() for row in _table_info(db, layer)}
-        declared = columns.get(code_field)
-        if declared is None or not declared.startswith("TEXT"):
-            return None
+        if code_field is not None:
+            columns = {row[1]: str(row[2]).upper() for row in _table_info(db, layer)}
+            declared = columns.get(code_field)
+            if declared is None or not declared.startswith("TEXT"):
+                return None
         n = db.execute(f"SELECT count(*) FROM {_quoted(layer)}").fetchone()[0]
         if _over(n, limits.max_rows):
             return None
+        code_sql = "NULL" if code_field is None else _quoted(code_field)
         rows = db.execute(
-            f"SELECT {_quoted(code_field)}, {_quoted(geometry_column)} FROM {_quoted(layer)} "
-            "ORDER BY rowid"
+            f"SELECT {code_sql}, {_quoted(geometry_column)} FROM {_quoted(layer)} ORDER BY rowid"
         ).fetchall()
-    codes = np.empty(len(rows), dtype=object)
+    codes = np.arange(len(rows)) if code_field is None else np.empty(len(rows), dtype=object)
     wkb = np.empty(len(rows), dtype=object)
     for i, (code, blob) in enumerate(rows):
         if not (code is None or isinstance(code, str)) or not isinstance(blob, bytes):
@@ -163,7 +164,8 @@ def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimit
         start = _wkb_start(blob)
         if start is None:
             return None
-        codes[i] = code
+        if code_field is not None:
+            codes[i] = code
         wkb[i] = blob[start:]
     return codes, shapely.from_wkb(wkb), crs
 

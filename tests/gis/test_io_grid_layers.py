@@ -245,14 +245,19 @@ def test_geoparquet_kept_projected_reads_as_read_layer_keeps_it(tmp_path_factory
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[FIXTURE])
 @given(frame=grid_layers(), keep_projected=st.booleans(),
-       epsg=st.sampled_from([4549, 32651, 4490]))  # fmt: skip
-def test_a_boundary_reads_without_a_code_field(tmp_path_factory, frame, keep_projected, epsg):
-    """code_field None: the polygons only (ids their positions), as read_layer reads them;
-    a projected file not kept is read_layer's to convert."""
-    path = tmp_path_factory.mktemp("parquet") / "boundary.parquet"
-    frame.drop(columns="code").to_crs(epsg).to_parquet(path)
+       epsg=st.sampled_from([4549, 32651, 4490, 4326]),
+       ext=st.sampled_from(["parquet", "gpkg"]))  # fmt: skip
+def test_a_boundary_reads_without_a_code_field(tmp_path_factory, frame, keep_projected, epsg, ext):
+    """code_field None: the polygons only (ids their positions), as read_layer reads them; a
+    projected file not kept, or a projected GeoPackage, is read_layer's to read."""
+    path = tmp_path_factory.mktemp("boundary") / f"boundary.{ext}"
+    frame = frame.drop(columns="code").to_crs(epsg)
+    if ext == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path, driver="GPKG")
     light = read_grid_layer(path, code_field=None, limits=UNBOUNDED, keep_projected=keep_projected)
-    if epsg != 4490 and not keep_projected:
+    if epsg not in (4326, 4490) and (ext == "gpkg" or not keep_projected):
         assert light is None
         return
     oracle = read_layer(path, geometry_type="polygon", limits=UNBOUNDED,
@@ -268,3 +273,7 @@ def test_a_projected_geopackage_is_left_to_the_general_reader(tmp_path):
     demo_layer(4549).to_file(path)
     assert read_grid_layer(path, code_field="code", keep_projected=True) is None
     assert read_grid_layer(path, code_field=None, keep_projected=True) is None
+    lonlat = tmp_path / "lonlat.gpkg"
+    demo_layer(4490).to_file(lonlat)  # lon/lat: read, with or without a code field
+    assert_same(read_grid_layer(lonlat, code_field="code", keep_projected=True), lonlat)
+    assert len(read_grid_layer(lonlat, code_field=None, keep_projected=True)) == 2
