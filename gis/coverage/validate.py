@@ -2,6 +2,9 @@
 
 :func:`validate` returns the findings, one row per defect; :func:`is_valid_division` answers
 yes/no with the same parameters; :func:`findings_to_geojson` serialises findings for a map.
+:func:`validate_arrays` is the same check of a division given as arrays (what ``validate``
+runs on a frame's columns): its :class:`Findings` give the same frame or GeoJSON without
+pandas or geopandas being imported.
 
 **Where things are decided and measured.** Topology (which edges match, gaps, overlaps,
 spills, T-junctions) is decided in the coordinates the grids are drawn in, scaled per axis to

@@ -1,21 +1,25 @@
 """Grid codes and polygons of a GeoPackage or GeoParquet layer, read without pandas or GDAL.
 
-A command that needs only the grids' codes and shapes (``wangge assign`` of a point table)
-would otherwise import geopandas, pandas and pyogrio for one small layer, which costs more
-CPU than the whole rest of a 24-grid run. :func:`read_grid_layer` reads the common case
-itself: a GeoPackage with the standard library's :mod:`sqlite3` (the layer and its CRS from
-``gpkg_contents``, ``gpkg_geometry_columns`` and ``gpkg_spatial_ref_sys``; each geometry's
-GeoPackage binary header, OGC 12-128r1 §2.1.3, stripped and the WKB decoded in one
-:func:`shapely.from_wkb` call), or GeoParquet with pyarrow (WKB encoding, the CRS as PROJJSON
-in the ``geo`` metadata).
+A command that needs only the grids' codes and shapes (``wangge assign`` of a point table,
+``wangge validate --json``) would otherwise import geopandas, pandas and pyogrio for one
+small layer, which costs more CPU than the whole rest of a 24-grid run.
+:func:`read_grid_layer` reads the common case itself: a GeoPackage with the standard
+library's :mod:`sqlite3` (the layer and its CRS from ``gpkg_contents``,
+``gpkg_geometry_columns`` and ``gpkg_spatial_ref_sys``; each geometry's GeoPackage binary
+header, OGC 12-128r1 §2.1.3, stripped and the WKB decoded in one :func:`shapely.from_wkb`
+call), or GeoParquet with pyarrow (WKB encoding, the CRS as PROJJSON in the ``geo``
+metadata).
 
 It answers only when its answer is exactly what :func:`gis.io.read_layer` returns for the
-same call (same codes in file order, same geometries, the same lon/lat CRS): a layer in a
-geographic CRS that is WGS84 or CGCS2000 itself, text codes, every geometry a non-empty
-polygon or multipolygon with finite lon/lat in range, within the read bounds. For anything
-else (other formats, a projected CRS, ``input_crs`` given, a layer to choose, extended
-geometry types, a missing code field, a bound broken, an unreadable file) it returns None
-and the caller uses :func:`~gis.io.read_layer`, whose error messages then stay the same.
+same call (same codes in file order, same geometries, the same CRS): a layer in a
+geographic CRS that is WGS84 or CGCS2000 itself (or, with ``keep_projected``, a GeoParquet
+layer in a projected CRS, kept as drawn), text codes, every geometry a non-empty polygon or
+multipolygon with finite coordinates (lon/lat in range), within the read bounds. For
+anything else (other formats, a projected CRS not kept or in a GeoPackage, ``input_crs``
+given, a layer to choose, extended geometry types, a missing code field, a bound broken,
+an unreadable file) it returns None and the caller uses :func:`~gis.io.read_layer`, whose
+error messages then stay the same. Without a code field it reads the polygons only (a
+community boundary for ``wangge validate``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 
 # EPSG code -> (lon, lat) the square is centred at: a CGCS2000 3° Gauss-Krüger zone given by
@@ -124,3 +125,15 @@ def oracle(t: Tiling) -> dict[str, float]:
         "outside": float(shapely.area(shapely.difference(union, frame))),
         "overlap": float(overlap),
     }
+
+
+# Hypothesis draws of :func:`tiling`: every CRS and defect, squares of 2-15 km
+TILINGS = st.builds(
+    tiling,
+    epsg=st.sampled_from(sorted(CENTRES)),
+    side=st.floats(2_000.0, 15_000.0),
+    angle_deg=st.floats(5.0, 40.0),
+    n_sites=st.integers(20, 120),
+    seed=st.integers(0, 2**32 - 1),
+    defect=st.sampled_from(DEFECTS),
+)

@@ -24,20 +24,10 @@ from typer.testing import CliRunner
 import gis.io.grid_layers
 from api.cli import app
 from gis.io.grid_layers import read_grid_layer
-from tests.api.projected_tilings import CENTRES, DEFECTS, tiling
+from tests.api.projected_tilings import TILINGS
 from tests.common import planted_cases
 
 runner = CliRunner()
-
-tilings = st.builds(
-    tiling,
-    epsg=st.sampled_from(sorted(CENTRES)),
-    side=st.floats(2_000.0, 15_000.0),
-    angle_deg=st.floats(5.0, 40.0),
-    n_sites=st.integers(20, 120),
-    seed=st.integers(0, 2**32 - 1),
-    defect=st.sampled_from(DEFECTS),
-)
 
 
 def _run(grids: Path, boundary: Path) -> tuple[int, str]:
@@ -69,7 +59,7 @@ def _write(grids, boundary, folder: Path, ext: str) -> tuple[Path, Path]:
 
 
 @settings(max_examples=12, deadline=None)
-@given(t=tilings, lonlat=st.sampled_from([None, 4326, 4490]), codes=st.booleans())
+@given(t=TILINGS, lonlat=st.sampled_from([None, 4326, 4490]), codes=st.booleans())
 def test_light_path_prints_the_general_paths_bytes_on_drawn_divisions(t, lonlat, codes):
     grids, boundary = t.grids.copy(), t.boundary
     if codes:  # a duplicated and a missing code
