@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,6 +75,7 @@ __all__ = [
     "lonlat_crs",
     "lonlat_to_wgs84",
     "metric_crs",
+    "metric_crs_of",
     "parse_input_crs",
     "require_crs",
     "to_lonlat",
@@ -423,13 +425,21 @@ def metric_crs(*frames: gpd.GeoDataFrame) -> CRS:
     >>> metric_crs(gpd.GeoDataFrame(geometry=[Point(121.49, 31.25)], crs=4326)).to_epsg()
     4549
     """
-    bounds = []
+    layers = []
     for i, gdf in enumerate(frames):
         crs = require_crs(gdf, f"frame {i}")
-        if gdf.empty or gdf.geometry.is_empty.all() or gdf.geometry.isna().all():
+        layers.append((np.asarray(gdf.geometry.array, dtype=object), crs))
+    return metric_crs_of(*layers)
+
+
+def metric_crs_of(*layers: tuple[np.ndarray, CRS]) -> CRS:
+    """:func:`metric_crs` of layers given as (geometry array, CRS) pairs, without frames."""
+    bounds = []
+    for geoms, crs in layers:
+        if len(geoms) == 0 or shapely.is_empty(geoms).all() or shapely.is_missing(geoms).all():
             continue
-        geo = gdf.geometry if crs.is_geographic else gdf.geometry.to_crs(WGS84)
-        bounds.append(geo.total_bounds)
+        lonlat = geoms if crs.is_geographic else geometries_to_crs(geoms, crs, WGS84)
+        bounds.append(_total_bounds(lonlat))
     if not bounds:
         raise CRSError("无法从空数据选择投影 / cannot choose a metric CRS for empty data")
     b = np.array(bounds)
@@ -442,6 +452,16 @@ def metric_crs(*frames: gpd.GeoDataFrame) -> CRS:
     in_china_box = 73.0 <= lon <= 136.0 and 3.0 <= lat <= 54.0
     gk = gauss_kruger_3deg_crs(lon) if in_china_box else None
     return gk if gk is not None else _utm_crs(lon, lat)
+
+
+def _total_bounds(geoms: np.ndarray) -> np.ndarray:
+    """``GeoSeries.total_bounds`` of a geometry array (NaN where nothing is located)."""
+    b = shapely.bounds(geoms).reshape(-1, 4)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, as geopandas
+        return np.array(
+            [np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])]
+        )
 
 
 STRAIGHT_SEGMENT = 100.0

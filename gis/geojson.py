@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.geometry
@@ -20,12 +19,21 @@ from pyproj import CRS
 
 from gis.crs import WGS84, geometries_to_crs
 
-__all__ = ["feature", "feature_collection", "frame_to_feature_collection", "json_value"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "feature",
+    "feature_collection",
+    "frame_to_feature_collection",
+    "geometry_json",
+    "json_value",
+]
 
 
 def feature(fid: Any, geom: shapely.Geometry | None, properties: dict[str, Any]) -> dict[str, Any]:
     """A GeoJSON Feature (RFC 7946: counter-clockwise exteriors; no geometry as null)."""
-    return {"type": "Feature", "id": fid, "geometry": _geometry(geom), "properties": properties}
+    return {"type": "Feature", "id": fid, "geometry": geometry_json(geom), "properties": properties}
 
 
 def feature_collection(features: list[dict[str, Any]], **members: Any) -> dict[str, Any]:
@@ -54,7 +62,7 @@ def frame_to_feature_collection(frame: gpd.GeoDataFrame, columns: Sequence[str])
     features = []
     for row, geom in zip(frame.itertuples(index=False), geo, strict=True):
         props = {name: json_value(getattr(row, name)) for name in columns}
-        features.append({"type": "Feature", "geometry": _geometry(geom), "properties": props})
+        features.append({"type": "Feature", "geometry": geometry_json(geom), "properties": props})
     return feature_collection(features)
 
 
@@ -71,7 +79,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def _geometry(geom: shapely.Geometry | None) -> dict[str, Any] | None:
+def geometry_json(geom: shapely.Geometry | None) -> dict[str, Any] | None:
     if geom is None or shapely.is_empty(geom):
         return None
     return shapely.geometry.mapping(shapely.orient_polygons(geom, exterior_cw=False))

@@ -83,6 +83,59 @@ def _in_lonlat(findings):
     return findings if crs.is_geographic else findings.to_crs(lonlat_crs(crs))
 
 
+def _payload(has_error: bool, n_grids: int, collection: dict) -> dict:
+    """The ``--json`` answer: verdict, number of grids, the findings as flat records."""
+    return {
+        "valid": not has_error,
+        "grids": n_grids,
+        "findings": [f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]],
+    }
+
+
+def _light_validation(
+    grids: Path,
+    boundary: Path,
+    *,
+    code_field: str,
+    tolerance_m: float,
+    noise_m: float,
+    grids_crs: str | None,
+    boundary_crs: str | None,
+    layer: str | None,
+    boundary_layer: str | None,
+):
+    """(number of grids, :class:`~gis.coverage.validate.Findings` in lon/lat), or None.
+
+    When both files are ones :func:`gis.io.grid_layers.read_grid_layer` reads exactly as
+    :func:`~api.cli.inputs.read_division` would (GeoPackage, GeoParquet), the division is
+    validated as arrays and neither pandas nor geopandas is imported; anything else (None)
+    takes the general path, whose messages then stay the same.
+    """
+    from gis.io.grid_layers import read_grid_layer
+
+    division = read_grid_layer(
+        grids, code_field=code_field, layer=layer, input_crs=grids_crs, keep_projected=True
+    )
+    if division is None:
+        return None
+    outline = read_grid_layer(
+        boundary, code_field=None, layer=boundary_layer, input_crs=boundary_crs,
+        keep_projected=True,
+    )  # fmt: skip
+    if outline is None:
+        return None
+    from gis.coverage.validate import validate_arrays
+    from gis.crs import lonlat_crs
+
+    with err.status("校验中 / validating…"):
+        found = validate_arrays(
+            division.geoms, division.ids, division.crs, outline.geoms, outline.crs,
+            tolerance_m=tolerance_m, noise_m=noise_m,
+        )  # fmt: skip
+    # judged as drawn, reported in lon/lat (see _in_lonlat)
+    return len(division), found if found.crs.is_geographic else found.in_crs(lonlat_crs(found.crs))
+
+
 def validate_command(
     grids: Annotated[Path, typer.Argument(help="网格划分文件 / grid division file")],
     boundary: Annotated[
@@ -118,13 +171,25 @@ def validate_command(
     spread over a Dask cluster's workers with ``--engine dask``.
     """
     from api.core.config import coverage_tolerances
-    from api.core.write_plan import output_plan
-    from gis.coverage import findings_to_geojson, validate
 
     per_community = None
     try:
         check_engine_options(engine, scheduler)
         tolerance_m, noise_m = coverage_tolerances(tolerance)
+        if as_json and by is None and engine is Engine.default and out_path is None and not dry_run:
+            light = _light_validation(
+                grids, boundary, code_field=code_field, tolerance_m=tolerance_m,
+                noise_m=noise_m, grids_crs=grids_crs, boundary_crs=boundary_crs, layer=layer,
+                boundary_layer=boundary_layer,
+            )  # fmt: skip
+            if light is not None:
+                n_grids, found = light
+                out.print_json(json.dumps(_payload(found.has_error, n_grids, found.to_geojson()),
+                                          ensure_ascii=False))  # fmt: skip
+                raise typer.Exit(EXIT_FINDINGS if found.has_error else EXIT_OK)
+        from api.core.write_plan import output_plan
+        from gis.coverage import findings_to_geojson, validate
+
         grid_frame, boundary_frame = read_division(
             grids, boundary, code_field=code_field, grids_crs=grids_crs,
             boundary_crs=boundary_crs, grids_layer=layer, boundary_layer=boundary_layer,
@@ -160,13 +225,7 @@ def validate_command(
 
     has_error = bool((findings["severity"] == "error").any()) if len(findings) else False
     if as_json:
-        payload = {
-            "valid": not has_error,
-            "grids": len(grid_frame),
-            "findings": [
-                f["properties"] | {"geometry": f["geometry"]} for f in collection["features"]
-            ],
-        }
+        payload = _payload(has_error, len(grid_frame), collection)
         if per_community is not None:
             payload["communities"] = community_summary(findings, per_community)
         if dry_run:

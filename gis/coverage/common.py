@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS
 
 from gis.codes import require_code_field
-from gis.crs import WGS84, metric_crs, require_crs
+from gis.crs import WGS84, geometries_to_crs, metric_crs_of
 from gis.errors import GeometryTypeError, InputError
+
+if TYPE_CHECKING:  # imported where used: validating arrays needs neither
+    import geopandas as gpd
 
 __all__ = [
     "MULTIPOLYGON",
@@ -25,8 +27,10 @@ __all__ = [
     "as_frame",
     "boundary_in_crs",
     "check_boundary",
+    "check_boundary_geoms",
     "check_parameters",
     "check_polygonal",
+    "check_tolerances",
     "code_text",
     "division_metric_crs",
     "format_m",
@@ -64,6 +68,8 @@ REASON_ZH = {
 def check_parameters(
     grids: Any, boundary: Any, code_field: str, tolerance_m: float, noise_m: float
 ) -> None:
+    import geopandas as gpd
+
     if not isinstance(grids, gpd.GeoDataFrame):
         raise InputError(f"网格须为 GeoDataFrame / grids must be a GeoDataFrame, not {type(grids)}")
     if not isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
@@ -72,6 +78,10 @@ def check_parameters(
             f"GeoSeries, not {type(boundary)}"
         )
     require_code_field(grids, code_field)
+    check_tolerances(tolerance_m, noise_m)
+
+
+def check_tolerances(tolerance_m: float, noise_m: float) -> None:
     if not (math.isfinite(tolerance_m) and tolerance_m >= 0):
         raise InputError(f"容差须为非负数 / tolerance_m must be >= 0, got {tolerance_m}")
     if not (math.isfinite(noise_m) and 0 <= noise_m <= max(tolerance_m, 0)):
@@ -94,19 +104,25 @@ def joint_bounds(*arrays: np.ndarray) -> np.ndarray:
 
 
 def as_frame(obj: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     return obj if isinstance(obj, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=obj)
 
 
 def check_boundary(boundary: gpd.GeoDataFrame | gpd.GeoSeries) -> None:
     """Raise InputError for a boundary without any polygon, or with a non-polygon row."""
-    geoms = geometry_array(boundary.geometry)
+    check_boundary_geoms(geometry_array(boundary.geometry), boundary.index)
+
+
+def check_boundary_geoms(geoms: np.ndarray, index: Sequence) -> None:
+    """:func:`check_boundary` of the boundary's geometries and their row labels."""
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.all():
         raise InputError("边界为空 / boundary is empty: it has no polygon")
-    check_polygonal(geoms, missing, boundary.index, "boundary / 边界")
+    check_polygonal(geoms, missing, index, "boundary / 边界")
 
 
-def check_polygonal(geoms: np.ndarray, missing: np.ndarray, index: pd.Index, what: str) -> None:
+def check_polygonal(geoms: np.ndarray, missing: np.ndarray, index: Sequence, what: str) -> None:
     type_ids = shapely.get_type_id(geoms)
     bad = ~missing & (type_ids != POLYGON) & (type_ids != MULTIPOLYGON)
     if bad.any():
@@ -119,8 +135,13 @@ def check_polygonal(geoms: np.ndarray, missing: np.ndarray, index: pd.Index, wha
 
 
 def code_text(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None:
         return None
+    if not isinstance(value, str):
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
     if isinstance(value, float | np.floating) and float(value).is_integer():
         value = int(value)  # a code read as a float from a table: 3.10109e14 -> 310109...
     text = str(value).strip()
@@ -136,7 +157,9 @@ def union_polygonal(geoms: np.ndarray, grid_size_m: float) -> shapely.Geometry:
     return polygonal(union)
 
 
-def division_metric_crs(grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> CRS:
+def division_metric_crs(
+    geoms: np.ndarray, crs: CRS, boundary: np.ndarray, boundary_crs: CRS
+) -> CRS:
     """:func:`gis.crs.metric_crs` of the grids and the boundary, without projecting every grid.
 
     ``metric_crs`` decides from the centre of the lon/lat extent. For many projected grids the
@@ -145,33 +168,33 @@ def division_metric_crs(grids: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> 
     brackets allow gives the same answer, that is the answer; otherwise (a centre near a
     zone edge) the grids are projected as ``metric_crs`` does.
     """
-    crs = require_crs(grids, "grids / 网格")
-    geoms = geometry_array(grids.geometry)
-    if crs.is_geographic or len(geoms) < 1000 or not np.isfinite(grids.total_bounds).all():
-        return metric_crs(grids, boundary)
-    # any vertices bound the extent from inside: take those of the outermost grids
+    layers = ((geoms, crs), (boundary, boundary_crs))
+    if crs.is_geographic or len(geoms) < 1000:
+        return metric_crs_of(*layers)
+    if not np.isfinite(joint_bounds(geoms)).all():
+        return metric_crs_of(*layers)
     x0, y0, x1, y1 = shapely.bounds(geoms).T
+    # any vertices bound the extent from inside: take those of the outermost grids
     outermost = [np.nanargmin(d) for d in (x0, y0, -x1, -y1, x0 + y0, x0 - y1, y0 - x1, -x1 - y1)]
     extreme = shapely.get_coordinates(geoms[outermost])
     x0, y0, x1, y1 = np.nanmin(x0), np.nanmin(y0), np.nanmax(x1), np.nanmax(y1)
     frame = shapely.segmentize(shapely.box(x0, y0, x1, y1), max(x1 - x0, y1 - y0) / 100)
-    # geopandas caches its transformers: the boundary goes the same way in metric_crs
-    lonlat = gpd.GeoSeries([shapely.multipoints(extreme), frame], crs=crs).to_crs(WGS84)
-    lon, lat = shapely.get_coordinates(lonlat.iloc[0]).T
-    outer = lonlat.iloc[1].bounds
+    corners_and_frame = np.array([shapely.multipoints(extreme), frame], dtype=object)
+    lonlat = geometries_to_crs(corners_and_frame, crs, WGS84)
+    lon, lat = shapely.get_coordinates(lonlat[0]).T
+    outer = shapely.bounds(lonlat[1])
     margin = 1e-6  # degrees; the densified box edges are far closer than that
     low = np.array([outer[0] - margin, outer[1] - margin, lon.max(), lat.max()])
     high = np.array([lon.min(), lat.min(), outer[2] + margin, outer[3] + margin])
     if not (np.isfinite(low).all() and np.isfinite(high).all()) or (high - low).max() > 1e-3:
-        return metric_crs(grids, boundary)
+        return metric_crs_of(*layers)
     answers = []
     for lon_side in (low, high):  # the centre is monotone in each bound: its corners suffice
         for lat_side in (low, high):
             corners = shapely.points([[lon_side[0], lat_side[1]], [lon_side[2], lat_side[3]]])
-            proxy = gpd.GeoDataFrame(geometry=corners, crs=WGS84)
-            answers.append(metric_crs(proxy, boundary))
+            answers.append(metric_crs_of((corners, WGS84), layers[1]))
     if any(answer != answers[0] for answer in answers):
-        return metric_crs(grids, boundary)
+        return metric_crs_of(*layers)
     return answers[0]
 
 
@@ -237,19 +260,18 @@ def format_m(value: float) -> str:
     return f"{value:.4f}"
 
 
-def boundary_in_crs(boundary: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS) -> np.ndarray:
-    """The boundary's geometries in ``crs`` (the grids' CRS), its edges kept straight.
+def boundary_in_crs(boundary: np.ndarray, source: CRS, crs: CRS) -> np.ndarray:
+    """The boundary's geometries (in ``source``) in ``crs`` (the grids' CRS), its edges kept
+    straight.
 
     A boundary drawn in another CRS has straight edges there; converted corner by corner,
     an edge of a few hundred metres would bow by a millimetre against grids whose corners
     were placed on it in that CRS. So its edges get a vertex every 50 m or so first.
     """
-    geo = boundary.geometry
-    source = require_crs(boundary, "boundary / 边界")
     if source.equals(crs):
-        return geometry_array(geo)
+        return boundary
     step = 5e-4 if source.is_geographic else 50.0 / _unit_metres(source)
-    return geometry_array(geo.segmentize(step).to_crs(crs))
+    return geometries_to_crs(shapely.segmentize(boundary, step), source, crs)
 
 
 def _unit_metres(crs: CRS) -> float:

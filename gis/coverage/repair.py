@@ -67,11 +67,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS
 
@@ -97,6 +95,10 @@ from gis.crs import WGS84, metric_crs, require_crs
 from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
 from gis.errors import InputError
 from gis.geojson import frame_to_feature_collection
+
+if TYPE_CHECKING:  # imported where used: importing the package for validation needs neither
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = ["CHANGE_ACTIONS", "CHANGE_COLUMNS", "changes_to_geojson", "repair"]
 
@@ -208,6 +210,9 @@ def repair(
       action grid_codes  area_m2  width_m
     0   snap     [a, b]     30.0      0.3
     """
+    import geopandas as gpd
+    import pandas as pd
+
     check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
     if max_gap_m2 is not None and not (math.isfinite(max_gap_m2) and max_gap_m2 >= 0):
         raise InputError(f"max_gap_m2 须为非负数 / max_gap_m2 must be >= 0, got {max_gap_m2}")
@@ -225,7 +230,9 @@ def repair(
     check_boundary(boundary)
 
     metric = metric_crs(grids, as_frame(boundary))
-    boundary_in = boundary_in_crs(boundary, out_crs)
+    boundary_in = boundary_in_crs(
+        geometry_array(boundary.geometry), require_crs(boundary, "boundary / 边界"), out_crs
+    )
     plane = Plane(out_crs, metric, joint_bounds(geoms_in, boundary_in))
     grid_size_m = noise_m / 10
     geoms_m = plane.to_plane(geoms_in)
@@ -317,6 +324,8 @@ def _recode(
     codes_in: list[str | None], work: np.ndarray, metric: CRS, index: pd.Index
 ) -> tuple[list[str], list[tuple[int, str | None, str]]]:
     """Final code of every grid and the recodes made (position, old code, new code)."""
+    import geopandas as gpd
+
     by_code: dict[str, list[int]] = {}
     for i, c in enumerate(codes_in):
         if c is not None:
@@ -751,6 +760,9 @@ def _widths(parts: np.ndarray, noise_m: float) -> np.ndarray:
 
 
 def _to_frame(changes: list[_Change], plane: Plane) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pandas as pd
+
     columns: dict[str, list] = {name: [] for name in CHANGE_COLUMNS}
     if not changes:
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in CHANGE_COLUMNS})

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import shapely
 
 from gis.coverage.common import POLYGON
@@ -76,7 +75,7 @@ def matched_segments(
     # the segment without its direction, hashed from the bits of its ends' coordinates
     swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
     low, high = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
-    codes, _ = pd.factorize(segment_hashes(low, high))
+    codes = _group_codes(segment_hashes(low, high))
     count = np.bincount(codes)
     position_sum = np.bincount(codes, weights=np.arange(n, dtype=np.float64))
     partner = np.where(count[codes] == 2, position_sum[codes].astype(np.int64) - np.arange(n), 0)
@@ -227,7 +226,7 @@ def common_segment_length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             )
         keys.append((hashed, pair, low, high))
     (hash_a, pair_a, low_a, high_a), (hash_b, pair_b, low_b, high_b) = keys
-    codes, _ = pd.factorize(np.r_[hash_a, hash_b])
+    codes = _group_codes(np.r_[hash_a, hash_b])
     row_b = np.full(codes.max() + 1 if len(codes) else 0, -1)
     row_b[codes[len(hash_a) :]] = np.arange(len(hash_b))
     j = row_b[codes[: len(hash_a)]]
@@ -263,6 +262,11 @@ def segment_hashes(low: np.ndarray, high: np.ndarray) -> np.ndarray:
         for k in range(1, 4):
             hashed = (hashed ^ (hashed >> np.uint64(29))) + words[k] * mix[k]
     return hashed
+
+
+def _group_codes(hashes: np.ndarray) -> np.ndarray:
+    """One code per distinct hash, 0..k-1 (equal hashes, equal codes), without pandas."""
+    return np.unique(hashes, return_inverse=True)[1].reshape(-1)
 
 
 def grouped(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:

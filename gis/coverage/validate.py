@@ -2,6 +2,9 @@
 
 :func:`validate` returns the findings, one row per defect; :func:`is_valid_division` answers
 yes/no with the same parameters; :func:`findings_to_geojson` serialises findings for a map.
+:func:`validate_arrays` is the same check of a division given as arrays (what ``validate``
+runs on a frame's columns): its :class:`Findings` give the same frame or GeoJSON without
+pandas or geopandas being imported.
 
 **Where things are decided and measured.** Topology (which edges match, gaps, overlaps,
 spills, T-junctions) is decided in the coordinates the grids are drawn in, scaled per axis to
@@ -89,12 +92,11 @@ others).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS
 
@@ -102,11 +104,11 @@ from gis.coverage.common import (
     MULTIPOLYGON,
     POLYGON,
     REASON_ZH,
-    as_frame,
     boundary_in_crs,
-    check_boundary,
+    check_boundary_geoms,
     check_parameters,
     check_polygonal,
+    check_tolerances,
     code_text,
     division_metric_crs,
     format_m,
@@ -138,17 +140,22 @@ from gis.coverage.snapping import (
     metric_validity,
     without_rings,
 )
-from gis.crs import require_crs
+from gis.crs import WGS84, geometries_to_crs, require_crs
 from gis.defaults import DEFAULT_CODE_FIELD, DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
-from gis.geojson import frame_to_feature_collection
+from gis.geojson import feature_collection, frame_to_feature_collection, geometry_json, json_value
+
+if TYPE_CHECKING:  # imported where used: validate_arrays needs neither
+    import geopandas as gpd
 
 __all__ = [
     "FINDING_COLUMNS",
     "FINDING_KINDS",
     "SEVERITY_BY_KIND",
+    "Findings",
     "findings_to_geojson",
     "is_valid_division",
     "validate",
+    "validate_arrays",
 ]
 
 
@@ -258,17 +265,101 @@ def validate(
     0
     """
     check_parameters(grids, boundary, code_field, tolerance_m, noise_m)
-    out_crs = require_crs(grids, "grids / 网格")
-    require_crs(boundary, "boundary / 边界")
-    geoms_in = geometry_array(grids.geometry)
-    missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
-    check_polygonal(geoms_in, missing, grids.index, "grids / 网格")
-    check_boundary(boundary)
+    found = validate_arrays(
+        geometry_array(grids.geometry), grids[code_field].to_numpy(dtype=object),
+        require_crs(grids, "grids / 网格"), geometry_array(boundary.geometry),
+        require_crs(boundary, "boundary / 边界"), tolerance_m=tolerance_m, noise_m=noise_m,
+        index=grids.index, boundary_index=boundary.index,
+    )  # fmt: skip
+    return found.to_frame()
 
-    boundary_in = boundary_in_crs(boundary, out_crs)
-    metric = division_metric_crs(grids, as_frame(boundary))
+
+@dataclass(frozen=True)
+class Findings:
+    """What :func:`validate_arrays` finds: the columns :data:`FINDING_COLUMNS` as lists, one
+    entry per defect in report order, the locations (``geometry``) and their ``crs``."""
+
+    columns: dict[str, list]
+    geometry: np.ndarray
+    crs: CRS
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+    @property
+    def has_error(self) -> bool:
+        """True when any finding is an ``error`` (the division is not valid)."""
+        return "error" in self.columns["severity"]
+
+    def to_frame(self) -> gpd.GeoDataFrame:
+        """The findings as the GeoDataFrame :func:`validate` returns."""
+        import geopandas as gpd
+        import pandas as pd
+
+        if not len(self):
+            frame = pd.DataFrame(
+                {name: pd.Series([], dtype=_DTYPES[name]) for name in self.columns}
+            )
+            return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=self.crs), crs=self.crs)
+        frame = pd.DataFrame(self.columns)
+        geo = gpd.GeoSeries(list(self.geometry), crs=self.crs)
+        return gpd.GeoDataFrame(frame, geometry=geo, crs=self.crs)
+
+    def in_crs(self, crs: CRS) -> Findings:
+        """The findings with their locations converted to ``crs`` vertex by vertex (as
+        ``GeoDataFrame.to_crs`` converts them)."""
+        if self.crs.is_exact_same(crs) or not len(self):
+            return Findings(self.columns, self.geometry, crs)
+        return Findings(self.columns, geometries_to_crs(self.geometry, self.crs, crs), crs)
+
+    def to_geojson(self) -> dict[str, Any]:
+        """:func:`findings_to_geojson` of :meth:`to_frame`, built without a frame."""
+        lonlat = self.in_crs(WGS84).geometry
+        features = []
+        for i, geom in enumerate(lonlat):
+            props = {name: json_value(self.columns[name][i]) for name in FINDING_COLUMNS}
+            props["grid_codes"] = [str(code) for code in self.columns["grid_codes"][i]]
+            features.append(
+                {"type": "Feature", "geometry": geometry_json(geom), "properties": props}
+            )
+        return feature_collection(features)
+
+
+def validate_arrays(
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    crs: CRS,
+    boundary: np.ndarray,
+    boundary_crs: CRS,
+    *,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    noise_m: float = DEFAULT_NOISE_M,
+    index: Sequence | None = None,
+    boundary_index: Sequence | None = None,
+) -> Findings:
+    """:func:`validate` of a division given as arrays, with neither geopandas nor pandas.
+
+    ``geoms`` (object array of Polygons/MultiPolygons or None) and ``codes`` (object array)
+    are the grids in ``crs``; ``boundary`` the boundary's polygons in ``boundary_crs``.
+    ``index`` and ``boundary_index`` label the rows in messages (default: positions 0..n-1,
+    the index of a frame read from a file). Same rules and errors as :func:`validate`.
+    """
+    check_tolerances(tolerance_m, noise_m)
+    out_crs = CRS.from_user_input(crs)
+    boundary_crs = CRS.from_user_input(boundary_crs)
+    geoms_in = np.asarray(geoms, dtype=object)
+    boundary = np.asarray(boundary, dtype=object)
+    index = range(len(geoms_in)) if index is None else index
+    missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
+    check_polygonal(geoms_in, missing, index, "grids / 网格")
+    check_boundary_geoms(
+        boundary, range(len(boundary)) if boundary_index is None else boundary_index
+    )
+
+    boundary_in = boundary_in_crs(boundary, boundary_crs, out_crs)
+    metric = division_metric_crs(geoms_in, out_crs, boundary, boundary_crs)
     plane = Plane(out_crs, metric, joint_bounds(geoms_in, boundary_in))
-    labels, code_missing = _code_labels(grids[code_field], grids.index)
+    labels, code_missing = _code_labels(np.asarray(codes, dtype=object), index)
     vertices_m = in_plane(geoms_in, plane)
     vertices_m.list_vertices()
 
@@ -288,12 +379,12 @@ def validate(
     findings: list[_Finding] = []
     findings += _gaps_and_holes(ctx, boundary_m)
     findings += _overlaps(ctx)
-    findings += _invalid(geoms_in, missing, valid_in, labels, grids.index, plane)
+    findings += _invalid(geoms_in, missing, valid_in, labels, index, plane)
     findings += _outside(ctx, boundary_m)
     findings += _multipart(ctx, vertices_m, valid_in, grid_size_m)
     findings += _edge_mismatches(ctx)
-    findings += _code_findings(geoms_in, vertices_m, labels, code_missing, grids.index)
-    return _to_frame(findings, out_crs, plane)
+    findings += _code_findings(geoms_in, vertices_m, labels, code_missing, index)
+    return _collected(findings, out_crs, plane)
 
 
 def is_valid_division(
@@ -366,10 +457,9 @@ def _joined_t_junctions(
     return Context(work, ctx.labels, ctx.noise_m, ctx.tolerance_m, rings, ctx.plane), boundary
 
 
-def _code_labels(codes: pd.Series, index: pd.Index) -> tuple[list[str], np.ndarray]:
+def _code_labels(values: np.ndarray, index: Sequence) -> tuple[list[str], np.ndarray]:
     """Return one label per grid (its code, or ``#<index label>``) and the missing-code mask."""
-    values = codes.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # all text
+    if all(isinstance(value, str) for value in values):  # all text
         texts = [value.strip() for value in values]
         missing = np.array([not text for text in texts], dtype=bool)
     else:
@@ -549,7 +639,7 @@ def _invalid(
     missing: np.ndarray,
     valid_in: np.ndarray,
     labels: list[str],
-    index: pd.Index,
+    index: Sequence,
     plane: Plane,
 ) -> list[_Finding]:
     findings = []
@@ -847,14 +937,15 @@ def _code_findings(
     vertices_m: Vertices,
     labels: list[str],
     code_missing: np.ndarray,
-    index: pd.Index,
+    index: Sequence,
 ) -> list[_Finding]:
     findings = []
-    held = pd.Series(labels)[~code_missing]
-    repeated = held[held.duplicated(keep=False)]
-    by_code = repeated.groupby(repeated, sort=False).groups  # first-seen order, rows in order
-    for code, rows in by_code.items():
-        rows = list(rows)
+    rows_of: dict[str, list[int]] = {}  # first-seen order, rows in order
+    for i in np.flatnonzero(~code_missing):
+        rows_of.setdefault(labels[i], []).append(int(i))
+    for code, rows in rows_of.items():
+        if len(rows) < 2:
+            continue
         names = ", ".join(str(index[i]) for i in rows)
         findings.append(
             _Finding(
@@ -905,11 +996,10 @@ def _where(lon: float, lat: float) -> tuple[str, str]:
     return f"位置 {text}", f"at {text}"
 
 
-def _to_frame(findings: list[_Finding], out_crs: CRS, plane: Plane) -> gpd.GeoDataFrame:
-    columns = {name: [] for name in FINDING_COLUMNS}
+def _collected(findings: list[_Finding], out_crs: CRS, plane: Plane) -> Findings:
+    columns: dict[str, list] = {name: [] for name in FINDING_COLUMNS}
     if not findings:
-        frame = pd.DataFrame({name: pd.Series([], dtype=_DTYPES[name]) for name in columns})
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=out_crs), crs=out_crs)
+        return Findings(columns, np.empty(0, dtype=object), out_crs)
     located = np.array([f.geometry_m for f in findings], dtype=object)
     anchors = shapely.point_on_surface(located)
     xy_m = np.column_stack([shapely.get_x(anchors), shapely.get_y(anchors)])
@@ -942,9 +1032,10 @@ def _to_frame(findings: list[_Finding], out_crs: CRS, plane: Plane) -> gpd.GeoDa
             east[i],
         ),
     )
-    frame = pd.DataFrame(columns).iloc[order].reset_index(drop=True)
-    geo = gpd.GeoSeries([geometry[i] for i in order], crs=out_crs)
-    return gpd.GeoDataFrame(frame, geometry=geo, crs=out_crs)
+    ordered = {name: [values[i] for i in order] for name, values in columns.items()}
+    located_out = np.empty(len(order), dtype=object)
+    located_out[:] = [geometry[i] for i in order]
+    return Findings(ordered, located_out, out_crs)
 
 
 _DTYPES = {

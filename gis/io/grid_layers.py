@@ -1,21 +1,25 @@
 """Grid codes and polygons of a GeoPackage or GeoParquet layer, read without pandas or GDAL.
 
-A command that needs only the grids' codes and shapes (``wangge assign`` of a point table)
-would otherwise import geopandas, pandas and pyogrio for one small layer, which costs more
-CPU than the whole rest of a 24-grid run. :func:`read_grid_layer` reads the common case
-itself: a GeoPackage with the standard library's :mod:`sqlite3` (the layer and its CRS from
-``gpkg_contents``, ``gpkg_geometry_columns`` and ``gpkg_spatial_ref_sys``; each geometry's
-GeoPackage binary header, OGC 12-128r1 §2.1.3, stripped and the WKB decoded in one
-:func:`shapely.from_wkb` call), or GeoParquet with pyarrow (WKB encoding, the CRS as PROJJSON
-in the ``geo`` metadata).
+A command that needs only the grids' codes and shapes (``wangge assign`` of a point table,
+``wangge validate --json``) would otherwise import geopandas, pandas and pyogrio for one
+small layer, which costs more CPU than the whole rest of a 24-grid run.
+:func:`read_grid_layer` reads the common case itself: a GeoPackage with the standard
+library's :mod:`sqlite3` (the layer and its CRS from ``gpkg_contents``,
+``gpkg_geometry_columns`` and ``gpkg_spatial_ref_sys``; each geometry's GeoPackage binary
+header, OGC 12-128r1 §2.1.3, stripped and the WKB decoded in one :func:`shapely.from_wkb`
+call), or GeoParquet with pyarrow (WKB encoding, the CRS as PROJJSON in the ``geo``
+metadata).
 
 It answers only when its answer is exactly what :func:`gis.io.read_layer` returns for the
-same call (same codes in file order, same geometries, the same lon/lat CRS): a layer in a
-geographic CRS that is WGS84 or CGCS2000 itself, text codes, every geometry a non-empty
-polygon or multipolygon with finite lon/lat in range, within the read bounds. For anything
-else (other formats, a projected CRS, ``input_crs`` given, a layer to choose, extended
-geometry types, a missing code field, a bound broken, an unreadable file) it returns None
-and the caller uses :func:`~gis.io.read_layer`, whose error messages then stay the same.
+same call (same codes in file order, same geometries, the same CRS): a layer in a
+geographic CRS that is WGS84 or CGCS2000 itself (or, with ``keep_projected``, a GeoParquet
+layer in a projected CRS, kept as drawn), text codes, every geometry a non-empty polygon or
+multipolygon with finite coordinates (lon/lat in range), within the read bounds. For
+anything else (other formats, a projected CRS not kept or in a GeoPackage, ``input_crs``
+given, a layer to choose, extended geometry types, a missing code field, a bound broken,
+an unreadable file) it returns None and the caller uses :func:`~gis.io.read_layer`, whose
+error messages then stay the same. Without a code field it reads the polygons only (a
+community boundary for ``wangge validate``).
 """
 
 from __future__ import annotations
@@ -47,16 +51,20 @@ _POLYGONAL = np.array(
 def read_grid_layer(
     path: str | Path,
     *,
-    code_field: str,
+    code_field: str | None,
     layer: str | None = None,
     input_crs: str | None = None,
     limits: ReadLimits | None = None,
+    keep_projected: bool = False,
 ) -> GridArrays | None:
     """Read the grids of a ``.gpkg`` or GeoParquet ``.parquet`` file, or None.
 
-    None whenever :func:`gis.io.read_layer` (``geometry_type="polygon"``) must answer
-    instead: see the module docstring. Never raises for a bad file: the general reader names
-    the problem.
+    None whenever :func:`gis.io.read_layer` (``geometry_type="polygon"``, the same
+    ``keep_projected``) must answer instead: see the module docstring. ``code_field`` None
+    reads the polygons only (a community boundary): ``ids`` are then the row positions.
+    ``keep_projected``: a GeoParquet file in a projected CRS is returned in that CRS, as
+    written (its coordinates only checked to be finite), as ``read_layer`` returns it. Never
+    raises for a bad file: the general reader names the problem.
     """
     if input_crs is not None:
         return None
@@ -67,7 +75,7 @@ def read_grid_layer(
         if ext == ".gpkg":
             read = _read_gpkg(path, code_field, layer, limits)
         elif ext == ".parquet" and layer is None:
-            read = _read_geoparquet(path, code_field, limits)
+            read = _read_geoparquet(path, code_field, limits, keep_projected)
         else:
             return None
     except (OSError, ValueError, TypeError, KeyError, sqlite3.Error, struct.error,
@@ -101,10 +109,12 @@ def _checked(codes: np.ndarray, blobs_or_geoms, crs: CRS, limits: ReadLimits) ->
     if len(geoms) and shapely.has_z(geoms).any():
         geoms = shapely.force_2d(geoms)
     coords = shapely.get_coordinates(geoms)
-    if len(coords) and not (
-        np.isfinite(coords).all()
-        and (np.abs(coords[:, 0]) <= 180.0).all()
-        and (np.abs(coords[:, 1]) <= 90.0).all()
+    if len(coords) and not np.isfinite(coords).all():
+        return None
+    if (
+        len(coords)
+        and crs.is_geographic
+        and not ((np.abs(coords[:, 0]) <= 180.0).all() and (np.abs(coords[:, 1]) <= 90.0).all())
     ):
         return None
     return GridArrays(ids=codes, geoms=geoms, crs=crs)
@@ -113,7 +123,7 @@ def _checked(codes: np.ndarray, blobs_or_geoms, crs: CRS, limits: ReadLimits) ->
 # --- GeoPackage --------------------------------------------------------------------------
 
 
-def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimits):
+def _read_gpkg(path: Path, code_field: str | None, layer: str | None, limits: ReadLimits):
     if not path.is_file():
         return None
     uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -138,19 +148,20 @@ def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimit
         crs = _gpkg_crs(db, srs_id)
         if crs is None:
             return None
-        columns = {row[1]: str(row[2]).upper() for row in _table_info(db, layer)}
-        declared = columns.get(code_field)
-        if declared is None or not declared.startswith("TEXT"):
-            return None
+        if code_field is not None:
+            columns = {row[1]: str(row[2]).upper() for row in _table_info(db, layer)}
+            declared = columns.get(code_field)
+            if declared is None or not declared.startswith("TEXT"):
+                return None
         # identifiers cannot be bound as parameters: _quoted escapes them
         n = db.execute(f"SELECT count(*) FROM {_quoted(layer)}").fetchone()[0]  # nosec B608  # quoted name
         if _over(n, limits.max_rows):
             return None
+        code_sql = "NULL" if code_field is None else _quoted(code_field)
         rows = db.execute(
-            f"SELECT {_quoted(code_field)}, {_quoted(geometry_column)} FROM {_quoted(layer)} "  # nosec B608  # quoted names
-            "ORDER BY rowid"
+            f"SELECT {code_sql}, {_quoted(geometry_column)} FROM {_quoted(layer)} ORDER BY rowid"  # nosec B608  # quoted names
         ).fetchall()
-    codes = np.empty(len(rows), dtype=object)
+    codes = np.arange(len(rows)) if code_field is None else np.empty(len(rows), dtype=object)
     wkb = np.empty(len(rows), dtype=object)
     for i, (code, blob) in enumerate(rows):
         if not (code is None or isinstance(code, str)) or not isinstance(blob, bytes):
@@ -158,7 +169,8 @@ def _read_gpkg(path: Path, code_field: str, layer: str | None, limits: ReadLimit
         start = _wkb_start(blob)
         if start is None:
             return None
-        codes[i] = code
+        if code_field is not None:
+            codes[i] = code
         wkb[i] = blob[start:]
     return codes, shapely.from_wkb(wkb), crs
 
@@ -200,7 +212,7 @@ def _wkb_start(blob: bytes) -> int | None:
 # --- GeoParquet --------------------------------------------------------------------------
 
 
-def _read_geoparquet(path: Path, code_field: str, limits: ReadLimits):
+def _read_geoparquet(path: Path, code_field: str | None, limits: ReadLimits, keep_projected: bool):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -222,9 +234,14 @@ def _read_geoparquet(path: Path, code_field: str, limits: ReadLimits):
 
         crs = WGS84
     else:
-        crs = _lonlat_crs(CRS.from_json_dict(column["crs"]))
+        file_crs = CRS.from_json_dict(column["crs"])
+        kept = keep_projected and not file_crs.is_geographic
+        crs = file_crs if kept else _lonlat_crs(file_crs)
     if crs is None or _over(file.metadata.num_rows, limits.max_rows):
         return None
+    if code_field is None:
+        wkb = _object_array(file.read(columns=[primary]).column(primary).to_pylist())
+        return np.arange(len(wkb)), shapely.from_wkb(wkb), crs
     names = file.schema_arrow.names
     if code_field not in names or code_field == primary:
         return None

@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 
 # EPSG code -> (lon, lat) the square is centred at: a CGCS2000 3° Gauss-Krüger zone given by
@@ -138,3 +139,15 @@ def write_tiling(t: Tiling, folder: Path, ext: str) -> tuple[Path, Path]:
         t.grids.to_file(grids, driver="GPKG")
         t.boundary.to_file(boundary, driver="GPKG")
     return grids, boundary
+
+
+# Hypothesis draws of :func:`tiling`: every CRS and defect, squares of 2-15 km
+TILINGS = st.builds(
+    tiling,
+    epsg=st.sampled_from(sorted(CENTRES)),
+    side=st.floats(2_000.0, 15_000.0),
+    angle_deg=st.floats(5.0, 40.0),
+    n_sites=st.integers(20, 120),
+    seed=st.integers(0, 2**32 - 1),
+    defect=st.sampled_from(DEFECTS),
+)

@@ -23,26 +23,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.api.projected_tilings import (
-    CENTRES,
-    DEFECTS,
-    geodesic_area_m2,
-    oracle,
-    tiling,
-    write_tiling,
-)
+from tests.api.projected_tilings import TILINGS, geodesic_area_m2, oracle, tiling, write_tiling
 
 runner = CliRunner()
-
-tilings = st.builds(
-    tiling,
-    epsg=st.sampled_from(sorted(CENTRES)),
-    side=st.floats(2_000.0, 15_000.0),
-    angle_deg=st.floats(5.0, 40.0),
-    n_sites=st.integers(20, 120),
-    seed=st.integers(0, 2**32 - 1),
-    defect=st.sampled_from(DEFECTS),
-)
 
 
 def _validate(grids, boundary, *extra: str):
@@ -54,7 +37,7 @@ def _validate(grids, boundary, *extra: str):
 
 
 @settings(max_examples=15, deadline=None)
-@given(t=tilings, ext=st.sampled_from([".parquet", ".gpkg"]))
+@given(t=TILINGS, ext=st.sampled_from([".parquet", ".gpkg"]))
 def test_validate_finds_exactly_the_planted_defect_in_the_files_crs(t, ext):
     truth = oracle(t)
     planted = {k: v for k, v in truth.items() if k != "invalid_edges" and v > 1.0}

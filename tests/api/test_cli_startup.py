@@ -192,6 +192,22 @@ def test_file_only_validate_loads_no_database_web_or_rendering(tmp_path):
     assert modules.isdisjoint(heavy), sorted(modules & heavy)
 
 
+@pytest.mark.parametrize("epsg", [4326, 4549])
+def test_validate_of_a_geoparquet_division_loads_no_pandas(tmp_path, epsg):
+    """A GeoParquet division (lon/lat, or projected and judged as drawn) and its boundary:
+    read by gis.io.grid_layers and validated as arrays, so neither pandas nor geopandas nor
+    GDAL is imported. The demo division is valid: exit 0."""
+    grids, boundary = tmp_path / "grids.parquet", tmp_path / "boundary.parquet"
+    gpd.read_file(DEMO / "grids.geojson").to_crs(epsg).to_parquet(grids)
+    gpd.read_file(DEMO / "boundary.geojson").to_crs(epsg).to_parquet(boundary)
+    code, modules = loaded_by(
+        ["validate", str(grids), "--boundary", str(boundary), "--json"], tmp_path
+    )
+    assert code == 0
+    heavy = {*HEAVY_FOR_FILES, "scipy", "pandas", "geopandas", "pyogrio"}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+
+
 def test_import_houses_from_csv_loads_no_frames_workbooks_or_migrations(tmp_path):
     """Importing a CSV register into a database at head needs neither geopandas nor pandas
     (the houses' grids are found over arrays), openpyxl (no workbook), Alembic (the schema

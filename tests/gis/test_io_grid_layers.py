@@ -225,3 +225,55 @@ def test_the_general_reader_answers_the_rest(tmp_path, case):
     if case in ("vertices",):  # the bound is read_layer's to report
         with pytest.raises(Exception, match="vertices"):
             read_layer(path, geometry_type="polygon", limits=limits)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE])
+@given(frame=grid_layers(), writer=st.sampled_from(["geopandas", "wangge"]),
+       epsg=st.sampled_from([4549, 4547, 32651, 3857, 4326]))  # fmt: skip
+def test_geoparquet_kept_projected_reads_as_read_layer_keeps_it(tmp_path_factory, frame, writer,
+                                                                  epsg):  # fmt: skip
+    """keep_projected: a projected GeoParquet in its own CRS, as written; lon/lat as before."""
+    path = tmp_path_factory.mktemp("parquet") / "grids.parquet"
+    frame = frame.to_crs(epsg)
+    if writer == "geopandas":
+        frame.to_parquet(path)
+    else:
+        write_layer(frame, path)
+    light = read_grid_layer(path, code_field="code", limits=UNBOUNDED, keep_projected=True)
+    assert_same(light, path, keep_projected=True)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[FIXTURE])
+@given(frame=grid_layers(), keep_projected=st.booleans(),
+       epsg=st.sampled_from([4549, 32651, 4490, 4326]),
+       ext=st.sampled_from(["parquet", "gpkg"]))  # fmt: skip
+def test_a_boundary_reads_without_a_code_field(tmp_path_factory, frame, keep_projected, epsg, ext):
+    """code_field None: the polygons only (ids their positions), as read_layer reads them; a
+    projected file not kept, or a projected GeoPackage, is read_layer's to read."""
+    path = tmp_path_factory.mktemp("boundary") / f"boundary.{ext}"
+    frame = frame.drop(columns="code").to_crs(epsg)
+    if ext == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path, driver="GPKG")
+    light = read_grid_layer(path, code_field=None, limits=UNBOUNDED, keep_projected=keep_projected)
+    if epsg not in (4326, 4490) and (ext == "gpkg" or not keep_projected):
+        assert light is None
+        return
+    oracle = read_layer(path, geometry_type="polygon", limits=UNBOUNDED,
+                        keep_projected=keep_projected)  # fmt: skip
+    assert light is not None
+    assert list(light.ids) == list(range(len(oracle)))
+    assert list(shapely.to_wkb(light.geoms)) == list(shapely.to_wkb(oracle.geometry.values))
+    assert light.crs == oracle.crs
+
+
+def test_a_projected_geopackage_is_left_to_the_general_reader(tmp_path):
+    path = tmp_path / "grids.gpkg"
+    demo_layer(4549).to_file(path)
+    assert read_grid_layer(path, code_field="code", keep_projected=True) is None
+    assert read_grid_layer(path, code_field=None, keep_projected=True) is None
+    lonlat = tmp_path / "lonlat.gpkg"
+    demo_layer(4490).to_file(lonlat)  # lon/lat: read, with or without a code field
+    assert_same(read_grid_layer(lonlat, code_field="code", keep_projected=True), lonlat)
+    assert len(read_grid_layer(lonlat, code_field=None, keep_projected=True)) == 2
