@@ -4,6 +4,8 @@ the machine is shared."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bench.smoke import run_smoke
 
 
@@ -22,3 +24,7 @@ def test_whole_command_cases_run_and_agree_with_their_scripts(tmp_path):
     for r in rows[1:]:
         assert r[7].strip() in ("met", "MISSED")
         assert r[8].strip() in ("—", "0"), r  # grid codes agree where both give them
+        # the best ratio possible is the script's CPU over the imports alone, as printed
+        script_cpu, floor_cpu = float(r[4].strip(" s")), float(r[9].strip(" s"))
+        best = float(r[10].strip(" ×"))
+        assert floor_cpu > 0 and best == pytest.approx(script_cpu / floor_cpu, rel=0.1), r
