@@ -105,6 +105,30 @@ def _grid_count(target: int | None, n_grids: int | None, staff_file: Path | None
     return count_grid_workers(staff_file)
 
 
+TARGET_HELP = (
+    f"每格目标户数（默认：设置 WANGGE_TARGET_HOUSEHOLDS，{DEFAULT_TARGET_HOUSEHOLDS}）/ target "
+    f"households per grid (default: the WANGGE_TARGET_HOUSEHOLDS setting, "
+    f"{DEFAULT_TARGET_HOUSEHOLDS})"
+)
+BAND_HELP = (
+    f"允许偏差（默认：设置 WANGGE_TARGET_BAND，{DEFAULT_HOUSEHOLD_BAND}）/ allowed band "
+    f"(default: the WANGGE_TARGET_BAND setting, {DEFAULT_HOUSEHOLD_BAND} = "
+    f"±{DEFAULT_HOUSEHOLD_BAND:.0%})"
+)
+
+
+def _target_and_band(target: int | None, band: float | None) -> tuple[int, float]:
+    """``--target`` and ``--band``, or the settings WANGGE_TARGET_HOUSEHOLDS and
+    WANGGE_TARGET_BAND where not given (read here, in the command, so ``--help`` loads no
+    settings)."""
+    from api.core.config import default_household_band, default_target_households
+
+    return (
+        default_target_households() if target is None else target,
+        default_household_band() if band is None else band,
+    )
+
+
 def _spread(report: pd.DataFrame) -> dict:
     """How balanced the grids are: (max - min) / mean households, and the mean."""
     households = report["households"].astype(float)
@@ -130,8 +154,7 @@ def divide_command(
         typer.Option(
             "--target",
             min=1,
-            help=f"每格目标户数（默认 {DEFAULT_TARGET_HOUSEHOLDS}）/ target households per grid "
-            f"(default {DEFAULT_TARGET_HOUSEHOLDS})",
+            help=TARGET_HELP,
         ),
     ] = None,
     n_grids: Annotated[
@@ -149,15 +172,14 @@ def divide_command(
         ),
     ] = None,
     band: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--band",
             min=0.0,
             max=0.99,
-            help=f"允许偏差 / allowed band "
-            f"({DEFAULT_HOUSEHOLD_BAND} = ±{DEFAULT_HOUSEHOLD_BAND:.0%})",
+            help=BAND_HELP,
         ),
-    ] = DEFAULT_HOUSEHOLD_BAND,
+    ] = None,
     buildings: Annotated[
         Path | None,
         typer.Option("--buildings", help="建筑轮廓，保证不切分建筑 / footprints kept whole"),
@@ -206,6 +228,7 @@ def divide_command(
         workers = _grid_count(target, n_grids, staff_file)
         if workers is not None:
             n_grids = workers.count
+        target, band = _target_and_band(target, band)
         boundary_frame = read_input(
             boundary, layer=boundary_layer, crs=boundary_crs, layer_option="--boundary-layer",
             crs_option="--boundary-crs", geometry_type="polygon",
@@ -233,7 +256,7 @@ def divide_command(
                 boundary_frame,
                 road_frame,
                 house_frame,
-                target_households=target or DEFAULT_TARGET_HOUSEHOLDS,
+                target_households=target,
                 households_field=households_field,
                 n_grids=n_grids,
                 road_class_field=road_class_field,
@@ -320,12 +343,8 @@ def balance_command(
     households_field: Annotated[
         str, typer.Option("--households-field", help="户数字段 / households field")
     ] = "households",
-    target: Annotated[
-        int, typer.Option("--target", min=1, help="目标户数 / target households per grid")
-    ] = DEFAULT_TARGET_HOUSEHOLDS,
-    band: Annotated[
-        float, typer.Option("--band", min=0.0, max=0.99, help="允许偏差 / allowed band")
-    ] = DEFAULT_HOUSEHOLD_BAND,
+    target: Annotated[int | None, typer.Option("--target", min=1, help=TARGET_HELP)] = None,
+    band: Annotated[float | None, typer.Option("--band", min=0.0, max=0.99, help=BAND_HELP)] = None,
     report_path: Annotated[
         Path | None, typer.Option("--out", help="报告 CSV/XLSX/Parquet / write the report")
     ] = None,
@@ -349,6 +368,7 @@ def balance_command(
     from gis.balance import balance_report
 
     try:
+        target, band = _target_and_band(target, band)
         if (grids is None) == (community is None):
             raise InputError("请给出网格文件或 --community 之一 / give GRIDS or --community")
         staff = None

@@ -14,9 +14,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from gis.defaults import DEFAULT_NOISE_M, DEFAULT_TOLERANCE_M
+from gis.defaults import (
+    DEFAULT_HOUSEHOLD_BAND,
+    DEFAULT_NOISE_M,
+    DEFAULT_TARGET_HOUSEHOLDS,
+    DEFAULT_TOLERANCE_M,
+)
 
-__all__ = ["Settings", "coverage_tolerances", "default_tolerance_m", "get_settings"]
+__all__ = [
+    "Settings",
+    "coverage_tolerances",
+    "default_household_band",
+    "default_target_households",
+    "default_tolerance_m",
+    "get_settings",
+]
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -40,6 +52,39 @@ def _tile_sources(value: Any) -> str:
     return ",".join(parse_tile_sources(value)) or "none"
 
 
+def _target_households(value: Any) -> int:
+    """The setting ``target_households``: a positive whole number of households.
+
+    The error names the environment variable, so a deployment with a bad value stops at
+    start-up saying which variable to fix (pydantic alone would name only the field).
+    """
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise ValueError(
+            "WANGGE_TARGET_HOUSEHOLDS 须为正整数（每格目标户数）/ must be a positive whole "
+            f"number of households per grid, not {value!r}"
+        )
+    return number
+
+
+def _household_band(value: Any) -> float:
+    """The setting ``target_band``: a share of the target strictly between 0 and 1."""
+    try:
+        share = float(str(value).strip())
+    except ValueError:
+        share = float("nan")
+    if isinstance(value, bool) or not 0 < share < 1:
+        raise ValueError(
+            "WANGGE_TARGET_BAND 须在 0 与 1 之间（如 0.2 即 ±20%）/ must be a share strictly "
+            f"between 0 and 1 (0.2 = ±20%), not {value!r}"
+        )
+    return share
+
+
 class Settings(BaseSettings):
     """wangge configuration."""
 
@@ -60,6 +105,17 @@ class Settings(BaseSettings):
     )
     noise_floor_m: float = Field(
         DEFAULT_NOISE_M, gt=0, description="Differences below this (metres) are noise"
+    )
+    target_households: Annotated[int, BeforeValidator(_target_households)] = Field(
+        DEFAULT_TARGET_HOUSEHOLDS,
+        description="Households a grid should hold: the target of `wangge divide`/`balance` "
+        "without --target and of the planner (300-500 for a comprehensive grid, 50-80 for a "
+        "micro-grid)",
+    )
+    target_band: Annotated[float, BeforeValidator(_household_band)] = Field(
+        DEFAULT_HOUSEHOLD_BAND,
+        description="How far (share of the target, between 0 and 1) a grid's households may "
+        "stray and still be ok: `divide`/`balance` without --band and the planner",
     )
     data_dir: Path = Field(
         Path(__file__).resolve().parents[2] / "data",
@@ -200,6 +256,17 @@ def get_settings() -> Settings:
 def default_tolerance_m() -> float:
     """The coverage tolerance of a request or command that names none (``WANGGE_TOLERANCE_M``)."""
     return get_settings().tolerance_m
+
+
+def default_target_households() -> int:
+    """Households per grid of a command or request that names no target
+    (``WANGGE_TARGET_HOUSEHOLDS``)."""
+    return get_settings().target_households
+
+
+def default_household_band() -> float:
+    """The band of a command or request that names none (``WANGGE_TARGET_BAND``)."""
+    return get_settings().target_band
 
 
 def coverage_tolerances(tolerance_m: float | None = None) -> tuple[float, float]:

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from api.core.config import default_tolerance_m
+from api.core.config import default_household_band, default_target_households, default_tolerance_m
 from api.db.models import Role, User
 from api.routes.deps import Now, SessionDep, require_role
 from api.routes.schemas.common import Listing
@@ -44,7 +44,7 @@ from api.routes.schemas.planner import (
 from api.routes.tiles import page_basemap, page_response
 from api.services import planner as board
 from api.services.planner import CONTEXT_FILE, ROAD_END_TOLERANCE_M
-from gis.defaults import DEFAULT_HOUSEHOLD_BAND, DEFAULT_TARGET_HOUSEHOLDS, MAX_TOLERANCE_M
+from gis.defaults import MAX_TOLERANCE_M
 from maps.assets import STATIC_DIR
 
 __all__ = [
@@ -63,8 +63,9 @@ PAGE_TEMPLATE = STATIC_DIR / "planner" / "planner.html"
 
 
 class _Band(BaseModel):
-    target_households: float = Field(DEFAULT_TARGET_HOUSEHOLDS, gt=0, le=100_000)
-    band: float = Field(DEFAULT_HOUSEHOLD_BAND, ge=0, lt=1)
+    # defaults from the settings WANGGE_TARGET_HOUSEHOLDS and WANGGE_TARGET_BAND
+    target_households: float = Field(default_factory=default_target_households, gt=0, le=100_000)
+    band: float = Field(default_factory=default_household_band, ge=0, lt=1)
 
 
 class ValidateBody(_Band):

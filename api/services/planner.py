@@ -27,7 +27,13 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from api.core.config import coverage_tolerances, default_tolerance_m, get_settings
+from api.core.config import (
+    coverage_tolerances,
+    default_household_band,
+    default_target_households,
+    default_tolerance_m,
+    get_settings,
+)
 from api.core.errors import NotFound
 from api.db.divisions import division_in_effect
 from api.db.models import Community, Division, Grid, House, from_db_geometry
@@ -439,8 +445,8 @@ def board_data(
         "houses": _frame_fc(houses, ["house_key", "households"]),
         "division": current,
         "defaults": {
-            "target_households": DEFAULT_TARGET_HOUSEHOLDS,
-            "band": DEFAULT_HOUSEHOLD_BAND,
+            "target_households": default_target_households(),
+            "band": default_household_band(),
             "tolerance_m": default_tolerance_m(),
             "today": today.isoformat(),
         },

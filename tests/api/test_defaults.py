@@ -1,5 +1,6 @@
 """One set of defaults: the settings, the README and the household target and band (library,
-CLI, planner) read gis.defaults, and the tolerance and noise settings reach every validation
+CLI, planner) read gis.defaults through the settings WANGGE_TARGET_HOUSEHOLDS and
+WANGGE_TARGET_BAND, and the tolerance and noise settings reach every validation
 that names no tolerance (CLI here, the API in tests/api/routes/test_tolerance_setting.py)."""
 
 from __future__ import annotations
@@ -140,12 +141,26 @@ def test_one_household_target_and_band_for_library_cli_and_planner():
     balance_params = inspect.signature(balance_report).parameters
     assert balance_params["target"].default == DEFAULT_TARGET_HOUSEHOLDS
     assert balance_params["band"].default == DEFAULT_HOUSEHOLD_BAND
+    # the settings default to gis.defaults, and the planner's bodies and the CLI read them
+    fields = Settings.model_fields
+    assert fields["target_households"].default == DEFAULT_TARGET_HOUSEHOLDS
+    assert fields["target_band"].default == DEFAULT_HOUSEHOLD_BAND
     for body in (ValidateBody, DivideBody):
-        assert body.model_fields["target_households"].default == DEFAULT_TARGET_HOUSEHOLDS
-        assert body.model_fields["band"].default == DEFAULT_HOUSEHOLD_BAND
-    shown = CliRunner().invoke(app, ["divide", "--help"], terminal_width=200).output
-    assert f"(default {DEFAULT_TARGET_HOUSEHOLDS})" in shown
-    assert f"±{DEFAULT_HOUSEHOLD_BAND:.0%}" in shown
+        assert body.model_fields["target_households"].get_default(call_default_factory=True) == (
+            DEFAULT_TARGET_HOUSEHOLDS
+        )
+        assert body.model_fields["band"].get_default(call_default_factory=True) == (
+            DEFAULT_HOUSEHOLD_BAND
+        )
+    for command in ("divide", "balance"):
+        shown = " ".join(
+            CliRunner().invoke(app, [command, "--help"], terminal_width=200).output.split()
+        )
+        assert f"(default: the WANGGE_TARGET_HOUSEHOLDS setting, {DEFAULT_TARGET_HOUSEHOLDS})" in (
+            shown
+        ), command
+        assert f"(default: the WANGGE_TARGET_BAND setting, {DEFAULT_HOUSEHOLD_BAND}" in shown
+        assert f"±{DEFAULT_HOUSEHOLD_BAND:.0%}" in shown
 
 
 def test_readme_states_the_household_target_default():
@@ -176,3 +191,61 @@ def test_cli_balance_without_target_flags_against_the_default_band():
     for grid in payload["grids"]:
         h = grid["households"]
         assert grid["flag"] == ("under" if h < low else "over" if h > high else "ok")
+
+
+def _balance_demo(*options: str):
+    demo = ROOT / "data" / "demo"
+    return CliRunner().invoke(
+        app,
+        ["balance", str(demo / "grids.geojson"), "--houses", str(demo / "houses.csv"), "--json",
+         *options],
+    )  # fmt: skip
+
+
+def test_cli_balance_without_target_uses_the_settings(monkeypatch):
+    # a micro-grid deployment: 80 households per grid, ±10 %; --target/--band still win
+    monkeypatch.setenv("WANGGE_TARGET_HOUSEHOLDS", "80")
+    monkeypatch.setenv("WANGGE_TARGET_BAND", "0.1")
+    get_settings.cache_clear()
+    try:
+        result = _balance_demo()
+        given = _balance_demo("--target", "500", "--band", "0.3")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code in (0, 1), result.output
+    payload = json.loads(result.stdout)
+    assert (payload["totals"]["target"], payload["totals"]["band"]) == (80, 0.1)
+    for grid in payload["grids"]:
+        h = grid["households"]
+        assert grid["flag"] == ("under" if h < 72 else "over" if h > 88 else "ok")
+    assert given.exit_code in (0, 1), given.output
+    totals = json.loads(given.stdout)["totals"]
+    assert (totals["target"], totals["band"]) == (500, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("WANGGE_TARGET_HOUSEHOLDS", "0"), ("WANGGE_TARGET_HOUSEHOLDS", "-5"),
+     ("WANGGE_TARGET_HOUSEHOLDS", "abc"), ("WANGGE_TARGET_HOUSEHOLDS", "2.5"),
+     ("WANGGE_TARGET_BAND", "0"), ("WANGGE_TARGET_BAND", "1"), ("WANGGE_TARGET_BAND", "-0.2"),
+     ("WANGGE_TARGET_BAND", "abc")],
+)  # fmt: skip
+def test_a_bad_household_setting_is_refused_naming_the_variable(tmp_path, monkeypatch, name, value):
+    from api.app import create_app
+
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=name):
+            Settings()
+        with pytest.raises(ValueError, match=name):
+            create_app(f"sqlite:///{tmp_path / 'w.db'}")
+        get_settings.cache_clear()
+        result = _balance_demo()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    flat = " ".join(result.output.split())
+    assert name in flat and repr(value) in flat

@@ -130,15 +130,30 @@ def test_data_has_boundary_context_houses_and_current_division(api):
     assert all(shape(f["geometry"]).intersects(outline) for f in d["roads"]["features"])
 
 
-def test_validate_without_a_target_uses_the_library_defaults(api):
-    # one setting for households per grid: the page is given gis.defaults, and a request
-    # naming no target or band is judged against them
-    d = _data(api)
-    target, band = DEFAULT_TARGET_HOUSEHOLDS, DEFAULT_HOUSEHOLD_BAND
-    assert (d["defaults"]["target_households"], d["defaults"]["band"]) == (target, band)
-    r = api.client.post(
-        f"{BASE}/validate", headers=api.as_("planner"), json={"grids": d["division"]["grids"]}
-    )
+@pytest.mark.parametrize(
+    "setting",
+    [None, (120, 0.35)],
+    ids=["library defaults", "WANGGE_TARGET_HOUSEHOLDS and WANGGE_TARGET_BAND"],
+)
+def test_validate_without_a_target_uses_the_settings(api, monkeypatch, setting):
+    # one setting for households per grid: the page is given it (gis.defaults when unset),
+    # and a request naming no target or band is judged against it
+    from api.core.config import get_settings
+
+    target, band = setting or (DEFAULT_TARGET_HOUSEHOLDS, DEFAULT_HOUSEHOLD_BAND)
+    if setting is not None:
+        monkeypatch.setenv("WANGGE_TARGET_HOUSEHOLDS", str(target))
+        monkeypatch.setenv("WANGGE_TARGET_BAND", str(band))
+    get_settings.cache_clear()
+    try:
+        d = _data(api)
+        assert (d["defaults"]["target_households"], d["defaults"]["band"]) == (target, band)
+        r = api.client.post(
+            f"{BASE}/validate", headers=api.as_("planner"), json={"grids": d["division"]["grids"]}
+        )
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert r.status_code == 200, r.text
     v = r.json()
     assert (v["target_households"], v["band"]) == (target, band)
