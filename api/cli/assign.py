@@ -20,7 +20,7 @@ from api.cli.engine import (
     assign_with_dask,
     check_engine_options,
 )
-from api.cli.inputs import read_grids, read_input
+from api.cli.inputs import read_grid_frame, read_grids, read_input
 from api.cli.options import (
     AllowTruncate,
     CodeField,
@@ -135,17 +135,12 @@ def _assign(
         import shapely
 
         from gis.assign import assign_points
-        from gis.codes import require_code_field
         from gis.io import write_layer
 
         point_frame = read_input(
             points, layer=layer, crs=input_crs, geometry_type="point", keep_file_coordinates=True
         )
-        grid_frame = read_input(
-            grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-            crs_option="--grids-crs", geometry_type="polygon",
-        )  # fmt: skip
-        require_code_field(grid_frame, code_field, source=grids)
+        grid_frame = read_grid_frame(grids, code_field=code_field, layer=grids_layer, crs=grids_crs)
         with err.status("空间连接中 / joining…"):
             codes = assign_points(point_frame, grid_frame, code_field=code_field)
         result = point_frame.copy()
@@ -202,13 +197,8 @@ def _assign_geoparquet(
     if geo_metadata(points) is None:
         return None
     from gis.assign_parquet import assign_geoparquet
-    from gis.codes import require_code_field
 
-    grid_frame = read_input(
-        grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-        crs_option="--grids-crs", geometry_type="polygon",
-    )  # fmt: skip
-    require_code_field(grid_frame, code_field, source=grids)
+    grid_frame = read_grid_frame(grids, code_field=code_field, layer=grids_layer, crs=grids_crs)
     with err.status("空间连接中 / joining…"):
         done = assign_geoparquet(
             points, grid_frame, out_path, code_field=code_field, input_crs=input_crs

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from api.cli.inputs import read_input
+from api.cli.inputs import read_grid_frame
 from api.cli.options import CodeField, DryRunFlag, GridsCRS, GridsLayer, InputCRS, JsonFlag
 from api.cli.output import (
     EXIT_BAD_INPUT,
@@ -200,7 +200,6 @@ def geocode_command(
     )
 
     from api.core.write_plan import output_plan
-    from gis.codes import require_code_field
     from gis.geocode import CONFIDENCE_THRESHOLD, Gazetteer, geocode_table
 
     if gazetteer is None and db is None:
@@ -236,11 +235,9 @@ def geocode_command(
                 plates, grid_frame = _from_database(db, community)
                 gaz = Gazetteer.from_frame(plates, address_column="address")
             if grids is not None:
-                grid_frame = read_input(
-                    grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-                    crs_option="--grids-crs", geometry_type="polygon",
-                )  # fmt: skip
-                require_code_field(grid_frame, code_field, source=grids)
+                grid_frame = read_grid_frame(
+                    grids, code_field=code_field, layer=grids_layer, crs=grids_crs
+                )
         with Progress(
             TextColumn("地理编码 / geocoding"),
             BarColumn(),

@@ -45,6 +45,12 @@ def read_grids(path: Path, *, code_field: str, layer: str | None, crs: str | Non
     light = read_grid_layer(path, code_field=code_field, layer=layer, input_crs=crs)
     if light is not None:
         return light
+    return read_grid_frame(path, code_field=code_field, layer=layer, crs=crs)
+
+
+def read_grid_frame(path: Path, *, code_field: str, layer: str | None, crs: str | None):
+    """The grids of ``--grids`` (``--grids-layer``, ``--grids-crs``) as a GeoDataFrame read by
+    :func:`read_input`, its code field checked."""
     from gis.codes import require_code_field
 
     frame = read_input(

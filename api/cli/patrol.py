@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.inputs import read_input
+from api.cli.inputs import read_grid_frame
 from api.cli.options import (
     CodeField,
     DbOption,
@@ -186,7 +186,6 @@ def hours_command(
     --input-crs (or --gcj02) is the CRS of the track, the point input; the grids file is
     read in its own CRS unless --grids-crs.
     """
-    from gis.codes import require_code_field
     from gis.patrol import patrol_report, read_track
 
     if db is not None and grids is not None:
@@ -213,11 +212,9 @@ def hours_command(
         else:
             if store:
                 raise InputError("--store 需要 --db / --store needs --db")
-            grid_frame = read_input(
-                grids, layer=grids_layer, crs=grids_crs, layer_option="--grids-layer",
-                crs_option="--grids-crs", geometry_type="polygon",
-            )  # fmt: skip
-            require_code_field(grid_frame, code_field, source=grids)
+            grid_frame = read_grid_frame(
+                grids, code_field=code_field, layer=grids_layer, crs=grids_crs
+            )
             with err.status("计算中 / computing…"):
                 report = patrol_report(fixes, grid_frame, code_field=code_field, **options)
             if dry_run:  # from files only: nothing is written either way
