@@ -249,6 +249,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="版本 / version"),
@@ -266,4 +267,6 @@ def main(
     """网格化管理 GIS 系统 / GIS for community grid management."""
     from api.core.local_limits import defer_cli_limits  # not api.core.limits: web stack
 
-    defer_cli_limits(max_rows=max_rows)
+    # in force until the command ends (its context closes), not beyond: an in-process caller
+    # (a test's CliRunner, a script) keeps the bounds it had
+    ctx.with_resource(defer_cli_limits(max_rows=max_rows))

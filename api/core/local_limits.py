@@ -7,6 +7,7 @@ vertex and unzip bounds stay as configured (they guard against bombs, not big ba
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from gis.io.limits import ReadLimits, defer_read_limits, set_read_limits
@@ -39,7 +40,8 @@ def apply_cli_limits(settings: Settings | None = None, max_rows: int | None = No
     return limits
 
 
-def defer_cli_limits(max_rows: int | None = None) -> None:
-    """:func:`apply_cli_limits` when a reader first asks for the bounds: the settings load
-    only for a command that reads a file, not for ``--help`` or a database command."""
-    defer_read_limits(lambda: cli_limits(max_rows=max_rows))
+def defer_cli_limits(max_rows: int | None = None) -> AbstractContextManager[None]:
+    """:func:`apply_cli_limits` inside the ``with`` block (a command's run), made when a reader
+    first asks for the bounds: the settings load only for a command that reads a file, not
+    for ``--help`` or a database command."""
+    return defer_read_limits(lambda: cli_limits(max_rows=max_rows))

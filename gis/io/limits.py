@@ -68,11 +68,16 @@ def set_read_limits(limits: ReadLimits) -> None:
     _READ_LIMITS.set(limits)
 
 
-def defer_read_limits(make: Callable[[], ReadLimits]) -> None:
-    """Put in force, for the rest of this context, the bounds ``make()`` returns, made when a
-    reader first asks for them: a CLI process's bounds come from its settings, which a command
-    that reads no file (``--help`` among them) then never loads."""
-    _READ_LIMITS.set(_Deferred(make))
+@contextlib.contextmanager
+def defer_read_limits(make: Callable[[], ReadLimits]) -> Iterator[None]:
+    """Put in force inside the ``with`` block the bounds ``make()`` returns, made when a reader
+    first asks for them: a CLI command's bounds come from its settings, which a command that
+    reads no file (``--help`` among them) then never loads."""
+    token = _READ_LIMITS.set(_Deferred(make))
+    try:
+        yield
+    finally:
+        _READ_LIMITS.reset(token)
 
 
 @contextlib.contextmanager

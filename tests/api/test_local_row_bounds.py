@@ -25,7 +25,7 @@ from api.cli import app as cli_app
 from api.db.engine import make_engine
 from api.db.models import Role
 from gis.errors import InputError
-from gis.io import get_read_limits, use_read_limits
+from gis.io import get_read_limits
 from tests.api.routes.conftest import Api, ManualClock, add_users
 from tests.api.test_import import COMMUNITY, demo_frames, store_demo
 from tests.conftest import expected_code
@@ -88,13 +88,13 @@ def test_a_bound_on_local_files_covers_the_grids_read_beside_the_points(tmp_path
     out = tmp_path / "assigned.csv"
     bound = ["--max-rows", str(n_grids - 1)]
     args = ["assign", str(points), "--grids", str(grid_file), "--out", str(out)]
-    # the bounds a run puts in force stay in this thread's context: end them with the block,
-    # or a later test running a command without the root (no --max-rows) would inherit them
-    with use_read_limits(get_read_limits()):
-        r = runner.invoke(cli_app, [*bound, *args])
-        assert r.exit_code == 2 and f"{n_grids - 1:,}" in r.output and not out.exists(), r.output
-        r = runner.invoke(cli_app, ["--max-rows", str(n_grids), *args])
-        assert r.exit_code == 0, r.output
+    before = get_read_limits()
+    r = runner.invoke(cli_app, [*bound, *args])
+    assert r.exit_code == 2 and f"{n_grids - 1:,}" in r.output and not out.exists(), r.output
+    r = runner.invoke(cli_app, ["--max-rows", str(n_grids), *args])
+    assert r.exit_code == 0, r.output
+    # the bounds a run puts in force end with it: an in-process caller keeps its own
+    assert get_read_limits() == before
 
 
 def test_import_takes_it_and_the_api_upload_refuses_it(big_csv, fresh_db_url, monkeypatch):
